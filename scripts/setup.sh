@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# setup.sh - install what building, running and testing Pigeonhole needs on Debian/Ubuntu.
+#
+# Idempotent: apt is skipped entirely when every package is already installed, so a
+# re-run costs well under a second. Runs as root, or through sudo otherwise.
+# The Rust toolchain (cargo >= 1.95) is expected on the machine already.
+#
+# Add a package: append it to PACKAGES (with a comment saying which issue needs it).
+set -euo pipefail
+
+PACKAGES=(
+    build-essential pkg-config   # C toolchain for bundled SQLite, zstd, ring
+    swaks libnet-ssleay-perl     # integration tests: STARTTLS + AUTH client (TLS needs Net::SSLeay)
+    postfix                      # integration tests: only its smtp-source load tool
+    python3                      # integration tests: smtplib client
+    curl jq sqlite3              # scripts and poking at a running server
+)
+
+say() { printf '[setup] %s\n' "$*"; }
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { say "not root and no sudo: run this as root" >&2; exit 1; }
+    SUDO=(sudo)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+    say "system packages already installed"
+else
+    say "apt-get install ${missing[*]}"
+    apt=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+    # postfix is wanted for smtp-source only: no configuration means no mail system.
+    echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+    # Only a postfix that this script installed gets stopped; never a pre-existing MTA.
+    postfix_was_installed=no
+    dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q 'ok installed' && postfix_was_installed=yes
+    # apt is chatty: keep its output in a log and show it only when something fails.
+    log=$(mktemp "${TMPDIR:-/tmp}/pigeonhole-setup.XXXXXX.log")
+    if ! { "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        say "apt-get failed (log above, also in $log)" >&2
+        exit 1
+    fi
+    rm -f "$log"
+    if [[ $postfix_was_installed == no ]]; then
+        # Belt and braces: "No configuration" should not start it, but a policy-rc.d-less
+        # image may still have launched a master process.
+        "${SUDO[@]}" postfix stop >/dev/null 2>&1 || true
+        "${SUDO[@]}" service postfix stop >/dev/null 2>&1 || true
+    fi
+fi
+
+PATH="$PATH:/usr/sbin:/sbin"
+for tool in swaks smtp-source python3 cargo; do
+    command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
+done
+say "ok: $(cargo --version), $(python3 --version 2>&1), smtp-source at $(command -v smtp-source)"
