@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# test.sh - THE test command: set up the machine, then build and run every test in the
+# workspace (unit, property and end-to-end tests with real SMTP clients).
+# Exits non-zero on any failure; the output ends with cargo's own summary lines.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+header() { printf '\n==== %s ====\n' "$*"; }
+
+header "set-up (scripts/setup.sh)"
+bash scripts/setup.sh
+
+# Build first, on its own, so a compile error is told apart from a failing test and
+# the test phase's timings are not skewed by compilation.
+header "build tests (cargo test --workspace --locked --no-run)"
+cargo test --workspace --locked --no-run
+
+header "run tests (cargo test --workspace --locked)"
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# exec: nothing may print after cargo's summary, and its exit status is ours.
+exec cargo test --workspace --locked "$@"
