@@ -1,0 +1,207 @@
+//! The REST API and the WebSocket event stream, fed by real SMTP deliveries.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Delivers one message over a fresh SMTP connection and returns its ID from the 250.
+fn send(smtp_addr: SocketAddr, from: &str, to: &str, message: &[u8]) -> String {
+    let mut smtp = Smtp::connect(smtp_addr);
+    smtp.ehlo("api.example.test");
+    let id = queued_id(&smtp.deliver(from, &[to], message));
+    smtp.quit();
+    id
+}
+
+fn ids(v: &Value) -> BTreeSet<String> {
+    v["messages"].as_array().unwrap().iter().map(|m| m["ID"].as_str().unwrap().to_string()).collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+fn with_attachment(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee the report\r\n\
+         --b1\r\nContent-Type: text/plain; name=\"report.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"report.txt\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\ncmVwb3J0IGJvZHkK\r\n--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn rest_api_shapes_and_mutations() {
+    let server = Server::start();
+    let first = simple_message("Alice <alice@example.test>", "bob@example.test", "first one", "first body");
+    let second = simple_message("carol@example.test", "Dave <dave@example.test>", "second one", "second body");
+    let id1 = send(server.smtp, "alice@example.test", "bob@example.test", &first);
+    let id2 = send(server.smtp, "carol@example.test", "dave@example.test", &second);
+
+    let list = server.get_json("/api/v1/messages");
+    let keys: BTreeSet<&str> = list.as_object().unwrap().keys().map(String::as_str).collect();
+    let want: BTreeSet<&str> =
+        ["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"].into();
+    assert_eq!(keys, want, "list envelope keys");
+    assert_eq!(list["total"], 2);
+    assert_eq!(list["unread"], 2);
+    assert_eq!(list["count"], 2);
+    let messages = list["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["ID"], id2.as_str(), "newest first");
+    assert_eq!(messages[1]["ID"], id1.as_str());
+    let s = &messages[1];
+    for key in [
+        "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags",
+        "Size", "Attachments", "Snippet",
+    ] {
+        assert!(s.get(key).is_some(), "summary lacks {key}: {s:#}");
+    }
+    assert_eq!(s["From"], json!({"Name": "Alice", "Address": "alice@example.test"}));
+    assert_eq!(s["To"], json!([{"Name": "", "Address": "bob@example.test"}]));
+    assert_eq!(s["Cc"], json!([]));
+    assert_eq!(s["Read"], false);
+    assert_eq!(s["Size"].as_u64(), Some(first.len() as u64));
+    assert!(s["Snippet"].as_str().unwrap().contains("first body"), "{s:#}");
+
+    let full = server.message(&id1);
+    assert_eq!(full["ID"], id1.as_str());
+    assert_eq!(full["Subject"], "first one");
+    assert!(full["Text"].as_str().unwrap().contains("first body"), "{full:#}");
+    assert_eq!(server.message("latest")["ID"], id2.as_str());
+
+    let r = server.get(&format!("/api/v1/message/{id1}/raw?dl=1"));
+    assert_eq!(r.status(), 200);
+    let cd = r.headers().get("content-disposition").expect("Content-Disposition").to_str().unwrap().to_string();
+    assert!(cd.starts_with("attachment") && cd.contains(&format!("{id1}.eml")), "{cd}");
+    assert_same_bytes(&first, &r.bytes().unwrap(), "raw download");
+
+    let headers = server.get_json(&format!("/api/v1/message/{id1}/headers"));
+    assert_eq!(headers["Subject"], json!(["first one"]), "{headers:#}");
+
+    for path in ["", "/raw", "/headers", "/envelope"] {
+        let r = server.get(&format!("/api/v1/message/NoSuchMessageId123456{path}"));
+        assert_eq!(r.status(), 404, "unknown ID on {path:?}");
+    }
+
+    // Read state.
+    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id1], "Read": true})).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let list = server.list();
+    assert_eq!(list["unread"], 1);
+    let read: Vec<bool> = list["messages"].as_array().unwrap().iter().map(|m| m["Read"].as_bool().unwrap()).collect();
+    assert_eq!(read, [false, true]);
+
+    // Delete one, then everything.
+    let r = server.client().delete(server.url("/api/v1/messages")).json(&json!({"IDs": [id1]})).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.total(), 1);
+    assert_eq!(server.get(&format!("/api/v1/message/{id1}")).status(), 404);
+    let r = server.client().delete(server.url("/api/v1/messages")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.total(), 0);
+    assert_eq!(server.get("/api/v1/message/latest").status(), 404);
+}
+
+#[test]
+fn search_filters() {
+    let server = Server::start();
+    let a = send(
+        server.smtp,
+        "alice@example.test",
+        "ops@example.test",
+        &simple_message("alice@example.test", "ops@example.test", "Invoice 42", "please pay the kraken"),
+    );
+    let b = send(server.smtp, "bob@example.test", "ops@example.test", &with_attachment("bob@example.test", "ops@example.test", "Hello"));
+    let c = send(
+        server.smtp,
+        "carol@example.test",
+        "sales@example.test",
+        &simple_message("carol@example.test", "sales@example.test", "Invoice 43", "nothing to see"),
+    );
+    assert_eq!(server.summary_by_subject("Hello")["Attachments"], 1);
+
+    let search = |q: &str| {
+        let r = server.client().get(server.url("/api/v1/search")).query(&[("query", q)]).send().unwrap();
+        assert_eq!(r.status(), 200, "search {q:?}");
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["total"], 3, "{q}: total is the whole mailbox");
+        assert_eq!(v["messages_count"].as_u64(), Some(ids(&v).len() as u64), "{q}: messages_count");
+        ids(&v)
+    };
+    assert_eq!(search("kraken"), set(&[&a]));
+    assert_eq!(search("subject:invoice"), set(&[&a, &c]));
+    assert_eq!(search("from:bob"), set(&[&b]));
+    assert_eq!(search("to:sales"), set(&[&c]));
+    assert_eq!(search("subject:invoice from:carol"), set(&[&c]));
+    assert_eq!(search("has:attachment"), set(&[&b]));
+
+    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [a], "Read": true})).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(search("is:read"), set(&[&a]));
+    assert_eq!(search("is:unread"), set(&[&b, &c]));
+}
+
+/// Next event of `kind` on the stream (skipping others, e.g. `stats`), within 15 s.
+async fn next_event<S>(ws: &mut S, kind: &str) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind:?} event within 15 s; saw {seen:?}"))
+            .expect("event stream ended")
+            .expect("websocket error");
+        if let Message::Text(text) = frame {
+            let event: Value = serde_json::from_str(text.as_str()).expect("event is JSON");
+            if event["Type"] == kind {
+                return event["Data"].clone();
+            }
+            seen.push(event);
+        }
+    }
+}
+
+#[test]
+fn websocket_events_follow_changes() {
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(format!("ws://{}/api/events", server.http)))
+        .expect("websocket handshake on /api/events");
+
+    let msg = simple_message("ws@example.test", "r@example.test", "websocket new", "hi");
+    let id = send(server.smtp, "ws@example.test", "r@example.test", &msg);
+    let new = rt.block_on(next_event(&mut ws, "new"));
+    assert_eq!(new["ID"], id.as_str(), "{new:#}");
+    assert_eq!(new["Subject"], "websocket new");
+    assert_eq!(new["From"]["Address"], "ws@example.test");
+    assert_eq!(new["Size"].as_u64(), Some(msg.len() as u64));
+
+    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id], "Read": true})).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(rt.block_on(next_event(&mut ws, "update")), json!({"ID": id, "Read": true}));
+
+    let r = server.client().delete(server.url("/api/v1/messages")).json(&json!({"IDs": [id]})).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(rt.block_on(next_event(&mut ws, "delete")), json!({"ID": id}));
+
+    send(server.smtp, "ws@example.test", "r@example.test", &msg);
+    rt.block_on(next_event(&mut ws, "new"));
+    let r = server.client().delete(server.url("/api/v1/messages")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(rt.block_on(next_event(&mut ws, "truncate")), Value::Null);
+}

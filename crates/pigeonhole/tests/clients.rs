@@ -1,0 +1,175 @@
+//! Real SMTP clients against the real binary: swaks (STARTTLS + AUTH), Python smtplib
+//! (SMTPUTF8, 8-bit, dot-stuffing) and postfix's smtp-source (load over many
+//! connections). Each checks through the REST API what was stored.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// Runs a client command, failing with its output when it does not succeed.
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn swaks_starttls_and_auth_plain() {
+    let swaks = require_tool("swaks");
+    let server = Server::start();
+    let subject = "swaks over STARTTLS";
+    let body_marker = "Hello over TLS, body text that must not be in the transcript.";
+    let message = simple_message(
+        "Sender Person <sender@example.test>",
+        "rcpt@example.test",
+        subject,
+        &format!("{body_marker}\n.a line that swaks dot-stuffs\nBye."),
+    );
+    // swaks sends a --data file verbatim when it already ends in the terminator (it
+    // still dot-stuffs the lines before), so the stored raw must equal `message`.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("message.eml");
+    std::fs::write(&file, [message.as_slice(), b".\r\n"].concat()).unwrap();
+
+    run_ok(
+        Command::new(swaks)
+            .args(["--server", &server.smtp.to_string(), "--helo", "swaks.example.test"])
+            .args(["--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "x"])
+            .args(["--from", "sender@example.test", "--to", "rcpt@example.test"])
+            .arg("--data")
+            .arg(format!("@{}", file.display())),
+        "swaks",
+    );
+
+    let summary = server.summary_by_subject(subject);
+    let id = summary["ID"].as_str().unwrap();
+    assert_eq!(summary["From"]["Address"], "sender@example.test");
+    assert_eq!(summary["From"]["Name"], "Sender Person");
+    assert_eq!(summary["To"][0]["Address"], "rcpt@example.test");
+    assert_eq!(summary["Username"], "alice", "{summary:#}");
+    assert_eq!(summary["Size"].as_u64(), Some(message.len() as u64));
+    server.assert_raw(id, &message);
+
+    let env = server.envelope(id);
+    assert_eq!(env["MailFrom"], "sender@example.test", "{env:#}");
+    assert_eq!(env["RcptTo"], serde_json::json!(["rcpt@example.test"]));
+    assert_eq!(env["Helo"], "swaks.example.test");
+    assert_eq!(env["Tls"], true, "{env:#}");
+    assert_eq!(env["AuthUser"], "alice");
+    assert!(env["Peer"].as_str().unwrap().starts_with("127.0.0.1"), "{env:#}");
+    let transcript = env["Transcript"].as_str().unwrap();
+    for step in ["EHLO", "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA"] {
+        assert!(transcript.to_ascii_uppercase().contains(step), "no {step} in transcript:\n{transcript}");
+    }
+    assert!(!transcript.contains(body_marker), "transcript holds the body:\n{transcript}");
+}
+
+#[test]
+fn python_smtplib_smtputf8_8bit_dot_stuffed() {
+    let python = require_tool("python3");
+    let server = Server::start();
+    let subject = "Grüße aus Köln ✉ — SMTPUTF8";
+    // Raw UTF-8 in headers and body (RFC 6531/6532), and lines that only survive if
+    // smtplib's dot-stuffing is undone: a lone ".", "..", ". x".
+    let message = format!(
+        "From: Jös Sender <jös@exämple.test>\r\nTo: Zoë <zoë@exämple.test>\r\nSubject: {subject}\r\n\
+         Date: Tue, 01 Apr 2025 10:00:00 +0000\r\nMessage-ID: <utf8-1@exämple.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Hällo wörld, 8-bit body: naïve café, 日本語.\r\n.\r\n..\r\n.leading dot\r\n. dot space\r\nlast line\r\n"
+    )
+    .into_bytes();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("message.eml");
+    std::fs::write(&file, &message).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smtplib_send.py");
+
+    let out = run_ok(
+        Command::new(python)
+            .arg(script)
+            .args(["127.0.0.1", &server.smtp.port().to_string()])
+            .args(["jös@exämple.test", "zoë@exämple.test"])
+            .arg(&file),
+        "python3 smtplib_send.py",
+    );
+    let reply: Value = serde_json::from_str(out.trim()).expect("script prints JSON");
+
+    let summary = server.summary_by_subject(subject);
+    let id = summary["ID"].as_str().unwrap();
+    assert!(reply["reply"].as_str().unwrap().contains(id), "250 reply {reply} does not name {id}");
+    assert_eq!(summary["From"]["Address"], "jös@exämple.test", "{summary:#}");
+    assert_eq!(summary["From"]["Name"], "Jös Sender");
+    assert_eq!(summary["To"][0]["Address"], "zoë@exämple.test");
+    assert_eq!(summary["MessageID"], "utf8-1@exämple.test");
+    assert_eq!(summary["Size"].as_u64(), Some(message.len() as u64));
+    server.assert_raw(id, &message);
+
+    let env = server.envelope(id);
+    assert_eq!(env["MailFrom"], "jös@exämple.test", "{env:#}");
+    assert_eq!(env["RcptTo"], serde_json::json!(["zoë@exämple.test"]));
+    assert_eq!(env["Helo"], "py.example.test");
+    assert_eq!(env["Tls"], false);
+    assert_eq!(env["AuthUser"], Value::Null);
+
+    let full = server.message(id);
+    assert!(full["Text"].as_str().unwrap().contains("naïve café, 日本語"), "{full:#}");
+}
+
+#[test]
+fn smtp_source_many_messages_many_connections() {
+    const MESSAGES: usize = 200;
+    const PAGE: usize = 50;
+    let smtp_source = require_tool("smtp-source");
+    let server = Server::start();
+
+    // 5 parallel sessions, each sending message after message on its connection (-d).
+    run_ok(
+        Command::new(smtp_source)
+            .args(["-4", "-s", "5", "-m", &MESSAGES.to_string(), "-l", "2048", "-d"])
+            .args(["-M", "source.example.test", "-f", "load@example.test", "-t", "sink@example.test"])
+            .args(["-S", "smtp-source load"])
+            .arg(server.smtp.to_string()),
+        "smtp-source",
+    );
+
+    // Every 250 was sent after its commit, so all are visible now: no waiting.
+    assert_eq!(server.total(), MESSAGES as u64);
+
+    let mut ids = HashSet::new();
+    for start in (0..MESSAGES).step_by(PAGE) {
+        let page = server.get_json(&format!("/api/v1/messages?start={start}&limit={PAGE}"));
+        assert_eq!(page["start"].as_u64(), Some(start as u64));
+        assert_eq!(page["total"].as_u64(), Some(MESSAGES as u64));
+        assert_eq!(page["messages_count"].as_u64(), Some(MESSAGES as u64));
+        let messages = page["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), PAGE, "page at start={start}");
+        assert_eq!(page["count"].as_u64(), Some(PAGE as u64));
+        for m in messages {
+            assert_eq!(m["Subject"], "smtp-source load");
+            assert_eq!(m["From"]["Address"], "load@example.test", "{m:#}");
+            assert!(m["Size"].as_u64().unwrap() > 2048, "{m:#}");
+            ids.insert(m["ID"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(ids.len(), MESSAGES, "paging must visit every message exactly once");
+    let past_end = server.get_json(&format!("/api/v1/messages?start={MESSAGES}&limit={PAGE}"));
+    assert_eq!(past_end["messages"].as_array().unwrap().len(), 0);
+
+    let id = ids.iter().next().unwrap();
+    let env = server.envelope(id);
+    assert_eq!(env["MailFrom"], "load@example.test", "{env:#}");
+    assert_eq!(env["RcptTo"], serde_json::json!(["sink@example.test"]));
+    assert_eq!(env["Helo"], "source.example.test");
+    let raw = server.raw(id);
+    assert!(raw.ends_with(b"\r\n"), "raw must end in CRLF");
+    assert!(!raw.ends_with(b"\r\n.\r\n"), "the DATA terminator must not be stored");
+}

@@ -1,0 +1,523 @@
+//! Shared end-to-end harness: runs the real `pigeonhole` binary on free ports with a
+//! temp data folder, talks to it over its HTTP API, and speaks raw SMTP to it.
+//!
+//! Every test file does `mod common;` and uses only some of this, hence the allow.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Long enough for a debug build on a busy 2-core CI machine, short enough that a hung
+/// server fails the test instead of the whole CI run.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pigeonhole");
+
+/// A `pigeonhole serve` process. Killed (SIGKILL) when dropped, so a failing test never
+/// leaves a server behind.
+pub struct Server {
+    child: Child,
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    pub data: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    http_client: reqwest::blocking::Client,
+    /// Keeps a harness-made data folder alive as long as the server.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// `pigeonhole serve` with no inherited PIGEONHOLE_* settings, so the developer's or
+/// CI's environment cannot change what a test runs against.
+pub fn serve_command() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .env_remove("PIGEONHOLE_SMTP")
+        .env_remove("PIGEONHOLE_HTTP")
+        .env_remove("PIGEONHOLE_DATA")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// The usual arguments: both listeners on free loopback ports, data in `data`.
+pub fn port0_args(data: &Path) -> Vec<OsString> {
+    vec![
+        "--smtp".into(),
+        "127.0.0.1:0".into(),
+        "--http".into(),
+        "127.0.0.1:0".into(),
+        "--data".into(),
+        data.into(),
+    ]
+}
+
+impl Server {
+    /// A fresh server with its own temp data folder.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A fresh server with extra `serve` options (e.g. smaller limits).
+    pub fn start_with(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data = tmp.path().to_path_buf();
+        let mut cmd = serve_command();
+        cmd.args(port0_args(&data)).args(extra);
+        Server::launch(cmd, data, Some(tmp))
+    }
+
+    /// A server on an existing data folder (restarts, durability).
+    pub fn start_in(data: &Path) -> Server {
+        let mut cmd = serve_command();
+        cmd.args(port0_args(data));
+        Server::launch(cmd, data.to_path_buf(), None)
+    }
+
+    /// Starts `cmd`, waits for both "listening on" lines and for /livez to answer 200.
+    pub fn launch(mut cmd: Command, data: PathBuf, tmp: Option<tempfile::TempDir>) -> Server {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        let stderr = drain_to_string(child.stderr.take().unwrap());
+
+        // Keep reading stdout for the server's whole life so it never blocks on a full pipe.
+        let (tx, rx) = mpsc::channel::<(String, SocketAddr)>();
+        let stdout = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                for kind in ["smtp", "http"] {
+                    if let Some(addr) = line.strip_prefix(&format!("{kind} listening on ")) {
+                        let addr = addr.trim().parse().unwrap_or_else(|e| {
+                            panic!("unparseable address in stdout line {line:?}: {e}")
+                        });
+                        let _ = tx.send((kind.to_string(), addr));
+                    }
+                }
+            }
+        });
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let (mut smtp, mut http) = (None, None);
+        while smtp.is_none() || http.is_none() {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((kind, addr)) if kind == "smtp" => smtp = Some(addr),
+                Ok((_, addr)) => http = Some(addr),
+                Err(_) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!(
+                            "pigeonhole serve exited with {status} before listening; stderr:\n{}",
+                            stderr.lock().unwrap()
+                        );
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        panic!(
+                            "no 'smtp/http listening on' lines on stdout within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                            stderr.lock().unwrap()
+                        );
+                    }
+                }
+            }
+        }
+
+        let server = Server {
+            child,
+            smtp: smtp.unwrap(),
+            http: http.unwrap(),
+            data,
+            stderr,
+            http_client: http_client(),
+            _tmp: tmp,
+        };
+        server.wait_livez();
+        server
+    }
+
+    fn wait_livez(&self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(r) = self.http_client.get(self.url("/livez")).send()
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/livez not 200 within {STARTUP_TIMEOUT:?}; stderr:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stderr so far (for failure messages).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn client(&self) -> &reqwest::blocking::Client {
+        &self.http_client
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.http_client
+            .get(self.url(path))
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        let status = r.status();
+        let body = r.text().unwrap();
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+
+    /// The first page of summaries (newest first), big enough for any one test.
+    pub fn list(&self) -> Value {
+        self.get_json("/api/v1/messages?limit=1000")
+    }
+
+    pub fn total(&self) -> u64 {
+        self.get_json("/api/v1/messages?limit=1")["total"]
+            .as_u64()
+            .expect("total is a number")
+    }
+
+    /// The one summary whose Subject is `subject`; fails if there is not exactly one.
+    pub fn summary_by_subject(&self, subject: &str) -> Value {
+        let list = self.list();
+        let hits: Vec<&Value> = list["messages"]
+            .as_array()
+            .expect("messages is an array")
+            .iter()
+            .filter(|m| m["Subject"] == subject)
+            .collect();
+        assert_eq!(hits.len(), 1, "messages with Subject {subject:?} in {list:#}");
+        hits[0].clone()
+    }
+
+    pub fn message(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/message/{id}"))
+    }
+
+    pub fn envelope(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/message/{id}/envelope"))
+    }
+
+    /// The stored raw bytes of a message.
+    pub fn raw(&self, id: &str) -> Vec<u8> {
+        let r = self.get(&format!("/api/v1/message/{id}/raw"));
+        assert_eq!(r.status(), 200, "GET raw of {id}");
+        r.bytes().unwrap().to_vec()
+    }
+
+    /// The stored raw must be exactly `sent`.
+    pub fn assert_raw(&self, id: &str, sent: &[u8]) {
+        assert_same_bytes(sent, &self.raw(id), &format!("raw of message {id}"));
+    }
+
+    /// SIGTERM and wait for the exit status (bounded).
+    pub fn terminate(mut self) -> ExitStatus {
+        signal(self.pid(), "TERM");
+        let status = wait_timeout(&mut self.child, Duration::from_secs(30));
+        status.unwrap_or_else(|| panic!("no exit within 30 s of SIGTERM; stderr:\n{}", self.stderr()))
+    }
+
+    /// SIGKILL, like a crash or a power cut: nothing gets to flush.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        // A proxy from the environment must never see loopback test traffic.
+        .no_proxy()
+        .timeout(IO_TIMEOUT)
+        .build()
+        .expect("reqwest client")
+}
+
+fn drain_to_string(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink = out.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    out
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Outcome of a `pigeonhole` run that is expected to stop by itself.
+pub struct Exited {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion, failing the test if it is still running after `timeout`
+/// (a server that should have refused to start but serves instead).
+pub fn run_to_exit(mut cmd: Command, timeout: Duration) -> Exited {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = drain_to_string(child.stdout.take().unwrap());
+    let stderr = drain_to_string(child.stderr.take().unwrap());
+    let status = wait_timeout(&mut child, timeout);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    thread::sleep(Duration::from_millis(100)); // let the pipe readers finish
+    let (stdout, stderr) = (stdout.lock().unwrap().clone(), stderr.lock().unwrap().clone());
+    let status = status.unwrap_or_else(|| {
+        panic!("still running after {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    });
+    Exited { status, stdout, stderr }
+}
+
+/// Path of an external client tool. Missing tools fail loudly: a skipped client
+/// test would read as a pass.
+pub fn require_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    // smtp-source lives in /usr/sbin, which a non-root PATH often lacks.
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]);
+    for dir in dirs {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{name}` not found on PATH or in /usr/sbin: run `bash scripts/setup.sh` first");
+}
+
+// ---------------------------------------------------------------------------------
+// Bytes
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Byte-exact comparison whose failure says where the two differ, not a 50 MB dump.
+pub fn assert_same_bytes(expected: &[u8], actual: &[u8], what: &str) {
+    if expected == actual {
+        return;
+    }
+    let at = expected.iter().zip(actual).take_while(|(a, b)| a == b).count();
+    let window = |b: &[u8]| String::from_utf8_lossy(&b[at.saturating_sub(40)..(at + 40).min(b.len())]).into_owned();
+    panic!(
+        "{what}: bytes differ\n  expected {} bytes sha256 {}\n  actual   {} bytes sha256 {}\n  first difference at byte {at}\n  expected around it: {:?}\n  actual around it:   {:?}",
+        expected.len(),
+        sha256_hex(expected),
+        actual.len(),
+        sha256_hex(actual),
+        window(expected),
+        window(actual),
+    );
+}
+
+/// RFC 5321 4.5.2 transparency, sender side: a line (CRLF-delimited) that begins with
+/// '.' gets one more. Bare CR or LF do not start a line.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut line_start = true;
+    for (i, &b) in message.iter().enumerate() {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n' && i > 0 && message[i - 1] == b'\r';
+    }
+    out
+}
+
+/// RFC 5321 4.5.2, receiver side: what a correct server stores for DATA `wire` bytes
+/// (terminator excluded): the first '.' of every CRLF-delimited line is removed.
+pub fn dot_unstuff(wire: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wire.len());
+    let mut line_start = true;
+    for (i, &b) in wire.iter().enumerate() {
+        if !(line_start && b == b'.') {
+            out.push(b);
+        }
+        line_start = b == b'\n' && i > 0 && wire[i - 1] == b'\r';
+    }
+    out
+}
+
+/// A small, plain RFC 5322 message with CRLF line ends.
+pub fn simple_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 01 Apr 2025 10:00:00 +0000\r\n\
+         Message-ID: <{}@test.pigeonhole>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+        sha256_hex(subject.as_bytes()).get(..16).unwrap()
+    );
+    for line in body.lines() {
+        m.push_str(line);
+        m.push_str("\r\n");
+    }
+    m.into_bytes()
+}
+
+// ---------------------------------------------------------------------------------
+// Raw SMTP client
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    /// Text of every line after the code and separator, joined with '\n'.
+    pub text: String,
+}
+
+impl Reply {
+    pub fn is(&self, code: u16) -> bool {
+        self.code == code
+    }
+}
+
+/// A hand-driven SMTP connection: exactly the bytes we write go on the wire, so the
+/// tests can pipeline, chunk and misbehave at will.
+pub struct Smtp {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    pub greeting: Reply,
+}
+
+impl Smtp {
+    pub fn connect(addr: SocketAddr) -> Smtp {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect to smtp");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut s = Smtp { stream, reader, greeting: Reply { code: 0, text: String::new() } };
+        s.greeting = s.reply();
+        assert!(s.greeting.is(220), "greeting: {:?}", s.greeting);
+        s
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to smtp");
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    pub fn reply(&mut self) -> Reply {
+        let mut text = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut line).expect("read smtp reply");
+            assert!(n > 0, "server closed the connection; reply so far: {text:?}");
+            let line = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+            assert!(
+                line.len() >= 3 && line.as_bytes()[..3].iter().all(u8::is_ascii_digit),
+                "malformed reply line {line:?}"
+            );
+            let code: u16 = line[..3].parse().unwrap();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            text.push(line.get(4..).unwrap_or("").to_string());
+            if last {
+                return Reply { code, text: text.join("\n") };
+            }
+        }
+    }
+
+    /// Sends one command line and reads its reply.
+    pub fn cmd(&mut self, line: &str) -> Reply {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Sends `line`, requires reply `code`.
+    pub fn expect(&mut self, line: &str, code: u16) -> Reply {
+        let r = self.cmd(line);
+        assert!(r.is(code), "{line:?} → expected {code}, got {r:?}");
+        r
+    }
+
+    /// EHLO; returns the advertised extension keywords (upper-cased lines).
+    pub fn ehlo(&mut self, name: &str) -> Vec<String> {
+        let r = self.expect(&format!("EHLO {name}"), 250);
+        r.text.lines().skip(1).map(|l| l.to_ascii_uppercase()).collect()
+    }
+
+    /// One complete transaction, one command at a time; returns the reply to the
+    /// final "." (the caller decides what it should be).
+    pub fn deliver(&mut self, from: &str, to: &[&str], message: &[u8]) -> Reply {
+        self.expect(&format!("MAIL FROM:<{from}>"), 250);
+        for rcpt in to {
+            self.expect(&format!("RCPT TO:<{rcpt}>"), 250);
+        }
+        self.expect("DATA", 354);
+        let mut wire = dot_stuff(message);
+        wire.extend_from_slice(b".\r\n");
+        self.send(&wire);
+        self.reply()
+    }
+
+    pub fn quit(mut self) {
+        self.expect("QUIT", 221);
+    }
+}
+
+/// The message ID from "250 2.0.0 Ok: queued as <ID>": the reply's last word.
+pub fn queued_id(r: &Reply) -> String {
+    assert!(r.is(250), "expected 250 after DATA, got {r:?}");
+    let word = r.text.split_whitespace().last().unwrap_or_default();
+    let id = word.trim_matches(|c| c == '<' || c == '>');
+    assert!(!id.is_empty(), "no message ID in {r:?}");
+    id.to_string()
+}

@@ -1,0 +1,275 @@
+//! Raw-socket SMTP against the real binary, for what friendly clients never send:
+//! whole pipelined transactions, BDAT chunks split anywhere, oversize messages, SMTP
+//! smuggling attempts and overlong command lines.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+
+/// The SIZE limit from the EHLO keywords ("SIZE 52428800").
+fn advertised_size(extensions: &[String]) -> usize {
+    extensions
+        .iter()
+        .find_map(|e| e.strip_prefix("SIZE "))
+        .unwrap_or_else(|| panic!("no SIZE with a limit in EHLO: {extensions:?}"))
+        .trim()
+        .parse()
+        .expect("SIZE value is a number")
+}
+
+#[test]
+fn harness_dot_stuffing_round_trips() {
+    let m = b".a\r\n..b\r\nc\n.d\r\n.\r\n\r\n.e";
+    let stuffed = dot_stuff(m);
+    assert_eq!(stuffed, b"..a\r\n...b\r\nc\n.d\r\n..\r\n\r\n..e");
+    assert_eq!(dot_unstuff(&stuffed), m);
+}
+
+#[test]
+fn ehlo_extensions_and_simple_commands() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    let ext = smtp.ehlo("raw.example.test");
+    for want in ["PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS"] {
+        assert!(ext.iter().any(|e| e == want), "{want} not advertised: {ext:?}");
+    }
+    let auth = ext.iter().find(|e| e.starts_with("AUTH ")).expect("AUTH advertised");
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        assert!(auth.split_whitespace().any(|m| m == mech), "{mech} missing from {auth:?}");
+    }
+    assert!(advertised_size(&ext) >= 1024 * 1024);
+
+    smtp.expect("NOOP", 250);
+    smtp.expect("VRFY someone@example.test", 252);
+    let help = smtp.cmd("HELP");
+    assert!((200..300).contains(&help.code), "HELP → {help:?}");
+    smtp.expect("RSET", 250);
+    // Out of sequence: RCPT and DATA before MAIL are refused, not crashed on.
+    assert_eq!(smtp.cmd("RCPT TO:<a@example.test>").code / 100, 5);
+    assert_eq!(smtp.cmd("DATA").code / 100, 5);
+    smtp.quit();
+    assert_eq!(server.total(), 0);
+}
+
+#[test]
+fn pipelined_transactions() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    assert!(smtp.ehlo("pipe.example.test").contains(&"PIPELINING".to_string()));
+
+    let first = simple_message("a@example.test", "b@example.test", "pipelined one", ".dotted\nplain");
+    let second = simple_message("c@example.test", "d@example.test", "pipelined two", "second body");
+
+    // A whole envelope in one write, as RFC 2920 clients do.
+    smtp.send(b"MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nRCPT TO:<b2@example.test>\r\nDATA\r\n");
+    for want in [250, 250, 250, 354] {
+        let r = smtp.reply();
+        assert!(r.is(want), "expected {want}, got {r:?}");
+    }
+    // The message, its terminator and the next envelope in one more write.
+    let mut burst = dot_stuff(&first);
+    burst.extend_from_slice(b".\r\nRSET\r\nMAIL FROM:<c@example.test>\r\nRCPT TO:<d@example.test>\r\nDATA\r\n");
+    smtp.send(&burst);
+    let id1 = queued_id(&smtp.reply());
+    for want in [250, 250, 250, 354] {
+        let r = smtp.reply();
+        assert!(r.is(want), "expected {want}, got {r:?}");
+    }
+    let mut burst = dot_stuff(&second);
+    burst.extend_from_slice(b".\r\nQUIT\r\n");
+    smtp.send(&burst);
+    let id2 = queued_id(&smtp.reply());
+    assert!(smtp.reply().is(221));
+    assert_ne!(id1, id2);
+
+    assert_eq!(server.total(), 2);
+    server.assert_raw(&id1, &first);
+    server.assert_raw(&id2, &second);
+    let env = server.envelope(&id1);
+    assert_eq!(env["MailFrom"], "a@example.test", "{env:#}");
+    assert_eq!(env["RcptTo"], serde_json::json!(["b@example.test", "b2@example.test"]));
+    assert_eq!(env["Helo"], "pipe.example.test");
+    let env = server.envelope(&id2);
+    assert_eq!(env["RcptTo"], serde_json::json!(["d@example.test"]));
+    let s = server.summary_by_subject("pipelined one");
+    assert_eq!(s["ID"], id1.as_str());
+    assert_eq!(s["To"][0]["Address"], "b@example.test");
+}
+
+#[test]
+fn bdat_chunks_are_stored_verbatim() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    assert!(smtp.ehlo("bdat.example.test").contains(&"CHUNKING".to_string()));
+
+    // BDAT has no dot-stuffing and no terminator: "\r\n.\r\n" and leading dots are
+    // plain content here.
+    let message = simple_message(
+        "chunk@example.test",
+        "rcpt@example.test",
+        "bdat chunks",
+        "before\n.\nafter a lone dot\n..two dots\nend",
+    );
+    // Cut inside CRLFs and inside the "\r\n.\r\n" on purpose.
+    let lone_dot = message.windows(5).position(|w| w == b"\r\n.\r\n").unwrap();
+    let cuts = [1, 7, lone_dot + 1, lone_dot + 3, message.len() - 1];
+    let mut wire = b"MAIL FROM:<chunk@example.test>\r\nRCPT TO:<rcpt@example.test>\r\n".to_vec();
+    let ends: Vec<usize> = cuts.iter().copied().chain([message.len()]).collect();
+    let mut start = 0;
+    for &end in &ends {
+        let last = if end == message.len() { " LAST" } else { "" };
+        wire.extend_from_slice(format!("BDAT {}{last}\r\n", end - start).as_bytes());
+        wire.extend_from_slice(&message[start..end]);
+        start = end;
+    }
+    // Everything, all chunks included, in one write.
+    smtp.send(&wire);
+    assert!(smtp.reply().is(250), "MAIL");
+    assert!(smtp.reply().is(250), "RCPT");
+    for i in 0..cuts.len() {
+        let r = smtp.reply();
+        assert!(r.is(250), "chunk {i}: {r:?}");
+    }
+    let id1 = queued_id(&smtp.reply());
+
+    // Second transaction ends with an empty "BDAT 0 LAST".
+    let second = simple_message("chunk@example.test", "other@example.test", "bdat zero last", "x");
+    smtp.expect("MAIL FROM:<chunk@example.test>", 250);
+    smtp.expect("RCPT TO:<other@example.test>", 250);
+    let mut wire = format!("BDAT {}\r\n", second.len()).into_bytes();
+    wire.extend_from_slice(&second);
+    wire.extend_from_slice(b"BDAT 0 LAST\r\n");
+    smtp.send(&wire);
+    assert!(smtp.reply().is(250));
+    let id2 = queued_id(&smtp.reply());
+    smtp.quit();
+
+    assert_eq!(server.total(), 2);
+    server.assert_raw(&id1, &message);
+    server.assert_raw(&id2, &second);
+    assert_eq!(server.envelope(&id1)["RcptTo"], serde_json::json!(["rcpt@example.test"]));
+    assert_eq!(server.summary_by_subject("bdat chunks")["ID"], id1.as_str());
+}
+
+#[test]
+fn declared_size_over_limit_is_refused() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    let limit = advertised_size(&smtp.ehlo("size.example.test"));
+
+    let r = smtp.cmd(&format!("MAIL FROM:<big@example.test> SIZE={}", limit + 1));
+    assert!(r.is(552), "SIZE over the limit → {r:?}");
+    // The session goes on; a message within the limit is fine.
+    smtp.expect(&format!("MAIL FROM:<big@example.test> SIZE={limit}"), 250);
+    smtp.expect("RSET", 250);
+    let msg = simple_message("small@example.test", "r@example.test", "after refusal", "ok");
+    queued_id(&smtp.deliver("small@example.test", &["r@example.test"], &msg));
+    smtp.quit();
+    assert_eq!(server.total(), 1);
+}
+
+#[test]
+fn data_over_limit_is_drained_then_refused() {
+    // A 1 MB limit keeps the test fast; the code path is the one the 50 MB default takes.
+    const LIMIT: usize = 1_000_000;
+    let server = Server::start_with(&["--max-message-size", &LIMIT.to_string()]);
+    let mut smtp = Smtp::connect(server.smtp);
+    let limit = advertised_size(&smtp.ehlo("big.example.test"));
+    assert_eq!(limit, LIMIT, "--max-message-size is advertised as SIZE");
+
+    smtp.expect("MAIL FROM:<big@example.test>", 250);
+    smtp.expect("RCPT TO:<r@example.test>", 250);
+    smtp.expect("DATA", 354);
+    let started = Instant::now();
+    let header = b"Subject: too big\r\n\r\n";
+    let line = [&[b'x'; 998][..], b"\r\n"].concat();
+    let chunk = line.repeat(64); // 64 KB per write
+    smtp.send(header);
+    let mut sent = header.len();
+    // Well past the limit, in many writes: the rest must be read and discarded.
+    while sent <= 4 * limit {
+        smtp.send(&chunk);
+        sent += chunk.len();
+    }
+    smtp.send(b".\r\n");
+    let r = smtp.reply();
+    assert!(r.is(552), "{sent} bytes over a {limit} limit → {r:?}");
+    eprintln!("sent {sent} bytes and got 552 in {:?}", started.elapsed());
+
+    // Drained, not desynchronised: the next command gets its own reply.
+    smtp.expect("NOOP", 250);
+    let msg = simple_message("a@example.test", "b@example.test", "after oversize", "fits");
+    let id = queued_id(&smtp.deliver("a@example.test", &["b@example.test"], &msg));
+    smtp.quit();
+    assert_eq!(server.total(), 1, "the oversize message must not be stored");
+    server.assert_raw(&id, &msg);
+}
+
+#[test]
+fn smuggling_bare_lf_and_cr_do_not_end_data() {
+    let server = Server::start();
+    // Each variant hides an end-of-data look-alike followed by a second transaction.
+    // A server that ends DATA there would answer the smuggled commands; a correct one
+    // stores a single message holding them as text.
+    let variants: [(&str, &[u8]); 4] = [
+        ("smuggle lf-dot-crlf", b"\n.\r\n"),
+        ("smuggle crlf-dot-lf", b"\r\n.\n"),
+        ("smuggle lf-dot-lf", b"\n.\n"),
+        ("smuggle cr-dot-crlf", b"\r.\r\n"),
+    ];
+    for (subject, fake_end) in variants {
+        let mut wire = format!("From: a@example.test\r\nTo: b@example.test\r\nSubject: {subject}\r\n\r\nhello").into_bytes();
+        wire.extend_from_slice(fake_end);
+        wire.extend_from_slice(
+            b"MAIL FROM:<evil@example.test>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\n\
+              Subject: smuggled\r\n\r\nevil\r\n",
+        );
+        let mut smtp = Smtp::connect(server.smtp);
+        smtp.ehlo("smuggler.example.test");
+        smtp.expect("MAIL FROM:<a@example.test>", 250);
+        smtp.expect("RCPT TO:<b@example.test>", 250);
+        smtp.expect("DATA", 354);
+        smtp.send(&[&wire[..], b".\r\nQUIT\r\n"].concat());
+        let id = queued_id(&smtp.reply());
+        let r = smtp.reply();
+        assert!(r.is(221), "{subject}: after the one message, QUIT's 221 is next, got {r:?}");
+
+        // What RFC 5321 says a receiver stores: only a '.' that starts a CRLF line is
+        // removed (so "\r\n.\n" keeps "\r\n\n"); bare CR/LF stay as they came.
+        server.assert_raw(&id, &dot_unstuff(&wire));
+        let raw = server.raw(&id);
+        assert!(raw.windows(12).any(|w| w == b"MAIL FROM:<e"), "{subject}: smuggled text kept");
+        assert_eq!(server.envelope(&id)["RcptTo"], serde_json::json!(["b@example.test"]));
+    }
+    let list = server.list();
+    assert_eq!(list["total"].as_u64(), Some(variants.len() as u64), "{list:#}");
+    assert!(!list.to_string().contains("victim@example.test"), "a smuggled message was stored");
+}
+
+#[test]
+fn overlong_command_line_gets_500_and_session_continues() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("long.example.test");
+    // 5000 bytes is well past the 2048-byte limit and spans several read buffers: one
+    // 500 for the whole line, then the next command answered normally.
+    let long = format!("NOOP {}\r\nNOOP\r\n", "a".repeat(5000));
+    smtp.send(long.as_bytes());
+    let r = smtp.reply();
+    assert!(r.is(500), "overlong line → {r:?}");
+    let r = smtp.reply();
+    assert!(r.is(250), "the line after the overlong one → {r:?}");
+
+    // An overlong MAIL FROM does not start a transaction.
+    let r = smtp.cmd(&format!("MAIL FROM:<{}@example.test>", "b".repeat(2100)));
+    assert!(r.is(500), "overlong MAIL → {r:?}");
+    let r = smtp.cmd("RCPT TO:<r@example.test>");
+    assert_eq!(r.code / 100, 5, "RCPT without a transaction → {r:?}");
+
+    let msg = simple_message("a@example.test", "r@example.test", "after long line", "ok");
+    let id = queued_id(&smtp.deliver("a@example.test", &["r@example.test"], &msg));
+    smtp.quit();
+    server.assert_raw(&id, &msg);
+}
