@@ -1,0 +1,102 @@
+//! Engine settings. Every limit the engine enforces lives here, with a default that
+//! protects a laptop; the CLI and the desktop app fill a [`Config`] and hand it to
+//! [`crate::Engine::start`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the engine needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SMTP listener binds. Port 0 picks a free port.
+    pub smtp_addr: SocketAddr,
+    /// Where the HTTP API (and UI) binds. Port 0 picks a free port.
+    pub http_addr: SocketAddr,
+    /// Folder holding the database and the TLS certificate.
+    pub data_dir: PathBuf,
+    pub smtp: SmtpLimits,
+    pub store: StoreConfig,
+    /// Longest time shutdown waits for in-flight SMTP sessions before closing them.
+    pub shutdown_grace: Duration,
+}
+
+/// Limits of the SMTP listener and of each session.
+#[derive(Debug, Clone)]
+pub struct SmtpLimits {
+    /// Host name in the greeting and the EHLO reply.
+    pub hostname: String,
+    /// Largest message accepted, in bytes (advertised with SIZE).
+    pub max_message_size: usize,
+    /// Recipients per transaction; more get 452.
+    pub max_recipients: usize,
+    /// Longest command line, CRLF included; longer gets 500 and is drained.
+    pub max_line_length: usize,
+    /// Sessions open at once; more get 421 and are closed.
+    pub max_connections: usize,
+    /// Bad commands in one session before it is closed with 421.
+    pub max_bad_commands: usize,
+    /// Longest wait for the next command (or the next DATA bytes).
+    pub command_timeout: Duration,
+    /// Longest time one session may last.
+    pub session_timeout: Duration,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Keep at most this many messages; the oldest are pruned.
+    pub max_messages: u64,
+    /// Keep at most this many bytes of raw messages (uncompressed size); the oldest
+    /// are pruned.
+    pub max_total_size: u64,
+    /// Messages waiting for the writer; when full, SMTP answers 451 4.3.0.
+    pub queue_capacity: usize,
+    /// Most messages committed in one transaction.
+    pub max_batch: usize,
+    /// `true`: fsync every commit (survives power loss). `false`: survives a killed
+    /// process, which is what a development tool needs, at a fraction of the cost.
+    pub fsync: bool,
+}
+
+impl Default for SmtpLimits {
+    fn default() -> Self {
+        SmtpLimits {
+            hostname: "pigeonhole.localhost".into(),
+            max_message_size: 50 * 1000 * 1000,
+            max_recipients: 1000,
+            max_line_length: 2048,
+            max_connections: 1000,
+            max_bad_commands: 20,
+            command_timeout: Duration::from_secs(60),
+            session_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_messages: 50_000,
+            max_total_size: 4 * 1024 * 1024 * 1024,
+            queue_capacity: 1024,
+            max_batch: 256,
+            fsync: false,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults: SMTP on 127.0.0.1:1025, HTTP on 127.0.0.1:8025, data in the
+    /// platform data folder (`$XDG_DATA_HOME/pigeonhole`).
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            smtp_addr: SocketAddr::from(([127, 0, 0, 1], 1025)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8025)),
+            data_dir,
+            smtp: SmtpLimits::default(),
+            store: StoreConfig::default(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! [`Engine::start`]: bind, open, run; [`Engine::shutdown`]: stop in order.
+//!
+//! Start-up order matters for the promise "a failed start touches no data": the two
+//! sockets are bound first (a port in use fails here), then the data folder is
+//! checked, and only then is the database opened and migrated.
+//!
+//! Shutdown runs the other way: stop accepting SMTP, let sessions finish within the
+//! grace period, stop HTTP, then flush and close the store's writer.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::events::{self, EventSender};
+use crate::smtp::listener::Listener;
+use crate::smtp::tls::{self, TlsError};
+use crate::store::{OpenError, Store};
+
+/// Why the engine could not start. Each message is one line saying what is wrong
+/// and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{what} address {addr} is already in use; stop the program using it or choose another port with {flag} (port 0 picks a free one)")]
+    AddressInUse { what: &'static str, addr: SocketAddr, flag: &'static str },
+    #[error("cannot listen for {what} on {addr}: {source}; choose another address with {flag}")]
+    Bind { what: &'static str, addr: SocketAddr, flag: &'static str, source: io::Error },
+    #[error("cannot use the data folder {path}: {source}; make it writable or choose another with --data")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// A running engine: SMTP listener, HTTP API, store.
+pub struct Engine {
+    smtp_addr: SocketAddr,
+    http_addr: SocketAddr,
+    store: Store,
+    events: EventSender,
+    shutdown: watch::Sender<bool>,
+    smtp_task: JoinHandle<()>,
+    http_task: JoinHandle<()>,
+    sessions_done: mpsc::Receiver<()>,
+    grace: std::time::Duration,
+}
+
+impl Engine {
+    /// Bind the listeners, open the store and start serving.
+    pub async fn start(config: Config) -> Result<Engine, StartError> {
+        let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
+        let http_socket = bind("HTTP", config.http_addr, "--http").await?;
+        let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
+        let http_addr = local_addr(&http_socket, "HTTP", "--http")?;
+
+        prepare_data_dir(&config.data_dir)?;
+        let tls = tls::acceptor(&config.data_dir.join("tls"), &config.smtp.hostname)?;
+        let events = events::channel();
+        let store = {
+            let (dir, store_config, events) = (config.data_dir.clone(), config.store.clone(), events.clone());
+            tokio::task::spawn_blocking(move || Store::open(&dir, store_config, events))
+                .await
+                .expect("opening the store panicked")?
+        };
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (sessions_done_tx, sessions_done) = mpsc::channel(1);
+        let listener = Listener::new(
+            smtp_socket,
+            config.smtp.clone(),
+            Some(tls),
+            store.clone(),
+            shutdown_rx.clone(),
+            sessions_done_tx,
+        );
+        let smtp_task = tokio::spawn(listener.run());
+
+        let router = api::router(ApiState::new(store.clone(), events.clone()));
+        let mut http_shutdown = shutdown_rx;
+        let http_task = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = http_shutdown.wait_for(|&stop| stop).await;
+            };
+            if let Err(err) = axum::serve(http_socket, router).with_graceful_shutdown(stopped).await {
+                tracing::error!("http server failed: {err}");
+            }
+        });
+
+        Ok(Engine {
+            smtp_addr,
+            http_addr,
+            store,
+            events,
+            shutdown,
+            smtp_task,
+            http_task,
+            sessions_done,
+            grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address SMTP listens on (with the real port when 0 was asked for).
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.smtp_addr
+    }
+
+    /// The address the HTTP API listens on.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The store, for in-process callers (the desktop app).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The event stream, for in-process callers (tray, notifications).
+    pub fn events(&self) -> &EventSender {
+        &self.events
+    }
+
+    /// Stop accepting, let sessions finish (bounded by the grace period), stop the
+    /// API, and flush the store. Every message acknowledged before is on disk after.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.smtp_task.await;
+        if tokio::time::timeout(self.grace, self.sessions_done.recv()).await.is_err() {
+            tracing::warn!("some SMTP sessions did not finish within {:?}; closing them", self.grace);
+        }
+        if tokio::time::timeout(self.grace, &mut self.http_task).await.is_err() {
+            self.http_task.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr, flag: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| match source.kind() {
+        io::ErrorKind::AddrInUse => StartError::AddressInUse { what, addr, flag },
+        _ => StartError::Bind { what, addr, flag, source },
+    })
+}
+
+fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> Result<SocketAddr, StartError> {
+    socket.local_addr().map_err(|source| StartError::Bind {
+        what,
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        flag,
+        source,
+    })
+}
+
+/// Create the data folder (owner-only: captured mail holds reset links and codes)
+/// and check that we can write in it, before anything is written there.
+fn prepare_data_dir(path: &Path) -> Result<(), StartError> {
+    let fail = |source| StartError::DataDir { path: path.to_path_buf(), source };
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(fail)?;
+    let probe = path.join(".pigeonhole-write-test");
+    fs::write(&probe, b"").and_then(|()| fs::remove_file(&probe)).map_err(fail)
+}

@@ -1,0 +1,74 @@
+//! What changed in the store, broadcast to everyone watching (WebSocket clients
+//! now; the desktop tray and notifications later).
+//!
+//! The writer thread publishes an [`Event`] after each commit. Publishing never
+//! blocks: a slow subscriber misses events (tokio's broadcast channel reports the
+//! gap) rather than holding up ingest. Frames follow Mailpit's event stream:
+//! `{"Type": "new", "Data": {...}}`.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::store::MessageSummary;
+
+/// Events kept for a subscriber that has not read yet; older ones are dropped.
+pub const EVENT_BACKLOG: usize = 1024;
+
+/// One change, as sent over `/api/events`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "Type", content = "Data")]
+pub enum Event {
+    /// A message was stored.
+    #[serde(rename = "new")]
+    New(MessageSummary),
+    /// Totals after a change.
+    #[serde(rename = "stats")]
+    Stats(Stats),
+    /// A message's read status changed.
+    #[serde(rename = "update")]
+    Update(ReadChanged),
+    /// A message was deleted.
+    #[serde(rename = "delete")]
+    Delete(Deleted),
+    /// Every message was deleted.
+    #[serde(rename = "truncate")]
+    Truncate(()),
+    /// Many messages went at once (retention); clients should reload.
+    #[serde(rename = "prune")]
+    Prune(()),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stats {
+    pub total: u64,
+    pub unread: u64,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadChanged {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Read")]
+    pub read: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    #[serde(rename = "ID")]
+    pub id: String,
+}
+
+pub type EventSender = broadcast::Sender<Event>;
+
+/// A new channel for the engine's events.
+pub fn channel() -> EventSender {
+    broadcast::channel(EVENT_BACKLOG).0
+}
+
+impl Stats {
+    pub fn new(total: u64, unread: u64) -> Stats {
+        Stats { total, unread, version: env!("CARGO_PKG_VERSION") }
+    }
+}

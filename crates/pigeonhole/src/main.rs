@@ -1,0 +1,113 @@
+//! `pigeonhole`: the headless engine on the command line.
+//!
+//! `pigeonhole serve` runs the SMTP listener, the store and the HTTP API until
+//! SIGINT/SIGTERM. On start it prints one line per listener, in a fixed form that
+//! scripts and tests parse:
+//!
+//! ```text
+//! smtp listening on 127.0.0.1:1025
+//! http listening on 127.0.0.1:8025
+//! ```
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pigeonhole::{Config, Engine};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "pigeonhole", version, about = "Catch the mail your application sends")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SMTP listener and the web UI/API until interrupted.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// SMTP listen address (port 0 picks a free port).
+    #[arg(long, env = "PIGEONHOLE_SMTP", default_value = "127.0.0.1:1025")]
+    smtp: SocketAddr,
+    /// HTTP (UI and API) listen address (port 0 picks a free port).
+    #[arg(long, env = "PIGEONHOLE_HTTP", default_value = "127.0.0.1:8025")]
+    http: SocketAddr,
+    /// Data folder [default: $XDG_DATA_HOME/pigeonhole].
+    #[arg(long, env = "PIGEONHOLE_DATA")]
+    data: Option<PathBuf>,
+    /// Largest message accepted over SMTP, in bytes.
+    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGE_SIZE", default_value_t = 50_000_000)]
+    max_message_size: usize,
+    /// Keep at most this many messages; the oldest are deleted.
+    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGES", default_value_t = 50_000)]
+    max_messages: u64,
+    /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
+    #[arg(long, env = "PIGEONHOLE_FSYNC")]
+    fsync: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let Some(data_dir) = args.data.or_else(|| dirs::data_dir().map(|dir| dir.join("pigeonhole"))) else {
+        eprintln!("error: no data folder: set --data or PIGEONHOLE_DATA (no platform data folder was found)");
+        return ExitCode::FAILURE;
+    };
+    let mut config = Config::new(data_dir);
+    config.smtp_addr = args.smtp;
+    config.http_addr = args.http;
+    config.smtp.max_message_size = args.max_message_size;
+    config.store.max_messages = args.max_messages;
+    config.store.fsync = args.fsync;
+
+    let engine = match Engine::start(config).await {
+        Ok(engine) => engine,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "smtp listening on {}", engine.smtp_addr());
+    let _ = writeln!(stdout, "http listening on {}", engine.http_addr());
+    let _ = stdout.flush();
+    drop(stdout);
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    engine.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,236 @@
+//! The SMTP listener: accepts connections and runs one [`Session`] per connection.
+//!
+//! Shaped like tokio's mini-redis server: an accept loop, a task per connection, a
+//! semaphore that caps open sessions (over the cap a client gets 421 at once), and
+//! an explicit shutdown. On shutdown the loop stops accepting; a session waiting for
+//! a command gets 421 and is closed; a session in the middle of a message finishes
+//! it (its delivery is acknowledged or refused) and then gets 421. The engine bounds
+//! the whole by a grace period.
+//!
+//! All I/O, clocks and timeouts live here; the protocol lives in the session.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::{Instant, timeout};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::session::{Action, Ending, Refusal, Session};
+use crate::config::SmtpLimits;
+use crate::store::{NewMessage, Store, SubmitError};
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a client refused over the connection cap gets to read its 421.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Everything a connection handler needs, shared by all of them.
+struct Shared {
+    limits: SmtpLimits,
+    tls: Option<TlsAcceptor>,
+    store: Store,
+}
+
+/// The accept loop. Built by the engine around an already bound socket, so that
+/// "port in use" is reported before anything starts.
+pub struct Listener {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    connections: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+    /// Cloned into every handler; when all clones are gone, every session ended.
+    sessions_done: mpsc::Sender<()>,
+}
+
+impl Listener {
+    pub fn new(
+        listener: TcpListener,
+        limits: SmtpLimits,
+        tls: Option<TlsAcceptor>,
+        store: Store,
+        shutdown: watch::Receiver<bool>,
+        sessions_done: mpsc::Sender<()>,
+    ) -> Listener {
+        Listener {
+            listener,
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            shared: Arc::new(Shared { limits, tls, store }),
+            shutdown,
+            sessions_done,
+        }
+    }
+
+    /// Accept connections until shutdown is signalled.
+    pub async fn run(mut self) {
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                _ = self.shutdown.wait_for(|&stop| stop) => return,
+            };
+            let (socket, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!("smtp accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            match self.connections.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let shared = self.shared.clone();
+                    let shutdown = self.shutdown.clone();
+                    let done = self.sessions_done.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = handle(shared, socket, peer, shutdown).await {
+                            tracing::debug!(%peer, "smtp session ended: {err}");
+                        }
+                        drop(permit);
+                        drop(done);
+                    });
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, "smtp connection refused: too many connections");
+                    tokio::spawn(refuse(socket));
+                }
+            }
+        }
+    }
+}
+
+async fn refuse(mut socket: TcpStream) {
+    let _ = timeout(REFUSAL_WRITE_TIMEOUT, socket.write_all(Session::too_many_connections())).await;
+}
+
+/// A client connection, in the clear or upgraded by STARTTLS.
+enum Connection {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Connection {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.read(buf).await,
+            Connection::Tls(stream) => stream.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.write_all(bytes).await,
+            Connection::Tls(stream) => stream.write_all(bytes).await,
+        }
+    }
+}
+
+/// Run one session to its end.
+async fn handle(
+    shared: Arc<Shared>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let limits = &shared.limits;
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let mut session = Session::new(limits, peer.to_string(), shared.tls.is_some(), nonce);
+    let mut connection = Connection::Plain(socket);
+    let session_deadline = Instant::now() + limits.session_timeout;
+    let mut buf = vec![0u8; READ_CHUNK];
+
+    loop {
+        // Let the session run until it needs the client again.
+        while let Some(action) = session.advance() {
+            match action {
+                Action::Deliver(delivery) => {
+                    let message = NewMessage {
+                        raw: delivery.raw,
+                        envelope: delivery.envelope,
+                        received_at: OffsetDateTime::now_utc(),
+                    };
+                    let outcome = shared.store.submit(message).await.map_err(refusal);
+                    if let Some(Action::Close) = session.delivered(outcome) {
+                        return flush_and_close(&mut connection, &mut session).await;
+                    }
+                }
+                Action::StartTls => {
+                    connection.write_all(&session.take_output()).await?;
+                    connection = start_tls(connection, &shared, limits.command_timeout).await?;
+                    session.tls_started();
+                }
+                Action::Close => return flush_and_close(&mut connection, &mut session).await,
+            }
+        }
+        let output = session.take_output();
+        if !output.is_empty() {
+            connection.write_all(&output).await?;
+        }
+
+        // Between commands, a shutdown ends the session; inside a message it waits
+        // for the message to finish (bounded by the engine's grace period).
+        let stopping = *shutdown.borrow();
+        if stopping && !session.in_body() {
+            session.end(Ending::ServerShutdown);
+            return flush_and_close(&mut connection, &mut session).await;
+        }
+        let read = tokio::select! {
+            read = timeout(limits.command_timeout, connection.read(&mut buf)) => read,
+            _ = tokio::time::sleep_until(session_deadline) => {
+                session.end(Ending::SessionTooLong);
+                return flush_and_close(&mut connection, &mut session).await;
+            }
+            _ = shutdown.changed(), if !stopping && !session.in_body() => continue,
+        };
+        match read {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(n)) => session.receive(&buf[..n]),
+            Ok(Err(err)) => return Err(err),
+            Err(_elapsed) => {
+                session.end(Ending::IdleTimeout);
+                return flush_and_close(&mut connection, &mut session).await;
+            }
+        }
+    }
+}
+
+async fn start_tls(connection: Connection, shared: &Shared, limit: Duration) -> io::Result<Connection> {
+    let (Connection::Plain(tcp), Some(acceptor)) = (connection, &shared.tls) else {
+        return Err(io::Error::other("STARTTLS on a connection that cannot be upgraded"));
+    };
+    match timeout(limit, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(stream))),
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+    }
+}
+
+async fn flush_and_close(connection: &mut Connection, session: &mut Session) -> io::Result<()> {
+    let output = session.take_output();
+    if !output.is_empty() {
+        connection.write_all(&output).await?;
+    }
+    match connection {
+        Connection::Plain(stream) => stream.shutdown().await,
+        Connection::Tls(stream) => stream.shutdown().await,
+    }
+}
+
+fn refusal(err: SubmitError) -> Refusal {
+    match err {
+        SubmitError::Busy => Refusal::Busy,
+        SubmitError::DiskFull => Refusal::DiskFull,
+        SubmitError::Closed => Refusal::ShuttingDown,
+        SubmitError::Failed(reason) => {
+            tracing::error!("storing a message failed: {reason}");
+            Refusal::Failed
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The SMTP side: a pure session state machine ([`session`]) and the TCP/TLS
+//! listener that feeds it ([`listener`]).
+//!
+//! The session never touches a socket: bytes go in, replies and [`session::Action`]s
+//! come out. That keeps the protocol testable to the byte (including "the same input
+//! split anywhere gives the same replies") and leaves all I/O, timeouts and limits on
+//! connections to the listener, which follows tokio's mini-redis shape: one accept
+//! loop, one task per connection, a semaphore for the connection cap, and an explicit
+//! shutdown signal.
+
+pub mod listener;
+pub mod session;
+pub mod tls;
+
+use serde::Serialize;
+
+/// Who sent a message and how: everything SMTP knew besides the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Envelope {
+    /// MAIL FROM address (empty for the null sender `<>`).
+    pub mail_from: String,
+    /// RCPT TO addresses, in order (Bcc recipients show up only here).
+    pub rcpt_to: Vec<String>,
+    /// The EHLO/HELO name the client gave.
+    pub helo: String,
+    /// The client's address, `ip:port`.
+    pub peer: String,
+    /// Whether the message came over STARTTLS.
+    pub tls: bool,
+    /// The SMTP AUTH user name, if the client authenticated.
+    pub auth_user: Option<String>,
+    /// The session's commands and replies up to this message (never the body,
+    /// never a password), one `C: ` or `S: ` line each.
+    pub transcript: String,
+}

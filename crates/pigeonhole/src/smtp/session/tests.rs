@@ -1,0 +1,374 @@
+//! The session driven byte by byte, with a stand-in for the listener that stores
+//! every message (or refuses it, when a test says so).
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn limits() -> SmtpLimits {
+    SmtpLimits {
+        hostname: "test.local".into(),
+        max_message_size: 1000,
+        max_recipients: 3,
+        max_line_length: 100,
+        max_bad_commands: 5,
+        ..SmtpLimits::default()
+    }
+}
+
+fn session() -> Session {
+    Session::new(&limits(), "127.0.0.1:5555".into(), true, "nonce".into())
+}
+
+/// What a client saw and what got delivered.
+#[derive(Debug, Default, PartialEq)]
+struct Outcome {
+    output: String,
+    delivered: Vec<Delivery>,
+    closed: bool,
+    tls_started: bool,
+}
+
+/// Feed `chunks` one after the other, acting as the listener would: every message
+/// is stored as `ID<n>`, TLS handshakes succeed.
+fn drive(session: &mut Session, chunks: &[&[u8]]) -> Outcome {
+    let mut outcome = Outcome::default();
+    for chunk in chunks {
+        if outcome.closed {
+            break;
+        }
+        session.receive(chunk);
+        run_actions(session, &mut outcome);
+    }
+    outcome.output.push_str(&String::from_utf8(session.take_output()).unwrap());
+    outcome
+}
+
+fn run_actions(session: &mut Session, outcome: &mut Outcome) {
+    loop {
+        let action = match session.advance() {
+            Some(Action::Deliver(delivery)) => {
+                outcome.delivered.push(*delivery);
+                let id = format!("ID{}", outcome.delivered.len());
+                session.delivered(Ok(id))
+            }
+            Some(Action::StartTls) => {
+                outcome.tls_started = true;
+                session.tls_started();
+                continue;
+            }
+            other => other,
+        };
+        match action {
+            Some(Action::Close) => {
+                outcome.closed = true;
+                return;
+            }
+            Some(_) => unreachable!("delivered() only ever asks to close"),
+            None if session.wants_input() => return,
+            None => continue,
+        }
+    }
+}
+
+fn replies(output: &str) -> Vec<&str> {
+    output.lines().collect()
+}
+
+/// Reply codes, one per reply (multi-line replies count once).
+fn codes(output: &str) -> Vec<&str> {
+    output.lines().filter(|line| line.as_bytes().get(3) == Some(&b' ')).map(|line| &line[..3]).collect()
+}
+
+const TRANSACTION: &[u8] = b"EHLO client.test\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n";
+
+#[test]
+fn greets_and_advertises_extensions() {
+    let out = drive(&mut session(), &[b"EHLO client.test\r\n"]);
+    assert!(out.output.starts_with("220 test.local ESMTP"), "{}", out.output);
+    for extension in ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 1000", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS", "AUTH"] {
+        assert!(out.output.contains(extension), "{extension} missing from {}", out.output);
+    }
+    let auth = out.output.lines().find(|line| line.contains("AUTH")).unwrap();
+    for mechanism in ["PLAIN", "LOGIN", "CRAM-MD5"] {
+        assert!(auth.contains(mechanism), "{auth}");
+    }
+}
+
+#[test]
+fn delivers_a_message_with_dot_stuffing_undone() {
+    let body = b"Subject: hi\r\n\r\n..leading dot\r\nplain\r\n.\r\n";
+    let out = drive(&mut session(), &[TRANSACTION, body, b"QUIT\r\n"]);
+    assert_eq!(out.delivered.len(), 1);
+    let delivery = &out.delivered[0];
+    assert_eq!(delivery.raw, b"Subject: hi\r\n\r\n.leading dot\r\nplain\r\n");
+    assert_eq!(delivery.envelope.mail_from, "a@example.test");
+    assert_eq!(delivery.envelope.rcpt_to, vec!["b@example.test"]);
+    assert_eq!(delivery.envelope.helo, "client.test");
+    assert_eq!(delivery.envelope.peer, "127.0.0.1:5555");
+    assert!(!delivery.envelope.tls);
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "250", "221"]);
+    assert!(out.output.contains("250 2.0.0 Ok: queued as ID1\r\n"));
+    assert!(out.closed);
+}
+
+#[test]
+fn empty_message_right_after_data() {
+    let out = drive(&mut session(), &[TRANSACTION, b".\r\n"]);
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].raw, b"");
+}
+
+#[test]
+fn bare_lf_or_cr_dot_does_not_end_data() {
+    // SMTP smuggling: only CRLF.CRLF ends a message.
+    let body: &[u8] = b"a\r\n\n.\r\nMAIL FROM:<evil@x.test>\r\nb\r\n.\nc\r\n\r.\r\nd\r\n.\r\n";
+    let out = drive(&mut session(), &[TRANSACTION, body]);
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].raw, b"a\r\n\n.\r\nMAIL FROM:<evil@x.test>\r\nb\r\n.\nc\r\n\r.\r\nd\r\n");
+    assert_eq!(codes(&out.output).last(), Some(&"250"));
+}
+
+#[test]
+fn pipelined_commands_in_one_write() {
+    let mut input = TRANSACTION.to_vec();
+    input.extend_from_slice(b"body\r\n.\r\nMAIL FROM:<c@example.test>\r\nRCPT TO:<d@example.test>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n");
+    let out = drive(&mut session(), &[&input]);
+    assert_eq!(out.delivered.len(), 2);
+    assert_eq!(out.delivered[1].raw, b"second\r\n");
+    assert_eq!(out.delivered[1].envelope.mail_from, "c@example.test");
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"]);
+}
+
+#[test]
+fn long_line_gets_500_and_the_session_goes_on() {
+    let long = format!("NOOP {}\r\n", "x".repeat(200));
+    let out = drive(&mut session(), &[long.as_bytes(), b"NOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "500", "250"]);
+    // The same when the long line arrives in pieces with no LF for a while.
+    let out = drive(&mut session(), &[&long.as_bytes()[..150], &long.as_bytes()[150..], b"NOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "500", "250"]);
+}
+
+#[test]
+fn oversize_data_is_drained_then_refused() {
+    let big = format!("{}\r\n.\r\n", "y".repeat(3000));
+    let out = drive(&mut session(), &[TRANSACTION, big.as_bytes(), b"NOOP\r\n"]);
+    assert!(out.delivered.is_empty());
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "552", "250"]);
+}
+
+#[test]
+fn declared_size_over_limit_is_refused() {
+    let out = drive(&mut session(), &[b"EHLO c\r\nMAIL FROM:<a@b.test> SIZE=5000\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "250", "552"]);
+}
+
+#[test]
+fn too_many_recipients_get_452() {
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<1@b.test>\r\nRCPT TO:<2@b.test>\r\nRCPT TO:<3@b.test>\r\nRCPT TO:<4@b.test>\r\n"],
+    );
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "250", "250", "452"]);
+}
+
+#[test]
+fn bdat_chunks_make_one_message() {
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 5\r\nhel", b"loBDAT 6 LAST\r\n world"],
+    );
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].raw, b"hello world");
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "250", "250"]);
+}
+
+#[test]
+fn bdat_over_the_limit_is_refused_and_closed() {
+    let out = drive(&mut session(), &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 4294967295 LAST\r\n"]);
+    assert_eq!(codes(&out.output).last(), Some(&"552"));
+    assert!(out.closed);
+    assert!(out.delivered.is_empty());
+}
+
+#[test]
+fn bdat_out_of_sequence_skips_its_chunk() {
+    let out = drive(&mut session(), &[b"EHLO c\r\nBDAT 6\r\nNOOP\r\nNOOP\r\n"]);
+    // "NOOP\r\n" is the chunk's 6 bytes, not a command.
+    assert_eq!(codes(&out.output), ["220", "250", "503", "250"]);
+}
+
+#[test]
+fn auth_plain_login_and_cram_md5_record_the_user() {
+    let plain = BASE64.encode("\0alice\0secret");
+    let out = drive(&mut session(), &[format!("EHLO c\r\nAUTH PLAIN {plain}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"]);
+    assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("alice"));
+    assert!(!out.delivered[0].envelope.transcript.contains(&plain), "transcript leaks credentials");
+    assert!(out.delivered[0].envelope.transcript.contains("C: AUTH PLAIN ****"));
+
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nAUTH PLAIN\r\n", format!("{plain}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"],
+    );
+    assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("alice"));
+
+    let (user, pass) = (BASE64.encode("bob"), BASE64.encode("pw"));
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nAUTH LOGIN\r\n", format!("{user}\r\n{pass}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"],
+    );
+    assert!(out.output.contains("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0"), "{}", out.output);
+    assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("bob"));
+
+    let response = BASE64.encode("carol 0123456789abcdef0123456789abcdef");
+    let out = drive(&mut session(), &[b"EHLO c\r\nAUTH CRAM-MD5\r\n", format!("{response}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"]);
+    let challenge = out.output.lines().find(|line| line.starts_with("334 ")).unwrap();
+    let challenge = String::from_utf8(BASE64.decode(&challenge[4..]).unwrap()).unwrap();
+    assert_eq!(challenge, "<nonce@test.local>");
+    assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("carol"));
+}
+
+const TRANSACTION_AFTER_EHLO: &[u8] = b"MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n";
+
+#[test]
+fn auth_refusals() {
+    let out = drive(&mut session(), &[b"AUTH PLAIN\r\nEHLO c\r\nAUTH GSSAPI\r\nAUTH PLAIN !!!\r\nAUTH LOGIN\r\n*\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "503", "250", "504", "501", "334", "501"]);
+}
+
+#[test]
+fn control_characters_in_addresses_get_501() {
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nMAIL FROM:<\"a\rb\"@x.test>\r\nMAIL FROM:<\"a\x00b\"@x.test>\r\nMAIL FROM:<ok@x.test>\r\nRCPT TO:<\"x\x01\"@y.test>\r\n"],
+    );
+    assert_eq!(codes(&out.output), ["220", "250", "501", "501", "250", "501"]);
+}
+
+#[test]
+fn commands_out_of_sequence_get_503() {
+    let out = drive(&mut session(), &[b"MAIL FROM:<a@b.test>\r\nEHLO c\r\nRCPT TO:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "503", "250", "503", "503", "250", "503", "503"]);
+}
+
+#[test]
+fn too_many_bad_commands_close_the_session() {
+    let out = drive(&mut session(), &[b"BOGUS\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\nNOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "500", "500", "500", "500", "421"]);
+    assert!(out.closed);
+}
+
+#[test]
+fn starttls_discards_pipelined_plaintext_and_restarts() {
+    let out = drive(&mut session(), &[b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<injected@x.test>\r\n", b"MAIL FROM:<a@b.test>\r\nEHLO c\r\n"]);
+    assert!(out.tls_started);
+    // The injected MAIL never ran; after TLS the client must EHLO again.
+    assert_eq!(codes(&out.output), ["220", "250", "220", "503", "250"]);
+    assert!(!out.output.split("220 2.0.0").nth(1).unwrap().contains("STARTTLS"), "STARTTLS offered again over TLS");
+}
+
+#[test]
+fn misc_commands() {
+    let out = drive(&mut session(), &[b"HELO c\r\nVRFY bob\r\nHELP\r\nNOOP\r\nRSET\r\nEXPN list\r\nQUIT\r\nNOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "250", "252", "214", "250", "250", "502", "221"]);
+    assert!(out.closed);
+}
+
+#[test]
+fn refusals_from_the_store_become_replies() {
+    let mut session = session();
+    session.receive(TRANSACTION);
+    session.receive(b"x\r\n.\r\n");
+    assert!(matches!(session.advance(), Some(Action::Deliver(_))));
+    assert_eq!(session.delivered(Err(Refusal::Busy)), None);
+    session.receive(TRANSACTION_AFTER_EHLO);
+    session.receive(b"x\r\n.\r\n");
+    assert!(matches!(session.advance(), Some(Action::Deliver(_))));
+    assert_eq!(session.delivered(Err(Refusal::DiskFull)), None);
+    session.receive(TRANSACTION_AFTER_EHLO);
+    session.receive(b"x\r\n.\r\n");
+    assert!(matches!(session.advance(), Some(Action::Deliver(_))));
+    assert_eq!(session.delivered(Err(Refusal::ShuttingDown)), Some(Action::Close));
+    let output = String::from_utf8(session.take_output()).unwrap();
+    assert!(output.contains("451 4.3.0"), "{output}");
+    assert!(output.contains("452 4.3.1"), "{output}");
+    assert!(output.ends_with("421 4.3.2 Service shutting down, try again later\r\n"), "{output}");
+}
+
+#[test]
+fn endings_say_why() {
+    let mut session = session();
+    assert_eq!(session.end(Ending::IdleTimeout), Action::Close);
+    assert!(String::from_utf8(session.take_output()).unwrap().ends_with("421 4.4.2 Timeout waiting for input, closing connection\r\n"));
+}
+
+#[test]
+fn transcript_holds_commands_and_replies_of_the_transaction() {
+    let out = drive(&mut session(), &[TRANSACTION, b"secret body\r\n.\r\n", TRANSACTION_AFTER_EHLO, b"second\r\n.\r\n"]);
+    let first = &out.delivered[0].envelope.transcript;
+    assert!(first.starts_with("S: 220 test.local"), "{first}");
+    assert!(first.contains("C: EHLO client.test\n"));
+    assert!(first.contains("C: MAIL FROM:<a@example.test>\nS: 250 2.1.0"));
+    assert!(first.ends_with("C: DATA\nS: 354 Start mail input; end with <CRLF>.<CRLF>\n"), "{first}");
+    assert!(!first.contains("secret body"));
+    // The second message's transcript keeps the preamble but not the first transaction.
+    let second = &out.delivered[1].envelope.transcript;
+    assert!(second.contains("C: EHLO client.test\n"));
+    assert_eq!(second.matches("C: DATA").count(), 1, "{second}");
+    assert!(!second.contains("queued as ID1"));
+}
+
+#[test]
+fn replies_fit_in_512_bytes() {
+    let out = drive(&mut session(), &[b"EHLO c\r\nMAIL FROM:<a@b.test> X-UNKNOWN-PARAMETER-WITH-A-VERY-LONG-NAME-THAT-GOES-ON-AND-ON-AND-ON=1\r\n"]);
+    assert!(replies(&out.output).iter().all(|line| line.len() <= 510), "{}", out.output);
+}
+
+/// A script exercising most of the protocol, for the split test.
+fn script() -> Vec<u8> {
+    let plain = BASE64.encode("\0user\0pw");
+    let mut script = format!("EHLO c\r\nAUTH PLAIN {plain}\r\nNOOP {}\r\n", "z".repeat(150)).into_bytes();
+    script.extend_from_slice(TRANSACTION_AFTER_EHLO);
+    script.extend_from_slice(b"line\r\n..dot\r\n\n.\r\nmore\r\n.\r\n");
+    script.extend_from_slice(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 3\r\nabcBDAT 2 LAST\r\nde");
+    script.extend_from_slice(TRANSACTION_AFTER_EHLO);
+    script.extend_from_slice(format!("{}\r\n.\r\n", "w".repeat(1500)).as_bytes());
+    script.extend_from_slice(b"BOGUS\r\nRSET\r\nQUIT\r\n");
+    script
+}
+
+proptest! {
+    /// The replies and deliveries do not depend on how TCP cut the input.
+    #[test]
+    fn same_result_however_the_input_is_split(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+        let script = script();
+        let whole = drive(&mut session(), &[&script]);
+        let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(script.len() + 1)).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for point in points {
+            chunks.push(&script[start..point]);
+            start = point;
+        }
+        chunks.push(&script[start..]);
+        let split = drive(&mut session(), &chunks);
+        prop_assert_eq!(&split, &whole);
+        prop_assert_eq!(whole.delivered.len(), 2);
+    }
+
+    /// Arbitrary bytes never panic the session or grow its buffers past the limits.
+    #[test]
+    fn arbitrary_input_stays_bounded(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
+        let mut session = session();
+        session.receive(TRANSACTION);
+        for chunk in &chunks {
+            session.receive(chunk);
+            let mut outcome = Outcome::default();
+            run_actions(&mut session, &mut outcome);
+            prop_assert!(session.input.len() - session.consumed <= limits().max_line_length + 300);
+            prop_assert!(session.body.len() <= limits().max_message_size + 300);
+        }
+    }
+}

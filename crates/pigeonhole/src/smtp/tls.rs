@@ -1,0 +1,78 @@
+//! The STARTTLS certificate: self-signed, made on first run, kept in the data folder.
+//!
+//! Clients of a local capture server do not verify its certificate (there is no CA
+//! that could vouch for `localhost`), but they do want STARTTLS to work, because the
+//! application under test is configured to use it. Keeping the certificate across
+//! runs lets a developer pin it once if their client insists on verifying.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why the TLS set-up failed; each says which file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot write the TLS certificate {path}: {source}; make the data folder writable")]
+    Write { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot use the TLS certificate in {dir}: {reason}; delete cert.pem and key.pem there to have new ones made"
+    )]
+    Invalid { dir: PathBuf, reason: String },
+}
+
+/// A TLS acceptor for `tls_dir/cert.pem` + `key.pem`, creating both if missing.
+pub fn acceptor(tls_dir: &Path, hostname: &str) -> Result<TlsAcceptor, TlsError> {
+    let cert_path = tls_dir.join("cert.pem");
+    let key_path = tls_dir.join("key.pem");
+    if !cert_path.exists() || !key_path.exists() {
+        create_certificate(tls_dir, &cert_path, &key_path, hostname)?;
+    }
+    let invalid = |reason: String| TlsError::Invalid { dir: tls_dir.to_path_buf(), reason };
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| invalid(format!("cert.pem: {err}")))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|err| invalid(format!("key.pem: {err}")))?;
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| invalid(err.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|err| invalid(err.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn create_certificate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        hostname.to_string(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names).map_err(|err| TlsError::Invalid {
+        dir: dir.to_path_buf(),
+        reason: err.to_string(),
+    })?;
+    let write = |path: &Path, contents: String| {
+        fs::create_dir_all(dir)
+            .and_then(|()| write_private(path, contents.as_bytes()))
+            .map_err(|source| TlsError::Write { path: path.to_path_buf(), source })
+    };
+    write(key_path, certified.signing_key.serialize_pem())?;
+    write(cert_path, certified.cert.pem())
+}
+
+/// Write a file readable by its owner only (the key is a secret, if a small one).
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    io::Write::write_all(&mut options.open(path)?, contents)
+}
