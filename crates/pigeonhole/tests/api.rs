@@ -91,15 +91,22 @@ fn rest_api_shapes_and_mutations() {
     for path in ["", "/raw", "/headers", "/envelope"] {
         let r = server.get(&format!("/api/v1/message/NoSuchMessageId123456{path}"));
         assert_eq!(r.status(), 404, "unknown ID on {path:?}");
+        // Errors are JSON carrying a message, never a bare status or a stack trace.
+        let body: Value = r.json().unwrap_or_else(|e| panic!("404 on {path:?} is not JSON: {e}"));
+        let texts: Vec<&str> = body.as_object().expect("error object").values().filter_map(Value::as_str).collect();
+        assert!(texts.iter().any(|t| !t.is_empty()), "404 on {path:?} has no message: {body}");
     }
 
-    // Read state.
-    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id1], "Read": true})).send().unwrap();
+    // Read state. As in Mailpit, fetching a message marked both read.
+    let read_flags = || -> (Value, Vec<bool>) {
+        let list = server.list();
+        let flags = list["messages"].as_array().unwrap().iter().map(|m| m["Read"].as_bool().unwrap()).collect();
+        (list["unread"].clone(), flags)
+    };
+    assert_eq!(read_flags(), (json!(0), vec![true, true]));
+    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id2], "Read": false})).send().unwrap();
     assert_eq!(r.status(), 200);
-    let list = server.list();
-    assert_eq!(list["unread"], 1);
-    let read: Vec<bool> = list["messages"].as_array().unwrap().iter().map(|m| m["Read"].as_bool().unwrap()).collect();
-    assert_eq!(read, [false, true]);
+    assert_eq!(read_flags(), (json!(1), vec![false, true]));
 
     // Delete one, then everything.
     let r = server.client().delete(server.url("/api/v1/messages")).json(&json!({"IDs": [id1]})).send().unwrap();
@@ -144,6 +151,8 @@ fn search_filters() {
     assert_eq!(search("to:sales"), set(&[&c]));
     assert_eq!(search("subject:invoice from:carol"), set(&[&c]));
     assert_eq!(search("has:attachment"), set(&[&b]));
+    assert_eq!(search("after:2000-01-01"), set(&[&a, &b, &c]));
+    assert_eq!(search("before:2000-01-01"), set(&[]));
 
     let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [a], "Read": true})).send().unwrap();
     assert_eq!(r.status(), 200);
@@ -153,6 +162,14 @@ fn search_filters() {
 
 /// Next event of `kind` on the stream (skipping others, e.g. `stats`), within 15 s.
 async fn next_event<S>(ws: &mut S, kind: &str) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    next_event_where(ws, kind, |_| true).await
+}
+
+/// Next event of `kind` whose Data satisfies `pred`, within 15 s.
+async fn next_event_where<S>(ws: &mut S, kind: &str, pred: impl Fn(&Value) -> bool) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -167,7 +184,7 @@ where
             .expect("websocket error");
         if let Message::Text(text) = frame {
             let event: Value = serde_json::from_str(text.as_str()).expect("event is JSON");
-            if event["Type"] == kind {
+            if event["Type"] == kind && pred(&event["Data"]) {
                 return event["Data"].clone();
             }
             seen.push(event);
@@ -190,6 +207,8 @@ fn websocket_events_follow_changes() {
     assert_eq!(new["Subject"], "websocket new");
     assert_eq!(new["From"]["Address"], "ws@example.test");
     assert_eq!(new["Size"].as_u64(), Some(msg.len() as u64));
+    let stats = rt.block_on(next_event_where(&mut ws, "stats", |d| d["Total"] == 1));
+    assert_eq!(stats["Unread"], 1, "{stats:#}");
 
     let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id], "Read": true})).send().unwrap();
     assert_eq!(r.status(), 200);
@@ -204,4 +223,24 @@ fn websocket_events_follow_changes() {
     let r = server.client().delete(server.url("/api/v1/messages")).send().unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(rt.block_on(next_event(&mut ws, "truncate")), Value::Null);
+}
+
+#[test]
+fn retention_keeps_the_newest_messages() {
+    let server = Server::start_with(&["--max-messages", "5"]);
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("retention.example.test");
+    for i in 0..8 {
+        let msg = simple_message("k@example.test", "r@example.test", &format!("keep {i}"), "x");
+        queued_id(&smtp.deliver("k@example.test", &["r@example.test"], &msg));
+    }
+    smtp.quit();
+    // Pruning is the writer's job and may trail the last 250 a little.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.total() != 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let subjects: Vec<String> =
+        server.list()["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap().to_string()).collect();
+    assert_eq!(subjects, ["keep 7", "keep 6", "keep 5", "keep 4", "keep 3"]);
 }

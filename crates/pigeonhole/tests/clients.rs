@@ -23,9 +23,27 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
+/// Sends `message` with swaks over STARTTLS, authenticating with `mechanism` as `user`.
+fn swaks_tls(server: &Server, mechanism: &str, user: &str, message: &[u8]) {
+    let swaks = require_tool("swaks");
+    // swaks sends a --data file verbatim when it already ends in the terminator (it
+    // still dot-stuffs the lines before), so the stored raw must equal `message`.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("message.eml");
+    std::fs::write(&file, [message, b".\r\n"].concat()).unwrap();
+    run_ok(
+        Command::new(swaks)
+            .args(["--server", &server.smtp.to_string(), "--helo", "swaks.example.test"])
+            .args(["--tls", "--auth", mechanism, "--auth-user", user, "--auth-password", "any secret"])
+            .args(["--from", "sender@example.test", "--to", "rcpt@example.test"])
+            .arg("--data")
+            .arg(format!("@{}", file.display())),
+        &format!("swaks --auth {mechanism}"),
+    );
+}
+
 #[test]
 fn swaks_starttls_and_auth_plain() {
-    let swaks = require_tool("swaks");
     let server = Server::start();
     let subject = "swaks over STARTTLS";
     let body_marker = "Hello over TLS, body text that must not be in the transcript.";
@@ -35,21 +53,7 @@ fn swaks_starttls_and_auth_plain() {
         subject,
         &format!("{body_marker}\n.a line that swaks dot-stuffs\nBye."),
     );
-    // swaks sends a --data file verbatim when it already ends in the terminator (it
-    // still dot-stuffs the lines before), so the stored raw must equal `message`.
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("message.eml");
-    std::fs::write(&file, [message.as_slice(), b".\r\n"].concat()).unwrap();
-
-    run_ok(
-        Command::new(swaks)
-            .args(["--server", &server.smtp.to_string(), "--helo", "swaks.example.test"])
-            .args(["--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "x"])
-            .args(["--from", "sender@example.test", "--to", "rcpt@example.test"])
-            .arg("--data")
-            .arg(format!("@{}", file.display())),
-        "swaks",
-    );
+    swaks_tls(&server, "PLAIN", "alice", &message);
 
     let summary = server.summary_by_subject(subject);
     let id = summary["ID"].as_str().unwrap();
@@ -72,6 +76,24 @@ fn swaks_starttls_and_auth_plain() {
         assert!(transcript.to_ascii_uppercase().contains(step), "no {step} in transcript:\n{transcript}");
     }
     assert!(!transcript.contains(body_marker), "transcript holds the body:\n{transcript}");
+}
+
+#[test]
+fn swaks_auth_login_and_cram_md5_record_the_user() {
+    let server = Server::start();
+    for (mechanism, user) in [("LOGIN", "bob"), ("CRAM-MD5", "carol@example.test")] {
+        let subject = format!("swaks auth {mechanism}");
+        let message = simple_message("sender@example.test", "rcpt@example.test", &subject, "hi");
+        swaks_tls(&server, mechanism, user, &message);
+
+        let summary = server.summary_by_subject(&subject);
+        let id = summary["ID"].as_str().unwrap();
+        assert_eq!(summary["Username"], user, "{mechanism}: {summary:#}");
+        let env = server.envelope(id);
+        assert_eq!(env["AuthUser"], user, "{mechanism}: {env:#}");
+        assert_eq!(env["Tls"], true);
+        server.assert_raw(id, &message);
+    }
 }
 
 #[test]

@@ -10,12 +10,28 @@ use std::time::Duration;
 
 use common::*;
 
-/// No start-up failure may surface as a Rust panic or a backtrace.
-fn assert_no_panic(stderr: &str) {
+/// A start-up failure is told in one line that names `subject`, never as a panic.
+fn assert_one_line_error(stderr: &str, subject: &str) {
     assert!(
         !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
         "start-up error surfaced as a panic:\n{stderr}"
     );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr:\n{stderr}");
+    assert!(lines[0].contains(subject), "stderr does not name {subject}:\n{stderr}");
+}
+
+/// SHA-256 of the certificate the server presents after STARTTLS, as Python's ssl
+/// module sees it.
+fn tls_fingerprint(server: &Server) -> String {
+    let python = require_tool("python3");
+    let script = "import hashlib, smtplib, ssl, sys\n\
+        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+        s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30); s.starttls(context=ctx)\n\
+        print(hashlib.sha256(s.sock.getpeercert(binary_form=True)).hexdigest()); s.quit()\n";
+    let out = Command::new(python).args(["-c", script, &server.smtp.port().to_string()]).output().unwrap();
+    assert!(out.status.success(), "STARTTLS probe failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// The one SQLite database in the data folder, found by its file header.
@@ -73,6 +89,52 @@ fn sigterm_exits_zero_and_keeps_messages() {
 }
 
 #[test]
+fn sigterm_finishes_the_session_in_flight_and_stops_accepting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path());
+    let addr = server.smtp;
+    let msg = simple_message("f@example.test", "r@example.test", "in flight", &"line of text\n".repeat(50));
+    let (head, tail) = msg.split_at(msg.len() / 2);
+    let mut smtp = Smtp::connect(addr);
+    smtp.ehlo("flight.example.test");
+    smtp.expect("MAIL FROM:<f@example.test>", 250);
+    smtp.expect("RCPT TO:<r@example.test>", 250);
+    smtp.expect("DATA", 354);
+    smtp.send(head);
+
+    signal(server.pid(), "TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    // New sessions are refused (or told 421) while the old one is finishing.
+    if let Ok(mut late) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        use std::io::Read;
+        late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut greeting = [0u8; 3];
+        let n = late.read(&mut greeting).unwrap_or(0);
+        assert!(n == 0 || &greeting[..n] == b"421", "a new session was greeted after SIGTERM: {:?}", &greeting[..n]);
+    }
+
+    smtp.send(&[tail, b".\r\n"].concat());
+    let id = queued_id(&smtp.reply());
+    let bye = smtp.cmd("QUIT");
+    assert!(bye.is(221) || bye.is(421), "QUIT during shutdown → {bye:?}");
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
+
+    let server = Server::start_in(dir.path());
+    server.assert_raw(&id, &msg);
+}
+
+#[test]
+fn tls_certificate_is_made_once_per_data_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tls_fingerprint(&Server::start_in(dir.path()));
+    let again = tls_fingerprint(&Server::start_in(dir.path()));
+    assert_eq!(first, again, "certificate changed across a restart on the same data folder");
+    let other = tls_fingerprint(&Server::start());
+    assert_ne!(first, other, "two data folders share one certificate (and so one private key)");
+}
+
+#[test]
 fn settings_from_environment() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = serve_command();
@@ -94,15 +156,15 @@ fn port_in_use_is_one_clear_line() {
     for (which, other) in [("--smtp", "--http"), ("--http", "--smtp")] {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap().to_string();
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
         let mut cmd = serve_command();
-        cmd.args([which, &addr, other, "127.0.0.1:0"]).arg("--data").arg(dir.path());
+        cmd.args([which, &addr, other, "127.0.0.1:0"]).arg("--data").arg(&data);
         let out = run_to_exit(cmd, Duration::from_secs(30));
 
         assert!(!out.status.success(), "{which} {addr} in use, yet exit {}", out.status);
-        assert_no_panic(&out.stderr);
-        let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains(&addr)).collect();
-        assert!(!lines.is_empty(), "{which}: stderr does not name {addr}:\n{}", out.stderr);
+        assert_one_line_error(&out.stderr, &addr);
+        assert!(!data.exists(), "{which} in use, yet the data folder was created");
         assert!(
             !out.stdout.contains(&format!("listening on {addr}")),
             "claims to listen on the taken address:\n{}",
@@ -123,12 +185,7 @@ fn unwritable_data_folder_fails_to_start() {
     let out = run_to_exit(cmd, Duration::from_secs(30));
 
     assert!(!out.status.success(), "started on an impossible data folder: {}", out.status);
-    assert_no_panic(&out.stderr);
-    assert!(
-        out.stderr.contains(&file.display().to_string()),
-        "stderr does not name the data folder:\n{}",
-        out.stderr
-    );
+    assert_one_line_error(&out.stderr, &file.display().to_string());
 }
 
 #[test]
@@ -147,7 +204,6 @@ fn database_from_newer_version_is_refused_untouched() {
     let out = run_to_exit(cmd, Duration::from_secs(30));
 
     assert!(!out.status.success(), "opened a database from the future: {}", out.status);
-    assert_no_panic(&out.stderr);
-    assert!(!out.stderr.trim().is_empty(), "no error message on stderr");
+    assert_one_line_error(&out.stderr, &db.display().to_string());
     assert_same_bytes(&before, &std::fs::read(&db).unwrap(), "database file after the refused start");
 }

@@ -245,7 +245,9 @@ fn smuggling_bare_lf_and_cr_do_not_end_data() {
     }
     let list = server.list();
     assert_eq!(list["total"].as_u64(), Some(variants.len() as u64), "{list:#}");
-    assert!(!list.to_string().contains("victim@example.test"), "a smuggled message was stored");
+    for m in list["messages"].as_array().unwrap() {
+        assert_eq!(m["To"][0]["Address"], "b@example.test", "a smuggled message was stored: {m:#}");
+    }
 }
 
 #[test]
@@ -272,4 +274,50 @@ fn overlong_command_line_gets_500_and_session_continues() {
     let id = queued_id(&smtp.deliver("a@example.test", &["r@example.test"], &msg));
     smtp.quit();
     server.assert_raw(&id, &msg);
+}
+
+#[test]
+fn recipients_beyond_1000_get_452() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("many.example.test");
+    let mut wire = b"MAIL FROM:<bulk@example.test>\r\n".to_vec();
+    for i in 0..1001 {
+        wire.extend_from_slice(format!("RCPT TO:<r{i}@example.test>\r\n").as_bytes());
+    }
+    smtp.send(&wire);
+    assert!(smtp.reply().is(250), "MAIL");
+    for i in 0..1000 {
+        let r = smtp.reply();
+        assert!(r.is(250), "recipient {i}: {r:?}");
+    }
+    let r = smtp.reply();
+    assert!(r.is(452), "recipient 1001: {r:?}");
+
+    let msg = simple_message("bulk@example.test", "r0@example.test", "thousand", "x");
+    smtp.expect("DATA", 354);
+    smtp.send(&[&dot_stuff(&msg)[..], b".\r\n"].concat());
+    let id = queued_id(&smtp.reply());
+    smtp.quit();
+    let rcpts = server.envelope(&id)["RcptTo"].as_array().unwrap().clone();
+    assert_eq!(rcpts.len(), 1000);
+    assert_eq!(rcpts[999], "r999@example.test");
+}
+
+#[test]
+fn endless_bad_commands_end_the_session() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("noise.example.test");
+    let mut replies = Vec::new();
+    for _ in 0..200 {
+        let r = smtp.cmd("XYZZY plugh");
+        replies.push(r.code);
+        if r.is(421) {
+            break;
+        }
+        assert_eq!(r.code / 100, 5, "bad command → {r:?}");
+    }
+    assert_eq!(replies.last(), Some(&421), "no 421 after {} bad commands", replies.len());
+    assert!(smtp.at_eof(), "connection still open after 421");
 }

@@ -238,8 +238,13 @@ impl Server {
     }
 
     /// SIGTERM and wait for the exit status (bounded).
-    pub fn terminate(mut self) -> ExitStatus {
+    pub fn terminate(self) -> ExitStatus {
         signal(self.pid(), "TERM");
+        self.wait_exit()
+    }
+
+    /// Waits (bounded) for a server that was told to stop.
+    pub fn wait_exit(mut self) -> ExitStatus {
         let status = wait_timeout(&mut self.child, Duration::from_secs(30));
         status.unwrap_or_else(|| panic!("no exit within 30 s of SIGTERM; stderr:\n{}", self.stderr()))
     }
@@ -506,6 +511,13 @@ impl Smtp {
         wire.extend_from_slice(b".\r\n");
         self.send(&wire);
         self.reply()
+    }
+
+    /// True when the server has closed the connection (nothing left to read).
+    pub fn at_eof(&mut self) -> bool {
+        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        matches!(self.reader.read_to_end(&mut rest), Ok(0))
     }
 
     pub fn quit(mut self) {
