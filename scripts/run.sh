@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
+command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
 cargo build --release --locked -p pigeonhole
 exec target/release/pigeonhole serve "$@"

@@ -56,6 +56,8 @@ else
 fi
 
 PATH="$PATH:/usr/sbin:/sbin"
+# rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
+command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
 for tool in swaks smtp-source python3 cargo; do
     command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
 done
