@@ -1,0 +1,127 @@
+//! Request guard: who may talk to the API at all.
+//!
+//! The API listens on loopback, but a web page in the user's browser can still reach
+//! it. Two checks keep such pages out:
+//!
+//! * **Host** must name a loopback host (`localhost`, `*.localhost`, 127.0.0.0/8,
+//!   `[::1]`). A DNS-rebinding page reaches us under its own name, so its requests
+//!   carry that name and are refused.
+//! * **Origin**, when a browser sends one on a state-changing request or a WebSocket
+//!   upgrade, must be the API's own origin or a loopback one (the desktop webview's
+//!   `tauri://localhost`, the UI's dev server). This stops cross-site requests
+//!   (CSRF) and cross-site WebSockets. Requests without Origin (curl, test
+//!   libraries, other non-browser clients) are let through: only browsers send it,
+//!   and they always do on cross-origin writes.
+//!
+//! No CORS headers are ever added, so browsers keep other origins from reading
+//! answers. The guard also adds `X-Content-Type-Options: nosniff` to every answer, so
+//! raw mail served as text is never sniffed into HTML.
+
+use std::net::IpAddr;
+
+use axum::extract::Request;
+use axum::http::header::{HOST, ORIGIN, UPGRADE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// The middleware: refuse, or pass the request on and mark the answer `nosniff`.
+pub async fn check(request: Request, next: Next) -> Response {
+    if let Err(refusal) = admit(&request) {
+        return refusal.into_response();
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn admit(request: &Request) -> Result<(), ApiError> {
+    // HTTP/2 carries the host in the URI; HTTP/1.1 in the Host header, exactly one.
+    let mut hosts = request.headers().get_all(HOST).iter();
+    let host = match (request.uri().authority(), hosts.next(), hosts.next()) {
+        (Some(authority), _, _) => Some(authority.as_str()),
+        (None, Some(host), None) => host.to_str().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::forbidden("exactly one valid Host header is required"))?;
+    if !is_loopback_host(host_name(host)) {
+        return Err(ApiError::forbidden(format!("host {host:?} is not allowed: use localhost or a loopback address")));
+    }
+
+    if let Some(origin) = request.headers().get(ORIGIN)
+        && changes_state(request)
+    {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(origin, host) {
+            return Err(ApiError::forbidden(format!("origin {origin:?} is not allowed")));
+        }
+    }
+    Ok(())
+}
+
+/// Requests a cross-site page must not be able to make: writes and WebSocket
+/// upgrades (a WebSocket is not subject to the same-origin policy).
+fn changes_state(request: &Request) -> bool {
+    !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || request.headers().contains_key(UPGRADE)
+}
+
+/// `scheme://host[:port]` whose authority is the request's own Host, or whose host
+/// is loopback. `null` (sandboxed frames, file: pages) is refused.
+fn origin_allowed(origin: &str, host: &str) -> bool {
+    let Some((_scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    authority.eq_ignore_ascii_case(host) || is_loopback_host(host_name(authority))
+}
+
+/// The host part of `host[:port]` or `[v6][:port]`, without brackets.
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split_once(']').map_or(rest, |(v6, _)| v6);
+    }
+    authority.rsplit_once(':').map_or(authority, |(name, _port)| name)
+}
+
+fn is_loopback_host(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    // RFC 6761: `localhost` and its subdomains always resolve to loopback.
+    name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "LOCALHOST", "localhost.", "app.localhost", "127.0.0.1", "127.9.8.7", "::1"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["", "example.com", "localhost.example.com", "10.0.0.1", "0.0.0.0", "::", "evil-localhost"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_name("localhost:8025"), "localhost");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("[::1]:8025"), "::1");
+        assert_eq!(host_name("[::1]"), "::1");
+        assert_eq!(host_name("127.0.0.1:1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed("http://127.0.0.1:8025", "127.0.0.1:8025"));
+        assert!(origin_allowed("http://localhost:5173", "127.0.0.1:8025"));
+        assert!(origin_allowed("tauri://localhost", "127.0.0.1:8025"));
+        assert!(origin_allowed("http://[::1]:8025", "[::1]:8025"));
+        assert!(!origin_allowed("null", "127.0.0.1:8025"));
+        assert!(!origin_allowed("https://evil.example", "127.0.0.1:8025"));
+        assert!(!origin_allowed("http://127.0.0.1.evil.example", "127.0.0.1:8025"));
+    }
+}

@@ -1,0 +1,13 @@
+//! `GET /api/v1/inboxes` (our extension): every inbox with its total and unread
+//! counts, `[{"Name", "Total", "Unread"}]`.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::error::ApiError;
+use super::{ApiState, read};
+use crate::store::InboxInfo;
+
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<InboxInfo>>, ApiError> {
+    Ok(Json(read(&state, |store| store.inboxes()).await?))
+}

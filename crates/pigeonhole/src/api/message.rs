@@ -1,0 +1,163 @@
+//! One message: `GET /api/v1/message/{ID}` (full view; marks it read) and its
+//! `/raw`, `/headers`, `/part/{PartID}` and `/envelope` (our extension).
+//!
+//! `{ID}` may be `latest`: the newest message, or the newest matching `?query=`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+
+use super::error::{ApiError, Ext};
+use super::{ApiState, read};
+use crate::mail::view::{self, MessageView};
+use crate::smtp::Envelope;
+use crate::store::{Selection, Store, StoreError};
+
+#[derive(Deserialize)]
+pub struct MessageQuery {
+    /// With `latest`: pick the newest message matching this search.
+    query: Option<String>,
+    /// On `/raw`: `1` asks for a download.
+    dl: Option<String>,
+}
+
+/// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip
+/// to the blocking pool. No such message, or `load` found nothing: 404.
+async fn load<T, F>(state: &ApiState, id: String, query: Option<String>, load: F) -> Result<(String, T), ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store, &str) -> Result<Option<T>, StoreError> + Send + 'static,
+{
+    let found = read(state, move |store| {
+        let id = if id == "latest" {
+            let query = query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+            match store.latest_id(query)? {
+                Some(id) => id,
+                None => return Ok(None),
+            }
+        } else {
+            id
+        };
+        Ok(load(store, &id)?.map(|value| (id, value)))
+    })
+    .await?;
+    found.ok_or_else(|| ApiError::not_found("Message not found"))
+}
+
+pub async fn show(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<MessageView>, ApiError> {
+    let (id, (view, was_read)) = load(&state, id, q.query, |store, id| {
+        let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
+            return Ok(None);
+        };
+        Ok(Some((view::message(&summary, &raw), summary.read)))
+    })
+    .await?;
+    // Opening a message marks it read, as in Mailpit; skip the write when it is.
+    if !was_read {
+        state.store.set_read(Selection::Ids(vec![id]), true).await?;
+    }
+    Ok(Json(view))
+}
+
+/// The exact stored bytes.
+pub async fn raw(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Response, ApiError> {
+    let (id, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
+    let content_type = [(CONTENT_TYPE, "text/plain; charset=utf-8".to_string())];
+    Ok(if q.dl.as_deref() == Some("1") {
+        // IDs are the store's own alphanumeric IDs, safe inside the quotes.
+        let disposition = [(CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.eml\""))];
+        (content_type, disposition, raw).into_response()
+    } else {
+        (content_type, raw).into_response()
+    })
+}
+
+pub async fn headers(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<BTreeMap<String, Vec<String>>>, ApiError> {
+    let (_, headers) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| view::headers(&raw)))).await?;
+    Ok(Json(headers))
+}
+
+/// One MIME part's decoded bytes under its own Content-Type.
+pub async fn part(
+    State(state): State<ApiState>,
+    Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Response, ApiError> {
+    let (_, part) =
+        load(&state, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| view::part(&raw, &part_id)))).await?;
+    let part = part.ok_or_else(|| ApiError::not_found("Part not found"))?;
+
+    // Types a browser would run as a document are only ever downloaded (as Mailpit
+    // does); everything served here is sandboxed besides.
+    let media_type = part.content_type.split(';').next().unwrap_or("").trim();
+    let (content_type, disposition) = match media_type {
+        "text/html" | "text/xml" | "application/xhtml+xml" | "image/svg+xml" | "application/xml" | "text/xsl" => {
+            ("application/octet-stream".to_string(), "attachment")
+        }
+        _ => (part.content_type, "inline"),
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, content_type),
+            (CONTENT_DISPOSITION, content_disposition(disposition, &part.file_name)),
+            (CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+        ],
+        part.body,
+    )
+        .into_response())
+}
+
+/// The SMTP envelope (MAIL FROM, RCPT TO, HELO, peer, TLS, AUTH user, transcript).
+pub async fn envelope(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<Envelope>, ApiError> {
+    let (_, envelope) = load(&state, id, q.query, |store, id| store.envelope(id)).await?;
+    Ok(Json(envelope))
+}
+
+/// `inline; filename="…"; filename*=UTF-8''…` (RFC 6266): an ASCII stand-in for old
+/// clients, the exact name for the rest.
+fn content_disposition(disposition: &str, file_name: &str) -> String {
+    if file_name.is_empty() {
+        return disposition.to_string();
+    }
+    let ascii: String = file_name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let exact = utf8_percent_encode(file_name, NON_ALPHANUMERIC);
+    format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn dispositions() {
+        assert_eq!(content_disposition("inline", ""), "inline");
+        assert_eq!(
+            content_disposition("attachment", "r\u{e9}sum\u{e9} \"1\".pdf"),
+            "attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22%2Epdf"
+        );
+    }
+}

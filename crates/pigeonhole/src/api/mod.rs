@@ -1,0 +1,92 @@
+//! The HTTP + WebSocket API (axum), in Mailpit's v1 shapes so existing Mailpit
+//! clients work unchanged; our additions (`/envelope`, `/inboxes`) follow the same
+//! style.
+//!
+//! * [`messages`]: the mailbox as a whole — list, search, read status, delete.
+//! * [`message`]: one message — full view, raw source, headers, parts, envelope.
+//! * [`inboxes`]: per-inbox counts.
+//! * [`events`]: the `/api/events` WebSocket.
+//! * [`guard`]: Host and Origin checks in front of everything.
+//! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
+//!
+//! The engine binds the listener and serves [`router`]; store reads are synchronous
+//! SQLite calls, so handlers run them on the blocking pool ([`read`]).
+
+mod error;
+mod events;
+mod guard;
+mod inboxes;
+mod message;
+mod messages;
+#[cfg(test)]
+mod tests;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Router, middleware};
+use tower_http::trace::TraceLayer;
+
+use crate::events::EventSender;
+use crate::store::{Store, StoreError};
+
+pub use error::ApiError;
+use events::Streams;
+
+/// Largest request body accepted (only `PUT`/`DELETE /api/v1/messages` read one);
+/// bigger ones get 413.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// What every handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub events: EventSender,
+    streams: Streams,
+}
+
+impl ApiState {
+    pub fn new(store: Store, events: EventSender) -> ApiState {
+        ApiState { store, events, streams: Streams::new() }
+    }
+
+    /// Close every open `/api/events` WebSocket (with "going away") and refuse new
+    /// ones. Call it when shutdown starts: axum's graceful shutdown stops waiting for
+    /// a connection once it is upgraded, so the streams need their own signal.
+    pub fn close_streams(&self) {
+        self.streams.close();
+    }
+}
+
+/// The whole API. The engine serves it with
+/// `axum::serve(listener, router(state)).with_graceful_shutdown(…)`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/livez", get(|| async { "ok" }))
+        .route("/api/v1/messages", get(messages::list).put(messages::set_read).delete(messages::delete))
+        .route("/api/v1/search", get(messages::search))
+        .route("/api/v1/message/{id}", get(message::show))
+        .route("/api/v1/message/{id}/raw", get(message::raw))
+        .route("/api/v1/message/{id}/headers", get(message::headers))
+        .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
+        .route("/api/v1/message/{id}/envelope", get(message::envelope))
+        .route("/api/v1/inboxes", get(inboxes::list))
+        .route("/api/events", get(events::connect))
+        .fallback(|| async { ApiError::not_found("Not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(guard::check))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Run a synchronous store read on the blocking pool.
+async fn read<T, F>(state: &ApiState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(&store)).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+}

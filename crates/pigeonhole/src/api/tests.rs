@@ -1,0 +1,602 @@
+//! The router against a real store on a temporary SQLite database: every route, its
+//! statuses and exact JSON key sets, and the guard. The WebSocket test runs over a
+//! real socket.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tower::ServiceExt;
+
+use super::{ApiState, MAX_BODY, router};
+use crate::config::StoreConfig;
+use crate::events;
+use crate::smtp::Envelope;
+use crate::store::{NewMessage, Store};
+
+const HOST: &str = "127.0.0.1:8025";
+
+/// A message with a text and an HTML body, an inline image and a PDF attachment.
+const MULTIPART: &[u8] = b"From: Sender Smith <sender@example.com>\r\n\
+To: Recipient Ross <rcpt@example.com>\r\n\
+Subject: =?UTF-8?Q?Caf=C3=A9?= report\r\n\
+Message-ID: <multi@example.com>\r\n\
+Date: Tue, 2 Jan 2024 10:20:30 +0100\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
+\r\n\
+--outer\r\n\
+Content-Type: multipart/related; boundary=\"rel\"\r\n\
+\r\n\
+--rel\r\n\
+Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
+\r\n\
+--alt\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Plain body\r\n\
+--alt\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>HTML body <img src=\"cid:logo@x\"></p>\r\n\
+--alt--\r\n\
+--rel\r\n\
+Content-Type: image/png\r\n\
+Content-ID: <logo@x>\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+iVBORw0KGgo=\r\n\
+--rel--\r\n\
+--outer\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename=\"report.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--outer\r\n\
+Content-Type: text/html\r\n\
+Content-Disposition: attachment; filename=\"page.html\"\r\n\
+\r\n\
+<script>alert(1)</script>\r\n\
+--outer--\r\n";
+
+fn plain(subject: &str) -> Vec<u8> {
+    format!("From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nBody of {subject}\r\n").into_bytes()
+}
+
+struct Api {
+    _dir: TempDir,
+    state: ApiState,
+    router: Router,
+}
+
+/// What a request got back.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// An error answer: the status, and JSON with exactly an `Error` message.
+    fn assert_error(&self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let json = self.json();
+        assert_eq!(keys(&json), set(&["Error"]));
+        json["Error"].as_str().unwrap().to_string()
+    }
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = TempDir::new().unwrap();
+        let events = events::channel();
+        let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
+        let state = ApiState::new(store, events);
+        Api { _dir: dir, router: router(state.clone()), state }
+    }
+
+    async fn submit(&self, raw: &[u8], auth_user: Option<&str>) -> String {
+        let envelope = Envelope {
+            mail_from: "a@example.com".into(),
+            rcpt_to: vec!["b@example.com".into()],
+            helo: "client.example".into(),
+            peer: "127.0.0.1:5555".into(),
+            tls: false,
+            auth_user: auth_user.map(Into::into),
+            transcript: "C: EHLO client.example\nS: 250 ok\n".into(),
+        };
+        let message = NewMessage { raw: raw.to_vec(), envelope, received_at: OffsetDateTime::now_utc() };
+        self.state.store.submit(message).await.unwrap()
+    }
+
+    /// A request with Host `127.0.0.1:8025`, changed or added to by `headers` (an
+    /// empty value removes the header).
+    async fn request(&self, method: Method, uri: &str, body: impl Into<Body>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri).header("host", HOST);
+        for (name, value) in headers {
+            let map = request.headers_mut().unwrap();
+            map.remove(*name);
+            if !value.is_empty() {
+                map.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            }
+        }
+        let response = self.router.clone().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        Answer { status: parts.status, headers: parts.headers, body: to_bytes(body, usize::MAX).await.unwrap() }
+    }
+
+    async fn get(&self, uri: &str) -> Answer {
+        self.request(Method::GET, uri, Body::empty(), &[]).await
+    }
+
+    async fn get_json(&self, uri: &str) -> Value {
+        let answer = self.get(uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {:?}", answer.body);
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        answer.json()
+    }
+
+    async fn send_json(&self, method: Method, uri: &str, body: Value) -> Answer {
+        self.request(method, uri, body.to_string(), &[("content-type", "application/json")]).await
+    }
+
+    async fn read_flags(&self) -> Vec<(String, bool)> {
+        let page = self.get_json("/api/v1/messages").await;
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["ID"].as_str().unwrap().to_string(), m["Read"].as_bool().unwrap()))
+            .collect()
+    }
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().cloned().collect()
+}
+
+fn set(keys: &[&str]) -> BTreeSet<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+fn assert_ok(answer: &Answer) {
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(&answer.body[..], b"ok");
+    assert!(answer.header("content-type").unwrap().starts_with("text/plain"));
+}
+
+const PAGE_KEYS: &[&str] =
+    &["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"];
+const SUMMARY_KEYS: &[&str] = &[
+    "ID",
+    "MessageID",
+    "Read",
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "ReplyTo",
+    "Subject",
+    "Created",
+    "Username",
+    "Tags",
+    "Size",
+    "Attachments",
+    "Snippet",
+];
+const MESSAGE_KEYS: &[&str] = &[
+    "ID",
+    "MessageID",
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "ReplyTo",
+    "ReturnPath",
+    "Subject",
+    "ListUnsubscribe",
+    "Date",
+    "Tags",
+    "Username",
+    "Text",
+    "HTML",
+    "Size",
+    "Inline",
+    "Attachments",
+];
+const ATTACHMENT_KEYS: &[&str] = &["PartID", "FileName", "ContentType", "ContentID", "Size", "Checksums"];
+
+#[tokio::test]
+async fn livez() {
+    let api = Api::new().await;
+    let answer = api.get("/livez").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(&answer.body[..], b"ok");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[tokio::test]
+async fn list_pages_newest_first() {
+    let api = Api::new().await;
+    let empty = api.get_json("/api/v1/messages").await;
+    assert_eq!(keys(&empty), set(PAGE_KEYS));
+    assert_eq!(empty["messages"], json!([]));
+
+    let first = api.submit(&plain("First"), None).await;
+    let second = api.submit(&plain("Second"), None).await;
+    let third = api.submit(&plain("Third"), None).await;
+
+    let page = api.get_json("/api/v1/messages").await;
+    assert_eq!(keys(&page), set(PAGE_KEYS));
+    assert_eq!((page["total"].clone(), page["unread"].clone(), page["count"].clone()), (json!(3), json!(3), json!(3)));
+    let ids: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["ID"].as_str().unwrap()).collect();
+    assert_eq!(ids, [third.as_str(), second.as_str(), first.as_str()]);
+    let summary = &page["messages"][0];
+    assert_eq!(keys(summary), set(SUMMARY_KEYS));
+    assert_eq!(summary["Subject"], "Third");
+    assert_eq!(summary["From"], json!({"Name": "", "Address": "a@example.com"}));
+
+    let page = api.get_json("/api/v1/messages?start=1&limit=1").await;
+    assert_eq!(page["start"], 1);
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["messages"][0]["ID"], second.as_str());
+    assert_eq!(page["messages_count"], 3);
+
+    // Like Mailpit, numbers that are not numbers fall back to the defaults.
+    let page = api.get_json("/api/v1/messages?start=x&limit=-5").await;
+    assert_eq!((page["start"].clone(), page["count"].clone()), (json!(0), json!(3)));
+}
+
+#[tokio::test]
+async fn search() {
+    let api = Api::new().await;
+    api.submit(&plain("Invoice March"), None).await;
+    let wanted = api.submit(&plain("Invoice April"), None).await;
+    api.submit(&plain("Newsletter"), None).await;
+
+    let page = api.get_json("/api/v1/search?query=subject%3AApril").await;
+    assert_eq!(keys(&page), set(PAGE_KEYS));
+    assert_eq!(page["messages_count"], 1);
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["messages"][0]["ID"], wanted.as_str());
+    assert_eq!(api.get_json("/api/v1/search?query=invoice&limit=1").await["messages_count"], 2);
+
+    for uri in ["/api/v1/search", "/api/v1/search?query=", "/api/v1/search?query=%20%20"] {
+        let message = api.get(uri).await.assert_error(StatusCode::BAD_REQUEST);
+        assert!(message.contains("no search query"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn full_message_marks_read() {
+    let api = Api::new().await;
+    let id = api.submit(MULTIPART, Some("alice")).await;
+    assert_eq!(api.read_flags().await, [(id.clone(), false)]);
+
+    let message = api.get_json(&format!("/api/v1/message/{id}")).await;
+    assert_eq!(keys(&message), set(MESSAGE_KEYS));
+    assert_eq!(message["ID"], id.as_str());
+    assert_eq!(message["MessageID"], "multi@example.com");
+    assert_eq!(message["From"], json!({"Name": "Sender Smith", "Address": "sender@example.com"}));
+    assert_eq!(message["To"], json!([{"Name": "Recipient Ross", "Address": "rcpt@example.com"}]));
+    assert_eq!((message["Cc"].clone(), message["Bcc"].clone()), (json!([]), json!([])));
+    assert_eq!(message["Subject"], "Café report");
+    assert_eq!(message["ReturnPath"], "sender@example.com");
+    assert_eq!(message["Date"], "2024-01-02T10:20:30+01:00");
+    assert_eq!(message["Username"], "alice");
+    assert_eq!(message["Size"], MULTIPART.len());
+    assert_eq!(message["Text"].as_str().unwrap().trim_end(), "Plain body");
+    assert!(message["HTML"].as_str().unwrap().contains("<p>HTML body"));
+    assert_eq!(keys(&message["ListUnsubscribe"]), set(&["Header", "Links", "Errors", "HeaderPost"]));
+
+    let inline = message["Inline"].as_array().unwrap();
+    assert_eq!(inline.len(), 1);
+    assert_eq!(keys(&inline[0]), set(ATTACHMENT_KEYS));
+    assert_eq!(keys(&inline[0]["Checksums"]), set(&["MD5", "SHA1", "SHA256"]));
+    assert_eq!(inline[0]["ContentID"], "logo@x");
+    let attachments = message["Attachments"].as_array().unwrap();
+    let names: Vec<&str> = attachments.iter().map(|a| a["FileName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["report.pdf", "page.html"]);
+    assert_eq!(attachments[0]["PartID"], "2");
+    assert_eq!(attachments[0]["ContentType"], "application/pdf");
+    assert_eq!(attachments[0]["Size"], 9);
+
+    assert_eq!(api.read_flags().await, [(id, true)]);
+}
+
+#[tokio::test]
+async fn latest_and_unknown_ids() {
+    let api = Api::new().await;
+    for uri in
+        ["/api/v1/message/latest", "/api/v1/message/latest/raw", "/api/v1/message/nope", "/api/v1/message/nope/headers"]
+    {
+        assert_eq!(api.get(uri).await.assert_error(StatusCode::NOT_FOUND), "Message not found", "{uri}");
+    }
+
+    let older = api.submit(&plain("Alpha"), None).await;
+    let newer = api.submit(&plain("Beta"), None).await;
+    assert_eq!(api.get_json("/api/v1/message/latest").await["ID"], newer.as_str());
+    assert_eq!(api.get_json("/api/v1/message/latest?query=subject%3AAlpha").await["ID"], older.as_str());
+    assert_eq!(api.get_json("/api/v1/message/latest?query=").await["ID"], newer.as_str());
+    let missing = api.get("/api/v1/message/latest?query=subject%3AGamma").await;
+    assert_eq!(missing.assert_error(StatusCode::NOT_FOUND), "Message not found");
+    for suffix in ["", "/raw", "/headers", "/envelope", "/part/1"] {
+        api.get(&format!("/api/v1/message/unknown{suffix}")).await.assert_error(StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn raw_is_the_exact_bytes() {
+    let api = Api::new().await;
+    // Bare LF, 8-bit bytes that are not UTF-8, no final newline: kept as they are.
+    let raw = b"Subject: raw\nX-Latin1: caf\xe9\r\n\r\nline\n.dot\r\nend".to_vec();
+    let id = api.submit(&raw, None).await;
+
+    let answer = api.get(&format!("/api/v1/message/{id}/raw")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(&answer.body[..], &raw[..]);
+    assert_eq!(answer.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(answer.header("content-disposition"), None);
+
+    let download = api.get(&format!("/api/v1/message/{id}/raw?dl=1")).await;
+    assert_eq!(&download.body[..], &raw[..]);
+    assert_eq!(download.header("content-disposition").unwrap(), format!("attachment; filename=\"{id}.eml\""));
+
+    let latest = api.get("/api/v1/message/latest/raw?dl=1").await;
+    assert_eq!(latest.header("content-disposition").unwrap(), format!("attachment; filename=\"{id}.eml\""));
+}
+
+#[tokio::test]
+async fn headers_are_canonical_and_decoded() {
+    let api = Api::new().await;
+    let id = api.submit(MULTIPART, None).await;
+    let headers = api.get_json(&format!("/api/v1/message/{id}/headers")).await;
+    assert_eq!(keys(&headers), set(&["Content-Type", "Date", "From", "Message-Id", "Mime-Version", "Subject", "To"]));
+    assert_eq!(headers["Subject"], json!(["Café report"]));
+    assert_eq!(headers["Message-Id"], json!(["<multi@example.com>"]));
+}
+
+#[tokio::test]
+async fn parts_download() {
+    let api = Api::new().await;
+    let id = api.submit(MULTIPART, None).await;
+
+    let pdf = api.get(&format!("/api/v1/message/{id}/part/2")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(&pdf.body[..], b"%PDF-1.4\n");
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        pdf.header("content-disposition"),
+        Some("inline; filename=\"report.pdf\"; filename*=UTF-8''report%2Epdf")
+    );
+    assert!(pdf.header("content-security-policy").unwrap().contains("sandbox"));
+
+    let png = api.get(&format!("/api/v1/message/{id}/part/1.2")).await;
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    assert_eq!(&png.body[..4], b"\x89PNG");
+
+    // A document a browser would run is only offered as a download.
+    let html = api.get(&format!("/api/v1/message/{id}/part/3")).await;
+    assert_eq!(html.header("content-type"), Some("application/octet-stream"));
+    assert!(html.header("content-disposition").unwrap().starts_with("attachment;"));
+
+    let text = api.get("/api/v1/message/latest/part/1.1.1").await;
+    assert_eq!(text.header("content-type"), Some("text/plain; charset=utf-8"));
+
+    for part in ["9", "1", "1.2.3", "x"] {
+        let message = api.get(&format!("/api/v1/message/{id}/part/{part}")).await.assert_error(StatusCode::NOT_FOUND);
+        assert_eq!(message, "Part not found");
+    }
+}
+
+#[tokio::test]
+async fn envelope() {
+    let api = Api::new().await;
+    let id = api.submit(&plain("Env"), Some("bob")).await;
+    let envelope = api.get_json(&format!("/api/v1/message/{id}/envelope")).await;
+    assert_eq!(keys(&envelope), set(&["MailFrom", "RcptTo", "Helo", "Peer", "Tls", "AuthUser", "Transcript"]));
+    assert_eq!(envelope["RcptTo"], json!(["b@example.com"]));
+    assert_eq!(envelope["AuthUser"], "bob");
+}
+
+#[tokio::test]
+async fn set_read_status() {
+    let api = Api::new().await;
+    let a = api.submit(&plain("Alpha"), None).await;
+    let b = api.submit(&plain("Beta"), None).await;
+    let flags = |a_read: bool, b_read: bool| vec![(b.clone(), b_read), (a.clone(), a_read)];
+
+    // Keys match case-insensitively, as Go's encoding/json matches them.
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", json!({"ids": [a], "read": true})).await);
+    assert_eq!(api.read_flags().await, flags(true, false));
+
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", json!({"Search": "subject:Beta", "Read": true})).await);
+    assert_eq!(api.read_flags().await, flags(true, true));
+
+    // Neither IDs nor Search: every message.
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", json!({"Read": false})).await);
+    assert_eq!(api.read_flags().await, flags(false, false));
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", json!({"IDs": [], "Read": true})).await);
+    assert_eq!(api.read_flags().await, flags(true, true));
+
+    let both = api.send_json(Method::PUT, "/api/v1/messages", json!({"IDs": [a], "Search": "x", "Read": true})).await;
+    assert!(both.assert_error(StatusCode::BAD_REQUEST).contains("not both"));
+    let bad_type = api.send_json(Method::PUT, "/api/v1/messages", json!({"IDs": "abc", "Read": true})).await;
+    assert!(bad_type.assert_error(StatusCode::BAD_REQUEST).contains("IDs"));
+    for body in ["", "{", "[1]", "ids=abc"] {
+        api.request(Method::PUT, "/api/v1/messages", body, &[]).await.assert_error(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(api.read_flags().await, flags(true, true));
+}
+
+#[tokio::test]
+async fn delete_some_or_all() {
+    let api = Api::new().await;
+    let a = api.submit(&plain("Alpha"), None).await;
+    let b = api.submit(&plain("Beta"), None).await;
+    let c = api.submit(&plain("Gamma"), None).await;
+
+    assert_ok(&api.send_json(Method::DELETE, "/api/v1/messages", json!({"Ids": [a, "unknown"]})).await);
+    let left: Vec<String> = api.read_flags().await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, [c.clone(), b.clone()]);
+    api.get(&format!("/api/v1/message/{a}")).await.assert_error(StatusCode::NOT_FOUND);
+
+    // Like Mailpit: a body that does not decode (here form data) deletes everything.
+    assert_ok(&api.request(Method::DELETE, "/api/v1/messages", format!("ids={b}"), &[]).await);
+    assert!(api.read_flags().await.is_empty());
+
+    api.submit(&plain("Delta"), None).await;
+    assert_ok(&api.request(Method::DELETE, "/api/v1/messages", Body::empty(), &[]).await);
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
+}
+
+#[tokio::test]
+async fn inboxes() {
+    let api = Api::new().await;
+    api.submit(&plain("One"), None).await;
+    api.submit(&plain("Two"), Some("team-a")).await;
+    let inboxes = api.get_json("/api/v1/inboxes").await;
+    let inboxes = inboxes.as_array().unwrap();
+    for inbox in inboxes {
+        assert_eq!(keys(inbox), set(&["Name", "Total", "Unread"]));
+    }
+    let names: BTreeSet<&str> = inboxes.iter().map(|i| i["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from(["default", "team-a"]));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let api = Api::new().await;
+    api.get("/api/v1/nope").await.assert_error(StatusCode::NOT_FOUND);
+    api.get("/api/v2/messages").await.assert_error(StatusCode::NOT_FOUND);
+    api.request(Method::POST, "/api/v1/messages", "{}", &[]).await.assert_error(StatusCode::METHOD_NOT_ALLOWED);
+    // Not a WebSocket handshake.
+    let answer = api.get("/api/events").await;
+    assert!(answer.status.is_client_error());
+    answer.assert_error(answer.status);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let api = Api::new().await;
+    let body = format!("{{\"IDs\": [\"{}\"], \"Read\": true}}", "x".repeat(MAX_BODY));
+    for method in [Method::PUT, Method::DELETE] {
+        api.request(method, "/api/v1/messages", body.clone(), &[]).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
+
+#[tokio::test]
+async fn host_must_be_loopback() {
+    let api = Api::new().await;
+    for host in ["localhost", "localhost:8025", "127.0.0.1", "127.1.2.3:80", "[::1]:8025", "ui.localhost:5173"] {
+        assert_eq!(
+            api.request(Method::GET, "/livez", Body::empty(), &[("host", host)]).await.status,
+            StatusCode::OK,
+            "{host}"
+        );
+    }
+    for host in ["evil.example", "evil.example:8025", "192.168.1.10:8025", "localhost.evil.example", ""] {
+        let answer = api.request(Method::GET, "/api/v1/messages", Body::empty(), &[("host", host)]).await;
+        answer.assert_error(StatusCode::FORBIDDEN);
+    }
+    // A second Host header must not smuggle a name past the check.
+    let request =
+        Request::get("/livez").header("host", "evil.example").header("host", HOST).body(Body::empty()).unwrap();
+    assert_eq!(api.router.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn cross_site_writes_are_refused() {
+    let api = Api::new().await;
+    let id = api.submit(&plain("Keep"), None).await;
+    let body = json!({"IDs": [id]}).to_string();
+
+    for origin in ["https://evil.example", "null", "http://127.0.0.1.evil.example"] {
+        for method in [Method::PUT, Method::DELETE] {
+            let answer = api.request(method, "/api/v1/messages", body.clone(), &[("origin", origin)]).await;
+            answer.assert_error(StatusCode::FORBIDDEN);
+        }
+    }
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 1);
+
+    // Reads carry no risk; the API's own origin and loopback origins may write.
+    let read = api.request(Method::GET, "/api/v1/messages", Body::empty(), &[("origin", "https://evil.example")]).await;
+    assert_eq!(read.status, StatusCode::OK);
+    for origin in ["http://127.0.0.1:8025", "tauri://localhost", "http://localhost:5173"] {
+        let answer = api.request(Method::PUT, "/api/v1/messages", body.clone(), &[("origin", origin)]).await;
+        assert_ok(&answer);
+    }
+    assert_ok(&api.request(Method::DELETE, "/api/v1/messages", body, &[("origin", "http://127.0.0.1:8025")]).await);
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
+}
+
+/// The event stream over a real socket: `stats` first, then `new` for a stored
+/// message; a cross-site handshake is refused; shutdown closes with "going away".
+#[tokio::test]
+async fn event_stream() {
+    let api = Api::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, api.router.clone()).into_future());
+    let url = format!("ws://{addr}/api/events");
+
+    let mut evil = url.as_str().into_client_request().unwrap();
+    evil.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(evil).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::FORBIDDEN),
+        other => panic!("cross-site handshake was not refused: {other:?}"),
+    }
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let mut next_event = async move || -> Option<Value> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("no frame in 10 s")? {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(Message::Close(frame)) => {
+                    assert_eq!(frame.unwrap().code, CloseCode::Away);
+                    return None;
+                }
+                Ok(_) => continue,
+                Err(err) => panic!("stream failed: {err}"),
+            }
+        }
+    };
+
+    let stats = next_event().await.unwrap();
+    assert_eq!(stats["Type"], "stats");
+    assert_eq!(keys(&stats["Data"]), set(&["Total", "Unread", "Version"]));
+    assert_eq!(stats["Data"]["Total"], 0);
+
+    let id = api.submit(&plain("Live"), None).await;
+    let new = loop {
+        let event = next_event().await.unwrap();
+        if event["Type"] == "new" {
+            break event;
+        }
+    };
+    assert_eq!(new["Data"]["ID"], id.as_str());
+    assert_eq!(keys(&new["Data"]), set(SUMMARY_KEYS));
+
+    api.state.close_streams();
+    while next_event().await.is_some() {}
+    server.abort();
+}
