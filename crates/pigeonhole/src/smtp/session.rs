@@ -289,7 +289,8 @@ impl Session {
     pub fn delivered(&mut self, outcome: Result<String, Refusal>) -> Option<Action> {
         debug_assert!(matches!(self.state, State::AwaitDelivery));
         self.state = State::Command;
-        self.reset_transaction();
+        // Reply first, so that the reply belongs to this transaction's transcript.
+        let close = matches!(outcome, Err(Refusal::ShuttingDown));
         match outcome {
             Ok(id) => self.reply(250, [2, 0, 0], &format!("Ok: queued as {id}")),
             Err(Refusal::Busy) => {
@@ -302,11 +303,11 @@ impl Session {
                 self.reply(451, [4, 3, 0], "Could not store the message, try again later")
             }
             Err(Refusal::ShuttingDown) => {
-                self.reply(421, [4, 3, 2], "Service shutting down, try again later");
-                return Some(self.close());
+                self.reply(421, [4, 3, 2], "Service shutting down, try again later")
             }
         }
-        None
+        self.reset_transaction();
+        close.then(|| self.close())
     }
 
     /// Report that the TLS handshake after [`Action::StartTls`] succeeded. The
@@ -376,12 +377,12 @@ impl Session {
 
     fn message_too_big(&mut self) {
         self.state = State::Command;
-        self.reset_transaction();
         let limit = format!(
             "Message too big, the limit is {} bytes",
             self.limits.max_message_size
         );
         self.reply(552, [5, 3, 4], &limit);
+        self.reset_transaction();
     }
 
     fn line_too_long(&mut self) -> Option<Action> {

@@ -46,27 +46,24 @@ fn drive(session: &mut Session, chunks: &[&[u8]]) -> Outcome {
 
 fn run_actions(session: &mut Session, outcome: &mut Outcome) {
     loop {
-        let action = match session.advance() {
+        match session.advance() {
             Some(Action::Deliver(delivery)) => {
                 outcome.delivered.push(*delivery);
                 let id = format!("ID{}", outcome.delivered.len());
-                session.delivered(Ok(id))
+                if let Some(Action::Close) = session.delivered(Ok(id)) {
+                    outcome.closed = true;
+                    return;
+                }
             }
             Some(Action::StartTls) => {
                 outcome.tls_started = true;
                 session.tls_started();
-                continue;
             }
-            other => other,
-        };
-        match action {
             Some(Action::Close) => {
                 outcome.closed = true;
                 return;
             }
-            Some(_) => unreachable!("delivered() only ever asks to close"),
-            None if session.wants_input() => return,
-            None => continue,
+            None => return,
         }
     }
 }
@@ -125,7 +122,8 @@ fn bare_lf_or_cr_dot_does_not_end_data() {
     let body: &[u8] = b"a\r\n\n.\r\nMAIL FROM:<evil@x.test>\r\nb\r\n.\nc\r\n\r.\r\nd\r\n.\r\n";
     let out = drive(&mut session(), &[TRANSACTION, body]);
     assert_eq!(out.delivered.len(), 1);
-    assert_eq!(out.delivered[0].raw, b"a\r\n\n.\r\nMAIL FROM:<evil@x.test>\r\nb\r\n.\nc\r\n\r.\r\nd\r\n");
+    // "\r\n.\n" is a stuffed line: its dot goes, its LF stays.
+    assert_eq!(out.delivered[0].raw, b"a\r\n\n.\r\nMAIL FROM:<evil@x.test>\r\nb\r\n\nc\r\n\r.\r\nd\r\n");
     assert_eq!(codes(&out.output).last(), Some(&"250"));
 }
 
@@ -249,7 +247,9 @@ fn control_characters_in_addresses_get_501() {
 #[test]
 fn commands_out_of_sequence_get_503() {
     let out = drive(&mut session(), &[b"MAIL FROM:<a@b.test>\r\nEHLO c\r\nRCPT TO:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\n"]);
-    assert_eq!(codes(&out.output), ["220", "503", "250", "503", "503", "250", "503", "503"]);
+    // The fifth error is one too many (max_bad_commands is 5 here).
+    assert_eq!(codes(&out.output), ["220", "503", "250", "503", "503", "250", "503", "421"]);
+    assert!(out.closed);
 }
 
 #[test]
