@@ -28,11 +28,11 @@ use super::{ApiState, read};
 use crate::events::Event;
 
 /// Event streams open at once.
-pub const MAX_STREAMS: usize = 256;
+const MAX_STREAMS: usize = 256;
 /// Keeps idle connections (and proxies between) from timing out.
-pub const PING_EVERY: Duration = Duration::from_secs(30);
+const PING_EVERY: Duration = Duration::from_secs(30);
 /// Longest wait for a client to take one frame.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The streams' shared state: free slots, and the shutdown signal.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use crate::store::{MessagePage, Selection};
 /// Page size when `limit` is missing, zero or not a number (Mailpit's default).
 const DEFAULT_LIMIT: u64 = 50;
 /// Largest page served, whatever `limit` asks: one answer stays a few MB at most.
-pub const MAX_LIMIT: u64 = 10_000;
+const MAX_LIMIT: u64 = 10_000;
 
 /// `start`, `limit` and `query`, read as leniently as Mailpit reads them: a value
 /// that is not a number falls back to its default instead of failing the request.
@@ -67,7 +67,7 @@ pub async fn set_read(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
-    let read: bool = body.field("Read").map_err(ApiError::bad_request)?.unwrap_or(false);
+    let mark_read: bool = body.field("Read").map_err(ApiError::bad_request)?.unwrap_or(false);
     let ids: Vec<String> = body.field("IDs").map_err(ApiError::bad_request)?.unwrap_or_default();
     let search: String = body.field("Search").map_err(ApiError::bad_request)?.unwrap_or_default();
     let search = search.trim();
@@ -80,7 +80,7 @@ pub async fn set_read(
         (true, false) => Selection::Search(search.to_string()),
         (true, true) => Selection::All,
     };
-    state.store.set_read(selection, read).await?;
+    state.store.set_read(selection, mark_read).await?;
     Ok("ok")
 }
 

@@ -598,5 +598,9 @@ async fn event_stream() {
 
     api.state.close_streams();
     while next_event().await.is_some() {}
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE),
+        other => panic!("a stream opened after shutdown: {other:?}"),
+    }
     server.abort();
 }
