@@ -1,0 +1,23 @@
+//! MIME messages: parse raw bytes (mail-parser) into what the store indexes and what
+//! the API shows.
+//!
+//! * [`parse`]: the summary and search text the store keeps for every message.
+//! * [`view`]: the full message, headers and parts the API shows.
+
+#[cfg(test)]
+pub(crate) mod corpus;
+pub mod parse;
+pub mod view;
+
+use serde::Serialize;
+
+pub use parse::{ParsedSummary, SearchText, summarize};
+
+/// A mailbox, as Mailpit shows it: `{"Name": "", "Address": ""}`; `Name` is `""`
+/// when absent, never missing.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Address {
+    pub name: String,
+    pub address: String,
+}
