@@ -1,0 +1,384 @@
+//! The message store: SQLite in WAL mode, one writer thread, many readers.
+//!
+//! * Writes — new messages, read flags, deletes, retention — all go through one
+//!   writer thread ([`writer`]) fed by a bounded channel. New messages are committed
+//!   in groups; [`Store::submit`] answers only after its message's transaction
+//!   committed, so the SMTP "250" means "on disk". A full queue answers
+//!   [`SubmitError::Busy`] at once (SMTP 451) instead of queueing without bound.
+//! * Parsing, summarising and compressing happen on the caller's side
+//!   ([`ingest`]), so the writer thread only runs SQL.
+//! * Reads use separate read-only connections ([`read`]); WAL lets them run beside
+//!   the writer. Search ([`search`]) speaks Mailpit's query syntax.
+//! * The file layout — summaries, zstd-compressed raw messages, envelopes, an FTS5
+//!   index over decoded text — and its migrations live in [`schema`].
+
+mod codec;
+mod ingest;
+mod read;
+mod schema;
+mod search;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use rusqlite::Connection;
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::StoreConfig;
+use crate::events::{EventSender, Stats};
+use crate::mail::Address;
+use crate::smtp::Envelope;
+
+use search::Condition;
+use writer::{Command, DeleteTarget, PublishedCounts, Writer};
+
+/// The inbox a message lands in when SMTP AUTH named no other.
+pub const DEFAULT_INBOX: &str = "default";
+
+/// A message as received, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The exact bytes received (dot-stuffing undone).
+    pub raw: Vec<u8>,
+    pub envelope: Envelope,
+    pub received_at: OffsetDateTime,
+}
+
+/// A list item, in Mailpit's `MessageSummary` shape (key set and order matter).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageSummary {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "MessageID")]
+    pub message_id: String,
+    #[serde(rename = "Read")]
+    pub read: bool,
+    #[serde(rename = "From")]
+    pub from: Address,
+    #[serde(rename = "To")]
+    pub to: Vec<Address>,
+    #[serde(rename = "Cc")]
+    pub cc: Vec<Address>,
+    #[serde(rename = "Bcc")]
+    pub bcc: Vec<Address>,
+    #[serde(rename = "ReplyTo")]
+    pub reply_to: Vec<Address>,
+    #[serde(rename = "Subject")]
+    pub subject: String,
+    /// When the message was received (RFC 3339).
+    #[serde(rename = "Created", with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// SMTP AUTH user name ("" if none).
+    #[serde(rename = "Username")]
+    pub username: String,
+    #[serde(rename = "Tags")]
+    pub tags: Vec<String>,
+    #[serde(rename = "Size")]
+    pub size: u64,
+    #[serde(rename = "Attachments")]
+    pub attachments: u32,
+    #[serde(rename = "Snippet")]
+    pub snippet: String,
+}
+
+/// A page of summaries, in Mailpit's `MessagesSummary` shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessagePage {
+    pub total: u64,
+    pub unread: u64,
+    pub count: u64,
+    pub messages_count: u64,
+    pub messages_unread: u64,
+    pub start: u64,
+    pub tags: Vec<String>,
+    pub messages: Vec<MessageSummary>,
+}
+
+/// Which messages a bulk change applies to.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Ids(Vec<String>),
+    Search(String),
+    All,
+}
+
+/// Why a message could not be stored; the SMTP listener maps each to a reply.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The writer's queue is full: "451 4.3.0", try again later.
+    #[error("the store is busy, try again later")]
+    Busy,
+    /// The disk is full: "452 4.3.1".
+    #[error("the disk holding the data folder is full")]
+    DiskFull,
+    /// The store is shutting down: "421 4.3.2".
+    #[error("the store is shutting down")]
+    Closed,
+    /// Anything else: "451 4.3.0".
+    #[error("could not store the message: {0}")]
+    Failed(String),
+}
+
+/// Why the store could not open. Each message is one line: what is wrong and how
+/// to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot use the data folder {}: {source}; make it writable or point --data at another folder", path.display())]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot open or create {}: make its folder writable or point --data at another folder", path.display())]
+    CannotOpen { path: PathBuf },
+    #[error("{} is read-only: make it and its folder writable or point --data at another folder", path.display())]
+    ReadOnly { path: PathBuf },
+    #[error("{} is not a Pigeonhole database (not SQLite, or damaged): move it away or point --data at another folder", path.display())]
+    NotADatabase { path: PathBuf },
+    #[error(
+        "{} was written by a newer Pigeonhole (schema version {found}; this one knows up to {known}): \
+         upgrade Pigeonhole or point --data at another folder",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: i64, known: usize },
+    #[error("{} is locked by another program (another Pigeonhole on the same folder?): stop it or point --data at another folder", path.display())]
+    Busy { path: PathBuf },
+    #[error("the disk holding {} is full: free some space or point --data at another folder", path.display())]
+    DiskFull { path: PathBuf },
+    #[error("cannot open the database {}: {detail}; point --data at another folder to start afresh", path.display())]
+    Database { path: PathBuf, detail: String },
+    #[error("cannot start the store's writer thread: {0}; the system is short of resources, try again")]
+    Thread(io::Error),
+}
+
+/// Errors of reads and API-driven changes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the disk holding the data folder is full")]
+    DiskFull,
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("stored message {id} cannot be read back: {detail}")]
+    Damaged { id: String, detail: String },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Per-inbox counts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InboxInfo {
+    pub name: String,
+    pub total: u64,
+    pub unread: u64,
+}
+
+/// The database file's name inside the data folder.
+pub const DATABASE_FILE: &str = "pigeonhole.db";
+
+/// Messages larger than this are prepared (parsed, compressed) on the blocking
+/// pool rather than on the submitting task, so they do not stall other tasks.
+const INLINE_PREPARE_LIMIT: usize = 256 * 1024;
+
+/// Handle to the store; cheap to clone, shareable across threads and tasks.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    path: PathBuf,
+    commands: mpsc::Sender<Command>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    readers: read::Readers,
+    counts: Arc<PublishedCounts>,
+}
+
+impl Store {
+    /// Open (or create) `data_dir/pigeonhole.db`, run migrations, start the writer.
+    /// Refuses, without writing to it, a file that is not a SQLite database or was
+    /// written by a newer Pigeonhole.
+    pub fn open(data_dir: &Path, config: StoreConfig, events: EventSender) -> Result<Store, OpenError> {
+        Store::open_with(data_dir, config, events, |_| Ok(()))
+    }
+
+    /// [`Store::open`], with a last say over the writer's connection (tests use it
+    /// to make the disk "full").
+    fn open_with(
+        data_dir: &Path,
+        config: StoreConfig,
+        events: EventSender,
+        tune_writer: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<Store, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let database_error = |e: rusqlite::Error| OpenError::Database { path: path.clone(), detail: e.to_string() };
+        let conn = schema::open_writer(&path, config.fsync)?;
+        tune_writer(&conn).map_err(database_error)?;
+        let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let counts = Arc::new(PublishedCounts::default());
+        let writer = Writer::new(conn, queue, events, &config, counts.clone()).map_err(database_error)?;
+        let handle = thread::Builder::new()
+            .name("pigeonhole-writer".into())
+            .spawn(move || writer.run())
+            .map_err(OpenError::Thread)?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                readers: read::Readers::new(path.clone()),
+                path,
+                commands,
+                writer: Mutex::new(Some(handle)),
+                counts,
+            }),
+        })
+    }
+
+    /// Where the database file is.
+    pub fn database_path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Store one message; returns its ID once the message is committed.
+    ///
+    /// Fails at once with [`SubmitError::Busy`] when the writer's queue is full.
+    pub async fn submit(&self, message: NewMessage) -> Result<String, SubmitError> {
+        // Claim a queue slot before doing any work, so overload is refused cheaply.
+        let slot = self.shared.commands.try_reserve().map_err(|e| match e {
+            TrySendError::Full(()) => SubmitError::Busy,
+            TrySendError::Closed(()) => SubmitError::Closed,
+        })?;
+        let prepared = if message.raw.len() > INLINE_PREPARE_LIMIT {
+            tokio::task::spawn_blocking(move || ingest::prepare(message))
+                .await
+                .map_err(|e| SubmitError::Failed(format!("preparing the message failed: {e}")))??
+        } else {
+            ingest::prepare(message)?
+        };
+        let (done, answer) = oneshot::channel();
+        slot.send(Command::Insert { message: Box::new(prepared), done });
+        answer.await.map_err(|_| SubmitError::Closed)?
+    }
+
+    /// Newest first, with Mailpit's page counts.
+    pub fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        let stats = self.shared.counts.stats();
+        let messages =
+            self.shared.readers.with(|conn| read::summaries(conn, &Condition::everything(), start, limit))?;
+        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages))
+    }
+
+    /// Newest first among the messages matching `query` (Mailpit's search syntax:
+    /// free text, `from:`, `to:`, `cc:`, `bcc:`, `reply-to:`, `addressed:`,
+    /// `subject:`, `message-id:`, `is:read`, `is:unread`, `has:attachment`,
+    /// `has:inline`, `before:`, `after:`, `larger:`, `smaller:`, `inbox:`, `tag:`,
+    /// `is:tagged`; `-` or `!` negates). Dates without a time are midnight UTC.
+    pub fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        let stats = self.shared.counts.stats();
+        let filter = Condition::search(query);
+        let (matching, messages) = self.shared.readers.with(|conn| {
+            // One snapshot for the counts and the page.
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((read::count_matching(&snapshot, &filter)?, read::summaries(&snapshot, &filter, start, limit)?))
+        })?;
+        Ok(MessagePage::new(&stats, matching, start, messages))
+    }
+
+    /// ID of the newest message (matching `query` if given).
+    pub fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError> {
+        let filter = query.map_or_else(Condition::everything, Condition::search);
+        self.shared.readers.with(|conn| read::latest_id(conn, &filter))
+    }
+
+    pub fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError> {
+        self.shared.readers.with(|conn| read::summary(conn, id))
+    }
+
+    /// The exact bytes received.
+    pub fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.shared.readers.with(|conn| read::raw(conn, id))
+    }
+
+    pub fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError> {
+        self.shared.readers.with(|conn| read::envelope(conn, id))
+    }
+
+    /// Totals as of the last commit.
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        Ok(self.shared.counts.stats())
+    }
+
+    /// Every inbox with its counts, by name.
+    pub fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError> {
+        self.shared.readers.with(read::inboxes)
+    }
+
+    /// Mark the selected messages read or unread; returns after the commit.
+    pub async fn set_read(&self, selection: Selection, read: bool) -> Result<(), StoreError> {
+        let target = match selection {
+            Selection::All => Condition::everything(),
+            Selection::Ids(ids) => Condition::ids(&ids),
+            Selection::Search(query) => Condition::search(&query),
+        };
+        self.request(|done| Command::SetRead { target, read, done }).await
+    }
+
+    /// Delete the selected messages; returns after the commit.
+    pub async fn delete(&self, selection: Selection) -> Result<(), StoreError> {
+        let target = match selection {
+            Selection::All => DeleteTarget::All,
+            Selection::Ids(ids) => DeleteTarget::Matching(Condition::ids(&ids)),
+            Selection::Search(query) => DeleteTarget::Matching(Condition::search(&query)),
+        };
+        self.request(|done| Command::Delete { target, done }).await
+    }
+
+    /// Queue an API-driven change (waiting for room: these are few and a person is
+    /// waiting) and wait for its commit.
+    async fn request(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Command,
+    ) -> Result<(), StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.shared.commands.send(command(done)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Finish queued writes and stop the writer thread. Later submits answer
+    /// [`SubmitError::Closed`]; reads keep working. Calling it again does nothing.
+    pub async fn close(&self) {
+        // Queued behind everything already submitted, so all of that is written.
+        let _ = self.shared.commands.send(Command::Shutdown).await;
+        let handle = self.shared.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(handle) = handle {
+            match tokio::task::spawn_blocking(move || handle.join()).await {
+                Ok(Ok(())) => {}
+                _ => tracing::error!("the store's writer thread panicked"),
+            }
+        }
+    }
+}
+
+impl MessagePage {
+    fn new(stats: &Stats, (matching, matching_unread): (u64, u64), start: u64, messages: Vec<MessageSummary>) -> Self {
+        MessagePage {
+            total: stats.total,
+            unread: stats.unread,
+            count: messages.len() as u64,
+            messages_count: matching,
+            messages_unread: matching_unread,
+            start,
+            tags: Vec::new(),
+            messages,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The database file: schema migrations and how connections are opened.
+//!
+//! Migrations are append-only: a released migration is never edited, a change is a
+//! new entry at the end. `PRAGMA user_version` records how many ran, so a file from
+//! a newer Pigeonhole (more migrations than this build knows) is recognised before
+//! anything is written to it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+use super::OpenError;
+
+/// How long a connection waits for a lock another connection holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WAL is truncated to this size after checkpoints, so one burst of mail does
+/// not leave a huge `-wal` file behind.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    r#"
+    -- One inbox per SMTP AUTH user name, plus the default inbox.
+    CREATE TABLE inboxes (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+
+    -- The summary of each message. `seq` orders messages by arrival and is the
+    -- full-text index's rowid; `id` is the public 22-character ID.
+    -- Address columns hold JSON arrays of [name, address] pairs: compact, and a
+    -- LIKE search over them sees names and addresses but no key names.
+    CREATE TABLE messages (
+        seq            INTEGER PRIMARY KEY,
+        id             TEXT NOT NULL UNIQUE,
+        inbox_id       INTEGER NOT NULL REFERENCES inboxes(id),
+        received_ms    INTEGER NOT NULL,
+        message_id     TEXT NOT NULL,
+        from_addrs     TEXT NOT NULL,
+        to_addrs       TEXT NOT NULL,
+        cc_addrs       TEXT NOT NULL,
+        bcc_addrs      TEXT NOT NULL,
+        reply_to_addrs TEXT NOT NULL,
+        subject        TEXT NOT NULL,
+        date_ms        INTEGER,
+        size           INTEGER NOT NULL,
+        snippet        TEXT NOT NULL,
+        attachments    INTEGER NOT NULL,
+        inlines        INTEGER NOT NULL,
+        username       TEXT NOT NULL,
+        read           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX messages_by_inbox ON messages(inbox_id);
+
+    -- The message exactly as received, zstd-compressed; its size is messages.size.
+    CREATE TABLE raw (
+        seq  INTEGER PRIMARY KEY REFERENCES messages(seq) ON DELETE CASCADE,
+        zstd BLOB NOT NULL
+    );
+
+    -- What SMTP knew besides the bytes. rcpt_to is a JSON array of addresses.
+    CREATE TABLE envelopes (
+        seq        INTEGER PRIMARY KEY REFERENCES messages(seq) ON DELETE CASCADE,
+        mail_from  TEXT NOT NULL,
+        rcpt_to    TEXT NOT NULL,
+        helo       TEXT NOT NULL,
+        peer       TEXT NOT NULL,
+        tls        INTEGER NOT NULL,
+        auth_user  TEXT,
+        transcript TEXT NOT NULL
+    );
+
+    -- Mailpit-style tags (nothing sets them yet; search can already ask).
+    CREATE TABLE tags (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+    CREATE TABLE message_tags (
+        seq    INTEGER NOT NULL REFERENCES messages(seq) ON DELETE CASCADE,
+        tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+        PRIMARY KEY (seq, tag_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_tags_by_tag ON message_tags(tag_id);
+
+    -- Full-text index over decoded text. Contentless: the text lives only in the
+    -- index (the raw message is the source), which keeps the file small.
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        subject, addresses, body, attachment_names,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    -- However a message goes (API, retention), its index entry goes with it.
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.seq;
+    END;
+    "#,
+)];
+
+/// How many migrations this build knows: the schema version it writes.
+pub(super) fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Open the database read-write, creating and migrating it as needed. A file that
+/// is not a SQLite database or comes from a newer Pigeonhole is refused before
+/// anything is written to it.
+pub(super) fn open_writer(path: &Path, fsync: bool) -> Result<Connection, OpenError> {
+    if path.exists() {
+        check_existing(path)?;
+    }
+    let fail = |e: rusqlite::Error| classify(path, e);
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(fail)? {
+        return Err(OpenError::ReadOnly { path: path.to_owned() });
+    }
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0)).map_err(fail)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(OpenError::Database {
+            path: path.to_owned(),
+            detail: format!("the journal mode stayed {mode:?} instead of WAL"),
+        });
+    }
+    // NORMAL in WAL mode survives a killed process (the durability contract); FULL
+    // also survives power loss, at the cost of an fsync per commit.
+    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" }).map_err(fail)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(fail)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(fail)?;
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?;
+    Migrations::from_slice(MIGRATIONS).to_latest(&mut conn).map_err(|e| match e {
+        rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
+        other => OpenError::Database { path: path.to_owned(), detail: other.to_string() },
+    })?;
+    Ok(conn)
+}
+
+/// Open a read-only connection to an existing, migrated database.
+pub(super) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// Look at an existing file through a read-only connection, which can neither
+/// write nor checkpoint it: is it SQLite, and is its schema one we know?
+fn check_existing(path: &Path) -> Result<(), OpenError> {
+    let conn = open_reader(path).map_err(|e| classify(path, e))?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(|e| classify(path, e))?;
+    if found > latest_version() as i64 {
+        return Err(OpenError::NewerSchema { path: path.to_owned(), found, known: latest_version() });
+    }
+    Ok(())
+}
+
+/// Turn a SQLite error met while opening into the error that says what to do.
+fn classify(path: &Path, error: rusqlite::Error) -> OpenError {
+    let path = path.to_owned();
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => OpenError::NotADatabase { path },
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => OpenError::CannotOpen { path },
+        Some(ErrorCode::ReadOnly) => OpenError::ReadOnly { path },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => OpenError::Busy { path },
+        Some(ErrorCode::DiskFull) => OpenError::DiskFull { path },
+        _ => OpenError::Database { path, detail: error.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+    }
+}

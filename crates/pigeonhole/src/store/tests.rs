@@ -1,0 +1,669 @@
+//! Store tests on real SQLite files in temporary folders.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use time::macros::datetime;
+use tokio::sync::broadcast;
+
+use super::*;
+use crate::events::{self, Event};
+
+fn config() -> StoreConfig {
+    StoreConfig::default()
+}
+
+fn open(dir: &Path, config: StoreConfig) -> (Store, broadcast::Receiver<Event>) {
+    let events = events::channel();
+    let receiver = events.subscribe();
+    (Store::open(dir, config, events).expect("open store"), receiver)
+}
+
+/// A small message with the given extra header lines (CRLF-terminated) and body.
+fn eml(headers: &str, body: &str) -> Vec<u8> {
+    format!("Date: Tue, 1 Jul 2025 10:20:30 +0200\r\n{headers}\r\n{body}\r\n").into_bytes()
+}
+
+fn simple(subject: &str) -> Vec<u8> {
+    eml(&format!("From: Sender <sender@example.com>\r\nTo: rcpt@example.com\r\nSubject: {subject}\r\n"), "hello")
+}
+
+fn new_message(raw: Vec<u8>) -> NewMessage {
+    NewMessage {
+        raw,
+        envelope: Envelope {
+            mail_from: "sender@example.com".into(),
+            rcpt_to: vec!["rcpt@example.com".into()],
+            helo: "client.example".into(),
+            peer: "127.0.0.1:50000".into(),
+            tls: false,
+            auth_user: None,
+            transcript: "C: EHLO client.example\nS: 250 ok\n".into(),
+        },
+        received_at: OffsetDateTime::now_utc(),
+    }
+}
+
+fn received(raw: Vec<u8>, at: OffsetDateTime) -> NewMessage {
+    NewMessage { received_at: at, ..new_message(raw) }
+}
+
+fn from_user(raw: Vec<u8>, user: &str) -> NewMessage {
+    let mut message = new_message(raw);
+    message.envelope.auth_user = Some(user.into());
+    message
+}
+
+fn drain(events: &mut broadcast::Receiver<Event>) -> Vec<Event> {
+    std::iter::from_fn(|| events.try_recv().ok()).collect()
+}
+
+fn ids(page: &MessagePage) -> Vec<&str> {
+    page.messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+fn subjects(page: &MessagePage) -> Vec<&str> {
+    page.messages.iter().map(|m| m.subject.as_str()).collect()
+}
+
+/// Holds SQLite's write lock from a second connection, so the writer thread
+/// blocks in `BEGIN IMMEDIATE` exactly as it would behind another writer.
+struct WriteLock(rusqlite::Connection);
+
+impl WriteLock {
+    fn take(store: &Store) -> WriteLock {
+        let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        WriteLock(conn)
+    }
+
+    fn release(self) {
+        self.0.execute_batch("COMMIT").unwrap();
+    }
+}
+
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<String, SubmitError>> + Send + 'a>>;
+
+/// Start a submit and run it to where it waits for its commit: from then on its
+/// message is in the writer's queue (or in the writer's hands).
+async fn enqueue(store: &Store, raw: Vec<u8>) -> Pending<'_> {
+    let mut submit: Pending<'_> = Box::pin(store.submit(new_message(raw)));
+    assert!(futures_util::poll!(&mut submit).is_pending(), "a submit finished while the writer was stalled");
+    submit
+}
+
+/// Wait until the writer's queue has exactly `free` free slots.
+async fn queue_has_free_slots(store: &Store, free: usize) {
+    for _ in 0..500 {
+        if store.shared.commands.capacity() == free {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("queue never had {free} free slots (has {})", store.shared.commands.capacity());
+}
+
+#[tokio::test]
+async fn stores_and_reads_back_a_message() {
+    let dir = TempDir::new().unwrap();
+    let (store, mut events) = open(dir.path(), config());
+    let raw = eml(
+        "From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.com>\r\nTo: A <a@example.com>, b@example.com\r\n\
+         Cc: c@example.com\r\nBcc: d@example.com\r\nReply-To: r@example.com\r\nSubject: Hello there\r\n\
+         Message-ID: <m1@example.com>\r\n",
+        "First line\r\n\r\n   second   line",
+    );
+    let message = received(raw.clone(), datetime!(2025-07-01 08:20:31.5 UTC));
+    let envelope = message.envelope.clone();
+    let id = store.submit(message).await.unwrap();
+    assert_eq!(id.len(), 22);
+
+    assert_eq!(store.raw(&id).unwrap().unwrap(), raw);
+    assert_eq!(store.envelope(&id).unwrap().unwrap(), envelope);
+    let summary = store.summary(&id).unwrap().unwrap();
+    assert_eq!(summary.message_id, "m1@example.com");
+    assert_eq!(summary.from, Address { name: "Jürgen".into(), address: "j@example.com".into() });
+    assert_eq!(summary.to.len(), 2);
+    assert_eq!(summary.to[0], Address { name: "A".into(), address: "a@example.com".into() });
+    assert_eq!(summary.cc[0].address, "c@example.com");
+    assert_eq!(summary.bcc[0].address, "d@example.com");
+    assert_eq!(summary.reply_to[0].address, "r@example.com");
+    assert_eq!(summary.subject, "Hello there");
+    assert_eq!(summary.snippet, "First line second line");
+    assert_eq!(summary.created, datetime!(2025-07-01 08:20:31.5 UTC));
+    assert_eq!(summary.size, raw.len() as u64);
+    assert_eq!(summary.username, "");
+    assert!(!summary.read);
+    assert!(summary.tags.is_empty());
+
+    // The event carries exactly what is read back, and stats follow it.
+    let published = drain(&mut events);
+    assert!(matches!(&published[..], [Event::New(new), Event::Stats(stats)]
+        if *new == summary && stats.total == 1 && stats.unread == 1));
+    assert_eq!(store.latest_id(None).unwrap().as_deref(), Some(id.as_str()));
+    assert!(store.raw("nope").unwrap().is_none());
+    assert!(store.summary("nope").unwrap().is_none());
+    assert!(store.envelope("nope").unwrap().is_none());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn serialises_summaries_in_mailpit_shape() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    store.submit(new_message(simple("shape"))).await.unwrap();
+    let page = serde_json::to_string(&store.list(0, 10).unwrap()).unwrap();
+    assert_in_order(
+        &page,
+        &["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"],
+    );
+    assert_in_order(
+        &page,
+        &[
+            "ID",
+            "MessageID",
+            "Read",
+            "From",
+            "To",
+            "Cc",
+            "Bcc",
+            "ReplyTo",
+            "Subject",
+            "Created",
+            "Username",
+            "Tags",
+            "Size",
+            "Attachments",
+            "Snippet",
+        ],
+    );
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page.as_object().unwrap().len(), 8);
+    assert_eq!(page["messages"][0].as_object().unwrap().len(), 15);
+    assert_eq!(page["messages"][0]["Cc"], serde_json::json!([]));
+    store.close().await;
+}
+
+/// Each of `keys` appears in `json` as a key, in this order.
+fn assert_in_order(json: &str, keys: &[&str]) {
+    let positions: Vec<usize> =
+        keys.iter().map(|k| json.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing: {json}"))).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
+}
+
+/// Every corpus file is stored and read back byte for byte, with the summary the
+/// parser gives it.
+#[tokio::test]
+async fn stores_every_corpus_file_byte_identical() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let files = crate::mail::corpus::files();
+    let mut stored = Vec::new();
+    for path in &files {
+        let raw = std::fs::read(path).unwrap();
+        let id = store.submit(new_message(raw.clone())).await.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        stored.push((path, raw, id));
+    }
+    assert_eq!(store.stats().unwrap().total, files.len() as u64);
+    for (path, raw, id) in &stored {
+        assert_eq!(&store.raw(id).unwrap().unwrap(), raw, "{}", path.display());
+        let summary = store.summary(id).unwrap().unwrap();
+        let parsed = crate::mail::summarize(raw);
+        assert_eq!(summary.subject, parsed.subject, "{}", path.display());
+        assert_eq!(summary.from, parsed.from, "{}", path.display());
+        assert_eq!(summary.size, raw.len() as u64);
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn pages_newest_first_with_counts() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let mut sent = Vec::new();
+    for n in 0..7 {
+        sent.push(store.submit(new_message(simple(&format!("message {n}")))).await.unwrap());
+    }
+    store.set_read(Selection::Ids(vec![sent[0].clone(), sent[1].clone()]), true).await.unwrap();
+
+    let first = store.list(0, 3).unwrap();
+    assert_eq!(subjects(&first), ["message 6", "message 5", "message 4"]);
+    assert_eq!((first.total, first.unread, first.count), (7, 5, 3));
+    assert_eq!((first.messages_count, first.messages_unread, first.start), (7, 5, 0));
+    let last = store.list(6, 3).unwrap();
+    assert_eq!(subjects(&last), ["message 0"]);
+    assert_eq!((last.count, last.start), (1, 6));
+    assert!(store.list(7, 3).unwrap().messages.is_empty());
+    assert!(store.list(0, 0).unwrap().messages.is_empty());
+    assert_eq!(store.list(0, u64::MAX).unwrap().count, 7);
+
+    let read = store.search("is:read", 0, 1).unwrap();
+    assert_eq!((read.messages_count, read.messages_unread, read.count), (2, 0, 1));
+    assert_eq!((read.total, read.unread), (7, 5));
+    assert_eq!(ids(&read), [sent[1].as_str()]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn search_operators() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let invoice = eml(
+        "From: Billing Dept <billing@shop.example>\r\nTo: Alice <alice@example.com>\r\nCc: boss@example.com\r\n\
+         Bcc: audit@example.com\r\nSubject: Your invoice 50% off\r\nMessage-ID: <inv-1@shop.example>\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n",
+        "--b\r\nContent-Type: text/plain\r\n\r\nPlease pay the café bill.\r\n\
+         --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=receipt.pdf\r\n\r\nPDF\r\n--b--",
+    );
+    let newsletter = eml(
+        "From: News <news@letters.example>\r\nTo: bob@example.com\r\nSubject: Weekly digest\r\n\
+         Content-Type: text/html\r\n",
+        &format!("<p>Big <b>sale</b> today</p>{}", "x".repeat(3000)),
+    );
+    let alert = eml("From: ops@example.com\r\nTo: alice@example.com\r\nSubject: Disk alert\r\n", "disk almost full");
+    let a = store.submit(received(invoice, datetime!(2024-01-01 12:00 UTC))).await.unwrap();
+    let b = store.submit(received(newsletter, datetime!(2024-02-01 12:00 UTC))).await.unwrap();
+    let c = store.submit(from_user(alert, "ci-bot")).await.unwrap();
+    store.set_read(Selection::Ids(vec![a.clone()]), true).await.unwrap();
+
+    let found = |query: &str| -> Vec<String> {
+        let mut ids: Vec<String> = store.search(query, 0, 50).unwrap().messages.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        ids
+    };
+    let set = |list: &[&String]| -> Vec<String> {
+        let mut ids: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("", set(&[&a, &b, &c])),
+        ("invoice", set(&[&a])),
+        ("INV", set(&[&a])),          // prefix, case-insensitive
+        ("cafe", set(&[&a])),         // diacritics folded
+        ("receipt.pdf", set(&[&a])),  // attachment names are indexed
+        ("\"big sale\"", set(&[&b])), // phrase over HTML converted to text
+        ("\"sale big\"", set(&[])),
+        ("-invoice", set(&[&b, &c])),
+        ("!invoice !digest", set(&[&c])),
+        ("alice", set(&[&a, &c])), // addresses are indexed
+        ("from:billing", set(&[&a])),
+        ("from:\"Billing Dept\"", set(&[&a])),
+        ("from:<ops@example.com>", set(&[&c])),
+        ("-from:billing", set(&[&b, &c])),
+        ("to:alice", set(&[&a, &c])),
+        ("to:name", set(&[])), // no JSON key names match
+        ("cc:boss", set(&[&a])),
+        ("bcc:audit", set(&[&a])),
+        ("addressed:bob", set(&[&b])),
+        ("subject:\"50% off\"", set(&[&a])),
+        ("subject:50%", set(&[&a])),
+        ("subject:_", set(&[])), // LIKE wildcards are literal
+        ("message-id:inv-1", set(&[&a])),
+        ("is:read", set(&[&a])),
+        ("is:unread", set(&[&b, &c])),
+        ("-is:unread", set(&[&a])),
+        ("has:attachment", set(&[&a])),
+        ("has:attachments -has:attachment", set(&[])),
+        ("before:2024-01-15", set(&[&a])),
+        ("after:2024/01/15", set(&[&b, &c])),
+        ("after:2024-01-15 before:2024-03-01T00:00:00Z", set(&[&b])),
+        ("before:garbage", set(&[&a, &b, &c])), // unparseable dates filter nothing
+        ("larger:2k", set(&[&b])),
+        ("smaller:2KB", set(&[&a, &c])),
+        ("inbox:ci-bot", set(&[&c])),
+        ("inbox:default", set(&[&a, &b])),
+        ("tag:anything", set(&[])),
+        ("is:tagged", set(&[])),
+        ("alice is:unread", set(&[&c])),
+        // FTS5 syntax in user input is inert text, never an error.
+        ("NEAR(a b) OR \"x AND * ^ col:x", set(&[])),
+        ("- ! \"\"", set(&[&a, &b, &c])),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(found(query), expected, "query {query:?}");
+    }
+    assert_eq!(store.latest_id(Some("alice")).unwrap(), Some(c.clone()));
+    assert_eq!(store.latest_id(Some("from:billing")).unwrap(), Some(a.clone()));
+    assert_eq!(store.latest_id(Some("from:nobody")).unwrap(), None);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn read_flags_and_deletes_publish_events() {
+    let dir = TempDir::new().unwrap();
+    let (store, mut events) = open(dir.path(), config());
+    let mut sent = Vec::new();
+    for n in 0..4 {
+        sent.push(store.submit(new_message(simple(&format!("m{n}")))).await.unwrap());
+    }
+    drain(&mut events);
+
+    store.set_read(Selection::Ids(vec![sent[0].clone(), sent[1].clone()]), true).await.unwrap();
+    let published = drain(&mut events);
+    let updated: Vec<(&str, bool)> = published
+        .iter()
+        .filter_map(|e| match e {
+            Event::Update(u) => Some((u.id.as_str(), u.read)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updated.len(), 2);
+    assert!(updated.contains(&(sent[0].as_str(), true)) && updated.contains(&(sent[1].as_str(), true)));
+    assert!(matches!(published.last(), Some(Event::Stats(s)) if s.total == 4 && s.unread == 2));
+    assert!(store.summary(&sent[0]).unwrap().unwrap().read);
+
+    // Only messages whose flag actually changes are reported.
+    store.set_read(Selection::All, true).await.unwrap();
+    let published = drain(&mut events);
+    assert_eq!(published.iter().filter(|e| matches!(e, Event::Update(_))).count(), 2);
+    assert_eq!(store.stats().unwrap().unread, 0);
+    store.set_read(Selection::Search("subject:m3".into()), false).await.unwrap();
+    assert_eq!(store.stats().unwrap().unread, 1);
+    drain(&mut events);
+
+    store.delete(Selection::Ids(vec![sent[3].clone(), "no-such-id".into()])).await.unwrap();
+    let published = drain(&mut events);
+    assert!(matches!(&published[..], [Event::Delete(d), Event::Stats(s)]
+        if d.id == sent[3] && s.total == 3 && s.unread == 0));
+    assert!(store.raw(&sent[3]).unwrap().is_none());
+    assert!(store.envelope(&sent[3]).unwrap().is_none());
+    assert_eq!(store.search("m3", 0, 10).unwrap().messages_count, 0, "index entry went with the message");
+
+    store.delete(Selection::Search("subject:m2".into())).await.unwrap();
+    assert!(matches!(&drain(&mut events)[..], [Event::Delete(d), Event::Stats(_)] if d.id == sent[2]));
+
+    store.delete(Selection::All).await.unwrap();
+    assert!(matches!(&drain(&mut events)[..], [Event::Truncate(()), Event::Stats(s)] if s.total == 0));
+    assert_eq!(store.list(0, 10).unwrap().total, 0);
+    assert!(store.latest_id(None).unwrap().is_none());
+    // The store keeps working after a truncate.
+    let id = store.submit(new_message(simple("after"))).await.unwrap();
+    assert_eq!(store.search("after", 0, 10).unwrap().messages[0].id, id);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn routes_messages_to_inboxes_by_auth_user() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    store.submit(new_message(simple("one"))).await.unwrap();
+    let id = store.submit(from_user(simple("two"), "alice")).await.unwrap();
+    store.submit(from_user(simple("three"), "alice")).await.unwrap();
+    store.set_read(Selection::Ids(vec![id.clone()]), true).await.unwrap();
+
+    assert_eq!(store.summary(&id).unwrap().unwrap().username, "alice");
+    assert_eq!(store.envelope(&id).unwrap().unwrap().auth_user.as_deref(), Some("alice"));
+    let inboxes: Vec<(String, u64, u64)> =
+        store.inboxes().unwrap().into_iter().map(|i| (i.name, i.total, i.unread)).collect();
+    assert_eq!(inboxes, [("alice".into(), 2, 1), (DEFAULT_INBOX.into(), 1, 1)]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_by_count() {
+    let dir = TempDir::new().unwrap();
+    let (store, mut events) = open(dir.path(), StoreConfig { max_messages: 5, ..config() });
+    for n in 0..8 {
+        store.submit(new_message(simple(&format!("m{n}")))).await.unwrap();
+    }
+    let page = store.list(0, 50).unwrap();
+    assert_eq!(subjects(&page), ["m7", "m6", "m5", "m4", "m3"]);
+    assert_eq!((page.total, page.unread), (5, 5));
+    assert_eq!(drain(&mut events).iter().filter(|e| matches!(e, Event::Prune(()))).count(), 3);
+    assert_eq!(store.search("m0", 0, 10).unwrap().messages_count, 0);
+    store.close().await;
+
+    // The counts the writer keeps match the table after a restart.
+    let (store, _events) = open(dir.path(), StoreConfig { max_messages: 5, ..config() });
+    store.submit(new_message(simple("m8"))).await.unwrap();
+    assert_eq!(subjects(&store.list(0, 50).unwrap()), ["m8", "m7", "m6", "m5", "m4"]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_by_size() {
+    let dir = TempDir::new().unwrap();
+    let one = simple("m0").len() as u64;
+    let (store, _events) = open(dir.path(), StoreConfig { max_total_size: 3 * one + one / 2, ..config() });
+    for n in 0..6 {
+        store.submit(new_message(simple(&format!("m{n}")))).await.unwrap();
+    }
+    assert_eq!(subjects(&store.list(0, 50).unwrap()), ["m5", "m4", "m3"]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn refuses_a_newer_schema_without_touching_the_file() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(DATABASE_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    assert!(matches!(error, OpenError::NewerSchema { found: 99, .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains("newer Pigeonhole") && text.contains("--data") && !text.contains('\n'), "{text}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn refuses_a_file_that_is_not_a_database_without_touching_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(DATABASE_FILE);
+    let junk = b"this is not a database, it is a shopping list\n".repeat(200);
+    std::fs::write(&path, &junk).unwrap();
+    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    assert!(matches!(error, OpenError::NotADatabase { .. }), "{error:?}");
+    assert!(!error.to_string().contains('\n'));
+    assert_eq!(std::fs::read(&path).unwrap(), junk);
+}
+
+#[tokio::test]
+async fn reports_an_unusable_data_folder() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let error = Store::open(&file.join("data"), config(), events::channel()).err().expect("must refuse");
+    assert!(matches!(error, OpenError::DataDir { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains("a-file") && text.contains("--data") && !text.contains('\n'), "{text}");
+
+    // A read-only folder (meaningless for root, who may write anywhere).
+    use std::os::unix::fs::PermissionsExt;
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(locked.join("probe"), b"").is_err() {
+        let error = Store::open(&locked, config(), events::channel()).err().expect("must refuse");
+        assert!(matches!(error, OpenError::CannotOpen { .. }), "{error:?}");
+        assert!(error.to_string().contains("writable"));
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything() {
+    let dir = TempDir::new().unwrap();
+    let mut sent = Vec::new();
+    {
+        let (store, _events) = open(dir.path(), config());
+        for n in 0..3 {
+            let raw = simple(&format!("kept {n}"));
+            sent.push((store.submit(from_user(raw.clone(), "bob")).await.unwrap(), raw));
+        }
+        store.set_read(Selection::Ids(vec![sent[0].0.clone()]), true).await.unwrap();
+        // Dropped without close(): the writer stops when the last handle goes.
+    }
+    let (store, _events) = open(dir.path(), config());
+    let page = store.list(0, 10).unwrap();
+    assert_eq!((page.total, page.unread), (3, 2));
+    for (id, raw) in &sent {
+        assert_eq!(&store.raw(id).unwrap().unwrap(), raw);
+    }
+    assert_eq!(store.search("kept", 0, 10).unwrap().messages_count, 3);
+    assert_eq!(store.inboxes().unwrap()[0].name, "bob");
+    store.submit(new_message(simple("more"))).await.unwrap();
+    assert_eq!(store.stats().unwrap().total, 4);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn close_flushes_then_refuses() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let lock = WriteLock::take(&store);
+    let mut pending = Vec::new();
+    for n in 0..5 {
+        pending.push(enqueue(&store, simple(&format!("q{n}"))).await);
+    }
+    let mut closing = Box::pin(store.close());
+    assert!(futures_util::poll!(&mut closing).is_pending(), "close waits for the queued messages");
+    lock.release();
+    closing.await;
+    for submit in pending {
+        submit.await.expect("queued before close, so written");
+    }
+    assert_eq!(store.stats().unwrap().total, 5);
+    assert!(matches!(store.submit(new_message(simple("late"))).await, Err(SubmitError::Closed)));
+    assert!(matches!(store.delete(Selection::All).await, Err(StoreError::Closed)));
+    assert_eq!(store.list(0, 10).unwrap().count, 5, "reads still work");
+    store.close().await;
+}
+
+/// Many concurrent submits are all acknowledged, all present, and share commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_acknowledges_every_message() {
+    let dir = TempDir::new().unwrap();
+    let (store, mut events) = open(dir.path(), config());
+
+    // Messages that queue up while the writer waits go out in one transaction,
+    // which publishes one stats event.
+    let capacity = config().queue_capacity;
+    let lock = WriteLock::take(&store);
+    let first = enqueue(&store, simple("first")).await;
+    queue_has_free_slots(&store, capacity).await; // the writer took it and waits for the lock
+    let mut queued = Vec::new();
+    for n in 0..100 {
+        queued.push(enqueue(&store, simple(&format!("queued {n}"))).await);
+    }
+    assert_eq!(store.shared.commands.capacity(), capacity - 100);
+    lock.release();
+    first.await.unwrap();
+    for submit in queued {
+        submit.await.unwrap();
+    }
+    let published = drain(&mut events);
+    assert_eq!(published.iter().filter(|e| matches!(e, Event::New(_))).count(), 101);
+    let commits = published.iter().filter(|e| matches!(e, Event::Stats(_))).count();
+    assert_eq!(commits, 2, "one commit for the first message, one for the hundred queued behind it");
+
+    // And without a stall: 1,000 submits from many tasks at once.
+    let tasks: Vec<_> = (0..1000)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let raw = simple(&format!("burst {n}"));
+                loop {
+                    match store.submit(new_message(raw.clone())).await {
+                        Err(SubmitError::Busy) => tokio::task::yield_now().await,
+                        other => return (other.unwrap(), raw),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut acknowledged = std::collections::HashSet::new();
+    for task in tasks {
+        let (id, raw) = task.await.unwrap();
+        assert_eq!(store.raw(&id).unwrap().unwrap(), raw);
+        assert!(acknowledged.insert(id));
+    }
+    assert_eq!(store.stats().unwrap().total, 1101);
+    assert_eq!(store.search("burst", 0, 1).unwrap().messages_count, 1000);
+    store.close().await;
+}
+
+/// A full queue refuses at once instead of growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_busy() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), StoreConfig { queue_capacity: 1, ..config() });
+    let lock = WriteLock::take(&store);
+    let in_writer = enqueue(&store, simple("in the writer")).await;
+    queue_has_free_slots(&store, 1).await; // the writer took it and waits for the lock
+    let queued = enqueue(&store, simple("queued")).await;
+    assert_eq!(store.shared.commands.capacity(), 0);
+
+    let refused = store.submit(new_message(simple("refused"))).await;
+    assert!(matches!(refused, Err(SubmitError::Busy)), "{refused:?}");
+
+    lock.release();
+    in_writer.await.unwrap();
+    queued.await.unwrap();
+    assert_eq!(subjects(&store.list(0, 10).unwrap()), ["queued", "in the writer"]);
+    store.close().await;
+}
+
+/// A full disk fails the batch: nothing written, nothing acknowledged, nothing
+/// announced, and the counts stay true.
+#[tokio::test]
+async fn full_disk_fails_the_batch_cleanly() {
+    let dir = TempDir::new().unwrap();
+    let events = events::channel();
+    let mut receiver = events.subscribe();
+    // SQLite reports a database that may not grow (max_page_count) exactly as a
+    // full disk: SQLITE_FULL.
+    let store = Store::open_with(dir.path(), config(), events, |conn| {
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 8), [], |_| Ok(()))
+    })
+    .unwrap();
+    let small = store.submit(new_message(simple("fits"))).await.unwrap();
+    drain(&mut receiver);
+
+    // Incompressible, so it needs far more than 8 pages.
+    let mut noise = Vec::with_capacity(300_000);
+    let mut x: u32 = 1;
+    while noise.len() < 300_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let mut raw = b"Subject: big\r\n\r\n".to_vec();
+    raw.extend(noise.iter().map(|b| b'a' + b % 26));
+    let result = store.submit(new_message(raw)).await;
+    assert!(matches!(result, Err(SubmitError::DiskFull)), "{result:?}");
+
+    assert!(drain(&mut receiver).is_empty());
+    let page = store.list(0, 10).unwrap();
+    assert_eq!((page.total, page.count), (1, 1));
+    assert_eq!(page.messages[0].id, small);
+    assert_eq!(store.search("big", 0, 10).unwrap().messages_count, 0);
+    store.close().await;
+}
+
+#[test]
+fn open_errors_are_one_line_with_a_fix() {
+    let path = PathBuf::from("/data/pigeonhole.db");
+    let errors = [
+        OpenError::DataDir { path: path.clone(), source: io::Error::from(io::ErrorKind::PermissionDenied) },
+        OpenError::CannotOpen { path: path.clone() },
+        OpenError::ReadOnly { path: path.clone() },
+        OpenError::NotADatabase { path: path.clone() },
+        OpenError::NewerSchema { path: path.clone(), found: 7, known: 1 },
+        OpenError::Busy { path: path.clone() },
+        OpenError::DiskFull { path: path.clone() },
+        OpenError::Database { path: path.clone(), detail: "disk I/O error".into() },
+    ];
+    for error in errors {
+        let text = error.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("/data/pigeonhole.db") && text.contains("--data"), "{text}");
+    }
+}

@@ -1,0 +1,376 @@
+//! The single writer: one thread owns the read-write connection and applies every
+//! change — new messages, read flags, deletes, retention — in group commits.
+//!
+//! The thread blocks for one command, then takes whatever else is already queued
+//! (up to `max_batch`) into the same `BEGIN IMMEDIATE` transaction. One commit (one
+//! WAL append, one sync when `fsync` is on) then covers the whole group, so the cost
+//! of durability is shared and batches grow by themselves under load, without ever
+//! waiting for more. Only after the commit are events published and waiters
+//! answered: an acknowledged message is on disk, an event describes committed data,
+//! and when a change returns to its caller its events are already out.
+
+use std::sync::{Mutex, PoisonError};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::StoreConfig;
+use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats};
+
+use super::ingest::PreparedMessage;
+use super::search::Condition;
+use super::{StoreError, SubmitError};
+
+/// Above this many messages changed at once, one `prune` event ("reload") replaces
+/// the per-message events, as Mailpit does for large deletes, so a bulk change does
+/// not flood the event stream.
+const MAX_EVENTS_PER_CHANGE: usize = 200;
+
+/// Work for the writer thread.
+pub(super) enum Command {
+    Insert {
+        message: Box<PreparedMessage>,
+        done: oneshot::Sender<Result<String, SubmitError>>,
+    },
+    SetRead {
+        target: Condition,
+        read: bool,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Delete {
+        target: DeleteTarget,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Stop taking commands; those already queued are still written.
+    Shutdown,
+}
+
+pub(super) enum DeleteTarget {
+    /// Everything (announced as `truncate`).
+    All,
+    Matching(Condition),
+}
+
+/// Message counts as of the last commit; the writer keeps them up to date so that
+/// nothing has to count a large table.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counts {
+    total: u64,
+    unread: u64,
+    /// Sum of raw (uncompressed) sizes, for the size budget.
+    bytes: u64,
+}
+
+/// The counts as of the last commit, for readers.
+#[derive(Default)]
+pub(super) struct PublishedCounts(Mutex<(u64, u64)>);
+
+impl PublishedCounts {
+    pub fn stats(&self) -> Stats {
+        let (total, unread) = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Stats::new(total, unread)
+    }
+
+    fn publish(&self, counts: Counts) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = (counts.total, counts.unread);
+    }
+}
+
+/// What retention keeps.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    max_messages: u64,
+    max_bytes: u64,
+}
+
+/// The result of a committed batch.
+struct Committed {
+    counts: Counts,
+    events: Vec<Event>,
+}
+
+pub(super) struct Writer {
+    conn: Connection,
+    commands: mpsc::Receiver<Command>,
+    events: EventSender,
+    published: std::sync::Arc<PublishedCounts>,
+    counts: Counts,
+    retention: Retention,
+    max_batch: usize,
+}
+
+impl Writer {
+    /// Take over the (migrated) connection; counts what is stored once, at start.
+    pub fn new(
+        conn: Connection,
+        commands: mpsc::Receiver<Command>,
+        events: EventSender,
+        config: &StoreConfig,
+        published: std::sync::Arc<PublishedCounts>,
+    ) -> rusqlite::Result<Writer> {
+        conn.set_prepared_statement_cache_capacity(32);
+        let counts = conn.query_row(
+            "SELECT count(*), coalesce(sum(read = 0), 0), coalesce(sum(size), 0) FROM messages",
+            [],
+            |row| Ok(Counts { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)? }),
+        )?;
+        published.publish(counts);
+        Ok(Writer {
+            conn,
+            commands,
+            events,
+            published,
+            counts,
+            retention: Retention { max_messages: config.max_messages, max_bytes: config.max_total_size },
+            max_batch: config.max_batch.max(1),
+        })
+    }
+
+    /// The thread's body: runs until `Shutdown` (or until every sender is gone) and
+    /// the queue is drained.
+    pub fn run(mut self) {
+        while let Some(first) = self.commands.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match self.commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
+                // New sends now fail; what is queued already is still received.
+                self.commands.close();
+            }
+            self.apply(batch);
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<Command>) {
+        match commit(&mut self.conn, self.counts, self.retention, &batch) {
+            Ok(committed) => self.finish(batch, committed),
+            Err(error) if batch.len() > 1 && concerns_one_command(&error) => {
+                // One bad command must not fail the others in its group.
+                for command in batch {
+                    self.apply(vec![command]);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, commands = batch.len(), "store write failed; nothing in the batch was written");
+                fail(batch, &error);
+            }
+        }
+    }
+
+    fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
+        self.counts = committed.counts;
+        self.published.publish(committed.counts);
+        // Events first: when a caller's change returns, its events are out.
+        for event in committed.events {
+            // Sending fails only when nobody listens.
+            let _ = self.events.send(event);
+        }
+        for command in batch {
+            // A waiter that gave up (its client went away) is no error.
+            let _ = match command {
+                Command::Insert { message, done } => done.send(Ok(message.summary.id)).map_err(drop),
+                Command::SetRead { done, .. } | Command::Delete { done, .. } => done.send(Ok(())).map_err(drop),
+                Command::Shutdown => Ok(()),
+            };
+        }
+    }
+}
+
+/// Apply a batch in one transaction; nothing of it is written unless all of it is.
+fn commit(
+    conn: &mut Connection,
+    mut counts: Counts,
+    retention: Retention,
+    batch: &[Command],
+) -> rusqlite::Result<Committed> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut events = Vec::new();
+    for command in batch {
+        match command {
+            Command::Insert { message, .. } => {
+                insert(&tx, message)?;
+                counts.total += 1;
+                counts.unread += 1;
+                counts.bytes += message.summary.size;
+                events.push(Event::New(message.summary.clone()));
+            }
+            Command::SetRead { target, read, .. } => {
+                let changed = set_read(&tx, target, *read)?;
+                let n = changed.len() as u64;
+                counts.unread = if *read { counts.unread - n } else { counts.unread + n };
+                if changed.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(changed.into_iter().map(|id| Event::Update(ReadChanged { id, read: *read })));
+                }
+            }
+            Command::Delete { target: DeleteTarget::All, .. } => {
+                tx.execute("DELETE FROM messages", [])?;
+                counts = Counts::default();
+                events.push(Event::Truncate(()));
+            }
+            Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
+                let deleted = delete(&tx, condition)?;
+                let ids = forget(&mut counts, deleted);
+                if ids.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(ids.into_iter().map(|id| Event::Delete(Deleted { id })));
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+    if prune(&tx, &mut counts, retention)? > 0 {
+        events.push(Event::Prune(()));
+    }
+    tx.commit()?;
+    if !events.is_empty() {
+        events.push(Event::Stats(Stats::new(counts.total, counts.unread)));
+    }
+    Ok(Committed { counts, events })
+}
+
+fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<()> {
+    let inbox_id = inbox_id(tx, &m.inbox, m.received_ms)?;
+    let s = &m.summary;
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
+                bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             RETURNING seq",
+        )?
+        .query_row(
+            params![
+                s.id,
+                inbox_id,
+                m.received_ms,
+                s.message_id,
+                m.addresses.from,
+                m.addresses.to,
+                m.addresses.cc,
+                m.addresses.bcc,
+                m.addresses.reply_to,
+                s.subject,
+                m.date_ms,
+                s.size,
+                s.snippet,
+                s.attachments,
+                m.inlines,
+                s.username,
+            ],
+            |row| row.get(0),
+        )?;
+    tx.prepare_cached("INSERT INTO raw (seq, zstd) VALUES (?1, ?2)")?.execute(params![seq, m.compressed])?;
+    let e = &m.envelope;
+    tx.prepare_cached(
+        "INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![seq, e.mail_from, m.rcpt_json, e.helo, e.peer, e.tls, e.auth_user, e.transcript])?;
+    tx.prepare_cached(
+        "INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![seq, s.subject, m.search.addresses, m.search.body, m.search.attachment_names])?;
+    Ok(())
+}
+
+/// The inbox's row ID, creating the inbox on first use.
+fn inbox_id(tx: &Transaction<'_>, name: &str, now_ms: i64) -> rusqlite::Result<i64> {
+    let existing =
+        tx.prepare_cached("SELECT id FROM inboxes WHERE name = ?1")?.query_row([name], |row| row.get(0)).optional()?;
+    match existing {
+        Some(id) => Ok(id),
+        None => tx
+            .prepare_cached("INSERT INTO inboxes (name, created_ms) VALUES (?1, ?2) RETURNING id")?
+            .query_row(params![name, now_ms], |row| row.get(0)),
+    }
+}
+
+/// Set the read flag where it differs; the IDs of the messages that changed.
+fn set_read(tx: &Transaction<'_>, target: &Condition, read: bool) -> rusqlite::Result<Vec<String>> {
+    let sql = format!("UPDATE messages AS m SET read = ? WHERE m.read = ? AND ({}) RETURNING id", target.sql);
+    let params = [Value::from(read), Value::from(!read)].into_iter().chain(target.params.iter().cloned());
+    let mut statement = tx.prepare(&sql)?;
+    statement.query_map(params_from_iter(params), |row| row.get(0))?.collect()
+}
+
+/// A deleted message: its ID, read flag and raw size.
+type DeletedRow = (String, bool, u64);
+
+/// Delete the messages matching `condition` (raw, envelope and index rows follow
+/// through foreign keys and a trigger).
+fn delete(tx: &Transaction<'_>, condition: &Condition) -> rusqlite::Result<Vec<DeletedRow>> {
+    let sql = format!("DELETE FROM messages AS m WHERE {} RETURNING id, read, size", condition.sql);
+    let mut statement = tx.prepare_cached(&sql)?;
+    statement
+        .query_map(params_from_iter(condition.params.iter()), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect()
+}
+
+/// Take deleted rows off the counts; their IDs.
+fn forget(counts: &mut Counts, deleted: Vec<DeletedRow>) -> Vec<String> {
+    deleted
+        .into_iter()
+        .map(|(id, read, size)| {
+            counts.total -= 1;
+            counts.unread -= u64::from(!read);
+            counts.bytes -= size;
+            id
+        })
+        .collect()
+}
+
+/// Delete the oldest messages until both limits hold; how many went. Walks the
+/// oldest rows only as far as needed, so a batch within the limits costs nothing.
+fn prune(tx: &Transaction<'_>, counts: &mut Counts, retention: Retention) -> rusqlite::Result<usize> {
+    let excess_messages = counts.total.saturating_sub(retention.max_messages);
+    let excess_bytes = counts.bytes.saturating_sub(retention.max_bytes);
+    if excess_messages == 0 && excess_bytes == 0 {
+        return Ok(0);
+    }
+    let mut newest_to_delete: Option<i64> = None;
+    {
+        let mut oldest_first = tx.prepare_cached("SELECT seq, size FROM messages ORDER BY seq")?;
+        let mut rows = oldest_first.query([])?;
+        let (mut messages, mut bytes) = (0u64, 0u64);
+        while messages < excess_messages || bytes < excess_bytes {
+            let Some(row) = rows.next()? else { break };
+            newest_to_delete = Some(row.get(0)?);
+            messages += 1;
+            bytes += row.get::<_, u64>(1)?;
+        }
+    }
+    let Some(cutoff) = newest_to_delete else { return Ok(0) };
+    let oldest = Condition { sql: "m.seq <= ?".into(), params: vec![Value::Integer(cutoff)] };
+    let deleted = delete(tx, &oldest)?;
+    Ok(forget(counts, deleted).len())
+}
+
+/// Errors one command can cause on its own (as opposed to the disk, the file or a
+/// lock, which fail every command alike).
+fn concerns_one_command(error: &rusqlite::Error) -> bool {
+    matches!(error.sqlite_error_code(), Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig))
+}
+
+/// Answer every waiter of a batch that was not written.
+fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
+    let disk_full = error.sqlite_error_code() == Some(ErrorCode::DiskFull);
+    for command in batch {
+        let _ = match command {
+            Command::Insert { done, .. } => done
+                .send(Err(if disk_full { SubmitError::DiskFull } else { SubmitError::Failed(error.to_string()) }))
+                .map_err(drop),
+            Command::SetRead { done, .. } | Command::Delete { done, .. } => done
+                .send(Err(if disk_full { StoreError::DiskFull } else { StoreError::Database(error.to_string()) }))
+                .map_err(drop),
+            Command::Shutdown => Ok(()),
+        };
+    }
+}
