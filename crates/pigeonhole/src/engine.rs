@@ -82,11 +82,14 @@ impl Engine {
         );
         let smtp_task = tokio::spawn(listener.run());
 
-        let router = api::router(ApiState::new(store.clone(), events.clone()));
+        let api_state = ApiState::new(store.clone(), events.clone());
+        let router = api::router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = http_shutdown.wait_for(|&stop| stop).await;
+                // Graceful shutdown does not wait for WebSockets; tell them to go.
+                api_state.close_streams();
             };
             if let Err(err) = axum::serve(http_socket, router).with_graceful_shutdown(stopped).await {
                 tracing::error!("http server failed: {err}");
