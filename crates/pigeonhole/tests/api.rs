@@ -3,22 +3,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::StreamExt;
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-/// Delivers one message over a fresh SMTP connection and returns its ID from the 250.
-fn send(smtp_addr: SocketAddr, from: &str, to: &str, message: &[u8]) -> String {
-    let mut smtp = Smtp::connect(smtp_addr);
-    smtp.ehlo("api.example.test");
-    let id = queued_id(&smtp.deliver(from, &[to], message));
-    smtp.quit();
-    id
-}
 
 fn ids(v: &Value) -> BTreeSet<String> {
     v["messages"].as_array().unwrap().iter().map(|m| m["ID"].as_str().unwrap().to_string()).collect()
@@ -45,8 +36,8 @@ fn rest_api_shapes_and_mutations() {
     let server = Server::start();
     let first = simple_message("Alice <alice@example.test>", "bob@example.test", "first one", "first body");
     let second = simple_message("carol@example.test", "Dave <dave@example.test>", "second one", "second body");
-    let id1 = send(server.smtp, "alice@example.test", "bob@example.test", &first);
-    let id2 = send(server.smtp, "carol@example.test", "dave@example.test", &second);
+    let id1 = send_one(server.smtp, "alice@example.test", "bob@example.test", &first);
+    let id2 = send_one(server.smtp, "carol@example.test", "dave@example.test", &second);
 
     let list = server.get_json("/api/v1/messages");
     let keys: BTreeSet<&str> = list.as_object().unwrap().keys().map(String::as_str).collect();
@@ -104,17 +95,14 @@ fn rest_api_shapes_and_mutations() {
         (list["unread"].clone(), flags)
     };
     assert_eq!(read_flags(), (json!(0), vec![true, true]));
-    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id2], "Read": false})).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::PUT, "/api/v1/messages", Some(json!({"IDs": [id2], "Read": false})));
     assert_eq!(read_flags(), (json!(1), vec![false, true]));
 
     // Delete one, then everything.
-    let r = server.client().delete(server.url("/api/v1/messages")).json(&json!({"IDs": [id1]})).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::DELETE, "/api/v1/messages", Some(json!({"IDs": [id1]})));
     assert_eq!(server.total(), 1);
     assert_eq!(server.get(&format!("/api/v1/message/{id1}")).status(), 404);
-    let r = server.client().delete(server.url("/api/v1/messages")).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::DELETE, "/api/v1/messages", None);
     assert_eq!(server.total(), 0);
     assert_eq!(server.get("/api/v1/message/latest").status(), 404);
 }
@@ -122,14 +110,14 @@ fn rest_api_shapes_and_mutations() {
 #[test]
 fn search_filters() {
     let server = Server::start();
-    let a = send(
+    let a = send_one(
         server.smtp,
         "alice@example.test",
         "ops@example.test",
         &simple_message("alice@example.test", "ops@example.test", "Invoice 42", "please pay the kraken"),
     );
-    let b = send(server.smtp, "bob@example.test", "ops@example.test", &with_attachment("bob@example.test", "ops@example.test", "Hello"));
-    let c = send(
+    let b = send_one(server.smtp, "bob@example.test", "ops@example.test", &with_attachment("bob@example.test", "ops@example.test", "Hello"));
+    let c = send_one(
         server.smtp,
         "carol@example.test",
         "sales@example.test",
@@ -154,8 +142,7 @@ fn search_filters() {
     assert_eq!(search("after:2000-01-01"), set(&[&a, &b, &c]));
     assert_eq!(search("before:2000-01-01"), set(&[]));
 
-    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [a], "Read": true})).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::PUT, "/api/v1/messages", Some(json!({"IDs": [a], "Read": true})));
     assert_eq!(search("is:read"), set(&[&a]));
     assert_eq!(search("is:unread"), set(&[&b, &c]));
 }
@@ -201,7 +188,7 @@ fn websocket_events_follow_changes() {
         .expect("websocket handshake on /api/events");
 
     let msg = simple_message("ws@example.test", "r@example.test", "websocket new", "hi");
-    let id = send(server.smtp, "ws@example.test", "r@example.test", &msg);
+    let id = send_one(server.smtp, "ws@example.test", "r@example.test", &msg);
     let new = rt.block_on(next_event(&mut ws, "new"));
     assert_eq!(new["ID"], id.as_str(), "{new:#}");
     assert_eq!(new["Subject"], "websocket new");
@@ -210,18 +197,15 @@ fn websocket_events_follow_changes() {
     let stats = rt.block_on(next_event_where(&mut ws, "stats", |d| d["Total"] == 1));
     assert_eq!(stats["Unread"], 1, "{stats:#}");
 
-    let r = server.client().put(server.url("/api/v1/messages")).json(&json!({"IDs": [id], "Read": true})).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::PUT, "/api/v1/messages", Some(json!({"IDs": [id], "Read": true})));
     assert_eq!(rt.block_on(next_event(&mut ws, "update")), json!({"ID": id, "Read": true}));
 
-    let r = server.client().delete(server.url("/api/v1/messages")).json(&json!({"IDs": [id]})).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::DELETE, "/api/v1/messages", Some(json!({"IDs": [id]})));
     assert_eq!(rt.block_on(next_event(&mut ws, "delete")), json!({"ID": id}));
 
-    send(server.smtp, "ws@example.test", "r@example.test", &msg);
+    send_one(server.smtp, "ws@example.test", "r@example.test", &msg);
     rt.block_on(next_event(&mut ws, "new"));
-    let r = server.client().delete(server.url("/api/v1/messages")).send().unwrap();
-    assert_eq!(r.status(), 200);
+    server.mutate(Method::DELETE, "/api/v1/messages", None);
     assert_eq!(rt.block_on(next_event(&mut ws, "truncate")), Value::Null);
 }
 

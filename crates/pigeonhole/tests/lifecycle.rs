@@ -76,10 +76,7 @@ fn sigterm_exits_zero_and_keeps_messages() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(dir.path());
     let msg = simple_message("t@example.test", "r@example.test", "before sigterm", "kept");
-    let mut smtp = Smtp::connect(server.smtp);
-    smtp.ehlo("term.example.test");
-    let id = queued_id(&smtp.deliver("t@example.test", &["r@example.test"], &msg));
-    smtp.quit();
+    let id = send_one(server.smtp, "t@example.test", "r@example.test", &msg);
 
     let status = server.terminate();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}");
@@ -150,10 +147,7 @@ fn settings_from_environment() {
         .env("PIGEONHOLE_DATA", dir.path());
     let server = Server::launch(cmd, dir.path().to_path_buf(), None);
     let msg = simple_message("e@example.test", "r@example.test", "env config", "x");
-    let mut smtp = Smtp::connect(server.smtp);
-    smtp.ehlo("env.example.test");
-    queued_id(&smtp.deliver("e@example.test", &["r@example.test"], &msg));
-    smtp.quit();
+    send_one(server.smtp, "e@example.test", "r@example.test", &msg);
     // PIGEONHOLE_DATA was honoured: the store is in that folder.
     database_file(dir.path());
 }

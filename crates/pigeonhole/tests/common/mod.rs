@@ -193,6 +193,17 @@ impl Server {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 
+    /// A mutating request (PUT/DELETE with an optional JSON body) that must answer 200.
+    pub fn mutate(&self, method: reqwest::Method, path: &str, body: Option<Value>) {
+        let mut req = self.http_client.request(method.clone(), self.url(path));
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let r = req.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = r.status();
+        assert_eq!(status, 200, "{method} {path} {body:?}: {}", r.text().unwrap_or_default());
+    }
+
     /// The first page of summaries (newest first), big enough for any one test.
     pub fn list(&self) -> Value {
         self.get_json("/api/v1/messages?limit=1000")
@@ -523,6 +534,15 @@ impl Smtp {
     pub fn quit(mut self) {
         self.expect("QUIT", 221);
     }
+}
+
+/// Delivers one message over a fresh connection, the plain way; returns its ID.
+pub fn send_one(addr: SocketAddr, from: &str, to: &str, message: &[u8]) -> String {
+    let mut smtp = Smtp::connect(addr);
+    smtp.ehlo("client.example.test");
+    let id = queued_id(&smtp.deliver(from, &[to], message));
+    smtp.quit();
+    id
 }
 
 /// The message ID from "250 2.0.0 Ok: queued as <ID>": the reply's last word.
