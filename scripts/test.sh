@@ -18,6 +18,8 @@ header "build tests (cargo test --workspace --locked --no-run)"
 cargo test --workspace --locked --no-run
 
 header "run tests (cargo test --workspace --locked)"
+# The connection-cap test holds 1000 sessions open in each of two processes.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 # exec: nothing may print after cargo's summary, and its exit status is ours.
 exec cargo test --workspace --locked "$@"

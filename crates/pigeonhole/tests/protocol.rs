@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::time::Instant;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -320,4 +322,52 @@ fn endless_bad_commands_end_the_session() {
     }
     assert_eq!(replies.last(), Some(&421), "no 421 after {} bad commands", replies.len());
     assert!(smtp.at_eof(), "connection still open after 421");
+}
+
+/// The first line the server sends on a fresh connection.
+fn greeting_line(stream: &TcpStream) -> String {
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).expect("read greeting");
+    line
+}
+
+#[test]
+fn connections_beyond_1000_get_421() {
+    // 1000 sessions here plus 1000 in the server: each process needs ~1000 descriptors.
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(soft >= 2048, "open-file limit {soft} is too low for this test: raise it (`ulimit -n 4096`); scripts/test.sh does");
+
+    let server = Server::start();
+    let open: Vec<TcpStream> = (0..1000)
+        .map(|i| {
+            let s = TcpStream::connect(server.smtp).expect("connect");
+            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let g = greeting_line(&s);
+            assert!(g.starts_with("220"), "session {i} greeted {g:?}");
+            s
+        })
+        .collect();
+    let extra = TcpStream::connect(server.smtp).expect("connect");
+    extra.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let g = greeting_line(&extra);
+    assert!(g.starts_with("421"), "session 1001 greeted {g:?}");
+
+    drop(open);
+    // Closed sessions free their slots (the server notices the EOFs shortly).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = TcpStream::connect(server.smtp).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let g = greeting_line(&s);
+        if g.starts_with("220") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slots not freed 10 s after closing 1000 sessions: {g:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
