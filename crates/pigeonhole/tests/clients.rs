@@ -76,6 +76,9 @@ fn swaks_starttls_and_auth_plain() {
         assert!(transcript.to_ascii_uppercase().contains(step), "no {step} in transcript:\n{transcript}");
     }
     assert!(!transcript.contains(body_marker), "transcript holds the body:\n{transcript}");
+    use base64::Engine as _;
+    let credentials = base64::engine::general_purpose::STANDARD.encode("\0alice\0any secret");
+    assert!(!transcript.contains(&credentials), "transcript holds the AUTH PLAIN password:\n{transcript}");
 }
 
 #[test]
