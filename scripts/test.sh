@@ -17,9 +17,10 @@ bash scripts/setup.sh
 header "build tests (cargo test --workspace --locked --no-run)"
 cargo test --workspace --locked --no-run
 
-header "run tests (cargo test --workspace --locked)"
+header "run tests (cargo test --workspace --locked --no-fail-fast)"
 # The connection-cap test holds 1000 sessions open in each of two processes.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# --no-fail-fast: one failing test binary must not hide the results of the others.
 # exec: nothing may print after cargo's summary, and its exit status is ours.
-exec cargo test --workspace --locked "$@"
+exec cargo test --workspace --locked --no-fail-fast "$@"
