@@ -85,6 +85,61 @@ fn sigterm_exits_zero_and_keeps_messages() {
     server.assert_raw(&id, &msg);
 }
 
+/// One GET /livez over a bare socket: a tight poll, as fast as a supervisor's.
+fn livez_ok(http: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(http) else { return false };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let request = format!("GET /livez HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+    let mut status = [0u8; 12];
+    s.write_all(request.as_bytes()).is_ok() && s.read_exact(&mut status).is_ok() && &status == b"HTTP/1.1 200"
+}
+
+#[test]
+fn stop_signal_right_after_livez_exits_zero() {
+    // /livez says "ready" once the listeners accept; a supervisor may stop the server at
+    // once. Polled on a known port, before the listening lines, as such a supervisor
+    // would; several rounds, as the window is short.
+    for round in 0..30 {
+        let sig = if round % 2 == 0 { "TERM" } else { "INT" };
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let http = format!("127.0.0.1:{port}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = serve_command()
+            .args(["--smtp", "127.0.0.1:0", "--http", &http, "--data"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A shell waiting on its stdin sends the signal the moment we write a line: no
+        // process start-up between "ready" and the signal.
+        let mut killer = Command::new("sh")
+            .args(["-c", &format!("read _ && kill -{sig} {}", child.id())])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + STARTUP_TIMEOUT;
+        while !livez_ok(&http) {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("/livez never answered on {http}");
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        {
+            use std::io::Write;
+            killer.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        }
+        assert!(killer.wait().unwrap().success(), "kill -{sig} failed");
+        let Some(status) = wait_timeout(&mut child, Duration::from_secs(30)) else {
+            let _ = child.kill();
+            panic!("round {round}: still running 30 s after SIG{sig}");
+        };
+        assert_eq!(status.code(), Some(0), "round {round}: SIG{sig} right after /livez → {status}");
+    }
+}
+
 #[test]
 fn sigterm_finishes_the_session_in_flight_and_stops_accepting() {
     let dir = tempfile::tempdir().unwrap();
