@@ -194,6 +194,7 @@ fn websocket_events_follow_changes() {
     assert_eq!(new["Subject"], "websocket new");
     assert_eq!(new["From"]["Address"], "ws@example.test");
     assert_eq!(new["Size"].as_u64(), Some(msg.len() as u64));
+    assert_eq!(new, server.list()["messages"][0], "the `new` payload is the list's summary");
     let stats = rt.block_on(next_event_where(&mut ws, "stats", |d| d["Total"] == 1));
     assert_eq!(stats["Unread"], 1, "{stats:#}");
 
