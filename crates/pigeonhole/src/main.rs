@@ -79,6 +79,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.max_messages = args.max_messages;
     config.store.fsync = args.fsync;
 
+    // Listen for signals before anything is bound: a signal that arrives as soon as
+    // the ports answer must stop us cleanly, not kill us.
+    let stop = stop_signal();
     let engine = match Engine::start(config).await {
         Ok(engine) => engine,
         Err(err) => {
@@ -92,22 +95,32 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let _ = stdout.flush();
     drop(stdout);
 
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     engine.shutdown().await;
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when it is first awaited.
+fn stop_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
+        let mut interrupt = signal(SignalKind::interrupt()).expect("cannot listen for SIGINT");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        let ctrl_c = tokio::signal::ctrl_c();
+        async move {
+            let _ = ctrl_c.await;
+        }
+    }
 }

@@ -542,14 +542,12 @@ impl Session {
                     return refusal;
                 }
                 if self.body.len().saturating_add(chunk_size) > self.limits.max_message_size {
-                    // Reading a declared multi-gigabyte chunk just to drop it would
-                    // keep the connection busy for nothing: refuse and hang up.
-                    let limit = format!(
-                        "Message too big, the limit is {} bytes; closing connection",
-                        self.limits.max_message_size
-                    );
-                    self.reply(552, [5, 3, 4], &limit);
-                    return Some(self.close());
+                    // Say so at once (a client that declared gigabytes should not
+                    // have to send them to learn), then drop the chunk as it comes,
+                    // so the session stays in step without buffering any of it.
+                    self.message_too_big();
+                    self.state = State::SkipChunk { remaining: chunk_size };
+                    return None;
                 }
                 self.state = State::Bdat { remaining: chunk_size, last: is_last };
                 None

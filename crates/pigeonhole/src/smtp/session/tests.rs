@@ -183,11 +183,33 @@ fn bdat_chunks_make_one_message() {
 }
 
 #[test]
-fn bdat_over_the_limit_is_refused_and_closed() {
-    let out = drive(&mut session(), &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 4294967295 LAST\r\n"]);
+fn bdat_over_the_limit_is_refused_at_once_and_drained() {
+    let mut session = session();
+    let out = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 4294967295 LAST\r\n"]);
     assert_eq!(codes(&out.output).last(), Some(&"552"));
-    assert!(out.closed);
-    assert!(out.delivered.is_empty());
+    assert!(!out.closed);
+    // The chunk's bytes are dropped as they come, never kept.
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..100 {
+        let out = drive(&mut session, &[&chunk]);
+        assert!(out.output.is_empty() && out.delivered.is_empty());
+        assert!(session.body.is_empty() && session.input.is_empty());
+    }
+    // Still inside the declared chunk: commands are chunk bytes too.
+    let out = drive(&mut session, &[b"QUIT\r\n"]);
+    assert!(out.output.is_empty() && !out.closed);
+}
+
+#[test]
+fn bdat_over_the_limit_resyncs_after_the_chunk() {
+    let big = vec![b'y'; 2000];
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2000 LAST\r\n", &big, b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2 LAST\r\nok"],
+    );
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "552", "250", "250", "250"]);
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].raw, b"ok");
 }
 
 #[test]
