@@ -13,6 +13,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::{Config, Engine};
@@ -48,6 +49,18 @@ struct ServeArgs {
     /// Keep at most this many messages; the oldest are deleted.
     #[arg(long, env = "PIGEONHOLE_MAX_MESSAGES", default_value_t = 50_000)]
     max_messages: u64,
+    /// Keep at most this many bytes of messages (their raw size); the oldest are deleted.
+    #[arg(long, env = "PIGEONHOLE_MAX_STORE_BYTES", default_value_t = 4 * 1024 * 1024 * 1024)]
+    max_store_bytes: u64,
+    /// Seconds to wait for the next SMTP command (or message bytes) before closing.
+    #[arg(long, env = "PIGEONHOLE_COMMAND_TIMEOUT", default_value_t = 60)]
+    command_timeout: u64,
+    /// Longest SMTP session, in seconds.
+    #[arg(long, env = "PIGEONHOLE_SESSION_TIMEOUT", default_value_t = 1800)]
+    session_timeout: u64,
+    /// Most SMTP sessions open at once; more get 421.
+    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 1000)]
+    max_connections: usize,
     /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
     #[arg(long, env = "PIGEONHOLE_FSYNC")]
     fsync: bool,
@@ -76,7 +89,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.smtp_addr = args.smtp;
     config.http_addr = args.http;
     config.smtp.max_message_size = args.max_message_size;
+    config.smtp.command_timeout = Duration::from_secs(args.command_timeout);
+    config.smtp.session_timeout = Duration::from_secs(args.session_timeout);
+    config.smtp.max_connections = args.max_connections;
     config.store.max_messages = args.max_messages;
+    config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
