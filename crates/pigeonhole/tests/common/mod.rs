@@ -37,15 +37,18 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// `pigeonhole serve` with no inherited PIGEONHOLE_* settings, so the developer's or
-/// CI's environment cannot change what a test runs against.
+/// `pigeonhole serve` with no inherited PIGEONHOLE_* settings (addresses, data folder,
+/// limits, timeouts, fsync), so the developer's or CI's environment cannot change what
+/// a test runs against. Only PIGEONHOLE_LOG passes: it changes what is logged, nothing else.
 pub fn serve_command() -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .env_remove("PIGEONHOLE_SMTP")
-        .env_remove("PIGEONHOLE_HTTP")
-        .env_remove("PIGEONHOLE_DATA")
-        .stdin(Stdio::null());
+    cmd.arg("serve").stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        let is_setting = name.to_str().is_some_and(|n| n.starts_with("PIGEONHOLE_") && n != "PIGEONHOLE_LOG");
+        if is_setting {
+            cmd.env_remove(name);
+        }
+    }
     cmd
 }
 
@@ -524,11 +527,22 @@ impl Smtp {
         self.reply()
     }
 
-    /// True when the server has closed the connection (nothing left to read).
+    /// How long `reply` waits for the server before failing (default [`IO_TIMEOUT`]).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+    }
+
+    /// True when the server has closed the connection (nothing left to read). A reset
+    /// counts as closed too: a server that hangs up while the client's last bytes are
+    /// still unread makes the kernel answer them with RST instead of a plain FIN.
     pub fn at_eof(&mut self) -> bool {
         self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(0))
+        match self.reader.read_to_end(&mut rest) {
+            Ok(0) => true,
+            Err(e) => rest.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        }
     }
 
     pub fn quit(mut self) {
