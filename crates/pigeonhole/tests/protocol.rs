@@ -324,6 +324,85 @@ fn endless_bad_commands_end_the_session() {
     assert!(smtp.at_eof(), "connection still open after 421");
 }
 
+/// Reads the goodbye of a session the server ends for taking too long: `421 4.4.2`,
+/// then the connection closed. Returns the time from `since` to the 421.
+fn timed_out(smtp: &mut Smtp, since: Instant, what: &str) -> Duration {
+    // Far beyond any limit used here, so a server that never times out fails the test
+    // in seconds rather than after IO_TIMEOUT.
+    smtp.set_read_timeout(Duration::from_secs(15));
+    let r = smtp.reply();
+    let elapsed = since.elapsed();
+    assert!(r.is(421) && r.text.starts_with("4.4.2"), "{what}: expected 421 4.4.2, got {r:?} after {elapsed:?}");
+    assert!(smtp.at_eof(), "{what}: connection still open after {r:?}");
+    elapsed
+}
+
+#[test]
+fn idle_client_is_closed_after_command_timeout() {
+    let server = Server::start_with(&["--command-timeout", "1"]);
+
+    // Greeted, then silent.
+    let mut smtp = Smtp::connect(server.smtp);
+    let took = timed_out(&mut smtp, Instant::now(), "silent after greeting");
+    assert!(
+        (Duration::from_millis(800)..Duration::from_secs(3)).contains(&took),
+        "silent client closed after {took:?} (timeout 1 s)"
+    );
+
+    // Silent in the middle of a message: closed the same way, and the half message is
+    // not stored.
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("stall.example.test");
+    smtp.expect("MAIL FROM:<stall@example.test>", 250);
+    smtp.expect("RCPT TO:<r@example.test>", 250);
+    smtp.expect("DATA", 354);
+    smtp.send(b"Subject: half a message\r\n\r\nthe first line, and then noth");
+    let took = timed_out(&mut smtp, Instant::now(), "silent inside DATA");
+    assert!(
+        (Duration::from_millis(800)..Duration::from_secs(3)).contains(&took),
+        "client stalled in DATA closed after {took:?} (timeout 1 s)"
+    );
+    assert_eq!(server.total(), 0, "a message cut off by the timeout was stored");
+
+    // The server itself is fine: a client that keeps up is served.
+    let msg = simple_message("quick@example.test", "r@example.test", "in time", "ok");
+    let id = send_one(server.smtp, "quick@example.test", "r@example.test", &msg);
+    assert_eq!(server.total(), 1);
+    server.assert_raw(&id, &msg);
+}
+
+#[test]
+fn busy_session_is_closed_after_session_timeout() {
+    let server = Server::start_with(&["--session-timeout", "2"]);
+    let mut smtp = Smtp::connect(server.smtp);
+    let started = Instant::now();
+    smtp.ehlo("chatty.example.test");
+    // Never idle (a NOOP every 0.5 s, far within the 60 s command timeout), yet the
+    // session as a whole must end after 2 s.
+    let (mut noops, mut closed) = (0, false);
+    while !closed && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(500));
+        smtp.send(b"NOOP\r\n");
+        smtp.set_read_timeout(Duration::from_secs(15));
+        let r = smtp.reply();
+        if r.is(421) {
+            assert!(r.text.starts_with("4.4.2"), "session timeout → {r:?}");
+            assert!(smtp.at_eof(), "connection still open after {r:?}");
+            closed = true;
+            continue;
+        }
+        assert!(r.is(250), "NOOP {noops} → {r:?}");
+        noops += 1;
+    }
+    let took = started.elapsed();
+    assert!(closed, "no 421 after {took:?} of NOOPs ({noops} answered 250); session limit 2 s");
+    assert!(noops >= 2, "only {noops} NOOPs answered before the 421, after {took:?} (limit 2 s)");
+    assert!(
+        (Duration::from_millis(1500)..Duration::from_secs(4)).contains(&took),
+        "session closed after {took:?} ({noops} NOOPs answered), limit 2 s"
+    );
+}
+
 /// The first line the server sends on a fresh connection.
 fn greeting_line(stream: &TcpStream) -> String {
     let mut line = String::new();
