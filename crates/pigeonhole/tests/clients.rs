@@ -23,8 +23,9 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// Sends `message` with swaks over STARTTLS, authenticating with `mechanism` as `user`.
-fn swaks_tls(server: &Server, mechanism: &str, user: &str, message: &[u8]) {
+/// Sends `message` with swaks (plus `options`, e.g. TLS and AUTH) from
+/// sender@example.test to rcpt@example.test.
+fn swaks(server: &Server, options: &[&str], message: &[u8]) {
     let swaks = require_tool("swaks");
     // swaks sends a --data file verbatim when it already ends in the terminator (it
     // still dot-stuffs the lines before), so the stored raw must equal `message`.
@@ -34,12 +35,17 @@ fn swaks_tls(server: &Server, mechanism: &str, user: &str, message: &[u8]) {
     run_ok(
         Command::new(swaks)
             .args(["--server", &server.smtp.to_string(), "--helo", "swaks.example.test"])
-            .args(["--tls", "--auth", mechanism, "--auth-user", user, "--auth-password", "any secret"])
+            .args(options)
             .args(["--from", "sender@example.test", "--to", "rcpt@example.test"])
             .arg("--data")
             .arg(format!("@{}", file.display())),
-        &format!("swaks --auth {mechanism}"),
+        &format!("swaks {}", options.join(" ")),
     );
+}
+
+/// Sends `message` with swaks over STARTTLS, authenticating with `mechanism` as `user`.
+fn swaks_tls(server: &Server, mechanism: &str, user: &str, message: &[u8]) {
+    swaks(server, &["--tls", "--auth", mechanism, "--auth-user", user, "--auth-password", "any secret"], message);
 }
 
 #[test]
@@ -97,6 +103,74 @@ fn swaks_auth_login_and_cram_md5_record_the_user() {
         assert_eq!(env["Tls"], true);
         server.assert_raw(id, &message);
     }
+}
+
+#[test]
+fn auth_user_picks_the_inbox_and_read_status_updates_counts() {
+    let server = Server::start();
+    // Two messages authenticated as alice (AUTH without TLS: it is advertised on plain
+    // connections too), one not authenticated at all.
+    let alice = ["--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "any secret"];
+    for subject in ["for alice 1", "for alice 2"] {
+        swaks(&server, &alice, &simple_message("sender@example.test", "rcpt@example.test", subject, "hi"));
+    }
+    swaks(&server, &[], &simple_message("sender@example.test", "rcpt@example.test", "no auth", "hi"));
+    let id = |subject: &str| server.summary_by_subject(subject)["ID"].as_str().unwrap().to_string();
+    let (a1, a2, plain) = (id("for alice 1"), id("for alice 2"), id("no auth"));
+    assert_eq!(server.summary_by_subject("for alice 1")["Username"], "alice");
+    assert_eq!(server.summary_by_subject("no auth")["Username"], "");
+
+    // [(Name, Total, Unread)], by name whatever order the server lists them in.
+    let inboxes = || {
+        let v = server.get_json("/api/v1/inboxes");
+        let mut rows: Vec<(String, u64, u64)> = v
+            .as_array()
+            .unwrap_or_else(|| panic!("inboxes is not an array: {v:#}"))
+            .iter()
+            .map(|i| (i["Name"].as_str().unwrap().to_string(), i["Total"].as_u64().unwrap(), i["Unread"].as_u64().unwrap()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let row = |name: &str, total, unread| (name.to_string(), total, unread);
+    assert_eq!(inboxes(), [row("alice", 2, 2), row("default", 1, 1)]);
+
+    let search = |q: &str| -> HashSet<String> {
+        let r = server.client().get(server.url("/api/v1/search")).query(&[("query", q)]).send().unwrap();
+        assert_eq!(r.status(), 200, "search {q:?}");
+        let v: Value = r.json().unwrap();
+        v["messages"].as_array().unwrap().iter().map(|m| m["ID"].as_str().unwrap().to_string()).collect()
+    };
+    let set = |ids: &[&String]| ids.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+    assert_eq!(search("inbox:alice"), set(&[&a1, &a2]));
+    assert_eq!(search("inbox:default"), set(&[&plain]));
+    assert_eq!(search("inbox:nobody"), set(&[]));
+
+    // PUT Read (without fetching a message, which would mark it read as well).
+    let read_of = || -> (u64, Vec<(String, bool)>) {
+        let list = server.list();
+        let mut flags: Vec<(String, bool)> = list["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["ID"].as_str().unwrap().to_string(), m["Read"].as_bool().unwrap()))
+            .collect();
+        flags.sort();
+        (list["unread"].as_u64().unwrap(), flags)
+    };
+    let flags = |read: &[&String]| {
+        let mut v: Vec<(String, bool)> = [&a1, &a2, &plain].iter().map(|i| (i.to_string(), read.contains(i))).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(read_of(), (3, flags(&[])));
+    server.mutate(reqwest::Method::PUT, "/api/v1/messages", Some(serde_json::json!({"IDs": [a1], "Read": true})));
+    assert_eq!(read_of(), (2, flags(&[&a1])));
+    assert_eq!(inboxes(), [row("alice", 2, 1), row("default", 1, 1)]);
+    assert_eq!(search("inbox:alice is:unread"), set(&[&a2]));
+    server.mutate(reqwest::Method::PUT, "/api/v1/messages", Some(serde_json::json!({"IDs": [a2, plain], "Read": true})));
+    assert_eq!(read_of(), (0, flags(&[&a1, &a2, &plain])));
+    assert_eq!(inboxes(), [row("alice", 2, 0), row("default", 1, 0)]);
 }
 
 #[test]
