@@ -1,15 +1,20 @@
 //! The caller's half of storing a message: parse, summarise, compress and give it
 //! an ID, so that the writer thread, which every message waits for, only runs SQL.
 
+use std::cell::RefCell;
+use std::io;
+
 use crate::mail::{self, SearchText};
 use crate::smtp::Envelope;
 
 use super::codec::{addresses_to_json, from_unix_ms, new_message_id, unix_ms};
-use super::{DEFAULT_INBOX, MessageSummary, NewMessage, SubmitError};
+use super::{DEFAULT_INBOX, MessageSummary, NewMessage, SubmitError, ZSTD_LEVEL};
 
-/// zstd level for raw messages: level 3 (zstd's default) compresses mail 3–5× at
-/// hundreds of MB/s, so compression costs less than the SQL around it.
-const ZSTD_LEVEL: i32 = 3;
+thread_local! {
+    /// One compression context per thread: setting one up costs more than
+    /// compressing a small message with it.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+}
 
 /// Everything the writer inserts for one message, computed in advance.
 pub(super) struct PreparedMessage {
@@ -39,8 +44,7 @@ pub(super) struct AddressColumns {
 pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitError> {
     let NewMessage { raw, envelope, received_at } = message;
     let parsed = mail::summarize(&raw);
-    let compressed = zstd::bulk::compress(&raw, ZSTD_LEVEL)
-        .map_err(|e| SubmitError::Failed(format!("cannot compress the message: {e}")))?;
+    let compressed = compress(&raw).map_err(|e| SubmitError::Failed(format!("cannot compress the message: {e}")))?;
     let received_ms = unix_ms(received_at);
     let username = envelope.auth_user.clone().unwrap_or_default();
     let inbox = match envelope.auth_user.as_deref() {
@@ -59,7 +63,7 @@ pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitErro
     let rcpt_json = serde_json::to_string(&envelope.rcpt_to).expect("strings always serialise");
     Ok(PreparedMessage {
         summary: MessageSummary {
-            id: new_message_id(),
+            id: new_message_id(received_ms),
             message_id: parsed.message_id,
             read: false,
             from: parsed.from,
@@ -84,5 +88,15 @@ pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitErro
         compressed,
         envelope,
         rcpt_json,
+    })
+}
+
+fn compress(raw: &[u8]) -> io::Result<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|compressor| {
+        let compressor = match compressor {
+            Some(compressor) => compressor,
+            None => compressor.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        compressor.compress(raw)
     })
 }

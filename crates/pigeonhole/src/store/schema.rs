@@ -92,6 +92,14 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         content = '', contentless_delete = 1,
         tokenize = 'unicode61 remove_diacritics 2'
     );
+    -- Index writes are most of the cost of ingest; two settings cut them by about
+    -- half (measured on 2 KB messages in batches of 40). Retention deletes the
+    -- oldest messages all the time, and merging a segment as soon as 10% of it is
+    -- deleted (the default) doubled the cost at steady state; merging at half keeps
+    -- the index compact for a fraction. Merging 8 segments at a time instead of 4
+    -- saves another quarter, and searches stay as fast.
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('deletemerge', 50);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
     -- However a message goes (API, retention), its index entry goes with it.
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
         DELETE FROM messages_fts WHERE rowid = old.seq;
