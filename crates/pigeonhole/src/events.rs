@@ -20,7 +20,7 @@ pub const EVENT_BACKLOG: usize = 1024;
 pub enum Event {
     /// A message was stored.
     #[serde(rename = "new")]
-    New(MessageSummary),
+    New(Box<MessageSummary>),
     /// Totals after a change.
     #[serde(rename = "stats")]
     Stats(Stats),

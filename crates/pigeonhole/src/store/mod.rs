@@ -11,6 +11,10 @@
 //!   the writer. Search ([`search`]) speaks Mailpit's query syntax.
 //! * The file layout — summaries, zstd-compressed raw messages, envelopes, an FTS5
 //!   index over decoded text — and its migrations live in [`schema`].
+//! * Two costs stay off the path of an SMTP reply: the writer stores a message's
+//!   text beside it and moves it into the FTS5 index in large batches when idle
+//!   (search also looks at the text not indexed yet), and WAL checkpoints run on
+//!   their own thread ([`checkpoint`]).
 
 mod codec;
 mod ingest;
@@ -19,6 +23,7 @@ mod schema;
 mod search;
 #[cfg(test)]
 mod tests;
+mod checkpoint;
 mod writer;
 
 use std::io;
@@ -38,6 +43,7 @@ use crate::mail::Address;
 use crate::smtp::Envelope;
 
 use search::Condition;
+use checkpoint::Checkpointer;
 use writer::{Command, DeleteTarget, PublishedCounts, Writer};
 
 /// The inbox a message lands in when SMTP AUTH named no other.
@@ -231,7 +237,8 @@ impl Store {
         tune_writer(&conn).map_err(database_error)?;
         let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
         let counts = Arc::new(PublishedCounts::default());
-        let writer = Writer::new(conn, queue, events, &config, counts.clone()).map_err(database_error)?;
+        let checkpointer = Checkpointer::start(&path)?;
+        let writer = Writer::new(conn, queue, events, &config, counts.clone(), checkpointer).map_err(database_error)?;
         let handle = thread::Builder::new()
             .name("pigeonhole-writer".into())
             .spawn(move || writer.run())

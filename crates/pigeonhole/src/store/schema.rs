@@ -20,6 +20,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// not leave a huge `-wal` file behind.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// The writer's page cache: negative means KiB (32 MiB), SQLite's convention.
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+
+/// SQLite checkpoints inside a commit only if the WAL grows past this many pages
+/// (40 MiB), i.e. if the background checkpointer falls behind.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
 const MIGRATIONS: &[M<'static>] = &[M::up(
     r#"
     -- One inbox per SMTP AUTH user name, plus the default inbox.
@@ -100,6 +107,17 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     -- saves another quarter, and searches stay as fast.
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('deletemerge', 50);
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
+    -- Text waiting to be indexed. Indexing a message on its own costs more than
+    -- storing it (FTS5 writes a new segment per transaction), so the writer stores
+    -- the text here with the message and moves it into the index in large batches
+    -- when it is idle; search looks here too, so a message is found at once.
+    CREATE TABLE fts_pending (
+        seq              INTEGER PRIMARY KEY REFERENCES messages(seq) ON DELETE CASCADE,
+        subject          TEXT NOT NULL,
+        addresses        TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        attachment_names TEXT NOT NULL
+    );
     -- However a message goes (API, retention), its index entry goes with it.
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
         DELETE FROM messages_fts WHERE rowid = old.seq;
@@ -142,6 +160,10 @@ pub(super) fn open_writer(path: &Path, fsync: bool) -> Result<Connection, OpenEr
     conn.pragma_update(None, "foreign_keys", "ON").map_err(fail)?;
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(fail)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?;
+    // The writer touches the same index pages again and again: keep them.
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB).map_err(fail)?;
+    // Checkpoints run on their own thread (store::checkpoint); this is the safety net.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(fail)?;
     Migrations::from_slice(MIGRATIONS).to_latest(&mut conn).map_err(|e| match e {
         rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
         other => OpenError::Database { path: path.to_owned(), detail: other.to_string() },

@@ -8,6 +8,12 @@
 //! waiting for more. Only after the commit are events published and waiters
 //! answered: an acknowledged message is on disk, an event describes committed data,
 //! and when a change returns to its caller its events are already out.
+//!
+//! Indexing for search is the most expensive part of storing a message when done
+//! one commit at a time, so new messages' text goes to `fts_pending` in the same
+//! transaction, and the writer moves it into the FTS5 index when the queue has been
+//! quiet for a moment or a thousand messages wait. Text left pending by a killed
+//! process is indexed after the next start.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -18,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::StoreConfig;
 use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats};
 
+use super::checkpoint::Checkpointer;
 use super::ingest::PreparedMessage;
 use super::search::Condition;
 use super::{StoreError, SubmitError};
@@ -26,6 +33,12 @@ use super::{StoreError, SubmitError};
 /// the per-message events, as Mailpit does for large deletes, so a bulk change does
 /// not flood the event stream.
 const MAX_EVENTS_PER_CHANGE: usize = 200;
+
+/// Index pending text once the queue has been empty this long…
+const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(20);
+/// …or once this many messages wait, whichever comes first; also the most
+/// indexed in one transaction.
+const INDEX_BATCH: u64 = 1000;
 
 /// Work for the writer thread.
 pub(super) enum Command {
@@ -98,6 +111,9 @@ pub(super) struct Writer {
     counts: Counts,
     retention: Retention,
     max_batch: usize,
+    /// Messages whose text waits in `fts_pending` (about: deletes may take some).
+    unindexed: u64,
+    checkpointer: Checkpointer,
 }
 
 impl Writer {
@@ -108,6 +124,7 @@ impl Writer {
         events: EventSender,
         config: &StoreConfig,
         published: std::sync::Arc<PublishedCounts>,
+        checkpointer: Checkpointer,
     ) -> rusqlite::Result<Writer> {
         conn.set_prepared_statement_cache_capacity(32);
         let counts = conn.query_row(
@@ -116,6 +133,8 @@ impl Writer {
             |row| Ok(Counts { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)? }),
         )?;
         published.publish(counts);
+        // Left over by a process that stopped before indexing them.
+        let unindexed = conn.query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0))?;
         Ok(Writer {
             conn,
             commands,
@@ -124,13 +143,34 @@ impl Writer {
             counts,
             retention: Retention { max_messages: config.max_messages, max_bytes: config.max_total_size },
             max_batch: config.max_batch.max(1),
+            unindexed,
+            checkpointer,
         })
     }
 
     /// The thread's body: runs until `Shutdown` (or until every sender is gone) and
     /// the queue is drained.
     pub fn run(mut self) {
-        while let Some(first) = self.commands.blocking_recv() {
+        // A timer is all this runtime is for: waiting for a command, or for the
+        // quiet moment in which to index.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime with a timer always builds");
+        loop {
+            let first = if self.unindexed == 0 {
+                runtime.block_on(self.commands.recv())
+            } else {
+                let commands = &mut self.commands;
+                match runtime.block_on(async { tokio::time::timeout(INDEX_WHEN_IDLE_FOR, commands.recv()).await }) {
+                    Ok(command) => command,
+                    Err(_idle) => {
+                        self.index_pending();
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = first else { break };
             let mut batch = vec![first];
             while batch.len() < self.max_batch {
                 match self.commands.try_recv() {
@@ -143,6 +183,42 @@ impl Writer {
                 self.commands.close();
             }
             self.apply(batch);
+            if self.unindexed >= INDEX_BATCH {
+                self.index_pending();
+            }
+        }
+        while self.unindexed > 0 && self.index_pending() {}
+    }
+
+    /// Move up to [`INDEX_BATCH`] messages' text from `fts_pending` into the index,
+    /// oldest first; false if that failed (the text stays pending for next time).
+    fn index_pending(&mut self) -> bool {
+        let indexed = (|| -> rusqlite::Result<usize> {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let oldest = "SELECT seq FROM fts_pending ORDER BY seq LIMIT ?1";
+            let moved = tx.prepare_cached(&format!(
+                "INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names)
+                 SELECT seq, subject, addresses, body, attachment_names FROM fts_pending
+                 WHERE seq IN ({oldest})"
+            ))?
+            .execute([INDEX_BATCH])?;
+            tx.prepare_cached(&format!("DELETE FROM fts_pending WHERE seq IN ({oldest})"))?.execute([INDEX_BATCH])?;
+            tx.commit()?;
+            self.checkpointer.nudge();
+            Ok(moved)
+        })();
+        match indexed {
+            Ok(moved) => {
+                // Fewer than a full batch means none are left (deletes may have
+                // taken some since they were counted).
+                self.unindexed = if moved < INDEX_BATCH as usize { 0 } else { self.unindexed.saturating_sub(moved as u64) };
+                true
+            }
+            Err(error) => {
+                // Search still finds pending messages; try again at the next pause.
+                tracing::warn!(%error, "indexing new messages for search failed; will retry");
+                false
+            }
         }
     }
 
@@ -165,6 +241,7 @@ impl Writer {
     fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
         self.counts = committed.counts;
         self.published.publish(committed.counts);
+        self.checkpointer.nudge();
         // Events first: when a caller's change returns, its events are out.
         for event in committed.events {
             // Sending fails only when nobody listens.
@@ -173,7 +250,10 @@ impl Writer {
         for command in batch {
             // A waiter that gave up (its client went away) is no error.
             let _ = match command {
-                Command::Insert { message, done } => done.send(Ok(message.summary.id)).map_err(drop),
+                Command::Insert { message, done } => {
+                    self.unindexed += 1;
+                    done.send(Ok(message.summary.id)).map_err(drop)
+                }
                 Command::SetRead { done, .. } | Command::Delete { done, .. } => done.send(Ok(())).map_err(drop),
                 Command::Shutdown => Ok(()),
             };
@@ -197,7 +277,7 @@ fn commit(
                 counts.total += 1;
                 counts.unread += 1;
                 counts.bytes += message.summary.size;
-                events.push(Event::New(message.summary.clone()));
+                events.push(Event::New(Box::new(message.summary.clone())));
             }
             Command::SetRead { target, read, .. } => {
                 let changed = set_read(&tx, target, *read)?;
@@ -275,7 +355,7 @@ fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<()> {
     )?
     .execute(params![seq, e.mail_from, m.rcpt_json, e.helo, e.peer, e.tls, e.auth_user, e.transcript])?;
     tx.prepare_cached(
-        "INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO fts_pending (seq, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![seq, s.subject, m.search.addresses, m.search.body, m.search.attachment_names])?;
     Ok(())
