@@ -33,6 +33,8 @@ pub enum StartError {
     Bind { what: &'static str, addr: SocketAddr, flag: &'static str, source: io::Error },
     #[error("cannot use the data folder {path}: {source}; make it writable or choose another with --data")]
     DataDir { path: PathBuf, source: io::Error },
+    #[error("the data folder {path} is in use by another Pigeonhole; stop that one or choose another folder with --data")]
+    DataDirInUse { path: PathBuf },
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error(transparent)]
@@ -50,6 +52,8 @@ pub struct Engine {
     http_task: JoinHandle<()>,
     sessions_done: mpsc::Receiver<()>,
     grace: std::time::Duration,
+    /// Held while the engine runs: one engine per data folder.
+    _data_lock: fs::File,
 }
 
 impl Engine {
@@ -60,7 +64,7 @@ impl Engine {
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
         let http_addr = local_addr(&http_socket, "HTTP", "--http")?;
 
-        prepare_data_dir(&config.data_dir)?;
+        let data_lock = lock_data_dir(&config.data_dir)?;
         let tls = tls::acceptor(&config.data_dir.join("tls"), &config.smtp.hostname)?;
         let events = events::channel();
         let store = {
@@ -106,6 +110,7 @@ impl Engine {
             http_task,
             sessions_done,
             grace: config.shutdown_grace,
+            _data_lock: data_lock,
         })
     }
 
@@ -161,14 +166,25 @@ fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> R
 }
 
 /// Create the data folder (owner-only: captured mail holds reset links and codes)
-/// and check that we can write in it, before anything is written there.
-fn prepare_data_dir(path: &Path) -> Result<(), StartError> {
+/// and take its lock file, which also proves we can write there, before anything
+/// else is written. Two engines on one folder would each count and prune the
+/// messages as if they were alone.
+fn lock_data_dir(path: &Path) -> Result<fs::File, StartError> {
     let fail = |source| StartError::DataDir { path: path.to_path_buf(), source };
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(path).map_err(fail)?;
-    let probe = path.join(".pigeonhole-write-test");
-    fs::write(&probe, b"").and_then(|()| fs::remove_file(&probe)).map_err(fail)
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join("pigeonhole.lock"))
+        .map_err(fail)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse { path: path.to_path_buf() }),
+        Err(fs::TryLockError::Error(source)) => Err(fail(source)),
+    }
 }

@@ -245,6 +245,23 @@ fn unwritable_data_folder_fails_to_start() {
 }
 
 #[test]
+fn second_server_on_the_same_data_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start_in(dir.path());
+    let mut cmd = serve_command();
+    cmd.args(port0_args(dir.path()));
+    let out = run_to_exit(cmd, Duration::from_secs(30));
+
+    assert!(!out.status.success(), "two servers on one data folder: {}", out.status);
+    assert_one_line_error(&out.stderr, &dir.path().display().to_string());
+    assert!(out.stderr.contains("in use by another Pigeonhole"), "{}", out.stderr);
+    // The first one is unharmed and the folder is free again once it stops.
+    assert_eq!(first.total(), 0);
+    assert_eq!(first.terminate().code(), Some(0));
+    assert_eq!(Server::start_in(dir.path()).terminate().code(), Some(0));
+}
+
+#[test]
 fn database_from_newer_version_is_refused_untouched() {
     let sqlite3 = require_tool("sqlite3");
     let dir = tempfile::tempdir().unwrap();
