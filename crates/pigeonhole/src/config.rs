@@ -52,6 +52,10 @@ pub struct StoreConfig {
     pub max_total_size: u64,
     /// Messages waiting for the writer; when full, SMTP answers 451 4.3.0.
     pub queue_capacity: usize,
+    /// Bytes of messages waiting for the writer (being prepared or queued); past
+    /// this SMTP answers 451 4.3.0 too, so a burst of large messages cannot take
+    /// the memory that `queue_capacity` alone would allow.
+    pub max_queued_bytes: usize,
     /// Most messages committed in one transaction.
     pub max_batch: usize,
     /// `true`: fsync every commit (survives power loss). `false`: survives a killed
@@ -80,6 +84,7 @@ impl Default for StoreConfig {
             max_messages: 50_000,
             max_total_size: 4 * 1024 * 1024 * 1024,
             queue_capacity: 1024,
+            max_queued_bytes: 256 * 1024 * 1024,
             max_batch: 256,
             fsync: false,
         }

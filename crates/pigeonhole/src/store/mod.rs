@@ -35,7 +35,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::StoreConfig;
 use crate::events::{EventSender, Stats};
@@ -212,6 +212,9 @@ struct Shared {
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     readers: read::Readers,
     counts: Arc<PublishedCounts>,
+    /// The byte budget of messages on their way to the writer, in KiB permits.
+    queued_kib: Semaphore,
+    queued_kib_total: u32,
 }
 
 impl Store {
@@ -237,6 +240,7 @@ impl Store {
         tune_writer(&conn).map_err(database_error)?;
         let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
         let counts = Arc::new(PublishedCounts::default());
+        let queued_kib_total = u32::try_from(config.max_queued_bytes / 1024).unwrap_or(u32::MAX).max(1);
         let checkpointer = Checkpointer::start(&path)?;
         let writer = Writer::new(conn, queue, events, &config, counts.clone(), checkpointer).map_err(database_error)?;
         let handle = thread::Builder::new()
@@ -250,6 +254,8 @@ impl Store {
                 commands,
                 writer: Mutex::new(Some(handle)),
                 counts,
+                queued_kib: Semaphore::new(queued_kib_total as usize),
+                queued_kib_total,
             }),
         })
     }
@@ -263,11 +269,15 @@ impl Store {
     ///
     /// Fails at once with [`SubmitError::Busy`] when the writer's queue is full.
     pub async fn submit(&self, message: NewMessage) -> Result<String, SubmitError> {
-        // Claim a queue slot before doing any work, so overload is refused cheaply.
+        // Claim a queue slot and the message's share of the byte budget before
+        // doing any work, so overload is refused cheaply. Both are held until the
+        // writer answers.
         let slot = self.shared.commands.try_reserve().map_err(|e| match e {
             TrySendError::Full(()) => SubmitError::Busy,
             TrySendError::Closed(()) => SubmitError::Closed,
         })?;
+        let kib = u32::try_from(message.raw.len() / 1024 + 1).unwrap_or(u32::MAX).min(self.shared.queued_kib_total);
+        let _budget = self.shared.queued_kib.try_acquire_many(kib).map_err(|_| SubmitError::Busy)?;
         let prepared = if message.raw.len() > INLINE_PREPARE_LIMIT {
             tokio::task::spawn_blocking(move || ingest::prepare(message))
                 .await

@@ -612,6 +612,29 @@ async fn full_queue_answers_busy() {
     store.close().await;
 }
 
+#[tokio::test]
+async fn queued_bytes_over_the_budget_answer_busy() {
+    let dir = TempDir::new().unwrap();
+    let config = StoreConfig { max_queued_bytes: 100 * 1024, ..config() };
+    let (store, _events) = open(dir.path(), config);
+    let lock = WriteLock::take(&store);
+    let big = |subject: &str| eml(&format!("Subject: {subject}\r\n"), &"b".repeat(60 * 1024));
+    // 60 KiB waits for the writer; another 60 KiB would pass the 100 KiB budget,
+    // though the queue has room for a thousand messages.
+    let waiting = enqueue(&store, big("waiting")).await;
+    let refused = store.submit(new_message(big("refused"))).await;
+    assert!(matches!(refused, Err(SubmitError::Busy)), "{refused:?}");
+    let small = enqueue(&store, simple("small fits")).await;
+
+    lock.release();
+    waiting.await.unwrap();
+    small.await.unwrap();
+    // Once written, the budget is free again.
+    store.submit(new_message(big("after"))).await.unwrap();
+    assert_eq!(subjects(&store.list(0, 10).unwrap()), ["after", "small fits", "waiting"]);
+    store.close().await;
+}
+
 /// A full disk fails the batch: nothing written, nothing acknowledged, nothing
 /// announced, and the counts stay true.
 #[tokio::test]
