@@ -25,49 +25,9 @@ use crate::store::{NewMessage, Store};
 
 const HOST: &str = "127.0.0.1:8025";
 
-/// A message with a text and an HTML body, an inline image and a PDF attachment.
-const MULTIPART: &[u8] = b"From: Sender Smith <sender@example.com>\r\n\
-To: Recipient Ross <rcpt@example.com>\r\n\
-Subject: =?UTF-8?Q?Caf=C3=A9?= report\r\n\
-Message-ID: <multi@example.com>\r\n\
-Date: Tue, 2 Jan 2024 10:20:30 +0100\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
-\r\n\
---outer\r\n\
-Content-Type: multipart/related; boundary=\"rel\"\r\n\
-\r\n\
---rel\r\n\
-Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
-\r\n\
---alt\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-\r\n\
-Plain body\r\n\
---alt\r\n\
-Content-Type: text/html; charset=utf-8\r\n\
-\r\n\
-<p>HTML body <img src=\"cid:logo@x\"></p>\r\n\
---alt--\r\n\
---rel\r\n\
-Content-Type: image/png\r\n\
-Content-ID: <logo@x>\r\n\
-Content-Transfer-Encoding: base64\r\n\
-\r\n\
-iVBORw0KGgo=\r\n\
---rel--\r\n\
---outer\r\n\
-Content-Type: application/pdf\r\n\
-Content-Disposition: attachment; filename=\"report.pdf\"\r\n\
-Content-Transfer-Encoding: base64\r\n\
-\r\n\
-JVBERi0xLjQK\r\n\
---outer\r\n\
-Content-Type: text/html\r\n\
-Content-Disposition: attachment; filename=\"page.html\"\r\n\
-\r\n\
-<script>alert(1)</script>\r\n\
---outer--\r\n";
+/// A text and an HTML body, an inline image, a PDF and an HTML attachment, and
+/// List-Unsubscribe headers: the fixture the mail view tests use too.
+const MULTIPART: &[u8] = include_bytes!("../mail/testdata/multipart.eml");
 
 fn plain(subject: &str) -> Vec<u8> {
     format!("From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nBody of {subject}\r\n").into_bytes()
@@ -299,9 +259,9 @@ async fn full_message_marks_read() {
     assert_eq!(message["From"], json!({"Name": "Sender Smith", "Address": "sender@example.com"}));
     assert_eq!(message["To"], json!([{"Name": "Recipient Ross", "Address": "rcpt@example.com"}]));
     assert_eq!((message["Cc"].clone(), message["Bcc"].clone()), (json!([]), json!([])));
-    assert_eq!(message["Subject"], "Café report");
+    assert_eq!(message["Subject"], "Café report 🐦");
     assert_eq!(message["ReturnPath"], "sender@example.com");
-    assert_eq!(message["Date"], "2024-01-02T10:20:30+01:00");
+    assert_eq!(message["Date"], "2024-01-02T10:20:30-05:00");
     assert_eq!(message["Username"], "alice");
     assert_eq!(message["Size"], MULTIPART.len());
     assert_eq!(message["Text"].as_str().unwrap().trim_end(), "Plain body");
@@ -370,8 +330,22 @@ async fn headers_are_canonical_and_decoded() {
     let api = Api::new().await;
     let id = api.submit(MULTIPART, None).await;
     let headers = api.get_json(&format!("/api/v1/message/{id}/headers")).await;
-    assert_eq!(keys(&headers), set(&["Content-Type", "Date", "From", "Message-Id", "Mime-Version", "Subject", "To"]));
-    assert_eq!(headers["Subject"], json!(["Café report"]));
+    assert_eq!(
+        keys(&headers),
+        set(&[
+            "Content-Type",
+            "Date",
+            "From",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "Message-Id",
+            "Mime-Version",
+            "Subject",
+            "To",
+            "X-Folded",
+        ])
+    );
+    assert_eq!(headers["Subject"], json!(["Café report 🐦"]));
     assert_eq!(headers["Message-Id"], json!(["<multi@example.com>"]));
 }
 

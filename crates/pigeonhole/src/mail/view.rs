@@ -416,46 +416,10 @@ fn unsubscribe_links(header: &str) -> (Vec<String>, String) {
 mod tests {
     use super::*;
 
-    const MULTIPART: &[u8] = b"From: A <a@example.com>\r\n\
-To: b@example.com\r\n\
-Subject: =?UTF-8?B?SGVsbG8g8J+Qpg==?=\r\n\
-Message-ID: <m1@example.com>\r\n\
-Date: Tue, 2 Jan 2024 10:20:30 -0500\r\n\
-List-Unsubscribe: <mailto:u@example.com>, <https://example.com/u>\r\n\
-List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\
-X-Folded: one\r\n two\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
-\r\n\
---outer\r\n\
-Content-Type: multipart/related; boundary=\"rel\"\r\n\
-\r\n\
---rel\r\n\
-Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
-\r\n\
---alt\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-\r\n\
-Plain body\r\n\
---alt\r\n\
-Content-Type: text/html; charset=utf-8\r\n\
-\r\n\
-<p>HTML body <img src=\"cid:logo@x\"></p>\r\n\
---alt--\r\n\
---rel\r\n\
-Content-Type: image/png\r\n\
-Content-ID: <logo@x>\r\n\
-Content-Transfer-Encoding: base64\r\n\
-\r\n\
-iVBORw0KGgo=\r\n\
---rel--\r\n\
---outer\r\n\
-Content-Type: application/pdf; name=\"r\xc3\xa9sum\xc3\xa9.pdf\"\r\n\
-Content-Disposition: attachment; filename=\"report.pdf\"\r\n\
-Content-Transfer-Encoding: base64\r\n\
-\r\n\
-JVBERi0xLjQK\r\n\
---outer--\r\n";
+    /// A text and an HTML body, an inline image, a PDF attachment (whose `name=`
+    /// is not its `filename=`) and an HTML attachment; List-Unsubscribe headers and
+    /// a folded header. Shared with the API tests.
+    const MULTIPART: &[u8] = include_bytes!("testdata/multipart.eml");
 
     fn summary() -> MessageSummary {
         MessageSummary {
@@ -481,7 +445,7 @@ JVBERi0xLjQK\r\n\
     fn part_ids_follow_imap_sections() {
         let message = parse(MULTIPART);
         let ids: Vec<String> = leaves(&message).into_iter().map(|leaf| leaf.id).collect();
-        assert_eq!(ids, ["1.1.1", "1.1.2", "1.2", "2"]);
+        assert_eq!(ids, ["1.1.1", "1.1.2", "1.2", "2", "3"]);
         let single = parse(b"Subject: x\r\n\r\nbody\r\n");
         assert_eq!(leaves(&single).into_iter().map(|l| l.id).collect::<Vec<_>>(), ["1"]);
     }
@@ -501,7 +465,7 @@ JVBERi0xLjQK\r\n\
         assert_eq!((logo.content_type.as_str(), logo.content_id.as_str()), ("image/png", "logo@x"));
         assert_eq!(logo.size, 8);
 
-        assert_eq!(view.attachments.len(), 1);
+        assert_eq!(view.attachments.len(), 2);
         let pdf = &view.attachments[0];
         assert_eq!((pdf.part_id.as_str(), pdf.file_name.as_str()), ("2", "report.pdf"));
         assert_eq!(pdf.content_type, "application/pdf");
@@ -509,6 +473,10 @@ JVBERi0xLjQK\r\n\
         assert_eq!(pdf.size, 9);
         assert_eq!(pdf.checksums.md5, format!("{:x}", Md5::digest(b"%PDF-1.4\n")));
         assert_eq!(pdf.checksums.sha256.len(), 64);
+        let html = &view.attachments[1];
+        assert_eq!((html.part_id.as_str(), html.file_name.as_str()), ("3", "page.html"));
+        assert_eq!(html.content_type, "text/html");
+        assert_eq!(html.content_id, "");
 
         assert_eq!(view.list_unsubscribe.links, ["mailto:u@example.com", "https://example.com/u"]);
         assert_eq!(view.list_unsubscribe.errors, "");
@@ -541,15 +509,16 @@ JVBERi0xLjQK\r\n\
         let text = part(MULTIPART, "1.1.1").unwrap();
         assert_eq!(text.content_type, "text/plain; charset=utf-8");
         assert_eq!(part(MULTIPART, "2").unwrap().body, b"%PDF-1.4\n");
-        assert_eq!(part(MULTIPART, "3"), None);
+        assert_eq!(part(MULTIPART, "3").unwrap().content_type, "text/html; charset=utf-8");
+        assert_eq!(part(MULTIPART, "4"), None);
         assert_eq!(part(MULTIPART, "1"), None, "containers are not parts");
     }
 
     #[test]
     fn headers_are_canonical_decoded_and_sorted() {
         let map = headers(MULTIPART);
-        assert_eq!(map["Subject"], ["Hello 🐦"]);
-        assert_eq!(map["Message-Id"], ["<m1@example.com>"]);
+        assert_eq!(map["Subject"], ["Café report 🐦"]);
+        assert_eq!(map["Message-Id"], ["<multi@example.com>"]);
         assert_eq!(map["Mime-Version"], ["1.0"]);
         assert_eq!(map["X-Folded"], ["one two"]);
         assert!(map.contains_key("List-Unsubscribe-Post"));
