@@ -20,8 +20,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// not leave a huge `-wal` file behind.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
-/// The writer's page cache: negative means KiB (32 MiB), SQLite's convention.
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// The writer's page cache: negative means KiB (16 MiB), SQLite's convention. Enough
+/// for the index pages it touches on every commit; more would mostly hold raw
+/// message pages that are written once and not read again.
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
 
 /// SQLite checkpoints inside a commit only if the WAL grows past this many pages
 /// (40 MiB), i.e. if the background checkpointer falls behind.
