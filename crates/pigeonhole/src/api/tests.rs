@@ -21,7 +21,7 @@ use super::{ApiState, MAX_BODY, router};
 use crate::config::StoreConfig;
 use crate::events;
 use crate::smtp::Envelope;
-use crate::store::{NewMessage, Store};
+use crate::store::{NewMessage, PAGE_KEYS, SUMMARY_KEYS, Store};
 
 const HOST: &str = "127.0.0.1:8025";
 
@@ -144,25 +144,6 @@ fn assert_ok(answer: &Answer) {
     assert!(answer.header("content-type").unwrap().starts_with("text/plain"));
 }
 
-const PAGE_KEYS: &[&str] =
-    &["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"];
-const SUMMARY_KEYS: &[&str] = &[
-    "ID",
-    "MessageID",
-    "Read",
-    "From",
-    "To",
-    "Cc",
-    "Bcc",
-    "ReplyTo",
-    "Subject",
-    "Created",
-    "Username",
-    "Tags",
-    "Size",
-    "Attachments",
-    "Snippet",
-];
 const MESSAGE_KEYS: &[&str] = &[
     "ID",
     "MessageID",

@@ -95,6 +95,17 @@ pub struct MessageSummary {
     pub snippet: String,
 }
 
+/// Mailpit's key set and order for a [`MessagePage`] and a [`MessageSummary`]:
+/// clients compare them exactly, so the store's and the API's tests check them.
+#[cfg(test)]
+pub(crate) const PAGE_KEYS: &[&str] =
+    &["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"];
+#[cfg(test)]
+pub(crate) const SUMMARY_KEYS: &[&str] = &[
+    "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags", "Size",
+    "Attachments", "Snippet",
+];
+
 /// A page of summaries, in Mailpit's `MessagesSummary` shape.
 #[derive(Debug, Clone, Serialize)]
 pub struct MessagePage {
