@@ -12,6 +12,10 @@ header() { printf '\n==== %s ====\n' "$*"; }
 header "set-up (scripts/setup.sh)"
 bash scripts/setup.sh
 
+header "format and lints (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 # Build first, on its own, so a compile error is told apart from a failing test and
 # the test phase's timings are not skewed by compilation.
 header "build tests (cargo test --workspace --locked --no-run)"

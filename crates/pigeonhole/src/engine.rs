@@ -27,13 +27,17 @@ use crate::store::{OpenError, Store};
 /// and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{what} address {addr} is already in use; stop the program using it or choose another port with {flag} (port 0 picks a free one)")]
+    #[error(
+        "{what} address {addr} is already in use; stop the program using it or choose another port with {flag} (port 0 picks a free one)"
+    )]
     AddressInUse { what: &'static str, addr: SocketAddr, flag: &'static str },
     #[error("cannot listen for {what} on {addr}: {source}; choose another address with {flag}")]
     Bind { what: &'static str, addr: SocketAddr, flag: &'static str, source: io::Error },
     #[error("cannot use the data folder {path}: {source}; make it writable or choose another with --data")]
     DataDir { path: PathBuf, source: io::Error },
-    #[error("the data folder {path} is in use by another Pigeonhole; stop that one or choose another folder with --data")]
+    #[error(
+        "the data folder {path} is in use by another Pigeonhole; stop that one or choose another folder with --data"
+    )]
     DataDirInUse { path: PathBuf },
     #[error(transparent)]
     Store(#[from] OpenError),

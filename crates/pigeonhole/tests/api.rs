@@ -52,8 +52,21 @@ fn rest_api_shapes_and_mutations() {
     assert_eq!(messages[1]["ID"], id1.as_str());
     let s = &messages[1];
     for key in [
-        "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags",
-        "Size", "Attachments", "Snippet",
+        "ID",
+        "MessageID",
+        "Read",
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "ReplyTo",
+        "Subject",
+        "Created",
+        "Username",
+        "Tags",
+        "Size",
+        "Attachments",
+        "Snippet",
     ] {
         assert!(s.get(key).is_some(), "summary lacks {key}: {s:#}");
     }
@@ -116,7 +129,12 @@ fn search_filters() {
         "ops@example.test",
         &simple_message("alice@example.test", "ops@example.test", "Invoice 42", "please pay the kraken"),
     );
-    let b = send_one(server.smtp, "bob@example.test", "ops@example.test", &with_attachment("bob@example.test", "ops@example.test", "Hello"));
+    let b = send_one(
+        server.smtp,
+        "bob@example.test",
+        "ops@example.test",
+        &with_attachment("bob@example.test", "ops@example.test", "Hello"),
+    );
     let c = send_one(
         server.smtp,
         "carol@example.test",
@@ -225,7 +243,11 @@ fn retention_keeps_the_newest_messages() {
     while server.total() != 5 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let subjects: Vec<String> =
-        server.list()["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap().to_string()).collect();
+    let subjects: Vec<String> = server.list()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Subject"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(subjects, ["keep 7", "keep 6", "keep 5", "keep 4", "keep 3"]);
 }

@@ -127,7 +127,9 @@ fn auth_user_picks_the_inbox_and_read_status_updates_counts() {
             .as_array()
             .unwrap_or_else(|| panic!("inboxes is not an array: {v:#}"))
             .iter()
-            .map(|i| (i["Name"].as_str().unwrap().to_string(), i["Total"].as_u64().unwrap(), i["Unread"].as_u64().unwrap()))
+            .map(|i| {
+                (i["Name"].as_str().unwrap().to_string(), i["Total"].as_u64().unwrap(), i["Unread"].as_u64().unwrap())
+            })
             .collect();
         rows.sort();
         rows
@@ -168,7 +170,11 @@ fn auth_user_picks_the_inbox_and_read_status_updates_counts() {
     assert_eq!(read_of(), (2, flags(&[&a1])));
     assert_eq!(inboxes(), [row("alice", 2, 1), row("default", 1, 1)]);
     assert_eq!(search("inbox:alice is:unread"), set(&[&a2]));
-    server.mutate(reqwest::Method::PUT, "/api/v1/messages", Some(serde_json::json!({"IDs": [a2, plain], "Read": true})));
+    server.mutate(
+        reqwest::Method::PUT,
+        "/api/v1/messages",
+        Some(serde_json::json!({"IDs": [a2, plain], "Read": true})),
+    );
     assert_eq!(read_of(), (0, flags(&[&a1, &a2, &plain])));
     assert_eq!(inboxes(), [row("alice", 2, 0), row("default", 1, 0)]);
 }

@@ -39,10 +39,7 @@ fn database_file(data: &Path) -> std::path::PathBuf {
     let dbs: Vec<_> = std::fs::read_dir(data)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.is_file()
-                && std::fs::read(p).is_ok_and(|b| b.starts_with(b"SQLite format 3\0"))
-        })
+        .filter(|p| p.is_file() && std::fs::read(p).is_ok_and(|b| b.starts_with(b"SQLite format 3\0")))
         .collect();
     assert_eq!(dbs.len(), 1, "expected one SQLite database in {}: {dbs:?}", data.display());
     dbs[0].clone()
@@ -197,9 +194,7 @@ fn tls_certificate_is_made_once_per_data_folder() {
 fn settings_from_environment() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = serve_command();
-    cmd.env("PIGEONHOLE_SMTP", "127.0.0.1:0")
-        .env("PIGEONHOLE_HTTP", "127.0.0.1:0")
-        .env("PIGEONHOLE_DATA", dir.path());
+    cmd.env("PIGEONHOLE_SMTP", "127.0.0.1:0").env("PIGEONHOLE_HTTP", "127.0.0.1:0").env("PIGEONHOLE_DATA", dir.path());
     let server = Server::launch(cmd, dir.path().to_path_buf(), None);
     let msg = simple_message("e@example.test", "r@example.test", "env config", "x");
     send_one(server.smtp, "e@example.test", "r@example.test", &msg);

@@ -222,7 +222,8 @@ fn smuggling_bare_lf_and_cr_do_not_end_data() {
         ("smuggle cr-dot-crlf", b"\r.\r\n"),
     ];
     for (subject, fake_end) in variants {
-        let mut wire = format!("From: a@example.test\r\nTo: b@example.test\r\nSubject: {subject}\r\n\r\nhello").into_bytes();
+        let mut wire =
+            format!("From: a@example.test\r\nTo: b@example.test\r\nSubject: {subject}\r\n\r\nhello").into_bytes();
         wire.extend_from_slice(fake_end);
         wire.extend_from_slice(
             b"MAIL FROM:<evil@example.test>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\n\
@@ -419,7 +420,10 @@ fn connections_beyond_1000_get_421() {
         .find(|l| l.starts_with("Max open files"))
         .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
         .unwrap_or(u64::MAX);
-    assert!(soft >= 2048, "open-file limit {soft} is too low for this test: raise it (`ulimit -n 4096`); scripts/test.sh does");
+    assert!(
+        soft >= 2048,
+        "open-file limit {soft} is too low for this test: raise it (`ulimit -n 4096`); scripts/test.sh does"
+    );
 
     let server = Server::start();
     let open: Vec<TcpStream> = (0..1000)

@@ -23,9 +23,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{
-    AUTH_CRAM_MD5, AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING,
-    EXT_ENHANCED_STATUS_CODES, EXT_HELP, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS,
-    EhloResponse, Error as ParseError, Request, Response,
+    AUTH_CRAM_MD5, AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_ENHANCED_STATUS_CODES, EXT_HELP,
+    EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Error as ParseError, Request, Response,
 };
 
 use super::Envelope;
@@ -293,18 +292,10 @@ impl Session {
         let close = matches!(outcome, Err(Refusal::ShuttingDown));
         match outcome {
             Ok(id) => self.reply(250, [2, 0, 0], &format!("Ok: queued as {id}")),
-            Err(Refusal::Busy) => {
-                self.reply(451, [4, 3, 0], "Mail store is busy, try again later")
-            }
-            Err(Refusal::DiskFull) => {
-                self.reply(452, [4, 3, 1], "Insufficient system storage, try again later")
-            }
-            Err(Refusal::Failed) => {
-                self.reply(451, [4, 3, 0], "Could not store the message, try again later")
-            }
-            Err(Refusal::ShuttingDown) => {
-                self.reply(421, [4, 3, 2], "Service shutting down, try again later")
-            }
+            Err(Refusal::Busy) => self.reply(451, [4, 3, 0], "Mail store is busy, try again later"),
+            Err(Refusal::DiskFull) => self.reply(452, [4, 3, 1], "Insufficient system storage, try again later"),
+            Err(Refusal::Failed) => self.reply(451, [4, 3, 0], "Could not store the message, try again later"),
+            Err(Refusal::ShuttingDown) => self.reply(421, [4, 3, 2], "Service shutting down, try again later"),
         }
         self.reset_transaction();
         close.then(|| self.close())
@@ -324,15 +315,9 @@ impl Session {
     /// End the session from the listener's side, with the reply that says why.
     pub fn end(&mut self, ending: Ending) -> Action {
         match ending {
-            Ending::IdleTimeout => {
-                self.reply(421, [4, 4, 2], "Timeout waiting for input, closing connection")
-            }
-            Ending::SessionTooLong => {
-                self.reply(421, [4, 4, 2], "Session too long, closing connection")
-            }
-            Ending::ServerShutdown => {
-                self.reply(421, [4, 3, 2], "Service shutting down, closing connection")
-            }
+            Ending::IdleTimeout => self.reply(421, [4, 4, 2], "Timeout waiting for input, closing connection"),
+            Ending::SessionTooLong => self.reply(421, [4, 4, 2], "Session too long, closing connection"),
+            Ending::ServerShutdown => self.reply(421, [4, 3, 2], "Service shutting down, closing connection"),
         }
         self.close()
     }
@@ -377,10 +362,7 @@ impl Session {
 
     fn message_too_big(&mut self) {
         self.state = State::Command;
-        let limit = format!(
-            "Message too big, the limit is {} bytes",
-            self.limits.max_message_size
-        );
+        let limit = format!("Message too big, the limit is {} bytes", self.limits.max_message_size);
         self.reply(552, [5, 3, 4], &limit);
         self.reset_transaction();
     }
@@ -418,18 +400,10 @@ impl Session {
                 let request = request.into_owned();
                 self.request(request, line)
             }
-            Err(ParseError::UnknownCommand) => {
-                self.bad_command(500, [5, 5, 1], "Command not recognized")
-            }
-            Err(ParseError::InvalidSenderAddress) => {
-                self.bad_command(501, [5, 1, 7], "Invalid sender address")
-            }
-            Err(ParseError::InvalidRecipientAddress) => {
-                self.bad_command(501, [5, 1, 3], "Invalid recipient address")
-            }
-            Err(ParseError::SyntaxError { syntax }) => {
-                self.bad_command(501, [5, 5, 4], &format!("Syntax: {syntax}"))
-            }
+            Err(ParseError::UnknownCommand) => self.bad_command(500, [5, 5, 1], "Command not recognized"),
+            Err(ParseError::InvalidSenderAddress) => self.bad_command(501, [5, 1, 7], "Invalid sender address"),
+            Err(ParseError::InvalidRecipientAddress) => self.bad_command(501, [5, 1, 3], "Invalid recipient address"),
+            Err(ParseError::SyntaxError { syntax }) => self.bad_command(501, [5, 5, 4], &format!("Syntax: {syntax}")),
             Err(ParseError::InvalidParameter { param }) => {
                 self.bad_command(501, [5, 5, 4], &format!("Invalid parameter {param}"))
             }
@@ -472,9 +446,7 @@ impl Session {
                 self.reply_plain(250, &hello);
                 None
             }
-            Request::Lhlo { .. } => {
-                self.bad_command(500, [5, 5, 1], "LHLO is for LMTP; this is SMTP, use EHLO")
-            }
+            Request::Lhlo { .. } => self.bad_command(500, [5, 5, 1], "LHLO is for LMTP; this is SMTP, use EHLO"),
             Request::Mail { from } => {
                 if self.helo.is_none() {
                     return self.bad_command(503, [5, 5, 1], "Send EHLO or HELO first");
@@ -486,10 +458,7 @@ impl Session {
                     return self.bad_command(501, [5, 1, 7], "Illegal characters in sender address");
                 }
                 if from.size > self.limits.max_message_size {
-                    let limit = format!(
-                        "Message too big, the limit is {} bytes",
-                        self.limits.max_message_size
-                    );
+                    let limit = format!("Message too big, the limit is {} bytes", self.limits.max_message_size);
                     self.reply(552, [5, 3, 4], &limit);
                     return None;
                 }
@@ -682,8 +651,7 @@ impl Session {
             return self.bad_command(501, [5, 5, 2], "Invalid base64");
         };
         let mut fields = text.split('\0');
-        let (Some(authzid), Some(authcid), Some(_password)) = (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(authzid), Some(authcid), Some(_password)) = (fields.next(), fields.next(), fields.next()) else {
             return self.bad_command(501, [5, 5, 2], "PLAIN needs authzid NUL user NUL password");
         };
         let user = if authcid.is_empty() { authzid } else { authcid };
@@ -710,9 +678,7 @@ impl Session {
     /// A reply with an enhanced status code.
     fn reply(&mut self, code: u16, esc: [u8; 3], message: &str) {
         let mut reply = Vec::new();
-        Response::new(code, esc[0], esc[1], esc[2], message)
-            .write(&mut reply)
-            .expect("writing to a Vec cannot fail");
+        Response::new(code, esc[0], esc[1], esc[2], message).write(&mut reply).expect("writing to a Vec cannot fail");
         self.send(&reply);
     }
 

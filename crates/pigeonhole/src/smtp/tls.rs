@@ -49,16 +49,9 @@ pub fn acceptor(tls_dir: &Path, hostname: &str) -> Result<TlsAcceptor, TlsError>
 }
 
 fn create_certificate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {
-    let names = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-        hostname.to_string(),
-    ];
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|err| TlsError::Invalid {
-        dir: dir.to_path_buf(),
-        reason: err.to_string(),
-    })?;
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string(), hostname.to_string()];
+    let certified = rcgen::generate_simple_self_signed(names)
+        .map_err(|err| TlsError::Invalid { dir: dir.to_path_buf(), reason: err.to_string() })?;
     let write = |path: &Path, contents: String| {
         fs::create_dir_all(dir)
             .and_then(|()| write_private(path, contents.as_bytes()))

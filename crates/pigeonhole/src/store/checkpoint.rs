@@ -29,9 +29,10 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Start the thread, with its own connection to the (existing) database.
     pub fn start(path: &Path) -> Result<Checkpointer, OpenError> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .and_then(|conn| conn.busy_timeout(Duration::from_secs(5)).map(|()| conn))
-            .map_err(|e| OpenError::Database { path: path.to_owned(), detail: e.to_string() })?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .and_then(|conn| conn.busy_timeout(Duration::from_secs(5)).map(|()| conn))
+                .map_err(|e| OpenError::Database { path: path.to_owned(), detail: e.to_string() })?;
         let (nudge, nudged) = mpsc::sync_channel(1);
         let thread = thread::Builder::new()
             .name("pigeonhole-checkpoint".into())

@@ -16,6 +16,7 @@
 //!   (search also looks at the text not indexed yet), and WAL checkpoints run on
 //!   their own thread ([`checkpoint`]).
 
+mod checkpoint;
 mod codec;
 mod ingest;
 mod read;
@@ -23,7 +24,6 @@ mod schema;
 mod search;
 #[cfg(test)]
 mod tests;
-mod checkpoint;
 mod writer;
 
 use std::io;
@@ -42,8 +42,8 @@ use crate::events::{EventSender, Stats};
 use crate::mail::Address;
 use crate::smtp::Envelope;
 
-use search::Condition;
 use checkpoint::Checkpointer;
+use search::Condition;
 use writer::{Command, DeleteTarget, PublishedCounts, Writer};
 
 /// The inbox a message lands in when SMTP AUTH named no other.
@@ -102,8 +102,21 @@ pub(crate) const PAGE_KEYS: &[&str] =
     &["total", "unread", "count", "messages_count", "messages_unread", "start", "tags", "messages"];
 #[cfg(test)]
 pub(crate) const SUMMARY_KEYS: &[&str] = &[
-    "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags", "Size",
-    "Attachments", "Snippet",
+    "ID",
+    "MessageID",
+    "Read",
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "ReplyTo",
+    "Subject",
+    "Created",
+    "Username",
+    "Tags",
+    "Size",
+    "Attachments",
+    "Snippet",
 ];
 
 /// A page of summaries, in Mailpit's `MessagesSummary` shape.

@@ -156,10 +156,7 @@ async fn serialises_summaries_in_mailpit_shape() {
     let (store, _events) = open(dir.path(), config());
     store.submit(new_message(simple("shape"))).await.unwrap();
     let page = serde_json::to_string(&store.list(0, 10).unwrap()).unwrap();
-    assert_in_order(
-        &page,
-        PAGE_KEYS,
-    );
+    assert_in_order(&page, PAGE_KEYS);
     assert_in_order(&page, SUMMARY_KEYS);
     let page: serde_json::Value = serde_json::from_str(&page).unwrap();
     assert_eq!(page.as_object().unwrap().len(), PAGE_KEYS.len());

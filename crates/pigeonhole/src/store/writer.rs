@@ -196,12 +196,13 @@ impl Writer {
         let indexed = (|| -> rusqlite::Result<usize> {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let oldest = "SELECT seq FROM fts_pending ORDER BY seq LIMIT ?1";
-            let moved = tx.prepare_cached(&format!(
-                "INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names)
+            let moved = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names)
                  SELECT seq, subject, addresses, body, attachment_names FROM fts_pending
                  WHERE seq IN ({oldest})"
-            ))?
-            .execute([INDEX_BATCH])?;
+                ))?
+                .execute([INDEX_BATCH])?;
             tx.prepare_cached(&format!("DELETE FROM fts_pending WHERE seq IN ({oldest})"))?.execute([INDEX_BATCH])?;
             tx.commit()?;
             self.checkpointer.nudge();
@@ -211,7 +212,8 @@ impl Writer {
             Ok(moved) => {
                 // Fewer than a full batch means none are left (deletes may have
                 // taken some since they were counted).
-                self.unindexed = if moved < INDEX_BATCH as usize { 0 } else { self.unindexed.saturating_sub(moved as u64) };
+                self.unindexed =
+                    if moved < INDEX_BATCH as usize { 0 } else { self.unindexed.saturating_sub(moved as u64) };
                 true
             }
             Err(error) => {

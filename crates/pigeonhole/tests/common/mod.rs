@@ -54,14 +54,7 @@ pub fn serve_command() -> Command {
 
 /// The usual arguments: both listeners on free loopback ports, data in `data`.
 pub fn port0_args(data: &Path) -> Vec<OsString> {
-    vec![
-        "--smtp".into(),
-        "127.0.0.1:0".into(),
-        "--http".into(),
-        "127.0.0.1:0".into(),
-        "--data".into(),
-        data.into(),
-    ]
+    vec!["--smtp".into(), "127.0.0.1:0".into(), "--http".into(), "127.0.0.1:0".into(), "--data".into(), data.into()]
 }
 
 impl Server {
@@ -100,9 +93,10 @@ impl Server {
                 let Ok(line) = line else { break };
                 for kind in ["smtp", "http"] {
                     if let Some(addr) = line.strip_prefix(&format!("{kind} listening on ")) {
-                        let addr = addr.trim().parse().unwrap_or_else(|e| {
-                            panic!("unparseable address in stdout line {line:?}: {e}")
-                        });
+                        let addr = addr
+                            .trim()
+                            .parse()
+                            .unwrap_or_else(|e| panic!("unparseable address in stdout line {line:?}: {e}"));
                         let _ = tx.send((kind.to_string(), addr));
                     }
                 }
@@ -154,11 +148,7 @@ impl Server {
             {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "/livez not 200 within {STARTUP_TIMEOUT:?}; stderr:\n{}",
-                self.stderr()
-            );
+            assert!(Instant::now() < deadline, "/livez not 200 within {STARTUP_TIMEOUT:?}; stderr:\n{}", self.stderr());
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -181,10 +171,7 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
-        self.http_client
-            .get(self.url(path))
-            .send()
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.http_client.get(self.url(path)).send().unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     /// GET that must answer 200 with JSON.
@@ -213,9 +200,7 @@ impl Server {
     }
 
     pub fn total(&self) -> u64 {
-        self.get_json("/api/v1/messages?limit=1")["total"]
-            .as_u64()
-            .expect("total is a number")
+        self.get_json("/api/v1/messages?limit=1")["total"].as_u64().expect("total is a number")
     }
 
     /// The one summary whose Subject is `subject`; fails if there is not exactly one.
@@ -302,11 +287,7 @@ fn drain_to_string(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
 }
 
 pub fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .expect("run kill")
-        .success();
+    let ok = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("run kill").success();
     assert!(ok, "kill -{sig} {pid} failed");
 }
 
@@ -344,9 +325,8 @@ pub fn run_to_exit(mut cmd: Command, timeout: Duration) -> Exited {
     }
     thread::sleep(Duration::from_millis(100)); // let the pipe readers finish
     let (stdout, stderr) = (stdout.lock().unwrap().clone(), stderr.lock().unwrap().clone());
-    let status = status.unwrap_or_else(|| {
-        panic!("still running after {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}")
-    });
+    let status =
+        status.unwrap_or_else(|| panic!("still running after {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
     Exited { status, stdout, stderr }
 }
 

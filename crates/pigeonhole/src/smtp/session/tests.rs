@@ -83,7 +83,9 @@ const TRANSACTION: &[u8] = b"EHLO client.test\r\nMAIL FROM:<a@example.test>\r\nR
 fn greets_and_advertises_extensions() {
     let out = drive(&mut session(), &[b"EHLO client.test\r\n"]);
     assert!(out.output.starts_with("220 test.local ESMTP"), "{}", out.output);
-    for extension in ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 1000", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS", "AUTH"] {
+    for extension in
+        ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 1000", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS", "AUTH"]
+    {
         assert!(out.output.contains(extension), "{extension} missing from {}", out.output);
     }
     let auth = out.output.lines().find(|line| line.contains("AUTH")).unwrap();
@@ -130,7 +132,9 @@ fn bare_lf_or_cr_dot_does_not_end_data() {
 #[test]
 fn pipelined_commands_in_one_write() {
     let mut input = TRANSACTION.to_vec();
-    input.extend_from_slice(b"body\r\n.\r\nMAIL FROM:<c@example.test>\r\nRCPT TO:<d@example.test>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n");
+    input.extend_from_slice(
+        b"body\r\n.\r\nMAIL FROM:<c@example.test>\r\nRCPT TO:<d@example.test>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n",
+    );
     let out = drive(&mut session(), &[&input]);
     assert_eq!(out.delivered.len(), 2);
     assert_eq!(out.delivered[1].raw, b"second\r\n");
@@ -185,7 +189,8 @@ fn bdat_chunks_make_one_message() {
 #[test]
 fn bdat_over_the_limit_is_refused_at_once_and_drained() {
     let mut session = session();
-    let out = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 4294967295 LAST\r\n"]);
+    let out =
+        drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 4294967295 LAST\r\n"]);
     assert_eq!(codes(&out.output).last(), Some(&"552"));
     assert!(!out.closed);
     // The chunk's bytes are dropped as they come, never kept.
@@ -205,7 +210,11 @@ fn bdat_over_the_limit_resyncs_after_the_chunk() {
     let big = vec![b'y'; 2000];
     let out = drive(
         &mut session(),
-        &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2000 LAST\r\n", &big, b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2 LAST\r\nok"],
+        &[
+            b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2000 LAST\r\n",
+            &big,
+            b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 2 LAST\r\nok",
+        ],
     );
     assert_eq!(codes(&out.output), ["220", "250", "250", "250", "552", "250", "250", "250"]);
     assert_eq!(out.delivered.len(), 1);
@@ -222,7 +231,10 @@ fn bdat_out_of_sequence_skips_its_chunk() {
 #[test]
 fn auth_plain_login_and_cram_md5_record_the_user() {
     let plain = BASE64.encode("\0alice\0secret");
-    let out = drive(&mut session(), &[format!("EHLO c\r\nAUTH PLAIN {plain}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"]);
+    let out = drive(
+        &mut session(),
+        &[format!("EHLO c\r\nAUTH PLAIN {plain}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"],
+    );
     assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("alice"));
     assert!(!out.delivered[0].envelope.transcript.contains(&plain), "transcript leaks credentials");
     assert!(out.delivered[0].envelope.transcript.contains("C: AUTH PLAIN ****"));
@@ -236,13 +248,21 @@ fn auth_plain_login_and_cram_md5_record_the_user() {
     let (user, pass) = (BASE64.encode("bob"), BASE64.encode("pw"));
     let out = drive(
         &mut session(),
-        &[b"EHLO c\r\nAUTH LOGIN\r\n", format!("{user}\r\n{pass}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"],
+        &[
+            b"EHLO c\r\nAUTH LOGIN\r\n",
+            format!("{user}\r\n{pass}\r\n").as_bytes(),
+            TRANSACTION_AFTER_EHLO,
+            b"x\r\n.\r\n",
+        ],
     );
     assert!(out.output.contains("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0"), "{}", out.output);
     assert_eq!(out.delivered[0].envelope.auth_user.as_deref(), Some("bob"));
 
     let response = BASE64.encode("carol 0123456789abcdef0123456789abcdef");
-    let out = drive(&mut session(), &[b"EHLO c\r\nAUTH CRAM-MD5\r\n", format!("{response}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"]);
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nAUTH CRAM-MD5\r\n", format!("{response}\r\n").as_bytes(), TRANSACTION_AFTER_EHLO, b"x\r\n.\r\n"],
+    );
     let challenge = out.output.lines().find(|line| line.starts_with("334 ")).unwrap();
     let challenge = String::from_utf8(BASE64.decode(&challenge[4..]).unwrap()).unwrap();
     assert_eq!(challenge, "<nonce@test.local>");
@@ -283,7 +303,10 @@ fn too_many_bad_commands_close_the_session() {
 
 #[test]
 fn starttls_discards_pipelined_plaintext_and_restarts() {
-    let out = drive(&mut session(), &[b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<injected@x.test>\r\n", b"MAIL FROM:<a@b.test>\r\nEHLO c\r\n"]);
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<injected@x.test>\r\n", b"MAIL FROM:<a@b.test>\r\nEHLO c\r\n"],
+    );
     assert!(out.tls_started);
     // The injected MAIL never ran; after TLS the client must EHLO again.
     assert_eq!(codes(&out.output), ["220", "250", "220", "503", "250"]);
@@ -322,12 +345,17 @@ fn refusals_from_the_store_become_replies() {
 fn endings_say_why() {
     let mut session = session();
     assert_eq!(session.end(Ending::IdleTimeout), Action::Close);
-    assert!(String::from_utf8(session.take_output()).unwrap().ends_with("421 4.4.2 Timeout waiting for input, closing connection\r\n"));
+    assert!(
+        String::from_utf8(session.take_output())
+            .unwrap()
+            .ends_with("421 4.4.2 Timeout waiting for input, closing connection\r\n")
+    );
 }
 
 #[test]
 fn transcript_holds_commands_and_replies_of_the_transaction() {
-    let out = drive(&mut session(), &[TRANSACTION, b"secret body\r\n.\r\n", TRANSACTION_AFTER_EHLO, b"second\r\n.\r\n"]);
+    let out =
+        drive(&mut session(), &[TRANSACTION, b"secret body\r\n.\r\n", TRANSACTION_AFTER_EHLO, b"second\r\n.\r\n"]);
     let first = &out.delivered[0].envelope.transcript;
     assert!(first.starts_with("S: 220 test.local"), "{first}");
     assert!(first.contains("C: EHLO client.test\n"));
@@ -343,7 +371,10 @@ fn transcript_holds_commands_and_replies_of_the_transaction() {
 
 #[test]
 fn replies_fit_in_512_bytes() {
-    let out = drive(&mut session(), &[b"EHLO c\r\nMAIL FROM:<a@b.test> X-UNKNOWN-PARAMETER-WITH-A-VERY-LONG-NAME-THAT-GOES-ON-AND-ON-AND-ON=1\r\n"]);
+    let out = drive(
+        &mut session(),
+        &[b"EHLO c\r\nMAIL FROM:<a@b.test> X-UNKNOWN-PARAMETER-WITH-A-VERY-LONG-NAME-THAT-GOES-ON-AND-ON-AND-ON=1\r\n"],
+    );
     assert!(replies(&out.output).iter().all(|line| line.len() <= 510), "{}", out.output);
 }
 
