@@ -177,12 +177,6 @@ impl Session {
         std::mem::take(&mut self.output)
     }
 
-    /// True while the session waits for input from the client (as opposed to a
-    /// delivery or a TLS handshake, or being closed).
-    pub fn wants_input(&self) -> bool {
-        !matches!(self.state, State::AwaitDelivery | State::AwaitTls | State::Closed)
-    }
-
     /// True while a message body is being received (for the listener's timeouts).
     pub fn in_body(&self) -> bool {
         matches!(self.state, State::Data { .. } | State::Bdat { .. } | State::SkipChunk { .. })
