@@ -41,6 +41,23 @@ pub(super) fn new_message_id(received_ms: i64) -> String {
     String::from_utf8(id.to_vec()).expect("alphabet is ASCII")
 }
 
+/// The time received (Unix ms) that a message ID from [`new_message_id`] encodes,
+/// or `None` when `id` is not one of ours (not 22 alphanumerics).
+pub(super) fn message_id_time(id: &str) -> Option<i64> {
+    if id.len() != 22 || !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let ms = id.bytes().take(8).fold(0i64, |ms, c| {
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            _ => c - b'a' + 36,
+        };
+        ms * 62 + i64::from(digit)
+    });
+    Some(ms)
+}
+
 /// Write the lowest `digits.len()` base-62 digits of `value`, most significant
 /// first. The alphabet is in ASCII order, so IDs sort like their numbers.
 fn base62(mut value: u128, digits: &mut [u8]) {
@@ -85,5 +102,14 @@ mod tests {
         assert_eq!(a[..8], b[..8]);
         assert!(later > a && later > b);
         assert!(new_message_id(62i64.pow(8) - 1) > later);
+    }
+
+    #[test]
+    fn message_ids_give_back_their_time() {
+        for ms in [0, 1, 1_751_358_030_123, 62i64.pow(8) - 1] {
+            assert_eq!(message_id_time(&new_message_id(ms)), Some(ms));
+        }
+        assert_eq!(message_id_time("short"), None);
+        assert_eq!(message_id_time("0000000000000000000-00"), None);
     }
 }

@@ -132,6 +132,33 @@ pub struct MessagePage {
     pub messages: Vec<MessageSummary>,
 }
 
+/// A point in the store's history, for "the first message stored after this":
+/// [`Store::position_now`], [`Store::position_after`], [`Position::received_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// After the message stored with this sequence number: exact storage order.
+    Stored(i64),
+    /// After this millisecond of reception (Unix ms): messages received later.
+    ReceivedMs(i64),
+}
+
+impl Position {
+    /// After `time` (to the millisecond): the messages received later than it.
+    pub fn received_after(time: OffsetDateTime) -> Position {
+        Position::ReceivedMs(codec::unix_ms(time))
+    }
+
+    /// Whether a message announced by an `Event::New` published after this
+    /// position was taken lies after it. Storage order needs no check (the event
+    /// comes from a later commit); a time needs the message received later.
+    pub fn admits_new(&self, summary: &MessageSummary) -> bool {
+        match *self {
+            Position::Stored(_) => true,
+            Position::ReceivedMs(ms) => codec::unix_ms(summary.created) > ms,
+        }
+    }
+}
+
 /// Which messages a bulk change applies to.
 #[derive(Debug, Clone)]
 pub enum Selection {
@@ -342,6 +369,33 @@ impl Store {
     pub fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError> {
         let filter = query.map_or_else(Condition::everything, Condition::search);
         self.shared.readers.with(|conn| read::latest_id(conn, &filter))
+    }
+
+    /// Where the store is now: every message stored so far lies before it.
+    pub fn position_now(&self) -> Result<Position, StoreError> {
+        Ok(Position::Stored(self.shared.readers.with(read::last_seq)?))
+    }
+
+    /// Just after message `id`, in storage order. A message no longer stored
+    /// (deleted, pruned) still marks a point: the millisecond it was received,
+    /// which its ID encodes. `None` when `id` is not a Pigeonhole message ID.
+    pub fn position_after(&self, id: &str) -> Result<Option<Position>, StoreError> {
+        let Some(received_ms) = codec::message_id_time(id) else { return Ok(None) };
+        let seq = self.shared.readers.with(|conn| read::seq_of(conn, id))?;
+        Ok(Some(seq.map_or(Position::ReceivedMs(received_ms), Position::Stored)))
+    }
+
+    /// The first (oldest) message stored after `position` that matches `query`
+    /// (Mailpit's search syntax, as [`Store::search`]; empty matches all).
+    pub fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::after(position).and(Condition::search(query));
+        self.shared.readers.with(|conn| read::first_summary(conn, &filter))
+    }
+
+    /// Message `id`'s summary if it is stored and matches `query`.
+    pub fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::ids(&[id.to_owned()]).and(Condition::search(query));
+        self.shared.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
     pub fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError> {

@@ -81,6 +81,22 @@ pub(super) fn latest_id(conn: &Connection, filter: &Condition) -> Result<Option<
     Ok(id)
 }
 
+/// The oldest message matching `filter` (the first stored).
+pub(super) fn first_summary(conn: &Connection, filter: &Condition) -> Result<Option<MessageSummary>, StoreError> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM messages m WHERE {} ORDER BY m.seq LIMIT 1", filter.sql);
+    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(filter.params.iter()), summary_from_row).optional()?)
+}
+
+/// The storage sequence number of message `id`.
+pub(super) fn seq_of(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn.prepare_cached("SELECT seq FROM messages WHERE id = ?1")?.query_row([id], |row| row.get(0)).optional()?)
+}
+
+/// The highest storage sequence number in use (0 when empty).
+pub(super) fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM messages")?.query_row([], |row| row.get(0))?)
+}
+
 pub(super) fn summary(conn: &Connection, id: &str) -> Result<Option<MessageSummary>, StoreError> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.id = ?1");
     Ok(conn.prepare_cached(&sql)?.query_row([id], summary_from_row).optional()?)

@@ -14,6 +14,7 @@ use rusqlite::types::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
 
+use super::Position;
 use super::codec::unix_ms;
 
 /// A SQL boolean expression over `messages m` and the values bound to its `?`s.
@@ -33,6 +34,22 @@ impl Condition {
     pub fn ids(ids: &[String]) -> Condition {
         let list = serde_json::to_string(ids).expect("strings always serialise");
         Condition { sql: "m.id IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(list)] }
+    }
+
+    /// The messages stored after `position`.
+    pub fn after(position: Position) -> Condition {
+        let (sql, value) = match position {
+            Position::Stored(seq) => ("m.seq > ?", seq),
+            Position::ReceivedMs(ms) => ("m.received_ms > ?", ms),
+        };
+        Condition { sql: sql.into(), params: vec![Value::Integer(value)] }
+    }
+
+    /// The messages matching both conditions.
+    pub fn and(self, other: Condition) -> Condition {
+        let mut params = self.params;
+        params.extend(other.params);
+        Condition { sql: format!("({}) AND ({})", self.sql, other.sql), params }
     }
 
     /// The messages matching a Mailpit search query (an empty query matches all).
@@ -254,6 +271,13 @@ mod tests {
         let c = Condition::search(r#"from:bob -subject:"50% off" is:unread"#);
         assert_eq!(c.sql, "(m.from_addrs LIKE ? ESCAPE '\\') AND NOT (m.subject LIKE ? ESCAPE '\\') AND (m.read = 0)");
         assert_eq!(c.params, vec![text("%bob%"), text("%50\\% off%")]);
+    }
+
+    #[test]
+    fn and_keeps_both_sides_and_their_params_in_order() {
+        let c = Condition::ids(&["x".to_string()]).and(Condition::search("subject:hi"));
+        assert_eq!(c.sql, "(m.id IN (SELECT value FROM json_each(?))) AND ((m.subject LIKE ? ESCAPE '\\'))");
+        assert_eq!(c.params, vec![text(r#"["x"]"#), text("%hi%")]);
     }
 
     #[test]

@@ -314,6 +314,53 @@ async fn search_operators() {
 }
 
 #[tokio::test]
+async fn first_matching_after_a_position() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), StoreConfig { max_messages: 3, ..config() });
+    let start = store.position_now().unwrap();
+    assert_eq!(start, Position::Stored(0));
+    assert_eq!(store.first_matching_after("", start).unwrap(), None);
+
+    let t0 = datetime!(2025-07-01 10:00:00 UTC);
+    let a = store.submit(received(simple("alpha"), t0)).await.unwrap();
+    let b = store.submit(received(simple("beta"), t0 + Duration::from_millis(5))).await.unwrap();
+    let c = store.submit(received(simple("alpha again"), t0 + Duration::from_millis(9))).await.unwrap();
+    let first = |query: &str, position| store.first_matching_after(query, position).unwrap().map(|m| m.id);
+
+    // Oldest first, whatever the page windows; the query filters.
+    assert_eq!(first("", start), Some(a.clone()));
+    assert_eq!(first("subject:alpha", start), Some(a.clone()));
+    let after_a = store.position_after(&a).unwrap().unwrap();
+    assert_eq!(first("", after_a), Some(b.clone()));
+    assert_eq!(first("subject:alpha", after_a), Some(c.clone()));
+    assert_eq!(first("", store.position_after(&c).unwrap().unwrap()), None);
+    assert_eq!(first("", store.position_now().unwrap()), None);
+
+    // By time: received strictly later than the millisecond.
+    assert_eq!(first("", Position::received_after(t0)), Some(b.clone()));
+    assert_eq!(first("", Position::received_after(t0 + Duration::from_micros(4_999))), Some(b.clone()));
+
+    // A message pruned away still marks its point: the time its ID encodes.
+    store.submit(received(simple("delta"), t0 + Duration::from_millis(20))).await.unwrap();
+    assert_eq!(store.summary(&a).unwrap(), None, "pruned (max_messages 3)");
+    assert_eq!(store.position_after(&a).unwrap(), Some(Position::ReceivedMs(codec::unix_ms(t0))));
+    assert_eq!(first("", store.position_after(&a).unwrap().unwrap()), Some(b.clone()));
+    assert_eq!(store.position_after("not an id").unwrap(), None);
+
+    // One message against a query.
+    assert_eq!(store.summary_if_matching(&c, "alpha").unwrap().map(|m| m.id), Some(c.clone()));
+    assert_eq!(store.summary_if_matching(&b, "alpha").unwrap(), None);
+    assert_eq!(store.summary_if_matching(&a, "").unwrap(), None, "gone");
+
+    // A message received in the position's millisecond is not after it; a later one is.
+    let summary = store.summary(&b).unwrap().unwrap();
+    assert!(!Position::received_after(summary.created).admits_new(&summary));
+    assert!(Position::received_after(t0).admits_new(&summary));
+    assert!(Position::Stored(i64::MAX).admits_new(&summary));
+    store.close().await;
+}
+
+#[tokio::test]
 async fn read_flags_and_deletes_publish_events() {
     let dir = TempDir::new().unwrap();
     let (store, mut events) = open(dir.path(), config());
