@@ -28,7 +28,12 @@ pub struct MessageQuery {
 
 /// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip
 /// to the blocking pool. No such message, or `load` found nothing: 404.
-async fn load<T, F>(state: &ApiState, id: String, query: Option<String>, load: F) -> Result<(String, T), ApiError>
+pub(super) async fn load<T, F>(
+    state: &ApiState,
+    id: String,
+    query: Option<String>,
+    load: F,
+) -> Result<(String, T), ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Store, &str) -> Result<Option<T>, StoreError> + Send + 'static,

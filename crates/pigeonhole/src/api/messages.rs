@@ -1,5 +1,6 @@
 //! The mailbox as a whole: `GET /api/v1/messages` (list), `GET /api/v1/search`,
-//! `PUT /api/v1/messages` (read status) and `DELETE /api/v1/messages`.
+//! `PUT /api/v1/messages` (read status), `DELETE /api/v1/messages` and
+//! `DELETE /api/v1/search`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -58,6 +59,20 @@ pub async fn search(
         return Err(ApiError::bad_request("Error: no search query"));
     }
     Ok(Json(read(&state, move |store| store.search(&query, start, limit)).await?))
+}
+
+/// `DELETE /api/v1/search?query=`: delete every message matching the query. An
+/// empty query is refused as on `GET`, so it can never mean "everything".
+pub async fn delete_search(
+    State(state): State<ApiState>,
+    Ext(Query(page)): Ext<Query<PageQuery>>,
+) -> Result<&'static str, ApiError> {
+    let query = page.query.as_deref().unwrap_or("").trim().to_string();
+    if query.is_empty() {
+        return Err(ApiError::bad_request("Error: no search query"));
+    }
+    state.store.delete(Selection::Search(query)).await?;
+    Ok("ok")
 }
 
 /// Body `{"IDs": [...], "Read": bool, "Search": "..."}`: IDs or Search, not both;

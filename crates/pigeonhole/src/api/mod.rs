@@ -2,9 +2,12 @@
 //! clients work unchanged; our additions (`/envelope`, `/inboxes`) follow the same
 //! style.
 //!
-//! * [`messages`]: the mailbox as a whole — list, search, read status, delete.
+//! * [`messages`]: the mailbox as a whole — list, search, read status, delete
+//!   (all, by ID or by search).
 //! * [`message`]: one message — full view, raw source, headers, parts, envelope.
 //! * [`inboxes`]: per-inbox counts.
+//! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
+//! * [`view`]: `/view/{ID}.txt`, the text part alone.
 //! * [`events`]: the `/api/events` WebSocket.
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
@@ -16,10 +19,14 @@ mod error;
 mod events;
 mod guard;
 mod inboxes;
+mod info;
 mod message;
 mod messages;
 #[cfg(test)]
 mod tests;
+mod view;
+
+use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -42,11 +49,13 @@ pub struct ApiState {
     pub store: Store,
     pub events: EventSender,
     streams: Streams,
+    /// When the engine started (for `/api/v1/info`'s uptime).
+    started: Instant,
 }
 
 impl ApiState {
     pub fn new(store: Store, events: EventSender) -> ApiState {
-        ApiState { store, events, streams: Streams::new() }
+        ApiState { store, events, streams: Streams::new(), started: Instant::now() }
     }
 
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new
@@ -63,13 +72,16 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok" }))
         .route("/api/v1/messages", get(messages::list).put(messages::set_read).delete(messages::delete))
-        .route("/api/v1/search", get(messages::search))
+        .route("/api/v1/info", get(info::info))
+        .route("/api/v1/webui", get(info::webui))
+        .route("/api/v1/search", get(messages::search).delete(messages::delete_search))
         .route("/api/v1/message/{id}", get(message::show))
         .route("/api/v1/message/{id}/raw", get(message::raw))
         .route("/api/v1/message/{id}/headers", get(message::headers))
         .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/inboxes", get(inboxes::list))
+        .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {

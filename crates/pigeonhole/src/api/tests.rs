@@ -559,3 +559,131 @@ async fn event_stream() {
     }
     server.abort();
 }
+
+#[tokio::test]
+async fn info_keys_and_counts() {
+    let api = Api::new().await;
+    let read = api.submit(&plain("Read me"), None).await;
+    api.submit(&plain("Leave me"), None).await;
+    api.get_json(&format!("/api/v1/message/{read}")).await;
+
+    let answer = api.get("/api/v1/info").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let info = answer.json();
+    let stats = &info["RuntimeStats"];
+    // The exact text: Mailpit's keys, in Mailpit's order, and nothing else.
+    let expected = format!(
+        concat!(
+            r#"{{"Version":"{}","LatestVersion":"","Database":{},"DatabaseSize":{},"Messages":2,"Unread":1,"Tags":{{}},"#,
+            r#""RuntimeStats":{{"Uptime":{},"Memory":{},"MessagesDeleted":0,"SMTPAccepted":0,"SMTPAcceptedSize":0,"#,
+            r#""SMTPRejected":0,"SMTPIgnored":0}}}}"#
+        ),
+        env!("CARGO_PKG_VERSION"),
+        info["Database"],
+        info["DatabaseSize"],
+        stats["Uptime"],
+        stats["Memory"],
+    );
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap(), expected);
+
+    assert_eq!(info["Database"], api.state.store.database_path().to_str().unwrap());
+    let on_disk = std::fs::metadata(api.state.store.database_path()).unwrap().len();
+    assert!(info["DatabaseSize"].as_u64().unwrap() >= on_disk, "{info}");
+    assert!(stats["Uptime"].as_u64().unwrap() < 60);
+    if cfg!(target_os = "linux") {
+        assert!(stats["Memory"].as_u64().unwrap() > 1024 * 1024, "{info}");
+    }
+}
+
+#[tokio::test]
+async fn webui_says_what_is_off() {
+    let api = Api::new().await;
+    let answer = api.get("/api/v1/webui").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    // Mailpit's keys in Mailpit's order, including the deprecated RecipientAllowlist.
+    let expected = concat!(
+        r#"{"Label":"","MessageRelay":{"Enabled":false,"SMTPServer":"","ReturnPath":"","AllowedRecipients":"","#,
+        r#""BlockedRecipients":"","OverrideFrom":"","PreserveMessageIDs":false,"RecipientAllowlist":""},"#,
+        r#""SpamAssassin":false,"ChaosEnabled":false,"DuplicatesIgnored":false,"HideDeleteAllButton":false}"#
+    );
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn delete_by_search() {
+    let api = Api::new().await;
+    let march = api.submit(&plain("Invoice March"), None).await;
+    let april = api.submit(&plain("Invoice April"), None).await;
+    let news = api.submit(&plain("Newsletter"), None).await;
+    let mut events = api.state.events.subscribe();
+
+    assert_ok(&api.request(Method::DELETE, "/api/v1/search?query=subject%3Ainvoice", Body::empty(), &[]).await);
+    let left: Vec<String> = api.read_flags().await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, [news]);
+    assert_eq!(api.get_json("/api/v1/info").await["Messages"], 1);
+
+    // The writer publishes before it answers, so every event is already there.
+    let mut deleted = BTreeSet::new();
+    let mut last_stats = None;
+    while let Ok(event) = events.try_recv() {
+        let event = serde_json::to_value(event).unwrap();
+        match event["Type"].as_str().unwrap() {
+            "delete" => assert!(deleted.insert(event["Data"]["ID"].as_str().unwrap().to_string())),
+            "stats" => last_stats = Some(event["Data"].clone()),
+            other => panic!("unexpected event {other}: {event}"),
+        }
+    }
+    assert_eq!(deleted, BTreeSet::from([march, april]));
+    assert_eq!(last_stats.unwrap()["Total"], 1);
+
+    // No match: nothing deleted, still ok.
+    assert_ok(&api.request(Method::DELETE, "/api/v1/search?query=subject%3Anothing", Body::empty(), &[]).await);
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 1);
+
+    // An empty query never means "everything".
+    for uri in ["/api/v1/search", "/api/v1/search?query=", "/api/v1/search?query=%20"] {
+        let message = api.request(Method::DELETE, uri, Body::empty(), &[]).await.assert_error(StatusCode::BAD_REQUEST);
+        assert!(message.contains("no search query"), "{message}");
+    }
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 1);
+}
+
+#[tokio::test]
+async fn view_text_part() {
+    let api = Api::new().await;
+    for uri in ["/view/latest.txt", "/view/nope.txt"] {
+        assert_eq!(api.get(uri).await.assert_error(StatusCode::NOT_FOUND), "Message not found", "{uri}");
+    }
+
+    let multipart = api.submit(MULTIPART, None).await;
+    let answer = api.get(&format!("/view/{multipart}.txt")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap().trim_end(), "Plain body");
+
+    let simple = api.submit(&plain("Simple"), None).await;
+    let latest = api.get("/view/latest.txt").await;
+    assert_eq!(&latest.body[..], b"Body of Simple\r\n");
+    let matching = api.get("/view/latest.txt?query=subject%3A%22Caf%C3%A9%20report%22").await;
+    assert_eq!(std::str::from_utf8(&matching.body).unwrap().trim_end(), "Plain body");
+    assert_eq!(api.get(&format!("/view/{simple}.txt")).await.status, StatusCode::OK);
+
+    // Viewing is not reading.
+    assert!(api.read_flags().await.iter().all(|(_, read)| !read));
+
+    let attachment_only = concat!(
+        "From: a@example.com\r\nSubject: Scan\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n",
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+    );
+    let no_text = api.submit(attachment_only.as_bytes(), None).await;
+    let message = api.get(&format!("/view/{no_text}.txt")).await.assert_error(StatusCode::NOT_FOUND);
+    assert_eq!(message, "This message does not contain a text part");
+
+    // Only `.txt` is served here.
+    for uri in [format!("/view/{simple}"), format!("/view/{simple}.html"), "/view/.txt".to_string()] {
+        api.get(&uri).await.assert_error(StatusCode::NOT_FOUND);
+    }
+}

@@ -1,0 +1,164 @@
+//! About the server: `GET /api/v1/info` (Mailpit's `AppInformation`) and
+//! `GET /api/v1/webui` (Mailpit's `WebUIConfiguration`).
+//!
+//! Mailpit's clients compare these objects key for key, so the structs below keep
+//! Mailpit's key sets and order exactly, including the deprecated
+//! `MessageRelay.RecipientAllowlist` that Mailpit still sends.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::{ApiState, read};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInformation {
+    version: &'static str,
+    /// Mailpit asks GitHub; we never phone home.
+    latest_version: &'static str,
+    database: String,
+    /// The database file plus its write-ahead log, in bytes.
+    database_size: u64,
+    messages: u64,
+    unread: u64,
+    /// Tag → number of messages with it.
+    tags: BTreeMap<String, i64>,
+    runtime_stats: RuntimeStats,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeStats {
+    /// Seconds since the API state was made (at engine start).
+    uptime: u64,
+    /// Resident set size in bytes (Linux; 0 elsewhere).
+    memory: u64,
+    messages_deleted: u64,
+    #[serde(rename = "SMTPAccepted")]
+    smtp_accepted: u64,
+    #[serde(rename = "SMTPAcceptedSize")]
+    smtp_accepted_size: u64,
+    #[serde(rename = "SMTPRejected")]
+    smtp_rejected: u64,
+    #[serde(rename = "SMTPIgnored")]
+    smtp_ignored: u64,
+}
+
+pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>, ApiError> {
+    let uptime = state.started.elapsed().as_secs();
+    let info = read(&state, move |store| {
+        let stats = store.stats()?;
+        let path = store.database_path();
+        Ok(AppInformation {
+            version: env!("CARGO_PKG_VERSION"),
+            latest_version: "",
+            database: path.display().to_string(),
+            database_size: database_size(path),
+            messages: stats.total,
+            unread: stats.unread,
+            // No tags yet: the store does not keep them.
+            tags: BTreeMap::new(),
+            runtime_stats: RuntimeStats {
+                uptime,
+                memory: resident_memory(),
+                // 0 until they are counted: deletions by the store's writer, SMTP
+                // transactions by the SMTP listener; neither keeps a count yet.
+                messages_deleted: 0,
+                smtp_accepted: 0,
+                smtp_accepted_size: 0,
+                smtp_rejected: 0,
+                smtp_ignored: 0,
+            },
+        })
+    })
+    .await?;
+    Ok(Json(info))
+}
+
+/// Bytes of the database file and its `-wal` file (either may be missing).
+fn database_size(path: &Path) -> u64 {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    [path, Path::new(&wal)].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+/// The process's resident set size in bytes: `VmRSS` of `/proc/self/status` (the
+/// resident pages of `/proc/self/statm`, in kB, without needing the page size).
+/// 0 where there is no `/proc`.
+fn resident_memory() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WebUiConfiguration {
+    label: &'static str,
+    message_relay: MessageRelay,
+    spam_assassin: bool,
+    chaos_enabled: bool,
+    duplicates_ignored: bool,
+    hide_delete_all_button: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MessageRelay {
+    enabled: bool,
+    #[serde(rename = "SMTPServer")]
+    smtp_server: &'static str,
+    return_path: &'static str,
+    allowed_recipients: &'static str,
+    blocked_recipients: &'static str,
+    override_from: &'static str,
+    #[serde(rename = "PreserveMessageIDs")]
+    preserve_message_ids: bool,
+    /// Mailpit's deprecated name for `AllowedRecipients`, still sent by it.
+    recipient_allowlist: &'static str,
+}
+
+/// What the web UI may offer. Relay (release), SpamAssassin and chaos are not
+/// available, so they are off and their settings empty.
+pub async fn webui() -> Json<WebUiConfiguration> {
+    Json(WebUiConfiguration {
+        label: "",
+        message_relay: MessageRelay {
+            enabled: false,
+            smtp_server: "",
+            return_path: "",
+            allowed_recipients: "",
+            blocked_recipients: "",
+            override_from: "",
+            preserve_message_ids: false,
+            recipient_allowlist: "",
+        },
+        spam_assassin: false,
+        chaos_enabled: false,
+        duplicates_ignored: false,
+        hide_delete_all_button: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resident_memory;
+
+    #[test]
+    fn memory_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(resident_memory() > 0);
+        }
+    }
+}
