@@ -34,8 +34,7 @@ pub async fn show(
         Ok(Some(view::message(&summary, &raw).text))
     })
     .await?;
-    if text.is_empty() {
-        return Err(ApiError::not_found("This message does not contain a text part"));
-    }
+    // Like Mailpit: a message without text answers 200 with an empty body (clients
+    // such as mailpit-api treat any other status as an error).
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
