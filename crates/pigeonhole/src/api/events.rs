@@ -50,6 +50,11 @@ impl Streams {
         self.slots.close();
         self.closing.send_replace(true);
     }
+
+    /// Turns true when shutdown starts (`/api/v1/wait` listens too).
+    pub(super) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
 }
 
 pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketUpgrade>) -> Result<Response, ApiError> {

@@ -8,6 +8,7 @@
 //! * [`inboxes`]: per-inbox counts.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt`, the text part alone.
+//! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
 //! * [`events`]: the `/api/events` WebSocket.
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
@@ -25,6 +26,7 @@ mod messages;
 #[cfg(test)]
 mod tests;
 mod view;
+mod wait;
 
 use std::time::Instant;
 
@@ -59,8 +61,9 @@ impl ApiState {
     }
 
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new
-    /// ones. Call it when shutdown starts: axum's graceful shutdown stops waiting for
-    /// a connection once it is upgraded, so the streams need their own signal.
+    /// ones; answer every waiting `/api/v1/wait` 503. Call it when shutdown starts:
+    /// axum's graceful shutdown stops waiting for a connection once it is upgraded,
+    /// so the streams need their own signal (and waiters would hold it up).
     pub fn close_streams(&self) {
         self.streams.close();
     }
@@ -81,6 +84,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/inboxes", get(inboxes::list))
+        .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))
         .fallback(|| async { ApiError::not_found("Not found") })
