@@ -251,3 +251,66 @@ fn retention_keeps_the_newest_messages() {
         .collect();
     assert_eq!(subjects, ["keep 7", "keep 6", "keep 5", "keep 4", "keep 3"]);
 }
+
+/// `GET /api/v1/wait` from a thread of its own: the status, the body, and when the
+/// answer had arrived in full.
+fn start_waiter(server: &Server, path: String) -> std::thread::JoinHandle<(u16, Value, Instant)> {
+    let client = server.client().clone();
+    let url = server.url(&path);
+    std::thread::spawn(move || {
+        let response = client.get(url).send().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response.text().unwrap();
+        let arrived = Instant::now();
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}")), arrived)
+    })
+}
+
+#[test]
+fn wait_returns_a_new_message_within_50ms_of_its_250() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("waiter.example.test");
+    // Idle waiters for mail that never comes, all through the rounds.
+    let idle: Vec<_> = (0..20)
+        .map(|n| start_waiter(&server, format!("/api/v1/wait?query=to:nobody{n}@example.test&timeout=3s")))
+        .collect();
+    let mut latencies = Vec::new();
+    for round in 0..5 {
+        let to = format!("bob{round}@example.test");
+        let waiter = start_waiter(&server, format!("/api/v1/wait?query=to:{to}&timeout=10s"));
+        // Time for the waiter to be waiting (without a cursor, only later mail counts).
+        std::thread::sleep(Duration::from_millis(300));
+
+        let noise = simple_message("a@example.test", "carol@example.test", "not for bob", "x");
+        queued_id(&smtp.deliver("a@example.test", &["carol@example.test"], &noise));
+        let msg = simple_message("a@example.test", &to, &format!("for bob, round {round}"), "x");
+        let reply = smtp.deliver("a@example.test", &[&to], &msg);
+        let replied = Instant::now();
+        let id = queued_id(&reply);
+
+        let (status, summary, arrived) = waiter.join().unwrap();
+        assert_eq!(status, 200, "{summary}");
+        assert_eq!(summary["ID"], id.as_str(), "{summary}");
+        assert_eq!(summary["Subject"], format!("for bob, round {round}"));
+        assert_eq!(summary, server.summary_by_subject(&format!("for bob, round {round}")), "the list's summary");
+        latencies.push(arrived.saturating_duration_since(replied));
+    }
+    smtp.quit();
+    for waiter in idle {
+        let (status, body, _) = waiter.join().unwrap();
+        assert_eq!(status, 408, "{body}");
+        assert_eq!(body, json!({"Error": "no message matching the query arrived within 3s"}));
+    }
+    eprintln!("wait latency after the 250, per round: {latencies:?}");
+    for latency in &latencies {
+        assert!(*latency < Duration::from_millis(50), "a waiter answered {latency:?} after the 250: {latencies:?}");
+    }
+
+    // A cursor: the first match stored after it answers at once, even if its page moved on.
+    let first = server.list()["messages"].as_array().unwrap().last().unwrap()["ID"].as_str().unwrap().to_string();
+    let next = start_waiter(&server, format!("/api/v1/wait?after={first}&query=to:bob&timeout=0")).join().unwrap();
+    assert_eq!((next.0, next.1["To"][0]["Address"].clone()), (200, json!("bob0@example.test")));
+    let bad = start_waiter(&server, "/api/v1/wait?timeout=forever".to_string()).join().unwrap();
+    assert_eq!(bad.0, 400, "{}", bad.1);
+}
