@@ -39,11 +39,13 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );
 
     -- The summary of each message. `seq` orders messages by arrival and is the
-    -- full-text index's rowid; `id` is the public 22-character ID.
+    -- full-text index's rowid; `id` is the public 22-character ID. AUTOINCREMENT:
+    -- a deleted newest message's seq is never handed out again, so "after seq N"
+    -- (the wait API's cursor) keeps meaning "arrived later".
     -- Address columns hold JSON arrays of [name, address] pairs: compact, and a
     -- LIKE search over them sees names and addresses but no key names.
     CREATE TABLE messages (
-        seq            INTEGER PRIMARY KEY,
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
         id             TEXT NOT NULL UNIQUE,
         inbox_id       INTEGER NOT NULL REFERENCES inboxes(id),
         received_ms    INTEGER NOT NULL,

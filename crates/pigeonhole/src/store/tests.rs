@@ -798,3 +798,21 @@ async fn commits_are_checkpointed_in_the_background() {
     }
     panic!("no checkpoint within 2 s: the database file stayed at {} bytes", db_size());
 }
+
+#[tokio::test]
+async fn storage_order_numbers_are_never_reused() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let seq_of = |id: &str| -> i64 {
+        let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+        conn.query_row("SELECT seq FROM messages WHERE id = ?1", [id], |row| row.get(0)).unwrap()
+    };
+    store.submit(new_message(simple("first"))).await.unwrap();
+    let newest = store.submit(new_message(simple("newest"))).await.unwrap();
+    let deleted_seq = seq_of(&newest);
+    store.delete(Selection::Ids(vec![newest])).await.unwrap();
+    // A cursor "after the deleted message" must still mean "arrived later".
+    let next = store.submit(new_message(simple("next"))).await.unwrap();
+    assert!(seq_of(&next) > deleted_seq);
+    store.close().await;
+}
