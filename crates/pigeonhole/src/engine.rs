@@ -11,6 +11,7 @@ use std::fs;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -19,8 +20,8 @@ use tokio::task::JoinHandle;
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::events::{self, EventSender};
-use crate::smtp::listener::Listener;
 use crate::smtp::tls::{self, TlsError};
+use crate::smtp::{self, listener::Listener};
 use crate::store::{OpenError, Store};
 
 /// Why the engine could not start. Each message is one line saying what is wrong
@@ -79,18 +80,20 @@ impl Engine {
         };
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let smtp_counters = Arc::new(smtp::Counters::default());
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let listener = Listener::new(
             smtp_socket,
             config.smtp.clone(),
             Some(tls),
             store.clone(),
+            smtp_counters.clone(),
             shutdown_rx.clone(),
             sessions_done_tx,
         );
         let smtp_task = tokio::spawn(listener.run());
 
-        let api_state = ApiState::new(store.clone(), events.clone());
+        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters);
         let router = api::router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {

@@ -314,3 +314,23 @@ fn wait_returns_a_new_message_within_50ms_of_its_250() {
     let bad = start_waiter(&server, "/api/v1/wait?timeout=forever".to_string()).join().unwrap();
     assert_eq!(bad.0, 400, "{}", bad.1);
 }
+
+#[test]
+fn info_counts_what_smtp_accepted_and_what_was_deleted() {
+    let server = Server::start();
+    let messages: Vec<Vec<u8>> = (0..3)
+        .map(|i| simple_message("a@example.test", "b@example.test", &format!("info {i}"), &"x".repeat(100 * i)))
+        .collect();
+    let ids: Vec<String> =
+        messages.iter().map(|m| send_one(server.smtp, "a@example.test", "b@example.test", m)).collect();
+    server.mutate(Method::DELETE, "/api/v1/messages", Some(json!({"IDs": [ids[0]]})));
+
+    let info = server.get_json("/api/v1/info");
+    let stats = &info["RuntimeStats"];
+    assert_eq!(stats["SMTPAccepted"], 3, "{info}");
+    let sent_bytes: usize = messages.iter().map(Vec::len).sum();
+    assert_eq!(stats["SMTPAcceptedSize"], sent_bytes as u64, "{info}");
+    assert_eq!(stats["SMTPRejected"], 0, "{info}");
+    assert_eq!(stats["MessagesDeleted"], 1, "{info}");
+    assert_eq!(info["Messages"], 2, "{info}");
+}

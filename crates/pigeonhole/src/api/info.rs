@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
@@ -51,6 +52,7 @@ pub struct RuntimeStats {
 
 pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>, ApiError> {
     let uptime = state.started.elapsed().as_secs();
+    let smtp = state.smtp.clone();
     let info = read(&state, move |store| {
         let stats = store.stats()?;
         let path = store.database_path();
@@ -66,12 +68,11 @@ pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>,
             runtime_stats: RuntimeStats {
                 uptime,
                 memory: resident_memory(),
-                // 0 until they are counted: deletions by the store's writer, SMTP
-                // transactions by the SMTP listener; neither keeps a count yet.
-                messages_deleted: 0,
-                smtp_accepted: 0,
-                smtp_accepted_size: 0,
-                smtp_rejected: 0,
+                messages_deleted: store.messages_deleted(),
+                smtp_accepted: smtp.accepted.load(Ordering::Relaxed),
+                smtp_accepted_size: smtp.accepted_bytes.load(Ordering::Relaxed),
+                smtp_rejected: smtp.rejected.load(Ordering::Relaxed),
+                // Mailpit counts messages it drops as duplicates; we keep every one.
                 smtp_ignored: 0,
             },
         })

@@ -28,6 +28,7 @@ mod tests;
 mod view;
 mod wait;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +37,7 @@ use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
 use crate::events::EventSender;
+use crate::smtp;
 use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
@@ -53,11 +55,13 @@ pub struct ApiState {
     streams: Streams,
     /// When the engine started (for `/api/v1/info`'s uptime).
     started: Instant,
+    /// The SMTP listener's counts (for `/api/v1/info`).
+    smtp: Arc<smtp::Counters>,
 }
 
 impl ApiState {
-    pub fn new(store: Store, events: EventSender) -> ApiState {
-        ApiState { store, events, streams: Streams::new(), started: Instant::now() }
+    pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>) -> ApiState {
+        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp }
     }
 
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new

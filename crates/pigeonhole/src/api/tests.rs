@@ -70,7 +70,7 @@ impl Api {
         let dir = TempDir::new().unwrap();
         let events = events::channel();
         let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
-        let state = ApiState::new(store, events);
+        let state = ApiState::new(store, events, Default::default());
         Api { _dir: dir, router: router(state.clone()), state }
     }
 

@@ -208,7 +208,7 @@ mod tests {
             let dir = TempDir::new().unwrap();
             let events = events::channel();
             let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
-            let state = ApiState::new(store, events);
+            let state = ApiState::new(store, events, Default::default());
             Api { _dir: dir, router: super::super::router(state.clone()), state }
         }
 

@@ -12,6 +12,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -22,6 +23,7 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use super::Counters;
 use super::session::{Action, Ending, Refusal, Session};
 use crate::config::SmtpLimits;
 use crate::store::{NewMessage, Store, SubmitError};
@@ -36,6 +38,7 @@ struct Shared {
     limits: SmtpLimits,
     tls: Option<TlsAcceptor>,
     store: Store,
+    counters: Arc<Counters>,
 }
 
 /// The accept loop. Built by the engine around an already bound socket, so that
@@ -55,13 +58,14 @@ impl Listener {
         limits: SmtpLimits,
         tls: Option<TlsAcceptor>,
         store: Store,
+        counters: Arc<Counters>,
         shutdown: watch::Receiver<bool>,
         sessions_done: mpsc::Sender<()>,
     ) -> Listener {
         Listener {
             listener,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
-            shared: Arc::new(Shared { limits, tls, store }),
+            shared: Arc::new(Shared { limits, tls, store, counters }),
             shutdown,
             sessions_done,
         }
@@ -151,12 +155,19 @@ async fn handle(
         while let Some(action) = session.advance() {
             match action {
                 Action::Deliver(delivery) => {
+                    let size = delivery.raw.len() as u64;
                     let message = NewMessage {
                         raw: delivery.raw,
                         envelope: delivery.envelope,
                         received_at: OffsetDateTime::now_utc(),
                     };
                     let outcome = shared.store.submit(message).await.map_err(refusal);
+                    if outcome.is_ok() {
+                        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
+                    } else {
+                        shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
                     if let Some(Action::Close) = session.delivered(outcome) {
                         return flush_and_close(&mut connection, &mut session).await;
                     }

@@ -12,6 +12,8 @@ pub mod listener;
 pub mod session;
 pub mod tls;
 
+use std::sync::atomic::AtomicU64;
+
 use serde::Serialize;
 
 /// Who sent a message and how: everything SMTP knew besides the bytes.
@@ -33,4 +35,15 @@ pub struct Envelope {
     /// The session's commands and replies up to this message (never the body,
     /// never a password), one `C: ` or `S: ` line each.
     pub transcript: String,
+}
+
+/// What the listener has done since it started (shown by `/api/v1/info`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages stored (answered 250).
+    pub accepted: AtomicU64,
+    /// Their sizes, in bytes.
+    pub accepted_bytes: AtomicU64,
+    /// Messages the store refused (answered 451, 452 or 421).
+    pub rejected: AtomicU64,
 }

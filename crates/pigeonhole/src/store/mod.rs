@@ -416,6 +416,11 @@ impl Store {
         Ok(self.shared.counts.stats())
     }
 
+    /// Messages deleted since the store opened, through the API or by retention.
+    pub fn messages_deleted(&self) -> u64 {
+        self.shared.counts.deleted()
+    }
+
     /// Every inbox with its counts, by name.
     pub fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError> {
         self.shared.readers.with(read::inboxes)

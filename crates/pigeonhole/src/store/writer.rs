@@ -73,20 +73,26 @@ struct Counts {
     unread: u64,
     /// Sum of raw (uncompressed) sizes, for the size budget.
     bytes: u64,
+    /// Messages deleted (through the API or by retention) since the store opened.
+    deleted: u64,
 }
 
 /// The counts as of the last commit, for readers.
 #[derive(Default)]
-pub(super) struct PublishedCounts(Mutex<(u64, u64)>);
+pub(super) struct PublishedCounts(Mutex<Counts>);
 
 impl PublishedCounts {
     pub fn stats(&self) -> Stats {
-        let (total, unread) = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Stats::new(total, unread)
+        let counts = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Stats::new(counts.total, counts.unread)
+    }
+
+    pub fn deleted(&self) -> u64 {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).deleted
     }
 
     fn publish(&self, counts: Counts) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = (counts.total, counts.unread);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = counts;
     }
 }
 
@@ -130,7 +136,7 @@ impl Writer {
         let counts = conn.query_row(
             "SELECT count(*), coalesce(sum(read = 0), 0), coalesce(sum(size), 0) FROM messages",
             [],
-            |row| Ok(Counts { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)? }),
+            |row| Ok(Counts { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)?, deleted: 0 }),
         )?;
         published.publish(counts);
         // Left over by a process that stopped before indexing them.
@@ -293,7 +299,7 @@ fn commit(
             }
             Command::Delete { target: DeleteTarget::All, .. } => {
                 tx.execute("DELETE FROM messages", [])?;
-                counts = Counts::default();
+                counts = Counts { deleted: counts.deleted + counts.total, ..Counts::default() };
                 events.push(Event::Truncate(()));
             }
             Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
@@ -404,6 +410,7 @@ fn forget(counts: &mut Counts, deleted: Vec<DeletedRow>) -> Vec<String> {
             counts.total -= 1;
             counts.unread -= u64::from(!read);
             counts.bytes -= size;
+            counts.deleted += 1;
             id
         })
         .collect()
