@@ -8,7 +8,13 @@
 //! smtp listening on 127.0.0.1:1025
 //! http listening on 127.0.0.1:8025
 //! ```
+//!
+//! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`
+//! and `delete` talk to a running server over HTTP, `sendmail` delivers stdin to its
+//! SMTP listener. Run under the name `sendmail` (a symlink), the binary is
+//! `pigeonhole sendmail`.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +24,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
+
+mod cli;
 
 #[derive(Parser)]
 #[command(name = "pigeonhole", version, about = "Catch the mail your application sends")]
@@ -30,6 +38,17 @@ struct Cli {
 enum Command {
     /// Run the SMTP listener and the web UI/API until interrupted.
     Serve(ServeArgs),
+    /// Wait for a message matching a query to arrive; print its summary as JSON (exit 1 on timeout).
+    Wait(cli::client::WaitArgs),
+    /// List messages (newest first), or those matching a query, as JSON or a table.
+    List(cli::client::ListArgs),
+    /// Print one message as JSON, or its exact raw bytes.
+    Get(cli::client::GetArgs),
+    /// Delete the given messages, or all of them.
+    Delete(cli::client::DeleteArgs),
+    /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
+    #[command(visible_alias = "send")]
+    Sendmail(cli::sendmail::SendmailArgs),
 }
 
 #[derive(Args)]
@@ -71,11 +90,28 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    let cli = Cli::parse_from(sendmail_by_name(std::env::args_os().collect()));
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            runtime.block_on(serve(args))
+        }
+        Command::Wait(args) => cli::finish(cli::client::wait(args)),
+        Command::List(args) => cli::finish(cli::client::list(args)),
+        Command::Get(args) => cli::finish(cli::client::get(args)),
+        Command::Delete(args) => cli::finish(cli::client::delete(args)),
+        Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
     }
+}
+
+/// Run as `sendmail` (a symlink to this binary, for apps that call sendmail by
+/// name), the arguments are those of `pigeonhole sendmail`.
+fn sendmail_by_name(mut args: Vec<OsString>) -> Vec<OsString> {
+    let name = args.first().and_then(|arg0| PathBuf::from(arg0).file_name().map(|n| n.to_owned()));
+    if name.is_some_and(|name| name == "sendmail") {
+        args.insert(1, "sendmail".into());
+    }
+    args
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

@@ -37,12 +37,18 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// `pigeonhole serve` with no inherited PIGEONHOLE_* settings (addresses, data folder,
-/// limits, timeouts, fsync), so the developer's or CI's environment cannot change what
-/// a test runs against. Only PIGEONHOLE_LOG passes: it changes what is logged, nothing else.
+/// `pigeonhole serve` with no inherited PIGEONHOLE_* settings (see [`without_settings`]).
 pub fn serve_command() -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = without_settings(Command::new(BIN));
     cmd.arg("serve").stdin(Stdio::null());
+    cmd
+}
+
+/// `cmd` (`pigeonhole`, or a shell that runs it) with no inherited PIGEONHOLE_*
+/// settings (addresses, URL, data folder, limits, timeouts, fsync), so the developer's
+/// or CI's environment cannot change what a test runs against. Only PIGEONHOLE_LOG
+/// passes: it changes what is logged, nothing else.
+pub fn without_settings(mut cmd: Command) -> Command {
     for (name, _) in std::env::vars_os() {
         let is_setting = name.to_str().is_some_and(|n| n.starts_with("PIGEONHOLE_") && n != "PIGEONHOLE_LOG");
         if is_setting {

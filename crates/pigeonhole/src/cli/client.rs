@@ -1,0 +1,335 @@
+//! `pigeonhole wait | list | get | delete`: one HTTP request each to a running
+//! server's API, the answer on stdout.
+//!
+//! Exit codes, for scripts: 0 done; 1 `wait` timed out (nothing matched in time);
+//! 2 anything else (server unreachable, an error answer, bad arguments).
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, ValueEnum};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
+
+use super::Failure;
+
+/// `wait` timed out.
+pub const EXIT_TIMEOUT: u8 = 1;
+/// Any other failure.
+pub const EXIT_ERROR: u8 = 2;
+
+/// How long a request other than `wait` may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The server's own limit on `timeout` (5m) plus slack: the client's timeout used for
+/// a `wait` whose timeout we cannot read (the server will say what is wrong with it).
+const WAIT_FALLBACK: Duration = Duration::from_secs(6 * 60);
+/// How much longer than the wait itself the HTTP request may take, so that the
+/// server's 408 (not our own timeout) ends a wait.
+const WAIT_SLACK: Duration = Duration::from_secs(30);
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Base URL of a running `pigeonhole serve` (its HTTP address).
+    #[arg(long, env = "PIGEONHOLE_URL", default_value = "http://127.0.0.1:8025")]
+    pub url: String,
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Search query the message must match (`to:bob@example.test subject:welcome`); empty = any message.
+    #[arg(long, short, default_value = "")]
+    pub query: String,
+    /// How long to wait: `500ms`, `30s`, `2m` or seconds (at most 5m).
+    #[arg(long, short, default_value = "30s")]
+    pub timeout: String,
+    /// Only messages stored after this one (a message ID) or this time (RFC 3339);
+    /// without it, only messages stored from now on.
+    #[arg(long)]
+    pub after: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Only the messages matching this search query.
+    #[arg(long, short)]
+    pub query: Option<String>,
+    /// At most this many messages (newest first) [server default: 50].
+    #[arg(long, short = 'n')]
+    pub limit: Option<u64>,
+    /// Skip this many of the newest messages first.
+    #[arg(long)]
+    pub start: Option<u64>,
+    /// `json`: the API's page as is; `table`: one line per message (ID, date, from, subject).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Message ID, or `latest` for the newest message.
+    pub id: String,
+    /// Print the exact stored bytes of the message instead of its parsed JSON.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("what").required(true).args(["all", "ids"])))]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Delete every message.
+    #[arg(long)]
+    pub all: bool,
+    /// IDs of the messages to delete.
+    pub ids: Vec<String>,
+}
+
+pub fn wait(args: WaitArgs) -> Result<(), Failure> {
+    let api = Api::new(&args.server.url, parse_duration(&args.timeout).map_or(WAIT_FALLBACK, |d| d + WAIT_SLACK))?;
+    let mut params = vec![("query", args.query.as_str()), ("timeout", args.timeout.as_str())];
+    if let Some(after) = &args.after {
+        params.push(("after", after));
+    }
+    let request = api.client.get(api.url("/api/v1/wait", &params));
+    let response = api.send(request, "GET /api/v1/wait")?;
+    if response.status() == StatusCode::REQUEST_TIMEOUT {
+        let body = response.text().unwrap_or_default();
+        let reason = error_text(&body).unwrap_or_else(|| format!("nothing arrived within {}", args.timeout));
+        return Err(Failure::new(EXIT_TIMEOUT, format!("{reason} (query {:?})", args.query)));
+    }
+    let body = api.ok_body(response, "GET /api/v1/wait")?;
+    print_line(&body)
+}
+
+pub fn list(args: ListArgs) -> Result<(), Failure> {
+    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let (start, limit) = (args.start.map(|n| n.to_string()), args.limit.map(|n| n.to_string()));
+    let mut params = Vec::new();
+    if let Some(start) = &start {
+        params.push(("start", start.as_str()));
+    }
+    if let Some(limit) = &limit {
+        params.push(("limit", limit.as_str()));
+    }
+    let path = match &args.query {
+        Some(query) => {
+            params.push(("query", query));
+            "/api/v1/search"
+        }
+        None => "/api/v1/messages",
+    };
+    let what = format!("GET {path}");
+    let response = api.send(api.client.get(api.url(path, &params)), &what)?;
+    let body = api.ok_body(response, &what)?;
+    match args.format {
+        Format::Json => print_line(&body),
+        Format::Table => {
+            let page: Value = serde_json::from_slice(&body)
+                .map_err(|e| Failure::new(EXIT_ERROR, format!("{what}: the answer is not JSON ({e})")))?;
+            let mut out = String::new();
+            for message in page["messages"].as_array().into_iter().flatten() {
+                let from = &message["From"];
+                let from = match from["Address"].as_str() {
+                    Some(address) if !address.is_empty() => address,
+                    _ => from["Name"].as_str().unwrap_or(""),
+                };
+                let line = [
+                    message["ID"].as_str().unwrap_or(""),
+                    message["Created"].as_str().unwrap_or(""),
+                    from,
+                    message["Subject"].as_str().unwrap_or(""),
+                ]
+                .map(|field| field.replace(['\t', '\r', '\n'], " "))
+                .join("\t");
+                out.push_str(&line);
+                out.push('\n');
+            }
+            write_stdout(out.as_bytes())
+        }
+    }
+}
+
+pub fn get(args: GetArgs) -> Result<(), Failure> {
+    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let id = utf8_percent_encode(&args.id, NON_ALPHANUMERIC).to_string();
+    let path = if args.raw { format!("/api/v1/message/{id}/raw") } else { format!("/api/v1/message/{id}") };
+    let what = format!("GET {path}");
+    let response = api.send(api.client.get(api.url(&path, &[])), &what)?;
+    let body = api.ok_body(response, &what)?;
+    if args.raw { write_stdout(&body) } else { print_line(&body) }
+}
+
+pub fn delete(args: DeleteArgs) -> Result<(), Failure> {
+    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let mut request = api.client.delete(api.url("/api/v1/messages", &[]));
+    if !args.all {
+        request = request.json(&serde_json::json!({ "IDs": args.ids }));
+    }
+    let response = api.send(request, "DELETE /api/v1/messages")?;
+    api.ok_body(response, "DELETE /api/v1/messages")?;
+    Ok(())
+}
+
+struct Api {
+    client: Client,
+    base: String,
+}
+
+impl Api {
+    fn new(url: &str, timeout: Duration) -> Result<Api, Failure> {
+        let base = url.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Failure::new(
+                EXIT_ERROR,
+                format!("--url {url:?} is not an http:// URL (like http://127.0.0.1:8025)"),
+            ));
+        }
+        let client = Client::builder()
+            // Loopback (the usual server) must never go through a proxy from the environment.
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Failure::new(EXIT_ERROR, format!("cannot make an HTTP client: {e}")))?;
+        Ok(Api { client, base })
+    }
+
+    fn url(&self, path: &str, params: &[(&str, &str)]) -> String {
+        let mut url = format!("{}{path}", self.base);
+        for (i, (name, value)) in params.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(name);
+            url.push('=');
+            url.extend(utf8_percent_encode(value, NON_ALPHANUMERIC));
+        }
+        url
+    }
+
+    fn send(&self, request: RequestBuilder, what: &str) -> Result<Response, Failure> {
+        request.send().map_err(|e| {
+            let reason = if e.is_timeout() {
+                "no answer in time".to_owned()
+            } else if e.is_connect() {
+                "cannot connect".to_owned()
+            } else {
+                e.without_url().to_string()
+            };
+            Failure::new(
+                EXIT_ERROR,
+                format!(
+                    "{what} at {}: {reason}: is `pigeonhole serve` running there? \
+                     (start it, or point --url / PIGEONHOLE_URL at its HTTP address)",
+                    self.base
+                ),
+            )
+        })
+    }
+
+    /// The body of a 200 answer; anything else is a failure quoting the server's error.
+    fn ok_body(&self, response: Response, what: &str) -> Result<Vec<u8>, Failure> {
+        let status = response.status();
+        let body = response
+            .bytes()
+            .map_err(|e| Failure::new(EXIT_ERROR, format!("{what} at {}: reading the answer: {e}", self.base)))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let text = String::from_utf8_lossy(&body);
+        let detail = error_text(&body).unwrap_or_else(|| text.trim().chars().take(200).collect());
+        let detail = detail.replace(['\r', '\n'], " ");
+        let hint = if status == StatusCode::NOT_FOUND && !what.contains("/message/") {
+            " (is this a Pigeonhole server?)"
+        } else {
+            ""
+        };
+        Err(Failure::new(EXIT_ERROR, format!("{what} at {} answered {status}: {detail}{hint}", self.base)))
+    }
+}
+
+/// `Error` of a JSON error answer (`{"Error": "…"}`).
+fn error_text(body: impl AsRef<[u8]>) -> Option<String> {
+    let value: Value = serde_json::from_slice(body.as_ref()).ok()?;
+    value.get("Error")?.as_str().map(str::to_owned)
+}
+
+/// The server's duration syntax (`500ms`, `30s`, `2m`, seconds), read here only to
+/// size the client's own timeout; the server is the judge of what it accepts.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// A JSON answer on stdout, with a final newline.
+fn print_line(body: &[u8]) -> Result<(), Failure> {
+    let mut out = body.to_vec();
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        // A reader that stopped reading (`| head`) is not our failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::new(EXIT_ERROR, format!("writing to stdout: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("3h"), None);
+    }
+
+    #[test]
+    fn urls_are_encoded() {
+        let api = Api::new("http://127.0.0.1:8025/", REQUEST_TIMEOUT).unwrap();
+        assert_eq!(
+            api.url("/api/v1/search", &[("query", "to:bob@example.test a&b"), ("limit", "5")]),
+            "http://127.0.0.1:8025/api/v1/search?query=to%3Abob%40example%2Etest%20a%26b&limit=5"
+        );
+        assert!(Api::new("127.0.0.1:8025", REQUEST_TIMEOUT).is_err());
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(error_text(br#"{"Error":"timeout"}"#).as_deref(), Some("timeout"));
+        assert_eq!(error_text(b"not found"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get` and `delete`
+//! talk to a running server over its HTTP API ([`client`]); `sendmail` (alias `send`)
+//! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
+//!
+//! They live in the binary, not the library: they are thin scripts around the public
+//! HTTP and SMTP interfaces and share no code with the engine.
+
+pub mod client;
+pub mod sendmail;
+
+use std::process::ExitCode;
+
+/// Why a client command stopped: printed as one line on stderr, then the process
+/// exits with `code`.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+}
+
+/// Prints a failure as `error: …` and turns the outcome into the exit code.
+pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The client subcommands (`wait`, `list`, `get`, `delete`) and `sendmail`, run as
+//! subprocesses against a real `pigeonhole serve`, the way scripts and CI steps use them.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// `pigeonhole ARGS` with no inherited PIGEONHOLE_* settings, pointed at `server`
+/// (if any) through the environment: PIGEONHOLE_URL and PIGEONHOLE_SMTP.
+fn pigeonhole(server: Option<&Server>, args: &[&str]) -> Command {
+    let mut cmd = without_settings(Command::new(BIN));
+    if let Some(server) = server {
+        point_at(&mut cmd, server);
+    }
+    cmd.args(args);
+    cmd
+}
+
+fn point_at(cmd: &mut Command, server: &Server) {
+    cmd.env("PIGEONHOLE_URL", format!("http://{}", server.http)).env("PIGEONHOLE_SMTP", server.smtp.to_string());
+}
+
+/// Runs `cmd` with `stdin` piped in; fails the test if it runs longer than a minute.
+fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn pigeonhole");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx.recv_timeout(IO_TIMEOUT).expect("pigeonhole still running after a minute").expect("wait");
+    writer.join().unwrap();
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The command must exit 0; its stdout.
+fn ok(cmd: Command, stdin: &[u8]) -> Vec<u8> {
+    let what = format!("{cmd:?}");
+    let out = run(cmd, stdin);
+    assert!(out.status.success(), "{what}: {}\nstderr: {}", out.status, text(&out.stderr));
+    out.stdout
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(bytes)))
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap()
+}
+
+/// A loopback port with nothing listening on it.
+fn dead_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn wait_returns_the_message_sendmail_delivers_afterwards() {
+    let server = Server::start();
+    // The cursor is taken before the waiter starts, so the test does not depend on
+    // the waiter's request reaching the server before the message does.
+    let after = now_rfc3339();
+    let waiter =
+        pigeonhole(Some(&server), &["wait", "--query", "to:bob@example.test", "--timeout", "30s", "--after", &after]);
+    let waiter = thread::spawn(move || run(waiter, b""));
+    thread::sleep(Duration::from_millis(300));
+
+    // Not for bob: the waiter must let it pass.
+    ok(
+        pigeonhole(Some(&server), &["sendmail", "carol@example.test"]),
+        &simple_message("a@x.test", "carol@example.test", "for carol", "x"),
+    );
+    let message = b"From: App <app@example.test>\r\nTo: Bob <bob@example.test>\r\nBcc: audit@example.test\r\n\
+Subject: Your code\r\n\r\nYour code is 424242\r\n.\r\n..two dots\r\n";
+    ok(pigeonhole(Some(&server), &["sendmail", "-t", "-i"]), message);
+
+    let out = waiter.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "wait: stderr {}", text(&out.stderr));
+    let summary = json(&out.stdout);
+    assert_eq!(summary["Subject"], "Your code");
+    assert_eq!(summary["To"][0]["Address"], "bob@example.test");
+    let id = summary["ID"].as_str().unwrap();
+    assert_eq!(server.summary_by_subject("Your code")["ID"], id);
+
+    // Delivered as piped in, minus the Bcc header; the Bcc address was a recipient.
+    let expected: &[u8] = b"From: App <app@example.test>\r\nTo: Bob <bob@example.test>\r\n\
+Subject: Your code\r\n\r\nYour code is 424242\r\n.\r\n..two dots\r\n";
+    server.assert_raw(id, expected);
+    let envelope = server.envelope(id);
+    assert_eq!(envelope["MailFrom"], "app@example.test", "sender from the From header");
+    assert_eq!(envelope["RcptTo"], serde_json::json!(["bob@example.test", "audit@example.test"]));
+
+    // `get --raw` prints exactly the stored bytes; `get` the message JSON.
+    let raw = ok(pigeonhole(Some(&server), &["get", "latest", "--raw"]), b"");
+    assert_same_bytes(expected, &raw, "get latest --raw");
+    let full = json(&ok(pigeonhole(Some(&server), &["get", id]), b""));
+    assert_eq!(full["ID"], id);
+    assert_eq!(full["Text"], "Your code is 424242\r\n.\r\n..two dots\r\n");
+}
+
+#[test]
+fn get_raw_is_binary_safe() {
+    let server = Server::start();
+    let mut message = simple_message("a@x.test", "b@x.test", "bytes", "");
+    message.extend_from_slice(b"\xff\xfe\x00\x01 latin-1 \xe9t\xe9\r\n");
+    let id = send_one(server.smtp, "a@x.test", "b@x.test", &message);
+    let raw = ok(pigeonhole(Some(&server), &["get", &id, "--raw"]), b"");
+    assert_same_bytes(&message, &raw, "get --raw");
+}
+
+#[test]
+fn sendmail_options_and_line_ends() {
+    let server = Server::start();
+    // LF line ends (PHP's mail()), recipients as arguments, -f, cron's ignored options.
+    let lf = b"From: Cron Daemon <root@host.test>\nTo: ops@example.test\nSubject: cron output\n\nline 1\nline 2";
+    let args = [
+        "send",
+        "-FCronDaemon",
+        "-i",
+        "-B8BITMIME",
+        "-oem",
+        "-odi",
+        "-f",
+        "bounce@example.test",
+        "ops@example.test, dev",
+    ];
+    ok(pigeonhole(Some(&server), &args), lf);
+    let id = server.summary_by_subject("cron output")["ID"].as_str().unwrap().to_string();
+    server.assert_raw(
+        &id,
+        b"From: Cron Daemon <root@host.test>\r\nTo: ops@example.test\r\nSubject: cron output\r\n\r\nline 1\r\nline 2\r\n",
+    );
+    let envelope = server.envelope(&id);
+    assert_eq!(envelope["MailFrom"], "bounce@example.test");
+    assert_eq!(envelope["RcptTo"], serde_json::json!(["ops@example.test", "dev@localhost"]));
+
+    // --smtp on the command line wins over PIGEONHOLE_SMTP; -f '' is the null sender.
+    let mut cmd = pigeonhole(Some(&server), &["sendmail", "--smtp", &server.smtp.to_string(), "-f", "", "-t"]);
+    cmd.env("PIGEONHOLE_SMTP", format!("127.0.0.1:{}", dead_port()));
+    ok(cmd, &simple_message("x@example.test", "y@example.test", "null sender", "bounce"));
+    let id = server.summary_by_subject("null sender")["ID"].as_str().unwrap().to_string();
+    assert_eq!(server.envelope(&id)["MailFrom"], "");
+
+    // No recipients at all: a usage error, nothing delivered.
+    let out = run(pigeonhole(Some(&server), &["sendmail"]), &simple_message("a@x.test", "b@x.test", "nobody", "x"));
+    assert_eq!(out.status.code(), Some(64), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no recipients"), "{}", text(&out.stderr));
+    assert_eq!(server.total(), 2);
+}
+
+#[test]
+fn wait_times_out_with_exit_1() {
+    let server = Server::start();
+    let started = Instant::now();
+    let out = run(pigeonhole(Some(&server), &["wait", "--query", "to:nobody@example.test", "--timeout", "1s"]), b"");
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("1s"), "the timeout is named: {}", text(&out.stderr));
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(2500), "took {took:?}");
+
+    // A timeout the server refuses is an error (2), not a timeout (1).
+    let out = run(pigeonhole(Some(&server), &["wait", "--timeout", "soon"]), b"");
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("400"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn list_and_delete() {
+    let server = Server::start();
+    let url = format!("http://{}", server.http);
+    let mut ids = Vec::new();
+    for (to, subject) in [("bob@example.test", "one"), ("carol@example.test", "two"), ("bob@example.test", "three")] {
+        ok(pigeonhole(Some(&server), &["sendmail", to]), &simple_message("app@example.test", to, subject, "x"));
+        ids.push(server.summary_by_subject(subject)["ID"].as_str().unwrap().to_string());
+    }
+
+    // --url on the command line (no environment).
+    let page = json(&ok(pigeonhole(None, &["list", "--url", &url]), b""));
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["messages"][0]["Subject"], "three", "newest first");
+    let page = json(&ok(pigeonhole(Some(&server), &["list", "--limit", "1"]), b""));
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1);
+    let page = json(&ok(pigeonhole(Some(&server), &["list", "--query", "to:bob@example.test"]), b""));
+    let subjects: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["three", "one"]);
+
+    let table = text(&ok(pigeonhole(Some(&server), &["list", "--format", "table"]), b""));
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(lines[0][0], ids[2]);
+    assert_eq!(lines[0][2], "app@example.test");
+    assert_eq!(lines[0][3], "three");
+
+    ok(pigeonhole(Some(&server), &["delete", &ids[0], &ids[1]]), b"");
+    assert_eq!(server.total(), 1);
+    ok(pigeonhole(Some(&server), &["delete", "--all"]), b"");
+    assert_eq!(server.total(), 0);
+    assert_eq!(json(&ok(pigeonhole(Some(&server), &["list"]), b""))["total"], 0);
+
+    // `delete` with neither IDs nor --all is a usage error, and deletes nothing.
+    let out = run(pigeonhole(Some(&server), &["delete"]), b"");
+    assert_eq!(out.status.code(), Some(2));
+
+    // A missing message: exit 2 with the server's reason.
+    let out = run(pigeonhole(Some(&server), &["get", "latest"]), b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("404"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn unreachable_server_exits_2_and_says_what_to_do() {
+    let url = format!("http://127.0.0.1:{}", dead_port());
+    for args in [
+        vec!["wait", "--timeout", "1s", "--url", &url],
+        vec!["list", "--url", &url],
+        vec!["get", "latest", "--raw", "--url", &url],
+        vec!["delete", "--all", "--url", &url],
+    ] {
+        let out = run(pigeonhole(None, &args), b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains("pigeonhole serve") && stderr.contains(&url), "{args:?}: {stderr}");
+    }
+
+    let smtp = format!("127.0.0.1:{}", dead_port());
+    let out =
+        run(pigeonhole(None, &["sendmail", "--smtp", &smtp, "-t"]), &simple_message("a@x.test", "b@x.test", "s", "x"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("pigeonhole serve") && stderr.contains(&smtp), "{stderr}");
+}
+
+/// What the issue asks for: `pigeonhole wait` and `sendmail` working from a shell
+/// script, the way a CI step would use them (including a `sendmail` symlink).
+#[test]
+fn shell_script_waits_for_mail_sent_with_sendmail() {
+    let server = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = r#"
+set -euo pipefail
+ph="$PH"
+ln -s "$ph" "$TMP/sendmail"
+
+# Start waiting first, then make the app send; the cursor makes the order safe.
+after=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+"$ph" wait --query 'to:bob@example.test' --timeout 30s --after "$after" > "$TMP/msg.json" &
+waiter=$!
+printf 'From: app@example.test\nTo: bob@example.test\nSubject: Your code\n\nYour code is 424242\n' \
+  | "$ph" sendmail -t -i
+wait "$waiter"
+id=$(grep -o '"ID":"[^"]*"' "$TMP/msg.json" | cut -d'"' -f4)
+test -n "$id"
+"$ph" get "$id" --raw | grep -q 'Your code is 424242'
+
+# The next one for bob, sent through a symlink named sendmail, found with the cursor.
+printf 'To: bob@example.test\nSubject: second\n\nagain\n' | "$TMP/sendmail" -t
+"$ph" wait --query 'to:bob@example.test' --after "$id" --timeout 10s | grep -q '"Subject":"second"'
+
+# Nothing for carol: exit status 1.
+status=0
+"$ph" wait --query 'to:carol@example.test' --timeout 500ms 2>/dev/null || status=$?
+test "$status" -eq 1
+
+"$ph" delete --all
+test "$("$ph" list --format table | wc -l)" -eq 0
+echo script ok
+"#;
+    let mut bash = without_settings(Command::new("bash"));
+    point_at(&mut bash, &server);
+    bash.env("PH", BIN).env("TMP", tmp.path()).args(["-c", script]);
+    let out = run(bash, b"");
+    assert!(
+        out.status.success(),
+        "script failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("script ok"));
+    assert_eq!(server.total(), 0);
+}
