@@ -3,9 +3,11 @@
 //!
 //! * [`parse`]: the summary and search text the store keeps for every message.
 //! * [`view`]: the full message, headers and parts the API shows.
+//! * [`links`]: the links and one-time codes in a message's bodies.
 
 #[cfg(test)]
 pub(crate) mod corpus;
+pub mod links;
 pub mod parse;
 pub mod view;
 

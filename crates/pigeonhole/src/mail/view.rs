@@ -219,6 +219,12 @@ pub fn part(raw: &[u8], part_id: &str) -> Option<Part> {
     })
 }
 
+/// The text body and the HTML body, as the full view shows them (`Text`, `HTML`).
+pub fn bodies(raw: &[u8]) -> (String, String) {
+    let message = parse(raw);
+    (text_body(&message), html_body(&message))
+}
+
 fn parse(raw: &[u8]) -> Message<'_> {
     // mail-parser gives up only on input with no message at all (e.g. empty);
     // that shows as a message with no headers and no body.
