@@ -5,6 +5,7 @@
 //! * [`messages`]: the mailbox as a whole — list, search, read status, delete
 //!   (all, by ID or by search).
 //! * [`message`]: one message — full view, raw source, headers, parts, envelope.
+//! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`inboxes`]: per-inbox counts.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt`, the text part alone.
@@ -21,6 +22,7 @@ mod events;
 mod guard;
 mod inboxes;
 mod info;
+mod links;
 mod message;
 mod messages;
 #[cfg(test)]
@@ -87,6 +89,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/headers", get(message::headers))
         .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
+        .route("/api/v1/message/{id}/links", get(links::links))
+        .route("/api/v1/message/{id}/codes", get(links::codes))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
