@@ -6,7 +6,8 @@
 //! The cursor `after` is either
 //! * a message ID: messages stored after that message, in storage order. A message
 //!   no longer stored (deleted, pruned) still marks its point: the millisecond it
-//!   was received, which its ID encodes;
+//!   was received, which its ID encodes (messages received in that millisecond
+//!   count, since they may have come after it);
 //! * an RFC 3339 time: messages received later than that instant, to the
 //!   millisecond;
 //! * absent or empty: messages stored after the request arrived.
@@ -311,7 +312,8 @@ mod tests {
         let fourth = api.submit("four").await;
         assert_eq!(waiter.await.unwrap().1["ID"], fourth.as_str());
 
-        // A cursor whose message was deleted still counts, by the time in its ID.
+        // A cursor whose message was deleted still counts, by the time in its ID
+        // (even when the next message arrived in the same millisecond).
         api.state.store.delete(crate::store::Selection::Ids(vec![first.clone()])).await.unwrap();
         let (status, summary) = api.get(&format!("/api/v1/wait?after={first}&timeout=0")).await;
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(second.as_str())));

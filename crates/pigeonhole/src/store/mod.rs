@@ -140,6 +140,10 @@ pub enum Position {
     Stored(i64),
     /// After this millisecond of reception (Unix ms): messages received later.
     ReceivedMs(i64),
+    /// Where a message since deleted stood: messages received in its millisecond
+    /// or later (those in the same millisecond may have come after it; better
+    /// one answered twice than one missed).
+    ReceivedSince(i64),
 }
 
 impl Position {
@@ -155,6 +159,7 @@ impl Position {
         match *self {
             Position::Stored(_) => true,
             Position::ReceivedMs(ms) => codec::unix_ms(summary.created) > ms,
+            Position::ReceivedSince(ms) => codec::unix_ms(summary.created) >= ms,
         }
     }
 }
@@ -382,7 +387,7 @@ impl Store {
     pub fn position_after(&self, id: &str) -> Result<Option<Position>, StoreError> {
         let Some(received_ms) = codec::message_id_time(id) else { return Ok(None) };
         let seq = self.shared.readers.with(|conn| read::seq_of(conn, id))?;
-        Ok(Some(seq.map_or(Position::ReceivedMs(received_ms), Position::Stored)))
+        Ok(Some(seq.map_or(Position::ReceivedSince(received_ms), Position::Stored)))
     }
 
     /// The first (oldest) message stored after `position` that matches `query`

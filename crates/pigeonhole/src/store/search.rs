@@ -41,6 +41,7 @@ impl Condition {
         let (sql, value) = match position {
             Position::Stored(seq) => ("m.seq > ?", seq),
             Position::ReceivedMs(ms) => ("m.received_ms > ?", ms),
+            Position::ReceivedSince(ms) => ("m.received_ms >= ?", ms),
         };
         Condition { sql: sql.into(), params: vec![Value::Integer(value)] }
     }

@@ -343,7 +343,7 @@ async fn first_matching_after_a_position() {
     // A message pruned away still marks its point: the time its ID encodes.
     store.submit(received(simple("delta"), t0 + Duration::from_millis(20))).await.unwrap();
     assert_eq!(store.summary(&a).unwrap(), None, "pruned (max_messages 3)");
-    assert_eq!(store.position_after(&a).unwrap(), Some(Position::ReceivedMs(codec::unix_ms(t0))));
+    assert_eq!(store.position_after(&a).unwrap(), Some(Position::ReceivedSince(codec::unix_ms(t0))));
     assert_eq!(first("", store.position_after(&a).unwrap().unwrap()), Some(b.clone()));
     assert_eq!(store.position_after("not an id").unwrap(), None);
 
