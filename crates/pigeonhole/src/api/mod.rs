@@ -44,6 +44,8 @@ use crate::store::{Store, StoreError};
 
 pub use error::ApiError;
 use events::Streams;
+/// The wait API's duration syntax, for clients that size their own timeouts.
+pub use wait::parse_timeout as parse_wait_timeout;
 
 /// Largest request body accepted (only `PUT`/`DELETE /api/v1/messages` read one);
 /// bigger ones get 413.

@@ -136,7 +136,7 @@ pub async fn wait(
 
 /// `500ms`, `30s`, `2m`, or a plain number of seconds; fractions allowed
 /// (`1.5s`). At most [`MAX_TIMEOUT`].
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let bad = || format!("timeout: {text:?} is not a duration like 500ms, 30s or 2m");
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);

@@ -13,6 +13,8 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 
+use pigeonhole::api::parse_wait_timeout;
+
 use super::Failure;
 
 /// `wait` timed out.
@@ -100,7 +102,7 @@ pub struct DeleteArgs {
 }
 
 pub fn wait(args: WaitArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, parse_duration(&args.timeout).map_or(WAIT_FALLBACK, |d| d + WAIT_SLACK))?;
+    let api = Api::new(&args.server.url, parse_wait_timeout(&args.timeout).map_or(WAIT_FALLBACK, |d| d + WAIT_SLACK))?;
     let mut params = vec![("query", args.query.as_str()), ("timeout", args.timeout.as_str())];
     if let Some(after) = &args.after {
         params.push(("after", after));
@@ -267,22 +269,6 @@ fn error_text(body: impl AsRef<[u8]>) -> Option<String> {
     value.get("Error")?.as_str().map(str::to_owned)
 }
 
-/// The server's duration syntax (`500ms`, `30s`, `2m`, seconds), read here only to
-/// size the client's own timeout; the server is the judge of what it accepts.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 /// A JSON answer on stdout, with a final newline.
 fn print_line(body: &[u8]) -> Result<(), Failure> {
     let mut out = body.to_vec();
@@ -305,17 +291,6 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("3h"), None);
-    }
 
     #[test]
     fn urls_are_encoded() {
