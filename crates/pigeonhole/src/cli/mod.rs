@@ -3,7 +3,8 @@
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
-//! HTTP and SMTP interfaces and share no code with the engine.
+//! HTTP and SMTP interfaces, and take nothing from the engine but the wait API's
+//! duration syntax (so that the client and the server read `--timeout` alike).
 
 pub mod client;
 pub mod sendmail;
