@@ -6,19 +6,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ApiState;
 use super::error::{ApiError, Ext};
-use super::message::load;
+use super::message::{MessageQuery, load};
 use crate::mail::links::{self, Code, Link};
 use crate::mail::view;
-
-#[derive(Deserialize)]
-pub struct LinksQuery {
-    /// With `latest`: pick the newest message matching this search.
-    query: Option<String>,
-}
 
 /// `{"Links": [{"URL", "Text"}]}`
 #[derive(Serialize)]
@@ -37,29 +31,34 @@ pub struct CodesView {
 pub async fn links(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
-    Ext(Query(q)): Ext<Query<LinksQuery>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<LinksView>, ApiError> {
-    let (_, links) = load(&state, id, q.query, |store, id| {
-        Ok(store.raw(id)?.map(|raw| {
-            let (text, html) = view::bodies(&raw);
-            links::links(&text, &html)
-        }))
-    })
-    .await?;
+    let links = from_bodies(&state, id, q.query, links::links).await?;
     Ok(Json(LinksView { links }))
 }
 
 pub async fn codes(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
-    Ext(Query(q)): Ext<Query<LinksQuery>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<CodesView>, ApiError> {
-    let (_, codes) = load(&state, id, q.query, |store, id| {
+    let codes = from_bodies(&state, id, q.query, links::codes).await?;
+    Ok(Json(CodesView { codes }))
+}
+
+/// `find` over the text and HTML bodies of message `id` (or `latest`).
+async fn from_bodies<T: Send + 'static>(
+    state: &ApiState,
+    id: String,
+    query: Option<String>,
+    find: fn(&str, &str) -> T,
+) -> Result<T, ApiError> {
+    let (_, found) = load(state, id, query, move |store, id| {
         Ok(store.raw(id)?.map(|raw| {
             let (text, html) = view::bodies(&raw);
-            links::codes(&text, &html)
+            find(&text, &html)
         }))
     })
     .await?;
-    Ok(Json(CodesView { codes }))
+    Ok(found)
 }

@@ -21,7 +21,7 @@ use crate::store::{Selection, Store, StoreError};
 #[derive(Deserialize)]
 pub struct MessageQuery {
     /// With `latest`: pick the newest message matching this search.
-    query: Option<String>,
+    pub(super) query: Option<String>,
     /// On `/raw`: `1` asks for a download.
     dl: Option<String>,
 }

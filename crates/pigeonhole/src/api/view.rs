@@ -5,24 +5,17 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::ApiState;
 use super::error::{ApiError, Ext};
-use super::message::load;
+use super::message::{MessageQuery, load};
 use crate::mail::view;
-
-#[derive(Deserialize)]
-pub struct ViewQuery {
-    /// With `latest`: pick the newest message matching this search.
-    query: Option<String>,
-}
 
 /// `/view/{file}`: `{ID}.txt` is the text part; any other name is not found.
 pub async fn show(
     State(state): State<ApiState>,
     Ext(Path(file)): Ext<Path<String>>,
-    Ext(Query(q)): Ext<Query<ViewQuery>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
     let Some(id) = file.strip_suffix(".txt").filter(|id| !id.is_empty()) else {
         return Err(ApiError::not_found("Not found"));
