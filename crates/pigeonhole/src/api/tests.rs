@@ -33,10 +33,11 @@ fn plain(subject: &str) -> Vec<u8> {
     format!("From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nBody of {subject}\r\n").into_bytes()
 }
 
-struct Api {
-    _dir: TempDir,
-    state: ApiState,
-    router: Router,
+pub(super) struct Api {
+    /// Where the store's files are (kept alive as long as the Api).
+    pub(super) dir: TempDir,
+    pub(super) state: ApiState,
+    pub(super) router: Router,
 }
 
 /// What a request got back.
@@ -66,15 +67,15 @@ impl Answer {
 }
 
 impl Api {
-    async fn new() -> Api {
+    pub(super) async fn new() -> Api {
         let dir = TempDir::new().unwrap();
         let events = events::channel();
         let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
         let state = ApiState::new(store, events, Default::default());
-        Api { _dir: dir, router: router(state.clone()), state }
+        Api { dir, router: router(state.clone()), state }
     }
 
-    async fn submit(&self, raw: &[u8], auth_user: Option<&str>) -> String {
+    pub(super) async fn submit(&self, raw: &[u8], auth_user: Option<&str>) -> String {
         let envelope = Envelope {
             mail_from: "a@example.com".into(),
             rcpt_to: vec!["b@example.com".into()],

@@ -184,74 +184,47 @@ fn show_duration(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::Router;
     use axum::body::{Body, to_bytes};
     use axum::http::Request;
     use serde_json::Value;
-    use tempfile::TempDir;
     use tower::ServiceExt;
 
     use super::*;
+    use crate::api::tests::Api;
     use crate::config::StoreConfig;
     use crate::events;
     use crate::smtp::Envelope;
     use crate::store::{NewMessage, SUMMARY_KEYS, Store};
 
-    /// The router over a real store in a temporary folder.
-    struct Api {
-        _dir: TempDir,
-        state: ApiState,
-        router: Router,
+    /// A plain message with this subject, stored through the API tests' harness.
+    async fn submit(api: &Api, subject: &str) -> String {
+        let raw = format!("From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nhi\r\n");
+        api.submit(raw.as_bytes(), None).await
     }
 
-    impl Api {
-        fn new() -> Api {
-            let dir = TempDir::new().unwrap();
-            let events = events::channel();
-            let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
-            let state = ApiState::new(store, events, Default::default());
-            Api { _dir: dir, router: super::super::router(state.clone()), state }
+    /// Start `GET uri` on its own task; returns once it is waiting for events.
+    async fn start(api: &Api, uri: &str) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+        let receivers = api.state.events.receiver_count();
+        let request = Request::get(uri).header("host", "127.0.0.1:8025").body(Body::empty()).unwrap();
+        let router = api.router.clone();
+        let waiter = tokio::spawn(async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}")))
+        });
+        let subscribed = Instant::now() + Duration::from_secs(5);
+        while api.state.events.receiver_count() == receivers && !waiter.is_finished() {
+            assert!(Instant::now() < subscribed, "the waiter never subscribed");
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        // Let it look in the store and reach its event loop.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waiter
+    }
 
-        async fn submit(&self, subject: &str) -> String {
-            let raw = format!("From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\nhi\r\n");
-            let envelope = Envelope {
-                mail_from: "a@example.com".into(),
-                rcpt_to: vec!["b@example.com".into()],
-                helo: "client.example".into(),
-                peer: "127.0.0.1:5555".into(),
-                tls: false,
-                auth_user: None,
-                transcript: String::new(),
-            };
-            let message = NewMessage { raw: raw.into_bytes(), envelope, received_at: OffsetDateTime::now_utc() };
-            self.state.store.submit(message).await.unwrap()
-        }
-
-        /// Start `GET uri` on its own task; returns once it is waiting for events.
-        async fn start(&self, uri: &str) -> tokio::task::JoinHandle<(StatusCode, Value)> {
-            let receivers = self.state.events.receiver_count();
-            let request = Request::get(uri).header("host", "127.0.0.1:8025").body(Body::empty()).unwrap();
-            let router = self.router.clone();
-            let waiter = tokio::spawn(async move {
-                let response = router.oneshot(request).await.unwrap();
-                let status = response.status();
-                let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-                (status, serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}")))
-            });
-            let subscribed = Instant::now() + Duration::from_secs(5);
-            while self.state.events.receiver_count() == receivers && !waiter.is_finished() {
-                assert!(Instant::now() < subscribed, "the waiter never subscribed");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            // Let it look in the store and reach its event loop.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            waiter
-        }
-
-        async fn get(&self, uri: &str) -> (StatusCode, Value) {
-            self.start(uri).await.await.unwrap()
-        }
+    async fn get(api: &Api, uri: &str) -> (StatusCode, Value) {
+        start(api, uri).await.await.unwrap()
     }
 
     fn error(answer: &(StatusCode, Value), status: StatusCode) -> String {
@@ -262,13 +235,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiter_gets_the_next_matching_message() {
-        let api = Api::new();
-        api.submit("already here").await;
-        let waiter = api.start("/api/v1/wait?query=subject:wanted&timeout=5s").await;
-        api.submit("something else").await;
+        let api = Api::new().await;
+        submit(&api, "already here").await;
+        let waiter = start(&api, "/api/v1/wait?query=subject:wanted&timeout=5s").await;
+        submit(&api, "something else").await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiter.is_finished(), "a message that does not match must not wake the waiter");
-        let id = api.submit("the wanted one").await;
+        let id = submit(&api, "the wanted one").await;
         let (status, summary) = waiter.await.unwrap();
         assert_eq!(status, StatusCode::OK, "{summary}");
         assert_eq!(summary["ID"], id.as_str());
@@ -282,53 +255,54 @@ mod tests {
         assert_eq!(summary, serde_json::to_value(listed).unwrap(), "the same summary as the list's");
 
         // No query: the next message of any kind; keys are case-insensitive.
-        let waiter = api.start("/api/v1/wait?TIMEOUT=5s").await;
-        let id = api.submit("anything").await;
+        let waiter = start(&api, "/api/v1/wait?TIMEOUT=5s").await;
+        let id = submit(&api, "anything").await;
         let (status, summary) = waiter.await.unwrap();
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(id.as_str())));
     }
 
     #[tokio::test]
     async fn a_match_after_the_cursor_answers_at_once() {
-        let api = Api::new();
-        let first = api.submit("one").await;
-        let second = api.submit("two").await;
-        let third = api.submit("three").await;
+        let api = Api::new().await;
+        let first = submit(&api, "one").await;
+        let second = submit(&api, "two").await;
+        let third = submit(&api, "three").await;
 
         // The first match after the cursor, oldest first.
-        let (status, summary) = api.get(&format!("/api/v1/wait?after={first}&timeout=0")).await;
+        let (status, summary) = get(&api, &format!("/api/v1/wait?after={first}&timeout=0")).await;
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(second.as_str())));
-        let (_, summary) = api.get(&format!("/api/v1/wait?after={first}&query=subject:three&timeout=0")).await;
+        let (_, summary) = get(&api, &format!("/api/v1/wait?after={first}&query=subject:three&timeout=0")).await;
         assert_eq!(summary["ID"], third.as_str());
         // A time: messages received later than it.
-        let (_, summary) = api.get("/api/v1/wait?after=2000-01-01T00:00:00Z&timeout=0").await;
+        let (_, summary) = get(&api, "/api/v1/wait?after=2000-01-01T00:00:00Z&timeout=0").await;
         assert_eq!(summary["ID"], first.as_str());
-        let (_, summary) = api.get("/api/v1/wait?after=2000-01-01T01:00:00%2B01:00&query=-subject:one&timeout=0").await;
+        let (_, summary) =
+            get(&api, "/api/v1/wait?after=2000-01-01T01:00:00%2B01:00&query=-subject:one&timeout=0").await;
         assert_eq!(summary["ID"], second.as_str());
-        error(&api.get("/api/v1/wait?after=2999-01-01T00:00:00Z&timeout=0").await, StatusCode::REQUEST_TIMEOUT);
+        error(&get(&api, "/api/v1/wait?after=2999-01-01T00:00:00Z&timeout=0").await, StatusCode::REQUEST_TIMEOUT);
 
         // Nothing after the newest: it waits, and takes the next one.
-        let waiter = api.start(&format!("/api/v1/wait?after={third}&timeout=5s")).await;
-        let fourth = api.submit("four").await;
+        let waiter = start(&api, &format!("/api/v1/wait?after={third}&timeout=5s")).await;
+        let fourth = submit(&api, "four").await;
         assert_eq!(waiter.await.unwrap().1["ID"], fourth.as_str());
 
         // A cursor whose message was deleted still counts, by the time in its ID
         // (even when the next message arrived in the same millisecond).
         api.state.store.delete(crate::store::Selection::Ids(vec![first.clone()])).await.unwrap();
-        let (status, summary) = api.get(&format!("/api/v1/wait?after={first}&timeout=0")).await;
+        let (status, summary) = get(&api, &format!("/api/v1/wait?after={first}&timeout=0")).await;
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(second.as_str())));
     }
 
     #[tokio::test]
     async fn timeout_is_408_and_bad_parameters_400() {
-        let api = Api::new();
-        api.submit("old").await;
+        let api = Api::new().await;
+        submit(&api, "old").await;
         let started = Instant::now();
-        let answer = api.get("/api/v1/wait?timeout=200ms").await;
+        let answer = get(&api, "/api/v1/wait?timeout=200ms").await;
         assert_eq!(error(&answer, StatusCode::REQUEST_TIMEOUT), "no message matching the query arrived within 200ms");
         assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
         // A message that came before the request does not count.
-        error(&api.get("/api/v1/wait?timeout=0").await, StatusCode::REQUEST_TIMEOUT);
+        error(&get(&api, "/api/v1/wait?timeout=0").await, StatusCode::REQUEST_TIMEOUT);
 
         for (uri, message) in [
             ("/api/v1/wait?timeout=soon", "timeout: \"soon\" is not a duration like 500ms, 30s or 2m"),
@@ -336,18 +310,18 @@ mod tests {
             ("/api/v1/wait?after=../x", "after: not a message ID or an RFC 3339 time"),
             ("/api/v1/wait?after=abc", "after: not a message ID or an RFC 3339 time"),
         ] {
-            assert_eq!(error(&api.get(uri).await, StatusCode::BAD_REQUEST), message, "{uri}");
+            assert_eq!(error(&get(&api, uri).await, StatusCode::BAD_REQUEST), message, "{uri}");
         }
     }
 
     #[tokio::test]
     async fn a_waiter_that_falls_behind_the_events_looks_in_the_store() {
-        let api = Api::new();
-        let waiter = api.start("/api/v1/wait?query=subject:missed&timeout=5s").await;
+        let api = Api::new().await;
+        let waiter = start(&api, "/api/v1/wait?query=subject:missed&timeout=5s").await;
         // A message stored without its event reaching the waiter (a second store
         // on the same file, with events of its own), then more events than the
         // waiter keeps: it lags, and finds the message in the store.
-        let other = Store::open(api._dir.path(), StoreConfig::default(), events::channel()).unwrap();
+        let other = Store::open(api.dir.path(), StoreConfig::default(), events::channel()).unwrap();
         let raw = b"From: a@example.com\r\nSubject: missed\r\n\r\nhi\r\n".to_vec();
         let envelope = Envelope::default();
         let id = other.submit(NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() }).await.unwrap();
@@ -361,8 +335,8 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_answers_waiters_503() {
-        let api = Api::new();
-        let waiter = api.start("/api/v1/wait?timeout=5m").await;
+        let api = Api::new().await;
+        let waiter = start(&api, "/api/v1/wait?timeout=5m").await;
         api.state.close_streams();
         let answer = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
         assert_eq!(error(&answer, StatusCode::SERVICE_UNAVAILABLE), "server shutting down");
