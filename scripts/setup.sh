@@ -7,6 +7,7 @@
 #
 # Add a package: append it to PACKAGES (with a comment saying which issue needs it).
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(
     build-essential pkg-config   # C toolchain for bundled SQLite, zstd, ring
@@ -14,6 +15,8 @@ PACKAGES=(
     postfix                      # integration tests: only its smtp-source load tool
     python3                      # integration tests: smtplib client
     curl jq sqlite3              # scripts and poking at a running server
+    chromium                     # web UI tests (issue 3): driven by playwright-core
+    fonts-dejavu-core            # web UI screenshots: a font for the headless browser
 )
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -58,7 +61,20 @@ fi
 PATH="$PATH:/usr/sbin:/sbin"
 # rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
-for tool in swaks smtp-source python3 cargo; do
+for tool in swaks smtp-source python3 cargo chromium; do
     command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
 done
-say "ok: $(cargo --version), $(python3 --version 2>&1), smtp-source at $(command -v smtp-source)"
+
+# The web UI (ui/) builds with Vite 7, which needs Node.js 20.19 or newer; Debian's
+# own nodejs is older, so the machine's Node.js is used and only checked here.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)) || ! command -v npm >/dev/null; then
+    say "Node.js 20+ with npm is needed to build the web UI (found: $(node --version 2>&1 || echo none)); install it from https://nodejs.org or your distribution's nodejs 20+ package" >&2
+    exit 1
+fi
+# npm packages of the UI and its browser tests, from ui/package-lock.json.
+if [[ ! -f ui/node_modules/.package-lock.json || ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
+    say "npm ci (ui/)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+say "ok: $(cargo --version), $(python3 --version 2>&1), node $(node --version), smtp-source at $(command -v smtp-source)"

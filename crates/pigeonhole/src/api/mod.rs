@@ -11,6 +11,7 @@
 //! * [`view`]: `/view/{ID}.txt`, the text part alone.
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
 //! * [`events`]: the `/api/events` WebSocket.
+//! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
 //!
@@ -27,6 +28,7 @@ mod message;
 mod messages;
 #[cfg(test)]
 mod tests;
+mod ui;
 mod view;
 mod wait;
 
@@ -97,7 +99,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))
-        .fallback(|| async { ApiError::not_found("Not found") })
+        .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })

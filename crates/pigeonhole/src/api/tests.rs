@@ -452,6 +452,28 @@ async fn unknown_routes_and_methods_answer_json() {
 }
 
 #[tokio::test]
+async fn serves_the_embedded_ui() {
+    let api = Api::new().await;
+    for path in ["/", "/some/deep/link"] {
+        let page = api.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.header("content-type"), Some("text/html"));
+        assert_eq!(page.header("cache-control"), Some("no-cache"));
+        let policy = page.header("content-security-policy").unwrap();
+        assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-eval"), "{policy}");
+        let html = String::from_utf8_lossy(&page.body);
+        let script = html.split("src=\"/").nth(1).and_then(|s| s.split('"').next()).expect("index.html loads a script");
+        let asset = api.get(&format!("/{script}")).await;
+        assert_eq!(asset.status, StatusCode::OK, "{script}");
+        assert_eq!(asset.header("content-type"), Some("text/javascript"));
+        assert!(asset.header("cache-control").unwrap().contains("immutable"));
+    }
+    // API and view paths never fall back to the UI.
+    api.get("/view/nope.html").await.assert_error(StatusCode::NOT_FOUND);
+    api.request(Method::POST, "/", "", &[]).await.assert_error(StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413() {
     let api = Api::new().await;
     let body = format!("{{\"IDs\": [\"{}\"], \"Read\": true}}", "x".repeat(MAX_BODY));

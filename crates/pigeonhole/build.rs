@@ -1,0 +1,71 @@
+//! Builds the web UI (`ui/`, with npm + Vite) into `ui/dist/` when that output is
+//! missing or older than its sources, so `cargo build -p pigeonhole` alone gives a
+//! binary with the current UI embedded (`api::ui` embeds `ui/dist/` with rust-embed).
+//!
+//! Cargo re-runs this script only when a UI source changes; the timestamp check
+//! below then spares the npm run when `ui/dist/` is already newer than every
+//! source (a fresh clone, or a second build profile, after a first build).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// The UI's sources: anything here changing makes `ui/dist/` stale.
+const SOURCES: &[&str] = &[
+    "src",
+    "public",
+    "index.html",
+    "package.json",
+    "package-lock.json",
+    "vite.config.ts",
+    "svelte.config.js",
+    "tsconfig.json",
+];
+
+fn main() {
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui");
+    for source in SOURCES {
+        println!("cargo::rerun-if-changed={}", ui.join(source).display());
+    }
+    println!("cargo::rerun-if-changed={}", ui.join("dist/index.html").display());
+
+    let dist_built = modified(&ui.join("dist/index.html"));
+    let sources_changed = SOURCES.iter().filter_map(|s| newest(&ui.join(s))).max();
+    if dist_built.is_some() && dist_built >= sources_changed {
+        return;
+    }
+
+    // `npm ci` when node_modules is missing or older than the lock file.
+    let installed = modified(&ui.join("node_modules/.package-lock.json"));
+    if installed.is_none() || installed < modified(&ui.join("package-lock.json")) {
+        npm(&ui, &["ci", "--no-audit", "--no-fund"]);
+    }
+    npm(&ui, &["run", "build"]);
+}
+
+fn npm(ui: &Path, args: &[&str]) {
+    println!("cargo::warning=building the web UI: npm {} (in ui/)", args.join(" "));
+    let status = Command::new("npm").args(args).current_dir(ui).status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("`npm {}` in ui/ failed ({s}); run it there by hand to see why", args.join(" ")),
+        Err(e) => panic!(
+            "cannot run npm ({e}): the web UI is built with Node.js 20+ and npm; \
+             install them (scripts/setup.sh does) and build again"
+        ),
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of a file, or of any file under a directory.
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = path.metadata().ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    let entries = std::fs::read_dir(path).ok()?;
+    entries.filter_map(|e| e.ok().map(|e| e.path())).filter_map(|p: PathBuf| newest(&p)).max()
+}
