@@ -16,7 +16,7 @@ PACKAGES=(
     python3                      # integration tests: smtplib client
     curl jq sqlite3              # scripts and poking at a running server
     chromium                     # web UI tests (issue 3): driven by playwright-core
-    fonts-dejavu-core            # web UI screenshots: a font for the headless browser
+    fonts-dejavu-core fonts-noto-color-emoji  # web UI screenshots: text and emoji fonts for the headless browser
 )
 
 say() { printf '[setup] %s\n' "$*"; }

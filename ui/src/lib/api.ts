@@ -1,0 +1,100 @@
+// The engine's REST API, as the UI uses it. Every call goes through `request`, which
+// turns any failure into an `ApiError` whose message a person can act on.
+import type { CodesView, Envelope, InboxInfo, LinksView, MessagePage, MessageView, PartNode } from '../api/types';
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+async function request(path: string, init?: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError('Cannot reach the Pigeonhole engine. Is it still running? Start it again, then reload.', 0);
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).Error ?? detail;
+    } catch {
+      // not JSON: keep the status text
+    }
+    if (response.status === 404 && /not found/i.test(detail)) {
+      throw new ApiError('This message no longer exists: it was deleted meanwhile.', 404);
+    }
+    throw new ApiError(`${detail} (HTTP ${response.status})`, response.status);
+  }
+  return response;
+}
+
+async function json<T>(path: string, init?: RequestInit): Promise<T> {
+  return (await request(path, init)).json() as Promise<T>;
+}
+
+function send(method: string, path: string, body: unknown): Promise<Response> {
+  return request(path, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+const enc = encodeURIComponent;
+
+/** A page of the list: newest first. `query` empty means every message. */
+export function listPage(query: string, start: number, limit: number): Promise<MessagePage> {
+  return query.trim()
+    ? json(`/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}`)
+    : json(`/api/v1/messages?start=${start}&limit=${limit}`);
+}
+
+export const inboxes = () => json<InboxInfo[]>('/api/v1/inboxes');
+/** The full message; the engine marks it read. */
+export const message = (id: string) => json<MessageView>(`/api/v1/message/${enc(id)}`);
+export const headers = (id: string) => json<Record<string, string[]>>(`/api/v1/message/${enc(id)}/headers`);
+export const envelope = (id: string) => json<Envelope>(`/api/v1/message/${enc(id)}/envelope`);
+export const parts = (id: string) => json<PartNode>(`/api/v1/message/${enc(id)}/parts`);
+export const raw = async (id: string) => (await request(`/api/v1/message/${enc(id)}/raw`)).text();
+export const links = (id: string) => json<LinksView>(`/api/v1/message/${enc(id)}/links`);
+export const codes = (id: string) => json<CodesView>(`/api/v1/message/${enc(id)}/codes`);
+export const smtpInfo = () => json<{ SMTPAddress?: string }>('/api/v1/webui');
+
+export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
+export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
+export const partUrl = (id: string, part: string) => `/api/v1/message/${enc(id)}/part/${enc(part)}`;
+export const htmlUrl = (id: string, remote: boolean) => `/view/${enc(id)}.html${remote ? '?remote=1' : ''}`;
+
+/** How many remote resources the HTML preview blocked (read from a HEAD request). */
+export async function remoteCount(id: string): Promise<number> {
+  const response = await request(htmlUrl(id, false), { method: 'HEAD' });
+  return Number(response.headers.get('X-Pigeonhole-Remote-Content') ?? 0);
+}
+
+export async function setRead(ids: string[], read: boolean): Promise<void> {
+  await send('PUT', '/api/v1/messages', { IDs: ids, Read: read });
+}
+
+export async function remove(ids: string[]): Promise<void> {
+  await send('DELETE', '/api/v1/messages', { IDs: ids });
+}
+
+/** Download the messages as one mbox file. */
+export async function exportMbox(ids: string[]): Promise<Blob> {
+  return (await send('POST', '/api/v1/export', { IDs: ids })).blob();
+}
+
+/** Send a test message to ourselves through the send API. */
+export async function sendTest(): Promise<string> {
+  const response = await send('POST', '/api/v1/send', {
+    From: { Email: 'pigeonhole@localhost', Name: 'Pigeonhole' },
+    To: [{ Email: 'you@localhost', Name: 'You' }],
+    Subject: 'Test message from Pigeonhole',
+    Text: 'It works! This message was sent from the Pigeonhole UI.\n\nYour code: 482913',
+    HTML:
+      '<div style="font-family:sans-serif"><h1 style="color:#2f6fed">It works!</h1>' +
+      '<p>This message was sent from the Pigeonhole UI.</p><p>Your code: <b>482913</b></p></div>',
+  });
+  return ((await response.json()) as { ID: string }).ID;
+}
