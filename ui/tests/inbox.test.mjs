@@ -69,14 +69,13 @@ uiTest('opening a message shows it and marks it read; action-unread marks it unr
   await expectText(page.getByTestId('message-subject'), 'Read me please');
   await expectAttribute(r, 'aria-selected', 'true');
   await expectAttribute(r, 'data-unread', 'false', { message: 'opening a message did not mark its row read' });
-  await waitFor(async () => (await api(engine, `/api/v1/message/${msg.id}`)).json?.Read === true, { message: 'API: not read after opening' });
+  // Read status from the list (GET /api/v1/message/{ID} would itself mark it read).
+  const readInApi = async () => (await api(engine, '/api/v1/messages')).json?.messages?.find((m) => m.ID === msg.id)?.Read;
+  await waitFor(async () => (await readInApi()) === true, { message: 'API: not read after opening' });
 
   await page.getByTestId('action-unread').click();
   await expectAttribute(r, 'data-unread', 'true', { message: 'action-unread did not mark the row unread' });
-  await waitFor(
-    async () => (await api(engine, '/api/v1/messages')).json?.messages?.find((m) => m.ID === msg.id)?.Read === false,
-    { message: 'API: message still read after action-unread' },
-  );
+  await waitFor(async () => (await readInApi()) === false, { message: 'API: message still read after action-unread' });
   await expectText(page.locator('[data-testid="inbox-item"][data-inbox=""] .unread-count'), /^\s*1\s*$/);
 });
 
