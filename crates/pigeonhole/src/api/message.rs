@@ -24,6 +24,8 @@ pub struct MessageQuery {
     pub(super) query: Option<String>,
     /// On `/raw`: `1` asks for a download.
     dl: Option<String>,
+    /// On `/view/{ID}.html`: `1` lets remote images, sheets and fonts load.
+    pub(super) remote: Option<String>,
 }
 
 /// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip

@@ -706,10 +706,70 @@ async fn view_text_part() {
     assert_eq!(empty.status, StatusCode::OK);
     assert!(empty.body.is_empty(), "{:?}", empty.body);
 
-    // Only `.txt` is served here.
-    for uri in [format!("/view/{simple}"), format!("/view/{simple}.html"), "/view/.txt".to_string()] {
-        api.get(&uri).await.assert_error(StatusCode::NOT_FOUND);
+    // Only `.txt` and `.html` are served here.
+    for uri in
+        [format!("/view/{simple}"), format!("/view/{simple}.eml"), "/view/.txt".to_string(), "/view/.html".into()]
+    {
+        assert_eq!(api.get(&uri).await.assert_error(StatusCode::NOT_FOUND), "Not found", "{uri}");
     }
+}
+
+#[tokio::test]
+async fn view_html_part() {
+    const BLOCK_REMOTE: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+        font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    const ALLOW_REMOTE: &str = "default-src 'none'; img-src * data:; style-src * 'unsafe-inline'; \
+        font-src * data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
+    let api = Api::new().await;
+    assert_eq!(api.get("/view/nope.html").await.assert_error(StatusCode::NOT_FOUND), "Message not found");
+
+    let multipart = api.submit(MULTIPART, None).await;
+    let answer = api.get(&format!("/view/{multipart}.html")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(answer.header("content-security-policy"), Some(BLOCK_REMOTE));
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("0"));
+    assert_eq!(answer.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(document.contains("<meta charset=\"utf-8\"><base target=\"_blank\">"), "{document}");
+    let logo = format!("<img src=\"/api/v1/message/{multipart}/part/1.2\">");
+    assert!(document.contains(&logo), "{document}");
+    // The image the cid: pointed at is there.
+    let image = api.get(&format!("/api/v1/message/{multipart}/part/1.2")).await;
+    assert_eq!((image.status, image.header("content-type")), (StatusCode::OK, Some("image/png")));
+
+    let hostile = concat!(
+        "From: a@example.com\r\nSubject: Hostile\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: text/html; charset=utf-8\r\n\r\n",
+        "<style>p { background: url(http://t.example.test/bg.png) }</style>",
+        "<p>Hi<script>alert(1)</script><img src=x onerror=\"alert(2)\">",
+        "<a href=\"javascript:alert(3)\">x</a><img src=\"http://t.example.test/p.gif\"></p>\r\n",
+    );
+    let hostile = api.submit(hostile.as_bytes(), None).await;
+    let answer = api.get(&format!("/view/{hostile}.html")).await;
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(!document.contains("alert") && !document.contains("onerror"), "{document}");
+    assert!(document.contains("<a rel=\"noopener noreferrer\">x</a>"), "{document}");
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("2"));
+    assert_eq!(answer.header("content-security-policy"), Some(BLOCK_REMOTE));
+    let remote = api.get(&format!("/view/{hostile}.html?remote=1")).await;
+    assert_eq!(remote.header("content-security-policy"), Some(ALLOW_REMOTE));
+    assert_eq!(remote.body, answer.body);
+
+    // HEAD tells the count without the document; `latest` is the hostile one.
+    let head = api.request(Method::HEAD, "/view/latest.html", Body::empty(), &[]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.header("x-pigeonhole-remote-content"), Some("2"));
+    assert!(head.body.is_empty());
+
+    let simple = api.submit(&plain("Simple"), None).await;
+    let answer = api.get(&format!("/view/{simple}.html")).await;
+    assert_eq!(answer.assert_error(StatusCode::NOT_FOUND), "Message has no HTML part");
+
+    // Viewing is not reading.
+    assert!(api.read_flags().await.iter().all(|(_, read)| !read));
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 //! * [`parse`]: the summary and search text the store keeps for every message.
 //! * [`view`]: the full message, headers and parts the API shows.
 //! * [`links`]: the links and one-time codes in a message's bodies.
+//! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
 
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod links;
 pub mod parse;
+pub mod render;
 pub mod view;
 
 use serde::Serialize;

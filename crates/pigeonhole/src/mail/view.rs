@@ -219,6 +219,19 @@ pub fn part(raw: &[u8], part_id: &str) -> Option<Part> {
     })
 }
 
+/// The HTML body (as the full view's `HTML`) and the parts it can refer to with
+/// `cid:` URLs, as (Content-ID, part ID); `None` when the message has no HTML part.
+pub fn html_body_and_content_ids(raw: &[u8]) -> Option<(String, Vec<(String, String)>)> {
+    let message = parse(raw);
+    let html = html_part(&message)?;
+    let content_ids = leaves(&message)
+        .into_iter()
+        .map(|leaf| (content_id(leaf.part), leaf.id))
+        .filter(|(content_id, _)| !content_id.is_empty())
+        .collect();
+    Some((html, content_ids))
+}
+
 /// The text body and the HTML body, as the full view shows them (`Text`, `HTML`).
 pub fn bodies(raw: &[u8]) -> (String, String) {
     let message = parse(raw);
@@ -331,16 +344,17 @@ fn text_body(message: &Message<'_>) -> String {
     if texts.is_empty() { message.body_text(0).map(Cow::into_owned).unwrap_or_default() } else { texts.join("\n--\n") }
 }
 
-/// The first real HTML body (mail-parser would otherwise offer text turned into HTML).
+/// The first real HTML body, or `""`.
 fn html_body(message: &Message<'_>) -> String {
-    message
-        .html_body
-        .iter()
-        .find_map(|&index| match &message.parts.get(index as usize)?.body {
-            PartType::Html(html) => Some(html.to_string()),
-            _ => None,
-        })
-        .unwrap_or_default()
+    html_part(message).unwrap_or_default()
+}
+
+/// The first real HTML body (mail-parser would otherwise offer text turned into HTML).
+fn html_part(message: &Message<'_>) -> Option<String> {
+    message.html_body.iter().find_map(|&index| match &message.parts.get(index as usize)?.body {
+        PartType::Html(html) => Some(html.to_string()),
+        _ => None,
+    })
 }
 
 fn to_offset_datetime(date: &mail_parser::DateTime) -> Option<OffsetDateTime> {
@@ -518,6 +532,14 @@ mod tests {
         assert_eq!(part(MULTIPART, "3").unwrap().content_type, "text/html; charset=utf-8");
         assert_eq!(part(MULTIPART, "4"), None);
         assert_eq!(part(MULTIPART, "1"), None, "containers are not parts");
+    }
+
+    #[test]
+    fn html_body_with_its_content_ids() {
+        let (html, content_ids) = html_body_and_content_ids(MULTIPART).unwrap();
+        assert!(html.contains("<img src=\"cid:logo@x\">"));
+        assert_eq!(content_ids, [("logo@x".to_string(), "1.2".to_string())]);
+        assert_eq!(html_body_and_content_ids(b"Subject: x\r\n\r\ntext\r\n"), None);
     }
 
     #[test]
