@@ -1,5 +1,6 @@
 //! One message: `GET /api/v1/message/{ID}` (full view; marks it read) and its
-//! `/raw`, `/headers`, `/part/{PartID}` and `/envelope` (our extension).
+//! `/raw`, `/headers`, `/part/{PartID}` (any leaf part, bodies included), and our
+//! extensions `/parts` (the MIME tree) and `/envelope`.
 //!
 //! `{ID}` may be `latest`: the newest message, or the newest matching `?query=`.
 
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, Ext};
 use super::{ApiState, read};
-use crate::mail::view::{self, MessageView};
+use crate::mail::view::{self, MessageView, PartNode};
 use crate::smtp::Envelope;
 use crate::store::{Selection, Store, StoreError};
 
@@ -99,6 +100,16 @@ pub async fn headers(
 ) -> Result<Json<BTreeMap<String, Vec<String>>>, ApiError> {
     let (_, headers) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| view::headers(&raw)))).await?;
     Ok(Json(headers))
+}
+
+/// The whole MIME tree, for the UI's Parts tab.
+pub async fn parts(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<PartNode>, ApiError> {
+    let (_, tree) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| view::part_tree(&raw)))).await?;
+    Ok(Json(tree))
 }
 
 /// One MIME part's decoded bytes under its own Content-Type.

@@ -1,14 +1,16 @@
 //! The HTTP + WebSocket API (axum), in Mailpit's v1 shapes so existing Mailpit
-//! clients work unchanged; our additions (`/envelope`, `/inboxes`) follow the same
-//! style.
+//! clients work unchanged; our additions (`/envelope`, `/parts`, `/inboxes`, …)
+//! follow the same style.
 //!
 //! * [`messages`]: the mailbox as a whole — list, search, read status, delete
 //!   (all, by ID or by search).
-//! * [`message`]: one message — full view, raw source, headers, parts, envelope.
+//! * [`message`]: one message — full view, raw source, headers, parts (one, or the
+//!   whole MIME tree), envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`inboxes`]: per-inbox counts.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
-//! * [`view`]: `/view/{ID}.txt`, the text part alone.
+//! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
+//!   HTML part as a sanitized document for the UI's sandboxed frame.
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
 //! * [`events`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
@@ -91,6 +93,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}", get(message::show))
         .route("/api/v1/message/{id}/raw", get(message::raw))
         .route("/api/v1/message/{id}/headers", get(message::headers))
+        .route("/api/v1/message/{id}/parts", get(message::parts))
         .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/message/{id}/links", get(links::links))

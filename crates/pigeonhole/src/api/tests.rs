@@ -355,13 +355,64 @@ async fn parts_download() {
     assert_eq!(html.header("content-type"), Some("application/octet-stream"));
     assert!(html.header("content-disposition").unwrap().starts_with("attachment;"));
 
+    // Bodies are parts too.
     let text = api.get("/api/v1/message/latest/part/1.1.1").await;
     assert_eq!(text.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(&text.body[..], b"Plain body");
+    let html_body = api.get(&format!("/api/v1/message/{id}/part/1.1.2")).await;
+    assert_eq!(
+        (html_body.status, html_body.header("content-type")),
+        (StatusCode::OK, Some("application/octet-stream"))
+    );
+    assert!(std::str::from_utf8(&html_body.body).unwrap().contains("<p>HTML body"));
 
     for part in ["9", "1", "1.2.3", "x"] {
         let message = api.get(&format!("/api/v1/message/{id}/part/{part}")).await.assert_error(StatusCode::NOT_FOUND);
         assert_eq!(message, "Part not found");
     }
+}
+
+#[tokio::test]
+async fn parts_tree() {
+    let api = Api::new().await;
+    assert_eq!(api.get("/api/v1/message/nope/parts").await.assert_error(StatusCode::NOT_FOUND), "Message not found");
+    let id = api.submit(MULTIPART, None).await;
+
+    let tree = api.get_json(&format!("/api/v1/message/{id}/parts")).await;
+    let node_keys = set(&["PartID", "ContentType", "FileName", "Size", "Headers", "Parts"]);
+    assert_eq!(keys(&tree), node_keys);
+    assert_eq!((&tree["PartID"], &tree["ContentType"]), (&json!(""), &json!("multipart/mixed")));
+    assert_eq!(tree["Headers"][0], json!(["From", "Sender Smith <sender@example.com>"]));
+    let ids = |node: &Value| -> Vec<String> {
+        node["Parts"].as_array().unwrap().iter().map(|p| p["PartID"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&tree), ["1", "2", "3"]);
+    assert_eq!(ids(&tree["Parts"][0]), ["1.1", "1.2"]);
+    assert_eq!(ids(&tree["Parts"][0]["Parts"][0]), ["1.1.1", "1.1.2"]);
+    let pdf = &tree["Parts"][1];
+    assert_eq!(keys(pdf), node_keys);
+    assert_eq!((&pdf["FileName"], &pdf["Size"], &pdf["Parts"]), (&json!("report.pdf"), &json!(9), &json!([])));
+
+    // Every leaf downloads, with the size the tree gives.
+    let mut stack = vec![tree];
+    while let Some(node) = stack.pop() {
+        let parts = node["Parts"].as_array().unwrap().clone();
+        if parts.is_empty() {
+            let part = api.get(&format!("/api/v1/message/{id}/part/{}", node["PartID"].as_str().unwrap())).await;
+            assert_eq!(part.status, StatusCode::OK, "{node}");
+            assert_eq!(json!(part.body.len()), node["Size"], "{node}");
+        }
+        stack.extend(parts);
+    }
+
+    let single = api.get_json("/api/v1/message/latest/parts").await;
+    assert_eq!((&single["PartID"], &single["ContentType"]), (&json!(""), &json!("multipart/mixed")));
+    api.submit(&plain("Single"), None).await;
+    let single = api.get_json("/api/v1/message/latest/parts").await;
+    assert_eq!(
+        (&single["PartID"], &single["ContentType"], &single["Parts"]),
+        (&json!("1"), &json!("text/plain"), &json!([]))
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The full-message view: what `GET /api/v1/message/{ID}` shows (Mailpit's `Message`
-//! shape), the header map of `/headers`, and single MIME parts for `/part/{PartID}`,
-//! all read from the stored raw bytes with mail-parser.
+//! shape), the header map of `/headers`, the MIME tree of `/parts` (ours), and single
+//! MIME parts for `/part/{PartID}`, all read from the stored raw bytes with
+//! mail-parser.
 //!
 //! Part IDs are IMAP section numbers, which is what Mailpit (through enmime) shows:
 //! the children of a multipart root are `1`, `2`, …, theirs `1.1`, `1.2`, …; a
@@ -110,6 +111,34 @@ pub struct Checksums {
     pub sha256: String,
 }
 
+/// A node of the MIME tree (`/parts`): a container (`multipart/*`) with its
+/// `Parts`, or a leaf, which `/part/{PartID}` serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartNode {
+    /// IMAP section number, as `/part/{PartID}` takes it; `""` for a multipart
+    /// message's root (the message itself, not a part of it).
+    #[serde(rename = "PartID")]
+    pub part_id: String,
+    /// The media type alone (`text/html`).
+    #[serde(rename = "ContentType")]
+    pub content_type: String,
+    /// The part's file name, or `""`.
+    #[serde(rename = "FileName")]
+    pub file_name: String,
+    /// Decoded size in bytes; a container's is the sum of its parts'.
+    #[serde(rename = "Size")]
+    pub size: u64,
+    /// The part's own header fields in order, as (name as written, decoded value).
+    #[serde(rename = "Headers")]
+    pub headers: Vec<(String, String)>,
+    #[serde(rename = "Parts")]
+    pub parts: Vec<PartNode>,
+}
+
+/// Containers nested deeper than this are shown without their parts: real mail
+/// nests a few levels, and the tree is built (and serialized) recursively.
+const MAX_TREE_DEPTH: usize = 32;
+
 /// One MIME part's decoded bytes, for download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
@@ -202,6 +231,53 @@ pub fn headers(raw: &[u8]) -> BTreeMap<String, Vec<String>> {
     map
 }
 
+/// The whole MIME tree. Its root is the message: a container with `PartID` `""`
+/// when it is multipart, else the single part `1`.
+pub fn part_tree(raw: &[u8]) -> PartNode {
+    let message = parse(raw);
+    match message.parts.first() {
+        Some(root) if root.sub_parts().is_some() => tree_node(&message, root, String::new(), 0),
+        Some(root) => tree_node(&message, root, "1".to_string(), 0),
+        // Nothing to parse (an empty message): one empty text part.
+        None => PartNode {
+            part_id: "1".to_string(),
+            content_type: "text/plain".to_string(),
+            file_name: String::new(),
+            size: 0,
+            headers: Vec::new(),
+            parts: Vec::new(),
+        },
+    }
+}
+
+/// `part` and, up to [`MAX_TREE_DEPTH`], the parts under it.
+fn tree_node(message: &Message<'_>, part: &MessagePart<'_>, part_id: String, depth: usize) -> PartNode {
+    let parts: Vec<PartNode> = match part.sub_parts() {
+        Some(children) if depth < MAX_TREE_DEPTH => children
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &index)| {
+                let child = message.parts.get(index as usize)?;
+                let dot = if part_id.is_empty() { "" } else { "." };
+                Some(tree_node(message, child, format!("{part_id}{dot}{}", i + 1), depth + 1))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let size = match part.sub_parts() {
+        Some(_) => parts.iter().map(|p| p.size).sum(),
+        None => part.contents().len() as u64,
+    };
+    PartNode {
+        part_id,
+        content_type: media_type(part),
+        file_name: part.attachment_name().unwrap_or("").to_string(),
+        size,
+        headers: decoded_part_headers(message, part),
+        parts,
+    }
+}
+
 /// The decoded bytes of the part with IMAP section number `part_id`.
 pub fn part(raw: &[u8], part_id: &str) -> Option<Part> {
     let message = parse(raw);
@@ -246,10 +322,12 @@ fn parse(raw: &[u8]) -> Message<'_> {
 
 /// Top-level header fields in order, each as (name as written, decoded value).
 fn decoded_headers(message: &Message<'_>) -> Vec<(String, String)> {
-    let Some(root) = message.parts.first() else {
-        return Vec::new();
-    };
-    root.headers
+    message.parts.first().map(|root| decoded_part_headers(message, root)).unwrap_or_default()
+}
+
+/// `part`'s header fields in order, each as (name as written, decoded value).
+fn decoded_part_headers(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<(String, String)> {
+    part.headers
         .iter()
         .map(|header| {
             let start = header.offset_start as usize;
@@ -543,6 +621,45 @@ mod tests {
     }
 
     #[test]
+    fn part_tree_numbers_like_part() {
+        let tree = part_tree(MULTIPART);
+        let shape = |node: &PartNode| (node.part_id.clone(), node.content_type.clone(), node.parts.len());
+        assert_eq!(shape(&tree), ("".into(), "multipart/mixed".into(), 3));
+        assert_eq!(tree.headers[2], ("Subject".to_string(), "Café report 🐦".to_string()));
+        let related = &tree.parts[0];
+        assert_eq!(shape(related), ("1".into(), "multipart/related".into(), 2));
+        assert_eq!(shape(&related.parts[0]), ("1.1".into(), "multipart/alternative".into(), 2));
+        let html = &related.parts[0].parts[1];
+        assert_eq!(shape(html), ("1.1.2".into(), "text/html".into(), 0));
+        assert_eq!(html.headers, [("Content-Type".to_string(), "text/html; charset=utf-8".to_string())]);
+        let pdf = &tree.parts[1];
+        assert_eq!((pdf.part_id.as_str(), pdf.file_name.as_str(), pdf.size), ("2", "report.pdf", 9));
+        assert_eq!(tree.size, tree.parts.iter().map(|p| p.size).sum::<u64>());
+
+        let single = part_tree(b"Subject: x\r\n\r\nbody\r\n");
+        assert_eq!(shape(&single), ("1".into(), "text/plain".into(), 0));
+        assert_eq!(single.size, 6);
+        assert_eq!(part_tree(b"").part_id, "1");
+    }
+
+    #[test]
+    fn part_tree_depth_is_bounded() {
+        let depth = MAX_TREE_DEPTH + 10;
+        let mut raw = String::from("Content-Type: multipart/mixed; boundary=b0\r\n\r\n");
+        for level in 1..depth {
+            raw += &format!("--b{}\r\nContent-Type: multipart/mixed; boundary=b{level}\r\n\r\n", level - 1);
+        }
+        raw += &format!("--b{}\r\n\r\nleaf\r\n", depth - 1);
+        let mut node = &part_tree(raw.as_bytes());
+        let mut levels = 0;
+        while let Some(child) = node.parts.first() {
+            node = child;
+            levels += 1;
+        }
+        assert_eq!(levels, MAX_TREE_DEPTH);
+    }
+
+    #[test]
     fn headers_are_canonical_decoded_and_sorted() {
         let map = headers(MULTIPART);
         assert_eq!(map["Subject"], ["Café report 🐦"]);
@@ -600,6 +717,23 @@ mod tests {
             let parsed = crate::mail::summarize(&raw);
             assert_eq!(view.attachments.len() as u32, parsed.attachments, "{}", path.display());
             assert_eq!(view.inline.len() as u32, parsed.inlines, "{}", path.display());
+            // The tree's leaves are exactly the parts, numbered alike, sized alike.
+            let mut tree_leaves = Vec::new();
+            let mut stack = vec![part_tree(&raw)];
+            while let Some(node) = stack.pop() {
+                if node.parts.is_empty() && node.part_id.is_empty() {
+                    continue;
+                }
+                if node.parts.is_empty() {
+                    tree_leaves.push((node.part_id, node.size));
+                }
+                stack.extend(node.parts);
+            }
+            tree_leaves.sort();
+            let mut leaves: Vec<(String, u64)> =
+                leaves(&parse(&raw)).into_iter().map(|leaf| (leaf.id, leaf.part.contents().len() as u64)).collect();
+            leaves.sort();
+            assert_eq!(tree_leaves, leaves, "{}", path.display());
             for listed in view.attachments.iter().chain(&view.inline) {
                 let body =
                     part(&raw, &listed.part_id).unwrap_or_else(|| panic!("{} {}", path.display(), listed.part_id)).body;
