@@ -102,7 +102,10 @@ impl Engine {
                 // Graceful shutdown does not wait for WebSockets; tell them to go.
                 api_state.close_streams();
             };
-            if let Err(err) = axum::serve(http_socket, router).with_graceful_shutdown(stopped).await {
+            if let Err(err) = axum::serve(http_socket, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::error!("http server failed: {err}");
             }
         });

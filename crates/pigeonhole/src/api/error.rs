@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::store::{StoreError, SubmitError};
 
 /// Why a request failed, as the client is told.
 #[derive(Debug)]
@@ -68,6 +68,18 @@ impl From<StoreError> for ApiError {
             StoreError::DiskFull => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, err.to_string()),
             StoreError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
             StoreError::Database(_) | StoreError::Damaged { .. } => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    /// A message the store could not take (the send API): overload and shutdown are
+    /// worth retrying, so they are said; anything else is internal.
+    fn from(err: SubmitError) -> ApiError {
+        match err {
+            SubmitError::Busy | SubmitError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            SubmitError::DiskFull => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, err.to_string()),
+            SubmitError::Failed(_) => ApiError::internal(err),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! * [`message`]: one message — full view, raw source, headers, parts (one, or the
 //!   whole MIME tree), envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
+//! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`inboxes`]: per-inbox counts.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
@@ -28,6 +29,7 @@ mod info;
 mod links;
 mod message;
 mod messages;
+mod send;
 #[cfg(test)]
 mod tests;
 mod ui;
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
@@ -51,8 +53,8 @@ use events::Streams;
 /// The wait API's duration syntax, for clients that size their own timeouts.
 pub use wait::parse_timeout as parse_wait_timeout;
 
-/// Largest request body accepted (only `PUT`/`DELETE /api/v1/messages` read one);
-/// bigger ones get 413.
+/// Largest request body accepted (a send request's attachments included); bigger
+/// ones get 413.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// What every handler needs. Cheap to clone.
@@ -81,8 +83,9 @@ impl ApiState {
     }
 }
 
-/// The whole API. The engine serves it with
-/// `axum::serve(listener, router(state)).with_graceful_shutdown(…)`.
+/// The whole API. The engine serves it with `axum::serve(listener,
+/// router(state).into_make_service_with_connect_info::<SocketAddr>())` (the send
+/// API records the client's address when it is there).
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok" }))
@@ -98,6 +101,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/message/{id}/links", get(links::links))
         .route("/api/v1/message/{id}/codes", get(links::codes))
+        .route("/api/v1/send", post(send::send))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))

@@ -1,0 +1,409 @@
+//! `POST /api/v1/send`: Mailpit's send API. The JSON body is built into a MIME
+//! message with lettre's builder and stored through [`Store::submit`] with an
+//! envelope, like mail over SMTP, so it shows up live (the `new` event).
+//!
+//! The body is read as Mailpit (Go's `encoding/json`) reads it: keys match
+//! case-insensitively (`Filename` and `FileName`), `null` is absent, unknown keys
+//! are ignored. `Bcc` takes plain addresses as Mailpit documents them, or
+//! `{Email, Name}` like the other lists. The message keeps its `Bcc` header, so the
+//! list shows Bcc recipients as it does for Mailpit; `Tags` become an `X-Tags`
+//! header (the store does not tag messages yet).
+//!
+//! [`Store::submit`]: crate::store::Store::submit
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::smtp::Envelope;
+use crate::store::NewMessage;
+
+/// The request body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendRequest {
+    pub from: Option<SendAddress>,
+    pub to: Option<Vec<SendAddress>>,
+    pub cc: Option<Vec<SendAddress>>,
+    pub bcc: Option<Vec<BccRecipient>>,
+    pub reply_to: Option<Vec<SendAddress>>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    #[serde(rename = "HTML")]
+    pub html: Option<String>,
+    pub attachments: Option<Vec<SendAttachment>>,
+    /// Extra header fields, name → value; they replace fields of the same name.
+    pub headers: Option<BTreeMap<String, String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendAddress {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A Bcc recipient: a plain address (Mailpit's form) or `{Email, Name}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BccRecipient {
+    Address(String),
+    Mailbox(SendAddress),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SendAttachment {
+    /// The file's bytes, base64.
+    pub content: Option<String>,
+    pub filename: Option<String>,
+    /// Guessed from the file name when missing.
+    pub content_type: Option<String>,
+    /// Set: the attachment is inline, for `cid:` URLs in the HTML.
+    #[serde(rename = "ContentID")]
+    pub content_id: Option<String>,
+}
+
+/// The answer: the stored message's ID.
+#[derive(Debug, Serialize)]
+pub struct SendResponse {
+    #[serde(rename = "ID")]
+    pub id: String,
+}
+
+/// Every key the request knows, in its canonical spelling (see [`canonical_keys`]).
+const KEYS: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "ReplyTo",
+    "Subject",
+    "Text",
+    "HTML",
+    "Attachments",
+    "Headers",
+    "Tags",
+    "Email",
+    "Name",
+    "Content",
+    "Filename",
+    "ContentType",
+    "ContentID",
+];
+
+/// The envelope's HELO name for messages sent through the API.
+const HELO: &str = "pigeonhole-api";
+
+pub async fn send(
+    State(state): State<ApiState>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SendResponse>, ApiError> {
+    let request = parse(&body?)?;
+    let (raw, mail_from, rcpt_to) = build(request)?;
+    let envelope = Envelope {
+        mail_from,
+        rcpt_to,
+        helo: HELO.to_string(),
+        peer: peer.map_or_else(|| "api".to_string(), |peer| peer.0.0.to_string()),
+        tls: false,
+        auth_user: None,
+        transcript: String::new(),
+    };
+    let message = NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() };
+    let id = state.store.submit(message).await?;
+    Ok(Json(SendResponse { id }))
+}
+
+/// The body as Go would decode it into Mailpit's struct.
+fn parse(body: &[u8]) -> Result<SendRequest, ApiError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
+    canonical_keys(&mut value);
+    serde_json::from_value(value).map_err(|err| ApiError::bad_request(format!("invalid request: {err}")))
+}
+
+/// Spell every known key as [`KEYS`] does and drop `null`s, in every object but
+/// `Headers` (whose keys are header names, kept as given).
+fn canonical_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut value) in entries {
+                if value.is_null() {
+                    continue;
+                }
+                let key = KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)).map_or(key, |k| k.to_string());
+                if key != "Headers" {
+                    canonical_keys(&mut value);
+                }
+                map.insert(key, value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(canonical_keys),
+        _ => {}
+    }
+}
+
+/// The message's bytes, its MAIL FROM and its RCPT TOs.
+fn build(request: SendRequest) -> Result<(Vec<u8>, String, Vec<String>), ApiError> {
+    let from = request.from.unwrap_or_default();
+    if from.email.as_deref().is_none_or(|email| email.trim().is_empty()) {
+        return Err(ApiError::bad_request("From.Email is required"));
+    }
+    let from = mailbox("From", from)?;
+    let to = mailboxes("To", request.to.unwrap_or_default())?;
+    let cc = mailboxes("Cc", request.cc.unwrap_or_default())?;
+    let bcc_addresses = request.bcc.unwrap_or_default().into_iter().map(|recipient| match recipient {
+        BccRecipient::Address(email) => SendAddress { email: Some(email), name: None },
+        BccRecipient::Mailbox(address) => address,
+    });
+    let bcc = mailboxes("Bcc", bcc_addresses.collect())?;
+    let reply_to = mailboxes("ReplyTo", request.reply_to.unwrap_or_default())?;
+    if to.is_empty() && cc.is_empty() && bcc.is_empty() {
+        return Err(ApiError::bad_request("at least one To, Cc or Bcc recipient is required"));
+    }
+
+    let mail_from = from.email.to_string();
+    let rcpt_to: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|mailbox| mailbox.email.to_string()).collect();
+
+    let mut builder = MessageBuilder::new().from(from).subject(request.subject.unwrap_or_default()).message_id(None);
+    for mailbox in to {
+        builder = builder.to(mailbox);
+    }
+    for mailbox in cc {
+        builder = builder.cc(mailbox);
+    }
+    for mailbox in bcc {
+        builder = builder.bcc(mailbox);
+    }
+    for mailbox in reply_to {
+        builder = builder.reply_to(mailbox);
+    }
+    let tags: Vec<String> =
+        request.tags.unwrap_or_default().into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    if !tags.is_empty() {
+        builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tags"), tags.join(", ")));
+    }
+    for (name, value) in request.headers.unwrap_or_default() {
+        builder = builder.raw_header(header(&name, value)?);
+    }
+    builder = builder.keep_bcc();
+
+    let body = body(request.text, request.html, request.attachments.unwrap_or_default())?;
+    let message = match body {
+        Body::Single(part) => builder.singlepart(part),
+        Body::Multi(multipart) => builder.multipart(multipart),
+    }
+    .map_err(|err| ApiError::bad_request(format!("cannot build the message: {err}")))?;
+    Ok((message.formatted(), mail_from, rcpt_to))
+}
+
+fn mailbox(field: &str, address: SendAddress) -> Result<Mailbox, ApiError> {
+    let email = address.email.unwrap_or_default();
+    let invalid = || ApiError::bad_request(format!("invalid {field} address: {email}"));
+    let parsed = email.trim().parse().map_err(|_| invalid())?;
+    let name = address.name.map(|name| name.trim().to_string()).filter(|name| !name.is_empty());
+    Ok(Mailbox::new(name, parsed))
+}
+
+fn mailboxes(field: &str, addresses: Vec<SendAddress>) -> Result<Vec<Mailbox>, ApiError> {
+    addresses.into_iter().map(|address| mailbox(field, address)).collect()
+}
+
+/// A header field from `Headers`. MIME structure is ours to write.
+fn header(name: &str, value: String) -> Result<HeaderValue, ApiError> {
+    let is_field_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+    let header_name = HeaderName::new_from_ascii(name.to_string())
+        .ok()
+        .filter(|_| is_field_name)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid header name: {name:?}")))?;
+    if ["Content-Type", "Content-Transfer-Encoding", "MIME-Version"].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return Err(ApiError::bad_request(format!(
+            "header {name} cannot be set: it comes from Text, HTML and Attachments"
+        )));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(ApiError::bad_request(format!("header {name} must not contain line breaks")));
+    }
+    Ok(HeaderValue::new(header_name, value))
+}
+
+/// A message body: one part, or a multipart tree.
+enum Body {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+impl Body {
+    /// This body as the first part of a new `kind` multipart, followed by `parts`.
+    fn wrap(self, kind: MultiPartBuilder, parts: Vec<SinglePart>) -> Body {
+        let first = match self {
+            Body::Single(part) => kind.singlepart(part),
+            Body::Multi(multipart) => kind.multipart(multipart),
+        };
+        Body::Multi(parts.into_iter().fold(first, MultiPart::singlepart))
+    }
+}
+
+/// Text and HTML (as alternatives), inline attachments beside the HTML
+/// (`multipart/related`), other attachments after it all (`multipart/mixed`).
+fn body(text: Option<String>, html: Option<String>, attachments: Vec<SendAttachment>) -> Result<Body, ApiError> {
+    let (text, html) = (text.filter(|t| !t.is_empty()), html.filter(|h| !h.is_empty()));
+    let mut body = match (text, html) {
+        (Some(text), Some(html)) => {
+            Body::Multi(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+        }
+        (None, Some(html)) => Body::Single(SinglePart::html(html)),
+        (text, None) => Body::Single(SinglePart::plain(text.unwrap_or_default())),
+    };
+
+    let (mut inline, mut attached) = (Vec::new(), Vec::new());
+    for (i, attachment) in attachments.into_iter().enumerate() {
+        let bad = |what: &str| ApiError::bad_request(format!("Attachments[{i}].{what}"));
+        let filename =
+            attachment.filename.filter(|f| !f.trim().is_empty()).ok_or_else(|| bad("Filename is required"))?;
+        let content = STANDARD
+            .decode(attachment.content.unwrap_or_default().trim())
+            .map_err(|_| bad("Content is not valid base64"))?;
+        let content_type = match attachment.content_type.filter(|t| !t.trim().is_empty()) {
+            Some(given) => {
+                ContentType::parse(given.trim()).map_err(|_| bad("ContentType is not a valid media type"))?
+            }
+            None => {
+                let guess = mime_guess::from_path(&filename).first_or_octet_stream();
+                ContentType::parse(guess.essence_str()).map_err(|_| bad("ContentType cannot be guessed"))?
+            }
+        };
+        match attachment.content_id.map(|cid| cid.trim().trim_start_matches('<').trim_end_matches('>').to_string()) {
+            Some(cid) if !cid.is_empty() => {
+                inline.push(Attachment::new_inline_with_name(cid, filename).body(content, content_type));
+            }
+            _ => attached.push(Attachment::new(filename).body(content, content_type)),
+        }
+    }
+    if !inline.is_empty() {
+        body = body.wrap(MultiPart::related(), inline);
+    }
+    if !attached.is_empty() {
+        body = body.wrap(MultiPart::mixed(), attached);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::view;
+
+    fn request(json: Value) -> Result<(Vec<u8>, String, Vec<String>), String> {
+        parse(json.to_string().as_bytes()).and_then(build).map_err(|err| format!("{err:?}"))
+    }
+
+    #[test]
+    fn builds_every_field() {
+        let (raw, mail_from, rcpt_to) = request(serde_json::json!({
+            "from": {"email": "app@example.test", "Name": "App"},
+            "To": [{"Email": "ann@example.test", "Name": "Ann Ü"}],
+            "Cc": [{"Email": "cc@example.test"}],
+            "Bcc": ["hidden@example.test", {"Email": "hidden2@example.test"}],
+            "ReplyTo": [{"Email": "reply@example.test"}],
+            "Subject": "Grüße",
+            "Text": "Hello",
+            "HTML": "<p>Hello <img src=\"cid:logo\"></p>",
+            "Attachments": [
+                {"Content": "iVBORw0KGgo=", "FileName": "logo.png", "ContentID": "logo"},
+                {"Content": "JVBERi0xLjQK", "Filename": "a.pdf", "ContentType": "application/pdf"},
+            ],
+            "Headers": {"X-Campaign": "spring", "message-id": "<fixed@example.test>"},
+            "Tags": ["one", " ", "two"],
+            "Unknown": null,
+        }))
+        .unwrap();
+        assert_eq!(mail_from, "app@example.test");
+        assert_eq!(rcpt_to, ["ann@example.test", "cc@example.test", "hidden@example.test", "hidden2@example.test"]);
+
+        let parsed = crate::mail::summarize(&raw);
+        assert_eq!(parsed.subject, "Grüße");
+        assert_eq!(parsed.to[0].name, "Ann Ü");
+        assert_eq!(parsed.bcc.len(), 2);
+        assert_eq!(parsed.message_id, "fixed@example.test");
+        let headers = view::headers(&raw);
+        assert_eq!(headers["X-Campaign"], ["spring"]);
+        assert_eq!(headers["X-Tags"], ["one, two"]);
+        assert_eq!(headers["Reply-To"], ["reply@example.test"]);
+
+        let tree = view::part_tree(&raw);
+        assert_eq!(tree.content_type, "multipart/mixed");
+        let types = |node: &view::PartNode| node.parts.iter().map(|p| p.content_type.clone()).collect::<Vec<_>>();
+        assert_eq!(types(&tree), ["multipart/related", "application/pdf"]);
+        assert_eq!(types(&tree.parts[0]), ["multipart/alternative", "image/png"]);
+        assert_eq!(types(&tree.parts[0].parts[0]), ["text/plain", "text/html"]);
+        let (_, content_ids) = view::html_body_and_content_ids(&raw).unwrap();
+        assert_eq!(content_ids, [("logo".to_string(), "1.2".to_string())]);
+        assert_eq!(view::part(&raw, "2").unwrap().body, b"%PDF-1.4\n");
+    }
+
+    #[test]
+    fn smallest_message() {
+        let (raw, _, rcpt_to) =
+            request(serde_json::json!({"From": {"Email": "a@example.test"}, "Bcc": ["b@example.test"]})).unwrap();
+        assert_eq!(rcpt_to, ["b@example.test"]);
+        assert_eq!(view::part_tree(&raw).content_type, "text/plain");
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        let from = serde_json::json!({"Email": "a@example.test"});
+        let to = serde_json::json!([{"Email": "b@example.test"}]);
+        for (body, error) in [
+            (serde_json::json!({}), "From.Email is required"),
+            (serde_json::json!({"From": {"Name": "x"}, "To": to}), "From.Email is required"),
+            (
+                serde_json::json!({"From": {"Email": "not an address"}, "To": to}),
+                "invalid From address: not an address",
+            ),
+            (serde_json::json!({"From": from, "To": [{"Email": "x@"}]}), "invalid To address: x@"),
+            (serde_json::json!({"From": from, "Bcc": ["nope"]}), "invalid Bcc address: nope"),
+            (serde_json::json!({"From": from}), "at least one To, Cc or Bcc recipient is required"),
+            (serde_json::json!({"From": from, "To": "b@example.test"}), "invalid request"),
+            (
+                serde_json::json!({"From": from, "To": to, "Attachments": [{"Content": "AA=="}]}),
+                "Attachments[0].Filename is required",
+            ),
+            (
+                serde_json::json!({"From": from, "To": to, "Attachments": [{"Filename": "a", "Content": "%%"}]}),
+                "Attachments[0].Content is not valid base64",
+            ),
+            (
+                serde_json::json!({"From": from, "To": to, "Attachments": [{"Filename": "a", "ContentType": "nope"}]}),
+                "Attachments[0].ContentType is not a valid media type",
+            ),
+            (serde_json::json!({"From": from, "To": to, "Headers": {"Bad Name": "x"}}), "invalid header name"),
+            (serde_json::json!({"From": from, "To": to, "Headers": {"X-A": "a\r\nBcc: x"}}), "line breaks"),
+            (serde_json::json!({"From": from, "To": to, "Headers": {"content-type": "text/html"}}), "cannot be set"),
+        ] {
+            let err = request(body.clone()).unwrap_err();
+            assert!(err.contains(error) && err.contains("400"), "{body}: {err}");
+        }
+        assert!(parse(b"[1]").is_err() && parse(b"{").is_err());
+    }
+}
