@@ -116,10 +116,10 @@ pub async fn delete(
 /// what Mailpit's clients were written against: keys match field names
 /// case-insensitively (`IDs`, `ids`, `Ids`), unknown keys are ignored, and anything
 /// after the first JSON value is ignored.
-struct GoObject(Map<String, Value>);
+pub(super) struct GoObject(Map<String, Value>);
 
 impl GoObject {
-    fn parse(body: &[u8]) -> Result<GoObject, String> {
+    pub(super) fn parse(body: &[u8]) -> Result<GoObject, String> {
         let first = serde_json::Deserializer::from_slice(body).into_iter::<Value>().next();
         match first {
             Some(Ok(Value::Object(map))) => Ok(GoObject(map)),
@@ -131,7 +131,7 @@ impl GoObject {
     }
 
     /// The value of field `name`; `None` when absent or `null`.
-    fn field<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, String> {
+    pub(super) fn field<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, String> {
         let Some(value) = self.0.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, v)| v) else {
             return Ok(None);
         };

@@ -8,6 +8,7 @@
 //!   whole MIME tree), envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
+//! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`inboxes`]: per-inbox counts.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
@@ -23,6 +24,7 @@
 
 mod error;
 mod events;
+mod export;
 mod guard;
 mod inboxes;
 mod info;
@@ -102,6 +104,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/links", get(links::links))
         .route("/api/v1/message/{id}/codes", get(links::codes))
         .route("/api/v1/send", post(send::send))
+        .route("/api/v1/export", post(export::export))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))

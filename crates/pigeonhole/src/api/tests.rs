@@ -461,6 +461,54 @@ async fn send_stores_like_smtp() {
     assert_eq!(api.get_json("/api/v1/messages").await["total"], 1);
 }
 
+/// An mboxrd file's messages: split at `From ` lines, one `>` taken off quoted
+/// `From ` lines, the empty line after each message dropped.
+fn split_mbox(mbox: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    for line in mbox.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"From ") {
+            messages.push(Vec::new());
+            continue;
+        }
+        let message = messages.last_mut().expect("an mbox starts with a From line");
+        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
+        message.extend_from_slice(if quoted { &line[1..] } else { line });
+    }
+    for message in &mut messages {
+        assert_eq!(message.pop(), Some(b'\n'), "each message ends with an empty line");
+    }
+    messages
+}
+
+#[tokio::test]
+async fn export_mbox() {
+    let api = Api::new().await;
+    let tricky = b"From: a@example.com\r\nSubject: Quotes\r\n\r\nFrom the start\r\n>From once\r\n>>From twice\r\n";
+    let raws: Vec<Vec<u8>> = vec![MULTIPART.to_vec(), tricky.to_vec(), plain("Third")];
+    let mut ids = Vec::new();
+    for raw in &raws {
+        ids.push(api.submit(raw, None).await);
+    }
+
+    let answer = api.send_json(Method::POST, "/api/v1/export", json!({"IDs": ids})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.header("content-type"), Some("application/mbox"));
+    assert_eq!(answer.header("content-disposition"), Some("attachment; filename=\"pigeonhole-export.mbox\""));
+    assert!(answer.body.starts_with(b"From a@example.com "), "{:?}", answer.body);
+    assert_eq!(split_mbox(&answer.body), raws);
+
+    // A search exports its matches, oldest first.
+    let answer = api.send_json(Method::POST, "/api/v1/export", json!({"Search": "from:a@example.com"})).await;
+    assert_eq!(split_mbox(&answer.body), raws[1..]);
+
+    let unknown = api.send_json(Method::POST, "/api/v1/export", json!({"IDs": [ids[0], "nope"]})).await;
+    assert_eq!(unknown.assert_error(StatusCode::NOT_FOUND), "Message not found: nope");
+    for body in [json!({}), json!({"IDs": [ids[0]], "Search": "x"})] {
+        let answer = api.send_json(Method::POST, "/api/v1/export", body).await;
+        assert_eq!(answer.assert_error(StatusCode::BAD_REQUEST), "give either IDs or a Search query");
+    }
+}
+
 #[tokio::test]
 async fn envelope() {
     let api = Api::new().await;

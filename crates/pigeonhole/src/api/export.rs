@@ -1,0 +1,132 @@
+//! `POST /api/v1/export` (ours): messages as one mboxrd file, for mail clients and
+//! archives. Body `{"IDs": […]}` (in that order) or `{"Search": "query"}` (every
+//! match, oldest first).
+//!
+//! Each message is a `From <MAIL FROM> <asctime>` separator line (`MAILER-DAEMON`
+//! for the null sender), its exact stored bytes with every `From `, `>From `, …
+//! line given one more `>` (mboxrd, so a reader gets the bytes back exactly by
+//! taking one off), and an empty line. The file is streamed: one message is read
+//! from the store at a time, so an export of any size holds little memory.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use time::macros::format_description;
+use tokio::sync::mpsc;
+
+use super::error::ApiError;
+use super::messages::GoObject;
+use super::{ApiState, read};
+use crate::store::{Store, StoreError};
+
+/// Messages read ahead of a slow client.
+const READ_AHEAD: usize = 4;
+
+pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
+    let ids: Vec<String> = body.field("IDs").map_err(ApiError::bad_request)?.unwrap_or_default();
+    let search: String = body.field("Search").map_err(ApiError::bad_request)?.unwrap_or_default();
+    let search = search.trim().to_string();
+
+    let ids = match (ids.is_empty(), search.is_empty()) {
+        (false, true) => {
+            let found = read(&state, move |store| {
+                for id in &ids {
+                    if store.summary(id)?.is_none() {
+                        return Ok(Err(id.clone()));
+                    }
+                }
+                Ok(Ok(ids))
+            });
+            found.await?.map_err(|id| ApiError::not_found(format!("Message not found: {id}")))?
+        }
+        (true, false) => {
+            let page = read(&state, move |store| store.search(&search, 0, u64::MAX)).await?;
+            page.messages.into_iter().rev().map(|summary| summary.id).collect()
+        }
+        _ => return Err(ApiError::bad_request("give either IDs or a Search query")),
+    };
+
+    let (chunks, mut received) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(READ_AHEAD);
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        for id in ids {
+            let chunk = match entry(&store, &id) {
+                Ok(Some(bytes)) => Ok(bytes),
+                // Deleted since the export started.
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::error!("export: reading message {id} failed: {err}");
+                    // An error ends the body early, so the client sees a broken download.
+                    Err(std::io::Error::other(err.to_string()))
+                }
+            };
+            let failed = chunk.is_err();
+            if chunks.blocking_send(chunk).is_err() || failed {
+                // The client went away, or the file cannot be completed.
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| received.poll_recv(cx));
+    Ok((
+        [(CONTENT_TYPE, "application/mbox"), (CONTENT_DISPOSITION, "attachment; filename=\"pigeonhole-export.mbox\"")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Message `id`'s mboxrd entry, or `None` when it is gone.
+fn entry(store: &Store, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let (Some(raw), Some(envelope), Some(summary)) = (store.raw(id)?, store.envelope(id)?, store.summary(id)?) else {
+        return Ok(None);
+    };
+    Ok(Some(entry_bytes(&envelope.mail_from, summary.created, &raw)))
+}
+
+/// One message's mboxrd entry: separator line, quoted bytes, empty line.
+fn entry_bytes(mail_from: &str, received: OffsetDateTime, raw: &[u8]) -> Vec<u8> {
+    let asctime = format_description!(
+        "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]"
+    );
+    let sender = if mail_from.is_empty() { "MAILER-DAEMON" } else { mail_from };
+    // An address with spaces (quoted local part) would end the sender early.
+    let sender: String = sender.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
+    let date = received.to_offset(time::UtcOffset::UTC).format(asctime).unwrap_or_default();
+
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 50 + 64);
+    out.extend_from_slice(format!("From {sender} {date}\n").as_bytes());
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ") {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+    }
+    if !raw.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_and_quoting() {
+        let received = OffsetDateTime::from_unix_timestamp(1_704_208_830).unwrap();
+        let raw = b"Subject: x\r\n\r\nFrom here\r\n>From there\r\n>>From afar\r\nFromage\r\n From\r\n";
+        let entry = entry_bytes("a@example.com", received, raw);
+        assert_eq!(
+            String::from_utf8(entry).unwrap(),
+            "From a@example.com Tue Jan  2 15:20:30 2024\nSubject: x\r\n\r\n>From here\r\n>>From there\r\n\
+             >>>From afar\r\nFromage\r\n From\r\n\n"
+        );
+        let entry = entry_bytes("", received, b"no newline");
+        assert_eq!(entry, b"From MAILER-DAEMON Tue Jan  2 15:20:30 2024\nno newline\n\n");
+    }
+}
