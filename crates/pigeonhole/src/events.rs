@@ -17,6 +17,7 @@ pub const EVENT_BACKLOG: usize = 1024;
 /// One change, as sent over `/api/events`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "Type", content = "Data")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum Event {
     /// A message was stored.
     #[serde(rename = "new")]
@@ -40,6 +41,7 @@ pub enum Event {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Stats {
     pub total: u64,
     pub unread: u64,
@@ -47,6 +49,7 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReadChanged {
     #[serde(rename = "ID")]
     pub id: String,
@@ -55,6 +58,7 @@ pub struct ReadChanged {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Deleted {
     #[serde(rename = "ID")]
     pub id: String,

@@ -25,8 +25,10 @@ pub struct ApiError {
     message: String,
 }
 
+/// Every error's body.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(super) struct ErrorBody<'a> {
     #[serde(rename = "Error")]
     error: &'a str,
 }

@@ -16,8 +16,10 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::{ApiState, read};
 
+/// `/api/v1/info` (Mailpit's `AppInformation`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppInformation {
     version: &'static str,
     /// Mailpit asks GitHub; we never phone home.
@@ -34,6 +36,7 @@ pub struct AppInformation {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RuntimeStats {
     /// Seconds since the API state was made (at engine start).
     uptime: u64,
@@ -103,8 +106,10 @@ fn resident_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// `/api/v1/webui` (Mailpit's `WebUIConfiguration`): what the UI may offer.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct WebUiConfiguration {
     label: &'static str,
     message_relay: MessageRelay,
@@ -116,6 +121,7 @@ pub struct WebUiConfiguration {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageRelay {
     enabled: bool,
     #[serde(rename = "SMTPServer")]

@@ -16,6 +16,7 @@ use crate::mail::view;
 
 /// `{"Links": [{"URL", "Text"}]}`
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LinksView {
     #[serde(rename = "Links")]
     links: Vec<Link>,
@@ -23,6 +24,7 @@ pub struct LinksView {
 
 /// `{"Codes": [{"Code", "Context"}]}`
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CodesView {
     #[serde(rename = "Codes")]
     codes: Vec<Code>,

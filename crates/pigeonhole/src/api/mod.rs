@@ -18,6 +18,8 @@
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
+//! * `ts_types` (tests only): `ui/src/api/types.ts`, the TypeScript declarations
+//!   of all the JSON above, rendered from these types and checked to be current.
 //!
 //! The engine binds the listener and serves [`router`]; store reads are synchronous
 //! SQLite calls, so handlers run them on the blocking pool ([`read`]).
@@ -34,6 +36,8 @@ mod messages;
 mod send;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ts_types;
 mod ui;
 mod view;
 mod wait;

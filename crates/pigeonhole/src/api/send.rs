@@ -31,9 +31,11 @@ use super::error::ApiError;
 use crate::smtp::Envelope;
 use crate::store::NewMessage;
 
-/// The request body.
+/// The request body (Mailpit's `SendRequest`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 pub struct SendRequest {
     pub from: Option<SendAddress>,
     pub to: Option<Vec<SendAddress>>,
@@ -50,8 +52,11 @@ pub struct SendRequest {
     pub tags: Option<Vec<String>>,
 }
 
+/// A mailbox: `Email` is required wherever one is given.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 pub struct SendAddress {
     pub email: Option<String>,
     pub name: Option<String>,
@@ -60,13 +65,17 @@ pub struct SendAddress {
 /// A Bcc recipient: a plain address (Mailpit's form) or `{Email, Name}`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum BccRecipient {
     Address(String),
     Mailbox(SendAddress),
 }
 
+/// A file to attach: `Content` and `Filename` are required.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 pub struct SendAttachment {
     /// The file's bytes, base64.
     pub content: Option<String>,
@@ -80,6 +89,7 @@ pub struct SendAttachment {
 
 /// The answer: the stored message's ID.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SendResponse {
     #[serde(rename = "ID")]
     pub id: String,

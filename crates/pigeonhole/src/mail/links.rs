@@ -25,6 +25,7 @@ use serde::Serialize;
 /// A link: its URL as written (entities decoded) and its anchor text (`""` for a
 /// URL found in plain text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Link {
     #[serde(rename = "URL")]
     pub url: String,
@@ -34,6 +35,7 @@ pub struct Link {
 
 /// A one-time code and the text around it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Code {
     #[serde(rename = "Code")]
     pub code: String,

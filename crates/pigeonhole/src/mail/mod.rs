@@ -21,6 +21,7 @@ pub use parse::{ParsedSummary, SearchText, summarize};
 /// when absent, never missing.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Address {
     pub name: String,
     pub address: String,

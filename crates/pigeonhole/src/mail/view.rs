@@ -29,6 +29,7 @@ use crate::store::MessageSummary;
 
 /// Mailpit's `Message`: key set and order matter to its clients (no `Read` key).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageView {
     #[serde(rename = "ID")]
     pub id: String,
@@ -52,6 +53,7 @@ pub struct MessageView {
     pub list_unsubscribe: ListUnsubscribe,
     /// The Date header, or the time received when it is missing or invalid.
     #[serde(rename = "Date", with = "time::serde::rfc3339")]
+    #[cfg_attr(test, ts(type = "string"))]
     pub date: OffsetDateTime,
     #[serde(rename = "Tags")]
     pub tags: Vec<String>,
@@ -72,6 +74,7 @@ pub struct MessageView {
 /// The List-Unsubscribe headers and what Mailpit's checker makes of them.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ListUnsubscribe {
     pub header: String,
     pub links: Vec<String>,
@@ -82,6 +85,7 @@ pub struct ListUnsubscribe {
 
 /// An inline part or attachment, without its bytes.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Attachment {
     #[serde(rename = "PartID")]
     pub part_id: String,
@@ -102,6 +106,7 @@ pub struct Attachment {
 
 /// Lowercase hex digests of a part's decoded bytes.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Checksums {
     #[serde(rename = "MD5")]
     pub md5: String,
@@ -114,6 +119,7 @@ pub struct Checksums {
 /// A node of the MIME tree (`/parts`): a container (`multipart/*`) with its
 /// `Parts`, or a leaf, which `/part/{PartID}` serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PartNode {
     /// IMAP section number, as `/part/{PartID}` takes it; `""` for a multipart
     /// message's root (the message itself, not a part of it).

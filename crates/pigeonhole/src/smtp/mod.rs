@@ -19,6 +19,7 @@ use serde::Serialize;
 /// Who sent a message and how: everything SMTP knew besides the bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Envelope {
     /// MAIL FROM address (empty for the null sender `<>`).
     pub mail_from: String,

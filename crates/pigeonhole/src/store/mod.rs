@@ -60,6 +60,7 @@ pub struct NewMessage {
 
 /// A list item, in Mailpit's `MessageSummary` shape (key set and order matter).
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageSummary {
     #[serde(rename = "ID")]
     pub id: String,
@@ -81,6 +82,7 @@ pub struct MessageSummary {
     pub subject: String,
     /// When the message was received (RFC 3339).
     #[serde(rename = "Created", with = "time::serde::rfc3339")]
+    #[cfg_attr(test, ts(type = "string"))]
     pub created: OffsetDateTime,
     /// SMTP AUTH user name ("" if none).
     #[serde(rename = "Username")]
@@ -121,6 +123,7 @@ pub(crate) const SUMMARY_KEYS: &[&str] = &[
 
 /// A page of summaries, in Mailpit's `MessagesSummary` shape.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessagePage {
     pub total: u64,
     pub unread: u64,
@@ -239,6 +242,7 @@ impl From<rusqlite::Error> for StoreError {
 /// Per-inbox counts.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct InboxInfo {
     pub name: String,
     pub total: u64,

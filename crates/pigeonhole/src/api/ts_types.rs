@@ -1,0 +1,84 @@
+//! The TypeScript declarations of the API's JSON, for the UI: `ui/src/api/types.ts`
+//! is rendered from the Rust types themselves (ts-rs, which follows their serde
+//! renames), so the UI cannot drift from what the API sends.
+//!
+//! The file is written only on request (`PIGEONHOLE_BLESS=1 cargo test -p
+//! pigeonhole ts_types`); every other run checks that the committed file is
+//! current. Writing it on every test run would touch `ui/src/` and make build.rs
+//! rebuild the UI each time.
+
+use std::path::PathBuf;
+
+use ts_rs::{Config, TS};
+
+use super::error::ErrorBody;
+use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
+use super::links::{CodesView, LinksView};
+use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
+use crate::events::{Deleted, Event, ReadChanged, Stats};
+use crate::mail::Address;
+use crate::mail::links::{Code, Link};
+use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
+use crate::smtp::Envelope;
+use crate::store::{InboxInfo, MessagePage, MessageSummary};
+
+const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
+     // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
+
+/// `export type …` for one type, with its doc comment.
+fn declaration<T: TS>(config: &Config) -> String {
+    format!("\n{}export {}\n", T::docs().unwrap_or_default(), T::decl(config))
+}
+
+/// The whole file.
+fn render() -> String {
+    // JSON numbers, not BigInt: counts and sizes stay far below 2^53.
+    let config = Config::new().with_large_int("number");
+    let declarations = [
+        declaration::<ErrorBody>(&config),
+        declaration::<Address>(&config),
+        declaration::<MessageSummary>(&config),
+        declaration::<MessagePage>(&config),
+        declaration::<MessageView>(&config),
+        declaration::<ListUnsubscribe>(&config),
+        declaration::<Attachment>(&config),
+        declaration::<Checksums>(&config),
+        declaration::<PartNode>(&config),
+        declaration::<Envelope>(&config),
+        declaration::<InboxInfo>(&config),
+        declaration::<LinksView>(&config),
+        declaration::<Link>(&config),
+        declaration::<CodesView>(&config),
+        declaration::<Code>(&config),
+        declaration::<SendRequest>(&config),
+        declaration::<SendAddress>(&config),
+        declaration::<BccRecipient>(&config),
+        declaration::<SendAttachment>(&config),
+        declaration::<SendResponse>(&config),
+        declaration::<AppInformation>(&config),
+        declaration::<RuntimeStats>(&config),
+        declaration::<WebUiConfiguration>(&config),
+        declaration::<MessageRelay>(&config),
+        declaration::<Event>(&config),
+        declaration::<Stats>(&config),
+        declaration::<ReadChanged>(&config),
+        declaration::<Deleted>(&config),
+    ];
+    HEADER.to_string() + &declarations.concat()
+}
+
+#[test]
+fn ts_types() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/api/types.ts");
+    let rendered = render();
+    if std::env::var("PIGEONHOLE_BLESS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, rendered).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "ui/src/api/types.ts is stale: run PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types"
+    );
+}

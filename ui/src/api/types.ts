@@ -1,0 +1,248 @@
+// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.
+// Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.
+
+/**
+ * Every error's body.
+ */
+export type ErrorBody = { Error: string, };
+
+/**
+ * A mailbox, as Mailpit shows it: `{"Name": "", "Address": ""}`; `Name` is `""`
+ * when absent, never missing.
+ */
+export type Address = { Name: string, Address: string, };
+
+/**
+ * A list item, in Mailpit's `MessageSummary` shape (key set and order matter).
+ */
+export type MessageSummary = { ID: string, MessageID: string, Read: boolean, From: Address, To: Array<Address>, Cc: Array<Address>, Bcc: Array<Address>, ReplyTo: Array<Address>, Subject: string, 
+/**
+ * When the message was received (RFC 3339).
+ */
+Created: string, 
+/**
+ * SMTP AUTH user name ("" if none).
+ */
+Username: string, Tags: Array<string>, Size: number, Attachments: number, Snippet: string, };
+
+/**
+ * A page of summaries, in Mailpit's `MessagesSummary` shape.
+ */
+export type MessagePage = { total: number, unread: number, count: number, messages_count: number, messages_unread: number, start: number, tags: Array<string>, messages: Array<MessageSummary>, };
+
+/**
+ * Mailpit's `Message`: key set and order matter to its clients (no `Read` key).
+ */
+export type MessageView = { ID: string, MessageID: string, From: Address, To: Array<Address>, Cc: Array<Address>, Bcc: Array<Address>, ReplyTo: Array<Address>, ReturnPath: string, Subject: string, ListUnsubscribe: ListUnsubscribe, 
+/**
+ * The Date header, or the time received when it is missing or invalid.
+ */
+Date: string, Tags: Array<string>, Username: string, Text: string, HTML: string, Size: number, Inline: Array<Attachment>, Attachments: Array<Attachment>, };
+
+/**
+ * The List-Unsubscribe headers and what Mailpit's checker makes of them.
+ */
+export type ListUnsubscribe = { Header: string, Links: Array<string>, 
+/**
+ * Problems found in `header`, comma-separated; `""` if none.
+ */
+Errors: string, HeaderPost: string, };
+
+/**
+ * An inline part or attachment, without its bytes.
+ */
+export type Attachment = { PartID: string, 
+/**
+ * The file name, or the Content-ID when the part has no name.
+ */
+FileName: string, 
+/**
+ * The media type alone (`image/png`), as Mailpit shows it.
+ */
+ContentType: string, ContentID: string, 
+/**
+ * Decoded size in bytes.
+ */
+Size: number, Checksums: Checksums, };
+
+/**
+ * Lowercase hex digests of a part's decoded bytes.
+ */
+export type Checksums = { MD5: string, SHA1: string, SHA256: string, };
+
+/**
+ * A node of the MIME tree (`/parts`): a container (`multipart/*`) with its
+ * `Parts`, or a leaf, which `/part/{PartID}` serves.
+ */
+export type PartNode = { 
+/**
+ * IMAP section number, as `/part/{PartID}` takes it; `""` for a multipart
+ * message's root (the message itself, not a part of it).
+ */
+PartID: string, 
+/**
+ * The media type alone (`text/html`).
+ */
+ContentType: string, 
+/**
+ * The part's file name, or `""`.
+ */
+FileName: string, 
+/**
+ * Decoded size in bytes; a container's is the sum of its parts'.
+ */
+Size: number, 
+/**
+ * The part's own header fields in order, as (name as written, decoded value).
+ */
+Headers: Array<[string, string]>, Parts: Array<PartNode>, };
+
+/**
+ * Who sent a message and how: everything SMTP knew besides the bytes.
+ */
+export type Envelope = { 
+/**
+ * MAIL FROM address (empty for the null sender `<>`).
+ */
+MailFrom: string, 
+/**
+ * RCPT TO addresses, in order (Bcc recipients show up only here).
+ */
+RcptTo: Array<string>, 
+/**
+ * The EHLO/HELO name the client gave.
+ */
+Helo: string, 
+/**
+ * The client's address, `ip:port`.
+ */
+Peer: string, 
+/**
+ * Whether the message came over STARTTLS.
+ */
+Tls: boolean, 
+/**
+ * The SMTP AUTH user name, if the client authenticated.
+ */
+AuthUser: string | null, 
+/**
+ * The session's commands and replies up to this message (never the body,
+ * never a password), one `C: ` or `S: ` line each.
+ */
+Transcript: string, };
+
+/**
+ * Per-inbox counts.
+ */
+export type InboxInfo = { Name: string, Total: number, Unread: number, };
+
+/**
+ * `{"Links": [{"URL", "Text"}]}`
+ */
+export type LinksView = { Links: Array<Link>, };
+
+/**
+ * A link: its URL as written (entities decoded) and its anchor text (`""` for a
+ * URL found in plain text).
+ */
+export type Link = { URL: string, Text: string, };
+
+/**
+ * `{"Codes": [{"Code", "Context"}]}`
+ */
+export type CodesView = { Codes: Array<Code>, };
+
+/**
+ * A one-time code and the text around it.
+ */
+export type Code = { Code: string, Context: string, };
+
+/**
+ * The request body (Mailpit's `SendRequest`).
+ */
+export type SendRequest = { From?: SendAddress, To?: Array<SendAddress>, Cc?: Array<SendAddress>, Bcc?: Array<BccRecipient>, ReplyTo?: Array<SendAddress>, Subject?: string, Text?: string, HTML?: string, Attachments?: Array<SendAttachment>, 
+/**
+ * Extra header fields, name → value; they replace fields of the same name.
+ */
+Headers?: { [key in string]: string }, Tags?: Array<string>, };
+
+/**
+ * A mailbox: `Email` is required wherever one is given.
+ */
+export type SendAddress = { Email?: string, Name?: string, };
+
+/**
+ * A Bcc recipient: a plain address (Mailpit's form) or `{Email, Name}`.
+ */
+export type BccRecipient = string | SendAddress;
+
+/**
+ * A file to attach: `Content` and `Filename` are required.
+ */
+export type SendAttachment = { 
+/**
+ * The file's bytes, base64.
+ */
+Content?: string, Filename?: string, 
+/**
+ * Guessed from the file name when missing.
+ */
+ContentType?: string, 
+/**
+ * Set: the attachment is inline, for `cid:` URLs in the HTML.
+ */
+ContentID?: string, };
+
+/**
+ * The answer: the stored message's ID.
+ */
+export type SendResponse = { ID: string, };
+
+/**
+ * `/api/v1/info` (Mailpit's `AppInformation`).
+ */
+export type AppInformation = { Version: string, 
+/**
+ * Mailpit asks GitHub; we never phone home.
+ */
+LatestVersion: string, Database: string, 
+/**
+ * The database file plus its write-ahead log, in bytes.
+ */
+DatabaseSize: number, Messages: number, Unread: number, 
+/**
+ * Tag → number of messages with it.
+ */
+Tags: { [key in string]: number }, RuntimeStats: RuntimeStats, };
+
+export type RuntimeStats = { 
+/**
+ * Seconds since the API state was made (at engine start).
+ */
+Uptime: number, 
+/**
+ * Resident set size in bytes (Linux; 0 elsewhere).
+ */
+Memory: number, MessagesDeleted: number, SMTPAccepted: number, SMTPAcceptedSize: number, SMTPRejected: number, SMTPIgnored: number, };
+
+/**
+ * `/api/v1/webui` (Mailpit's `WebUIConfiguration`): what the UI may offer.
+ */
+export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, SpamAssassin: boolean, ChaosEnabled: boolean, DuplicatesIgnored: boolean, HideDeleteAllButton: boolean, };
+
+export type MessageRelay = { Enabled: boolean, SMTPServer: string, ReturnPath: string, AllowedRecipients: string, BlockedRecipients: string, OverrideFrom: string, PreserveMessageIDs: boolean, 
+/**
+ * Mailpit's deprecated name for `AllowedRecipients`, still sent by it.
+ */
+RecipientAllowlist: string, };
+
+/**
+ * One change, as sent over `/api/events`.
+ */
+export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null };
+
+export type Stats = { Total: number, Unread: number, Version: string, };
+
+export type ReadChanged = { ID: string, Read: boolean, };
+
+export type Deleted = { ID: string, };
