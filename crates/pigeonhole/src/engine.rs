@@ -93,7 +93,7 @@ impl Engine {
         );
         let smtp_task = tokio::spawn(listener.run());
 
-        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters);
+        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters).with_smtp_address(smtp_addr);
         let router = api::router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {

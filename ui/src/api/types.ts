@@ -228,7 +228,11 @@ Memory: number, MessagesDeleted: number, SMTPAccepted: number, SMTPAcceptedSize:
 /**
  * `/api/v1/webui` (Mailpit's `WebUIConfiguration`): what the UI may offer.
  */
-export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, SpamAssassin: boolean, ChaosEnabled: boolean, DuplicatesIgnored: boolean, HideDeleteAllButton: boolean, };
+export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, SpamAssassin: boolean, ChaosEnabled: boolean, DuplicatesIgnored: boolean, HideDeleteAllButton: boolean, 
+/**
+ * Ours: where the SMTP listener is bound (`127.0.0.1:1025`), empty when unknown.
+ */
+SMTPAddress: string, };
 
 export type MessageRelay = { Enabled: boolean, SMTPServer: string, ReturnPath: string, AllowedRecipients: string, BlockedRecipients: string, OverrideFrom: string, PreserveMessageIDs: boolean, 
 /**

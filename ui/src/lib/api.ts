@@ -1,6 +1,16 @@
 // The engine's REST API, as the UI uses it. Every call goes through `request`, which
 // turns any failure into an `ApiError` whose message a person can act on.
-import type { CodesView, Envelope, InboxInfo, LinksView, MessagePage, MessageView, PartNode } from '../api/types';
+import type {
+  CodesView,
+  Envelope,
+  InboxInfo,
+  LinksView,
+  MessagePage,
+  MessageView,
+  PartNode,
+  SendResponse,
+  WebUiConfiguration,
+} from '../api/types';
 
 export class ApiError extends Error {
   constructor(
@@ -59,7 +69,7 @@ export const parts = (id: string) => json<PartNode>(`/api/v1/message/${enc(id)}/
 export const raw = async (id: string) => (await request(`/api/v1/message/${enc(id)}/raw`)).text();
 export const links = (id: string) => json<LinksView>(`/api/v1/message/${enc(id)}/links`);
 export const codes = (id: string) => json<CodesView>(`/api/v1/message/${enc(id)}/codes`);
-export const smtpInfo = () => json<{ SMTPAddress?: string }>('/api/v1/webui');
+export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
 
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
@@ -96,5 +106,5 @@ export async function sendTest(): Promise<string> {
       '<div style="font-family:sans-serif"><h1 style="color:#2f6fed">It works!</h1>' +
       '<p>This message was sent from the Pigeonhole UI.</p><p>Your code: <b>482913</b></p></div>',
   });
-  return ((await response.json()) as { ID: string }).ID;
+  return ((await response.json()) as SendResponse).ID;
 }

@@ -117,6 +117,9 @@ pub struct WebUiConfiguration {
     chaos_enabled: bool,
     duplicates_ignored: bool,
     hide_delete_all_button: bool,
+    /// Ours: where the SMTP listener is bound (`127.0.0.1:1025`), empty when unknown.
+    #[serde(rename = "SMTPAddress")]
+    smtp_address: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,7 +141,7 @@ pub struct MessageRelay {
 
 /// What the web UI may offer. Relay (release), SpamAssassin and chaos are not
 /// available, so they are off and their settings empty.
-pub async fn webui() -> Json<WebUiConfiguration> {
+pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
     Json(WebUiConfiguration {
         label: "",
         message_relay: MessageRelay {
@@ -155,6 +158,7 @@ pub async fn webui() -> Json<WebUiConfiguration> {
         chaos_enabled: false,
         duplicates_ignored: false,
         hide_delete_all_button: false,
+        smtp_address: state.smtp_address.map(|a| a.to_string()).unwrap_or_default(),
     })
 }
 

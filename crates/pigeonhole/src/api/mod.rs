@@ -42,6 +42,7 @@ mod ui;
 mod view;
 mod wait;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -73,11 +74,19 @@ pub struct ApiState {
     started: Instant,
     /// The SMTP listener's counts (for `/api/v1/info`).
     smtp: Arc<smtp::Counters>,
+    /// Where the SMTP listener is bound, once known (for `/api/v1/webui`, so the UI
+    /// can tell users where to point their app).
+    smtp_address: Option<SocketAddr>,
 }
 
 impl ApiState {
     pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>) -> ApiState {
-        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp }
+        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp, smtp_address: None }
+    }
+
+    /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/webui`).
+    pub fn with_smtp_address(self, address: SocketAddr) -> ApiState {
+        ApiState { smtp_address: Some(address), ..self }
     }
 
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new

@@ -774,9 +774,16 @@ async fn webui_says_what_is_off() {
     let expected = concat!(
         r#"{"Label":"","MessageRelay":{"Enabled":false,"SMTPServer":"","ReturnPath":"","AllowedRecipients":"","#,
         r#""BlockedRecipients":"","OverrideFrom":"","PreserveMessageIDs":false,"RecipientAllowlist":""},"#,
-        r#""SpamAssassin":false,"ChaosEnabled":false,"DuplicatesIgnored":false,"HideDeleteAllButton":false}"#
+        r#""SpamAssassin":false,"ChaosEnabled":false,"DuplicatesIgnored":false,"HideDeleteAllButton":false,"#,
+        // Ours, last: the SMTP address, unknown to a router that was not told it.
+        r#""SMTPAddress":""}"#
     );
     assert_eq!(std::str::from_utf8(&answer.body).unwrap(), expected);
+
+    let told = router(api.state.clone().with_smtp_address("127.0.0.1:2525".parse().unwrap()));
+    let request = Request::get("/api/v1/webui").header("host", HOST).body(Body::empty()).unwrap();
+    let body = to_bytes(told.oneshot(request).await.unwrap().into_body(), usize::MAX).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["SMTPAddress"], "127.0.0.1:2525");
 }
 
 #[tokio::test]
