@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# test.sh - THE test command: set up the machine, then build and run every test in the
-# workspace (unit, property and end-to-end tests with real SMTP clients).
-# Exits non-zero on any failure; the output ends with cargo's own summary lines.
+# test.sh - THE test command: set up the machine, then build and run every test: the
+# workspace's (unit, property and end-to-end tests with real SMTP clients), then the web
+# UI's browser tests (ui/tests/, headless Chromium against the real engine).
+# Both test phases always run; exits non-zero if either failed; the output ends with a
+# summary of both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,10 +23,40 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 header "build tests (cargo test --workspace --locked --no-run)"
 cargo test --workspace --locked --no-run
 
+logs=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-test.XXXXXX")
+trap 'rm -rf "$logs"' EXIT
+
 header "run tests (cargo test --workspace --locked --no-fail-fast)"
 # The connection-cap test holds 1000 sessions open in each of two processes.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 # --no-fail-fast: one failing test binary must not hide the results of the others.
-# exec: nothing may print after cargo's summary, and its exit status is ours.
-exec cargo test --workspace --locked --no-fail-fast "$@"
+set +e
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$logs/cargo.log"
+cargo_status=${PIPESTATUS[0]}
+set -e
+
+header "browser tests (ui/: npm test, headless chromium)"
+# The engine binary the browser tests start: the debug build the cargo phase made (a
+# no-op rebuild unless it is missing; the build script embeds the current ui/dist/).
+set +e
+{
+    cargo build -p pigeonhole --locked &&
+        (cd ui && PIGEONHOLE_BIN="$PWD/../target/debug/pigeonhole" npm test)
+} 2>&1 | tee "$logs/ui.log"
+ui_status=${PIPESTATUS[0]}
+set -e
+
+header "summary"
+# cargo: the totals of every "test result:" line, and the failing tests by name.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^(passed|failed|ignored);?$/) n[$i] += $(i - 1) }
+     END { printf "cargo tests:   %d passed, %d failed, %d ignored\n", n["passed;"], n["failed;"], n["ignored;"] }' "$logs/cargo.log"
+grep -E '^test .* \.\.\. FAILED$' "$logs/cargo.log" | sed 's/^test /    FAILED /; s/ \.\.\. FAILED$//' || true
+# node --test (spec reporter): its counts, and the failing tests listed after "failing tests:".
+awk '/^ℹ (pass|fail|cancelled) / { n[$2] = $3 }
+     END { printf "browser tests: %d passed, %d failed, %d cancelled\n", n["pass"], n["fail"], n["cancelled"] }' "$logs/ui.log"
+sed -n '/^✖ failing tests:/,$p' "$logs/ui.log" | grep -E '^✖ ' | grep -v 'failing tests:' | sed 's/^✖ /    FAILED /; s/ ([0-9.]*ms)$//' || true
+result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
+result "cargo test phase  " "$cargo_status"
+result "browser test phase" "$ui_status"
+if ((cargo_status != 0 || ui_status != 0)); then exit 1; fi
