@@ -74,11 +74,17 @@ export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
 export const partUrl = (id: string, part: string) => `/api/v1/message/${enc(id)}/part/${enc(part)}`;
-export const htmlUrl = (id: string, remote: boolean) => `/view/${enc(id)}.html${remote ? '?remote=1' : ''}`;
+/** The sanitized HTML preview; `remote` lets remote content load, `dark` previews dark mode. */
+export function htmlUrl(id: string, remote = false, dark = false): string {
+  const params = new URLSearchParams();
+  if (remote) params.set('remote', '1');
+  if (dark) params.set('dark', '1');
+  return `/view/${enc(id)}.html${params.size ? `?${params}` : ''}`;
+}
 
 /** How many remote resources the HTML preview blocked (read from a HEAD request). */
 export async function remoteCount(id: string): Promise<number> {
-  const response = await request(htmlUrl(id, false), { method: 'HEAD' });
+  const response = await request(htmlUrl(id), { method: 'HEAD' });
   return Number(response.headers.get('X-Pigeonhole-Remote-Content') ?? 0);
 }
 

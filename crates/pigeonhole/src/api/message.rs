@@ -27,6 +27,8 @@ pub struct MessageQuery {
     dl: Option<String>,
     /// On `/view/{ID}.html`: `1` lets remote images, sheets and fonts load.
     pub(super) remote: Option<String>,
+    /// On `/view/{ID}.html`: `1` previews it as a mail client in dark mode would.
+    pub(super) dark: Option<String>,
 }
 
 /// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip

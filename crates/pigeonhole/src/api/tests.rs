@@ -909,6 +909,11 @@ async fn view_html_part() {
     let remote = api.get(&format!("/view/{hostile}.html?remote=1")).await;
     assert_eq!(remote.header("content-security-policy"), Some(ALLOW_REMOTE));
     assert_eq!(remote.body, answer.body);
+    // The dark preview: the same document with dark defaults first, same policy.
+    let dark = api.get(&format!("/view/{hostile}.html?dark=1")).await;
+    assert_eq!(dark.header("content-security-policy"), Some(BLOCK_REMOTE));
+    let dark = std::str::from_utf8(&dark.body).unwrap();
+    assert!(dark.contains("<style>:root{color-scheme:dark}</style>") && !dark.contains("alert"), "{dark}");
 
     // HEAD tells the count without the document; `latest` is the hostile one.
     let head = api.request(Method::HEAD, "/view/latest.html", Body::empty(), &[]).await;

@@ -7,6 +7,7 @@
 //!   Content-Security-Policy allows no scripts at all, and no remote images, sheets
 //!   or fonts unless `?remote=1`; `X-Pigeonhole-Remote-Content` says how many remote
 //!   resources the document refers to (the UI asks with `HEAD` to offer loading them).
+//!   `?dark=1` renders it as a mail client in dark mode shows it.
 
 use std::collections::HashMap;
 
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::ApiState;
 use super::error::{ApiError, Ext};
 use super::message::{MessageQuery, load};
+use crate::mail::render::ColorScheme;
 use crate::mail::{render, view};
 
 /// How many remote resources the HTML document refers to.
@@ -56,15 +58,16 @@ pub async fn show(
         return Err(ApiError::not_found("Not found"));
     };
 
+    let scheme = if q.dark.as_deref() == Some("1") { ColorScheme::Dark } else { ColorScheme::AsBrowser };
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.
-    let (_, rendered) = load(&state, id, q.query, |store, id| {
+    let (_, rendered) = load(&state, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
         Ok(Some(view::html_body_and_content_ids(&raw).map(|(html, content_ids)| {
             let part_urls: HashMap<String, String> = content_ids
                 .into_iter()
                 .map(|(content_id, part_id)| (content_id, format!("/api/v1/message/{id}/part/{part_id}")))
                 .collect();
-            render::html_document(&html, part_urls)
+            render::html_document(&html, part_urls, scheme)
         })))
     })
     .await?;

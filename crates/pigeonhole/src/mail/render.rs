@@ -15,6 +15,12 @@
 //! `//host`) are counted so the UI can offer to load them. Counting is for that
 //! offer only: what actually keeps remote content from loading is the
 //! Content-Security-Policy the API sends with the document.
+//!
+//! The dark preview ([`ColorScheme::Dark`]) shows the message as a mail client in
+//! dark mode would: `prefers-color-scheme: dark` rules in its sheets apply, `light`
+//! ones do not, and unstyled text gets the dark defaults. (A frame's
+//! `prefers-color-scheme` follows the browser, not the page around it, so the
+//! sheets themselves are rewritten.)
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -162,15 +168,28 @@ const URL_SCHEMES: &[&str] = &["http", "https", "mailto", "tel", "sms", "cid", "
 /// `<body>` attributes carried over to our body.
 const BODY_ATTRIBUTES: &[&str] = &["alink", "background", "bgcolor", "class", "link", "style", "text", "vlink"];
 
+/// How the preview's reader has their mail client set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorScheme {
+    /// As the browser showing it prefers.
+    AsBrowser,
+    /// Dark, whatever the browser prefers.
+    Dark,
+}
+
 /// `html` (a message's HTML body) as a standalone, sanitized document. `part_urls`
 /// maps a Content-ID (without `<>`) to the URL serving that part.
-pub fn html_document(html: &str, part_urls: HashMap<String, String>) -> Rendered {
+pub fn html_document(html: &str, part_urls: HashMap<String, String>, scheme: ColorScheme) -> Rendered {
     let urls = Arc::new(Urls {
         by_content_id: part_urls.into_iter().map(|(cid, url)| (cid.to_lowercase(), url)).collect(),
         remote: AtomicUsize::new(0),
     });
 
     let mut head = String::from("<meta charset=\"utf-8\"><base target=\"_blank\">");
+    if scheme == ColorScheme::Dark {
+        // First, so the message's own colours win over these defaults.
+        head.push_str("<style>:root{color-scheme:dark}</style>");
+    }
     let mut body_attributes = String::new();
     let outside = Html::parse_document(html);
     for node in outside.tree.nodes() {
@@ -182,8 +201,10 @@ pub fn html_document(html: &str, part_urls: HashMap<String, String>) -> Rendered
         match element.name() {
             "style" => {
                 let css: String = node.children().filter_map(|child| child.value().as_text().map(|t| &**t)).collect();
+                let css = urls.css(&css);
+                let css = if scheme == ColorScheme::Dark { force_dark(&css) } else { css };
                 head.push_str("<style>");
-                head.push_str(&escape_style_end(&urls.css(&css)));
+                head.push_str(&escape_style_end(&css));
                 head.push_str("</style>");
             }
             "link" => {
@@ -378,6 +399,30 @@ fn escape_attribute(value: &str) -> String {
     value.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
 }
 
+/// `css` with `(prefers-color-scheme: dark)` always true and `…: light` never: the
+/// first becomes `(min-width: 0px)`, the second `(max-width: -1px)` (a negative
+/// width is invalid, and an invalid media query matches nothing).
+fn force_dark(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(at) = rest.to_ascii_lowercase().find("prefers-color-scheme") {
+        let (before, from) = rest.split_at(at);
+        // The feature runs up to its closing parenthesis.
+        let Some(close) = from.find(')') else { break };
+        let value = from["prefers-color-scheme".len()..close].trim_start().trim_start_matches(':').trim();
+        // The "(" before the feature is already in `before`.
+        out.push_str(before);
+        out.push_str(match value.to_ascii_lowercase().as_str() {
+            "dark" => "min-width: 0px",
+            "light" => "max-width: -1px",
+            _ => &from[..close],
+        });
+        rest = &from[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// CSS placed inside `<style>` must not close it: `</` becomes `<\/`, the same to CSS.
 fn escape_style_end(css: &str) -> String {
     css.replace("</", "<\\/")
@@ -389,7 +434,7 @@ mod tests {
 
     fn render(html: &str) -> Rendered {
         let parts = HashMap::from([("Logo@X".to_string(), "/api/v1/message/M/part/1.2".to_string())]);
-        html_document(html, parts)
+        html_document(html, parts, ColorScheme::AsBrowser)
     }
 
     /// The rendered document's elements, as (name, attributes).
@@ -520,6 +565,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn dark_preview_applies_dark_rules_only() {
+        let css = "p{color:#000}@media (prefers-color-scheme: dark){p{color:#eee}}\
+                   @media screen and (PREFERS-COLOR-SCHEME:light){p{color:#111}}";
+        assert_eq!(
+            force_dark(css),
+            "p{color:#000}@media (min-width: 0px){p{color:#eee}}@media screen and (max-width: -1px){p{color:#111}}"
+        );
+        // No parenthesis to end the feature: left alone.
+        assert_eq!(force_dark("@media (prefers-color-scheme: dark"), "@media (prefers-color-scheme: dark");
+
+        let html = "<style>@media (prefers-color-scheme: dark){body{background:#000}}</style><p>Hi</p>";
+        let dark = html_document(html, HashMap::new(), ColorScheme::Dark).document;
+        assert!(dark.contains("<style>:root{color-scheme:dark}</style><style>@media (min-width: 0px)"), "{dark}");
+        let as_browser = html_document(html, HashMap::new(), ColorScheme::AsBrowser).document;
+        assert!(
+            as_browser.contains("@media (prefers-color-scheme: dark)") && !as_browser.contains("color-scheme:dark}")
+        );
+    }
+
     /// Every HTML body of the corpus renders, inert.
     #[test]
     fn corpus_renders() {
@@ -528,7 +593,7 @@ mod tests {
             let raw = std::fs::read(&path).unwrap();
             let Some((html, content_ids)) = crate::mail::view::html_body_and_content_ids(&raw) else { continue };
             let part_urls = content_ids.into_iter().map(|(cid, part)| (cid, format!("/part/{part}"))).collect();
-            assert_inert(&html_document(&html, part_urls).document);
+            assert_inert(&html_document(&html, part_urls, ColorScheme::AsBrowser).document);
             rendered += 1;
         }
         // The corpus has 18 messages with an HTML body.
