@@ -56,12 +56,15 @@ uiTest(
       // light → dark → system cycles, or a menu: click until dark, at most three times.
       for (let i = 0; i < 3 && (await appBackground(page)).luminance >= 0.3; i++) {
         await toggle.click();
-        const option = page.getByRole('menuitemradio', { name: /dark/i }).or(page.getByRole('option', { name: /dark/i }));
-        if (await option.count()) await option.first().click();
+        // A menu that opened from the toggle: choose its dark item.
+        const item = page.getByRole('menu').getByRole('menuitemradio', { name: /dark/i });
+        if (await item.count()) await item.first().click();
         await page.waitForTimeout(300);
       }
     }
     await waitFor(async () => (await appBackground(page)).luminance < 0.3, { message: 'theme-toggle never made the app dark' });
+    // Switching the theme leaves the shown message alone.
+    assert.equal(await page.getByTestId('message-view').getAttribute('data-id'), msg.id);
     await screenshot(page, 'dark-toggle');
   },
   { context: { colorScheme: 'light' } },
