@@ -8,7 +8,7 @@
 // engine's stdout/stderr, the page's console and a screenshot are printed/saved.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -78,9 +78,12 @@ export function buildEngine({ release = false } = {}) {
 }
 
 const running = new Set();
+const ownDirs = new Set();
 process.on('exit', () => {
-  // A test that crashed past its cleanup must not leave engines behind.
+  // A test that crashed past its cleanup (or Ctrl-C in the bench) must not leave
+  // engines or their temp data folders behind.
   for (const child of running) child.kill('SIGKILL');
+  for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -92,6 +95,7 @@ process.on('exit', () => {
 export async function startEngine({ smtp = '127.0.0.1:0', http: httpAddr = '127.0.0.1:0', dataDir, args = [], env = {}, startTimeout = 30_000, bin = engineBinary() } = {}) {
   const ownDir = !dataDir;
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'pigeonhole-ui-')));
+  if (ownDir) ownDirs.add(dir);
   const child = spawn(bin, ['serve', '--smtp', smtp, '--http', httpAddr, '--data', dir, ...args], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,11 +143,14 @@ export async function startEngine({ smtp = '127.0.0.1:0', http: httpAddr = '127.
     });
   }).catch(async (e) => {
     child.kill('SIGKILL');
-    if (ownDir) await rm(dir, { recursive: true, force: true });
+    if (ownDir) {
+      await rm(dir, { recursive: true, force: true });
+      ownDirs.delete(dir);
+    }
     throw e;
   });
 
-  let stopped = null;
+  let exitResult = null;
   return {
     ...ports,
     url: `http://127.0.0.1:${ports.httpPort}`,
@@ -152,17 +159,25 @@ export async function startEngine({ smtp = '127.0.0.1:0', http: httpAddr = '127.
     child,
     output,
     exited,
-    /** SIGTERM, wait for exit (SIGKILL after `grace` ms); removes an own temp data folder unless `keepData`. */
-    stop({ keepData = false, grace = 15_000 } = {}) {
-      stopped ??= (async () => {
+    /**
+     * SIGTERM, wait for exit (SIGKILL after `grace` ms); then remove an own temp data
+     * folder unless `keepData`. Safe to call again (a later call without `keepData`
+     * removes the folder kept by an earlier one).
+     */
+    async stop({ keepData = false, grace = 15_000 } = {}) {
+      exitResult ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         const killer = setTimeout(() => child.kill('SIGKILL'), grace);
         const result = await exited;
         clearTimeout(killer);
-        if (ownDir && !keepData) await rm(dir, { recursive: true, force: true });
         return result;
       })();
-      return stopped;
+      const result = await exitResult;
+      if (ownDir && !keepData) {
+        await rm(dir, { recursive: true, force: true });
+        ownDirs.delete(dir);
+      }
+      return result;
     },
   };
 }
