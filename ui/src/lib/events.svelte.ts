@@ -8,7 +8,12 @@ export class EventStream {
   #retry = 500;
   #closed = false;
 
+  /**
+   * `onReconnect` runs when the stream comes back after a loss (not on the first
+   * connection): events may have been missed meanwhile.
+   */
   constructor(private readonly onEvent: (event: Event) => void, private readonly onReconnect: () => void) {}
+  #everOpen = false;
 
   open(): void {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -20,7 +25,8 @@ export class EventStream {
       this.#retry = 500;
       this.connected = true;
       // Anything may have changed while we were away.
-      this.onReconnect();
+      if (this.#everOpen) this.onReconnect();
+      this.#everOpen = true;
     };
     socket.onmessage = (message) => {
       try {

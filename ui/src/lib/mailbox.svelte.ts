@@ -28,6 +28,8 @@ export class Mailbox {
   prepended = $state(0);
 
   #pages = new Map<number, Promise<void>>();
+  #searching = false;
+  #searchAgain = false;
   #generation = 0;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -56,6 +58,27 @@ export class Mailbox {
       if (generation === this.#generation) this.error = (e as Error).message;
     } finally {
       if (generation === this.#generation) this.loading = false;
+    }
+  }
+
+  /**
+   * The search text changed: results as you type. The first key stroke searches at
+   * once; strokes that come while a search runs make one more search when it ends,
+   * with the latest text, so a fast typist never queues a request per key.
+   */
+  async searchChanged(): Promise<void> {
+    if (this.#searching) {
+      this.#searchAgain = true;
+      return;
+    }
+    this.#searching = true;
+    try {
+      do {
+        this.#searchAgain = false;
+        await this.reload();
+      } while (this.#searchAgain);
+    } finally {
+      this.#searching = false;
     }
   }
 
