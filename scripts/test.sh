@@ -14,9 +14,11 @@ header() { printf '\n==== %s ====\n' "$*"; }
 header "set-up (scripts/setup.sh)"
 bash scripts/setup.sh
 
-header "format and lints (cargo fmt --check, cargo clippy -D warnings)"
+header "format and lints (cargo fmt --check, cargo clippy -D warnings, svelte-check)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The UI's TypeScript against the generated API types (ui/src/api/types.ts).
+(cd ui && npm run --silent check)
 
 # Build first, on its own, so a compile error is told apart from a failing test and
 # the test phase's timings are not skewed by compilation.

@@ -63,7 +63,6 @@ export function listPage(query: string, start: number, limit: number): Promise<M
 export const inboxes = () => json<InboxInfo[]>('/api/v1/inboxes');
 /** The full message; the engine marks it read. */
 export const message = (id: string) => json<MessageView>(`/api/v1/message/${enc(id)}`);
-export const headers = (id: string) => json<Record<string, string[]>>(`/api/v1/message/${enc(id)}/headers`);
 export const envelope = (id: string) => json<Envelope>(`/api/v1/message/${enc(id)}/envelope`);
 export const parts = (id: string) => json<PartNode>(`/api/v1/message/${enc(id)}/parts`);
 export const raw = async (id: string) => (await request(`/api/v1/message/${enc(id)}/raw`)).text();
