@@ -145,6 +145,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let _ = writeln!(stdout, "http listening on {}", engine.http_addr());
     let _ = stdout.flush();
     drop(stdout);
+    // For people, on stderr: stdout's two lines above are for scripts.
+    tracing::info!("web UI at http://{}/", engine.http_addr());
 
     stop.await;
     tracing::info!("shutting down");

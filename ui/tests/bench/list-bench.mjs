@@ -20,7 +20,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 
@@ -282,6 +282,29 @@ const LABELS = {
   searchCommon: `search, ${NEEDLES} hits`,
 };
 
+/**
+ * Wait until the engine is idle: after a bulk load it indexes the backlog for
+ * search in the background, and measuring meanwhile would time the UI against a
+ * busy core. Idle = under 5% of a core over one second (at most two minutes).
+ */
+async function settle(engine) {
+  const ticks = async () => {
+    const fields = (await readFile(`/proc/${engine.child.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
+  };
+  const start = Date.now();
+  for (;;) {
+    const before = await ticks();
+    await sleep(1000);
+    const busy = (await ticks()) - before;
+    if (busy <= 5 || Date.now() - start > 120_000) {
+      log(`engine idle after ${((Date.now() - start) / 1000).toFixed(0)} s (last second: ${busy}% of a core)`);
+      return;
+    }
+    process.stdout.write(`[bench] engine busy (${busy}% of a core: indexing the new mail), waiting\n`);
+  }
+}
+
 async function main() {
   const bin = process.env.PIGEONHOLE_BIN ?? buildEngine({ release: true });
   log(`engine ${bin}; ${fmt(MESSAGES)} smtp-source messages + ${NEEDLES} needles; ${REPS} repetitions`);
@@ -293,6 +316,7 @@ async function main() {
     const needleIds = await seedNeedles(engine, NEEDLES);
     const expectedTotal = await total(engine);
     log(`mailbox: ${fmt(expectedTotal)} messages`);
+    await settle(engine);
 
     browser = await launchBrowser();
     const samples = await measure(browser, engine, needleIds, expectedTotal);
