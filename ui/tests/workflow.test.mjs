@@ -171,3 +171,21 @@ uiTest('pane widths are remembered; ? shows the shortcuts', async ({ engine, pag
   await page.keyboard.press('Escape');
   await page.getByTestId('shortcuts-help').waitFor({ state: 'detached' });
 });
+
+uiTest('pause intake from the UI: SMTP answers 421 until resumed', async ({ engine, page }) => {
+  await openUI(page, engine);
+  await page.getByTestId('intake-toggle').click();
+  await page.getByTestId('intake-paused').waitFor();
+  assert.deepEqual((await api(engine, '/api/v1/intake')).json, { Paused: true });
+  await assert.rejects(sendMail(engine.smtpPort, plainMail({ subject: 'While paused' })), (err) => {
+    assert.match(String(err.response ?? err.message), /421/);
+    return true;
+  });
+  await screenshot(page, 'intake-paused');
+
+  await page.getByTestId('intake-paused').getByRole('button', { name: 'Resume' }).click();
+  await page.getByTestId('intake-paused').waitFor({ state: 'detached' });
+  await expectText(page.getByTestId('intake-toggle'), 'Pause intake');
+  const { id } = await sendMail(engine.smtpPort, plainMail({ subject: 'After resuming' }));
+  await row(page, id).waitFor();
+});

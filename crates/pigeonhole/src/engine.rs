@@ -20,8 +20,9 @@ use tokio::task::JoinHandle;
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::events::{self, EventSender};
+use crate::smtp;
+use crate::smtp::listener::{self, Listener};
 use crate::smtp::tls::{self, TlsError};
-use crate::smtp::{self, listener::Listener};
 use crate::store::{OpenError, Store};
 
 /// Why the engine could not start. Each message is one line saying what is wrong
@@ -57,6 +58,7 @@ pub struct Engine {
     http_task: JoinHandle<()>,
     sessions_done: mpsc::Receiver<()>,
     grace: std::time::Duration,
+    intake: Arc<smtp::Intake>,
     /// Held while the engine runs: one engine per data folder.
     _data_lock: fs::File,
 }
@@ -81,19 +83,20 @@ impl Engine {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::Counters::default());
+        let api_state =
+            ApiState::new(store.clone(), events.clone(), smtp_counters.clone()).with_smtp_address(smtp_addr);
+        let intake = api_state.intake().clone();
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
-        let listener = Listener::new(
-            smtp_socket,
-            config.smtp.clone(),
-            Some(tls),
-            store.clone(),
-            smtp_counters.clone(),
-            shutdown_rx.clone(),
-            sessions_done_tx,
-        );
+        let shared = listener::Shared {
+            limits: config.smtp.clone(),
+            tls: Some(tls),
+            store: store.clone(),
+            counters: smtp_counters,
+            intake: intake.clone(),
+        };
+        let listener = Listener::new(smtp_socket, shared, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
 
-        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters).with_smtp_address(smtp_addr);
         let router = api::router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {
@@ -120,8 +123,19 @@ impl Engine {
             http_task,
             sessions_done,
             grace: config.shutdown_grace,
+            intake,
             _data_lock: data_lock,
         })
+    }
+
+    /// Pause SMTP intake (new connections and idle sessions get 421) or resume it.
+    /// Announced as the `intake` event.
+    pub fn set_intake_paused(&self, paused: bool) {
+        self.intake.set_paused(paused);
+    }
+
+    pub fn intake_paused(&self) -> bool {
+        self.intake.is_paused()
     }
 
     /// The address SMTP listens on (with the real port when 0 was asked for).

@@ -6,7 +6,7 @@
 //! gap) rather than holding up ingest. Frames follow Mailpit's event stream:
 //! `{"Type": "new", "Data": {...}}`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::store::MessageSummary;
@@ -37,6 +37,17 @@ pub enum Event {
     /// Many messages went at once (retention); clients should reload.
     #[serde(rename = "prune")]
     Prune(()),
+    /// Ours: SMTP intake was paused or resumed ([`crate::smtp::Intake`]).
+    #[serde(rename = "intake")]
+    Intake(IntakeState),
+}
+
+/// Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct IntakeState {
+    #[serde(rename = "Paused")]
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

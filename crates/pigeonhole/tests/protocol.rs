@@ -454,3 +454,44 @@ fn connections_beyond_1000_get_421() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn paused_intake_answers_421_until_resumed() {
+    let server = Server::start();
+    let message = simple_message("a@example.com", "b@example.com", "Before the pause", "hi");
+    // A session that is idle between commands when the pause comes…
+    let mut idle = Smtp::connect(server.smtp);
+    idle.ehlo("idle.example");
+    // …and one in the middle of a message: it finishes, and nothing acknowledged is lost.
+    let mut sending = Smtp::connect(server.smtp);
+    sending.ehlo("sending.example");
+    sending.expect("MAIL FROM:<a@example.com>", 250);
+    sending.expect("RCPT TO:<b@example.com>", 250);
+    sending.expect("DATA", 354);
+
+    server.mutate(reqwest::Method::PUT, "/api/v1/intake", Some(serde_json::json!({"Paused": true})));
+    assert_eq!(server.get_json("/api/v1/intake"), serde_json::json!({"Paused": true}));
+
+    let closed = idle.reply();
+    assert!(closed.is(421) && closed.text.contains("paused intake"), "idle session got {closed:?}");
+    let mut wire = dot_stuff(&message);
+    wire.extend_from_slice(b".\r\n");
+    sending.send(&wire);
+    let queued = sending.reply();
+    assert!(queued.is(250), "the message in DATA when paused: {queued:?}");
+    let after = sending.reply();
+    assert!(after.is(421), "after its message, the session is closed with 421: {after:?}");
+    server.assert_raw(server.summary_by_subject("Before the pause")["ID"].as_str().unwrap(), &message);
+
+    let refused = TcpStream::connect(server.smtp).expect("connect");
+    refused.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let greeting = greeting_line(&refused);
+    assert!(greeting.starts_with("421 4.3.2"), "a new connection while paused: {greeting:?}");
+
+    server.mutate(reqwest::Method::PUT, "/api/v1/intake", Some(serde_json::json!({"Paused": false})));
+    let mut resumed = Smtp::connect(server.smtp);
+    resumed.ehlo("resumed.example");
+    let after_resume = simple_message("a@example.com", "b@example.com", "After the pause", "hi");
+    assert!(resumed.deliver("a@example.com", &["b@example.com"], &after_resume).is(250));
+    assert_eq!(server.total(), 2);
+}

@@ -243,10 +243,15 @@ RecipientAllowlist: string, };
 /**
  * One change, as sent over `/api/events`.
  */
-export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null };
+export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState };
 
 export type Stats = { Total: number, Unread: number, Version: string, };
 
 export type ReadChanged = { ID: string, Read: boolean, };
 
 export type Deleted = { ID: string, };
+
+/**
+ * Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).
+ */
+export type IntakeState = { Paused: boolean, };

@@ -4,6 +4,7 @@ import type {
   CodesView,
   Envelope,
   InboxInfo,
+  IntakeState,
   LinksView,
   MessagePage,
   MessageView,
@@ -85,6 +86,13 @@ export function htmlUrl(id: string, remote = false, dark = false): string {
 export async function remoteCount(id: string): Promise<number> {
   const response = await request(htmlUrl(id), { method: 'HEAD' });
   return Number(response.headers.get('X-Pigeonhole-Remote-Content') ?? 0);
+}
+
+export const intake = () => json<IntakeState>('/api/v1/intake');
+
+/** Pause SMTP intake (it answers 421) or resume it. */
+export async function setIntakePaused(paused: boolean): Promise<void> {
+  await send('PUT', '/api/v1/intake', { Paused: paused });
 }
 
 export async function setRead(ids: string[], read: boolean): Promise<void> {

@@ -10,6 +10,7 @@
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`inboxes`]: per-inbox counts.
+//! * [`intake`]: pause and resume SMTP intake (ours).
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
@@ -30,6 +31,7 @@ mod export;
 mod guard;
 mod inboxes;
 mod info;
+mod intake;
 mod links;
 mod message;
 mod messages;
@@ -77,16 +79,24 @@ pub struct ApiState {
     /// Where the SMTP listener is bound, once known (for `/api/v1/webui`, so the UI
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
+    /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
+    intake: Arc<smtp::Intake>,
 }
 
 impl ApiState {
     pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>) -> ApiState {
-        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp, smtp_address: None }
+        let intake = Arc::new(smtp::Intake::new(events.clone()));
+        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp, smtp_address: None, intake }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/webui`).
     pub fn with_smtp_address(self, address: SocketAddr) -> ApiState {
         ApiState { smtp_address: Some(address), ..self }
+    }
+
+    /// Whether SMTP takes mail: the listener's [`smtp::Intake`], for the intake API.
+    pub fn intake(&self) -> &Arc<smtp::Intake> {
+        &self.intake
     }
 
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new
@@ -119,6 +129,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/send", post(send::send))
         .route("/api/v1/export", post(export::export))
         .route("/api/v1/inboxes", get(inboxes::list))
+        .route("/api/v1/intake", get(intake::show).put(intake::set))
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))

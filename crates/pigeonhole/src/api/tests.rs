@@ -619,6 +619,28 @@ async fn serves_the_embedded_ui() {
 }
 
 #[tokio::test]
+async fn intake_pauses_and_resumes() {
+    let api = Api::new().await;
+    let mut events = api.state.events.subscribe();
+    assert_eq!(api.get_json("/api/v1/intake").await, json!({"Paused": false}));
+    let paused = api.send_json(Method::PUT, "/api/v1/intake", json!({"paused": true})).await;
+    assert_eq!(paused.json(), json!({"Paused": true}));
+    assert!(api.state.intake().is_paused());
+    let event = serde_json::to_value(events.try_recv().unwrap()).unwrap();
+    assert_eq!(event, json!({"Type": "intake", "Data": {"Paused": true}}));
+    // Pausing again changes nothing and announces nothing.
+    api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": true})).await;
+    assert!(events.try_recv().is_err());
+    api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": false})).await;
+    assert!(!api.state.intake().is_paused());
+
+    let missing = api.send_json(Method::PUT, "/api/v1/intake", json!({})).await;
+    assert_eq!(missing.assert_error(StatusCode::BAD_REQUEST), "Paused (true or false) is required");
+    let wrong = api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": "yes"})).await;
+    assert!(wrong.assert_error(StatusCode::BAD_REQUEST).starts_with("invalid Paused"));
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413() {
     let api = Api::new().await;
     let body = format!("{{\"IDs\": [\"{}\"], \"Read\": true}}", "x".repeat(MAX_BODY));

@@ -15,7 +15,7 @@ use super::error::ErrorBody;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
-use crate::events::{Deleted, Event, ReadChanged, Stats};
+use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats};
 use crate::mail::Address;
 use crate::mail::links::{Code, Link};
 use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
@@ -63,6 +63,7 @@ fn render() -> String {
         declaration::<Stats>(&config),
         declaration::<ReadChanged>(&config),
         declaration::<Deleted>(&config),
+        declaration::<IntakeState>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

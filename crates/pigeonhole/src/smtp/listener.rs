@@ -5,7 +5,8 @@
 //! an explicit shutdown. On shutdown the loop stops accepting; a session waiting for
 //! a command gets 421 and is closed; a session in the middle of a message finishes
 //! it (its delivery is acknowledged or refused) and then gets 421. The engine bounds
-//! the whole by a grace period.
+//! the whole by a grace period. Pausing intake ([`Intake`]) refuses and ends
+//! sessions the same way, with its own 421, and leaves the socket open.
 //!
 //! All I/O, clocks and timeouts live here; the protocol lives in the session.
 
@@ -23,22 +24,24 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::Counters;
 use super::session::{Action, Ending, Refusal, Session};
+use super::{Counters, Intake};
 use crate::config::SmtpLimits;
 use crate::store::{NewMessage, Store, SubmitError};
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
-/// How long a client refused over the connection cap gets to read its 421.
+/// How long a refused client (connection cap, paused intake) gets to read its 421.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Everything a connection handler needs, shared by all of them.
-struct Shared {
-    limits: SmtpLimits,
-    tls: Option<TlsAcceptor>,
-    store: Store,
-    counters: Arc<Counters>,
+pub struct Shared {
+    pub limits: SmtpLimits,
+    /// For STARTTLS; `None` leaves it unadvertised.
+    pub tls: Option<TlsAcceptor>,
+    pub store: Store,
+    pub counters: Arc<Counters>,
+    pub intake: Arc<Intake>,
 }
 
 /// The accept loop. Built by the engine around an already bound socket, so that
@@ -55,17 +58,14 @@ pub struct Listener {
 impl Listener {
     pub fn new(
         listener: TcpListener,
-        limits: SmtpLimits,
-        tls: Option<TlsAcceptor>,
-        store: Store,
-        counters: Arc<Counters>,
+        shared: Shared,
         shutdown: watch::Receiver<bool>,
         sessions_done: mpsc::Sender<()>,
     ) -> Listener {
         Listener {
             listener,
-            connections: Arc::new(Semaphore::new(limits.max_connections)),
-            shared: Arc::new(Shared { limits, tls, store, counters }),
+            connections: Arc::new(Semaphore::new(shared.limits.max_connections)),
+            shared: Arc::new(shared),
             shutdown,
             sessions_done,
         }
@@ -88,6 +88,11 @@ impl Listener {
                 }
             };
             let _ = socket.set_nodelay(true);
+            if self.shared.intake.is_paused() {
+                tracing::debug!(%peer, "smtp connection refused: intake paused");
+                tokio::spawn(refuse(socket, Session::intake_paused()));
+                continue;
+            }
             match self.connections.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let shared = self.shared.clone();
@@ -103,15 +108,15 @@ impl Listener {
                 }
                 Err(_) => {
                     tracing::warn!(%peer, "smtp connection refused: too many connections");
-                    tokio::spawn(refuse(socket));
+                    tokio::spawn(refuse(socket, Session::too_many_connections()));
                 }
             }
         }
     }
 }
 
-async fn refuse(mut socket: TcpStream) {
-    let _ = timeout(REFUSAL_WRITE_TIMEOUT, socket.write_all(Session::too_many_connections())).await;
+async fn refuse(mut socket: TcpStream, reply: &'static [u8]) {
+    let _ = timeout(REFUSAL_WRITE_TIMEOUT, socket.write_all(reply)).await;
 }
 
 /// A client connection, in the clear or upgraded by STARTTLS.
@@ -149,6 +154,7 @@ async fn handle(
     let mut connection = Connection::Plain(socket);
     let session_deadline = Instant::now() + limits.session_timeout;
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut paused = shared.intake.watch();
 
     loop {
         // Let the session run until it needs the client again.
@@ -188,8 +194,9 @@ async fn handle(
         // Between commands, a shutdown ends the session; inside a message it waits
         // for the message to finish (bounded by the engine's grace period).
         let stopping = *shutdown.borrow();
-        if stopping && !session.in_body() {
-            session.end(Ending::ServerShutdown);
+        let pausing = *paused.borrow();
+        if (stopping || pausing) && !session.in_body() {
+            session.end(if stopping { Ending::ServerShutdown } else { Ending::IntakePaused });
             return flush_and_close(&mut connection, &mut session).await;
         }
         let read = tokio::select! {
@@ -199,6 +206,7 @@ async fn handle(
                 return flush_and_close(&mut connection, &mut session).await;
             }
             _ = shutdown.changed(), if !stopping && !session.in_body() => continue,
+            _ = paused.changed(), if !pausing && !session.in_body() => continue,
         };
         match read {
             Ok(Ok(0)) => return Ok(()),

@@ -6,7 +6,8 @@
 //! split anywhere gives the same replies") and leaves all I/O, timeouts and limits on
 //! connections to the listener, which follows tokio's mini-redis shape: one accept
 //! loop, one task per connection, a semaphore for the connection cap, and an explicit
-//! shutdown signal.
+//! shutdown signal. [`Intake`] lets the user pause the listener (the desktop tray,
+//! `PUT /api/v1/intake`) without stopping it.
 
 pub mod listener;
 pub mod session;
@@ -15,6 +16,9 @@ pub mod tls;
 use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::events::{Event, EventSender, IntakeState};
 
 /// Who sent a message and how: everything SMTP knew besides the bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -47,4 +51,41 @@ pub struct Counters {
     pub accepted_bytes: AtomicU64,
     /// Messages the store refused (answered 451, 452 or 421).
     pub rejected: AtomicU64,
+}
+
+/// Whether SMTP takes mail. While paused, new connections get `421` at once and
+/// sessions waiting for a command get `421` and are closed (a message already in
+/// its DATA is finished first, so nothing acknowledged is lost); clients retry
+/// later, as they do for any 421. A watch channel, so waiting sessions wake at once.
+/// A change is announced as [`Event::Intake`] to every event subscriber.
+#[derive(Debug)]
+pub struct Intake {
+    paused: watch::Sender<bool>,
+    events: EventSender,
+}
+
+impl Intake {
+    /// Taking mail, until paused.
+    pub fn new(events: EventSender) -> Intake {
+        Intake { paused: watch::Sender::new(false), events }
+    }
+
+    /// Pause or resume; true when that changed anything.
+    pub fn set_paused(&self, paused: bool) -> bool {
+        let changed = self.paused.send_if_modified(|now| std::mem::replace(now, paused) != paused);
+        if changed {
+            tracing::info!("smtp intake {}", if paused { "paused" } else { "resumed" });
+            let _ = self.events.send(Event::Intake(IntakeState { paused }));
+        }
+        changed
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// For a session: wakes when the state changes.
+    pub(crate) fn watch(&self) -> watch::Receiver<bool> {
+        self.paused.subscribe()
+    }
 }

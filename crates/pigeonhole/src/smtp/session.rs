@@ -72,6 +72,8 @@ pub enum Ending {
     SessionTooLong,
     /// The server is stopping.
     ServerShutdown,
+    /// The user paused intake ([`super::Intake`]).
+    IntakePaused,
 }
 
 /// Where the session is in the protocol.
@@ -163,6 +165,11 @@ impl Session {
     /// The reply for a connection refused because too many are open.
     pub fn too_many_connections() -> &'static [u8] {
         b"421 4.7.0 Too many connections, try again later\r\n"
+    }
+
+    /// The reply for a connection refused because the user paused intake.
+    pub fn intake_paused() -> &'static [u8] {
+        b"421 4.3.2 Pigeonhole has paused intake, try again later\r\n"
     }
 
     /// Hand the session bytes read from the client.
@@ -312,6 +319,7 @@ impl Session {
             Ending::IdleTimeout => self.reply(421, [4, 4, 2], "Timeout waiting for input, closing connection"),
             Ending::SessionTooLong => self.reply(421, [4, 4, 2], "Session too long, closing connection"),
             Ending::ServerShutdown => self.reply(421, [4, 3, 2], "Service shutting down, closing connection"),
+            Ending::IntakePaused => self.reply(421, [4, 3, 2], "Pigeonhole has paused intake, try again later"),
         }
         self.close()
     }
