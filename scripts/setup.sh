@@ -17,6 +17,9 @@ PACKAGES=(
     curl jq sqlite3              # scripts and poking at a running server
     chromium                     # web UI tests (issue 3): driven by playwright-core
     fonts-dejavu-core fonts-noto-color-emoji  # web UI screenshots: text and emoji fonts for the headless browser
+    # desktop app (issue 4, Tauri): WebKitGTK, GTK, the tray's appindicator, icons
+    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
+    xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
 )
 
 say() { printf '[setup] %s\n' "$*"; }

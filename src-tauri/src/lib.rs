@@ -1,0 +1,207 @@
+//! Pigeonhole's desktop app: the engine in-process, plus what a desktop adds.
+//!
+//! [`run`] starts the engine ([`pigeonhole::Engine`]) on Tauri's tokio runtime and
+//! opens one window on the engine's web UI (`http://<http address>/`), the very UI a
+//! browser gets: the page talks to the engine only through its HTTP API and has no
+//! access to Tauri (see `capabilities/default.json`). Around the window:
+//!
+//! * [`settings`]: the engine's settings (defaults, `PIGEONHOLE_*` overrides).
+//! * [`tray`]: the tray icon with the unread count, and its menu.
+//! * [`notify`]: native notifications for new mail, coalesced under bursts.
+//!
+//! Closing the window hides it: the app keeps catching mail in the tray until Quit,
+//! which shuts the engine down cleanly (so do SIGINT and SIGTERM). A second launch
+//! brings the running app's window back and exits (single instance).
+
+mod notify;
+mod settings;
+mod tray;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError};
+
+use pigeonhole::Engine;
+use pigeonhole::store::Store;
+use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+use tracing_subscriber::EnvFilter;
+
+/// The label of the one window.
+const MAIN_WINDOW: &str = "main";
+
+/// The running engine: `None` until it has started, and again once Quit has taken it
+/// to shut it down.
+#[derive(Default)]
+struct EngineSlot(Mutex<Option<Engine>>);
+
+impl EngineSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Engine>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Run the app until Quit; the exit code is non-zero when the engine could not start.
+pub fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Some(message) = no_display() {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
+
+    let app = tauri::Builder::default()
+        // First, so that a second launch hands over to the running app and exits
+        // before it binds a port or opens the store.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_main_window(app)))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .manage(EngineSlot::default())
+        .setup(|app| {
+            start(app.handle());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("error: cannot start the desktop app: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = app.run_return(|app, event| {
+        // An exit that did not come through `quit` (the desktop session ending, say)
+        // waits for the engine's shutdown: every acknowledged message is then on disk.
+        if let RunEvent::ExitRequested { api, code, .. } = event
+            && app.state::<EngineSlot>().lock().is_some()
+        {
+            api.prevent_exit();
+            quit(app, code.unwrap_or(0));
+        }
+    });
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Start the engine, then the tray, notifications and the window. On failure the
+/// user gets the engine's one-line message (it says what to do) and the app exits 1.
+fn start(app: &AppHandle) {
+    let started = settings::from_env()
+        .and_then(|config| tauri::async_runtime::block_on(Engine::start(config)).map_err(|err| err.to_string()));
+    let engine = match started {
+        Ok(engine) => engine,
+        Err(message) => return fail(app, message),
+    };
+    // The same lines as `pigeonhole serve`, for scripts and tests that ask for port 0.
+    // Written, not println!: a closed stdout must not stop the app.
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "smtp listening on {}", engine.smtp_addr());
+    let _ = writeln!(stdout, "http listening on {}", engine.http_addr());
+    let _ = stdout.flush();
+    drop(stdout);
+    tracing::info!("web UI at http://{}/", engine.http_addr());
+
+    if let Err(err) = tray::install(app, &engine) {
+        // The window still works without a tray (no tray host, no appindicator).
+        tracing::warn!("no tray icon: {err}");
+    }
+    notify::watch(app, engine.events().subscribe());
+    let window = open_window(app, &engine);
+    *app.state::<EngineSlot>().lock() = Some(engine);
+    if let Err(err) = window {
+        return fail(app, format!("cannot open the window: {err}"));
+    }
+    quit_on_signal(app);
+}
+
+fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
+    let url = format!("http://{}/", engine.http_addr()).parse().expect("a socket address makes a valid URL");
+    let window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(url))
+        .title("Pigeonhole")
+        .inner_size(1280.0, 800.0)
+        .min_inner_size(640.0, 400.0)
+        .build()?;
+    let hide = window.clone();
+    window.on_window_event(move |event| {
+        if let WindowEvent::CloseRequested { api, .. } = event {
+            // The app lives on in the tray; Quit is in its menu.
+            api.prevent_close();
+            let _ = hide.hide();
+        }
+    });
+    Ok(())
+}
+
+/// Bring the window back: from the tray, a notification or a second launch.
+fn show_main_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// The store of the running engine (`None` once Quit has begun).
+fn store(app: &AppHandle) -> Option<Store> {
+    app.state::<EngineSlot>().lock().as_ref().map(|engine| engine.store().clone())
+}
+
+/// Shut the engine down (sessions finish, the store flushes), then exit with `code`.
+fn quit(app: &AppHandle, code: i32) {
+    let engine = app.state::<EngineSlot>().lock().take();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Some(engine) = engine {
+            engine.shutdown().await;
+        }
+        app.exit(code);
+    });
+}
+
+/// Tell the user why the app cannot go on, then exit 1 once they have read it.
+fn fail(app: &AppHandle, message: String) {
+    eprintln!("error: {message}");
+    let app_ = app.clone();
+    app.dialog()
+        .message(message)
+        .title("Pigeonhole cannot start")
+        .kind(MessageDialogKind::Error)
+        .show(move |_| quit(&app_, 1));
+}
+
+/// SIGINT and SIGTERM quit like the tray's Quit: a clean engine shutdown.
+fn quit_on_signal(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut interrupt), Ok(mut terminate)) =
+                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+            else {
+                return tracing::warn!("cannot listen for SIGINT/SIGTERM");
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::info!("shutting down");
+        quit(&app, 0);
+    });
+}
+
+/// On Linux, GTK aborts without a display; say so in words instead, and point at
+/// the headless engine.
+fn no_display() -> Option<&'static str> {
+    let linux = cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"));
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    (linux && !display).then_some(
+        "no display (DISPLAY and WAYLAND_DISPLAY are unset): run the desktop app in a graphical session, or the headless engine with `pigeonhole serve`",
+    )
+}

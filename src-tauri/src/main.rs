@@ -1,0 +1,8 @@
+//! `pigeonhole-desktop`, the desktop app: see [`pigeonhole_desktop::run`].
+
+// Release builds on Windows open no console window beside the app.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() -> std::process::ExitCode {
+    pigeonhole_desktop::run()
+}

@@ -1,0 +1,159 @@
+//! The tray icon: the unread count at a glance, and a menu for what one does without
+//! the window (open it, pause intake, mark all read, clear, quit).
+//!
+//! The count and the pause item follow the engine's events, so they stay right
+//! whatever changed them: SMTP, the web UI, the API or this menu.
+
+use pigeonhole::Engine;
+use pigeonhole::events::Event;
+use pigeonhole::store::Selection;
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager, Wry};
+use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::EngineSlot;
+
+/// What changes after the tray is built: the icon's title and tooltip, and two items.
+struct Tray {
+    icon: TrayIcon<Wry>,
+    unread: MenuItem<Wry>,
+    pause: MenuItem<Wry>,
+}
+
+/// Build the tray icon and its menu, and keep them current from `engine`'s events.
+pub fn install(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
+    // Linux tray hosts show no tooltips, so the count is also the menu's first line.
+    let unread = MenuItem::with_id(app, "unread", unread_text(0), false, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", pause_text(false), true, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &unread,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "open", "Open Pigeonhole", true, None::<&str>)?,
+            &pause,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "mark-read", "Mark all read", true, None::<&str>)?,
+            &MenuItem::with_id(app, "clear", "Clear inbox…", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "quit", "Quit Pigeonhole", true, None::<&str>)?,
+        ],
+    )?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .tooltip("Pigeonhole")
+        .menu(&menu)
+        // A left click opens the window (Windows, macOS); the menu is a right click away.
+        .show_menu_on_left_click(false)
+        .on_menu_event(on_menu_event)
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+                crate::show_main_window(tray.app_handle());
+            }
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    let tray = Tray { icon: builder.build(app)?, unread, pause };
+
+    let store = engine.store().clone();
+    let mut events = engine.events().subscribe();
+    let paused = engine.intake_paused();
+    tauri::async_runtime::spawn(async move {
+        tray.show_paused(paused);
+        // Read after subscribing, so no commit falls between the two.
+        tray.show_unread(store.stats().map_or(0, |stats| stats.unread));
+        loop {
+            match events.recv().await {
+                Ok(Event::Stats(stats)) => tray.show_unread(stats.unread),
+                Ok(Event::Intake(state)) => tray.show_paused(state.paused),
+                Ok(_) => {}
+                // Missed some events: the totals are one read away.
+                Err(RecvError::Lagged(_)) => tray.show_unread(store.stats().map_or(0, |stats| stats.unread)),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(())
+}
+
+impl Tray {
+    fn show_unread(&self, unread: u64) {
+        let _ = self.unread.set_text(unread_text(unread));
+        let _ = self.icon.set_tooltip(Some(format!("Pigeonhole: {}", unread_text(unread))));
+        // The title is shown beside the icon (macOS menu bar, Linux indicators).
+        let _ = self.icon.set_title((unread > 0).then(|| unread.to_string()));
+    }
+
+    fn show_paused(&self, paused: bool) {
+        let _ = self.pause.set_text(pause_text(paused));
+    }
+}
+
+fn unread_text(unread: u64) -> String {
+    match unread {
+        0 => "No unread messages".into(),
+        1 => "1 unread message".into(),
+        n => format!("{n} unread messages"),
+    }
+}
+
+fn pause_text(paused: bool) -> &'static str {
+    if paused { "Resume intake" } else { "Pause intake" }
+}
+
+fn on_menu_event(app: &AppHandle, event: MenuEvent) {
+    match event.id().as_ref() {
+        "open" => crate::show_main_window(app),
+        "pause" => {
+            if let Some(engine) = app.state::<EngineSlot>().lock().as_ref() {
+                engine.set_intake_paused(!engine.intake_paused());
+            }
+        }
+        "mark-read" => change_all(app, "mark all messages read", Change::MarkRead),
+        "clear" => confirm_clear(app),
+        "quit" => crate::quit(app, 0),
+        _ => {}
+    }
+}
+
+/// Deleting every message cannot be undone: ask first, saying how many.
+fn confirm_clear(app: &AppHandle) {
+    let Some(store) = crate::store(app) else { return };
+    let total = store.stats().map_or(0, |stats| stats.total);
+    if total == 0 {
+        return;
+    }
+    let what = if total == 1 { "the one message".to_string() } else { format!("all {total} messages") };
+    let app_ = app.clone();
+    app.dialog()
+        .message(format!("Delete {what}? This cannot be undone."))
+        .title("Clear inbox")
+        .kind(MessageDialogKind::Warning)
+        .buttons(MessageDialogButtons::OkCancelCustom("Delete".into(), "Cancel".into()))
+        .show(move |confirmed| {
+            if confirmed {
+                change_all(&app_, "clear the inbox", Change::Delete);
+            }
+        });
+}
+
+enum Change {
+    MarkRead,
+    Delete,
+}
+
+/// Apply `change` to every message through the store (which announces it to the UI).
+fn change_all(app: &AppHandle, what: &'static str, change: Change) {
+    let Some(store) = crate::store(app) else { return };
+    tauri::async_runtime::spawn(async move {
+        let result = match change {
+            Change::MarkRead => store.set_read(Selection::All, true).await,
+            Change::Delete => store.delete(Selection::All).await,
+        };
+        if let Err(err) = result {
+            tracing::error!("could not {what}: {err}");
+        }
+    });
+}
