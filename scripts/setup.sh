@@ -80,4 +80,10 @@ if [[ ! -f ui/node_modules/.package-lock.json || ui/package-lock.json -nt ui/nod
     say "npm ci (ui/)"
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
 fi
-say "ok: $(cargo --version), $(python3 --version 2>&1), node $(node --version), smtp-source at $(command -v smtp-source)"
+# The desktop window tests (tests/desktop.rs) drive the app through tauri-driver,
+# which is only on crates.io (about 40 s to build, once).
+if ! command -v tauri-driver >/dev/null; then
+    say "cargo install tauri-driver --locked"
+    cargo install tauri-driver --locked --quiet
+fi
+say "ok: $(cargo --version), $(python3 --version 2>&1), node $(node --version), smtp-source at $(command -v smtp-source), $(command -v tauri-driver)"
