@@ -189,3 +189,15 @@ uiTest('pause intake from the UI: SMTP answers 421 until resumed', async ({ engi
   const { id } = await sendMail(engine.smtpPort, plainMail({ subject: 'After resuming' }));
   await row(page, id).waitFor();
 });
+
+uiTest('a #/ID link opens that message (deep links, desktop notifications)', async ({ engine, page }) => {
+  const older = await sendMail(engine.smtpPort, plainMail({ subject: 'Linked message' }));
+  await sendMail(engine.smtpPort, plainMail({ subject: 'Newer message' }));
+  await openUI(page, engine, { path: `/#/${older.id}` });
+  await expectAttribute(page.getByTestId('message-view'), 'data-id', older.id);
+  await expectText(page.getByTestId('message-subject'), 'Linked message');
+  const newer = (await api(engine, '/api/v1/messages')).json.messages[0].ID;
+  await page.evaluate((id) => (location.hash = `#/${id}`), newer);
+  await expectAttribute(page.getByTestId('message-view'), 'data-id', newer);
+  await expectText(page.getByTestId('message-subject'), 'Newer message');
+});
