@@ -135,10 +135,15 @@ impl Desktop {
         text.as_str().unwrap_or_else(|| panic!("nothing matches {css}")).trim().to_string()
     }
 
-    /// Wait until `css` matches nothing.
+    /// Wait until `css` matches nothing. (Counted in the page: element handles for a
+    /// node that is being removed can come back stale.)
     async fn gone(&self, css: &str) {
         let deadline = Instant::now() + TIMEOUT;
-        while !self.client.find_all(Locator::Css(css)).await.unwrap().is_empty() {
+        let count = || async {
+            let n = self.client.execute("return document.querySelectorAll(arguments[0]).length", vec![json!(css)]);
+            n.await.expect("count elements in the window").as_u64().unwrap()
+        };
+        while count().await > 0 {
             assert!(Instant::now() < deadline, "{css} is still in the window");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
