@@ -39,11 +39,13 @@ cargo_status=${PIPESTATUS[0]}
 set -e
 
 header "browser tests (ui/: npm test, headless chromium)"
-# The engine binary the browser tests start: the debug build the cargo phase made (a
-# no-op rebuild unless it is missing; the build script embeds the current ui/dist/).
+# The engine binary the browser tests start: the one the cargo phase built for its
+# end-to-end tests from these sources (with the current ui/dist/ embedded). A separate
+# `cargo build -p pigeonhole` would compile much of the workspace again, because
+# building one package unifies dependency features differently.
 set +e
 {
-    cargo build -p pigeonhole --locked &&
+    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
         (cd ui && PIGEONHOLE_BIN="$PWD/../target/debug/pigeonhole" npm test)
 } 2>&1 | tee "$logs/ui.log"
 ui_status=${PIPESTATUS[0]}
