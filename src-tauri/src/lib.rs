@@ -17,7 +17,6 @@ mod notify;
 mod settings;
 mod tray;
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Mutex, PoisonError};
 
@@ -94,13 +93,7 @@ fn start(app: &AppHandle) {
         Err(message) => return fail(app, message),
     };
     // The same lines as `pigeonhole serve`, for scripts and tests that ask for port 0.
-    // Written, not println!: a closed stdout must not stop the app.
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "smtp listening on {}", engine.smtp_addr());
-    let _ = writeln!(stdout, "http listening on {}", engine.http_addr());
-    let _ = stdout.flush();
-    drop(stdout);
-    tracing::info!("web UI at http://{}/", engine.http_addr());
+    engine.announce();
 
     if let Err(err) = tray::install(app, &engine) {
         // The window still works without a tray (no tray host, no appindicator).

@@ -20,9 +20,7 @@ fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Result<Config, String> {
     let var = |name: &str| var(name).filter(|value| !value.is_empty());
     let data_dir = match var("PIGEONHOLE_DATA") {
         Some(dir) => PathBuf::from(dir),
-        // The same default as `pigeonhole serve`, so both see the same mail.
-        None => dirs::data_dir()
-            .map(|dir| dir.join("pigeonhole"))
+        None => Config::default_data_dir()
             .ok_or("no data folder: set PIGEONHOLE_DATA (no platform data folder was found)")?,
     };
     let mut config = Config::new(data_dir);

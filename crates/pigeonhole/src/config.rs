@@ -92,6 +92,13 @@ impl Default for StoreConfig {
 }
 
 impl Config {
+    /// Where mail is kept unless told otherwise: `$XDG_DATA_HOME/pigeonhole` (or the
+    /// platform's data folder). The same for `pigeonhole serve` and the desktop app,
+    /// so both see the same mail. `None` when the platform has no data folder.
+    pub fn default_data_dir() -> Option<PathBuf> {
+        dirs::data_dir().map(|dir| dir.join("pigeonhole"))
+    }
+
     /// Defaults: SMTP on 127.0.0.1:1025, HTTP on 127.0.0.1:8025, data in the
     /// platform data folder (`$XDG_DATA_HOME/pigeonhole`).
     pub fn new(data_dir: PathBuf) -> Config {

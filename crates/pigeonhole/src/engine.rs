@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::io;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -136,6 +137,19 @@ impl Engine {
 
     pub fn intake_paused(&self) -> bool {
         self.intake.is_paused()
+    }
+
+    /// Say where the engine listens: `smtp listening on ADDR` and `http listening on
+    /// ADDR` on stdout (a contract: scripts and tests that asked for port 0 read them),
+    /// and the web UI's address in the log, for people. Written, not `println!`: a
+    /// closed stdout must not stop the engine.
+    pub fn announce(&self) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "smtp listening on {}", self.smtp_addr);
+        let _ = writeln!(stdout, "http listening on {}", self.http_addr);
+        let _ = stdout.flush();
+        drop(stdout);
+        tracing::info!("web UI at http://{}/", self.http_addr);
     }
 
     /// The address SMTP listens on (with the real port when 0 was asked for).

@@ -15,7 +15,6 @@
 //! `pigeonhole sendmail`.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,7 +114,7 @@ fn sendmail_by_name(mut args: Vec<OsString>) -> Vec<OsString> {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let Some(data_dir) = args.data.or_else(|| dirs::data_dir().map(|dir| dir.join("pigeonhole"))) else {
+    let Some(data_dir) = args.data.or_else(Config::default_data_dir) else {
         eprintln!("error: no data folder: set --data or PIGEONHOLE_DATA (no platform data folder was found)");
         return ExitCode::FAILURE;
     };
@@ -140,13 +139,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "smtp listening on {}", engine.smtp_addr());
-    let _ = writeln!(stdout, "http listening on {}", engine.http_addr());
-    let _ = stdout.flush();
-    drop(stdout);
-    // For people, on stderr: stdout's two lines above are for scripts.
-    tracing::info!("web UI at http://{}/", engine.http_addr());
+    engine.announce();
 
     stop.await;
     tracing::info!("shutting down");
