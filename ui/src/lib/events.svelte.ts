@@ -13,7 +13,8 @@ export class EventStream {
    * connection): events may have been missed meanwhile.
    */
   constructor(private readonly onEvent: (event: Event) => void, private readonly onReconnect: () => void) {}
-  #everOpen = false;
+  /** Whether the stream was ever up (so its loss is a loss, not a slow start). */
+  everConnected = $state(false);
 
   open(): void {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -25,8 +26,8 @@ export class EventStream {
       this.#retry = 500;
       this.connected = true;
       // Anything may have changed while we were away.
-      if (this.#everOpen) this.onReconnect();
-      this.#everOpen = true;
+      if (this.everConnected) this.onReconnect();
+      this.everConnected = true;
     };
     socket.onmessage = (message) => {
       try {
