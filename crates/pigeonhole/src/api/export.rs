@@ -2,24 +2,22 @@
 //! archives. Body `{"IDs": […]}` (in that order) or `{"Search": "query"}` (every
 //! match, oldest first).
 //!
-//! Each message is a `From <MAIL FROM> <asctime>` separator line (`MAILER-DAEMON`
-//! for the null sender), its exact stored bytes with every `From `, `>From `, …
-//! line given one more `>` (mboxrd, so a reader gets the bytes back exactly by
-//! taking one off), and an empty line. The file is streamed: one message is read
-//! from the store at a time, so an export of any size holds little memory.
+//! Each message is an mboxrd entry ([`mbox::entry`]): a `From <MAIL FROM> <asctime>`
+//! separator line, its exact stored bytes quoted, and an empty line. The file is
+//! streamed: one message is read from the store at a time, so an export of any size
+//! holds little memory.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
-use time::macros::format_description;
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::messages::GoObject;
 use super::{ApiState, read};
+use crate::mail::mbox;
 use crate::store::{Store, StoreError};
 
 /// Messages read ahead of a slow client.
@@ -84,49 +82,5 @@ fn entry(store: &Store, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let (Some(raw), Some(envelope), Some(summary)) = (store.raw(id)?, store.envelope(id)?, store.summary(id)?) else {
         return Ok(None);
     };
-    Ok(Some(entry_bytes(&envelope.mail_from, summary.created, &raw)))
-}
-
-/// One message's mboxrd entry: separator line, quoted bytes, empty line.
-fn entry_bytes(mail_from: &str, received: OffsetDateTime, raw: &[u8]) -> Vec<u8> {
-    let asctime = format_description!(
-        "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]"
-    );
-    let sender = if mail_from.is_empty() { "MAILER-DAEMON" } else { mail_from };
-    // An address with spaces (quoted local part) would end the sender early.
-    let sender: String = sender.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
-    let date = received.to_offset(time::UtcOffset::UTC).format(asctime).unwrap_or_default();
-
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 50 + 64);
-    out.extend_from_slice(format!("From {sender} {date}\n").as_bytes());
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        if line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ") {
-            out.push(b'>');
-        }
-        out.extend_from_slice(line);
-    }
-    if !raw.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    out.push(b'\n');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn separators_and_quoting() {
-        let received = OffsetDateTime::from_unix_timestamp(1_704_208_830).unwrap();
-        let raw = b"Subject: x\r\n\r\nFrom here\r\n>From there\r\n>>From afar\r\nFromage\r\n From\r\n";
-        let entry = entry_bytes("a@example.com", received, raw);
-        assert_eq!(
-            String::from_utf8(entry).unwrap(),
-            "From a@example.com Tue Jan  2 15:20:30 2024\nSubject: x\r\n\r\n>From here\r\n>>From there\r\n\
-             >>>From afar\r\nFromage\r\n From\r\n\n"
-        );
-        let entry = entry_bytes("", received, b"no newline");
-        assert_eq!(entry, b"From MAILER-DAEMON Tue Jan  2 15:20:30 2024\nno newline\n\n");
-    }
+    Ok(Some(mbox::entry(&envelope.mail_from, summary.created, &raw)))
 }

@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use super::{ApiState, MAX_BODY, router};
 use crate::config::StoreConfig;
 use crate::events;
+use crate::mail::mbox;
 use crate::smtp::Envelope;
 use crate::store::{NewMessage, PAGE_KEYS, SUMMARY_KEYS, Store};
 
@@ -461,25 +462,6 @@ async fn send_stores_like_smtp() {
     assert_eq!(api.get_json("/api/v1/messages").await["total"], 1);
 }
 
-/// An mboxrd file's messages: split at `From ` lines, one `>` taken off quoted
-/// `From ` lines, the empty line after each message dropped.
-fn split_mbox(mbox: &[u8]) -> Vec<Vec<u8>> {
-    let mut messages: Vec<Vec<u8>> = Vec::new();
-    for line in mbox.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"From ") {
-            messages.push(Vec::new());
-            continue;
-        }
-        let message = messages.last_mut().expect("an mbox starts with a From line");
-        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
-        message.extend_from_slice(if quoted { &line[1..] } else { line });
-    }
-    for message in &mut messages {
-        assert_eq!(message.pop(), Some(b'\n'), "each message ends with an empty line");
-    }
-    messages
-}
-
 #[tokio::test]
 async fn export_mbox() {
     let api = Api::new().await;
@@ -495,11 +477,11 @@ async fn export_mbox() {
     assert_eq!(answer.header("content-type"), Some("application/mbox"));
     assert_eq!(answer.header("content-disposition"), Some("attachment; filename=\"pigeonhole-export.mbox\""));
     assert!(answer.body.starts_with(b"From a@example.com "), "{:?}", answer.body);
-    assert_eq!(split_mbox(&answer.body), raws);
+    assert_eq!(mbox::read(&answer.body), raws);
 
     // A search exports its matches, oldest first.
     let answer = api.send_json(Method::POST, "/api/v1/export", json!({"Search": "from:a@example.com"})).await;
-    assert_eq!(split_mbox(&answer.body), raws[1..]);
+    assert_eq!(mbox::read(&answer.body), raws[1..]);
 
     let unknown = api.send_json(Method::POST, "/api/v1/export", json!({"IDs": [ids[0], "nope"]})).await;
     assert_eq!(unknown.assert_error(StatusCode::NOT_FOUND), "Message not found: nope");

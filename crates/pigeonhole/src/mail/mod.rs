@@ -5,10 +5,12 @@
 //! * [`view`]: the full message, headers and parts the API shows.
 //! * [`links`]: the links and one-time codes in a message's bodies.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
+//! * [`mbox`]: the mbox format, written by export and read by import.
 
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod links;
+pub mod mbox;
 pub mod parse;
 pub mod render;
 pub mod view;
