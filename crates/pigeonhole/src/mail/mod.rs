@@ -6,9 +6,11 @@
 //! * [`links`]: the links and one-time codes in a message's bodies.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
 //! * [`mbox`]: the mbox format, written by export and read by import.
+//! * [`import`]: mail files (one `.eml` message, or an mbox) into messages to store.
 
 #[cfg(test)]
 pub(crate) mod corpus;
+pub mod import;
 pub mod links;
 pub mod mbox;
 pub mod parse;
