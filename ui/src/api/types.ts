@@ -199,6 +199,11 @@ ContentID?: string, };
 export type SendResponse = { ID: string, };
 
 /**
+ * The answer: the stored messages' IDs, in the file's order.
+ */
+export type ImportResponse = { IDs: Array<string>, };
+
+/**
  * `/api/v1/info` (Mailpit's `AppInformation`).
  */
 export type AppInformation = { Version: string, 

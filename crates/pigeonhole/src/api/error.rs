@@ -50,6 +50,11 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, message)
     }
 
+    /// The same error, with `note` after its message (`message; note`).
+    pub fn with_note(self, note: impl Display) -> ApiError {
+        ApiError { message: format!("{}; {note}", self.message), ..self }
+    }
+
     /// A failure on our side. The cause goes to the log, not to the client.
     pub fn internal(cause: impl Display) -> ApiError {
         tracing::error!("api: {cause}");

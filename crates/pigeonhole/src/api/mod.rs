@@ -9,6 +9,7 @@
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
+//! * [`import`]: `POST /api/v1/import`, an `.eml` or mbox file into the store (ours).
 //! * [`inboxes`]: per-inbox counts.
 //! * [`intake`]: pause and resume SMTP intake (ours).
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
@@ -29,6 +30,7 @@ mod error;
 mod events;
 mod export;
 mod guard;
+mod import;
 mod inboxes;
 mod info;
 mod intake;
@@ -128,6 +130,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/codes", get(links::codes))
         .route("/api/v1/send", post(send::send))
         .route("/api/v1/export", post(export::export))
+        .route("/api/v1/import", post(import::import))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/intake", get(intake::show).put(intake::set))
         .route("/api/v1/wait", get(wait::wait))

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use ts_rs::{Config, TS};
 
 use super::error::ErrorBody;
+use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
@@ -55,6 +56,7 @@ fn render() -> String {
         declaration::<BccRecipient>(&config),
         declaration::<SendAttachment>(&config),
         declaration::<SendResponse>(&config),
+        declaration::<ImportResponse>(&config),
         declaration::<AppInformation>(&config),
         declaration::<RuntimeStats>(&config),
         declaration::<WebUiConfiguration>(&config),

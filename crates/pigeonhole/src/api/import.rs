@@ -1,0 +1,84 @@
+//! `POST /api/v1/import` (ours): mail files into the store, for the UI's Import…
+//! and drag and drop. The body is the file's bytes, sent as `Content-Type:
+//! message/rfc822` (an `.eml` message) or `application/mbox`; the answer is
+//! `{"IDs": […]}`, the stored messages in the file's order.
+//!
+//! [`mail::import`] splits the file (its first line tells an mbox from a single
+//! message, so a mislabelled file still imports) and makes each message's envelope
+//! from its headers. Each message goes through [`Store::submit`] like SMTP mail, one
+//! after the other, so they keep the file's order and show up live.
+//!
+//! Any other content type gets 415. Besides telling a client what to send, this
+//! keeps cross-site pages out when the Origin check cannot (a browser that sends no
+//! Origin): an HTML form can only send form or `text/plain` bodies, and a script
+//! sending another type needs a CORS preflight, which this API never grants.
+//!
+//! The body is capped at [`MAX_BODY`] like every request's (413, said in words a
+//! person importing a big mbox can act on).
+//!
+//! [`mail::import`]: crate::mail::import
+//! [`Store::submit`]: crate::store::Store::submit
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::{ApiState, MAX_BODY};
+use crate::mail::import;
+
+/// The media types a mail file may be sent as.
+const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
+
+/// The answer: the stored messages' IDs, in the file's order.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ImportResponse {
+    #[serde(rename = "IDs")]
+    pub ids: Vec<String>,
+}
+
+pub async fn import(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = media_type.split(';').next().unwrap_or("").trim();
+    if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(media_type)) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the file's bytes with Content-Type message/rfc822 (an .eml message) or application/mbox",
+        ));
+    }
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file is larger than {} MiB, the most one import takes: split it into smaller files",
+                MAX_BODY >> 20
+            ),
+        ),
+        _ => ApiError::from(rejection),
+    })?;
+    let messages = import::messages_in(&body).map_err(|err| ApiError::bad_request(err.to_string()))?;
+
+    let count = messages.len();
+    let mut ids = Vec::with_capacity(count);
+    for raw in messages {
+        let id = state.store.submit(import::new_message(raw)).await.map_err(|err| {
+            let err = ApiError::from(err);
+            match ids.len() {
+                0 => err,
+                // Importing the file again would store these twice: say so.
+                stored => err.with_note(format!("{stored} of the file's {count} messages were imported before that")),
+            }
+        })?;
+        ids.push(id);
+    }
+    Ok(Json(ImportResponse { ids }))
+}
