@@ -3,6 +3,7 @@
 import type {
   CodesView,
   Envelope,
+  ImportResponse,
   InboxInfo,
   IntakeState,
   LinksView,
@@ -120,4 +121,19 @@ export async function sendTest(): Promise<string> {
       '<p>This message was sent from the Pigeonhole UI.</p><p>Your code: <b>482913</b></p></div>',
   });
   return ((await response.json()) as SendResponse).ID;
+}
+
+/**
+ * Store the messages of a mail file (one .eml message, or an mbox of many); their
+ * IDs, in the file's order. The engine reads the file's first line to tell the two
+ * apart; the type sent says it is a mail file (the engine refuses any other).
+ */
+export async function importFile(file: File): Promise<string[]> {
+  const mbox = /\.(mbox|mbx)$/i.test(file.name) || (await file.slice(0, 5).text()) === 'From ';
+  const response = await request('/api/v1/import', {
+    method: 'POST',
+    headers: { 'Content-Type': mbox ? 'application/mbox' : 'message/rfc822' },
+    body: file,
+  });
+  return ((await response.json()) as ImportResponse).IDs;
 }
