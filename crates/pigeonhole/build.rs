@@ -23,7 +23,10 @@ const SOURCES: &[&str] = &[
 ];
 
 fn main() {
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui");
+    // At run time, not `env!`: a build script compiled for a copy of the tree
+    // elsewhere can be reused from a shared target folder.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let ui = Path::new(&manifest_dir).join("../../ui");
     for source in SOURCES {
         println!("cargo::rerun-if-changed={}", ui.join(source).display());
     }
