@@ -21,9 +21,11 @@
 //! * [`store`]: SQLite schema, the single writer, readers, search, retention.
 //! * [`mail`]: MIME parsing into summaries and the views the API serves.
 //! * [`api`]: the HTTP + WebSocket API (Mailpit v1 shapes).
+//! * [`archive`]: messages written out as files (.eml, a folder, .zip, mbox).
 //! * [`events`]: what changed, broadcast to WebSocket clients.
 
 pub mod api;
+pub mod archive;
 pub mod config;
 pub mod engine;
 pub mod events;

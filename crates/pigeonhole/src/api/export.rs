@@ -1,6 +1,6 @@
 //! `POST /api/v1/export` (ours): messages as one mboxrd file, for mail clients and
 //! archives. Body `{"IDs": […]}` (in that order) or `{"Search": "query"}` (every
-//! match, oldest first).
+//! match, oldest first; an empty query matches every message).
 //!
 //! Each message is an mboxrd entry ([`mbox::entry`]): a `From <MAIL FROM> <asctime>`
 //! separator line, its exact stored bytes quoted, and an empty line. The file is
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::error::ApiError;
 use super::messages::GoObject;
 use super::{ApiState, read};
+use crate::archive;
 use crate::mail::mbox;
 use crate::store::{Store, StoreError};
 
@@ -26,11 +27,10 @@ const READ_AHEAD: usize = 4;
 pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let ids: Vec<String> = body.field("IDs").map_err(ApiError::bad_request)?.unwrap_or_default();
-    let search: String = body.field("Search").map_err(ApiError::bad_request)?.unwrap_or_default();
-    let search = search.trim().to_string();
+    let search: Option<String> = body.field("Search").map_err(ApiError::bad_request)?;
 
-    let ids = match (ids.is_empty(), search.is_empty()) {
-        (false, true) => {
+    let ids = match (ids.is_empty(), search) {
+        (false, None) => {
             let found = read(&state, move |store| {
                 for id in &ids {
                     if store.summary(id)?.is_none() {
@@ -41,10 +41,7 @@ pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesReje
             });
             found.await?.map_err(|id| ApiError::not_found(format!("Message not found: {id}")))?
         }
-        (true, false) => {
-            let page = read(&state, move |store| store.search(&search, 0, u64::MAX)).await?;
-            page.messages.into_iter().rev().map(|summary| summary.id).collect()
-        }
+        (true, Some(search)) => read(&state, move |store| archive::matching(store, search.trim())).await?,
         _ => return Err(ApiError::bad_request("give either IDs or a Search query")),
     };
 

@@ -482,6 +482,9 @@ async fn export_mbox() {
     // A search exports its matches, oldest first.
     let answer = api.send_json(Method::POST, "/api/v1/export", json!({"Search": "from:a@example.com"})).await;
     assert_eq!(mbox::read(&answer.body), raws[1..]);
+    // An empty search (the UI's "Export…" with no inbox or search chosen): everything.
+    let answer = api.send_json(Method::POST, "/api/v1/export", json!({"Search": ""})).await;
+    assert_eq!(mbox::read(&answer.body), raws);
 
     let unknown = api.send_json(Method::POST, "/api/v1/export", json!({"IDs": [ids[0], "nope"]})).await;
     assert_eq!(unknown.assert_error(StatusCode::NOT_FOUND), "Message not found: nope");

@@ -58,6 +58,12 @@ pub struct NewMessage {
     pub received_at: OffsetDateTime,
 }
 
+/// Whether `id` has the shape of a message ID this store gives out (22
+/// alphanumerics): a cheap check of an ID from outside before any lookup.
+pub fn is_message_id(id: &str) -> bool {
+    codec::message_id_time(id).is_some()
+}
+
 /// A list item, in Mailpit's `MessageSummary` shape (key set and order matter).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(test, derive(ts_rs::TS))]
