@@ -1,13 +1,14 @@
 //! The tray icon: the unread count at a glance, and a menu for what one does without
-//! the window (open it, pause intake, mark all read, clear, quit).
+//! the window (open it, pause intake, do not disturb, mark all read, clear, quit).
 //!
 //! The count and the pause item follow the engine's events, so they stay right
-//! whatever changed them: SMTP, the web UI, the API or this menu.
+//! whatever changed them: SMTP, the web UI, the API or this menu. "Do not disturb"
+//! only silences [`crate::notify`]: the count still follows the mail.
 
 use pigeonhole::Engine;
 use pigeonhole::events::Event;
 use pigeonhole::store::Selection;
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
@@ -27,6 +28,7 @@ pub fn install(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
     // Linux tray hosts show no tooltips, so the count is also the menu's first line.
     let unread = MenuItem::with_id(app, "unread", unread_text(0), false, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", pause_text(false), true, None::<&str>)?;
+    let quiet = CheckMenuItem::with_id(app, "do-not-disturb", "Do not disturb", true, false, None::<&str>)?;
     let menu = Menu::with_items(
         app,
         &[
@@ -34,6 +36,7 @@ pub fn install(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, "open", "Open Pigeonhole", true, None::<&str>)?,
             &pause,
+            &quiet,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, "mark-read", "Mark all read", true, None::<&str>)?,
             &MenuItem::with_id(app, "clear", "Clear inbox…", true, None::<&str>)?,
@@ -46,7 +49,7 @@ pub fn install(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
         .menu(&menu)
         // A left click opens the window (Windows, macOS); the menu is a right click away.
         .show_menu_on_left_click(false)
-        .on_menu_event(on_menu_event)
+        .on_menu_event(move |app, event| on_menu_event(app, event, &quiet))
         .on_tray_icon_event(|tray, event| {
             if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
                 crate::show_main_window(tray.app_handle());
@@ -103,7 +106,7 @@ fn pause_text(paused: bool) -> &'static str {
     if paused { "Resume intake" } else { "Pause intake" }
 }
 
-fn on_menu_event(app: &AppHandle, event: MenuEvent) {
+fn on_menu_event(app: &AppHandle, event: MenuEvent, quiet: &CheckMenuItem<Wry>) {
     match event.id().as_ref() {
         "open" => crate::show_main_window(app),
         "pause" => {
@@ -111,6 +114,8 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
                 engine.set_intake_paused(!engine.intake_paused());
             }
         }
+        // The item has toggled itself already.
+        "do-not-disturb" => crate::notify::set_do_not_disturb(quiet.is_checked().unwrap_or(false)),
         "mark-read" => change_all(app, "mark all messages read", Change::MarkRead),
         "clear" => confirm_clear(app),
         "quit" => crate::quit(app, 0),
