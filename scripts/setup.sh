@@ -19,6 +19,7 @@ PACKAGES=(
     fonts-dejavu-core fonts-noto-color-emoji  # web UI screenshots: text and emoji fonts for the headless browser
     # desktop app (issue 4, Tauri): WebKitGTK, GTK, the tray's appindicator, icons
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
+    xdg-utils                    # desktop app (issue 4): xdg-open takes links from mail to the browser (and their test)
     xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
 )
 

@@ -82,6 +82,11 @@ struct Desktop {
 
 impl Desktop {
     async fn launch() -> Desktop {
+        Desktop::launch_with(&[]).await
+    }
+
+    /// [`Desktop::launch`] with these variables added to the app's environment.
+    async fn launch_with(env: &[(&str, &Path)]) -> Desktop {
         tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
         let (xvfb, display) = start_xvfb();
         let data = tempfile::tempdir().unwrap();
@@ -97,6 +102,7 @@ impl Desktop {
                 .env("PIGEONHOLE_SMTP", smtp.to_string())
                 .env("PIGEONHOLE_HTTP", http.to_string())
                 .env("PIGEONHOLE_DATA", data.path())
+                .envs(env.iter().copied())
                 .stdout(Stdio::null()),
         );
         let webdriver = format!("http://127.0.0.1:{port}");
@@ -246,6 +252,84 @@ async fn the_window_shows_mail_as_it_lands_and_pauses_intake() {
     desktop.gone("[data-testid=intake-paused]").await;
     let welcomed = greeting(desktop.smtp);
     assert!(welcomed.starts_with("220"), "a connection after resuming got {welcomed:?}");
+
+    desktop.client.close().await.unwrap();
+}
+
+/// Links in mail open in the system browser, never in the window. xdg-open (what the
+/// app's opener runs on Linux) asks the desktop's default handler of the URL's
+/// scheme first and `$BROWSER` only when there is none, so `$BROWSER` alone would
+/// lose to any installed browser: the app gets a private XDG config naming a script
+/// as the handler of http, https and mailto, which records what it is asked to open.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_open_in_the_system_browser_and_the_window_stays_on_the_ui() {
+    let home = tempfile::tempdir().unwrap();
+    let (config, share, opened) = (home.path().join("config"), home.path().join("share"), home.path().join("opened"));
+    let browser = home.path().join("browser");
+    std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display())).unwrap();
+    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(share.join("applications")).unwrap();
+    std::fs::write(
+        share.join("applications/test-browser.desktop"),
+        format!("[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\n", browser.display()),
+    )
+    .unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    let defaults =
+        ["http", "https", "mailto"].map(|scheme| format!("x-scheme-handler/{scheme}=test-browser.desktop\n"));
+    std::fs::write(config.join("mimeapps.list"), format!("[Default Applications]\n{}", defaults.concat())).unwrap();
+    let opened_urls = || std::fs::read_to_string(&opened).unwrap_or_default();
+
+    let desktop = Desktop::launch_with(&[("XDG_CONFIG_HOME", &config), ("XDG_DATA_HOME", &share)]).await;
+    desktop.find("[data-testid=app][data-connected=true]").await;
+    let link = "https://example.com/confirm?token=abc123&next=%2Fhome";
+    let message = format!(
+        "From: App <app@example.com>\r\nTo: dev@example.com\r\nSubject: Confirm your address\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n\
+         <p><a href=\"tel:+15550100\">Call us</a></p>\r\n<p><a href=\"{}\">Confirm</a></p>",
+        link.replace('&', "&amp;")
+    );
+    let queued = deliver(desktop.smtp, &message);
+    assert!(queued.starts_with("250"), "{queued}");
+    desktop.find("[data-testid=message-row]").await.click().await.unwrap();
+    desktop.find("[data-testid=tab-html]").await.click().await.unwrap();
+    desktop.find("[data-testid=html-frame]").await.enter_frame().await.unwrap();
+    // A tel: link is refused (only http, https and mailto leave the app); the next
+    // click then shows that only the https one reached the browser.
+    desktop.find("a[href^='tel:']").await.click().await.unwrap();
+    desktop.find("a[href^='https:']").await.click().await.unwrap();
+    let browser_got = |count: usize| async move {
+        let deadline = Instant::now() + TIMEOUT;
+        while opened_urls().lines().count() < count {
+            assert!(Instant::now() < deadline, "the browser never got link {count}: {:?}", opened_urls());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    browser_got(1).await;
+    assert_eq!(opened_urls(), format!("{link}\n"));
+    desktop.client.enter_parent_frame().await.unwrap();
+    desktop.screenshot("link-opened").await;
+    assert_eq!(desktop.client.windows().await.unwrap().len(), 1, "a link opened a window in the app");
+    let ui = desktop.client.current_url().await.unwrap();
+    assert_eq!((ui.origin().ascii_serialization(), ui.path()), (format!("http://{}", desktop.http), "/"));
+    let id = ui.fragment().and_then(|hash| hash.strip_prefix('/')).expect("the open message in the URL").to_string();
+
+    // The window itself going to another site: that opens in the browser instead.
+    let go = |url: String| desktop.client.execute("location.assign(arguments[0])", vec![json!(url)]);
+    go("https://example.org/elsewhere".into()).await.unwrap();
+    browser_got(2).await;
+    assert_eq!(opened_urls(), format!("{link}\nhttps://example.org/elsewhere\n"));
+    // Going to a page of the engine's that is not the UI, a preview: back to the UI.
+    desktop.client.execute("window.beforeLeaving = true", vec![]).await.unwrap();
+    go(format!("/view/{id}.html")).await.unwrap();
+    let reloaded_ui =
+        "return !window.beforeLeaving && location.pathname === '/' && !!document.querySelector('[data-testid=app]')";
+    let deadline = Instant::now() + TIMEOUT;
+    while desktop.client.execute(reloaded_ui, vec![]).await.ok() != Some(json!(true)) {
+        assert!(Instant::now() < deadline, "the window did not come back to the UI");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(opened_urls().lines().count(), 2, "an engine page went to the browser");
 
     desktop.client.close().await.unwrap();
 }

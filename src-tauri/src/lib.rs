@@ -22,8 +22,10 @@ use std::sync::{Mutex, PoisonError};
 
 use pigeonhole::Engine;
 use pigeonhole::store::Store;
-use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::webview::{NewWindowResponse, PageLoadEvent};
+use tauri::{AppHandle, Manager, RunEvent, Url, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+use tauri_plugin_opener::OpenerExt;
 use tracing_subscriber::EnvFilter;
 
 /// The label of the one window.
@@ -57,6 +59,9 @@ pub fn run() -> ExitCode {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_main_window(app)))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        // Called from Rust only (links leaving the window, see `open_window`): no
+        // script of its own in the page, no permission for the page.
+        .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
         .manage(EngineSlot::default())
         .setup(|app| {
             start(app.handle());
@@ -108,12 +113,39 @@ fn start(app: &AppHandle) {
     quit_on_signal(app);
 }
 
+/// The window on the engine's UI. It shows the UI and nothing
+/// else: a link to anywhere else, from a mail say, opens in the system browser.
 fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
-    let url = format!("http://{}/", engine.http_addr()).parse().expect("a socket address makes a valid URL");
-    let window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(url))
+    let ui: Url = format!("http://{}/", engine.http_addr()).parse().expect("a socket address makes a valid URL");
+    let (origin, home) = (ui.origin(), ui.clone());
+    let (navigating, popping_up) = (app.clone(), app.clone());
+    let window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(ui))
         .title("Pigeonhole")
         .inner_size(1280.0, 800.0)
         .min_inner_size(640.0, 400.0)
+        // WebKitGTK and WKWebView ask this for the preview frame's loads too, so it
+        // allows all of the engine's origin: the UI, the API and `/view/` previews.
+        .on_navigation(move |url| {
+            let ours = url.origin() == origin;
+            if !ours {
+                open_outside(&navigating, url);
+            }
+            ours
+        })
+        // A link in the preview opens a new window (`<base target=_blank>`): never
+        // one of ours.
+        .on_new_window(move |url, _features| {
+            open_outside(&popping_up, &url);
+            NewWindowResponse::Deny
+        })
+        // Page loads are the window's own, not its frames': where it is kept on the
+        // UI, off a preview page (`/view/…`) or any other page of the engine's.
+        .on_page_load(move |window, load| {
+            if matches!(load.event(), PageLoadEvent::Started) && load.url().path() != home.path() {
+                tracing::warn!("the window left the UI for {}: back to the UI", load.url());
+                let _ = window.navigate(home.clone());
+            }
+        })
         .build()?;
     let hide = window.clone();
     window.on_window_event(move |event| {
@@ -124,6 +156,21 @@ fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Open `url` in the system's browser (or mail client): only http, https and mailto
+/// links, nothing that could run a program. Off the UI thread: the opener waits a
+/// moment for the launcher.
+fn open_outside(app: &AppHandle, url: &Url) {
+    if !matches!(url.scheme(), "http" | "https" | "mailto") {
+        return tracing::warn!("not opening {url}: only http, https and mailto links open outside the app");
+    }
+    let (app, url) = (app.clone(), url.to_string());
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(err) = app.opener().open_url(&url, None::<&str>) {
+            tracing::warn!("cannot open {url} in the browser: {err}");
+        }
+    });
 }
 
 /// Bring the window back: from the tray, a notification or a second launch.
