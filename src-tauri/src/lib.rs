@@ -6,6 +6,7 @@
 //! access to Tauri (see `capabilities/default.json`). Around the window:
 //!
 //! * [`settings`]: the engine's settings (defaults, `PIGEONHOLE_*` overrides).
+//! * [`menu`]: the window's menu bar and shortcuts, most of them sent to the UI.
 //! * [`tray`]: the tray icon with the unread count, and its menu.
 //! * [`notify`]: native notifications for new mail, coalesced under bursts.
 //!
@@ -13,6 +14,7 @@
 //! which shuts the engine down cleanly (so do SIGINT and SIGTERM). A second launch
 //! brings the running app's window back and exits (single instance).
 
+mod menu;
 mod notify;
 mod settings;
 mod tray;
@@ -113,7 +115,7 @@ fn start(app: &AppHandle) {
     quit_on_signal(app);
 }
 
-/// The window on the engine's UI. It shows the UI and nothing
+/// The window on the engine's UI, with the menu bar. It shows the UI and nothing
 /// else: a link to anywhere else, from a mail say, opens in the system browser.
 fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
     let ui: Url = format!("http://{}/", engine.http_addr()).parse().expect("a socket address makes a valid URL");
@@ -123,6 +125,7 @@ fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
         .title("Pigeonhole")
         .inner_size(1280.0, 800.0)
         .min_inner_size(640.0, 400.0)
+        .menu(menu::build(app)?)
         // WebKitGTK and WKWebView ask this for the preview frame's loads too, so it
         // allows all of the engine's origin: the UI, the API and `/view/` previews.
         .on_navigation(move |url| {
@@ -147,6 +150,7 @@ fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
             }
         })
         .build()?;
+    window.on_menu_event(menu::on_event(engine));
     let hide = window.clone();
     window.on_window_event(move |event| {
         if let WindowEvent::CloseRequested { api, .. } = event {

@@ -106,6 +106,8 @@ fn pause_text(paused: bool) -> &'static str {
     if paused { "Resume intake" } else { "Pause intake" }
 }
 
+/// The tray menu's items. (Tauri hands the window menu's events here too: see
+/// [`crate::menu`] for why their ids differ.)
 fn on_menu_event(app: &AppHandle, event: MenuEvent, quiet: &CheckMenuItem<Wry>) {
     match event.id().as_ref() {
         "open" => crate::show_main_window(app),
@@ -116,11 +118,16 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent, quiet: &CheckMenuItem<Wry>) 
         }
         // The item has toggled itself already.
         "do-not-disturb" => crate::notify::set_do_not_disturb(quiet.is_checked().unwrap_or(false)),
-        "mark-read" => change_all(app, "mark all messages read", Change::MarkRead),
+        "mark-read" => mark_all_read(app),
         "clear" => confirm_clear(app),
         "quit" => crate::quit(app, 0),
         _ => {}
     }
+}
+
+/// Mark every message read: this menu's item and the window menu's.
+pub fn mark_all_read(app: &AppHandle) {
+    change_all(app, "mark all messages read", Change::MarkRead);
 }
 
 /// Deleting every message cannot be undone: ask first, saying how many.
