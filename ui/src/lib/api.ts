@@ -105,8 +105,8 @@ export async function remove(ids: string[]): Promise<void> {
 }
 
 /** Download the messages as one mbox file. */
-export async function exportMbox(ids: string[]): Promise<Blob> {
-  return (await send('POST', '/api/v1/export', { IDs: ids })).blob();
+export async function exportMbox(selection: { IDs: string[] } | { Search: string }): Promise<Blob> {
+  return (await send('POST', '/api/v1/export', selection)).blob();
 }
 
 /** Send a test message to ourselves through the send API. */

@@ -1,7 +1,7 @@
 // Light, dark, or following the system (the default); remembered across runs.
 // The choice is `data-theme` on <html>; app.css does the rest.
-type Choice = 'system' | 'light' | 'dark';
-const ORDER: Choice[] = ['system', 'light', 'dark'];
+export type Choice = 'system' | 'light' | 'dark';
+export const THEMES: Choice[] = ['system', 'light', 'dark'];
 
 export class Theme {
   choice = $state<Choice>((localStorage.getItem('theme') as Choice) || 'system');
@@ -16,6 +16,6 @@ export class Theme {
   }
 
   next(): void {
-    this.choice = ORDER[(ORDER.indexOf(this.choice) + 1) % ORDER.length];
+    this.choice = THEMES[(THEMES.indexOf(this.choice) + 1) % THEMES.length];
   }
 }
