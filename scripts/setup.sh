@@ -21,6 +21,7 @@ PACKAGES=(
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
     xdg-utils                    # desktop app (issue 4): xdg-open takes links from mail to the browser (and their test)
     xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
+    xdotool                      # desktop window tests: answer the native save and folder dialogs
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -75,6 +75,8 @@ struct Desktop {
     client: Client,
     smtp: SocketAddr,
     http: SocketAddr,
+    /// The Xvfb display the app runs on (for xdotool).
+    display: String,
     _driver: Process,
     _xvfb: Process,
     _data: tempfile::TempDir,
@@ -87,6 +89,17 @@ impl Desktop {
 
     /// [`Desktop::launch`] with these variables added to the app's environment.
     async fn launch_with(env: &[(&str, &Path)]) -> Desktop {
+        Desktop::launch_full(env, &[], |_| {}).await
+    }
+
+    /// [`Desktop::launch_with`], with `args` on the app's command line, running
+    /// `first` (in a thread, given the display) while the app starts: to answer a
+    /// dialog it shows before its window.
+    async fn launch_full(
+        env: &[(&str, &Path)],
+        args: &[&Path],
+        first: impl FnOnce(String) + Send + 'static,
+    ) -> Desktop {
         tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
         let (xvfb, display) = start_xvfb();
         let data = tempfile::tempdir().unwrap();
@@ -102,22 +115,32 @@ impl Desktop {
                 .env("PIGEONHOLE_SMTP", smtp.to_string())
                 .env("PIGEONHOLE_HTTP", http.to_string())
                 .env("PIGEONHOLE_DATA", data.path())
+                // GTK's file dialogs keep their state in memory, not in dconf (no D-Bus here).
+                .env("GSETTINGS_BACKEND", "memory")
                 .envs(env.iter().copied())
                 .stdout(Stdio::null()),
         );
         let webdriver = format!("http://127.0.0.1:{port}");
         wait_until("tauri-driver to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let answering = std::thread::spawn({
+            let display = display.clone();
+            move || first(display)
+        });
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
-        capabilities.insert("tauri:options".into(), json!({ "application": env!("CARGO_BIN_EXE_pigeonhole-desktop") }));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_pigeonhole-desktop"), "args": args }),
+        );
         // Plain HTTP to the local driver; `native` only names the (unused) TLS stack.
         let client = ClientBuilder::native()
             .capabilities(capabilities)
             .connect(&webdriver)
             .await
             .expect("a WebDriver session in the app's window");
-        Desktop { client, smtp, http, _driver: driver, _xvfb: xvfb, _data: data }
+        answering.join().expect("answering the app's first dialog");
+        Desktop { client, smtp, http, display, _driver: driver, _xvfb: xvfb, _data: data }
     }
 
     /// The first element matching `css`, waiting for it.
@@ -155,11 +178,64 @@ impl Desktop {
         }
     }
 
+    /// Answer the native (GTK) file dialog titled `title` with `path`, as a person
+    /// would: type the path into its name field and press Enter.
+    fn answer_file_dialog(&self, title: &str, path: &Path) {
+        type_into_window(
+            &self.display,
+            title,
+            &[Input::Key("ctrl+a"), Input::Text(path.to_str().unwrap()), Input::Key("Return")],
+        );
+    }
+
     async fn screenshot(&self, name: &str) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/desktop-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let png = self.client.screenshot().await.expect("a screenshot of the window");
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// What [`type_into_window`] sends: a key chord (`ctrl+a`, `Return`) or text.
+enum Input<'a> {
+    Key(&'a str),
+    Text(&'a str),
+}
+
+/// Wait for a window titled `title` on `display` (a native dialog, say), focus it
+/// and send it `input`, as a person at the keyboard would. xdotool sends the keys
+/// through XTEST to the focused window; no window manager runs on Xvfb, so it
+/// focuses the window itself.
+fn type_into_window(display: &str, title: &str, input: &[Input]) {
+    let xdotool = tool("xdotool", "apt-get install xdotool");
+    let run = |args: &[&str]| {
+        let done = Command::new(&xdotool).args(args).env("DISPLAY", display).output().expect("run xdotool");
+        (done.status.success(), String::from_utf8_lossy(&done.stdout).trim().to_string(), done.stderr)
+    };
+    let mut window = String::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while window.is_empty() {
+        window = run(&["search", "--onlyvisible", "--name", title]).1;
+        if Instant::now() > deadline {
+            let shown = run(&["search", "--onlyvisible", "--name", "."]).1;
+            let names: Vec<_> = shown.lines().map(|id| run(&["getwindowname", id]).1).collect();
+            panic!("no window titled {title:?} came up; the windows shown: {names:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let window = window.lines().last().unwrap().to_string();
+    // GTK needs a moment after mapping a window before it takes keys.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut steps = vec![vec!["windowfocus", "--sync", window.as_str()]];
+    for step in input {
+        steps.push(match step {
+            Input::Key(chord) => vec!["key", "--clearmodifiers", chord],
+            Input::Text(text) => vec!["type", "--delay", "10", text],
+        });
+    }
+    for args in steps {
+        let (ok, _, stderr) = run(&args);
+        assert!(ok, "xdotool {args:?}: {}", String::from_utf8_lossy(&stderr));
     }
 }
 
@@ -242,6 +318,26 @@ async fn the_window_shows_mail_as_it_lands_and_pauses_intake() {
     desktop.find("[data-testid=tab-panel] pre").await;
     assert!(desktop.text("[data-testid=tab-panel]").await.contains("Hello from the desktop test."));
     desktop.screenshot("message").await;
+
+    // Save as .eml through the native save dialog: the file holds the bytes sent.
+    let out = tempfile::tempdir().unwrap();
+    let saved = out.path().join("saved.eml");
+    desktop.find("[data-testid=action-download]").await.click().await.unwrap();
+    desktop.answer_file_dialog("Save message as .eml", &saved);
+    desktop.find("[data-testid=notice]").await;
+    wait_until("the saved file", || saved.exists());
+    assert_eq!(std::fs::read(&saved).unwrap(), format!("{message}\r\n").into_bytes());
+    assert!(desktop.text("[data-testid=notice]").await.contains(saved.to_str().unwrap()));
+
+    // Export… every message as an mbox: it splits back into the bytes sent.
+    let mbox = out.path().join("all.mbox");
+    desktop.find("[data-testid=export-all]").await.click().await.unwrap();
+    desktop.find("[data-testid=export-mbox]").await.click().await.unwrap();
+    desktop.answer_file_dialog("Export as mbox", &mbox);
+    wait_until("the mbox file", || mbox.exists());
+    let messages = pigeonhole::mail::mbox::read(&std::fs::read(&mbox).unwrap());
+    assert_eq!(messages, vec![format!("{message}\r\n").into_bytes()]);
+    desktop.screenshot("exported").await;
 
     desktop.find("[data-testid=intake-toggle]").await.click().await.unwrap();
     desktop.find("[data-testid=intake-paused]").await;
@@ -332,4 +428,103 @@ async fn links_open_in_the_system_browser_and_the_window_stays_on_the_ui() {
     assert_eq!(opened_urls().lines().count(), 2, "an engine page went to the browser");
 
     desktop.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_port_in_use_is_offered_another_and_settings_are_saved() {
+    // Another program holds the SMTP port the app is told to use.
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let taken_text = taken.to_string();
+    let env = [("PIGEONHOLE_SMTP", Path::new(&taken_text)), ("HOME", home.path())];
+    // "Port in use": Alt+U is "Use port …".
+    let desktop = Desktop::launch_full(&env, &[], |display| {
+        type_into_window(&display, "Port in use", &[Input::Key("alt+u")]);
+    })
+    .await;
+    desktop.find("[data-testid=app][data-connected=true]").await;
+
+    // The app runs on a port after the taken one, and says so.
+    let mut webui = String::new();
+    TcpStream::connect(desktop.http)
+        .and_then(|mut s| {
+            s.write_all(b"GET /api/v1/webui HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            s.read_to_string(&mut webui)
+        })
+        .expect("the app's HTTP API");
+    let body = &webui[webui.find("\r\n\r\n").unwrap() + 4..];
+    let smtp: SocketAddr =
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["SMTPAddress"].as_str().unwrap().parse().unwrap();
+    assert!(smtp.port() > taken.port(), "{smtp} after {taken}");
+    assert!(greeting(smtp).starts_with("220"));
+
+    // Settings: the variable wins over the SMTP field, and saving writes the file and
+    // the autostart entry at once; a new retention limit needs a restart.
+    desktop.find("[data-testid=settings-button]").await.click().await.unwrap();
+    desktop.find("[data-testid=settings-max-messages]").await.send_keys("250").await.unwrap();
+    assert!(desktop.text("[data-testid=settings-dialog]").await.contains("PIGEONHOLE_SMTP is set"));
+    desktop.find("[data-testid=settings-start-at-login]").await.click().await.unwrap();
+    desktop.screenshot("settings").await;
+    desktop.find("[data-testid=settings-save]").await.click().await.unwrap();
+    desktop.find("[data-testid=settings-restart]").await;
+
+    let file = home.path().join(".config/dev.pigeonhole.desktop/settings.json");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["maxMessages"], 250, "{saved}");
+    assert!(saved["smtp"].is_null(), "an address from the environment is not written: {saved}");
+    let autostart = std::fs::read_dir(home.path().join(".config/autostart")).expect("an autostart folder");
+    let entries: Vec<_> = autostart.map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(entries.iter().any(|name| name.ends_with(".desktop")), "{entries:?}");
+    drop(holder);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_file_opened_with_the_app_is_imported_and_shown() {
+    let files = tempfile::tempdir().unwrap();
+    let eml = files.path().join("opened.eml");
+    let raw = "From: Files <files@example.com>\r\nTo: dev@example.com\r\nSubject: Opened with the app\r\n\r\nFrom a file.\r\n";
+    std::fs::write(&eml, raw).unwrap();
+    let desktop = Desktop::launch_full(&[], &[eml.as_path()], |_| {}).await;
+    desktop.find("[data-testid=message-subject]").await;
+    assert_eq!(desktop.text("[data-testid=message-subject]").await, "Opened with the app");
+    // Stored byte for byte.
+    let id = desktop.client.execute("return location.hash.slice(2)", vec![]).await.unwrap();
+    let mut response = Vec::new();
+    TcpStream::connect(desktop.http)
+        .and_then(|mut s| {
+            s.write_all(
+                format!("GET /api/v1/message/{}/raw HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", id.as_str().unwrap())
+                    .as_bytes(),
+            )?;
+            s.read_to_end(&mut response)
+        })
+        .expect("the app's HTTP API");
+    assert!(response.ends_with(raw.as_bytes()), "{}", String::from_utf8_lossy(&response));
+
+    // Import…: an mbox of two. (Under WebDriver, WebKit hands a file input the files
+    // sent to it instead of showing its native chooser.)
+    let mbox = files.path().join("two.mbox");
+    let second = "From: Files <files@example.com>\nSubject: Second from the mbox\n\nTwo.\n";
+    std::fs::write(&mbox, format!("From a@example.com Sat Nov 28 10:00:00 2026\nSubject: First from the mbox\n\nOne.\n\nFrom b@example.com Sat Nov 28 10:00:01 2026\n{second}\n")).unwrap();
+    desktop.find("[data-testid=import-button]").await;
+    desktop.find("input[type=file]").await.send_keys(mbox.to_str().unwrap()).await.unwrap();
+    wait_until_text(&desktop, "[data-testid=message-subject]", "Second from the mbox").await;
+    assert_eq!(desktop.text("[data-testid=bulk-summary-count]").await, "3 messages");
+    desktop.screenshot("imported").await;
+}
+
+/// Wait until the first element matching `css` has exactly `text`.
+async fn wait_until_text(desktop: &Desktop, css: &str, text: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = desktop
+            .client
+            .execute("return document.querySelector(arguments[0])?.textContent.trim() ?? null", vec![json!(css)]);
+        if now.await.unwrap().as_str() == Some(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} never read {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

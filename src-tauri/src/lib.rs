@@ -14,11 +14,14 @@
 //! which shuts the engine down cleanly (so do SIGINT and SIGTERM). A second launch
 //! brings the running app's window back and exits (single instance).
 
+mod files;
+mod launch;
 mod menu;
 mod notify;
 mod settings;
 mod tray;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Mutex, PoisonError};
 
@@ -58,12 +61,24 @@ pub fn run() -> ExitCode {
     let app = tauri::Builder::default()
         // First, so that a second launch hands over to the running app and exits
         // before it binds a port or opens the store.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_main_window(app)))
+        .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
+            show_main_window(app);
+            // `pigeonhole-desktop mail.eml` while the app runs: open it there.
+            files::open_files(app, args.into_iter().skip(1).map(PathBuf::from), Path::new(&cwd));
+        }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         // Called from Rust only (links leaving the window, see `open_window`): no
         // script of its own in the page, no permission for the page.
         .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .invoke_handler(tauri::generate_handler![
+            files::save_message,
+            files::export_messages,
+            settings::get_settings,
+            settings::save_settings,
+            settings::restart_app,
+        ])
         .manage(EngineSlot::default())
         .setup(|app| {
             start(app.handle());
@@ -90,15 +105,13 @@ pub fn run() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// Start the engine, then the tray, notifications and the window. On failure the
-/// user gets the engine's one-line message (it says what to do) and the app exits 1.
+/// Start the engine ([`launch`] tells the user when it can't), then the tray,
+/// notifications and the window.
 fn start(app: &AppHandle) {
-    let started = settings::from_env()
-        .and_then(|config| tauri::async_runtime::block_on(Engine::start(config)).map_err(|err| err.to_string()));
-    let engine = match started {
-        Ok(engine) => engine,
-        Err(message) => return fail(app, message),
-    };
+    launch::start(app, started);
+}
+
+fn started(app: &AppHandle, engine: Engine) {
     // The same lines as `pigeonhole serve`, for scripts and tests that ask for port 0.
     engine.announce();
 
@@ -106,12 +119,19 @@ fn start(app: &AppHandle) {
         // The window still works without a tray (no tray host, no appindicator).
         tracing::warn!("no tray icon: {err}");
     }
+    notify::set_enabled(settings::current(app).notifications);
     notify::watch(app, engine.events().subscribe());
     let window = open_window(app, &engine);
     *app.state::<EngineSlot>().lock() = Some(engine);
     if let Err(err) = window {
         return fail(app, format!("cannot open the window: {err}"));
     }
+    // Files the app was opened with (a file manager's "Open with").
+    files::open_files(
+        app,
+        std::env::args_os().skip(1).map(PathBuf::from),
+        &std::env::current_dir().unwrap_or_default(),
+    );
     quit_on_signal(app);
 }
 
@@ -149,6 +169,9 @@ fn open_window(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
                 let _ = window.navigate(home.clone());
             }
         })
+        // Files dropped on the window go to the page, whose drop zone imports them
+        // (as in a browser); Tauri's own handler would take them first.
+        .disable_drag_drop_handler()
         .build()?;
     window.on_menu_event(menu::on_event(engine));
     let hide = window.clone();
@@ -186,9 +209,15 @@ fn show_main_window(app: &AppHandle) {
     }
 }
 
-/// The store of the running engine (`None` once Quit has begun).
+/// What `read` gets from the running engine (`None` before it started and once Quit
+/// has begun).
+fn running_engine<T>(app: &AppHandle, read: impl FnOnce(&Engine) -> T) -> Option<T> {
+    app.state::<EngineSlot>().lock().as_ref().map(read)
+}
+
+/// The store of the running engine.
 fn store(app: &AppHandle) -> Option<Store> {
-    app.state::<EngineSlot>().lock().as_ref().map(|engine| engine.store().clone())
+    running_engine(app, |engine| engine.store().clone())
 }
 
 /// Shut the engine down (sessions finish, the store flushes), then exit with `code`.

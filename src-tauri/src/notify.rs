@@ -39,6 +39,14 @@ pub fn set_do_not_disturb(on: bool) {
     DO_NOT_DISTURB.store(on, Ordering::Relaxed);
 }
 
+/// "Notify me of new mail" in the settings (kept across runs; do not disturb is
+/// for now, on top of it).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
 /// Notify about the new messages announced on `events`, until the engine stops.
 pub fn watch(app: &AppHandle, mut events: broadcast::Receiver<Event>) {
     let notification = app.notification();
@@ -61,7 +69,7 @@ pub fn watch(app: &AppHandle, mut events: broadcast::Receiver<Event>) {
                     Err(_window_closed) => break false,
                 }
             };
-            if !window_focused(&app) && !DO_NOT_DISTURB.load(Ordering::Relaxed) {
+            if !window_focused(&app) && ENABLED.load(Ordering::Relaxed) && !DO_NOT_DISTURB.load(Ordering::Relaxed) {
                 let (title, body) = text(&first.from, &first.subject, count);
                 let mut notification = app.notification().builder().title(title).body(body);
                 if count == 1 {
@@ -91,7 +99,7 @@ async fn next_new(events: &mut broadcast::Receiver<Event>) -> Option<Box<Message
 }
 
 /// Bring the window back, on `message` when the notification was for one.
-fn open_window_on(app: &AppHandle, message: Option<&str>) {
+pub fn open_window_on(app: &AppHandle, message: Option<&str>) {
     crate::show_main_window(app);
     let (Some(script), Some(window)) = (message.and_then(open_script), app.get_webview_window(crate::MAIN_WINDOW))
     else {
