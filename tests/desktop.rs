@@ -196,10 +196,12 @@ impl Desktop {
     }
 }
 
-/// What [`type_into_window`] sends: a key chord (`ctrl+a`, `Return`) or text.
+/// What [`type_into_window`] sends: a key chord (`ctrl+a`, `Return`), text, or a
+/// pause for the window to catch up.
 enum Input<'a> {
     Key(&'a str),
     Text(&'a str),
+    Pause,
 }
 
 /// Wait for a window titled `title` on `display` (a native dialog, say), focus it
@@ -231,6 +233,7 @@ fn type_into_window(display: &str, title: &str, input: &[Input]) {
         steps.push(match step {
             Input::Key(chord) => vec!["key", "--clearmodifiers", chord],
             Input::Text(text) => vec!["type", "--delay", "10", text],
+            Input::Pause => vec!["sleep", "0.5"],
         });
     }
     for args in steps {
@@ -338,6 +341,24 @@ async fn the_window_shows_mail_as_it_lands_and_pauses_intake() {
     let messages = pigeonhole::mail::mbox::read(&std::fs::read(&mbox).unwrap());
     assert_eq!(messages, vec![format!("{message}\r\n").into_bytes()]);
     desktop.screenshot("exported").await;
+
+    // … and as a folder of .eml files, picked in the folder dialog.
+    let folder = out.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    desktop.find("[data-testid=export-all]").await.click().await.unwrap();
+    desktop.find("[data-testid=export-folder]").await.click().await.unwrap();
+    let typed = format!("{}/", folder.display());
+    type_into_window(
+        &desktop.display,
+        "Export to a folder",
+        // A typed `/` opens the location field (keys typed while it opens are
+        // lost); Return chooses the folder.
+        &[Input::Text("/"), Input::Pause, Input::Text(&typed[1..]), Input::Key("Return")],
+    );
+    wait_until("the exported .eml file", || std::fs::read_dir(&folder).unwrap().count() == 1);
+    let exported = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap();
+    assert!(exported.file_name().to_str().unwrap().ends_with(" Desktop window check.eml"), "{exported:?}");
+    assert_eq!(std::fs::read(exported.path()).unwrap(), format!("{message}\r\n").into_bytes());
 
     desktop.find("[data-testid=intake-toggle]").await.click().await.unwrap();
     desktop.find("[data-testid=intake-paused]").await;
@@ -461,7 +482,11 @@ async fn a_port_in_use_is_offered_another_and_settings_are_saved() {
 
     // Settings: the variable wins over the SMTP field, and saving writes the file and
     // the autostart entry at once; a new retention limit needs a restart.
-    desktop.find("[data-testid=settings-button]").await.click().await.unwrap();
+    // The menu's accelerators reach the page: Ctrl+F the search box, Ctrl+, Settings.
+    type_into_window(&desktop.display, "Pigeonhole", &[Input::Key("ctrl+f")]);
+    let focused = "return document.activeElement?.dataset.testid ?? null";
+    wait_until_value(&desktop, focused, "search-input").await;
+    type_into_window(&desktop.display, "Pigeonhole", &[Input::Key("ctrl+comma")]);
     desktop.find("[data-testid=settings-max-messages]").await.send_keys("250").await.unwrap();
     assert!(desktop.text("[data-testid=settings-dialog]").await.contains("PIGEONHOLE_SMTP is set"));
     desktop.find("[data-testid=settings-start-at-login]").await.click().await.unwrap();
@@ -516,15 +541,19 @@ async fn a_mail_file_opened_with_the_app_is_imported_and_shown() {
 
 /// Wait until the first element matching `css` has exactly `text`.
 async fn wait_until_text(desktop: &Desktop, css: &str, text: &str) {
+    let script = format!("return document.querySelector({})?.textContent.trim() ?? null", json!(css));
+    wait_until_value(desktop, &script, text).await;
+}
+
+/// Wait until `script`, run in the page, returns the string `value`.
+async fn wait_until_value(desktop: &Desktop, script: &str, value: &str) {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let now = desktop
-            .client
-            .execute("return document.querySelector(arguments[0])?.textContent.trim() ?? null", vec![json!(css)]);
-        if now.await.unwrap().as_str() == Some(text) {
+        let now = desktop.client.execute(script, vec![]).await.unwrap();
+        if now.as_str() == Some(value) {
             return;
         }
-        assert!(Instant::now() < deadline, "{css} never read {text:?}");
+        assert!(Instant::now() < deadline, "`{script}` never gave {value:?} (last {now})");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
