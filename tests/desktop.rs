@@ -250,6 +250,20 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// The body of `GET path` from the app's HTTP API (HTTP/1.0: the body runs to the
+/// end of the connection).
+fn http_get(http: SocketAddr, path: &str) -> Vec<u8> {
+    let mut response = Vec::new();
+    TcpStream::connect(http)
+        .and_then(|mut s| {
+            s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())?;
+            s.read_to_end(&mut response)
+        })
+        .expect("the app's HTTP API");
+    let body = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response") + 4;
+    response.split_off(body)
+}
+
 /// The first line a new SMTP connection gets.
 fn greeting(smtp: SocketAddr) -> String {
     let stream = TcpStream::connect(smtp).expect("connect to SMTP");
@@ -298,13 +312,7 @@ async fn the_window_shows_mail_as_it_lands_and_pauses_intake() {
     desktop.find("[data-testid=app][data-connected=true]").await;
     assert_eq!(desktop.client.title().await.unwrap(), "Pigeonhole");
     // The engine runs inside the app, on the ports the environment named.
-    let mut webui = String::new();
-    TcpStream::connect(desktop.http)
-        .and_then(|mut s| {
-            s.write_all(b"GET /api/v1/webui HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-            s.read_to_string(&mut webui)
-        })
-        .expect("the app's HTTP API");
+    let webui = String::from_utf8(http_get(desktop.http, "/api/v1/webui")).unwrap();
     assert!(webui.contains(&format!("\"SMTPAddress\":\"{}\"", desktop.smtp)), "{webui}");
     desktop.screenshot("empty").await;
 
@@ -467,16 +475,8 @@ async fn a_port_in_use_is_offered_another_and_settings_are_saved() {
     desktop.find("[data-testid=app][data-connected=true]").await;
 
     // The app runs on a port after the taken one, and says so.
-    let mut webui = String::new();
-    TcpStream::connect(desktop.http)
-        .and_then(|mut s| {
-            s.write_all(b"GET /api/v1/webui HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-            s.read_to_string(&mut webui)
-        })
-        .expect("the app's HTTP API");
-    let body = &webui[webui.find("\r\n\r\n").unwrap() + 4..];
-    let smtp: SocketAddr =
-        serde_json::from_str::<serde_json::Value>(body).unwrap()["SMTPAddress"].as_str().unwrap().parse().unwrap();
+    let webui: serde_json::Value = serde_json::from_slice(&http_get(desktop.http, "/api/v1/webui")).unwrap();
+    let smtp: SocketAddr = webui["SMTPAddress"].as_str().unwrap().parse().unwrap();
     assert!(smtp.port() > taken.port(), "{smtp} after {taken}");
     assert!(greeting(smtp).starts_with("220"));
 
@@ -515,17 +515,8 @@ async fn a_mail_file_opened_with_the_app_is_imported_and_shown() {
     assert_eq!(desktop.text("[data-testid=message-subject]").await, "Opened with the app");
     // Stored byte for byte.
     let id = desktop.client.execute("return location.hash.slice(2)", vec![]).await.unwrap();
-    let mut response = Vec::new();
-    TcpStream::connect(desktop.http)
-        .and_then(|mut s| {
-            s.write_all(
-                format!("GET /api/v1/message/{}/raw HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", id.as_str().unwrap())
-                    .as_bytes(),
-            )?;
-            s.read_to_end(&mut response)
-        })
-        .expect("the app's HTTP API");
-    assert!(response.ends_with(raw.as_bytes()), "{}", String::from_utf8_lossy(&response));
+    let stored = http_get(desktop.http, &format!("/api/v1/message/{}/raw", id.as_str().unwrap()));
+    assert_eq!(stored, raw.as_bytes());
 
     // Import…: an mbox of two. (Under WebDriver, WebKit hands a file input the files
     // sent to it instead of showing its native chooser.)
