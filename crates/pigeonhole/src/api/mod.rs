@@ -15,6 +15,8 @@
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
+//! * [`mailhog`]: MailHog's `/api/v2/messages`, `/api/v2/search` and v1 single-message
+//!   routes, for MailHog's clients.
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
 //! * [`events`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
@@ -35,6 +37,7 @@ mod inboxes;
 mod info;
 mod intake;
 mod links;
+mod mailhog;
 mod message;
 mod messages;
 mod send;
@@ -136,6 +139,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))
+        .route("/api/v2/messages", get(mailhog::list))
+        .route("/api/v2/search", get(mailhog::search))
+        .route("/api/v1/messages/{id}", get(mailhog::show).delete(mailhog::delete))
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")

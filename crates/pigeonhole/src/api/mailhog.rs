@@ -1,0 +1,327 @@
+//! The part of MailHog's API that MailHog clients still in use read (cypress-mailhog
+//! and the like), so test suites written for MailHog run against Pigeonhole:
+//! `GET /api/v2/messages`, `GET /api/v2/search`, and MailHog's v1 routes for one
+//! message, `GET`/`DELETE /api/v1/messages/{ID}`.
+//!
+//! MailHog's v1 `DELETE /api/v1/messages` (delete all) is Mailpit's route too and
+//! does the same; Mailpit's answer wins there (`ok` instead of an empty body, which
+//! MailHog clients do not read). MailHog's `GET /api/v1/messages` (a bare array) is
+//! not served: Mailpit's list owns that path, and no MailHog client we know reads
+//! it. Jim, MailHog's chaos monkey, is not offered: `GET /api/v2/jim` answers 404,
+//! which MailHog clients read as "Jim is off".
+//!
+//! A message is shown in MailHog's `Message` shape, built from the stored bytes the
+//! way MailHog builds it: header values as written (unfolded, not decoded), the body
+//! undecoded, multipart bodies split at their boundaries. IDs are ours, so the IDs
+//! from here work with the Mailpit routes and the other way round.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::error::{ApiError, Ext};
+use super::{ApiState, read};
+use crate::smtp::Envelope;
+use crate::store::{MessagePage, MessageSummary, Selection, Store, StoreError};
+
+/// Page size when `limit` is missing, not a number or not positive (MailHog's).
+const DEFAULT_LIMIT: u64 = 50;
+/// MailHog serves at most this many messages per page, whatever `limit` asks.
+const MAX_LIMIT: u64 = 250;
+
+/// `start`, `limit`, and for search `kind` and `query`.
+#[derive(Deserialize)]
+pub struct MailhogQuery {
+    start: Option<String>,
+    limit: Option<String>,
+    kind: Option<String>,
+    query: Option<String>,
+}
+
+impl MailhogQuery {
+    /// MailHog's paging: anything but a positive number is the default.
+    fn page(&self) -> (u64, u64) {
+        let positive = |value: &Option<String>| value.as_deref().and_then(|v| v.parse::<u64>().ok()).filter(|&n| n > 0);
+        (positive(&self.start).unwrap_or(0), positive(&self.limit).map_or(DEFAULT_LIMIT, |n| n.min(MAX_LIMIT)))
+    }
+}
+
+/// MailHog's list and search answer.
+#[derive(Serialize)]
+struct Messages {
+    total: u64,
+    count: u64,
+    start: u64,
+    items: Vec<Message>,
+}
+
+/// MailHog's `Message` (mailhog/data): key names and nesting are what its clients read.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Message {
+    #[serde(rename = "ID")]
+    id: String,
+    /// The SMTP envelope's sender.
+    from: Path,
+    /// The SMTP envelope's recipients (Bcc included).
+    to: Vec<Path>,
+    content: Content,
+    #[serde(with = "time::serde::rfc3339")]
+    created: OffsetDateTime,
+    /// The parts of a multipart message; `null` otherwise.
+    #[serde(rename = "MIME")]
+    mime: Option<MimeBody>,
+    raw: SmtpMessage,
+}
+
+/// An SMTP path split at its `@` (and source route, if any).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Path {
+    relays: Option<Vec<String>>,
+    mailbox: String,
+    domain: String,
+    params: String,
+}
+
+/// Headers and body of a message or of one MIME part.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Content {
+    headers: BTreeMap<String, Vec<String>>,
+    body: String,
+    size: usize,
+    #[serde(rename = "MIME")]
+    mime: Option<MimeBody>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MimeBody {
+    parts: Vec<Content>,
+}
+
+/// What SMTP carried.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SmtpMessage {
+    from: String,
+    to: Vec<String>,
+    data: String,
+    helo: String,
+}
+
+/// `GET /api/v2/messages?start&limit`: newest first.
+pub async fn list(
+    State(state): State<ApiState>,
+    Ext(Query(q)): Ext<Query<MailhogQuery>>,
+) -> Result<Response, ApiError> {
+    let (start, limit) = q.page();
+    let messages = read(&state, move |store| messages(store, store.list(start, limit)?, |page| page.total)).await?;
+    Ok(json(&messages))
+}
+
+/// `GET /api/v2/search?kind=from|to|containing&query=`: MailHog's three searches, as
+/// Mailpit searches (case-insensitive): `from` and `to` look in the From and To
+/// headers' names and addresses, `containing` at the words of the subject,
+/// addresses, body and attachment names.
+pub async fn search(
+    State(state): State<ApiState>,
+    Ext(Query(q)): Ext<Query<MailhogQuery>>,
+) -> Result<Response, ApiError> {
+    let (start, limit) = q.page();
+    // Quotes make the whole query one search term; quotes inside it would end the term.
+    let term = q.query.as_deref().unwrap_or("").replace('"', " ").trim().to_string();
+    let search = match q.kind.as_deref() {
+        Some("from") => format!("from:\"{term}\""),
+        Some("to") => format!("to:\"{term}\""),
+        Some("containing") => format!("\"{term}\""),
+        _ => {
+            return Err(ApiError::bad_request(
+                "kind must be from, to or containing, e.g. ?kind=to&query=bob@example.com",
+            ));
+        }
+    };
+    if term.is_empty() {
+        return Err(ApiError::bad_request("no search query: add ?query= with the text to look for"));
+    }
+    let messages =
+        read(&state, move |store| messages(store, store.search(&search, start, limit)?, |page| page.messages_count))
+            .await?;
+    Ok(json(&messages))
+}
+
+/// `GET /api/v1/messages/{ID}`: one message in MailHog's shape.
+pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<Response, ApiError> {
+    let found = read(&state, move |store| match store.summary(&id)? {
+        Some(summary) => message(store, &summary),
+        None => Ok(None),
+    })
+    .await?;
+    Ok(json(&found.ok_or_else(|| ApiError::not_found("Message not found"))?))
+}
+
+/// `DELETE /api/v1/messages/{ID}`: 200 with an empty body, as MailHog answers.
+pub async fn delete(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<(), ApiError> {
+    state.store.delete(Selection::Ids(vec![id])).await?;
+    Ok(())
+}
+
+/// MailHog answers its lists as `text/json`; cypress-mailhog parses a string body itself.
+fn json<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(CONTENT_TYPE, "text/json")], body).into_response(),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+/// A page of summaries as MailHog messages; `total` picks the count MailHog calls
+/// total (all messages for the list, the matches for a search).
+fn messages(store: &Store, page: MessagePage, total: impl Fn(&MessagePage) -> u64) -> Result<Messages, StoreError> {
+    let mut items = Vec::with_capacity(page.messages.len());
+    for summary in &page.messages {
+        // One deleted between the page's read and this one is left out.
+        items.extend(message(store, summary)?);
+    }
+    Ok(Messages { total: total(&page), count: items.len() as u64, start: page.start, items })
+}
+
+fn message(store: &Store, summary: &MessageSummary) -> Result<Option<Message>, StoreError> {
+    let Some(raw) = store.raw(&summary.id)? else { return Ok(None) };
+    let envelope = store.envelope(&summary.id)?.unwrap_or_default();
+    Ok(Some(build(summary.id.clone(), summary.created, &raw, envelope)))
+}
+
+/// A stored message in MailHog's shape.
+fn build(id: String, created: OffsetDateTime, raw: &[u8], envelope: Envelope) -> Message {
+    let data = String::from_utf8_lossy(raw).into_owned();
+    let mut content = content(&data);
+    let mime = content.mime.take();
+    Message {
+        id,
+        from: path(&envelope.mail_from),
+        to: envelope.rcpt_to.iter().map(|to| path(to)).collect(),
+        content,
+        created,
+        mime,
+        raw: SmtpMessage { from: envelope.mail_from, to: envelope.rcpt_to, data, helo: envelope.helo },
+    }
+}
+
+/// MailHog's `PathFromString`: `relay,relay:mailbox@domain`.
+fn path(path: &str) -> Path {
+    let (relays, address) = match path.split_once(':') {
+        Some((relays, address)) => (Some(relays.split(',').map(String::from).collect()), address),
+        None => (None, path),
+    };
+    let (mailbox, domain) = address.split_once('@').unwrap_or((address, ""));
+    Path { relays, mailbox: mailbox.to_string(), domain: domain.to_string(), params: String::new() }
+}
+
+/// MailHog's `ContentFromString`: headers up to the first empty line (folded lines
+/// joined, values as written), the rest as the body, and a multipart body's parts.
+/// Unlike MailHog, a repeated header keeps all its values, and LF-only lines (an
+/// imported file) are read too.
+fn content(data: &str) -> Content {
+    let separator = [data.find("\r\n\r\n").map(|at| (at, 4)), data.find("\n\n").map(|at| (at, 2))]
+        .into_iter()
+        .flatten()
+        .min_by_key(|&(at, _)| at);
+    let Some((at, length)) = separator else {
+        return Content { headers: BTreeMap::new(), body: data.to_string(), size: data.len(), mime: None };
+    };
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut last: Option<String> = None;
+    for line in data[..at].lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(value) = last.as_ref().and_then(|name| headers.get_mut(name)?.last_mut()) {
+                value.push_str(line);
+            }
+        } else if let Some((name, value)) = line.split_once(": ") {
+            headers.entry(name.to_string()).or_default().push(value.to_string());
+            last = Some(name.to_string());
+        }
+    }
+    let body = data[at + length..].to_string();
+    let mime = multipart_boundary(&headers).map(|boundary| MimeBody { parts: parts(&body, &boundary) });
+    Content { headers, body, size: data.len(), mime }
+}
+
+/// The boundary of a `multipart/*` Content-Type.
+fn multipart_boundary(headers: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    let (_, values) = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?;
+    let mut params = values.first()?.split(';');
+    if !params.next()?.trim().to_ascii_lowercase().starts_with("multipart/") {
+        return None;
+    }
+    params.find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
+/// MailHog's `ParseMIMEBody`: the pieces between `--boundary` lines (the preamble
+/// and what follows the closing boundary dropped), each trimmed of line breaks.
+fn parts(body: &str, boundary: &str) -> Vec<Content> {
+    let pieces: Vec<&str> = body.split(&format!("--{boundary}")).collect();
+    if pieces.len() < 2 {
+        return Vec::new();
+    }
+    pieces[1..pieces.len() - 1]
+        .iter()
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| content(piece.trim_matches(['\r', '\n'])))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_like_mailhog() {
+        let p = path("bob@example.com");
+        assert_eq!((p.relays, p.mailbox.as_str(), p.domain.as_str()), (None, "bob", "example.com"));
+        let p = path("@relay1,@relay2:bob@example.com");
+        assert_eq!(p.relays, Some(vec!["@relay1".to_string(), "@relay2".to_string()]));
+        assert_eq!((p.mailbox.as_str(), p.domain.as_str()), ("bob", "example.com"));
+        let p = path("");
+        assert_eq!((p.mailbox.as_str(), p.domain.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn headers_unfold_and_keep_every_value() {
+        let c = content("Subject: a long\r\n subject\r\nReceived: one\r\nReceived: two\r\n\r\nbody\r\n");
+        assert_eq!(c.headers["Subject"], ["a long subject"]);
+        assert_eq!(c.headers["Received"], ["one", "two"]);
+        assert_eq!(c.body, "body\r\n");
+        assert!(c.mime.is_none());
+        let c = content("no header block at all");
+        assert!(c.headers.is_empty());
+        assert_eq!(c.body, "no header block at all");
+    }
+
+    #[test]
+    fn multipart_bodies_split_at_boundaries() {
+        let data = "Content-Type: multipart/mixed;\r\n boundary=\"outer\"\r\n\r\npreamble\r\n--outer\r\n\
+                    Content-Type: multipart/alternative; boundary=inner\r\n\r\n--inner\r\n\
+                    Content-Type: text/plain\r\n\r\nhello\r\n--inner--\r\n\r\n--outer\r\n\
+                    Content-Disposition: attachment; filename=\"a.txt\"\r\n\r\nfile\r\n--outer--\r\n";
+        let c = content(data);
+        let parts = c.mime.unwrap().parts;
+        assert_eq!(parts.len(), 2);
+        let inner = parts[0].mime.as_ref().unwrap();
+        assert_eq!(inner.parts.len(), 1);
+        assert_eq!(inner.parts[0].body, "hello");
+        assert_eq!(parts[1].headers["Content-Disposition"], ["attachment; filename=\"a.txt\""]);
+        assert_eq!(parts[1].body, "file");
+        assert_eq!(
+            parts[1].size,
+            parts[1].body.len() + "Content-Disposition: attachment; filename=\"a.txt\"\r\n\r\n".len()
+        );
+    }
+}
