@@ -1,5 +1,6 @@
 //! One message: `GET /api/v1/message/{ID}` (full view; marks it read) and its
-//! `/raw`, `/headers`, `/part/{PartID}` (any leaf part, bodies included), and our
+//! `/raw`, `/headers`, `/part/{PartID}` (any leaf part, bodies included),
+//! `/part/{PartID}/thumb` (a 180×120 JPEG, [`crate::mail::thumb`]), and our
 //! extensions `/parts` (the MIME tree) and `/envelope`.
 //!
 //! `{ID}` may be `latest`: the newest message, or the newest matching `?query=`.
@@ -15,6 +16,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, Ext};
 use super::{ApiState, read};
+use crate::mail::thumb;
 use crate::mail::view::{self, MessageView, PartNode};
 use crate::smtp::Envelope;
 use crate::store::{Selection, Store, StoreError};
@@ -142,6 +144,23 @@ pub async fn part(
         part.body,
     )
         .into_response())
+}
+
+/// A 180×120 JPEG of an image part (blank for anything else), made on the blocking
+/// pool: decoding and scaling are CPU work.
+pub async fn thumb(
+    State(state): State<ApiState>,
+    Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Response, ApiError> {
+    let (_, jpeg) = load(&state, id, q.query, move |store, id| {
+        Ok(store
+            .raw(id)?
+            .map(|raw| view::part(&raw, &part_id).map(|part| thumb::thumbnail(&part.content_type, &part.body))))
+    })
+    .await?;
+    let jpeg = jpeg.ok_or_else(|| ApiError::not_found("Part not found"))?;
+    Ok(([(CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }
 
 /// The SMTP envelope (MAIL FROM, RCPT TO, HELO, peer, TLS, AUTH user, transcript).

@@ -5,7 +5,7 @@
 //! * [`messages`]: the mailbox as a whole — list, search, read status, delete
 //!   (all, by ID or by search).
 //! * [`message`]: one message — full view, raw source, headers, parts (one, or the
-//!   whole MIME tree), envelope.
+//!   whole MIME tree), image thumbnails, envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
@@ -128,6 +128,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/headers", get(message::headers))
         .route("/api/v1/message/{id}/parts", get(message::parts))
         .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
+        .route("/api/v1/message/{id}/part/{part_id}/thumb", get(message::thumb))
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/message/{id}/links", get(links::links))
         .route("/api/v1/message/{id}/codes", get(links::codes))

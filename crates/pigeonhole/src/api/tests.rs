@@ -1211,3 +1211,37 @@ async fn mailhog_single_message() {
     api.get(&format!("/api/v1/messages/{id}")).await.assert_error(StatusCode::NOT_FOUND);
     assert_eq!(api.get_mailhog("/api/v2/messages").await["total"], 0);
 }
+
+#[tokio::test]
+async fn thumbnail_is_a_180_by_120_jpeg() {
+    use base64::Engine as _;
+    let api = Api::new().await;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(600, 200, image::Rgb([0, 128, 0]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let raw = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: picture\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n\
+         --b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"green.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
+    let id = api.submit(raw.as_bytes(), None).await;
+
+    for part in ["2", "1"] {
+        // The image, and the text part (not an image: a blank frame).
+        let thumb = api.get(&format!("/api/v1/message/{id}/part/{part}/thumb")).await;
+        assert_eq!((thumb.status, thumb.header("content-type")), (StatusCode::OK, Some("image/jpeg")));
+        assert_eq!(image::guess_format(&thumb.body).unwrap(), image::ImageFormat::Jpeg);
+        let decoded = image::load_from_memory(&thumb.body).unwrap().to_rgb8();
+        assert_eq!(decoded.dimensions(), (180, 120));
+        let centre = decoded.get_pixel(90, 60).0;
+        let expected = if part == "2" { [0, 128, 0] } else { [255, 255, 255] };
+        assert!(centre.iter().zip(expected).all(|(a, b)| a.abs_diff(b) < 12), "part {part}: {centre:?}");
+    }
+    let missing = api.get(&format!("/api/v1/message/{id}/part/7/thumb")).await;
+    assert_eq!(missing.assert_error(StatusCode::NOT_FOUND), "Part not found");
+    let missing = api.get("/api/v1/message/nope/part/2/thumb").await;
+    assert_eq!(missing.assert_error(StatusCode::NOT_FOUND), "Message not found");
+}

@@ -7,6 +7,7 @@
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
 //! * [`mbox`]: the mbox format, written by export and read by import.
 //! * [`import`]: mail files (one `.eml` message, or an mbox) into messages to store.
+//! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
 
 #[cfg(test)]
 pub(crate) mod corpus;
@@ -15,6 +16,7 @@ pub mod links;
 pub mod mbox;
 pub mod parse;
 pub mod render;
+pub mod thumb;
 pub mod view;
 
 use serde::Serialize;
