@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - THE test command: set up the machine, then build and run every test: the
 # workspace's (unit, property and end-to-end tests with real SMTP clients), then the web
-# UI's browser tests (ui/tests/, headless Chromium against the real engine).
-# Both test phases always run; exits non-zero if either failed; the output ends with a
-# summary of both.
+# UI's browser tests (ui/tests/, headless Chromium against the real engine), then the
+# client tests (tests/clients/: real third-party API clients against the real engine).
+# All test phases always run; exits non-zero if any failed; the output ends with a
+# summary of them all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,16 +52,32 @@ set +e
 ui_status=${PIPESTATUS[0]}
 set -e
 
+header "client tests (tests/clients/: npm ci, npm test: the npm mailpit-api client, MailHog's API)"
+# The same engine binary as the browser tests, whose harness these tests share.
+set +e
+{
+    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
+        (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error &&
+            PIGEONHOLE_BIN="$PWD/../../target/debug/pigeonhole" npm test)
+} 2>&1 | tee "$logs/clients.log"
+clients_status=${PIPESTATUS[0]}
+set -e
+
 header "summary"
 # cargo: the totals of every "test result:" line, and the failing tests by name.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^(passed|failed|ignored);?$/) n[$i] += $(i - 1) }
      END { printf "cargo tests:   %d passed, %d failed, %d ignored\n", n["passed;"], n["failed;"], n["ignored;"] }' "$logs/cargo.log"
 grep -E '^test .* \.\.\. FAILED$' "$logs/cargo.log" | sed 's/^test /    FAILED /; s/ \.\.\. FAILED$//' || true
 # node --test (spec reporter): its counts, and the failing tests listed after "failing tests:".
-awk '/^ℹ (pass|fail|cancelled) / { n[$2] = $3 }
-     END { printf "browser tests: %d passed, %d failed, %d cancelled\n", n["pass"], n["fail"], n["cancelled"] }' "$logs/ui.log"
-sed -n '/^✖ failing tests:/,$p' "$logs/ui.log" | grep -E '^✖ ' | grep -v 'failing tests:' | sed 's/^✖ /    FAILED /; s/ ([0-9.]*ms)$//' || true
+node_summary() {
+    awk -v label="$1" '/^ℹ (pass|fail|cancelled) / { n[$2] = $3 }
+         END { printf "%s %d passed, %d failed, %d cancelled\n", label, n["pass"], n["fail"], n["cancelled"] }' "$2"
+    sed -n '/^✖ failing tests:/,$p' "$2" | grep -E '^✖ ' | grep -v 'failing tests:' | sed 's/^✖ /    FAILED /; s/ ([0-9.]*ms)$//' || true
+}
+node_summary "browser tests:" "$logs/ui.log"
+node_summary "client tests: " "$logs/clients.log"
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
 result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
-if ((cargo_status != 0 || ui_status != 0)); then exit 1; fi
+result "client test phase " "$clients_status"
+if ((cargo_status != 0 || ui_status != 0 || clients_status != 0)); then exit 1; fi
