@@ -61,6 +61,28 @@ pub struct StoreConfig {
     /// `true`: fsync every commit (survives power loss). `false`: survives a killed
     /// process, which is what a development tool needs, at a fraction of the cost.
     pub fsync: bool,
+    /// Which tags new messages get by themselves.
+    pub tags: TagRules,
+}
+
+/// Automatic tagging of new messages, as Mailpit does it (`--tags-disable`,
+/// `--tags-title-case`, `--tags-username`).
+#[derive(Debug, Clone)]
+pub struct TagRules {
+    /// Tags listed in the `X-Tags` header (comma-separated).
+    pub from_x_tags: bool,
+    /// `tag` from a `user+tag@domain` sender or recipient.
+    pub from_plus_addresses: bool,
+    /// The SMTP AUTH (or send API) user name as a tag.
+    pub from_username: bool,
+    /// Every tag in Title Case (`invoice due` → `Invoice Due`), API-set ones too.
+    pub title_case: bool,
+}
+
+impl Default for TagRules {
+    fn default() -> Self {
+        TagRules { from_x_tags: true, from_plus_addresses: true, from_username: false, title_case: false }
+    }
 }
 
 impl Default for SmtpLimits {
@@ -87,6 +109,7 @@ impl Default for StoreConfig {
             max_queued_bytes: 256 * 1024 * 1024,
             max_batch: 256,
             fsync: false,
+            tags: TagRules::default(),
         }
     }
 }

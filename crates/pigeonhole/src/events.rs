@@ -28,6 +28,9 @@ pub enum Event {
     /// A message's read status changed.
     #[serde(rename = "update")]
     Update(ReadChanged),
+    /// A message's tags were set (Mailpit sends these as `update` too).
+    #[serde(rename = "update")]
+    Tagged(TagsChanged),
     /// A message was deleted.
     #[serde(rename = "delete")]
     Delete(Deleted),
@@ -66,6 +69,16 @@ pub struct ReadChanged {
     pub id: String,
     #[serde(rename = "Read")]
     pub read: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TagsChanged {
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// The message's tags now (all of them).
+    #[serde(rename = "Tags")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -248,11 +248,17 @@ RecipientAllowlist: string, };
 /**
  * One change, as sent over `/api/events`.
  */
-export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState };
+export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "update", "Data": TagsChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState };
 
 export type Stats = { Total: number, Unread: number, Version: string, };
 
 export type ReadChanged = { ID: string, Read: boolean, };
+
+export type TagsChanged = { ID: string, 
+/**
+ * The message's tags now (all of them).
+ */
+Tags: Array<string>, };
 
 export type Deleted = { ID: string, };
 

@@ -150,6 +150,15 @@ export class Mailbox {
     }
   }
 
+  /** A message's tags were set (`update` with `Tags`). */
+  tagged(id: string, tags: string[]): void {
+    const row = this.rows.find((r) => r?.ID === id);
+    if (row) {
+      row.Tags = tags;
+      this.version++;
+    }
+  }
+
   /** A message was deleted (`delete`). */
   deleted(id: string): void {
     const index = this.rows.findIndex((r) => r?.ID === id);

@@ -16,7 +16,7 @@ use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
-use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats};
+use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::mail::Address;
 use crate::mail::links::{Code, Link};
 use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
@@ -64,6 +64,7 @@ fn render() -> String {
         declaration::<Event>(&config),
         declaration::<Stats>(&config),
         declaration::<ReadChanged>(&config),
+        declaration::<TagsChanged>(&config),
         declaration::<Deleted>(&config),
         declaration::<IntakeState>(&config),
     ];

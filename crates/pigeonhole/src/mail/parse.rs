@@ -41,6 +41,8 @@ pub struct ParsedSummary {
     pub attachments: u32,
     /// Parts shown inline, such as images referenced by `cid:`.
     pub inlines: u32,
+    /// The first `X-Tags` header as sent (comma-separated tags), "" if none.
+    pub x_tags: String,
     pub search: SearchText,
 }
 
@@ -122,6 +124,7 @@ fn summarize_unguarded(raw: &[u8]) -> ParsedSummary {
         snippet: snippet(&body),
         attachments,
         inlines,
+        x_tags: message.header_raw("X-Tags").unwrap_or_default().to_owned(),
         search: SearchText { addresses: address_text, body: truncate_bytes(body, MAX_INDEXED_BODY), attachment_names },
     }
 }

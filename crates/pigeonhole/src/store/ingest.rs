@@ -4,11 +4,12 @@
 use std::cell::RefCell;
 use std::io;
 
+use crate::config::TagRules;
 use crate::mail::{self, SearchText};
 use crate::smtp::Envelope;
 
 use super::codec::{addresses_to_json, from_unix_ms, new_message_id, unix_ms};
-use super::{DEFAULT_INBOX, MessageSummary, NewMessage, SubmitError, ZSTD_LEVEL};
+use super::{DEFAULT_INBOX, MessageSummary, NewMessage, SubmitError, ZSTD_LEVEL, tags};
 
 thread_local! {
     /// One compression context per thread: setting one up costs more than
@@ -40,8 +41,9 @@ pub(super) struct AddressColumns {
     pub reply_to: String,
 }
 
-/// Turn a received message into its rows. CPU-bound: proportional to the size.
-pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitError> {
+/// Turn a received message into its rows, tagged as `tag_rules` say. CPU-bound:
+/// proportional to the size.
+pub(super) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<PreparedMessage, SubmitError> {
     let NewMessage { raw, envelope, received_at } = message;
     let parsed = mail::summarize(&raw);
     let compressed = compress(&raw).map_err(|e| SubmitError::Failed(format!("cannot compress the message: {e}")))?;
@@ -61,6 +63,7 @@ pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitErro
         reply_to: addresses_to_json(&parsed.reply_to),
     };
     let rcpt_json = serde_json::to_string(&envelope.rcpt_to).expect("strings always serialise");
+    let tags = tags::for_new_message(&parsed, &envelope.rcpt_to, &username, tag_rules);
     Ok(PreparedMessage {
         summary: MessageSummary {
             id: new_message_id(received_ms),
@@ -74,7 +77,7 @@ pub(super) fn prepare(message: NewMessage) -> Result<PreparedMessage, SubmitErro
             subject: parsed.subject,
             created: from_unix_ms(received_ms),
             username,
-            tags: Vec::new(),
+            tags,
             size: raw.len() as u64,
             attachments: parsed.attachments,
             snippet: parsed.snippet,

@@ -22,6 +22,7 @@ mod ingest;
 mod read;
 mod schema;
 mod search;
+mod tags;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -37,7 +38,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::config::StoreConfig;
+use crate::config::{StoreConfig, TagRules};
 use crate::events::{EventSender, Stats};
 use crate::mail::Address;
 use crate::smtp::Envelope;
@@ -45,6 +46,8 @@ use crate::smtp::Envelope;
 use checkpoint::Checkpointer;
 use search::Condition;
 use writer::{Command, DeleteTarget, PublishedCounts, Writer};
+
+pub use tags::TagError;
 
 /// The inbox a message lands in when SMTP AUTH named no other.
 pub const DEFAULT_INBOX: &str = "default";
@@ -281,6 +284,7 @@ struct Shared {
     /// The byte budget of messages on their way to the writer, in KiB permits.
     queued_kib: Semaphore,
     queued_kib_total: u32,
+    tag_rules: TagRules,
 }
 
 impl Store {
@@ -322,6 +326,7 @@ impl Store {
                 counts,
                 queued_kib: Semaphore::new(queued_kib_total as usize),
                 queued_kib_total,
+                tag_rules: config.tags,
             }),
         })
     }
@@ -345,11 +350,12 @@ impl Store {
         let kib = u32::try_from(message.raw.len() / 1024 + 1).unwrap_or(u32::MAX).min(self.shared.queued_kib_total);
         let _budget = self.shared.queued_kib.try_acquire_many(kib).map_err(|_| SubmitError::Busy)?;
         let prepared = if message.raw.len() > INLINE_PREPARE_LIMIT {
-            tokio::task::spawn_blocking(move || ingest::prepare(message))
+            let tag_rules = self.shared.tag_rules.clone();
+            tokio::task::spawn_blocking(move || ingest::prepare(message, &tag_rules))
                 .await
                 .map_err(|e| SubmitError::Failed(format!("preparing the message failed: {e}")))??
         } else {
-            ingest::prepare(message)?
+            ingest::prepare(message, &self.shared.tag_rules)?
         };
         let (done, answer) = oneshot::channel();
         slot.send(Command::Insert { message: Box::new(prepared), done });
@@ -359,9 +365,11 @@ impl Store {
     /// Newest first, with Mailpit's page counts.
     pub fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         let stats = self.shared.counts.stats();
-        let messages =
-            self.shared.readers.with(|conn| read::summaries(conn, &Condition::everything(), start, limit))?;
-        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages))
+        let (messages, tags) = self.shared.readers.with(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((read::summaries(&snapshot, &Condition::everything(), start, limit)?, tags::all(&snapshot)?))
+        })?;
+        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages, tags))
     }
 
     /// Newest first among the messages matching `query` (Mailpit's search syntax:
@@ -372,12 +380,16 @@ impl Store {
     pub fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         let stats = self.shared.counts.stats();
         let filter = Condition::search(query);
-        let (matching, messages) = self.shared.readers.with(|conn| {
-            // One snapshot for the counts and the page.
+        let (matching, messages, tags) = self.shared.readers.with(|conn| {
+            // One snapshot for the counts, the page and the tags.
             let snapshot = conn.unchecked_transaction()?;
-            Ok((read::count_matching(&snapshot, &filter)?, read::summaries(&snapshot, &filter, start, limit)?))
+            Ok((
+                read::count_matching(&snapshot, &filter)?,
+                read::summaries(&snapshot, &filter, start, limit)?,
+                tags::all(&snapshot)?,
+            ))
         })?;
-        Ok(MessagePage::new(&stats, matching, start, messages))
+        Ok(MessagePage::new(&stats, matching, start, messages, tags))
     }
 
     /// ID of the newest message (matching `query` if given).
@@ -461,6 +473,53 @@ impl Store {
         self.request(|done| Command::Delete { target, done }).await
     }
 
+    /// Every tag in use, in listing order (case-insensitive).
+    pub fn tags(&self) -> Result<Vec<String>, StoreError> {
+        self.shared.readers.with(|conn| Ok(tags::all(conn)?))
+    }
+
+    /// Every tag in use with the number of messages that have it.
+    pub fn tag_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        self.shared.readers.with(|conn| Ok(tags::counts(conn)?))
+    }
+
+    /// Give each of the messages `ids` exactly `tags` (cleaned, as at ingest; none
+    /// clears them); IDs of messages not stored are skipped. Announced per message
+    /// as an `update` event with its new tags.
+    pub async fn set_tags(&self, ids: Vec<String>, names: &[String]) -> Result<(), StoreError> {
+        let tags = tags::normalize(names.iter().map(String::as_str), &self.shared.tag_rules);
+        self.request(|done| Command::SetTags { ids, tags, done }).await
+    }
+
+    /// Rename tag `from` (any case) to `to` (cleaned as at ingest); a name another
+    /// tag has merges the two. Announced as `prune` (clients reload).
+    pub async fn rename_tag(&self, from: &str, to: &str) -> Result<(), TagError> {
+        let cleaned = tags::clean(to, &self.shared.tag_rules);
+        if cleaned.is_empty() {
+            return Err(TagError::InvalidName(to.to_owned()));
+        }
+        self.tag_change(from, |from, found| Command::RenameTag { from, to: cleaned, found }).await
+    }
+
+    /// Take tag `name` (any case) off every message; the messages stay. Announced
+    /// as `prune` (clients reload).
+    pub async fn delete_tag(&self, name: &str) -> Result<(), TagError> {
+        self.tag_change(name, |name, found| Command::DeleteTag { name, found }).await
+    }
+
+    async fn tag_change(
+        &self,
+        name: &str,
+        command: impl FnOnce(String, oneshot::Sender<Result<bool, StoreError>>) -> Command,
+    ) -> Result<(), TagError> {
+        let (found, answer) = oneshot::channel();
+        self.shared.commands.send(command(name.to_owned(), found)).await.map_err(|_| StoreError::Closed)?;
+        match answer.await.map_err(|_| StoreError::Closed)?? {
+            true => Ok(()),
+            false => Err(TagError::NoSuchTag(name.to_owned())),
+        }
+    }
+
     /// Queue an API-driven change (waiting for room: these are few and a person is
     /// waiting) and wait for its commit.
     async fn request(
@@ -488,7 +547,13 @@ impl Store {
 }
 
 impl MessagePage {
-    fn new(stats: &Stats, (matching, matching_unread): (u64, u64), start: u64, messages: Vec<MessageSummary>) -> Self {
+    fn new(
+        stats: &Stats,
+        (matching, matching_unread): (u64, u64),
+        start: u64,
+        messages: Vec<MessageSummary>,
+        tags: Vec<String>,
+    ) -> Self {
         MessagePage {
             total: stats.total,
             unread: stats.unread,
@@ -496,7 +561,7 @@ impl MessagePage {
             messages_count: matching,
             messages_unread: matching_unread,
             start,
-            tags: Vec::new(),
+            tags,
             messages,
         }
     }

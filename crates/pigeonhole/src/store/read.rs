@@ -20,9 +20,12 @@ use super::{InboxInfo, MessageSummary, StoreError};
 /// Idle connections kept open; more are opened when needed and closed after use.
 const MAX_IDLE_READERS: usize = 4;
 
-/// The columns [`summary_from_row`] reads, in its order.
+/// The columns [`summary_from_row`] reads, in its order; the last is the message's
+/// tags as a JSON array, in listing order.
 const SUMMARY_COLUMNS: &str = "m.id, m.message_id, m.read, m.from_addrs, m.to_addrs, m.cc_addrs, m.bcc_addrs, \
-     m.reply_to_addrs, m.subject, m.received_ms, m.username, m.size, m.attachments, m.snippet";
+     m.reply_to_addrs, m.subject, m.received_ms, m.username, m.size, m.attachments, m.snippet, \
+     (SELECT json_group_array(name) FROM (SELECT t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag_id \
+      WHERE mt.seq = m.seq ORDER BY t.name))";
 
 pub(super) struct Readers {
     path: PathBuf,
@@ -168,8 +171,10 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
         subject: row.get(8)?,
         created: from_unix_ms(row.get(9)?),
         username: row.get(10)?,
-        // Nothing sets tags yet; the schema can hold them.
-        tags: Vec::new(),
+        tags: {
+            let json: String = row.get(14)?;
+            serde_json::from_str(&json).map_err(|e| json_error(14, e))?
+        },
         size: row.get(11)?,
         attachments: row.get(12)?,
         snippet: row.get(13)?,

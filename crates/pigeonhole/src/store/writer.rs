@@ -22,12 +22,12 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StoreConfig;
-use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats};
+use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats, TagsChanged};
 
 use super::checkpoint::Checkpointer;
 use super::ingest::PreparedMessage;
 use super::search::Condition;
-use super::{StoreError, SubmitError};
+use super::{MessageSummary, StoreError, SubmitError, tags};
 
 /// Above this many messages changed at once, one `prune` event ("reload") replaces
 /// the per-message events, as Mailpit does for large deletes, so a bulk change does
@@ -54,6 +54,22 @@ pub(super) enum Command {
     Delete {
         target: DeleteTarget,
         done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Give each message exactly these (normalised) tags.
+    SetTags {
+        ids: Vec<String>,
+        tags: Vec<String>,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// `found` answers whether the tag existed.
+    RenameTag {
+        from: String,
+        to: String,
+        found: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    DeleteTag {
+        name: String,
+        found: oneshot::Sender<Result<bool, StoreError>>,
     },
     /// Stop taking commands; those already queued are still written.
     Shutdown,
@@ -107,6 +123,8 @@ struct Retention {
 struct Committed {
     counts: Counts,
     events: Vec<Event>,
+    /// Whether each tag rename or delete found its tag, in batch order.
+    tags_found: Vec<bool>,
 }
 
 pub(super) struct Writer {
@@ -255,6 +273,7 @@ impl Writer {
             // Sending fails only when nobody listens.
             let _ = self.events.send(event);
         }
+        let mut tags_found = committed.tags_found.into_iter();
         for command in batch {
             // A waiter that gave up (its client went away) is no error.
             let _ = match command {
@@ -262,7 +281,12 @@ impl Writer {
                     self.unindexed += 1;
                     done.send(Ok(message.summary.id)).map_err(drop)
                 }
-                Command::SetRead { done, .. } | Command::Delete { done, .. } => done.send(Ok(())).map_err(drop),
+                Command::SetRead { done, .. } | Command::Delete { done, .. } | Command::SetTags { done, .. } => {
+                    done.send(Ok(())).map_err(drop)
+                }
+                Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
+                    found.send(Ok(tags_found.next().unwrap_or(false))).map_err(drop)
+                }
                 Command::Shutdown => Ok(()),
             };
         }
@@ -278,14 +302,50 @@ fn commit(
 ) -> rusqlite::Result<Committed> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut events = Vec::new();
+    let mut tags_found = Vec::new();
+    // Deletes and tag changes can leave tags no message has; they are dropped once,
+    // at the end of the batch.
+    let mut tags_touched = false;
     for command in batch {
         match command {
             Command::Insert { message, .. } => {
-                insert(&tx, message)?;
+                let stored_tags = insert(&tx, message)?;
                 counts.total += 1;
                 counts.unread += 1;
                 counts.bytes += message.summary.size;
-                events.push(Event::New(Box::new(message.summary.clone())));
+                events.push(Event::New(Box::new(MessageSummary { tags: stored_tags, ..message.summary.clone() })));
+            }
+            Command::SetTags { ids, tags, .. } => {
+                let mut changed = Vec::new();
+                for id in ids {
+                    let seq = tx
+                        .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
+                        .query_row([id], |row| row.get(0))
+                        .optional()?;
+                    if let Some(seq) = seq {
+                        changed.push(TagsChanged { id: id.clone(), tags: tags::replace(&tx, seq, tags)? });
+                    }
+                }
+                tags_touched = true;
+                if changed.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(changed.into_iter().map(Event::Tagged));
+                }
+            }
+            Command::RenameTag { from, to, .. } => {
+                let found = tags::rename(&tx, from, to)?;
+                tags_found.push(found);
+                if found {
+                    events.push(Event::Prune(()));
+                }
+            }
+            Command::DeleteTag { name, .. } => {
+                let found = tags::delete(&tx, name)?;
+                tags_found.push(found);
+                if found {
+                    events.push(Event::Prune(()));
+                }
             }
             Command::SetRead { target, read, .. } => {
                 let changed = set_read(&tx, target, *read)?;
@@ -299,11 +359,13 @@ fn commit(
             }
             Command::Delete { target: DeleteTarget::All, .. } => {
                 tx.execute("DELETE FROM messages", [])?;
+                tags_touched = true;
                 counts = Counts { deleted: counts.deleted + counts.total, ..Counts::default() };
                 events.push(Event::Truncate(()));
             }
             Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
                 let deleted = delete(&tx, condition)?;
+                tags_touched |= !deleted.is_empty();
                 let ids = forget(&mut counts, deleted);
                 if ids.len() > MAX_EVENTS_PER_CHANGE {
                     events.push(Event::Prune(()));
@@ -315,16 +377,21 @@ fn commit(
         }
     }
     if prune(&tx, &mut counts, retention)? > 0 {
+        tags_touched = true;
         events.push(Event::Prune(()));
+    }
+    if tags_touched {
+        tags::drop_unused(&tx)?;
     }
     tx.commit()?;
     if !events.is_empty() {
         events.push(Event::Stats(Stats::new(counts.total, counts.unread)));
     }
-    Ok(Committed { counts, events })
+    Ok(Committed { counts, events, tags_found })
 }
 
-fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<()> {
+/// Store a new message; its tags as stored (an existing tag keeps its spelling).
+fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<Vec<String>> {
     let inbox_id = inbox_id(tx, &m.inbox, m.received_ms)?;
     let s = &m.summary;
     let seq: i64 = tx
@@ -366,7 +433,7 @@ fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<()> {
         "INSERT INTO fts_pending (seq, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![seq, s.subject, m.search.addresses, m.search.body, m.search.attachment_names])?;
-    Ok(())
+    if s.tags.is_empty() { Ok(Vec::new()) } else { tags::replace(tx, seq, &s.tags) }
 }
 
 /// The inbox's row ID, creating the inbox on first use.
@@ -456,10 +523,17 @@ fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
             Command::Insert { done, .. } => done
                 .send(Err(if disk_full { SubmitError::DiskFull } else { SubmitError::Failed(error.to_string()) }))
                 .map_err(drop),
-            Command::SetRead { done, .. } | Command::Delete { done, .. } => done
-                .send(Err(if disk_full { StoreError::DiskFull } else { StoreError::Database(error.to_string()) }))
-                .map_err(drop),
+            Command::SetRead { done, .. } | Command::Delete { done, .. } | Command::SetTags { done, .. } => {
+                done.send(Err(store_error(disk_full, error))).map_err(drop)
+            }
+            Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
+                found.send(Err(store_error(disk_full, error))).map_err(drop)
+            }
             Command::Shutdown => Ok(()),
         };
     }
+}
+
+fn store_error(disk_full: bool, error: &rusqlite::Error) -> StoreError {
+    if disk_full { StoreError::DiskFull } else { StoreError::Database(error.to_string()) }
 }
