@@ -19,6 +19,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// Longest time shutdown waits for in-flight SMTP sessions before closing them.
     pub shutdown_grace: Duration,
+    /// Let the link check reach loopback, private, link-local and metadata addresses
+    /// (`--allow-local-link-check`): off, a message cannot make us probe this machine
+    /// or its network.
+    pub allow_local_link_check: bool,
 }
 
 /// Limits of the SMTP listener and of each session.
@@ -132,6 +136,7 @@ impl Config {
             smtp: SmtpLimits::default(),
             store: StoreConfig::default(),
             shutdown_grace: Duration::from_secs(10),
+            allow_local_link_check: false,
         }
     }
 }

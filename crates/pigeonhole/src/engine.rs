@@ -84,8 +84,9 @@ impl Engine {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::Counters::default());
-        let api_state =
-            ApiState::new(store.clone(), events.clone(), smtp_counters.clone()).with_smtp_address(smtp_addr);
+        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone())
+            .with_smtp_address(smtp_addr)
+            .with_local_link_check(config.allow_local_link_check);
         let intake = api_state.intake().clone();
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let shared = listener::Shared {

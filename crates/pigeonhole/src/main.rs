@@ -82,6 +82,9 @@ struct ServeArgs {
     /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
     #[arg(long, env = "PIGEONHOLE_FSYNC")]
     fsync: bool,
+    /// Let the link check (/api/v1/message/{ID}/link-check) reach this machine and its networks (loopback, private, link-local).
+    #[arg(long, env = "PIGEONHOLE_ALLOW_LOCAL_LINK_CHECK")]
+    allow_local_link_check: bool,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +131,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.max_messages = args.max_messages;
     config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
+    config.allow_local_link_check = args.allow_local_link_check;
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

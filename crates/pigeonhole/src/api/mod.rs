@@ -7,6 +7,7 @@
 //! * [`message`]: one message — full view, raw source, headers, parts (one, or the
 //!   whole MIME tree), image thumbnails, envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
+//! * [`checks`]: Mailpit's html-check (caniemail) and link-check of a message.
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`import`]: `POST /api/v1/import`, an `.eml` or mbox file into the store (ours).
@@ -28,6 +29,7 @@
 //! The engine binds the listener and serves [`router`]; store reads are synchronous
 //! SQLite calls, so handlers run them on the blocking pool ([`read`]).
 
+mod checks;
 mod error;
 mod events;
 mod export;
@@ -86,12 +88,28 @@ pub struct ApiState {
     smtp_address: Option<SocketAddr>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
     intake: Arc<smtp::Intake>,
+    /// The link check may reach this machine and its networks.
+    allow_local_link_check: bool,
 }
 
 impl ApiState {
     pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>) -> ApiState {
         let intake = Arc::new(smtp::Intake::new(events.clone()));
-        ApiState { store, events, streams: Streams::new(), started: Instant::now(), smtp, smtp_address: None, intake }
+        ApiState {
+            store,
+            events,
+            streams: Streams::new(),
+            started: Instant::now(),
+            smtp,
+            smtp_address: None,
+            intake,
+            allow_local_link_check: false,
+        }
+    }
+
+    /// Let the link check reach loopback, private and link-local addresses.
+    pub fn with_local_link_check(self, allow: bool) -> ApiState {
+        ApiState { allow_local_link_check: allow, ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/webui`).
@@ -132,6 +150,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/message/{id}/envelope", get(message::envelope))
         .route("/api/v1/message/{id}/links", get(links::links))
         .route("/api/v1/message/{id}/codes", get(links::codes))
+        .route("/api/v1/message/{id}/html-check", get(checks::html_check))
+        .route("/api/v1/message/{id}/link-check", get(checks::link_check))
         .route("/api/v1/send", post(send::send))
         .route("/api/v1/export", post(export::export))
         .route("/api/v1/import", post(import::import))

@@ -8,10 +8,16 @@
 //! * [`mbox`]: the mbox format, written by export and read by import.
 //! * [`import`]: mail files (one `.eml` message, or an mbox) into messages to store.
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
+//! * [`htmlcheck`]: which HTML and CSS features a message uses, and which e-mail
+//!   clients support them (caniemail data).
+//! * [`linkcheck`]: the HTTP status of every link in a message, never reaching
+//!   local addresses unless allowed.
 
 #[cfg(test)]
 pub(crate) mod corpus;
+pub mod htmlcheck;
 pub mod import;
+pub mod linkcheck;
 pub mod links;
 pub mod mbox;
 pub mod parse;

@@ -1,0 +1,60 @@
+//! Mailpit's message checks: `GET /api/v1/message/{ID}/html-check` (which e-mail
+//! clients support the HTML and CSS the message uses, [`crate::mail::htmlcheck`])
+//! and `GET /api/v1/message/{ID}/link-check?follow=true` (the HTTP status of each
+//! of its links, [`crate::mail::linkcheck`]). `{ID}` may be `latest` (with
+//! `?query=`). Neither marks the message read.
+//!
+//! The link check is always on, as in Mailpit; links to this machine and its
+//! networks are answered "refused: …" per link unless the engine runs with
+//! `--allow-local-link-check`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::ApiState;
+use super::error::{ApiError, Ext};
+use super::message::{MessageQuery, load};
+use crate::mail::htmlcheck::{self, HtmlCheck};
+use crate::mail::linkcheck::{self, LinkCheck};
+use crate::mail::view;
+
+pub async fn html_check(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<HtmlCheck>, ApiError> {
+    // Parsing and matching some 300 features is CPU work: on the blocking pool.
+    let (_, report) = load(&state, id, q.query, |store, id| {
+        Ok(store.raw(id)?.map(|raw| {
+            let (_, html) = view::bodies(&raw);
+            (!html.trim().is_empty()).then(|| htmlcheck::check(&html))
+        }))
+    })
+    .await?;
+    // Mailpit's words and status.
+    report.map(Json).ok_or_else(|| ApiError::bad_request("message does not contain HTML"))
+}
+
+#[derive(Deserialize)]
+pub struct LinkCheckQuery {
+    /// `true` or `1`: follow redirects.
+    follow: Option<String>,
+}
+
+pub async fn link_check(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+    Ext(Query(options)): Ext<Query<LinkCheckQuery>>,
+) -> Result<Json<LinkCheck>, ApiError> {
+    let (_, urls) = load(&state, id, q.query, |store, id| {
+        Ok(store.raw(id)?.map(|raw| {
+            let (text, html) = view::bodies(&raw);
+            linkcheck::urls(&text, &html)
+        }))
+    })
+    .await?;
+    let follow = matches!(options.follow.as_deref(), Some("true" | "1"));
+    Ok(Json(linkcheck::check(urls, follow, state.allow_local_link_check).await))
+}
