@@ -30,7 +30,7 @@ pub struct AppInformation {
     messages: u64,
     unread: u64,
     /// Tag → number of messages with it.
-    tags: BTreeMap<String, i64>,
+    tags: BTreeMap<String, u64>,
     runtime_stats: RuntimeStats,
 }
 
@@ -66,8 +66,7 @@ pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>,
             database_size: database_size(path),
             messages: stats.total,
             unread: stats.unread,
-            // No tags yet: the store does not keep them.
-            tags: BTreeMap::new(),
+            tags: store.tag_counts()?,
             runtime_stats: RuntimeStats {
                 uptime,
                 memory: resident_memory(),

@@ -11,6 +11,7 @@
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`import`]: `POST /api/v1/import`, an `.eml` or mbox file into the store (ours).
+//! * [`tags`]: `/api/v1/tags`, list, set, rename and delete tags.
 //! * [`inboxes`]: per-inbox counts.
 //! * [`intake`]: pause and resume SMTP intake (ours).
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
@@ -43,6 +44,7 @@ mod mailhog;
 mod message;
 mod messages;
 mod send;
+mod tags;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -56,7 +58,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
@@ -155,6 +157,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/send", post(send::send))
         .route("/api/v1/export", post(export::export))
         .route("/api/v1/import", post(import::import))
+        .route("/api/v1/tags", get(tags::list).put(tags::set))
+        .route("/api/v1/tags/{tag}", put(tags::rename).delete(tags::delete))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/intake", get(intake::show).put(intake::set))
         .route("/api/v1/wait", get(wait::wait))

@@ -7,7 +7,7 @@
 //! are ignored. `Bcc` takes plain addresses as Mailpit documents them, or
 //! `{Email, Name}` like the other lists. The message keeps its `Bcc` header, so the
 //! list shows Bcc recipients as it does for Mailpit; `Tags` become an `X-Tags`
-//! header (the store does not tag messages yet).
+//! header, which the store turns into the message's tags.
 //!
 //! [`Store::submit`]: crate::store::Store::submit
 
