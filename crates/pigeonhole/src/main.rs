@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use pigeonhole::config::TagRules;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
 
@@ -55,6 +56,8 @@ struct ServeArgs {
     /// SMTP listen address (port 0 picks a free port).
     #[arg(long, env = "PIGEONHOLE_SMTP", default_value = "127.0.0.1:1025")]
     smtp: SocketAddr,
+    #[command(flatten)]
+    tags: TagArgs,
     /// HTTP (UI and API) listen address (port 0 picks a free port).
     #[arg(long, env = "PIGEONHOLE_HTTP", default_value = "127.0.0.1:8025")]
     http: SocketAddr,
@@ -106,6 +109,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// Automatic tags on new messages, with Mailpit's option names.
+#[derive(Args)]
+#[command(next_help_heading = "Tags")]
+struct TagArgs {
+    /// Turn off automatic tags from these sources, comma-separated: x-tags (the X-Tags header), plus-addresses (user+tag@).
+    #[arg(long, env = "PIGEONHOLE_TAGS_DISABLE", value_delimiter = ',', value_parser = ["x-tags", "plus-addresses"])]
+    tags_disable: Vec<String>,
+    /// Write every tag in Title Case.
+    #[arg(long, env = "PIGEONHOLE_TAGS_TITLE_CASE")]
+    tags_title_case: bool,
+    /// Also tag each message with the SMTP AUTH (or send API) user name.
+    #[arg(long, env = "PIGEONHOLE_TAGS_USERNAME")]
+    tags_username: bool,
+}
+
+impl TagArgs {
+    fn rules(self) -> TagRules {
+        let enabled = |source: &str| !self.tags_disable.iter().any(|off| off == source);
+        TagRules {
+            from_x_tags: enabled("x-tags"),
+            from_plus_addresses: enabled("plus-addresses"),
+            from_username: self.tags_username,
+            title_case: self.tags_title_case,
+        }
+    }
+}
+
 /// Run as `sendmail` (a symlink to this binary, for apps that call sendmail by
 /// name), the arguments are those of `pigeonhole sendmail`.
 fn sendmail_by_name(mut args: Vec<OsString>) -> Vec<OsString> {
@@ -128,6 +158,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.smtp.command_timeout = Duration::from_secs(args.command_timeout);
     config.smtp.session_timeout = Duration::from_secs(args.session_timeout);
     config.smtp.max_connections = args.max_connections;
+    config.store.tags = args.tags.rules();
     config.store.max_messages = args.max_messages;
     config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
