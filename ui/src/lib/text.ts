@@ -25,14 +25,19 @@ export const longTime = (iso: string) => full.format(new Date(iso));
  */
 export function searchWords(search: string): string[] {
   const words: string[] = [];
-  for (const match of search.matchAll(/(-?)(?:"([^"]*)"|(\S+))/g)) {
-    const [, negated, quoted, bare] = match;
-    if (negated) continue;
+  // A filter's value may be quoted (`tag:"big deal"`): the whole filter is one term.
+  for (const match of search.matchAll(/(-?)(?:([a-z-]+:)(?:"[^"]*"|\S*)|"([^"]*)"|(\S+))/gi)) {
+    const [, negated, filter, quoted, bare] = match;
     const word = quoted ?? bare;
-    if (!word || (!quoted && /^[a-z-]+:/i.test(word))) continue;
+    if (negated || filter || !word) continue;
     words.push(word.toLowerCase());
   }
   return words;
+}
+
+/** The search for messages with tag `tag` (quoted when it has spaces). */
+export function tagQuery(tag: string): string {
+  return /\s/.test(tag) ? `tag:"${tag}"` : `tag:${tag}`;
 }
 
 export type Piece = { text: string; mark: boolean };
