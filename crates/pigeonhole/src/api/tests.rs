@@ -662,7 +662,7 @@ async fn inboxes() {
 async fn unknown_routes_and_methods_answer_json() {
     let api = Api::new().await;
     api.get("/api/v1/nope").await.assert_error(StatusCode::NOT_FOUND);
-    api.get("/api/v2/messages").await.assert_error(StatusCode::NOT_FOUND);
+    api.get("/api/v3/messages").await.assert_error(StatusCode::NOT_FOUND);
     api.request(Method::POST, "/api/v1/messages", "{}", &[]).await.assert_error(StatusCode::METHOD_NOT_ALLOWED);
     // Not a WebSocket handshake.
     let answer = api.get("/api/events").await;
