@@ -266,3 +266,86 @@ export type Deleted = { ID: string, };
  * Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).
  */
 export type IntakeState = { Paused: boolean, };
+
+/**
+ * `HTMLCheckResponse`.
+ */
+export type HTMLCheckResponse = { 
+/**
+ * Platform (`desktop-webmail`, `ios`, …) → the client families tested on it.
+ */
+Platforms: { [key in string]: Array<string> }, Total: HTMLCheckTotal, 
+/**
+ * Features found, the least supported (weighted by use) first.
+ */
+Warnings: Array<HTMLCheckWarning>, };
+
+/**
+ * `HTMLCheckTotal`: the document's size and the weighted overall support.
+ */
+export type HTMLCheckTotal = { 
+/**
+ * Elements in the document.
+ */
+Nodes: number, 
+/**
+ * Features looked for.
+ */
+Tests: number, Supported: number, Partial: number, Unsupported: number, };
+
+/**
+ * `HTMLCheckWarning`: one feature the HTML uses.
+ */
+export type HTMLCheckWarning = { Slug: string, Title: string, 
+/**
+ * HTML (rendered from the data's Markdown).
+ */
+Description: string, Category: string, Keywords: string, Tags: Array<string>, URL: string, 
+/**
+ * Note number → note (HTML), for the results' `NoteNumber`.
+ */
+NotesByNumber: { [key in string]: string }, Score: HTMLCheckScore, Results: Array<HTMLCheckResult>, };
+
+/**
+ * `HTMLCheckScore`: percentages of clients, and how often the feature occurs.
+ */
+export type HTMLCheckScore = { Found: number, Supported: number, Partial: number, Unsupported: number, };
+
+/**
+ * `HTMLCheckResult`: one client version's support.
+ */
+export type HTMLCheckResult = { 
+/**
+ * `Gmail iOS (2020-11)`.
+ */
+Name: string, Family: string, Platform: string, Version: string, 
+/**
+ * `yes`, `no` or `partial`.
+ */
+Support: string, 
+/**
+ * The note that qualifies a partial result, or `""`.
+ */
+NoteNumber: string, };
+
+/**
+ * `LinkCheckResponse`.
+ */
+export type LinkCheckResponse = { 
+/**
+ * Links that failed: no answer, a refusal, or a status of 400 and up.
+ */
+Errors: number, Links: Array<LinkCheckLink>, };
+
+/**
+ * One checked link (Mailpit's `Link` of the link check).
+ */
+export type LinkCheckLink = { URL: string, 
+/**
+ * The HTTP status; 0 when there was none.
+ */
+StatusCode: number, 
+/**
+ * The status's reason (`Not Found`), or why there was none.
+ */
+Status: string, };

@@ -18,6 +18,8 @@ use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::mail::Address;
+use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
+use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::smtp::Envelope;
@@ -67,6 +69,13 @@ fn render() -> String {
         declaration::<TagsChanged>(&config),
         declaration::<Deleted>(&config),
         declaration::<IntakeState>(&config),
+        declaration::<HtmlCheck>(&config),
+        declaration::<Total>(&config),
+        declaration::<Warning>(&config),
+        declaration::<Score>(&config),
+        declaration::<ClientResult>(&config),
+        declaration::<LinkCheck>(&config),
+        declaration::<LinkStatus>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

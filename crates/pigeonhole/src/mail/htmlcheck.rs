@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// `HTMLCheckResponse`.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckResponse"))]
 #[serde(rename_all = "PascalCase")]
 pub struct HtmlCheck {
     /// Platform (`desktop-webmail`, `ios`, …) → the client families tested on it.
@@ -40,8 +40,9 @@ pub struct HtmlCheck {
     pub warnings: Vec<Warning>,
 }
 
+/// `HTMLCheckTotal`: the document's size and the weighted overall support.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckTotal"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Total {
     /// Elements in the document.
@@ -53,8 +54,9 @@ pub struct Total {
     pub unsupported: f32,
 }
 
+/// `HTMLCheckWarning`: one feature the HTML uses.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckWarning"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Warning {
     pub slug: String,
@@ -72,9 +74,9 @@ pub struct Warning {
     pub results: Vec<ClientResult>,
 }
 
-/// Percentages of clients, and how often the feature occurs.
+/// `HTMLCheckScore`: percentages of clients, and how often the feature occurs.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckScore"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Score {
     pub found: usize,
@@ -83,9 +85,9 @@ pub struct Score {
     pub unsupported: f32,
 }
 
-/// One client version's support.
+/// `HTMLCheckResult`: one client version's support.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckResult"))]
 #[serde(rename_all = "PascalCase")]
 pub struct ClientResult {
     /// `Gmail iOS (2020-11)`.

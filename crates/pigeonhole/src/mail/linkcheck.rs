@@ -39,7 +39,7 @@ const MAX_REDIRECTS: usize = 10;
 
 /// `LinkCheckResponse`.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "LinkCheckResponse"))]
 #[serde(rename_all = "PascalCase")]
 pub struct LinkCheck {
     /// Links that failed: no answer, a refusal, or a status of 400 and up.
@@ -47,8 +47,9 @@ pub struct LinkCheck {
     pub links: Vec<LinkStatus>,
 }
 
+/// One checked link (Mailpit's `Link` of the link check).
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "LinkCheckLink"))]
 #[serde(rename_all = "PascalCase")]
 pub struct LinkStatus {
     #[serde(rename = "URL")]
