@@ -336,7 +336,8 @@ describe('mailpit-api: messages, parts, views and events', () => {
 
   test('setReadStatus: by ID, by search and all; update and stats events', async () => {
     await ctx.mailpit.setReadStatus({ Read: false }); // getMessageSummary marked the send one read
-    const update = ctx.events.waitForEvent('update', (e) => e.Data.ID === id);
+    // The reset's own events may still be on their way: wait for this change's.
+    const update = ctx.events.waitForEvent('update', (e) => e.Data.ID === id && e.Data.Read === true);
     const stats = ctx.events.waitForEvent('stats', (e) => e.Data.Unread === 1);
     assert.equal(await ctx.mailpit.setReadStatus({ IDs: [id], Read: true }), 'ok');
     assert.deepEqual(await update, { Type: 'update', Data: { ID: id, Read: true } });
