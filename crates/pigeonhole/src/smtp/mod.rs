@@ -7,12 +7,15 @@
 //! connections to the listener, which follows tokio's mini-redis shape: one accept
 //! loop, one task per connection, a semaphore for the connection cap, and an explicit
 //! shutdown signal. [`Intake`] lets the user pause the listener (the desktop tray,
-//! `PUT /api/v1/intake`) without stopping it.
+//! `PUT /api/v1/intake`) without stopping it. [`Chaos`] holds Mailpit's chaos
+//! triggers (`serve --enable-chaos`, `/api/v1/chaos`): SMTP errors the session
+//! answers at random, to test how an application copes with a failing server.
 
 pub mod listener;
 pub mod session;
 pub mod tls;
 
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
@@ -87,5 +90,80 @@ impl Intake {
     /// For a session: wakes when the state changes.
     pub(crate) fn watch(&self) -> watch::Receiver<bool> {
         self.paused.subscribe()
+    }
+}
+
+/// Mailpit's `ChaosTriggers`: which SMTP step fails, with which code, how often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ChaosTriggers {
+    /// Fails MAIL FROM.
+    pub sender: ChaosTrigger,
+    /// Fails RCPT TO.
+    pub recipient: ChaosTrigger,
+    /// Fails AUTH.
+    pub authentication: ChaosTrigger,
+}
+
+/// One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ChaosTrigger {
+    pub error_code: u16,
+    pub probability: u8,
+}
+
+impl ChaosTrigger {
+    /// Whether the trigger fires for `draw`, a random number in 0..100.
+    pub fn fires(self, draw: u8) -> bool {
+        draw < self.probability
+    }
+}
+
+impl Default for ChaosTriggers {
+    /// Mailpit's defaults: every trigger off, with the codes it uses when none is given.
+    fn default() -> Self {
+        ChaosTriggers {
+            sender: ChaosTrigger { error_code: 451, probability: 0 },
+            recipient: ChaosTrigger { error_code: 451, probability: 0 },
+            authentication: ChaosTrigger { error_code: 535, probability: 0 },
+        }
+    }
+}
+
+/// The chaos triggers shared by the API (which sets them) and the listener (which
+/// hands them to each session). Off unless the engine was started with chaos
+/// enabled; then they can be changed at run time, never turned on.
+#[derive(Debug, Default)]
+pub struct Chaos {
+    enabled: bool,
+    triggers: Mutex<ChaosTriggers>,
+}
+
+impl Chaos {
+    pub fn new(enabled: bool) -> Chaos {
+        Chaos { enabled, triggers: Mutex::new(ChaosTriggers::default()) }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The current triggers; all off when chaos is not enabled.
+    pub fn triggers(&self) -> ChaosTriggers {
+        if !self.enabled {
+            return ChaosTriggers::default();
+        }
+        *self.triggers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Replace the triggers (ignored when chaos is not enabled: the API refuses first).
+    pub fn set(&self, triggers: ChaosTriggers) {
+        if self.enabled {
+            tracing::info!("smtp chaos triggers: {triggers:?}");
+            *self.triggers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = triggers;
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! asks it what to do next ([`Session::advance`]), writes out what it replied
 //! ([`Session::take_output`]) and reports back the outcome of the slow things it
 //! asked for: storing a message ([`Session::delivered`]) and the TLS handshake
-//! ([`Session::tls_started`]).
+//! ([`Session::tls_started`]). Chaos triggers ([`Session::set_chaos`]) come in the
+//! same way, with the random draw as an input, so tests can fix it.
 //!
 //! Command parsing and reply formatting are Stalwart's `smtp-proto`, as is the DATA
 //! receiver, which ends a message only at CRLF.CRLF, so a bare LF or CR before the
@@ -27,7 +28,7 @@ use smtp_proto::{
     EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Error as ParseError, Request, Response,
 };
 
-use super::Envelope;
+use super::{ChaosTrigger, ChaosTriggers, Envelope};
 use crate::config::SmtpLimits;
 
 /// What the listener must do before the session can go on.
@@ -134,7 +135,14 @@ pub struct Session {
     body: Vec<u8>,
     bad_commands: usize,
     transcript: Transcript,
+    /// Errors to answer MAIL, RCPT and AUTH with, at random.
+    chaos: ChaosTriggers,
+    /// A number in 0..100 for each chaos trigger checked; `None`: chaos never fires.
+    chaos_draw: Option<ChaosDraw>,
 }
+
+/// The source of chaos draws: random in the listener, fixed in tests.
+pub type ChaosDraw = Box<dyn FnMut() -> u8 + Send>;
 
 impl Session {
     /// A new session with its greeting already in the output.
@@ -156,6 +164,8 @@ impl Session {
             body: Vec::new(),
             bad_commands: 0,
             transcript: Transcript::default(),
+            chaos: ChaosTriggers::default(),
+            chaos_draw: None,
         };
         let greeting = format!("{} ESMTP Pigeonhole ready", session.limits.hostname);
         session.reply_plain(220, &greeting);
@@ -170,6 +180,19 @@ impl Session {
     /// The reply for a connection refused because the user paused intake.
     pub fn intake_paused() -> &'static [u8] {
         b"421 4.3.2 Pigeonhole has paused intake, try again later\r\n"
+    }
+
+    /// Let chaos triggers fire, drawing from `draw` (numbers in 0..100) for each
+    /// trigger with a probability above 0.
+    pub fn with_chaos_draw(mut self, draw: ChaosDraw) -> Session {
+        self.chaos_draw = Some(draw);
+        self
+    }
+
+    /// The chaos triggers in force from now on (the listener passes the current ones
+    /// before each [`Session::advance`], so a change through the API applies at once).
+    pub fn set_chaos(&mut self, triggers: ChaosTriggers) {
+        self.chaos = triggers;
     }
 
     /// Hand the session bytes read from the client.
@@ -459,6 +482,9 @@ impl Session {
                 if has_illegal_characters(line) {
                     return self.bad_command(501, [5, 1, 7], "Illegal characters in sender address");
                 }
+                if self.chaos_fired(self.chaos.sender, "sender") {
+                    return None;
+                }
                 if from.size > self.limits.max_message_size {
                     let limit = format!("Message too big, the limit is {} bytes", self.limits.max_message_size);
                     self.reply(552, [5, 3, 4], &limit);
@@ -477,6 +503,9 @@ impl Session {
                 }
                 if to.address.is_empty() {
                     return self.bad_command(501, [5, 1, 3], "Recipient address required");
+                }
+                if self.chaos_fired(self.chaos.recipient, "recipient") {
+                    return None;
                 }
                 if self.rcpt_to.len() >= self.limits.max_recipients {
                     let limit = format!("Too many recipients, the limit is {}", self.limits.max_recipients);
@@ -591,6 +620,9 @@ impl Session {
         if self.mail_from.is_some() {
             return self.bad_command(503, [5, 5, 1], "AUTH not allowed during a mail transaction");
         }
+        if self.chaos_fired(self.chaos.authentication, "authentication") {
+            return None;
+        }
         let initial = (!initial_response.is_empty()).then_some(initial_response);
         match mechanism {
             AUTH_PLAIN => match initial {
@@ -675,6 +707,22 @@ impl Session {
         self.auth_user = Some(user);
         self.reply(235, [2, 7, 0], "Authentication succeeded");
         None
+    }
+
+    /// Whether `trigger` fires now; if so, its error is answered, in Mailpit's words
+    /// (`451 Chaos sender error`).
+    fn chaos_fired(&mut self, trigger: ChaosTrigger, step: &str) -> bool {
+        if trigger.probability == 0 {
+            return false;
+        }
+        let Some(draw) = self.chaos_draw.as_mut().map(|draw| draw()) else {
+            return false;
+        };
+        if !trigger.fires(draw) {
+            return false;
+        }
+        self.reply_plain(trigger.error_code, &format!("Chaos {step} error"));
+        true
     }
 
     /// A reply with an enhanced status code.

@@ -391,6 +391,49 @@ fn script() -> Vec<u8> {
     script
 }
 
+/// Chaos triggers fire when the draw is below their probability, answering their
+/// code in Mailpit's words; a trigger at 0% draws nothing, and MAIL and RCPT stay
+/// usable after a chaos error.
+#[test]
+fn chaos_triggers_answer_their_error_code() {
+    let mut draws = [70u8, 10, 99, 0].into_iter();
+    let mut first = session().with_chaos_draw(Box::new(move || draws.next().expect("one draw per trigger checked")));
+    first.set_chaos(ChaosTriggers {
+        sender: ChaosTrigger { error_code: 450, probability: 50 },
+        recipient: ChaosTrigger { error_code: 550, probability: 100 },
+        authentication: ChaosTrigger { error_code: 535, probability: 0 },
+    });
+    let outcome = drive(
+        &mut first,
+        &[b"EHLO c\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nMAIL FROM:<a@x.test>\r\nRSET\r\nMAIL FROM:<a@x.test>\r\n\
+            MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nQUIT\r\n"],
+    );
+    assert_eq!(codes(&outcome.output), ["220", "250", "235", "250", "250", "450", "250", "550", "221"]);
+    assert!(outcome.output.contains("450 Chaos sender error\r\n"), "{}", outcome.output);
+    assert!(outcome.output.contains("550 Chaos recipient error\r\n"), "{}", outcome.output);
+
+    let mut second = session().with_chaos_draw(Box::new(|| 99));
+    second.set_chaos(ChaosTriggers {
+        authentication: ChaosTrigger { error_code: 454, probability: 100 },
+        ..ChaosTriggers::default()
+    });
+    let outcome = drive(&mut second, &[b"EHLO c\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nQUIT\r\n"]);
+    assert_eq!(codes(&outcome.output), ["220", "250", "454", "221"]);
+    assert!(outcome.output.contains("454 Chaos authentication error\r\n"));
+}
+
+/// Without a draw (chaos not enabled) no trigger fires, whatever it says.
+#[test]
+fn chaos_needs_a_draw() {
+    let mut without_draw = session();
+    without_draw.set_chaos(ChaosTriggers {
+        sender: ChaosTrigger { error_code: 451, probability: 100 },
+        ..ChaosTriggers::default()
+    });
+    let outcome = drive(&mut without_draw, &[b"EHLO c\r\nMAIL FROM:<a@x.test>\r\nQUIT\r\n"]);
+    assert_eq!(codes(&outcome.output), ["220", "250", "250", "221"]);
+}
+
 proptest! {
     /// The replies and deliveries do not depend on how TCP cut the input.
     #[test]
