@@ -23,6 +23,41 @@ pub struct Config {
     /// (`--allow-local-link-check`): off, a message cannot make us probe this machine
     /// or its network.
     pub allow_local_link_check: bool,
+    /// Mailpit's chaos triggers may be set through `/api/v1/chaos` (`--enable-chaos`).
+    pub enable_chaos: bool,
+    /// Where released messages are relayed; `None` turns release off.
+    pub relay: Option<RelayConfig>,
+    /// htpasswd file of the users allowed into the UI, the API and the event stream
+    /// (`--ui-auth-file`); `None`: no authentication.
+    pub ui_auth_file: Option<PathBuf>,
+    /// Serve HTTP on an address other machines can reach without authentication
+    /// (`--http-allow-unauthenticated`). Without it such an address needs
+    /// `ui_auth_file`: captured mail holds password-reset links and codes.
+    pub http_allow_unauthenticated: bool,
+}
+
+/// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
+///
+/// The server is whatever the user names, so it may be local (another catcher or
+/// a test server on this machine is the usual set-up): unlike the URLs a message
+/// makes us fetch, it is not refused for being loopback or private. The connection
+/// is plain SMTP (no STARTTLS).
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub host: String,
+    pub port: u16,
+    /// SMTP AUTH user and password (PLAIN or LOGIN, whichever the server offers).
+    pub credentials: Option<(String, String)>,
+    /// MAIL FROM and `Return-Path` of every released message, when set.
+    pub return_path: Option<String>,
+    /// Only recipients matching this may be released to.
+    pub allowed_recipients: Option<regex::Regex>,
+    /// Recipients matching this may not be released to.
+    pub blocked_recipients: Option<regex::Regex>,
+    /// `From` (and MAIL FROM) of every released message, when set.
+    pub override_from: Option<String>,
+    /// Keep the message's `Message-ID` instead of giving each release a new one.
+    pub preserve_message_ids: bool,
 }
 
 /// Limits of the SMTP listener and of each session.
@@ -137,6 +172,10 @@ impl Config {
             store: StoreConfig::default(),
             shutdown_grace: Duration::from_secs(10),
             allow_local_link_check: false,
+            enable_chaos: false,
+            relay: None,
+            ui_auth_file: None,
+            http_allow_unauthenticated: false,
         }
     }
 }

@@ -46,6 +46,12 @@ pub enum StartError {
     Store(#[from] OpenError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cannot use the password file {path}: {reason}; fix it, or leave out --ui-auth-file")]
+    AuthFile { path: PathBuf, reason: String },
+    #[error(
+        "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
+    )]
+    OpenHttp { addr: SocketAddr },
 }
 
 /// A running engine: SMTP listener, HTTP API, store.
@@ -67,6 +73,23 @@ pub struct Engine {
 impl Engine {
     /// Bind the listeners, open the store and start serving.
     pub async fn start(config: Config) -> Result<Engine, StartError> {
+        let auth = match &config.ui_auth_file {
+            Some(path) => Some(
+                api::Credentials::load(path).map_err(|reason| StartError::AuthFile { path: path.clone(), reason })?,
+            ),
+            None => None,
+        };
+        if auth.is_none() && !config.http_addr.ip().is_loopback() && !config.http_allow_unauthenticated {
+            return Err(StartError::OpenHttp { addr: config.http_addr });
+        }
+        match (&config.ui_auth_file, config.http_addr.ip().is_loopback()) {
+            (Some(path), _) => tracing::info!("the web UI and API ask for a user of {}", path.display()),
+            (None, false) => tracing::warn!(
+                "HTTP on {} is open to anyone who reaches it (--http-allow-unauthenticated)",
+                config.http_addr
+            ),
+            (None, true) => {}
+        }
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
         let http_socket = bind("HTTP", config.http_addr, "--http").await?;
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
@@ -84,8 +107,13 @@ impl Engine {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::Counters::default());
+        let chaos = Arc::new(smtp::Chaos::new(config.enable_chaos));
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone())
             .with_smtp_address(smtp_addr)
+            .with_chaos(chaos.clone())
+            .with_relay(config.relay.clone())
+            .with_auth(auth)
+            .with_http_address(http_addr)
             .with_local_link_check(config.allow_local_link_check);
         let intake = api_state.intake().clone();
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
@@ -95,6 +123,7 @@ impl Engine {
             store: store.clone(),
             counters: smtp_counters,
             intake: intake.clone(),
+            chaos,
         };
         let listener = Listener::new(smtp_socket, shared, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use pigeonhole::config::RelayConfig;
 use pigeonhole::config::TagRules;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
@@ -37,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP listener and the web UI/API until interrupted.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Wait for a message matching a query to arrive; print its summary as JSON (exit 1 on timeout).
     Wait(cli::client::WaitArgs),
     /// List messages (newest first), or those matching a query, as JSON or a table.
@@ -88,6 +89,69 @@ struct ServeArgs {
     /// Let the link check (/api/v1/message/{ID}/link-check) reach this machine and its networks (loopback, private, link-local).
     #[arg(long, env = "PIGEONHOLE_ALLOW_LOCAL_LINK_CHECK")]
     allow_local_link_check: bool,
+    /// Let Mailpit's chaos triggers (/api/v1/chaos) make SMTP fail MAIL, RCPT or AUTH at random.
+    #[arg(long, env = "PIGEONHOLE_ENABLE_CHAOS")]
+    enable_chaos: bool,
+    /// Require a user and password (htpasswd file: bcrypt or plain entries) for the UI, API and events.
+    #[arg(long, env = "PIGEONHOLE_UI_AUTH_FILE")]
+    ui_auth_file: Option<PathBuf>,
+    /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
+    #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
+    http_allow_unauthenticated: bool,
+    #[command(flatten)]
+    relay: RelayArgs,
+}
+
+/// Release (`POST /api/v1/message/{ID}/release`): Mailpit's SMTP relay settings. The
+/// server may be local (another catcher, a test server): it is used as given.
+#[derive(Args)]
+struct RelayArgs {
+    /// SMTP server that released messages are sent through (plain SMTP); turns release on.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_HOST")]
+    smtp_relay_host: Option<String>,
+    /// Port of the relay server.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_PORT", default_value_t = 25, requires = "smtp_relay_host")]
+    smtp_relay_port: u16,
+    /// SMTP AUTH user for the relay (with PIGEONHOLE_SMTP_RELAY_PASSWORD).
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_USERNAME", requires_all = ["smtp_relay_host", "smtp_relay_password"])]
+    smtp_relay_username: Option<String>,
+    /// SMTP AUTH password for the relay (better given in the environment than on the command line).
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_PASSWORD", hide_env_values = true, requires = "smtp_relay_username")]
+    smtp_relay_password: Option<String>,
+    /// Return-Path and MAIL FROM of every released message.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_RETURN_PATH", requires = "smtp_relay_host")]
+    smtp_relay_return_path: Option<String>,
+    /// Only release to recipients matching this regular expression (e.g. '@example\.com$').
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_ALLOWED_RECIPIENTS", value_parser = recipient_pattern, requires = "smtp_relay_host")]
+    smtp_relay_allowed_recipients: Option<regex::Regex>,
+    /// Never release to recipients matching this regular expression.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_BLOCKED_RECIPIENTS", value_parser = recipient_pattern, requires = "smtp_relay_host")]
+    smtp_relay_blocked_recipients: Option<regex::Regex>,
+    /// From header and MAIL FROM of every released message.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_OVERRIDE_FROM", requires = "smtp_relay_host")]
+    smtp_relay_override_from: Option<String>,
+    /// Keep each released message's Message-ID instead of giving it a new one.
+    #[arg(long, env = "PIGEONHOLE_SMTP_RELAY_PRESERVE_MESSAGE_IDS", requires = "smtp_relay_host")]
+    smtp_relay_preserve_message_ids: bool,
+}
+
+impl RelayArgs {
+    fn config(self) -> Option<RelayConfig> {
+        Some(RelayConfig {
+            host: self.smtp_relay_host?,
+            port: self.smtp_relay_port,
+            credentials: self.smtp_relay_username.zip(self.smtp_relay_password),
+            return_path: self.smtp_relay_return_path,
+            allowed_recipients: self.smtp_relay_allowed_recipients,
+            blocked_recipients: self.smtp_relay_blocked_recipients,
+            override_from: self.smtp_relay_override_from,
+            preserve_message_ids: self.smtp_relay_preserve_message_ids,
+        })
+    }
+}
+
+fn recipient_pattern(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|err| format!("not a regular expression: {err}"))
 }
 
 fn main() -> ExitCode {
@@ -99,7 +163,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
-            runtime.block_on(serve(args))
+            runtime.block_on(serve(*args))
         }
         Command::Wait(args) => cli::finish(cli::client::wait(args)),
         Command::List(args) => cli::finish(cli::client::list(args)),
@@ -163,6 +227,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
     config.allow_local_link_check = args.allow_local_link_check;
+    config.enable_chaos = args.enable_chaos;
+    config.ui_auth_file = args.ui_auth_file;
+    config.http_allow_unauthenticated = args.http_allow_unauthenticated;
+    config.relay = args.relay.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

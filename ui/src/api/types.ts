@@ -239,7 +239,15 @@ export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, Sp
  */
 SMTPAddress: string, };
 
-export type MessageRelay = { Enabled: boolean, SMTPServer: string, ReturnPath: string, AllowedRecipients: string, BlockedRecipients: string, OverrideFrom: string, PreserveMessageIDs: boolean, 
+export type MessageRelay = { Enabled: boolean, 
+/**
+ * `host:port`.
+ */
+SMTPServer: string, ReturnPath: string, 
+/**
+ * Patterns (regular expressions); empty when not set.
+ */
+AllowedRecipients: string, BlockedRecipients: string, OverrideFrom: string, PreserveMessageIDs: boolean, 
 /**
  * Mailpit's deprecated name for `AllowedRecipients`, still sent by it.
  */
@@ -349,3 +357,25 @@ StatusCode: number,
  * The status's reason (`Not Found`), or why there was none.
  */
 Status: string, };
+
+/**
+ * Mailpit's `ChaosTriggers`: which SMTP step fails, with which code, how often.
+ */
+export type ChaosTriggers = { 
+/**
+ * Fails MAIL FROM.
+ */
+Sender: ChaosTrigger, 
+/**
+ * Fails RCPT TO.
+ */
+Recipient: ChaosTrigger, 
+/**
+ * Fails AUTH.
+ */
+Authentication: ChaosTrigger, };
+
+/**
+ * One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
+ */
+export type ChaosTrigger = { ErrorCode: number, Probability: number, };

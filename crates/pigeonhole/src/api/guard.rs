@@ -5,7 +5,10 @@
 //!
 //! * **Host** must name a loopback host (`localhost`, `*.localhost`, 127.0.0.0/8,
 //!   `[::1]`). A DNS-rebinding page reaches us under its own name, so its requests
-//!   carry that name and are refused.
+//!   carry that name and are refused. When HTTP is bound to an address other
+//!   machines reach (which needs `--ui-auth-file`, or `--http-allow-unauthenticated`
+//!   on purpose), they use the machine's own names, which we cannot know: then any
+//!   name is taken, and the password is what keeps a rebinding page out.
 //! * **Origin**, when a browser sends one on a state-changing request or a WebSocket
 //!   upgrade, must be the API's own origin or a loopback one (the desktop webview's
 //!   `tauri://localhost`, the UI's dev server). This stops cross-site requests
@@ -19,17 +22,18 @@
 
 use std::net::IpAddr;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN, UPGRADE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::ApiState;
 use super::error::ApiError;
 
 /// The middleware: refuse, or pass the request on and mark the answer `nosniff`.
-pub async fn check(request: Request, next: Next) -> Response {
-    if let Err(refusal) = admit(&request) {
+pub async fn check(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if let Err(refusal) = admit(&request, state.any_host) {
         return refusal.into_response();
     }
     let mut response = next.run(request).await;
@@ -37,7 +41,8 @@ pub async fn check(request: Request, next: Next) -> Response {
     response
 }
 
-fn admit(request: &Request) -> Result<(), ApiError> {
+/// `any_host`: take any Host name (HTTP bound off loopback), not only loopback ones.
+fn admit(request: &Request, any_host: bool) -> Result<(), ApiError> {
     // HTTP/2 carries the host in the URI; HTTP/1.1 in the Host header, exactly one.
     let mut hosts = request.headers().get_all(HOST).iter();
     let host = match (request.uri().authority(), hosts.next(), hosts.next()) {
@@ -46,7 +51,7 @@ fn admit(request: &Request) -> Result<(), ApiError> {
         _ => None,
     }
     .ok_or_else(|| ApiError::forbidden("exactly one valid Host header is required"))?;
-    if !is_loopback_host(host_name(host)) {
+    if !any_host && !is_loopback_host(host_name(host)) {
         return Err(ApiError::forbidden(format!("host {host:?} is not allowed: use localhost or a loopback address")));
     }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{ApiState, read};
+use crate::config::RelayConfig;
 
 /// `/api/v1/info` (Mailpit's `AppInformation`).
 #[derive(Debug, Serialize)]
@@ -126,35 +127,57 @@ pub struct WebUiConfiguration {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageRelay {
     enabled: bool,
+    /// `host:port`.
     #[serde(rename = "SMTPServer")]
-    smtp_server: &'static str,
-    return_path: &'static str,
-    allowed_recipients: &'static str,
-    blocked_recipients: &'static str,
-    override_from: &'static str,
+    smtp_server: String,
+    return_path: String,
+    /// Patterns (regular expressions); empty when not set.
+    allowed_recipients: String,
+    blocked_recipients: String,
+    override_from: String,
     #[serde(rename = "PreserveMessageIDs")]
     preserve_message_ids: bool,
     /// Mailpit's deprecated name for `AllowedRecipients`, still sent by it.
-    recipient_allowlist: &'static str,
+    recipient_allowlist: String,
 }
 
-/// What the web UI may offer. Relay (release), SpamAssassin and chaos are not
-/// available, so they are off and their settings empty.
+impl MessageRelay {
+    /// The release settings (`serve --smtp-relay-…`); all empty when release is off.
+    fn from_config(relay: Option<&RelayConfig>) -> MessageRelay {
+        let Some(relay) = relay else {
+            return MessageRelay {
+                enabled: false,
+                smtp_server: String::new(),
+                return_path: String::new(),
+                allowed_recipients: String::new(),
+                blocked_recipients: String::new(),
+                override_from: String::new(),
+                preserve_message_ids: false,
+                recipient_allowlist: String::new(),
+            };
+        };
+        let pattern = |regex: &Option<regex::Regex>| regex.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default();
+        MessageRelay {
+            enabled: true,
+            smtp_server: format!("{}:{}", relay.host, relay.port),
+            return_path: relay.return_path.clone().unwrap_or_default(),
+            allowed_recipients: pattern(&relay.allowed_recipients),
+            blocked_recipients: pattern(&relay.blocked_recipients),
+            override_from: relay.override_from.clone().unwrap_or_default(),
+            preserve_message_ids: relay.preserve_message_ids,
+            recipient_allowlist: pattern(&relay.allowed_recipients),
+        }
+    }
+}
+
+/// What the web UI may offer: release and chaos as configured; SpamAssassin is not
+/// available, so it is off.
 pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
     Json(WebUiConfiguration {
         label: "",
-        message_relay: MessageRelay {
-            enabled: false,
-            smtp_server: "",
-            return_path: "",
-            allowed_recipients: "",
-            blocked_recipients: "",
-            override_from: "",
-            preserve_message_ids: false,
-            recipient_allowlist: "",
-        },
+        message_relay: MessageRelay::from_config(state.relay.as_deref()),
         spam_assassin: false,
-        chaos_enabled: false,
+        chaos_enabled: state.chaos.is_enabled(),
         duplicates_ignored: false,
         hide_delete_all_button: false,
         smtp_address: state.smtp_address.map(|a| a.to_string()).unwrap_or_default(),

@@ -14,6 +14,9 @@
 //! * [`tags`]: `/api/v1/tags`, list, set, rename and delete tags.
 //! * [`inboxes`]: per-inbox counts.
 //! * [`intake`]: pause and resume SMTP intake (ours).
+//! * [`chaos`]: `/api/v1/chaos`, Mailpit's SMTP chaos triggers.
+//! * [`release`]: `POST /api/v1/message/{ID}/release`, relay a message through
+//!   the configured SMTP server.
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
@@ -23,6 +26,7 @@
 //! * [`events`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
+//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
 //! * `ts_types` (tests only): `ui/src/api/types.ts`, the TypeScript declarations
 //!   of all the JSON above, rendered from these types and checked to be current.
@@ -30,6 +34,8 @@
 //! The engine binds the listener and serves [`router`]; store reads are synchronous
 //! SQLite calls, so handlers run them on the blocking pool ([`read`]).
 
+mod auth;
+mod chaos;
 mod checks;
 mod error;
 mod events;
@@ -43,6 +49,7 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod release;
 mod send;
 mod tags;
 #[cfg(test)]
@@ -62,10 +69,12 @@ use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
+use crate::config::RelayConfig;
 use crate::events::EventSender;
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
+pub use auth::Credentials;
 pub use error::ApiError;
 use events::Streams;
 /// The wait API's duration syntax, for clients that size their own timeouts.
@@ -90,6 +99,14 @@ pub struct ApiState {
     smtp_address: Option<SocketAddr>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
     intake: Arc<smtp::Intake>,
+    /// The SMTP chaos triggers (`/api/v1/chaos`); shared with the listener.
+    chaos: Arc<smtp::Chaos>,
+    /// Where released messages go; `None`: release is off.
+    relay: Option<Arc<RelayConfig>>,
+    /// Who may use the UI and API; `None`: anyone who reaches it.
+    auth: Option<Arc<Credentials>>,
+    /// HTTP is bound off loopback: the guard takes any Host name (see [`guard`]).
+    any_host: bool,
     /// The link check may reach this machine and its networks.
     allow_local_link_check: bool,
 }
@@ -105,8 +122,33 @@ impl ApiState {
             smtp,
             smtp_address: None,
             intake,
+            chaos: Arc::new(smtp::Chaos::new(false)),
+            relay: None,
+            auth: None,
+            any_host: false,
             allow_local_link_check: false,
         }
+    }
+
+    /// Let `/api/v1/chaos` set these triggers (the listener's, when chaos is enabled).
+    pub fn with_chaos(self, chaos: Arc<smtp::Chaos>) -> ApiState {
+        ApiState { chaos, ..self }
+    }
+
+    /// Turn release on, through this relay.
+    pub fn with_relay(self, relay: Option<RelayConfig>) -> ApiState {
+        ApiState { relay: relay.map(Arc::new), ..self }
+    }
+
+    /// Require these credentials for everything but `/livez`.
+    pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
+        ApiState { auth: auth.map(Arc::new), ..self }
+    }
+
+    /// Say that HTTP listens on `address`: off loopback, the guard takes any Host
+    /// name, since clients use the machine's own names.
+    pub fn with_http_address(self, address: SocketAddr) -> ApiState {
+        ApiState { any_host: !address.ip().is_loopback(), ..self }
     }
 
     /// Let the link check reach loopback, private and link-local addresses.
@@ -161,6 +203,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/tags/{tag}", put(tags::rename).delete(tags::delete))
         .route("/api/v1/inboxes", get(inboxes::list))
         .route("/api/v1/intake", get(intake::show).put(intake::set))
+        .route("/api/v1/chaos", get(chaos::show).put(chaos::set))
+        .route("/api/v1/message/{id}/release", post(release::release))
         .route("/api/v1/wait", get(wait::wait))
         .route("/view/{file}", get(view::show))
         .route("/api/events", get(events::connect))
@@ -172,7 +216,8 @@ pub fn router(state: ApiState) -> Router {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(guard::check))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::check))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -22,7 +22,7 @@ use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
-use crate::smtp::Envelope;
+use crate::smtp::{ChaosTrigger, ChaosTriggers, Envelope};
 use crate::store::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
@@ -76,6 +76,8 @@ fn render() -> String {
         declaration::<ClientResult>(&config),
         declaration::<LinkCheck>(&config),
         declaration::<LinkStatus>(&config),
+        declaration::<ChaosTriggers>(&config),
+        declaration::<ChaosTrigger>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

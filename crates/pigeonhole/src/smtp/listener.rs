@@ -25,7 +25,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::session::{Action, Ending, Refusal, Session};
-use super::{Counters, Intake};
+use super::{Chaos, Counters, Intake};
 use crate::config::SmtpLimits;
 use crate::store::{NewMessage, Store, SubmitError};
 
@@ -42,6 +42,8 @@ pub struct Shared {
     pub store: Store,
     pub counters: Arc<Counters>,
     pub intake: Arc<Intake>,
+    /// The chaos triggers, read before each step of every session.
+    pub chaos: Arc<Chaos>,
 }
 
 /// The accept loop. Built by the engine around an already bound socket, so that
@@ -151,12 +153,16 @@ async fn handle(
     let limits = &shared.limits;
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let mut session = Session::new(limits, peer.to_string(), shared.tls.is_some(), nonce);
+    if shared.chaos.is_enabled() {
+        session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
+    }
     let mut connection = Connection::Plain(socket);
     let session_deadline = Instant::now() + limits.session_timeout;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut paused = shared.intake.watch();
 
     loop {
+        session.set_chaos(shared.chaos.triggers());
         // Let the session run until it needs the client again.
         while let Some(action) = session.advance() {
             match action {
