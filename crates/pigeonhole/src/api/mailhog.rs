@@ -10,6 +10,9 @@
 //! it. Jim, MailHog's chaos monkey, is not offered: `GET /api/v2/jim` answers 404,
 //! which MailHog clients read as "Jim is off".
 //!
+//! Searches follow MailHog's for `from` and `to`; `containing` is Mailpit's free
+//! text (see [`search`]).
+//!
 //! A message is shown in MailHog's `Message` shape, built from the stored bytes the
 //! way MailHog builds it: header values as written (unfolded, not decoded), the body
 //! undecoded, multipart bodies split at their boundaries. IDs are ours, so the IDs
@@ -26,7 +29,7 @@ use time::OffsetDateTime;
 use super::error::{ApiError, Ext};
 use super::{ApiState, read};
 use crate::smtp::Envelope;
-use crate::store::{MessagePage, MessageSummary, Selection, Store, StoreError};
+use crate::store::{AddressSearch, MessagePage, MessageSummary, Selection, Store, StoreError};
 
 /// Page size when `limit` is missing, not a number or not positive (MailHog's).
 const DEFAULT_LIMIT: u64 = 50;
@@ -125,33 +128,46 @@ pub async fn list(
     Ok(json(&messages))
 }
 
-/// `GET /api/v2/search?kind=from|to|containing&query=`: MailHog's three searches, as
-/// Mailpit searches (case-insensitive): `from` and `to` look in the From and To
-/// headers' names and addresses, `containing` at the words of the subject,
-/// addresses, body and attachment names.
+/// What `/api/v2/search` looks for.
+enum Search {
+    Addresses(AddressSearch),
+    Containing,
+}
+
+/// `GET /api/v2/search?kind=from|to|containing&query=`: MailHog's three searches,
+/// case-insensitive. `from` and `to` match part of the envelope's sender or
+/// recipients (Bcc included) or of the From or To header, as in MailHog;
+/// `containing` is Mailpit's free text (words and word prefixes of the subject,
+/// addresses, body and attachment names) where MailHog matches any part of the body
+/// or of any header.
 pub async fn search(
     State(state): State<ApiState>,
     Ext(Query(q)): Ext<Query<MailhogQuery>>,
 ) -> Result<Response, ApiError> {
     let (start, limit) = q.page();
-    // Quotes make the whole query one search term; quotes inside it would end the term.
-    let term = q.query.as_deref().unwrap_or("").replace('"', " ").trim().to_string();
     let search = match q.kind.as_deref() {
-        Some("from") => format!("from:\"{term}\""),
-        Some("to") => format!("to:\"{term}\""),
-        Some("containing") => format!("\"{term}\""),
+        Some("from") => Search::Addresses(AddressSearch::From),
+        Some("to") => Search::Addresses(AddressSearch::To),
+        Some("containing") => Search::Containing,
         _ => {
             return Err(ApiError::bad_request(
                 "kind must be from, to or containing, e.g. ?kind=to&query=bob@example.com",
             ));
         }
     };
-    if term.is_empty() {
+    let query = q.query.unwrap_or_default();
+    if query.trim().is_empty() {
         return Err(ApiError::bad_request("no search query: add ?query= with the text to look for"));
     }
-    let messages =
-        read(&state, move |store| messages(store, store.search(&search, start, limit)?, |page| page.messages_count))
-            .await?;
+    let messages = read(&state, move |store| {
+        let page = match search {
+            Search::Addresses(kind) => store.search_addresses(kind, &query, start, limit)?,
+            // Quoted, the whole query is one phrase; quotes inside it would end it.
+            Search::Containing => store.search(&format!("\"{}\"", query.replace('"', " ")), start, limit)?,
+        };
+        messages(store, page, |page| page.messages_count)
+    })
+    .await?;
     Ok(json(&messages))
 }
 

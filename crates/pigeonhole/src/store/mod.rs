@@ -176,6 +176,15 @@ impl Position {
     }
 }
 
+/// Which addresses [`Store::search_addresses`] looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressSearch {
+    /// The envelope's MAIL FROM and the From header.
+    From,
+    /// The envelope's RCPT TO (Bcc included) and the To header.
+    To,
+}
+
 /// Which messages a bulk change applies to.
 #[derive(Debug, Clone)]
 pub enum Selection {
@@ -378,14 +387,30 @@ impl Store {
     /// `has:inline`, `before:`, `after:`, `larger:`, `smaller:`, `inbox:`, `tag:`,
     /// `is:tagged`; `-` or `!` negates). Dates without a time are midnight UTC.
     pub fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        self.page_matching(&Condition::search(query), start, limit)
+    }
+
+    /// Newest first among the messages whose envelope or header sender
+    /// ([`AddressSearch::From`]) or recipients ([`AddressSearch::To`]) contain
+    /// `value`, case-insensitively: MailHog's `from` and `to` searches.
+    pub fn search_addresses(
+        &self,
+        kind: AddressSearch,
+        value: &str,
+        start: u64,
+        limit: u64,
+    ) -> Result<MessagePage, StoreError> {
+        self.page_matching(&Condition::addresses(kind, value), start, limit)
+    }
+
+    fn page_matching(&self, filter: &Condition, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         let stats = self.shared.counts.stats();
-        let filter = Condition::search(query);
         let (matching, messages, tags) = self.shared.readers.with(|conn| {
             // One snapshot for the counts, the page and the tags.
             let snapshot = conn.unchecked_transaction()?;
             Ok((
-                read::count_matching(&snapshot, &filter)?,
-                read::summaries(&snapshot, &filter, start, limit)?,
+                read::count_matching(&snapshot, filter)?,
+                read::summaries(&snapshot, filter, start, limit)?,
                 tags::all(&snapshot)?,
             ))
         })?;

@@ -14,8 +14,8 @@ use rusqlite::types::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
 
-use super::Position;
 use super::codec::unix_ms;
+use super::{AddressSearch, Position};
 
 /// A SQL boolean expression over `messages m` and the values bound to its `?`s.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +51,23 @@ impl Condition {
         let mut params = self.params;
         params.extend(other.params);
         Condition { sql: format!("({}) AND ({})", self.sql, other.sql), params }
+    }
+
+    /// The messages whose envelope or header sender or recipients contain `value`
+    /// (an empty value matches all).
+    pub fn addresses(kind: AddressSearch, value: &str) -> Condition {
+        let Some(pattern) = like_pattern(value) else { return Condition::everything() };
+        let (envelope, header) = match kind {
+            AddressSearch::From => ("mail_from", "m.from_addrs"),
+            AddressSearch::To => ("rcpt_to", "m.to_addrs"),
+        };
+        Condition {
+            sql: format!(
+                "m.seq IN (SELECT seq FROM envelopes WHERE {envelope} LIKE ? ESCAPE '\\') \
+                 OR {header} LIKE ? ESCAPE '\\'"
+            ),
+            params: vec![Value::Text(pattern.clone()), Value::Text(pattern)],
+        }
     }
 
     /// The messages matching a Mailpit search query (an empty query matches all).
@@ -279,6 +296,17 @@ mod tests {
         let c = Condition::ids(&["x".to_string()]).and(Condition::search("subject:hi"));
         assert_eq!(c.sql, "(m.id IN (SELECT value FROM json_each(?))) AND ((m.subject LIKE ? ESCAPE '\\'))");
         assert_eq!(c.params, vec![text(r#"["x"]"#), text("%hi%")]);
+    }
+
+    #[test]
+    fn address_searches_look_at_envelope_and_header() {
+        let c = Condition::addresses(AddressSearch::To, "50%_off");
+        assert_eq!(
+            c.sql,
+            "m.seq IN (SELECT seq FROM envelopes WHERE rcpt_to LIKE ? ESCAPE '\\') OR m.to_addrs LIKE ? ESCAPE '\\'"
+        );
+        assert_eq!(c.params, vec![text("%50\\%\\_off%"); 2]);
+        assert_eq!(Condition::addresses(AddressSearch::From, "  "), Condition::everything());
     }
 
     #[test]
