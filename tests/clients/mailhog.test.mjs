@@ -73,6 +73,9 @@ describe('the MailHog API as cypress-mailhog reads it', () => {
     };
     assert.deepEqual(await subjects('from', 'shop@example.test'), ['Your order 42']);
     assert.deepEqual(await subjects('to', 'carol@example.test'), ['Hello Carol']);
+    // MailHog looks at the envelope too: the bounce address, a Bcc recipient.
+    assert.deepEqual(await subjects('from', 'bounces@'), ['Your order 42']);
+    assert.deepEqual(await subjects('to', 'AUDIT@example.test'), ['Your order 42']);
     assert.deepEqual(await subjects('containing', 'order'), ['Your order 42']);
     assert.equal((await mailhog('/v2/search?kind=subject&query=x')).status, 400);
   });
