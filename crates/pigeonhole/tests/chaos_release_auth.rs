@@ -214,6 +214,18 @@ fn basic_auth_guards_the_ui_the_api_and_the_event_stream() {
     assert_eq!(get_as(&server, "/", Some(("alice", "s3cret"))).status(), 200);
     assert_eq!(get_as(&server, "/livez", None).status(), 200, "health checks stay open");
 
+    // The send API stores the user as the message's Username, as Mailpit does.
+    let sent = server
+        .client()
+        .post(server.url("/api/v1/send"))
+        .basic_auth("bob", Some("plain-password"))
+        .json(&json!({"From": {"Email": "app@example.test"}, "To": [{"Email": "b@example.test"}], "Subject": "as bob"}))
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let list = get_as(&server, "/api/v1/messages", Some(("bob", "plain-password"))).json::<Value>().unwrap();
+    assert_eq!(list["messages"][0]["Username"], "bob");
+
     // The WebSocket: refused without credentials, opened (first frame: stats) with them.
     let url = format!("ws://{}/api/events", server.http);
     tokio::runtime::Runtime::new().unwrap().block_on(async {

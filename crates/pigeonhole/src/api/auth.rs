@@ -2,7 +2,9 @@
 //! does it (`serve --ui-auth-file FILE`): a request without the right `Authorization:
 //! Basic …` gets 401 with `WWW-Authenticate: Basic realm="Login"`, so a browser asks
 //! for a user and password once and sends them with every later request, the
-//! WebSocket's included. `/livez` stays open for health checks.
+//! WebSocket's included. `/livez` stays open for health checks. The user a request
+//! came with is handed on ([`AuthenticatedUser`]): the send API stores it as the
+//! message's `Username`, as Mailpit does.
 //!
 //! The file is htpasswd: `user:secret` per line, the secret a bcrypt hash
 //! (`htpasswd -B`) or, as Mailpit also allows, the password in plain text. A bcrypt
@@ -102,9 +104,13 @@ impl Credentials {
     }
 }
 
+/// The user whose credentials a request carried, once they passed.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedUser(pub String);
+
 /// The middleware: let the request through with valid credentials (or when no
 /// file is configured, or for `/livez`), else answer 401.
-pub async fn check(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+pub async fn check(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let Some(credentials) = state.auth.clone() else {
         return next.run(request).await;
     };
@@ -114,8 +120,13 @@ pub async fn check(State(state): State<ApiState>, request: Request, next: Next) 
     let Some((user, password)) = basic_credentials(&request) else {
         return unauthorized(request.uri().path());
     };
+    let name = user.clone();
     let verified = tokio::task::spawn_blocking(move || credentials.verify(&user, &password)).await.unwrap_or(false);
-    if verified { next.run(request).await } else { unauthorized(request.uri().path()) }
+    if !verified {
+        return unauthorized(request.uri().path());
+    }
+    request.extensions_mut().insert(AuthenticatedUser(name));
+    next.run(request).await
 }
 
 /// User and password of an `Authorization: Basic base64(user:password)` header.

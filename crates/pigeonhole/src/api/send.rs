@@ -27,6 +27,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::ApiState;
+use super::auth::AuthenticatedUser;
 use super::error::ApiError;
 use crate::smtp::Envelope;
 use crate::store::NewMessage;
@@ -122,6 +123,7 @@ const HELO: &str = "pigeonhole-api";
 pub async fn send(
     State(state): State<ApiState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    user: Option<axum::Extension<AuthenticatedUser>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let request = parse(&body?)?;
@@ -132,7 +134,8 @@ pub async fn send(
         helo: HELO.to_string(),
         peer: peer.map_or_else(|| "api".to_string(), |peer| peer.0.0.to_string()),
         tls: false,
-        auth_user: None,
+        // The basic-auth user (`--ui-auth-file`), Mailpit's `Username`.
+        auth_user: user.map(|user| user.0.0),
         transcript: String::new(),
     };
     let message = NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() };
