@@ -119,6 +119,24 @@ mod tests {
         assert_eq!(host_name("127.0.0.1:1"), "127.0.0.1");
     }
 
+    /// Bound off loopback (behind a password), the machine's own names are taken;
+    /// a cross-site write is still refused.
+    #[test]
+    fn any_host_when_bound_off_loopback() {
+        let request = |method: Method, origin: Option<&str>| {
+            let mut builder =
+                Request::builder().method(method).uri("/api/v1/messages").header(HOST, "workstation.lan:8025");
+            if let Some(origin) = origin {
+                builder = builder.header(ORIGIN, origin);
+            }
+            builder.body(axum::body::Body::empty()).unwrap()
+        };
+        assert!(admit(&request(Method::GET, None), false).is_err());
+        assert!(admit(&request(Method::GET, None), true).is_ok());
+        assert!(admit(&request(Method::DELETE, Some("http://workstation.lan:8025")), true).is_ok());
+        assert!(admit(&request(Method::DELETE, Some("https://evil.example")), true).is_err());
+    }
+
     #[test]
     fn origins() {
         assert!(origin_allowed("http://127.0.0.1:8025", "127.0.0.1:8025"));
