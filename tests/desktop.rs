@@ -312,8 +312,8 @@ async fn the_window_shows_mail_as_it_lands_and_pauses_intake() {
     desktop.find("[data-testid=app][data-connected=true]").await;
     assert_eq!(desktop.client.title().await.unwrap(), "Pigeonhole");
     // The engine runs inside the app, on the ports the environment named.
-    let webui = String::from_utf8(http_get(desktop.http, "/api/v1/webui")).unwrap();
-    assert!(webui.contains(&format!("\"SMTPAddress\":\"{}\"", desktop.smtp)), "{webui}");
+    let intake = String::from_utf8(http_get(desktop.http, "/api/v1/intake")).unwrap();
+    assert!(intake.contains(&format!("\"SMTPAddress\":\"{}\"", desktop.smtp)), "{intake}");
     desktop.screenshot("empty").await;
 
     let message = "From: App <app@example.com>\r\nTo: dev@example.com\r\nSubject: Desktop window check\r\n\r\nHello from the desktop test.";
@@ -475,8 +475,8 @@ async fn a_port_in_use_is_offered_another_and_settings_are_saved() {
     desktop.find("[data-testid=app][data-connected=true]").await;
 
     // The app runs on a port after the taken one, and says so.
-    let webui: serde_json::Value = serde_json::from_slice(&http_get(desktop.http, "/api/v1/webui")).unwrap();
-    let smtp: SocketAddr = webui["SMTPAddress"].as_str().unwrap().parse().unwrap();
+    let intake: serde_json::Value = serde_json::from_slice(&http_get(desktop.http, "/api/v1/intake")).unwrap();
+    let smtp: SocketAddr = intake["SMTPAddress"].as_str().unwrap().parse().unwrap();
     assert!(smtp.port() > taken.port(), "{smtp} after {taken}");
     assert!(greeting(smtp).starts_with("220"));
 

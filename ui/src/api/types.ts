@@ -233,11 +233,7 @@ Memory: number, MessagesDeleted: number, SMTPAccepted: number, SMTPAcceptedSize:
 /**
  * `/api/v1/webui` (Mailpit's `WebUIConfiguration`): what the UI may offer.
  */
-export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, SpamAssassin: boolean, ChaosEnabled: boolean, DuplicatesIgnored: boolean, HideDeleteAllButton: boolean, 
-/**
- * Ours: where the SMTP listener is bound (`127.0.0.1:1025`), empty when unknown.
- */
-SMTPAddress: string, };
+export type WebUiConfiguration = { Label: string, MessageRelay: MessageRelay, SpamAssassin: boolean, ChaosEnabled: boolean, DuplicatesIgnored: boolean, HideDeleteAllButton: boolean, };
 
 export type MessageRelay = { Enabled: boolean, 
 /**
@@ -274,6 +270,15 @@ export type Deleted = { ID: string, };
  * Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).
  */
 export type IntakeState = { Paused: boolean, };
+
+/**
+ * The answer to both methods.
+ */
+export type IntakeView = { Paused: boolean, 
+/**
+ * Where SMTP listens (`ip:port`; `""` when the API runs without a listener).
+ */
+SMTPAddress: string, };
 
 /**
  * `HTMLCheckResponse`.

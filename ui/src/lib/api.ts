@@ -5,13 +5,12 @@ import type {
   Envelope,
   ImportResponse,
   InboxInfo,
-  IntakeState,
+  IntakeView,
   LinksView,
   MessagePage,
   MessageView,
   PartNode,
   SendResponse,
-  WebUiConfiguration,
 } from '../api/types';
 
 export class ApiError extends Error {
@@ -70,7 +69,6 @@ export const parts = (id: string) => json<PartNode>(`/api/v1/message/${enc(id)}/
 export const raw = async (id: string) => (await request(`/api/v1/message/${enc(id)}/raw`)).text();
 export const links = (id: string) => json<LinksView>(`/api/v1/message/${enc(id)}/links`);
 export const codes = (id: string) => json<CodesView>(`/api/v1/message/${enc(id)}/codes`);
-export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
 
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
@@ -89,7 +87,7 @@ export async function remoteCount(id: string): Promise<number> {
   return Number(response.headers.get('X-Pigeonhole-Remote-Content') ?? 0);
 }
 
-export const intake = () => json<IntakeState>('/api/v1/intake');
+export const intake = () => json<IntakeView>('/api/v1/intake');
 
 /** Pause SMTP intake (it answers 421) or resume it. */
 export async function setIntakePaused(paused: boolean): Promise<void> {

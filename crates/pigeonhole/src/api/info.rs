@@ -117,9 +117,6 @@ pub struct WebUiConfiguration {
     chaos_enabled: bool,
     duplicates_ignored: bool,
     hide_delete_all_button: bool,
-    /// Ours: where the SMTP listener is bound (`127.0.0.1:1025`), empty when unknown.
-    #[serde(rename = "SMTPAddress")]
-    smtp_address: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,7 +177,6 @@ pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
         chaos_enabled: state.chaos.is_enabled(),
         duplicates_ignored: false,
         hide_delete_all_button: false,
-        smtp_address: state.smtp_address.map(|a| a.to_string()).unwrap_or_default(),
     })
 }
 

@@ -1,31 +1,52 @@
-//! `GET`/`PUT /api/v1/intake` (ours): whether SMTP takes mail. Pausing makes the
-//! listener answer 421 (see [`crate::smtp::Intake`]); the desktop tray and the UI
-//! both pause and resume through this, and learn of changes from the `intake` event.
+//! `GET`/`PUT /api/v1/intake` (ours): the SMTP intake — where it listens and whether
+//! it takes mail. Pausing makes the listener answer 421 (see
+//! [`crate::smtp::Intake`]); the desktop tray and the UI both pause and resume
+//! through this, and learn of changes from the `intake` event. The UI shows the
+//! address in its first-run help (it is here, not in Mailpit's `/api/v1/webui`,
+//! whose key set Mailpit's clients check exactly).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+use serde::Serialize;
 
 use super::ApiState;
 use super::error::ApiError;
 use super::messages::GoObject;
-use crate::events::IntakeState;
 
-pub async fn show(State(state): State<ApiState>) -> Json<IntakeState> {
-    Json(IntakeState { paused: state.intake.is_paused() })
+/// The answer to both methods.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct IntakeView {
+    #[serde(rename = "Paused")]
+    pub paused: bool,
+    /// Where SMTP listens (`ip:port`; `""` when the API runs without a listener).
+    #[serde(rename = "SMTPAddress")]
+    pub smtp_address: String,
+}
+
+impl IntakeView {
+    fn of(state: &ApiState) -> IntakeView {
+        let smtp_address = state.smtp_address.map(|address| address.to_string()).unwrap_or_default();
+        IntakeView { paused: state.intake.is_paused(), smtp_address }
+    }
+}
+
+pub async fn show(State(state): State<ApiState>) -> Json<IntakeView> {
+    Json(IntakeView::of(&state))
 }
 
 /// Body `{"Paused": true|false}`; answers the new state.
 pub async fn set(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<IntakeState>, ApiError> {
+) -> Result<Json<IntakeView>, ApiError> {
     let paused = GoObject::parse(&body?)
         .and_then(|body| body.field::<bool>("Paused"))
         .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err))?
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Paused (true or false) is required"))?;
     state.intake.set_paused(paused);
-    Ok(Json(IntakeState { paused }))
+    Ok(Json(IntakeView::of(&state)))
 }

@@ -94,7 +94,7 @@ pub struct ApiState {
     started: Instant,
     /// The SMTP listener's counts (for `/api/v1/info`).
     smtp: Arc<smtp::Counters>,
-    /// Where the SMTP listener is bound, once known (for `/api/v1/webui`, so the UI
+    /// Where the SMTP listener is bound, once known (for `/api/v1/intake`, so the UI
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
@@ -156,7 +156,7 @@ impl ApiState {
         ApiState { allow_local_link_check: allow, ..self }
     }
 
-    /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/webui`).
+    /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).
     pub fn with_smtp_address(self, address: SocketAddr) -> ApiState {
         ApiState { smtp_address: Some(address), ..self }
     }

@@ -14,6 +14,7 @@ use ts_rs::{Config, TS};
 use super::error::ErrorBody;
 use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
+use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats, TagsChanged};
@@ -69,6 +70,7 @@ fn render() -> String {
         declaration::<TagsChanged>(&config),
         declaration::<Deleted>(&config),
         declaration::<IntakeState>(&config),
+        declaration::<IntakeView>(&config),
         declaration::<HtmlCheck>(&config),
         declaration::<Total>(&config),
         declaration::<Warning>(&config),
