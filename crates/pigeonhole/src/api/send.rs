@@ -199,6 +199,9 @@ fn build(request: SendRequest) -> Result<(Vec<u8>, String, Vec<String>), ApiErro
     let rcpt_to: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|mailbox| mailbox.email.to_string()).collect();
 
     let mut builder = MessageBuilder::new().from(from).subject(request.subject.unwrap_or_default()).message_id(None);
+    // Mailpit writes the sender as the Return-Path, as a delivering server would.
+    builder =
+        builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Return-Path"), format!("<{mail_from}>")));
     for mailbox in to {
         builder = builder.to(mailbox);
     }
@@ -363,6 +366,7 @@ mod tests {
         assert_eq!(headers["X-Campaign"], ["spring"]);
         assert_eq!(headers["X-Tags"], ["one, two"]);
         assert_eq!(headers["Reply-To"], ["reply@example.test"]);
+        assert_eq!(headers["Return-Path"], ["<app@example.test>"]);
 
         let tree = view::part_tree(&raw);
         assert_eq!(tree.content_type, "multipart/mixed");
