@@ -23,8 +23,9 @@ pub struct Config {
     /// (`--allow-local-link-check`): off, a message cannot make us probe this machine
     /// or its network.
     pub allow_local_link_check: bool,
-    /// Mailpit's chaos triggers may be set through `/api/v1/chaos` (`--enable-chaos`).
-    pub enable_chaos: bool,
+    /// Mailpit's chaos triggers, to start with; `Some` also lets `/api/v1/chaos`
+    /// change them (`--enable-chaos`, `--chaos-triggers`). `None`: chaos is off.
+    pub chaos: Option<crate::smtp::ChaosTriggers>,
     /// Where released messages are relayed; `None` turns release off.
     pub relay: Option<RelayConfig>,
     /// htpasswd file of the users allowed into the UI, the API and the event stream
@@ -172,7 +173,7 @@ impl Config {
             store: StoreConfig::default(),
             shutdown_grace: Duration::from_secs(10),
             allow_local_link_check: false,
-            enable_chaos: false,
+            chaos: None,
             relay: None,
             ui_auth_file: None,
             http_allow_unauthenticated: false,

@@ -107,7 +107,7 @@ impl Engine {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::Counters::default());
-        let chaos = Arc::new(smtp::Chaos::new(config.enable_chaos));
+        let chaos = Arc::new(smtp::Chaos::new(config.chaos));
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone())
             .with_smtp_address(smtp_addr)
             .with_chaos(chaos.clone())

@@ -23,6 +23,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::RelayConfig;
 use pigeonhole::config::TagRules;
+use pigeonhole::smtp::ChaosTriggers;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
 
@@ -92,6 +93,9 @@ struct ServeArgs {
     /// Let Mailpit's chaos triggers (/api/v1/chaos) make SMTP fail MAIL, RCPT or AUTH at random.
     #[arg(long, env = "PIGEONHOLE_ENABLE_CHAOS")]
     enable_chaos: bool,
+    /// Enable chaos with these triggers: <trigger>:<error-code>:<probability>, comma separated (Sender:451:50,Recipient:451:50).
+    #[arg(long, env = "PIGEONHOLE_CHAOS_TRIGGERS", value_parser = ChaosTriggers::parse)]
+    chaos_triggers: Option<ChaosTriggers>,
     /// Require a user and password (htpasswd file: bcrypt or plain entries) for the UI, API and events.
     #[arg(long, env = "PIGEONHOLE_UI_AUTH_FILE")]
     ui_auth_file: Option<PathBuf>,
@@ -227,7 +231,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
     config.allow_local_link_check = args.allow_local_link_check;
-    config.enable_chaos = args.enable_chaos;
+    config.chaos = args.chaos_triggers.or(args.enable_chaos.then(ChaosTriggers::default));
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.relay = args.relay.config();

@@ -85,6 +85,25 @@ fn chaos_is_refused_unless_enabled() {
     assert!(error_text(&body).contains("--enable-chaos"));
 }
 
+#[test]
+fn chaos_triggers_from_the_command_line() {
+    let server = Server::start_with(&["--chaos-triggers", "Recipient:550:100"]);
+    assert_eq!(server.get_json("/api/v1/chaos")["Recipient"], json!({"ErrorCode": 550, "Probability": 100}));
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("client.test");
+    smtp.expect("MAIL FROM:<a@example.test>", 250);
+    let refused = smtp.cmd("RCPT TO:<b@example.test>");
+    assert_eq!((refused.code, refused.text.as_str()), (550, "Chaos recipient error"));
+    smtp.quit();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_command();
+    cmd.args(port0_args(dir.path())).args(["--chaos-triggers", "Sender:200:5"]);
+    let refused = run_to_exit(cmd, STARTUP_TIMEOUT);
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("error code must be between 400 and 599"), "{}", refused.stderr);
+}
+
 /// Waits until `server` holds `count` messages.
 fn wait_for_total(server: &Server, count: u64) {
     let deadline = Instant::now() + IO_TIMEOUT;

@@ -62,12 +62,5 @@ fn trigger(body: &GoObject, name: &str, default: ChaosTrigger) -> Result<ChaosTr
     };
     let (error_code, probability) = (number("ErrorCode")?, number("Probability")?);
     let error_code = if error_code == 0 { i64::from(default.error_code) } else { error_code };
-    // Mailpit's texts.
-    if !(400..=599).contains(&error_code) {
-        return Err(ApiError::bad_request("error code must be between 400 and 599"));
-    }
-    if !(0..=100).contains(&probability) {
-        return Err(ApiError::bad_request("probability must be between 0 and 100"));
-    }
-    Ok(ChaosTrigger { error_code: error_code as u16, probability: probability as u8 })
+    ChaosTrigger::new(error_code, probability).map_err(ApiError::bad_request)
 }

@@ -122,7 +122,7 @@ impl ApiState {
             smtp,
             smtp_address: None,
             intake,
-            chaos: Arc::new(smtp::Chaos::new(false)),
+            chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
             auth: None,
             any_host: false,
