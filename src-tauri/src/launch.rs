@@ -111,6 +111,10 @@ fn in_app_words(app: &AppHandle, err: &StartError) -> String {
             "The data folder {} is in use by another Pigeonhole (the desktop app or `pigeonhole serve`).\n\nQuit that one, or choose another folder: set \"data\" in {file}, or the variable PIGEONHOLE_DATA.",
             path.display()
         ),
+        // The app has no password for its web UI, so only a loopback address will do.
+        StartError::OpenHttp { addr } => format!(
+            "The web address {addr} can be reached from other machines, and anyone there could read the captured mail.\n\nChoose a loopback address such as 127.0.0.1:8025: set \"http\" in {file}, or the variable PIGEONHOLE_HTTP."
+        ),
         other => other.to_string(),
     }
 }
