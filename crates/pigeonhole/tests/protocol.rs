@@ -470,7 +470,8 @@ fn paused_intake_answers_421_until_resumed() {
     sending.expect("DATA", 354);
 
     server.mutate(reqwest::Method::PUT, "/api/v1/intake", Some(serde_json::json!({"Paused": true})));
-    assert_eq!(server.get_json("/api/v1/intake"), serde_json::json!({"Paused": true}));
+    let intake = serde_json::json!({"Paused": true, "SMTPAddress": server.smtp.to_string()});
+    assert_eq!(server.get_json("/api/v1/intake"), intake);
 
     let closed = idle.reply();
     assert!(closed.is(421) && closed.text.contains("paused intake"), "idle session got {closed:?}");
