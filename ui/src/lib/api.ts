@@ -73,12 +73,15 @@ export const codes = (id: string) => json<CodesView>(`/api/v1/message/${enc(id)}
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
 export const partUrl = (id: string, part: string) => `/api/v1/message/${enc(id)}/part/${enc(part)}`;
-/** The sanitized HTML preview; `remote` lets remote content load, `dark` previews dark mode. */
+/**
+ * The sanitized HTML preview (`embed=1`: without it the engine answers the HTML part
+ * as sent, as Mailpit does); `remote` lets remote content load, `dark` previews dark mode.
+ */
 export function htmlUrl(id: string, remote = false, dark = false): string {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams({ embed: '1' });
   if (remote) params.set('remote', '1');
   if (dark) params.set('dark', '1');
-  return `/view/${enc(id)}.html${params.size ? `?${params}` : ''}`;
+  return `/view/${enc(id)}.html?${params}`;
 }
 
 /** How many remote resources the HTML preview blocked (read from a HEAD request). */

@@ -1,14 +1,20 @@
-//! A message's HTML body made into a safe standalone document, for
-//! `GET /view/{ID}.html`, which the UI shows in a sandboxed `<iframe>` (no scripts,
-//! no same-origin).
+//! A message's HTML body for `GET /view/{ID}.html`, in Mailpit's two forms:
 //!
-//! The body markup goes through ammonia (html5ever) with an allow-list fit for
-//! e-mail layout: tables, `font`, `center`, `style`/`class` attributes, widths,
-//! colours. Scripts, event handlers, `javascript:` URLs, forms, frames, objects,
-//! `<meta>` and `<base>` do not survive it. ammonia parses the body as a fragment,
-//! so what lives outside it is gathered separately from a full parse: `<style>`
-//! sheets and remote `<link rel="stylesheet">`s go into our own `<head>`, and
-//! `<body>`'s colours and background onto ours.
+//! * [`html_part`]: the HTML part as sent, with only its `cid:` URLs made URLs of
+//!   the message's own parts. Nothing is taken out; what makes it harmless is the
+//!   sandboxing Content-Security-Policy the API sends with it.
+//! * [`html_document`] (`?embed=1`, what the UI shows in a sandboxed `<iframe>`: no
+//!   scripts, no same-origin): a sanitized standalone document.
+//!
+//! The sanitized document's body markup goes through ammonia (html5ever) with an
+//! allow-list fit for e-mail layout: tables, `font`, `center`, `style`/`class`
+//! attributes, widths, colours. Scripts, event handlers, `javascript:` URLs, forms,
+//! frames, objects, `<meta>` and `<base>` do not survive it. Every link gets
+//! `target="_blank" rel="noreferrer noopener"`, as Mailpit's embedded view gives
+//! them. ammonia parses the body as a fragment, so what lives outside it is gathered
+//! separately from a full parse: `<style>` sheets and remote `<link
+//! rel="stylesheet">`s go into our own `<head>`, and `<body>`'s colours and
+//! background onto ours.
 //!
 //! On the way, `cid:` URLs (image sources, backgrounds, CSS `url(cid:…)`) become
 //! URLs of the message's own parts, and remote resources (`http:`, `https:`,
@@ -126,8 +132,8 @@ const TAGS: &[&str] = &[
 const DROPPED_WITH_CONTENT: &[&str] =
     &["script", "style", "title", "noscript", "template", "iframe", "noembed", "noframes", "textarea", "select"];
 
-/// Attributes allowed on every kept element. No `target`: `<base target="_blank">`
-/// decides where every link opens.
+/// Attributes allowed on every kept element. No `target`: every link is given
+/// `target="_blank"` (and `<base target="_blank">` is there besides).
 const GENERIC_ATTRIBUTES: &[&str] = &[
     "align",
     "background",
@@ -177,13 +183,35 @@ pub enum ColorScheme {
     Dark,
 }
 
+/// What links are given in the sanitized document, after `target="_blank"`: the
+/// same words, in the same order, as Mailpit's embedded view.
+const LINK_REL: &str = "noreferrer noopener";
+
+/// `html` (a message's HTML part) as sent, with only the `cid:` URLs that name one
+/// of the message's parts changed to that part's URL (`part_urls`, as for
+/// [`html_document`]); every other byte is the message's, but for line breaks:
+/// CRLF is given as LF. A message travels with CRLF whatever its sender wrote
+/// (our own `POST /api/v1/send` too), HTML parsers read CRLF as LF anyway, and
+/// clients compare what they get with the `\n`-broken HTML they sent (Mailpit
+/// keeps the line breaks of a message its send API builds). Nothing is
+/// sanitized: the caller must serve it under a policy that keeps it inert.
+///
+/// `remote_resources` is the count [`html_document`] makes for the same HTML (the
+/// remote images, sheets and fonts a mail client would load), so both forms
+/// answer the same to "is there remote content?".
+pub fn html_part(html: &str, part_urls: HashMap<String, String>) -> Rendered {
+    let remote_resources = html_document(html, part_urls.clone(), ColorScheme::AsBrowser).remote_resources;
+    Rendered { document: Urls::new(part_urls).cid_urls_in_markup(&html.replace("\r\n", "\n")), remote_resources }
+}
+
 /// `html` (a message's HTML body) as a standalone, sanitized document. `part_urls`
 /// maps a Content-ID (without `<>`) to the URL serving that part.
+///
+/// No script is ever added: Mailpit's embedded view also carries a script that
+/// posts the document's height to the page around it, and that is deliberately
+/// left out (the document must stay inert under a policy with no `script-src`).
 pub fn html_document(html: &str, part_urls: HashMap<String, String>, scheme: ColorScheme) -> Rendered {
-    let urls = Arc::new(Urls {
-        by_content_id: part_urls.into_iter().map(|(cid, url)| (cid.to_lowercase(), url)).collect(),
-        remote: AtomicUsize::new(0),
-    });
+    let urls = Arc::new(Urls::new(part_urls));
 
     let mut head = String::from("<meta charset=\"utf-8\"><base target=\"_blank\">");
     if scheme == ColorScheme::Dark {
@@ -237,7 +265,10 @@ pub fn html_document(html: &str, part_urls: HashMap<String, String>, scheme: Col
             TAG_ATTRIBUTES.iter().map(|&(tag, attributes)| (tag, attributes.iter().copied().collect())).collect(),
         )
         .url_schemes(URL_SCHEMES.iter().copied().collect())
-        .link_rel(Some("noopener noreferrer"))
+        // Set on every `<a>` in this order (the message's own `target` and `rel`
+        // are not allowed through): `target="_blank" rel="noreferrer noopener"`.
+        .set_tag_attribute_value("a", "target", "_blank")
+        .link_rel(Some(LINK_REL))
         .strip_comments(true)
         .attribute_filter(move |element, attribute, value| {
             // ammonia also shows this filter the attributes of elements it is about
@@ -265,6 +296,42 @@ struct Urls {
 }
 
 impl Urls {
+    /// `part_urls`: Content-ID (without `<>`, any case) → part URL.
+    fn new(part_urls: HashMap<String, String>) -> Urls {
+        Urls {
+            by_content_id: part_urls.into_iter().map(|(cid, url)| (cid.to_lowercase(), url)).collect(),
+            remote: AtomicUsize::new(0),
+        }
+    }
+
+    /// Markup as written, with every `cid:` URL that [`Urls::part`] knows replaced
+    /// by its part URL and nothing else touched. A `cid:` counts as a URL where
+    /// one starts: after `=`, `(` or `,` (an attribute value, CSS `url(`, a
+    /// `srcset` candidate), possibly quoted, with spaces around. It runs up to a
+    /// quote, a space, `<`, `>`, `)`, `,` or `;`. Text that merely mentions
+    /// `cid:` stays as it is, and so does a `cid:` naming no part.
+    fn cid_urls_in_markup(&self, markup: &str) -> String {
+        // ASCII lowercasing keeps byte offsets, so positions found in `lower` hold in `markup`.
+        let lower = markup.to_ascii_lowercase();
+        let mut out = String::with_capacity(markup.len());
+        let mut done = 0;
+        for (start, _) in lower.match_indices("cid:") {
+            if start < done || !url_starts_after(&markup[..start]) {
+                continue;
+            }
+            let end = markup[start..]
+                .find(|c: char| c.is_ascii_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ',' | ';'))
+                .map_or(markup.len(), |end| start + end);
+            if let Some(part) = self.part(&markup[start..end]) {
+                out.push_str(&markup[done..start]);
+                out.push_str(&part);
+                done = end;
+            }
+        }
+        out.push_str(&markup[done..]);
+        out
+    }
+
     /// An attribute's value as it goes out, or `None` to drop the attribute.
     /// Attributes without URLs pass unchanged.
     fn attribute(&self, name: &str, value: &str) -> Option<String> {
@@ -368,6 +435,19 @@ impl Urls {
     }
 }
 
+/// Whether a URL may start right after `before`: after `=`, `(` or `,`, or after a
+/// quote that follows `=` or `(`, ASCII spaces allowed between.
+fn url_starts_after(before: &str) -> bool {
+    let before = before.trim_end_matches(|c: char| c.is_ascii_whitespace());
+    match before.chars().last() {
+        Some('=' | '(' | ',') => true,
+        Some('"' | '\'') => {
+            before[..before.len() - 1].trim_end_matches(|c: char| c.is_ascii_whitespace()).ends_with(['=', '('])
+        }
+        _ => false,
+    }
+}
+
 /// The next `url(` or `@import` in lowercased CSS at or after `from`: its offset, and
 /// whether it is the `@import`.
 fn next_css_url(lower: &str, from: usize) -> Option<(usize, bool)> {
@@ -466,6 +546,15 @@ mod tests {
                 }
             }
         }
+        assert_links_open_outside(document);
+    }
+
+    /// Every link ends in `target="_blank" rel="noreferrer noopener"`, in that order
+    /// (read from the text: a parse does not keep the order of attributes).
+    fn assert_links_open_outside(document: &str) {
+        let links = elements(document).iter().filter(|(name, _)| name == "a").count();
+        let ends = document.matches(r#" target="_blank" rel="noreferrer noopener">"#).count();
+        assert_eq!(ends, links, "{document}");
     }
 
     #[test]
@@ -494,9 +583,14 @@ mod tests {
         // cid: in an image and in a sheet point at the part.
         assert!(document.contains(r#"<img src="/api/v1/message/M/part/1.2">"#), "{document}");
         assert!(document.contains("background: url('/api/v1/message/M/part/1.2')"), "{document}");
-        // Links open outside the frame, with no opener and no referrer.
-        assert!(document.contains(r#"<a href="https://ok.test/" rel="noopener noreferrer">good</a>"#), "{document}");
-        assert!(document.contains(r#"<a rel="noopener noreferrer">bad</a>"#), "{document}");
+        // Links open outside the frame, with no opener and no referrer: the message's
+        // own target goes, ours is set on every link.
+        assert!(
+            document.contains(r#"<a href="https://ok.test/" target="_blank" rel="noreferrer noopener">good</a>"#),
+            "{document}"
+        );
+        assert!(document.contains(r#"<a target="_blank" rel="noreferrer noopener">bad</a>"#), "{document}");
+        assert!(!document.contains("_self"), "{document}");
         assert!(document.contains(r##"<body bgcolor="#eeeeee">"##), "{document}");
         assert!(document.contains(r#"<link rel="stylesheet" href="https://cdn.test/a.css">"#), "{document}");
         assert!(!document.contains("prefetch"), "{document}");
@@ -526,7 +620,7 @@ mod tests {
 
     #[test]
     fn image_urls() {
-        let urls = Urls { by_content_id: HashMap::from([("a@b".into(), "/p/1".into())]), remote: AtomicUsize::new(0) };
+        let urls = Urls::new(HashMap::from([("A@b".into(), "/p/1".into())]));
         assert_eq!(urls.image("cid:a%40b").as_deref(), Some("/p/1"));
         assert_eq!(urls.image("cid:<A@B>").as_deref(), Some("/p/1"));
         assert_eq!(urls.image("cid:unknown"), None);
@@ -548,7 +642,7 @@ mod tests {
 
     #[test]
     fn css_urls() {
-        let urls = Urls { by_content_id: HashMap::from([("a@b".into(), "/p/1".into())]), remote: AtomicUsize::new(0) };
+        let urls = Urls::new(HashMap::from([("A@b".into(), "/p/1".into())]));
         let css = r#"@import "https://a.test/1.css"; @IMPORT url(//a.test/2.css); a { background: URL( cid:a@b ) }
             b { background: url("http://a.test/3.png") } i { background: url(data:image/png;base64,AA) } u { x: url("#;
         let out = urls.css(css);
@@ -556,6 +650,51 @@ mod tests {
         assert_eq!(urls.remote.load(Ordering::Relaxed), 3, "{out}");
         assert_eq!(out.replace("/p/1", "cid:a@b"), css);
         assert_eq!(escape_style_end("a{}</style><script>"), "a{}<\\/style><script>");
+    }
+
+    #[test]
+    fn cid_urls_in_markup() {
+        let urls = Urls::new(HashMap::from([("A@b".into(), "/p/1".into())]));
+        for (markup, expected) in [
+            (r#"<img src="cid:a@b">"#, r#"<img src="/p/1">"#),
+            ("<img src='CID:A%40B' alt=x>", "<img src='/p/1' alt=x>"),
+            ("<img src=cid:a@b>", "<img src=/p/1>"),
+            ("<img src = \"cid:a@b\" />", "<img src = \"/p/1\" />"),
+            (r#"<td background="cid:a@b">"#, r#"<td background="/p/1">"#),
+            (r#"<img srcset="cid:a@b 1x,cid:a@b 2x">"#, r#"<img srcset="/p/1 1x,/p/1 2x">"#),
+            ("<p style=\"background:url( 'cid:a@b' );\">", "<p style=\"background:url( '/p/1' );\">"),
+            ("<style>td{background:url(cid:a@b)}</style>", "<style>td{background:url(/p/1)}</style>"),
+        ] {
+            assert_eq!(urls.cid_urls_in_markup(markup), expected, "{markup}");
+        }
+        // Unknown parts, and cid: that is not where a URL starts, are left as written.
+        for unchanged in [
+            r#"<img src="cid:other@b">"#,
+            "<p>Logo: cid:a@b</p>",
+            r#"<img src="xcid:a@b">"#,
+            r#"<img src="cid:a@bc">"#,
+            "cid:a@b",
+            "",
+        ] {
+            assert_eq!(urls.cid_urls_in_markup(unchanged), unchanged);
+        }
+        assert_eq!(urls.remote.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn html_part_is_the_part_as_sent_but_cid_urls_and_crlf() {
+        let html = "<!doctype html>\r\n<HTML><head><script>alert(1)</script><base href=\"https://evil.test/\">\n\
+            <style>p { background: url(http://tracker.test/bg.png) }</style></head>\n\
+            <body onload=\"alert(2)\"><img src=\"cid:logo@x\" onerror=alert(3)> <img src=\"cid:unknown@x\">\
+            <a href=\"https://ok.test/\" target=\"_self\">good</a><img src=\"http://tracker.test/p.gif\"></body></HTML>";
+        let part = html_part(html, HashMap::from([("Logo@X".to_string(), "/api/v1/message/M/part/1.2".to_string())]));
+        assert_eq!(part.document, html.replace("cid:logo@x", "/api/v1/message/M/part/1.2").replace("\r\n", "\n"));
+        assert!(part.document.starts_with("<!doctype html>\n<HTML><head>"));
+        assert!(part.document.contains("<script>alert(1)</script>"));
+        // Counted as in the sanitized document: the sheet's url() and the <img>.
+        assert_eq!(part.remote_resources, 2);
+        assert_eq!(part.remote_resources, render(html).remote_resources);
+        assert_eq!(html_part("", HashMap::new()), Rendered { document: String::new(), remote_resources: 0 });
     }
 
     #[test]
