@@ -31,6 +31,8 @@ export class Mailbox {
   #searching = false;
   #searchAgain = false;
   #generation = 0;
+  /** Mail announced while `reload` waits for its page (see there). */
+  #arrivedWhileLoading: MessageSummary[] = [];
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** The query sent to the engine: the inbox filter plus the user's search. */
@@ -43,6 +45,7 @@ export class Mailbox {
   async reload(): Promise<void> {
     const generation = ++this.#generation;
     this.#pages.clear();
+    this.#arrivedWhileLoading = [];
     this.loading = true;
     try {
       const page = await api.listPage(this.query, 0, PAGE);
@@ -53,6 +56,10 @@ export class Mailbox {
       this.total = this.rows.length;
       this.prepended = 0;
       this.error = '';
+      // The page may predate mail that arrived while it was fetched: put that back
+      // on top (what the page already has is skipped).
+      for (const message of this.#arrivedWhileLoading) this.#prepend(message);
+      this.#arrivedWhileLoading = [];
       this.version++;
     } catch (e) {
       if (generation === this.#generation) this.error = (e as Error).message;
@@ -125,6 +132,12 @@ export class Mailbox {
       return;
     }
     if (this.inbox && this.inbox !== inbox) return;
+    if (this.loading) this.#arrivedWhileLoading.push(message);
+    this.#prepend(message);
+  }
+
+  /** Put `message` on top of the list, unless it is there already. */
+  #prepend(message: MessageSummary): void {
     if (this.rows.some((row) => row?.ID === message.ID)) return;
     this.rows.unshift(message);
     // Keep loaded pages aligned: everything moved down by one.
