@@ -61,7 +61,9 @@ impl Drop for Process {
 fn start_xvfb() -> (Process, String) {
     let mut xvfb = Process::spawn(
         Command::new(tool("Xvfb", "apt-get install xvfb"))
-            .args(["-displayfd", "1", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+            // -noreset: the server must not reset when its last client (an xdotool poll, say)
+            // disconnects before the app connects; GTK then fails to initialise.
+            .args(["-displayfd", "1", "-noreset", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
     );
