@@ -148,10 +148,7 @@ pub fn open_files(app: &AppHandle, args: impl IntoIterator<Item = PathBuf>, cwd:
 /// Store every message in the mail file at `path`; their IDs, in the file's order.
 async fn import_file(store: &Store, path: &std::path::Path) -> Result<Vec<String>, String> {
     let bytes = tokio::fs::read(path).await.map_err(|err| format!("cannot read it ({err})"))?;
-    let mut ids = Vec::new();
-    for raw in import::messages_in(&bytes).map_err(|err| err.to_string())? {
-        ids.push(store.submit(import::new_message(raw)).await.map_err(|err| err.to_string())?);
-    }
+    let ids = import::store_all(store, &bytes).await.map_err(|err| err.to_string())?;
     tracing::info!("opened {}: {} messages", path.display(), ids.len());
     Ok(ids)
 }

@@ -65,20 +65,13 @@ pub async fn import(
         ),
         _ => ApiError::from(rejection),
     })?;
-    let messages = import::messages_in(&body).map_err(|err| ApiError::bad_request(err.to_string()))?;
-
-    let count = messages.len();
-    let mut ids = Vec::with_capacity(count);
-    for raw in messages {
-        let id = state.store.submit(import::new_message(raw)).await.map_err(|err| {
-            let err = ApiError::from(err);
-            match ids.len() {
-                0 => err,
-                // Importing the file again would store these twice: say so.
-                stored => err.with_note(format!("{stored} of the file's {count} messages were imported before that")),
-            }
-        })?;
-        ids.push(id);
-    }
+    let ids = import::store_all(&state.store, &body).await.map_err(|err| match err {
+        import::StoreAllError::NotMail(err) => ApiError::bad_request(err.to_string()),
+        import::StoreAllError::Submit { stored, count, source } => match import::imported_before(stored, count) {
+            // Importing the file again would store these twice: say so.
+            Some(note) => ApiError::from(source).with_note(note),
+            None => ApiError::from(source),
+        },
+    })?;
     Ok(Json(ImportResponse { ids }))
 }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::mbox;
 use crate::smtp::Envelope;
-use crate::store::NewMessage;
+use crate::store::{NewMessage, Store, SubmitError};
 
 /// The envelope's client address for imported messages.
 pub const PEER: &str = "import";
@@ -37,6 +37,39 @@ pub enum ImportError {
          with header lines such as \"From: …\"): remove it from the file, or fix it, and import again"
     )]
     NotAMessageInMbox { number: usize, count: usize },
+}
+
+/// Why a file's messages were not all stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreAllError {
+    #[error(transparent)]
+    NotMail(#[from] ImportError),
+    /// The store refused message `stored + 1` of `count`; the ones before it are in.
+    #[error("{source}{}", imported_before(*stored, *count).map(|note| format!("; {note}")).unwrap_or_default())]
+    Submit { stored: usize, count: usize, source: SubmitError },
+}
+
+/// What a person importing the file again must know: some messages are in already.
+pub fn imported_before(stored: usize, count: usize) -> Option<String> {
+    (stored > 0).then(|| format!("{stored} of the file's {count} messages were imported before that"))
+}
+
+/// Store every message in a mail file (`bytes`) in the file's order, each through
+/// [`Store::submit`] like SMTP mail; their IDs. The API's import and the desktop
+/// app's "open with" both come here.
+pub async fn store_all(store: &Store, bytes: &[u8]) -> Result<Vec<String>, StoreAllError> {
+    let messages = messages_in(bytes)?;
+    let count = messages.len();
+    let mut ids = Vec::with_capacity(count);
+    for raw in messages {
+        let id = store.submit(new_message(raw)).await.map_err(|source| StoreAllError::Submit {
+            stored: ids.len(),
+            count,
+            source,
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 /// The messages in a mail file, each as its exact bytes, in the file's order.
