@@ -18,7 +18,7 @@ use pigeonhole::store::{self, Store};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, WebviewWindow};
-use tauri_plugin_dialog::{DialogExt, FileDialogBuilder, MessageDialogKind};
+use tauri_plugin_dialog::{DialogExt, FileDialogBuilder, FilePath, MessageDialogKind};
 use tokio::sync::oneshot;
 
 /// Which messages to export.
@@ -170,19 +170,22 @@ fn dialog<R: Runtime>(window: &WebviewWindow<R>) -> FileDialogBuilder<R> {
     window.dialog().file().set_parent(window)
 }
 
+/// The path the user picks in a save dialog; `None` if they cancel.
 async fn save_dialog<R: Runtime>(dialog: FileDialogBuilder<R>) -> Option<PathBuf> {
-    let (chosen, answer) = oneshot::channel();
-    dialog.save_file(move |path| {
-        let _ = chosen.send(path);
-    });
-    answer.await.ok().flatten().and_then(|path| path.into_path().ok())
+    chosen_path(|answer| dialog.save_file(answer)).await
 }
 
+/// The folder the user picks; `None` if they cancel.
 async fn folder_dialog<R: Runtime>(dialog: FileDialogBuilder<R>) -> Option<PathBuf> {
+    chosen_path(|answer| dialog.pick_folder(answer)).await
+}
+
+/// Await the answer of a dialog that reports it through a callback.
+async fn chosen_path(show: impl FnOnce(Box<dyn FnOnce(Option<FilePath>) + Send>)) -> Option<PathBuf> {
     let (chosen, answer) = oneshot::channel();
-    dialog.pick_folder(move |path| {
+    show(Box::new(move |path| {
         let _ = chosen.send(path);
-    });
+    }));
     answer.await.ok().flatten().and_then(|path| path.into_path().ok())
 }
 

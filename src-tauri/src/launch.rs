@@ -80,8 +80,8 @@ fn next_free_port(addr: SocketAddr) -> Option<u16> {
 
 /// Keep the chosen address in the settings, unless a variable sets it anyway.
 fn remember(app: &AppHandle, smtp: bool, addr: SocketAddr) {
-    let variable = if smtp { "PIGEONHOLE_SMTP" } else { "PIGEONHOLE_HTTP" };
-    if std::env::var_os(variable).is_some_and(|value| !value.is_empty()) {
+    let setting = if smtp { "smtp" } else { "http" };
+    if settings::overridden(settings::env_var).iter().any(|(name, _)| *name == setting) {
         return;
     }
     let mut chosen: Settings = settings::current(app);

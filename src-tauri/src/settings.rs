@@ -155,7 +155,8 @@ pub fn current(app: &AppHandle) -> Settings {
     })
 }
 
-fn env_var(name: &str) -> Option<OsString> {
+/// This process's environment, for [`Settings::config`] and [`overridden`].
+pub fn env_var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
