@@ -18,7 +18,11 @@ use crate::settings::{self, Settings};
 /// Start the engine on the app's settings and hand it to `started`. When it cannot
 /// start, the user is told why and what to do, and the app exits 1 after.
 pub fn start(app: &AppHandle, started: fn(&AppHandle, Engine)) {
-    match settings::engine_config(app) {
+    // One read of the settings: the engine's config, and the preference that
+    // applies outside it.
+    let chosen = settings::current(app);
+    crate::notify::set_enabled(chosen.notifications);
+    match chosen.config(settings::env_var) {
         Ok(config) => start_with(app, config, started),
         Err(message) => crate::fail(app, message),
     }

@@ -119,7 +119,6 @@ fn started(app: &AppHandle, engine: Engine) {
         // The window still works without a tray (no tray host, no appindicator).
         tracing::warn!("no tray icon: {err}");
     }
-    notify::set_enabled(settings::current(app).notifications);
     notify::watch(app, engine.events().subscribe());
     let window = open_window(app, &engine);
     *app.state::<EngineSlot>().lock() = Some(engine);

@@ -160,11 +160,6 @@ pub fn env_var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
-/// The engine's config for this launch: [`current`] settings under the environment.
-pub fn engine_config(app: &AppHandle) -> Result<Config, String> {
-    current(app).config(env_var)
-}
-
 /// What the Settings dialog shows.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
