@@ -9,6 +9,7 @@
 //! * [`menu`]: the window's menu bar and shortcuts, most of them sent to the UI.
 //! * [`tray`]: the tray icon with the unread count, and its menu.
 //! * [`notify`]: native notifications for new mail, coalesced under bursts.
+//! * [`rendering`]: the window draws on the CPU unless `PIGEONHOLE_GPU=1` (memory).
 //!
 //! Closing the window hides it: the app keeps catching mail in the tray until Quit,
 //! which shuts the engine down cleanly (so do SIGINT and SIGTERM). A second launch
@@ -18,6 +19,7 @@ mod files;
 mod launch;
 mod menu;
 mod notify;
+pub mod rendering;
 mod settings;
 mod tray;
 
