@@ -40,6 +40,12 @@ const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_milli
 /// indexed in one transaction.
 const INDEX_BATCH: u64 = 1000;
 
+/// After this long with nothing to do, the writer hands its page cache back to the
+/// allocator (`PRAGMA shrink_memory`): the cache (up to 16 MiB, see `schema`) speeds
+/// a burst of commits, but an app idling in the tray should not keep the last
+/// burst's pages, or the pages read by the count at start.
+const RELEASE_CACHE_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Work for the writer thread.
 pub(super) enum Command {
     Insert {
@@ -137,6 +143,8 @@ pub(super) struct Writer {
     max_batch: usize,
     /// Messages whose text waits in `fts_pending` (about: deletes may take some).
     unindexed: u64,
+    /// Whether the page cache was released since the last piece of work.
+    cache_released: bool,
     checkpointer: Checkpointer,
 }
 
@@ -168,6 +176,7 @@ impl Writer {
             retention: Retention { max_messages: config.max_messages, max_bytes: config.max_total_size },
             max_batch: config.max_batch.max(1),
             unindexed,
+            cache_released: false,
             checkpointer,
         })
     }
@@ -182,18 +191,24 @@ impl Writer {
             .build()
             .expect("a current-thread runtime with a timer always builds");
         loop {
-            let first = if self.unindexed == 0 {
+            let first = if self.unindexed == 0 && self.cache_released {
                 runtime.block_on(self.commands.recv())
             } else {
+                let idle_for = if self.unindexed > 0 { INDEX_WHEN_IDLE_FOR } else { RELEASE_CACHE_WHEN_IDLE_FOR };
                 let commands = &mut self.commands;
-                match runtime.block_on(async { tokio::time::timeout(INDEX_WHEN_IDLE_FOR, commands.recv()).await }) {
+                match runtime.block_on(async { tokio::time::timeout(idle_for, commands.recv()).await }) {
                     Ok(command) => command,
-                    Err(_idle) => {
+                    Err(_idle) if self.unindexed > 0 => {
                         self.index_pending();
+                        continue;
+                    }
+                    Err(_idle) => {
+                        self.release_cache();
                         continue;
                     }
                 }
             };
+            self.cache_released = false;
             let Some(first) = first else { break };
             let mut batch = vec![first];
             while batch.len() < self.max_batch {
@@ -212,6 +227,14 @@ impl Writer {
             }
         }
         while self.unindexed > 0 && self.index_pending() {}
+    }
+
+    /// Free the page cache; the next commit reads what it needs again.
+    fn release_cache(&mut self) {
+        if let Err(error) = self.conn.execute_batch("PRAGMA shrink_memory") {
+            tracing::debug!(%error, "releasing the writer's page cache failed");
+        }
+        self.cache_released = true;
     }
 
     /// Move up to [`INDEX_BATCH`] messages' text from `fts_pending` into the index,
