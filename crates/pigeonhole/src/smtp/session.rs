@@ -9,9 +9,9 @@
 //! ([`Session::tls_started`]). Chaos triggers ([`Session::set_chaos`]) come in the
 //! same way, with the random draw as an input, so tests can fix it.
 //!
-//! Command parsing and reply formatting are Stalwart's `smtp-proto`, as is the DATA
-//! receiver, which ends a message only at CRLF.CRLF, so a bare LF or CR before the
-//! dot cannot smuggle a second message past us.
+//! Command parsing and reply formatting are Stalwart's `smtp-proto`. The DATA
+//! receiver is ours ([`data`]): it ends a message only at CRLF.CRLF, so a bare LF
+//! or CR around the dot cannot smuggle a second message past us.
 //!
 //! Memory stays bounded whatever the client sends: an unfinished command line is
 //! kept up to `max_line_length`, then discarded up to its LF; a message body up to
@@ -22,7 +22,6 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{
     AUTH_CRAM_MD5, AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_ENHANCED_STATUS_CODES, EXT_HELP,
     EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Error as ParseError, Request, Response,
@@ -30,6 +29,9 @@ use smtp_proto::{
 
 use super::{ChaosTrigger, ChaosTriggers, Envelope};
 use crate::config::SmtpLimits;
+use data::DataReceiver;
+
+mod data;
 
 /// What the listener must do before the session can go on.
 #[derive(Debug, PartialEq, Eq)]
@@ -258,9 +260,8 @@ impl Session {
                     }
                 },
                 State::Data { receiver, oversize } => {
-                    let mut bytes = pending.iter();
-                    let done = receiver.ingest(&mut bytes, &mut self.body);
-                    self.consumed = self.input.len() - bytes.as_slice().len();
+                    let (taken, done) = receiver.ingest(pending, &mut self.body);
+                    self.consumed += taken;
                     if self.body.len() > self.limits.max_message_size {
                         *oversize = true;
                     }
@@ -524,12 +525,7 @@ impl Session {
                     return self.bad_command(503, [5, 5, 1], "BDAT in progress, DATA not allowed");
                 }
                 self.reply_plain(354, "Start mail input; end with <CRLF>.<CRLF>");
-                let mut receiver = DataReceiver::new();
-                // The receiver recognises the terminator only after a CRLF; the one
-                // ending the DATA command counts, so that an empty message works.
-                let mut primed = Vec::new();
-                receiver.ingest(&mut b"\r\n".iter(), &mut primed);
-                self.state = State::Data { receiver, oversize: false };
+                self.state = State::Data { receiver: DataReceiver::new(), oversize: false };
                 None
             }
             Request::Bdat { chunk_size, is_last } => {
