@@ -23,12 +23,15 @@
 //! * [`api`]: the HTTP + WebSocket API (Mailpit v1 shapes).
 //! * [`archive`]: messages written out as files (.eml, a folder, .zip, mbox).
 //! * [`events`]: what changed, broadcast to WebSocket clients.
+//! * `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' logic.
 
 pub mod api;
 pub mod archive;
 pub mod config;
 pub mod engine;
 pub mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod mail;
 pub mod smtp;
 pub mod store;

@@ -214,6 +214,13 @@ impl Session {
         matches!(self.state, State::Data { .. } | State::Bdat { .. } | State::SkipChunk { .. })
     }
 
+    /// Bytes held for the client: input not yet consumed, and the message so far
+    /// (the fuzz target checks both against the limits).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn held(&self) -> (usize, usize) {
+        (self.input.len() - self.consumed, self.body.len())
+    }
+
     /// Process buffered input until an [`Action`] is needed or more input is.
     pub fn advance(&mut self) -> Option<Action> {
         let action = loop {
