@@ -15,7 +15,7 @@ use crate::store::MessageSummary;
 pub const EVENT_BACKLOG: usize = 1024;
 
 /// One change, as sent over `/api/events`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "Type", content = "Data")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub enum Event {
@@ -46,14 +46,14 @@ pub enum Event {
 }
 
 /// Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct IntakeState {
     #[serde(rename = "Paused")]
     pub paused: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Stats {
@@ -62,7 +62,7 @@ pub struct Stats {
     pub version: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReadChanged {
     #[serde(rename = "ID")]
@@ -71,7 +71,7 @@ pub struct ReadChanged {
     pub read: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TagsChanged {
     #[serde(rename = "ID")]
@@ -81,7 +81,7 @@ pub struct TagsChanged {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Deleted {
     #[serde(rename = "ID")]

@@ -10,10 +10,20 @@ use axum::extract::rejection::BytesRejection;
 use serde_json::Value;
 
 use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
 use crate::smtp::{ChaosTrigger, ChaosTriggers};
 
+/// The chaos triggers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/chaos",
+    tag = "server",
+    responses(
+        (status = 200, description = "The triggers", body = ChaosTriggers),
+        (status = 400, description = "Chaos is not enabled (`--enable-chaos`)", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<ApiState>) -> Result<Json<ChaosTriggers>, ApiError> {
     enabled(&state)?;
     Ok(Json(state.chaos.triggers()))
@@ -21,6 +31,17 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<ChaosTriggers>, 
 
 /// Body `ChaosTriggers`; a trigger left out is reset (0%, its default code), so `{}`
 /// resets them all. Answers the triggers now in force.
+#[utoipa::path(
+    put,
+    path = "/api/v1/chaos",
+    tag = "server",
+    request_body(content = ChaosTriggers, description = "Any of the triggers; one left out (or a 0 `ErrorCode`) is \
+        reset to its default"),
+    responses(
+        (status = 200, description = "The triggers, changed", body = ChaosTriggers),
+        (status = 400, description = "Chaos is not enabled, or a trigger is out of range", body = ErrorBody),
+    )
+)]
 pub async fn set(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,

@@ -13,12 +13,22 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
 use super::ApiState;
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
 use crate::mail::view;
 
+/// Mailpit's HTML check: how well mail clients support the HTML and CSS used.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/html-check",
+    tag = "message",
+    responses(
+        (status = 200, description = "The report", body = HtmlCheck),
+        (status = 400, description = "The message has no HTML part", body = ErrorBody),
+    )
+)]
 pub async fn html_check(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -42,6 +52,14 @@ pub struct LinkCheckQuery {
     follow: Option<String>,
 }
 
+/// Mailpit's link check: the status of every link in the message.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/link-check",
+    tag = "message",
+    params(("follow" = Option<String>, Query, description = "`true` or `1`: follow redirects")),
+    responses((status = 200, description = "The report", body = LinkCheck))
+)]
 pub async fn link_check(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,

@@ -26,7 +26,7 @@ pub struct ApiError {
 }
 
 /// Every error's body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub(super) struct ErrorBody<'a> {
     #[serde(rename = "Error")]

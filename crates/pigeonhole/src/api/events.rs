@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::time::{Instant, interval_at, timeout};
 
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::events::Event;
 
@@ -57,6 +57,19 @@ impl Streams {
     }
 }
 
+/// The live event stream: a WebSocket of [`Event`] frames.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    responses(
+        (status = 101, description = "Switched to a WebSocket: a `stats` event, then every change as a JSON text \
+            frame `{\"Type\": …, \"Data\": …}` (schema `Event`)"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded", body = ErrorBody),
+        (status = 503, description = "Too many streams open, or shutting down", body = ErrorBody),
+    )
+)]
 pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketUpgrade>) -> Result<Response, ApiError> {
     let slot =
         state.streams.slots.clone().try_acquire_owned().map_err(|_| {

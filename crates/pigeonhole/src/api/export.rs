@@ -13,8 +13,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
 use super::{ApiState, read};
 use crate::archive;
@@ -24,12 +25,35 @@ use crate::store::{Store, StoreError};
 /// Messages read ahead of a slow client.
 const READ_AHEAD: usize = 4;
 
+/// The body: IDs or a search.
+#[derive(ToSchema)]
+pub(super) struct ExportParams {
+    /// These messages, in this order.
+    #[schema(rename = "IDs")]
+    ids: Option<Vec<String>>,
+    /// Every message matching this search, oldest first (`""`: every message).
+    #[schema(rename = "Search")]
+    search: Option<String>,
+}
+
+/// Messages as one mboxrd file.
+#[utoipa::path(
+    post,
+    path = "/api/v1/export",
+    tag = "send",
+    request_body = ExportParams,
+    responses(
+        (status = 200, description = "The mbox file, streamed", body = String, content_type = "application/mbox"),
+        (status = 400, description = "Neither or both of IDs and Search", body = ErrorBody),
+        (status = 404, description = "One of the IDs is not stored", body = ErrorBody),
+    )
+)]
 pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
-    let ids: Vec<String> = body.field("IDs").map_err(ApiError::bad_request)?.unwrap_or_default();
-    let search: Option<String> = body.field("Search").map_err(ApiError::bad_request)?;
+    let params = ExportParams { ids: body.param("IDs")?, search: body.param("Search")? };
+    let ids = params.ids.unwrap_or_default();
 
-    let ids = match (ids.is_empty(), search) {
+    let ids = match (ids.is_empty(), params.search) {
         (false, None) => {
             let found = read(&state, move |store| {
                 for id in &ids {

@@ -27,7 +27,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{ApiState, MAX_BODY};
 use crate::mail::import;
 
@@ -35,13 +35,31 @@ use crate::mail::import;
 const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
 
 /// The answer: the stored messages' IDs, in the file's order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ImportResponse {
     #[serde(rename = "IDs")]
     pub ids: Vec<String>,
 }
 
+/// An `.eml` message or an mbox file into the store.
+#[utoipa::path(
+    post,
+    path = "/api/v1/import",
+    tag = "send",
+    request_body(
+        description = "The file's bytes",
+        content((String = "message/rfc822"), (String = "application/mbox")),
+    ),
+    responses(
+        (status = 200, description = "Stored", body = ImportResponse),
+        (status = 400, description = "Not mail", body = ErrorBody),
+        (status = 413, description = "Larger than 10 MiB", body = ErrorBody),
+        (status = 415, description = "Another Content-Type", body = ErrorBody),
+        (status = 503, description = "The store is busy or shutting down: retry", body = ErrorBody),
+        (status = 507, description = "The disk is full", body = ErrorBody),
+    )
+)]
 pub async fn import(
     State(state): State<ApiState>,
     headers: HeaderMap,

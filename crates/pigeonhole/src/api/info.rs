@@ -1,5 +1,5 @@
 //! About the server: `GET /api/v1/info` (Mailpit's `AppInformation`) and
-//! `GET /api/v1/webui` (Mailpit's `WebUIConfiguration`).
+//! `GET /api/v1/webui` (Mailpit's `WebUIConfiguration`), and `GET /livez`.
 //!
 //! Mailpit's clients compare these objects key for key, so the structs below keep
 //! Mailpit's key sets and order exactly, including the deprecated
@@ -18,7 +18,7 @@ use super::{ApiState, read};
 use crate::config::RelayConfig;
 
 /// `/api/v1/info` (Mailpit's `AppInformation`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppInformation {
@@ -35,7 +35,7 @@ pub struct AppInformation {
     runtime_stats: RuntimeStats,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RuntimeStats {
@@ -54,6 +54,13 @@ pub struct RuntimeStats {
     smtp_ignored: u64,
 }
 
+/// Counts, database and runtime statistics.
+#[utoipa::path(
+    get,
+    path = "/api/v1/info",
+    tag = "server",
+    responses((status = 200, description = "About the server", body = AppInformation))
+)]
 pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>, ApiError> {
     let uptime = state.started.elapsed().as_secs();
     let smtp = state.smtp.clone();
@@ -107,7 +114,7 @@ fn resident_memory() -> u64 {
 }
 
 /// `/api/v1/webui` (Mailpit's `WebUIConfiguration`): what the UI may offer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct WebUiConfiguration {
@@ -119,7 +126,7 @@ pub struct WebUiConfiguration {
     hide_delete_all_button: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageRelay {
@@ -169,6 +176,12 @@ impl MessageRelay {
 
 /// What the web UI may offer: release and chaos as configured; SpamAssassin is not
 /// available, so it is off.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webui",
+    tag = "server",
+    responses((status = 200, description = "What the web UI may offer", body = WebUiConfiguration))
+)]
 pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
     Json(WebUiConfiguration {
         label: "",
@@ -178,6 +191,17 @@ pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
         duplicates_ignored: false,
         hide_delete_all_button: false,
     })
+}
+
+/// Liveness, for health checks: `ok` while the server answers; never asks for auth.
+#[utoipa::path(
+    get,
+    path = "/livez",
+    tag = "server",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok"))
+)]
+pub async fn livez() -> &'static str {
+    "ok"
 }
 
 #[cfg(test)]

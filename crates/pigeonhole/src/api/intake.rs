@@ -11,13 +11,14 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
 
 /// The answer to both methods.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct IntakeView {
     #[serde(rename = "Paused")]
@@ -34,19 +35,46 @@ impl IntakeView {
     }
 }
 
+/// Where SMTP listens and whether it takes mail.
+#[utoipa::path(
+    get,
+    path = "/api/v1/intake",
+    tag = "server",
+    responses((status = 200, description = "The intake", body = IntakeView))
+)]
 pub async fn show(State(state): State<ApiState>) -> Json<IntakeView> {
     Json(IntakeView::of(&state))
 }
 
+/// The `PUT` body.
+#[derive(ToSchema)]
+pub(super) struct IntakeParams {
+    /// `true`: SMTP answers 421 until resumed.
+    #[schema(rename = "Paused")]
+    paused: bool,
+}
+
 /// Body `{"Paused": true|false}`; answers the new state.
+#[utoipa::path(
+    put,
+    path = "/api/v1/intake",
+    tag = "server",
+    request_body = IntakeParams,
+    responses(
+        (status = 200, description = "The intake, changed", body = IntakeView),
+        (status = 400, description = "No `Paused`, or not a boolean", body = ErrorBody),
+    )
+)]
 pub async fn set(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeView>, ApiError> {
-    let paused = GoObject::parse(&body?)
-        .and_then(|body| body.field::<bool>("Paused"))
-        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err))?
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Paused (true or false) is required"))?;
-    state.intake.set_paused(paused);
+    let params = IntakeParams {
+        paused: GoObject::parse(&body?)
+            .and_then(|body| body.field::<bool>("Paused"))
+            .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err))?
+            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Paused (true or false) is required"))?,
+    };
+    state.intake.set_paused(params.paused);
     Ok(Json(IntakeView::of(&state)))
 }

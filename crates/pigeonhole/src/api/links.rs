@@ -15,7 +15,7 @@ use crate::mail::links::{self, Code, Link};
 use crate::mail::view;
 
 /// `{"Links": [{"URL", "Text"}]}`
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LinksView {
     #[serde(rename = "Links")]
@@ -23,13 +23,20 @@ pub struct LinksView {
 }
 
 /// `{"Codes": [{"Code", "Context"}]}`
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CodesView {
     #[serde(rename = "Codes")]
     codes: Vec<Code>,
 }
 
+/// The links in the message's text and HTML bodies (ours).
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/links",
+    tag = "message",
+    responses((status = 200, description = "The links, in order of appearance", body = LinksView))
+)]
 pub async fn links(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -39,6 +46,13 @@ pub async fn links(
     Ok(Json(LinksView { links }))
 }
 
+/// The one-time codes (verification codes and the like) in the message (ours).
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/codes",
+    tag = "message",
+    responses((status = 200, description = "The codes found", body = CodesView))
+)]
 pub async fn codes(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,

@@ -25,8 +25,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::smtp::Envelope;
 use crate::store::{AddressSearch, MessagePage, MessageSummary, Selection, Store, StoreError};
@@ -54,7 +55,8 @@ impl MailhogQuery {
 }
 
 /// MailHog's list and search answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogMessages)]
 struct Messages {
     total: u64,
     count: u64,
@@ -63,7 +65,8 @@ struct Messages {
 }
 
 /// MailHog's `Message` (mailhog/data): key names and nesting are what its clients read.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogMessage)]
 #[serde(rename_all = "PascalCase")]
 struct Message {
     #[serde(rename = "ID")]
@@ -82,7 +85,8 @@ struct Message {
 }
 
 /// An SMTP path split at its `@` (and source route, if any).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogPath)]
 #[serde(rename_all = "PascalCase")]
 struct Path {
     relays: Option<Vec<String>>,
@@ -92,7 +96,8 @@ struct Path {
 }
 
 /// Headers and body of a message or of one MIME part.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogContent)]
 #[serde(rename_all = "PascalCase")]
 struct Content {
     headers: BTreeMap<String, Vec<String>>,
@@ -102,14 +107,17 @@ struct Content {
     mime: Option<MimeBody>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogMimeBody)]
 #[serde(rename_all = "PascalCase")]
 struct MimeBody {
+    #[schema(no_recursion)]
     parts: Vec<Content>,
 }
 
 /// What SMTP carried.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MailHogSmtpMessage)]
 #[serde(rename_all = "PascalCase")]
 struct SmtpMessage {
     from: String,
@@ -119,6 +127,16 @@ struct SmtpMessage {
 }
 
 /// `GET /api/v2/messages?start&limit`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/messages",
+    tag = "mailhog",
+    params(
+        ("start" = Option<u64>, Query, description = "How many messages to skip, newest first"),
+        ("limit" = Option<u64>, Query, description = "How many to answer; 50 by default, at most 250"),
+    ),
+    responses((status = 200, description = "A page of messages", body = Messages, content_type = "text/json"))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Ext(Query(q)): Ext<Query<MailhogQuery>>,
@@ -140,6 +158,21 @@ enum Search {
 /// `containing` is Mailpit's free text (words and word prefixes of the subject,
 /// addresses, body and attachment names) where MailHog matches any part of the body
 /// or of any header.
+#[utoipa::path(
+    get,
+    path = "/api/v2/search",
+    tag = "mailhog",
+    params(
+        ("kind" = String, Query, description = "`from`, `to` or `containing`"),
+        ("query" = String, Query, description = "The text to look for"),
+        ("start" = Option<u64>, Query, description = "How many messages to skip, newest first"),
+        ("limit" = Option<u64>, Query, description = "How many to answer; 50 by default, at most 250"),
+    ),
+    responses(
+        (status = 200, description = "A page of matching messages", body = Messages, content_type = "text/json"),
+        (status = 400, description = "No `kind` or no `query`", body = ErrorBody),
+    )
+)]
 pub async fn search(
     State(state): State<ApiState>,
     Ext(Query(q)): Ext<Query<MailhogQuery>>,
@@ -172,6 +205,16 @@ pub async fn search(
 }
 
 /// `GET /api/v1/messages/{ID}`: one message in MailHog's shape.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{ID}",
+    tag = "mailhog",
+    params(("ID" = String, Path, description = "The message's ID")),
+    responses(
+        (status = 200, description = "The message", body = Message, content_type = "text/json"),
+        (status = 404, description = "No such message", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<Response, ApiError> {
     let found = read(&state, move |store| match store.summary(&id)? {
         Some(summary) => message(store, &summary),
@@ -182,6 +225,13 @@ pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<S
 }
 
 /// `DELETE /api/v1/messages/{ID}`: 200 with an empty body, as MailHog answers.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{ID}",
+    tag = "mailhog",
+    params(("ID" = String, Path, description = "The message's ID")),
+    responses((status = 200, description = "Deleted (or was not there)"))
+)]
 pub async fn delete(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<(), ApiError> {
     state.store.delete(Selection::Ids(vec![id])).await?;
     Ok(())

@@ -14,12 +14,15 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::mail::thumb;
 use crate::mail::view::{self, MessageView, PartNode};
 use crate::smtp::Envelope;
 use crate::store::{Selection, Store, StoreError};
+
+/// The `PartID` path parameter, as documented.
+const PART_ID: &str = "The part's IMAP section number, as `PartID` in the message's JSON";
 
 #[derive(Deserialize)]
 pub struct MessageQuery {
@@ -61,6 +64,15 @@ where
     found.ok_or_else(|| ApiError::not_found("Message not found"))
 }
 
+/// One message in full; opening it marks it read.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}",
+    tag = "message",
+    responses(
+        (status = 200, description = "The message", body = MessageView),
+    )
+)]
 pub async fn show(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -81,6 +93,17 @@ pub async fn show(
 }
 
 /// The exact stored bytes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/raw",
+    tag = "message",
+    params(
+        ("dl" = Option<String>, Query, description = "`1`: as a download (`Content-Disposition: attachment`)"),
+    ),
+    responses(
+        (status = 200, description = "The message source", body = String, content_type = "text/plain"),
+    )
+)]
 pub async fn raw(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -97,6 +120,15 @@ pub async fn raw(
     })
 }
 
+/// The header fields, by canonical name, decoded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/headers",
+    tag = "message",
+    responses(
+        (status = 200, description = "Header name → values, in order", body = BTreeMap<String, Vec<String>>),
+    )
+)]
 pub async fn headers(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -107,6 +139,14 @@ pub async fn headers(
 }
 
 /// The whole MIME tree, for the UI's Parts tab.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/parts",
+    tag = "message",
+    responses(
+        (status = 200, description = "The root of the MIME tree", body = PartNode),
+    )
+)]
 pub async fn parts(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -117,6 +157,19 @@ pub async fn parts(
 }
 
 /// One MIME part's decoded bytes under its own Content-Type.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/part/{PartID}",
+    tag = "message",
+    params(
+        ("PartID" = String, Path, description = PART_ID),
+    ),
+    responses(
+        (status = 200, description = "The part's decoded bytes under its own Content-Type (HTML and XML as \
+            `application/octet-stream`)", body = String, content_type = "application/octet-stream"),
+        (status = 404, description = "No such message or part", body = ErrorBody),
+    )
+)]
 pub async fn part(
     State(state): State<ApiState>,
     Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
@@ -148,6 +201,18 @@ pub async fn part(
 
 /// A 180×120 JPEG of an image part (blank for anything else), made on the blocking
 /// pool: decoding and scaling are CPU work.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/part/{PartID}/thumb",
+    tag = "message",
+    params(
+        ("PartID" = String, Path, description = PART_ID),
+    ),
+    responses(
+        (status = 200, description = "A 180×120 JPEG", body = String, content_type = "image/jpeg"),
+        (status = 404, description = "No such message or part", body = ErrorBody),
+    )
+)]
 pub async fn thumb(
     State(state): State<ApiState>,
     Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
@@ -164,6 +229,14 @@ pub async fn thumb(
 }
 
 /// The SMTP envelope (MAIL FROM, RCPT TO, HELO, peer, TLS, AUTH user, transcript).
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/envelope",
+    tag = "message",
+    responses(
+        (status = 200, description = "The envelope", body = Envelope),
+    )
+)]
 pub async fn envelope(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,

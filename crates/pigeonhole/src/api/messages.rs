@@ -9,10 +9,15 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::store::{MessagePage, Selection};
+
+/// The paging parameters of the list and the search, as documented.
+const START: &str = "How many messages to skip (newest first); 0 by default";
+const LIMIT: &str = "How many to answer; 50 when missing or 0, at most 10000";
 
 /// Page size when `limit` is missing, zero or not a number (Mailpit's default).
 const DEFAULT_LIMIT: u64 = 50;
@@ -41,6 +46,14 @@ impl PageQuery {
     }
 }
 
+/// The messages, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    tag = "messages",
+    params(("start" = Option<u64>, Query, description = START), ("limit" = Option<u64>, Query, description = LIMIT)),
+    responses((status = 200, description = "A page of summaries", body = MessagePage))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     Ext(Query(page)): Ext<Query<PageQuery>>,
@@ -49,6 +62,21 @@ pub async fn list(
     Ok(Json(read(&state, move |store| store.list(start, limit)).await?))
 }
 
+/// The messages matching a search (Mailpit's syntax), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "messages",
+    params(
+        ("query" = String, Query, description = "The search, in Mailpit's syntax"),
+        ("start" = Option<u64>, Query, description = START),
+        ("limit" = Option<u64>, Query, description = LIMIT),
+    ),
+    responses(
+        (status = 200, description = "A page of matching summaries", body = MessagePage),
+        (status = 400, description = "No search query", body = ErrorBody),
+    )
+)]
 pub async fn search(
     State(state): State<ApiState>,
     Ext(Query(page)): Ext<Query<PageQuery>>,
@@ -63,6 +91,16 @@ pub async fn search(
 
 /// `DELETE /api/v1/search?query=`: delete every message matching the query. An
 /// empty query is refused as on `GET`, so it can never mean "everything".
+#[utoipa::path(
+    delete,
+    path = "/api/v1/search",
+    tag = "messages",
+    params(("query" = String, Query, description = "The search, in Mailpit's syntax")),
+    responses(
+        (status = 200, description = "Deleted", body = String, content_type = "text/plain", example = "ok"),
+        (status = 400, description = "No search query", body = ErrorBody),
+    )
+)]
 pub async fn delete_search(
     State(state): State<ApiState>,
     Ext(Query(page)): Ext<Query<PageQuery>>,
@@ -75,16 +113,38 @@ pub async fn delete_search(
     Ok("ok")
 }
 
-/// Body `{"IDs": [...], "Read": bool, "Search": "..."}`: IDs or Search, not both;
-/// neither means every message.
+/// `PUT /api/v1/messages`'s body: IDs or Search, not both; neither means every
+/// message. Keys are matched case-insensitively, as everywhere ([`GoObject`]).
+#[derive(ToSchema)]
+#[schema(rename_all = "PascalCase")]
+pub(super) struct SetReadParams {
+    #[schema(rename = "IDs")]
+    ids: Option<Vec<String>>,
+    /// `true`: mark read; `false` (or missing): mark unread.
+    read: Option<bool>,
+    /// Every message matching this search (Mailpit's syntax).
+    search: Option<String>,
+}
+
+/// Mark messages read or unread.
+#[utoipa::path(
+    put,
+    path = "/api/v1/messages",
+    tag = "messages",
+    request_body = SetReadParams,
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain", example = "ok"),
+        (status = 400, description = "Not a JSON object, or both IDs and Search", body = ErrorBody),
+    )
+)]
 pub async fn set_read(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
-    let mark_read: bool = body.field("Read").map_err(ApiError::bad_request)?.unwrap_or(false);
-    let ids: Vec<String> = body.field("IDs").map_err(ApiError::bad_request)?.unwrap_or_default();
-    let search: String = body.field("Search").map_err(ApiError::bad_request)?.unwrap_or_default();
+    let params = SetReadParams { ids: body.param("IDs")?, read: body.param("Read")?, search: body.param("Search")? };
+    let (mark_read, ids) = (params.read.unwrap_or(false), params.ids.unwrap_or_default());
+    let search = params.search.unwrap_or_default();
     let search = search.trim();
 
     let selection = match (ids.is_empty(), search.is_empty()) {
@@ -99,14 +159,29 @@ pub async fn set_read(
     Ok("ok")
 }
 
-/// Body `{"IDs": [...]}`. Like Mailpit, a missing, empty or undecodable body
-/// deletes every message (some clients send form data and rely on that).
+/// `DELETE /api/v1/messages`'s body.
+#[derive(ToSchema)]
+pub(super) struct Ids {
+    /// The messages' IDs.
+    #[schema(rename = "IDs")]
+    ids: Option<Vec<String>>,
+}
+
+/// Delete some messages, or all. Like Mailpit, a missing, empty or undecodable
+/// body deletes every message (some clients send form data and rely on that).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages",
+    tag = "messages",
+    request_body(content = Option<Ids>, description = "No IDs (or no body): every message"),
+    responses((status = 200, description = "Deleted", body = String, content_type = "text/plain", example = "ok"))
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
-    let ids: Vec<String> =
-        GoObject::parse(&body?).ok().and_then(|body| body.field("IDs").ok().flatten()).unwrap_or_default();
+    let ids = Ids { ids: GoObject::parse(&body?).ok().and_then(|body| body.field("IDs").ok().flatten()) };
+    let ids = ids.ids.unwrap_or_default();
     let selection = if ids.is_empty() { Selection::All } else { Selection::Ids(ids) };
     state.store.delete(selection).await?;
     Ok("ok")
@@ -136,5 +211,10 @@ impl GoObject {
             return Ok(None);
         };
         serde_json::from_value(value.clone()).map_err(|err| format!("invalid {name}: {err}"))
+    }
+
+    /// [`GoObject::field`], a bad value refused with 400.
+    pub(super) fn param<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.field(name).map_err(ApiError::bad_request)
     }
 }

@@ -28,6 +28,9 @@
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
+//! * [`openapi`]: `/api/v1/openapi.json`, the OpenAPI document of all of the above,
+//!   made from the handlers and types; [`routes`] adds each route to the router and
+//!   the document together.
 //! * `ts_types` (tests only): `ui/src/api/types.ts`, the TypeScript declarations
 //!   of all the JSON above, rendered from these types and checked to be current.
 //!
@@ -49,6 +52,7 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod openapi;
 mod release;
 mod send;
 mod tags;
@@ -65,9 +69,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::RelayConfig;
 use crate::events::EventSender;
@@ -179,38 +186,8 @@ impl ApiState {
 /// router(state).into_make_service_with_connect_info::<SocketAddr>())` (the send
 /// API records the client's address when it is there).
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/livez", get(|| async { "ok" }))
-        .route("/api/v1/messages", get(messages::list).put(messages::set_read).delete(messages::delete))
-        .route("/api/v1/info", get(info::info))
-        .route("/api/v1/webui", get(info::webui))
-        .route("/api/v1/search", get(messages::search).delete(messages::delete_search))
-        .route("/api/v1/message/{id}", get(message::show))
-        .route("/api/v1/message/{id}/raw", get(message::raw))
-        .route("/api/v1/message/{id}/headers", get(message::headers))
-        .route("/api/v1/message/{id}/parts", get(message::parts))
-        .route("/api/v1/message/{id}/part/{part_id}", get(message::part))
-        .route("/api/v1/message/{id}/part/{part_id}/thumb", get(message::thumb))
-        .route("/api/v1/message/{id}/envelope", get(message::envelope))
-        .route("/api/v1/message/{id}/links", get(links::links))
-        .route("/api/v1/message/{id}/codes", get(links::codes))
-        .route("/api/v1/message/{id}/html-check", get(checks::html_check))
-        .route("/api/v1/message/{id}/link-check", get(checks::link_check))
-        .route("/api/v1/send", post(send::send))
-        .route("/api/v1/export", post(export::export))
-        .route("/api/v1/import", post(import::import))
-        .route("/api/v1/tags", get(tags::list).put(tags::set))
-        .route("/api/v1/tags/{tag}", put(tags::rename).delete(tags::delete))
-        .route("/api/v1/inboxes", get(inboxes::list))
-        .route("/api/v1/intake", get(intake::show).put(intake::set))
-        .route("/api/v1/chaos", get(chaos::show).put(chaos::set))
-        .route("/api/v1/message/{id}/release", post(release::release))
-        .route("/api/v1/wait", get(wait::wait))
-        .route("/view/{file}", get(view::show))
-        .route("/api/events", get(events::connect))
-        .route("/api/v2/messages", get(mailhog::list))
-        .route("/api/v2/search", get(mailhog::search))
-        .route("/api/v1/messages/{id}", get(mailhog::show).delete(mailhog::delete))
+    let (routes, _) = routes().split_for_parts();
+    routes
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -220,6 +197,46 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every route, each registered with its OpenAPI entry ([`openapi`]); handlers
+/// sharing a path share one `routes!`.
+fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        // One route, two documented paths (`/view/{ID}.html` and `.txt`, in
+        // [`openapi::ApiDoc`]): the router cannot match a suffix after a parameter.
+        .route("/view/{file}", get(view::show))
+        .routes(routes!(info::livez))
+        .routes(routes!(messages::list, messages::set_read, messages::delete))
+        .routes(routes!(info::info))
+        .routes(routes!(info::webui))
+        .routes(routes!(messages::search, messages::delete_search))
+        .routes(routes!(message::show))
+        .routes(routes!(message::raw))
+        .routes(routes!(message::headers))
+        .routes(routes!(message::parts))
+        .routes(routes!(message::part))
+        .routes(routes!(message::thumb))
+        .routes(routes!(message::envelope))
+        .routes(routes!(links::links))
+        .routes(routes!(links::codes))
+        .routes(routes!(checks::html_check))
+        .routes(routes!(checks::link_check))
+        .routes(routes!(send::send))
+        .routes(routes!(export::export))
+        .routes(routes!(import::import))
+        .routes(routes!(tags::list, tags::set))
+        .routes(routes!(tags::rename, tags::delete))
+        .routes(routes!(inboxes::list))
+        .routes(routes!(intake::show, intake::set))
+        .routes(routes!(chaos::show, chaos::set))
+        .routes(routes!(release::release))
+        .routes(routes!(wait::wait))
+        .routes(routes!(events::connect))
+        .routes(routes!(mailhog::list))
+        .routes(routes!(mailhog::search))
+        .routes(routes!(mailhog::show, mailhog::delete))
+        .routes(routes!(openapi::document))
 }
 
 /// Run a synchronous store read on the blocking pool.

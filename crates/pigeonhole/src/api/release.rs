@@ -25,13 +25,33 @@ use lettre::{Address, SmtpTransport, Transport};
 use mail_parser::MessageParser;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
+use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::messages::GoObject;
 use crate::config::RelayConfig;
 
+/// The body.
+#[derive(ToSchema)]
+pub(super) struct ReleaseParams {
+    /// The recipients to send it to (its own are not used).
+    #[schema(rename = "To")]
+    to: Vec<String>,
+}
+
+/// Send a message on through the configured SMTP relay.
+#[utoipa::path(
+    post,
+    path = "/api/v1/message/{ID}/release",
+    tag = "send",
+    request_body = ReleaseParams,
+    responses(
+        (status = 200, description = "Sent", body = String, content_type = "text/plain", example = "ok"),
+        (status = 400, description = "Release is off, a recipient is not allowed, or the relay refused", body = ErrorBody),
+    )
+)]
 pub async fn release(
     State(state): State<ApiState>,
     Ext(Path(id)): Ext<Path<String>>,
@@ -44,8 +64,8 @@ pub async fn release(
     };
     let (_, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
-    let to: Vec<String> = body.field("To").map_err(ApiError::bad_request)?.unwrap_or_default();
-    let recipients = allowed_recipients(&relay, &to)?;
+    let params = ReleaseParams { to: body.param("To")?.unwrap_or_default() };
+    let recipients = allowed_recipients(&relay, &params.to)?;
 
     let mut from = sender(&raw)?;
     let mut set = vec![("Date", OffsetDateTime::now_utc().format(&Rfc2822).map_err(ApiError::internal)?)];

@@ -28,12 +28,12 @@ use time::OffsetDateTime;
 
 use super::ApiState;
 use super::auth::AuthenticatedUser;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::smtp::Envelope;
 use crate::store::NewMessage;
 
 /// The request body (Mailpit's `SendRequest`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(test, ts(optional_fields))]
@@ -54,7 +54,7 @@ pub struct SendRequest {
 }
 
 /// A mailbox: `Email` is required wherever one is given.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(test, ts(optional_fields))]
@@ -64,7 +64,7 @@ pub struct SendAddress {
 }
 
 /// A Bcc recipient: a plain address (Mailpit's form) or `{Email, Name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub enum BccRecipient {
@@ -73,7 +73,7 @@ pub enum BccRecipient {
 }
 
 /// A file to attach: `Content` and `Filename` are required.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(test, ts(optional_fields))]
@@ -89,7 +89,7 @@ pub struct SendAttachment {
 }
 
 /// The answer: the stored message's ID.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SendResponse {
     #[serde(rename = "ID")]
@@ -120,6 +120,20 @@ const KEYS: &[&str] = &[
 /// The envelope's HELO name for messages sent through the API.
 const HELO: &str = "pigeonhole-api";
 
+/// Mailpit's send API: a message from JSON, stored as if it came over SMTP.
+#[utoipa::path(
+    post,
+    path = "/api/v1/send",
+    tag = "send",
+    request_body = SendRequest,
+    responses(
+        (status = 200, description = "Stored", body = SendResponse),
+        (status = 400, description = "Not a valid request (no From.Email, no recipient, bad attachment)", body = ErrorBody),
+        (status = 413, description = "Larger than 10 MiB", body = ErrorBody),
+        (status = 503, description = "The store is busy or shutting down: retry", body = ErrorBody),
+        (status = 507, description = "The disk is full", body = ErrorBody),
+    )
+)]
 pub async fn send(
     State(state): State<ApiState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,

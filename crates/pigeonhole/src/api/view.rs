@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ApiState;
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::render::ColorScheme;
 use crate::mail::{render, view};
@@ -55,32 +55,64 @@ pub struct ViewQuery {
     embed: Option<String>,
 }
 
-/// `/view/{file}`: `{ID}.txt` is the text part, `{ID}.html` the HTML part; any
-/// other name is not found.
+/// `/view/{file}`: `{ID}.txt` is [`text`], `{ID}.html` is [`html`]; any other
+/// name is not found.
 pub async fn show(
-    State(state): State<ApiState>,
+    state: State<ApiState>,
     headers: HeaderMap,
     Ext(Path(file)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(view_query)): Ext<Query<ViewQuery>>,
 ) -> Result<Response, ApiError> {
     let named = |suffix| file.strip_suffix(suffix).filter(|id: &&str| !id.is_empty()).map(str::to_string);
-    if let Some(id) = named(".txt") {
-        let (_, text) = load(&state, id, q.query, |store, id| {
-            let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
-                return Ok(None);
-            };
-            Ok(Some(view::message(&summary, &raw).text))
-        })
-        .await?;
-        // Like Mailpit: a message without text answers 200 with an empty body
-        // (clients such as mailpit-api treat any other status as an error).
-        return Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+    match (named(".txt"), named(".html")) {
+        (Some(id), _) => text(state, id, q).await,
+        (_, Some(id)) => html(state, headers, id, q, view_query).await,
+        _ => Err(ApiError::not_found("Not found")),
     }
-    let Some(id) = named(".html") else {
-        return Err(ApiError::not_found("Not found"));
-    };
+}
 
+#[utoipa::path(
+    get,
+    path = "/view/{ID}.txt",
+    tag = "message",
+    responses(
+        (status = 200, description = "The message's text part", body = String, content_type = "text/plain"),
+    )
+)]
+pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQuery) -> Result<Response, ApiError> {
+    let (_, text) = load(&state, id, q.query, |store, id| {
+        let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
+            return Ok(None);
+        };
+        Ok(Some(view::message(&summary, &raw).text))
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/view/{ID}.html",
+    tag = "message",
+    params(
+        ("embed" = Option<String>, Query, description = "`1`: the sanitized document the UI shows in its frame"),
+        ("remote" = Option<String>, Query, description = "`1`: let remote images, style sheets and fonts load"),
+        ("dark" = Option<String>, Query, description = "With `embed=1`: as a mail client in dark mode shows it"),
+    ),
+    responses(
+        (status = 200, description = "The message's HTML part as a document", body = String, content_type = "text/html",
+            headers(("X-Pigeonhole-Remote-Content" = u64, description = "How many remote resources it refers to"))),
+        (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
+    )
+)]
+pub(super) async fn html(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    id: String,
+    q: MessageQuery,
+    view_query: ViewQuery,
+) -> Result<Response, ApiError> {
     let embed = view_query.embed.as_deref() == Some("1");
     let scheme = if q.dark.as_deref() == Some("1") { ColorScheme::Dark } else { ColorScheme::AsBrowser };
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.

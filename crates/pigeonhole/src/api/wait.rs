@@ -31,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, timeout_at};
 
-use super::error::{ApiError, Ext};
+use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::events::Event;
 use crate::store::{MessageSummary, Position};
@@ -50,6 +50,25 @@ enum Cursor {
     Time(OffsetDateTime),
 }
 
+/// Wait for the next message matching a search (ours).
+#[utoipa::path(
+    get,
+    path = "/api/v1/wait",
+    tag = "messages",
+    params(
+        ("query" = Option<String>, Query, description = "A search in Mailpit's syntax; empty or missing: any message"),
+        ("timeout" = Option<String>, Query, description = "How long to wait: `500ms`, `30s`, `2m` or seconds; 30s by \
+            default, at most 5m"),
+        ("after" = Option<String>, Query, description = "Only messages stored after this message ID or received after \
+            this RFC 3339 time; missing: after the request"),
+    ),
+    responses(
+        (status = 200, description = "The first matching message", body = MessageSummary),
+        (status = 400, description = "A bad `timeout` or `after`", body = ErrorBody),
+        (status = 408, description = "Nothing matched within the timeout", body = ErrorBody),
+        (status = 503, description = "The server is shutting down", body = ErrorBody),
+    )
+)]
 pub async fn wait(
     State(state): State<ApiState>,
     Ext(Query(params)): Ext<Query<Vec<(String, String)>>>,

@@ -29,7 +29,8 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// `HTMLCheckResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HTMLCheckResponse)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckResponse"))]
 #[serde(rename_all = "PascalCase")]
 pub struct HtmlCheck {
@@ -41,7 +42,8 @@ pub struct HtmlCheck {
 }
 
 /// `HTMLCheckTotal`: the document's size and the weighted overall support.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HTMLCheckTotal)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckTotal"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Total {
@@ -55,7 +57,8 @@ pub struct Total {
 }
 
 /// `HTMLCheckWarning`: one feature the HTML uses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HTMLCheckWarning)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckWarning"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Warning {
@@ -75,7 +78,8 @@ pub struct Warning {
 }
 
 /// `HTMLCheckScore`: percentages of clients, and how often the feature occurs.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[schema(as = HTMLCheckScore)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckScore"))]
 #[serde(rename_all = "PascalCase")]
 pub struct Score {
@@ -86,7 +90,8 @@ pub struct Score {
 }
 
 /// `HTMLCheckResult`: one client version's support.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HTMLCheckResult)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "HTMLCheckResult"))]
 #[serde(rename_all = "PascalCase")]
 pub struct ClientResult {

@@ -38,7 +38,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REDIRECTS: usize = 10;
 
 /// `LinkCheckResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LinkCheckResponse)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "LinkCheckResponse"))]
 #[serde(rename_all = "PascalCase")]
 pub struct LinkCheck {
@@ -48,7 +49,8 @@ pub struct LinkCheck {
 }
 
 /// One checked link (Mailpit's `Link` of the link check).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LinkCheckLink)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "LinkCheckLink"))]
 #[serde(rename_all = "PascalCase")]
 pub struct LinkStatus {

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 /// A link: its URL as written (entities decoded) and its anchor text (`""` for a
 /// URL found in plain text).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Link {
     #[serde(rename = "URL")]
@@ -34,7 +34,7 @@ pub struct Link {
 }
 
 /// A one-time code and the text around it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Code {
     #[serde(rename = "Code")]

@@ -31,7 +31,7 @@ pub use parse::{ParsedSummary, SearchText, summarize};
 
 /// A mailbox, as Mailpit shows it: `{"Name": "", "Address": ""}`; `Name` is `""`
 /// when absent, never missing.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Address {

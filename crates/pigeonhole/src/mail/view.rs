@@ -28,7 +28,7 @@ use super::parse::is_inline;
 use crate::store::MessageSummary;
 
 /// Mailpit's `Message`: key set and order matter to its clients (no `Read` key).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageView {
     #[serde(rename = "ID")]
@@ -72,7 +72,7 @@ pub struct MessageView {
 }
 
 /// The List-Unsubscribe headers and what Mailpit's checker makes of them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ListUnsubscribe {
@@ -84,7 +84,7 @@ pub struct ListUnsubscribe {
 }
 
 /// An inline part or attachment, without its bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Attachment {
     #[serde(rename = "PartID")]
@@ -105,7 +105,7 @@ pub struct Attachment {
 }
 
 /// Lowercase hex digests of a part's decoded bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Checksums {
     #[serde(rename = "MD5")]
@@ -118,7 +118,7 @@ pub struct Checksums {
 
 /// A node of the MIME tree (`/parts`): a container (`multipart/*`) with its
 /// `Parts`, or a leaf, which `/part/{PartID}` serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PartNode {
     /// IMAP section number, as `/part/{PartID}` takes it; `""` for a multipart
@@ -138,6 +138,7 @@ pub struct PartNode {
     #[serde(rename = "Headers")]
     pub headers: Vec<(String, String)>,
     #[serde(rename = "Parts")]
+    #[schema(no_recursion)]
     pub parts: Vec<PartNode>,
 }
 

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use crate::events::{Event, EventSender, IntakeState};
 
 /// Who sent a message and how: everything SMTP knew besides the bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Envelope {
@@ -94,7 +94,7 @@ impl Intake {
 }
 
 /// Mailpit's `ChaosTriggers`: which SMTP step fails, with which code, how often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChaosTriggers {
@@ -107,7 +107,7 @@ pub struct ChaosTriggers {
 }
 
 /// One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChaosTrigger {

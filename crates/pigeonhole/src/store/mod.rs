@@ -68,7 +68,7 @@ pub fn is_message_id(id: &str) -> bool {
 }
 
 /// A list item, in Mailpit's `MessageSummary` shape (key set and order matter).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageSummary {
     #[serde(rename = "ID")]
@@ -131,7 +131,7 @@ pub(crate) const SUMMARY_KEYS: &[&str] = &[
 ];
 
 /// A page of summaries, in Mailpit's `MessagesSummary` shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessagePage {
     pub total: u64,
@@ -258,7 +258,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// Per-inbox counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct InboxInfo {
