@@ -231,9 +231,10 @@ fn clean_address(value: &str) -> String {
 
 /// One FTS5 string (quotes doubled, so operators and column filters are inert),
 /// whose last word may be a prefix: `inv` finds "invoice", `big inv` the phrase
-/// "big invoice".
+/// "big invoice". FTS5 reads the query as a C string, so a NUL would end it inside
+/// the quotes ("unterminated string"): it becomes a space.
 fn fts_prefix_phrase(term: &str) -> String {
-    format!("\"{}\" *", term.replace('"', "\"\""))
+    format!("\"{}\" *", term.replace('"', "\"\"").replace('\0', " "))
 }
 
 fn text(value: &str) -> Value {

@@ -303,6 +303,7 @@ async fn search_operators() {
         // FTS5 syntax in user input is inert text, never an error.
         ("NEAR(a b) OR \"x AND * ^ col:x", set(&[])),
         ("- ! \"\"", set(&[&a, &b, &c])),
+        ("alice\0x", set(&[])),
     ];
     for (query, expected) in cases {
         assert_eq!(found(query), expected, "query {query:?}");
