@@ -255,6 +255,7 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v1/info");
     c.get("/api/v1/webui");
     c.get("/api/v1/messages?limit=10");
+    c.get("/api/v1/messages?start=1&start=2");
     c.get("/api/v1/search?query=openapi");
     c.get("/api/v1/search");
     c.get("/api/v1/inboxes");

@@ -166,7 +166,7 @@ pub async fn parts(
     ),
     responses(
         (status = 200, description = "The part's decoded bytes under its own Content-Type (HTML and XML as \
-            `application/octet-stream`)", body = String, content_type = "application/octet-stream"),
+            `application/octet-stream`)", body = String, content_type = "*/*"),
         (status = 404, description = "No such message or part", body = ErrorBody),
     )
 )]

@@ -73,6 +73,7 @@ fn add_shared(openapi: &mut OpenApi) {
             RefOr::T(json_error("The Host or Origin header is not allowed (DNS rebinding and cross-site guard)")),
         ),
         ("InternalError".to_string(), RefOr::T(json_error("A failure on the server's side, see its log"))),
+        ("BadParameters".to_string(), RefOr::T(json_error("A malformed path or query string"))),
     ]);
     components.add_security_scheme(
         "basicAuth",
@@ -103,6 +104,11 @@ fn add_shared(openapi: &mut OpenApi) {
                 parameters.splice(0..0, message_parameters().map(RefOr::T));
                 let not_found = json_error("No such message");
                 operation.responses.responses.entry("404".to_string()).or_insert(RefOr::T(not_found));
+            }
+            // Every path and query is read through `Ext` (see `super::error`), whose
+            // rejections (a parameter given twice, bad percent-encoding) are 400.
+            if operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty()) {
+                shared.push(("400", "BadParameters"));
             }
             for (status, name) in shared {
                 operation.responses.responses.entry(status.to_string()).or_insert(Ref::from_response_name(name).into());
