@@ -2,7 +2,8 @@
 # test.sh - THE test command: set up the machine, then build and run every test: the
 # workspace's (unit, property and end-to-end tests with real SMTP clients), then the web
 # UI's browser tests (ui/tests/, headless Chromium against the real engine), then the
-# client tests (tests/clients/: real third-party API clients against the real engine).
+# client tests (tests/clients/: real third-party API clients against the real engine),
+# then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh).
 # All test phases always run; exits non-zero if any failed; the output ends with a
 # summary of them all.
 set -euo pipefail
@@ -63,6 +64,15 @@ set +e
 clients_status=${PIPESTATUS[0]}
 set -e
 
+header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
+set +e
+{
+    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
+        scripts/schemathesis.sh target/debug/pigeonhole
+} 2>&1 | tee "$logs/openapi.log"
+openapi_status=${PIPESTATUS[0]}
+set -e
+
 header "summary"
 # cargo: the totals of every "test result:" line, and the failing tests by name.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^(passed|failed|ignored);?$/) n[$i] += $(i - 1) }
@@ -80,4 +90,5 @@ result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)";
 result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
-if ((cargo_status != 0 || ui_status != 0 || clients_status != 0)); then exit 1; fi
+result "OpenAPI test phase" "$openapi_status"
+if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || openapi_status != 0)); then exit 1; fi
