@@ -216,6 +216,7 @@ fn basic_auth_guards_the_ui_the_api_and_the_event_stream() {
         ("/api/v1/messages", Some(("alice", "wrong"))),
         ("/api/v1/messages", Some(("carol", "s3cret"))),
         ("/api/v1/info", Some(("bob", "s3cret"))),
+        ("/api/v1/openapi.json", None),
     ] {
         let answer = get_as(&server, path, credentials);
         assert_eq!(answer.status(), 401, "{path} {credentials:?}");
@@ -230,6 +231,7 @@ fn basic_auth_guards_the_ui_the_api_and_the_event_stream() {
     assert_eq!(get_as(&server, "/api/v1/messages", Some(("alice", "s3cret"))).status(), 200);
     assert_eq!(get_as(&server, "/api/v1/messages", Some(("alice", "s3cret"))).status(), 200, "remembered");
     assert_eq!(get_as(&server, "/api/v1/info", Some(("bob", "plain-password"))).status(), 200);
+    assert_eq!(get_as(&server, "/api/v1/openapi.json", Some(("bob", "plain-password"))).status(), 200);
     assert_eq!(get_as(&server, "/", Some(("alice", "s3cret"))).status(), 200);
     assert_eq!(get_as(&server, "/livez", None).status(), 200, "health checks stay open");
 

@@ -54,10 +54,7 @@ pub struct ImportResponse {
     responses(
         (status = 200, description = "Stored", body = ImportResponse),
         (status = 400, description = "Not mail", body = ErrorBody),
-        (status = 413, description = "Larger than 10 MiB", body = ErrorBody),
         (status = 415, description = "Another Content-Type", body = ErrorBody),
-        (status = 503, description = "The store is busy or shutting down: retry", body = ErrorBody),
-        (status = 507, description = "The disk is full", body = ErrorBody),
     )
 )]
 pub async fn import(

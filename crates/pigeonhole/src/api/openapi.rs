@@ -74,6 +74,12 @@ fn add_shared(openapi: &mut OpenApi) {
         ),
         ("InternalError".to_string(), RefOr::T(json_error("A failure on the server's side, see its log"))),
         ("BadParameters".to_string(), RefOr::T(json_error("A malformed path or query string"))),
+        (
+            "TooLarge".to_string(),
+            RefOr::T(json_error(&format!("The body is larger than {} MiB", super::MAX_BODY >> 20))),
+        ),
+        ("Unavailable".to_string(), RefOr::T(json_error("The store is busy or shutting down: retry"))),
+        ("DiskFull".to_string(), RefOr::T(json_error("The disk is full"))),
     ]);
     components.add_security_scheme(
         "basicAuth",
@@ -88,8 +94,10 @@ fn add_shared(openapi: &mut OpenApi) {
     openapi.security = Some(vec![SecurityRequirement::new("basicAuth", Vec::<String>::new()), Default::default()]);
 
     for (path, item) in openapi.paths.paths.iter_mut() {
-        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete];
-        for operation in operations.into_iter().flatten() {
+        let operations =
+            [("GET", &mut item.get), ("PUT", &mut item.put), ("POST", &mut item.post), ("DELETE", &mut item.delete)];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
             let mut shared = vec![("403", "Forbidden"), ("500", "InternalError")];
             if path == "/livez" {
                 // Auth never applies here.
@@ -109,6 +117,14 @@ fn add_shared(openapi: &mut OpenApi) {
             // rejections (a parameter given twice, bad percent-encoding) are 400.
             if operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty()) {
                 shared.push(("400", "BadParameters"));
+            }
+            // Bodies are capped (`super::MAX_BODY`); writes go through the store's
+            // writer, which may be busy, closing or out of disk.
+            if operation.request_body.is_some() {
+                shared.push(("413", "TooLarge"));
+            }
+            if method != "GET" {
+                shared.extend([("503", "Unavailable"), ("507", "DiskFull")]);
             }
             for (status, name) in shared {
                 operation.responses.responses.entry(status.to_string()).or_insert(Ref::from_response_name(name).into());

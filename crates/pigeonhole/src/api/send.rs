@@ -129,9 +129,6 @@ const HELO: &str = "pigeonhole-api";
     responses(
         (status = 200, description = "Stored", body = SendResponse),
         (status = 400, description = "Not a valid request (no From.Email, no recipient, bad attachment)", body = ErrorBody),
-        (status = 413, description = "Larger than 10 MiB", body = ErrorBody),
-        (status = 503, description = "The store is busy or shutting down: retry", body = ErrorBody),
-        (status = 507, description = "The disk is full", body = ErrorBody),
     )
 )]
 pub async fn send(
