@@ -234,6 +234,14 @@ impl Writer {
         if let Err(error) = self.conn.execute_batch("PRAGMA shrink_memory") {
             tracing::debug!(%error, "releasing the writer's page cache failed");
         }
+        // glibc keeps freed memory in its per-thread arenas, where the freed cache
+        // (and the readers' and request handlers' garbage) would stay resident;
+        // trimming returns it to the system. Once per idle period, so cheap.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
+        }
         self.cache_released = true;
     }
 
