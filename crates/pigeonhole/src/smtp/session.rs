@@ -400,7 +400,10 @@ impl Session {
         self.reset_transaction();
     }
 
+    /// A line over the limit: refused, and an AUTH exchange waiting for it cancelled
+    /// (RFC 4954), however much of the line had arrived when the limit was seen.
     fn line_too_long(&mut self) -> Option<Action> {
+        self.state = State::Command;
         self.transcript.client(b"(line too long, dropped)");
         let limit = format!("Line too long, the limit is {} bytes", self.limits.max_line_length);
         self.bad_command(500, [5, 5, 2], &limit)
