@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
@@ -216,7 +217,14 @@ pub fn message(summary: &MessageSummary, raw: &[u8]) -> MessageView {
         return_path,
         subject: summary.subject.clone(),
         list_unsubscribe,
-        date: message.date().and_then(to_offset_datetime).unwrap_or(summary.created),
+        // mail-parser's header getters index the first part, which a message it could
+        // not parse (an empty one) lacks.
+        date: message
+            .parts
+            .first()
+            .and_then(|_| message.date())
+            .and_then(to_offset_datetime)
+            .unwrap_or(summary.created),
         tags: summary.tags.clone(),
         username: summary.username.clone(),
         text: text_body(&message),
@@ -323,8 +331,10 @@ pub fn bodies(raw: &[u8]) -> (String, String) {
 
 fn parse(raw: &[u8]) -> Message<'_> {
     // mail-parser gives up only on input with no message at all (e.g. empty);
-    // that shows as a message with no headers and no body.
-    MessageParser::default().parse(raw).unwrap_or_default()
+    // that shows as a message with no headers and no body. So does one it panics
+    // on, as `parse::summarize` does (its debug assertions fire on some broken
+    // MIME nesting: found by the message_pipeline fuzz target).
+    catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse(raw))).ok().flatten().unwrap_or_default()
 }
 
 /// Top-level header fields in order, each as (name as written, decoded value).
