@@ -163,8 +163,8 @@ enum Search {
     path = "/api/v2/search",
     tag = "mailhog",
     params(
-        ("kind" = String, Query, description = "`from`, `to` or `containing`"),
-        ("query" = String, Query, description = "The text to look for"),
+        ("kind" = String, Query, description = "What to search", pattern = "^(from|to|containing)$"),
+        ("query" = String, Query, description = "The text to look for", pattern = r"\S"),
         ("start" = Option<u64>, Query, description = "How many messages to skip, newest first"),
         ("limit" = Option<u64>, Query, description = "How many to answer; 50 by default, at most 250"),
     ),

@@ -15,7 +15,9 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::store::{MessagePage, Selection};
 
-/// The paging parameters of the list and the search, as documented.
+/// The parameters of the list and the search, as documented (a query of only
+/// spaces is refused like a missing one).
+const QUERY: &str = "The search, in Mailpit's syntax";
 const START: &str = "How many messages to skip (newest first); 0 by default";
 const LIMIT: &str = "How many to answer; 50 when missing or 0, at most 10000";
 
@@ -68,7 +70,7 @@ pub async fn list(
     path = "/api/v1/search",
     tag = "messages",
     params(
-        ("query" = String, Query, description = "The search, in Mailpit's syntax"),
+        ("query" = String, Query, description = QUERY, pattern = r"\S"),
         ("start" = Option<u64>, Query, description = START),
         ("limit" = Option<u64>, Query, description = LIMIT),
     ),
@@ -95,7 +97,7 @@ pub async fn search(
     delete,
     path = "/api/v1/search",
     tag = "messages",
-    params(("query" = String, Query, description = "The search, in Mailpit's syntax")),
+    params(("query" = String, Query, description = QUERY, pattern = r"\S")),
     responses(
         (status = 200, description = "Deleted", body = String, content_type = "text/plain", example = "ok"),
         (status = 400, description = "No search query", body = ErrorBody),

@@ -111,7 +111,9 @@ pub struct ChaosTriggers {
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChaosTrigger {
+    #[schema(minimum = 400, maximum = 599)]
     pub error_code: u16,
+    #[schema(maximum = 100)]
     pub probability: u8,
 }
 
