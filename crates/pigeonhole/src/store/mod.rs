@@ -222,6 +222,8 @@ pub enum OpenError {
     ReadOnly { path: PathBuf },
     #[error("{} is not a Pigeonhole database (not SQLite, or damaged): move it away or point --data at another folder", path.display())]
     NotADatabase { path: PathBuf },
+    #[error("{} is another program's SQLite database (its tables are not Pigeonhole's): move it away or point --data at another folder", path.display())]
+    ForeignDatabase { path: PathBuf },
     #[error(
         "{} was written by a newer Pigeonhole (schema version {found}; this one knows up to {known}): \
          upgrade Pigeonhole or point --data at another folder",

@@ -190,12 +190,20 @@ pub(super) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Look at an existing file through a read-only connection, which can neither
-/// write nor checkpoint it: is it SQLite, and is its schema one we know?
+/// write nor checkpoint it: is it SQLite, is it ours (or empty), and is its schema
+/// one we know?
 fn check_existing(path: &Path) -> Result<(), OpenError> {
     let conn = open_reader(path).map_err(|e| classify(path, e))?;
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(|e| classify(path, e))?;
     if found > latest_version() as i64 {
         return Err(OpenError::NewerSchema { path: path.to_owned(), found, known: latest_version() });
+    }
+    // Version 0 is a file no Pigeonhole migrated (migrations commit with the version):
+    // if it holds anything, it is another program's, and migrating would write into it.
+    let objects: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0)).map_err(|e| classify(path, e))?;
+    if found == 0 && objects > 0 {
+        return Err(OpenError::ForeignDatabase { path: path.to_owned() });
     }
     Ok(())
 }

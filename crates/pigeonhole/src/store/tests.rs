@@ -482,6 +482,25 @@ async fn refuses_a_newer_schema_without_touching_the_file() {
 }
 
 #[tokio::test]
+async fn refuses_another_programs_database_without_touching_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(DATABASE_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('x');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    assert!(matches!(error, OpenError::ForeignDatabase { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains("another program") && text.contains("--data") && !text.contains('\n'), "{text}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[tokio::test]
 async fn refuses_a_file_that_is_not_a_database_without_touching_it() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join(DATABASE_FILE);
@@ -708,6 +727,7 @@ fn open_errors_are_one_line_with_a_fix() {
         OpenError::CannotOpen { path: path.clone() },
         OpenError::ReadOnly { path: path.clone() },
         OpenError::NotADatabase { path: path.clone() },
+        OpenError::ForeignDatabase { path: path.clone() },
         OpenError::NewerSchema { path: path.clone(), found: 7, known: 1 },
         OpenError::Busy { path: path.clone() },
         OpenError::DiskFull { path: path.clone() },
