@@ -373,6 +373,50 @@ fn idle_client_is_closed_after_command_timeout() {
 }
 
 #[test]
+fn trickling_client_is_closed_by_the_command_deadline() {
+    // Slowloris: a byte every 200 ms never lets a read time out, but a command that
+    // never ends (and a message body crawling under the minimum data rate) is still
+    // cut off at the command deadline.
+    use std::io::Write;
+    let server = Server::start_with(&["--command-timeout", "1"]);
+    for in_body in [false, true] {
+        let mut stream = TcpStream::connect(server.smtp).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("220"), "{line}");
+        if in_body {
+            stream.write_all(b"EHLO t.test\r\nMAIL FROM:<t@t.test>\r\nRCPT TO:<r@t.test>\r\nDATA\r\n").unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                if line.starts_with("354") {
+                    break;
+                }
+            }
+        }
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let since = Instant::now();
+        line.clear();
+        let reply = loop {
+            assert!(since.elapsed() < Duration::from_secs(6), "trickling client (in DATA: {in_body}) still open");
+            match reader.read_line(&mut line) {
+                Ok(_) if line.ends_with('\n') => break std::mem::take(&mut line),
+                Ok(0) => break String::new(),
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = stream.write_all(b"x");
+                }
+            }
+        };
+        let took = since.elapsed();
+        assert!(reply.starts_with("421 4.4.2"), "in DATA: {in_body}: {reply:?}");
+        assert!(took < Duration::from_secs(3), "trickling client (in DATA: {in_body}) closed after {took:?}");
+    }
+    assert_eq!(server.total(), 0);
+}
+
+#[test]
 fn busy_session_is_closed_after_session_timeout() {
     let server = Server::start_with(&["--session-timeout", "2"]);
     let mut smtp = Smtp::connect(server.smtp);

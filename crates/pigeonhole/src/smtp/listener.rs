@@ -29,8 +29,16 @@ use super::{Chaos, Counters, Intake};
 use crate::config::SmtpLimits;
 use crate::store::{NewMessage, Store, SubmitError};
 
-/// Bytes read from the socket at a time.
+/// Bytes read from the socket at a time, once a client sends in bulk.
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer of a session that has only sent commands so far: an idle session
+/// costs little memory (thousands of idle sockets must not cost 16 KB each).
+const SMALL_READ: usize = 512;
+/// The minimum data rate: a session must complete a command (get a reply) or send
+/// this many bytes within each `command_timeout`, or it is closed as idle. A reset
+/// on every read would let a client that trickles a byte now and then (slowloris)
+/// hold its socket until the session timeout.
+const MIN_PROGRESS_BYTES: usize = 1024;
 /// How long a refused client (connection cap, paused intake) gets to read its 421.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -158,8 +166,11 @@ async fn handle(
     }
     let mut connection = Connection::Plain(socket);
     let session_deadline = Instant::now() + limits.session_timeout;
-    let mut buf = vec![0u8; READ_CHUNK];
+    let mut buf = vec![0u8; SMALL_READ];
     let mut paused = shared.intake.watch();
+    // The per-command deadline: moved on by a reply or by MIN_PROGRESS_BYTES of input.
+    let mut command_deadline = Instant::now() + limits.command_timeout;
+    let mut progress = 0usize;
 
     loop {
         session.set_chaos(shared.chaos.triggers());
@@ -195,6 +206,8 @@ async fn handle(
         let output = session.take_output();
         if !output.is_empty() {
             connection.write_all(&output).await?;
+            command_deadline = Instant::now() + limits.command_timeout;
+            progress = 0;
         }
 
         // Between commands, a shutdown ends the session; inside a message it waits
@@ -206,7 +219,7 @@ async fn handle(
             return flush_and_close(&mut connection, &mut session).await;
         }
         let read = tokio::select! {
-            read = timeout(limits.command_timeout, connection.read(&mut buf)) => read,
+            read = tokio::time::timeout_at(command_deadline, connection.read(&mut buf)) => read,
             _ = tokio::time::sleep_until(session_deadline) => {
                 session.end(Ending::SessionTooLong);
                 return flush_and_close(&mut connection, &mut session).await;
@@ -216,7 +229,17 @@ async fn handle(
         };
         match read {
             Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(n)) => session.receive(&buf[..n]),
+            Ok(Ok(n)) => {
+                session.receive(&buf[..n]);
+                progress += n;
+                if progress >= MIN_PROGRESS_BYTES {
+                    command_deadline = Instant::now() + limits.command_timeout;
+                    progress = 0;
+                }
+                if n == buf.len() && buf.len() < READ_CHUNK {
+                    buf.resize(READ_CHUNK, 0);
+                }
+            }
             Ok(Err(err)) => return Err(err),
             Err(_elapsed) => {
                 session.end(Ending::IdleTimeout);
