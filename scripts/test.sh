@@ -3,6 +3,7 @@
 # workspace's (unit, property and end-to-end tests with real SMTP clients), then the web
 # UI's browser tests (ui/tests/, headless Chromium against the real engine), then the
 # client tests (tests/clients/: real third-party API clients against the real engine),
+# then the resilience suite (tests/resilience/run.py, reduced scale),
 # then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh).
 # All test phases always run; exits non-zero if any failed; the output ends with a
 # summary of them all.
@@ -64,6 +65,16 @@ set +e
 clients_status=${PIPESTATUS[0]}
 set -e
 
+header "resilience tests (tests/resilience/run.py: floods, idle sockets, caps, crashes, full disk; reduced scale)"
+# Issue 7's scenarios against the same binary, loopback only, bounded; --full for full scale.
+set +e
+{
+    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
+        PIGEONHOLE_BIN="$PWD/target/debug/pigeonhole" python3 tests/resilience/run.py
+} 2>&1 | tee "$logs/resilience.log"
+resilience_status=${PIPESTATUS[0]}
+set -e
+
 header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
 set +e
 {
@@ -86,9 +97,11 @@ node_summary() {
 }
 node_summary "browser tests:" "$logs/ui.log"
 node_summary "client tests: " "$logs/clients.log"
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/resilience.log" | tail -1 | sed 's/^/resilience:    /' || true
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
 result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
+result "resilience phase  " "$resilience_status"
 result "OpenAPI test phase" "$openapi_status"
-if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || openapi_status != 0)); then exit 1; fi
+if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0)); then exit 1; fi
