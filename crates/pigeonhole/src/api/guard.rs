@@ -15,6 +15,11 @@
 //!   (CSRF) and cross-site WebSockets. Requests without Origin (curl, test
 //!   libraries, other non-browser clients) are let through: only browsers send it,
 //!   and they always do on cross-origin writes.
+//! * **Content-Type** of a state-changing request must not be one an HTML form can
+//!   send (`application/x-www-form-urlencoded`, `multipart/form-data`,
+//!   `text/plain`): those are the bodies a cross-site page can post without a CORS
+//!   preflight, and the API takes JSON (and, on import, mail files) only. Answered
+//!   415, so a CSRF attempt fails even from a browser that sends no Origin.
 //!
 //! No CORS headers are ever added, so browsers keep other origins from reading
 //! answers. The guard also adds `X-Content-Type-Options: nosniff` to every answer, so
@@ -23,8 +28,8 @@
 use std::net::IpAddr;
 
 use axum::extract::{Request, State};
-use axum::http::header::{HOST, ORIGIN, UPGRADE, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderValue, Method};
+use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN, UPGRADE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -51,7 +56,7 @@ fn admit(request: &Request, any_host: bool) -> Result<(), ApiError> {
         _ => None,
     }
     .ok_or_else(|| ApiError::forbidden("exactly one valid Host header is required"))?;
-    if !any_host && !is_loopback_host(host_name(host)) {
+    if !any_host && !host_name(host).is_some_and(is_loopback_host) {
         return Err(ApiError::forbidden(format!("host {host:?} is not allowed: use localhost or a loopback address")));
     }
 
@@ -63,7 +68,24 @@ fn admit(request: &Request, any_host: bool) -> Result<(), ApiError> {
             return Err(ApiError::forbidden(format!("origin {origin:?} is not allowed")));
         }
     }
+
+    if changes_state(request) && request.headers().get(CONTENT_TYPE).is_some_and(|value| is_form_type(value.as_bytes()))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "form and text bodies are refused (a cross-site page can send them): send JSON with Content-Type: \
+             application/json, or a mail file to /api/v1/import as message/rfc822 or application/mbox",
+        ));
+    }
     Ok(())
+}
+
+/// The media types an HTML form can post cross-site without a CORS preflight.
+fn is_form_type(content_type: &[u8]) -> bool {
+    let media_type = content_type.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+    ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
+        .iter()
+        .any(|form| form.as_bytes().eq_ignore_ascii_case(media_type))
 }
 
 /// Requests a cross-site page must not be able to make: writes and WebSocket
@@ -79,15 +101,20 @@ fn origin_allowed(origin: &str, host: &str) -> bool {
     let Some((_scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    authority.eq_ignore_ascii_case(host) || is_loopback_host(host_name(authority))
+    authority.eq_ignore_ascii_case(host) || host_name(authority).is_some_and(is_loopback_host)
 }
 
-/// The host part of `host[:port]` or `[v6][:port]`, without brackets.
-fn host_name(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split_once(']').map_or(rest, |(v6, _)| v6);
-    }
-    authority.rsplit_once(':').map_or(authority, |(name, _port)| name)
+/// The host part of `host[:port]` or `[v6][:port]`, without brackets; `None` when
+/// what follows the host is not a port number.
+fn host_name(authority: &str) -> Option<&str> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']')? {
+            (v6, "") => (v6, ""),
+            (v6, after) => (v6, after.strip_prefix(':')?),
+        },
+        None => authority.rsplit_once(':').unwrap_or((authority, "")),
+    };
+    port.bytes().all(|b| b.is_ascii_digit()).then_some(host)
 }
 
 fn is_loopback_host(name: &str) -> bool {
@@ -112,11 +139,15 @@ mod tests {
 
     #[test]
     fn host_names() {
-        assert_eq!(host_name("localhost:8025"), "localhost");
-        assert_eq!(host_name("localhost"), "localhost");
-        assert_eq!(host_name("[::1]:8025"), "::1");
-        assert_eq!(host_name("[::1]"), "::1");
-        assert_eq!(host_name("127.0.0.1:1"), "127.0.0.1");
+        assert_eq!(host_name("localhost:8025"), Some("localhost"));
+        assert_eq!(host_name("localhost"), Some("localhost"));
+        assert_eq!(host_name("[::1]:8025"), Some("::1"));
+        assert_eq!(host_name("[::1]"), Some("::1"));
+        assert_eq!(host_name("127.0.0.1:1"), Some("127.0.0.1"));
+        // A port that is not a number hides another name.
+        for bad in ["127.0.0.1:1.evil.example", "[::1]:1.evil.example", "[::1]evil.example", "[::1"] {
+            assert_eq!(host_name(bad), None, "{bad}");
+        }
     }
 
     /// Bound off loopback (behind a password), the machine's own names are taken;
@@ -137,6 +168,41 @@ mod tests {
         assert!(admit(&request(Method::DELETE, Some("https://evil.example")), true).is_err());
     }
 
+    /// Form and text bodies are refused on writes with no Origin at all (an old
+    /// browser's CSRF); JSON, mail files and bodiless writes pass; reads are not
+    /// looked at.
+    #[test]
+    fn form_bodies_are_refused_on_writes() {
+        let request = |method: Method, content_type: Option<&str>| {
+            let mut builder = Request::builder().method(method).uri("/api/v1/send").header(HOST, "localhost:8025");
+            if let Some(content_type) = content_type {
+                builder = builder.header(CONTENT_TYPE, content_type);
+            }
+            builder.body(axum::body::Body::empty()).unwrap()
+        };
+        for form in [
+            "text/plain",
+            "Text/Plain;charset=UTF-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            for method in [Method::POST, Method::PUT, Method::DELETE] {
+                let refused = admit(&request(method.clone(), Some(form)), false).unwrap_err();
+                assert_eq!(refused.into_response().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{method} {form}");
+            }
+            assert!(admit(&request(Method::GET, Some(form)), false).is_ok());
+        }
+        for allowed in [
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("message/rfc822"),
+            Some("application/mbox"),
+            None,
+        ] {
+            assert!(admit(&request(Method::POST, allowed), false).is_ok(), "{allowed:?}");
+        }
+    }
+
     #[test]
     fn origins() {
         assert!(origin_allowed("http://127.0.0.1:8025", "127.0.0.1:8025"));
@@ -146,5 +212,6 @@ mod tests {
         assert!(!origin_allowed("null", "127.0.0.1:8025"));
         assert!(!origin_allowed("https://evil.example", "127.0.0.1:8025"));
         assert!(!origin_allowed("http://127.0.0.1.evil.example", "127.0.0.1:8025"));
+        assert!(!origin_allowed("http://127.0.0.1:8025.evil.example", "127.0.0.1:8025"));
     }
 }
