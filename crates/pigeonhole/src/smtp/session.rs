@@ -751,13 +751,14 @@ impl Session {
     }
 }
 
-/// Control characters (CR, LF, NUL …) anywhere in a MAIL/RCPT line but its end.
-/// smtp-proto accepts some inside quoted local parts; we refuse them outright so
-/// that no envelope value can break a header or a log line.
+/// Control characters (CR, LF, NUL, TAB …, DEL) anywhere in a MAIL/RCPT line but
+/// its end. smtp-proto accepts some inside quoted local parts; RFC 5321 allows none
+/// in a command, so we refuse them outright: no envelope value can break a header
+/// or a log line.
 fn has_illegal_characters(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+    line.iter().any(|&b| b < 0x20 || b == 0x7f)
 }
 
 /// "AUTH PLAIN <secret>" → "AUTH PLAIN ****": transcripts never hold credentials.

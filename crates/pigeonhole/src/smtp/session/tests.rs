@@ -286,6 +286,33 @@ fn control_characters_in_addresses_get_501() {
     assert_eq!(codes(&out.output), ["220", "250", "501", "501", "250", "501"]);
 }
 
+/// Every control character (C0, DEL), in a quoted or a bare local part, of MAIL
+/// FROM or of RCPT TO, gets 501; a bare LF ends the line early, so its first half
+/// gets 501 and its second 500. The transaction then goes on with clean addresses.
+#[test]
+fn every_control_character_in_an_address_gets_501() {
+    for byte in (0u8..0x20).chain([0x7f]) {
+        for form in ["\"a{c}b\"@x.test", "a{c}b@x.test"] {
+            let address = form.replace("{c}", &char::from(byte).to_string());
+            let bad_mail = format!("EHLO c\r\nMAIL FROM:<{address}>\r\n");
+            let bad_rcpt = format!("MAIL FROM:<a@x.test>\r\nRCPT TO:<{address}>\r\n");
+            let out = drive(
+                &mut session(),
+                &[bad_mail.as_bytes(), bad_rcpt.as_bytes(), b"RCPT TO:<b@x.test>\r\nDATA\r\nhi\r\n.\r\n"],
+            );
+            let expected: &[&str] = if byte == b'\n' {
+                &["220", "250", "501", "500", "250", "501", "500", "250", "354", "250"]
+            } else {
+                &["220", "250", "501", "250", "501", "250", "354", "250"]
+            };
+            assert_eq!(codes(&out.output), expected, "{address:?}");
+            assert_eq!(out.delivered.len(), 1, "{address:?}");
+            assert_eq!(out.delivered[0].envelope.mail_from, "a@x.test");
+            assert_eq!(out.delivered[0].envelope.rcpt_to, ["b@x.test"]);
+        }
+    }
+}
+
 #[test]
 fn commands_out_of_sequence_get_503() {
     let out = drive(&mut session(), &[b"MAIL FROM:<a@b.test>\r\nEHLO c\r\nRCPT TO:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\nDATA\r\nMAIL FROM:<a@b.test>\r\n"]);
