@@ -212,6 +212,10 @@ fn vet_url(url: &Url, allow_local: bool) -> Result<(), Refused> {
 }
 
 fn vet(address: IpAddr, allow_local: bool) -> Result<(), Refused> {
+    #[cfg(test)]
+    if tests::PLAYS_PUBLIC.get() == Some(address) {
+        return Ok(());
+    }
     match refusal(address) {
         Some(reason) if !allow_local => Err(Refused { reason, address }),
         _ => Ok(()),
@@ -308,7 +312,78 @@ fn refusal_v6(v6: Ipv6Addr) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
+
+    thread_local! {
+        /// A loopback address [`vet`] takes as public in this test's thread, so a
+        /// local server can play a public site (the tests run on one thread each).
+        pub(super) static PLAYS_PUBLIC: Cell<Option<IpAddr>> = const { Cell::new(None) };
+    }
+
+    /// A server on `address` answering every request with `answer(path)`; the count
+    /// of connections it took.
+    async fn site(address: &str, answer: fn(&str) -> String) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind(address).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut request = vec![0; 4096];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or("/").to_string();
+                let _ = stream.write_all(answer(&path).as_bytes()).await;
+            }
+        });
+        (addr, hits)
+    }
+
+    /// A public site redirecting to local ones: each redirect is refused before it
+    /// is followed, the local site is never reached, and without `follow` the
+    /// redirect is only reported.
+    #[tokio::test]
+    async fn redirects_to_local_addresses_are_refused() {
+        let (inside, inside_hits) =
+            site("127.0.0.2:0", |_| "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".into()).await;
+        let (outside, _) = site("127.0.0.1:0", |path| {
+            // `/to/<URL>`: a redirect there.
+            let target = path.strip_prefix("/to/").unwrap_or("/");
+            format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        })
+        .await;
+        PLAYS_PUBLIC.set(Some(outside.ip()));
+        let port = inside.port();
+        let targets = [
+            (format!("http://{inside}/"), "loopback address"),
+            (format!("http://[::ffff:127.0.0.2]:{port}/"), "IPv4-mapped address of a local network"),
+            (format!("http://[64:ff9b::7f00:2]:{port}/"), "NAT64 address of a local network"),
+            (format!("http://[2002:7f00:2::1]:{port}/"), "6to4 address of a local network"),
+            ("http://169.254.169.254/latest/meta-data/".into(), "cloud metadata address"),
+            ("http://[fd00:ec2::254]/latest/meta-data/".into(), "cloud metadata address"),
+            ("http://10.0.0.1/".into(), "private address"),
+            ("http://[fe80::1]/".into(), "link-local address"),
+        ];
+        let urls: Vec<String> = targets.iter().map(|(target, _)| format!("http://{outside}/to/{target}")).collect();
+
+        let followed = check(urls.clone(), true, false).await;
+        assert_eq!(followed.errors, targets.len());
+        for (link, (target, reason)) in followed.links.iter().zip(&targets) {
+            assert_eq!(link.status_code, 0, "{target}");
+            assert!(link.status.starts_with(&format!("refused: {reason} (")), "{target}: {}", link.status);
+        }
+        let reported = check(urls, false, false).await;
+        assert!(reported.links.iter().all(|link| link.status_code == 302), "{reported:?}");
+        assert_eq!(inside_hits.load(Ordering::SeqCst), 0, "a local site was reached");
+        PLAYS_PUBLIC.set(None);
+    }
 
     #[test]
     fn local_and_special_addresses_are_refused() {
