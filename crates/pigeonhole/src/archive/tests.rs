@@ -14,13 +14,19 @@ use crate::store::NewMessage;
 
 /// A store holding one message per subject (oldest first), and their IDs.
 async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
+    // A `From ` body line checks the mbox quoting on the way.
+    let raws = subjects.iter().enumerate().map(|(n, subject)| {
+        format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nline {n}\r\nFrom the start\r\n").into_bytes()
+    });
+    store_raw(raws.collect()).await
+}
+
+/// A store holding these messages (oldest first), and their IDs.
+async fn store_raw(raws: Vec<Vec<u8>>) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
     let dir = TempDir::new().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default(), events::channel()).unwrap();
-    let (mut ids, mut raws) = (Vec::new(), Vec::new());
-    for (n, subject) in subjects.iter().enumerate() {
-        // A `From ` body line checks the mbox quoting on the way.
-        let raw =
-            format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nline {n}\r\nFrom the start\r\n").into_bytes();
+    let mut ids = Vec::new();
+    for raw in &raws {
         let envelope =
             Envelope { mail_from: "a@example.com".into(), rcpt_to: vec!["b@example.com".into()], ..Default::default() };
         ids.push(
@@ -29,9 +35,71 @@ async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<
                 .await
                 .unwrap(),
         );
-        raws.push(raw);
     }
     (dir, store, ids, raws)
+}
+
+/// Every path under `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            paths.extend(tree(&path).into_iter().map(|inner| path.strip_prefix(dir).unwrap().join(inner)));
+        }
+        paths.push(path.strip_prefix(dir).unwrap().to_path_buf());
+    }
+    paths.sort();
+    paths
+}
+
+/// MailDev's CVE-2024-27448 was a file written where a Content-ID pointed. Our
+/// exports name files after the date and subject only; a message whose attachment
+/// name, Content-ID, Message-ID and subject all climb out of the folder is written,
+/// in every format, inside the chosen folder and nowhere else.
+#[tokio::test]
+async fn path_traversal_in_a_message_writes_nothing_outside_the_chosen_folder() {
+    let raw = b"From: a@example.com\r\nSubject: ../../z\r\nMessage-ID: <../../y@example.com>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Type: text/html\r\n\r\n<img src=\"cid:../x\">\r\n\
+        --b\r\nContent-Type: image/png; name=\"../../evil\"\r\nContent-ID: <../x>\r\n\
+        Content-Disposition: attachment; filename=\"../../evil\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        iVBORw0KGgo=\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"/tmp/evil2\"\r\n\r\nx\r\n--b--\r\n";
+    let (_dir, store, ids, raws) = store_raw(vec![raw.to_vec()]).await;
+    let out = TempDir::new().unwrap();
+    let chosen = out.path().join("a").join("chosen");
+    fs::create_dir_all(&chosen).unwrap();
+    write(&store, &ids, Format::Folder, &chosen.join("folder"), |_, _| {}).unwrap();
+    write(&store, &ids, Format::Zip, &chosen.join("mail.zip"), |_, _| {}).unwrap();
+    write(&store, &ids, Format::Mbox, &chosen.join("mail.mbox"), |_, _| {}).unwrap();
+    // The desktop's Save as .eml suggests this name in its dialog.
+    let name = eml_file_name(&store.summary(&ids[0]).unwrap().unwrap());
+    assert!(name.ends_with(" _.._z.eml"), "{name}");
+    write_eml(&store, &ids[0], &chosen.join(&name)).unwrap();
+
+    // Sorted as `tree` sorts (the name starts with the year).
+    let expected: Vec<PathBuf> = [
+        "",
+        "/chosen",
+        &format!("/chosen/{name}"),
+        "/chosen/folder",
+        &format!("/chosen/folder/{name}"),
+        "/chosen/mail.mbox",
+        "/chosen/mail.zip",
+    ]
+    .iter()
+    .map(|path| PathBuf::from(format!("a{path}")))
+    .collect();
+    assert_eq!(tree(out.path()), expected);
+    assert!(!Path::new("/tmp/evil2").exists());
+
+    let mut zip = zip::ZipArchive::new(File::open(chosen.join("mail.zip")).unwrap()).unwrap();
+    assert_eq!(zip.len(), 1);
+    let mut entry = zip.by_index(0).unwrap();
+    assert_eq!(entry.name().unwrap(), name);
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, raws[0]);
 }
 
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
