@@ -4,7 +4,8 @@
 # UI's browser tests (ui/tests/, headless Chromium against the real engine), then the
 # client tests (tests/clients/: real third-party API clients against the real engine),
 # then the resilience suite (tests/resilience/run.py, reduced scale),
-# then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh).
+# then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh),
+# then the supply-chain checks (cargo deny: licences, duplicate versions, sources; npm audit).
 # All test phases always run; exits non-zero if any failed; the output ends with a
 # summary of them all.
 set -euo pipefail
@@ -84,6 +85,37 @@ set +e
 openapi_status=${PIPESTATUS[0]}
 set -e
 
+header "supply chain (cargo deny check licenses bans sources; npm audit in ui/)"
+# Advisories are not checked by cargo deny: the RustSec database is on GitHub, out of
+# CI's reach (see SECURITY.md). Every UI package is a devDependency (the UI ships as a
+# bundle built from them), so `npm audit --omit=dev` would ask about nothing: the whole
+# tree is audited, failing on high and critical. When the registry's audit endpoint
+# cannot be asked (this CI's mirror answers 405), that is said, not failed.
+npm_audit() {
+    local out status
+    out=$(cd ui && npm audit --audit-level=high 2>&1)
+    status=$?
+    echo "$out"
+    if ((status != 0)) && ! grep -qE '[0-9]+ (low|moderate|high|critical)? ?(severity )?vulnerabilit' <<<"$out"; then
+        echo "npm audit: the registry's audit endpoint could not be asked; not checked"
+        return 0
+    fi
+    return $status
+}
+set +e
+{
+    if ! command -v cargo-deny >/dev/null; then
+        # About 6.5 minutes on the 2-core CI machine; once per machine.
+        cargo install --locked cargo-deny
+    fi &&
+        cargo deny --log-level error check --hide-inclusion-graph licenses bans sources &&
+        echo "duplicate versions (warned, not failed; cargo deny check bans lists them):" \
+            "$(cargo deny check --hide-inclusion-graph bans 2>&1 | grep -c '^warning\[duplicate\]')" &&
+        npm_audit
+} 2>&1 | tee "$logs/supply.log"
+supply_status=${PIPESTATUS[0]}
+set -e
+
 header "summary"
 # cargo: the totals of every "test result:" line, and the failing tests by name.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^(passed|failed|ignored);?$/) n[$i] += $(i - 1) }
@@ -104,4 +136,6 @@ result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
 result "OpenAPI test phase" "$openapi_status"
-if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0)); then exit 1; fi
+result "supply chain      " "$supply_status"
+if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
+    supply_status != 0)); then exit 1; fi
