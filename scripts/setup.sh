@@ -22,6 +22,7 @@ PACKAGES=(
     xdg-utils                    # desktop app (issue 4): xdg-open takes links from mail to the browser (and their test)
     xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
     xdotool                      # desktop window tests: answer the native save and folder dialogs
+    spamd                        # SpamAssassin check (issue 5): a real spamd for its test (pulls in spamassassin and its rules)
 )
 
 say() { printf '[setup] %s\n' "$*"; }

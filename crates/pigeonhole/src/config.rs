@@ -23,6 +23,9 @@ pub struct Config {
     /// (`--allow-local-link-check`): off, a message cannot make us probe this machine
     /// or its network.
     pub allow_local_link_check: bool,
+    /// The spamd (`host:port`) that `/api/v1/message/{ID}/sa-check` asks
+    /// (`--enable-spamassassin`); `None`: the check is off (404).
+    pub spamassassin: Option<String>,
     /// Mailpit's chaos triggers, to start with; `Some` also lets `/api/v1/chaos`
     /// change them (`--enable-chaos`, `--chaos-triggers`). `None`: chaos is off.
     pub chaos: Option<crate::smtp::ChaosTriggers>,
@@ -173,6 +176,7 @@ impl Config {
             store: StoreConfig::default(),
             shutdown_grace: Duration::from_secs(10),
             allow_local_link_check: false,
+            spamassassin: None,
             chaos: None,
             relay: None,
             ui_auth_file: None,

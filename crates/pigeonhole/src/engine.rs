@@ -114,7 +114,8 @@ impl Engine {
             .with_relay(config.relay.clone())
             .with_auth(auth)
             .with_http_address(http_addr)
-            .with_local_link_check(config.allow_local_link_check);
+            .with_local_link_check(config.allow_local_link_check)
+            .with_spamassassin(config.spamassassin.clone());
         let intake = api_state.intake().clone();
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let shared = listener::Shared {

@@ -90,6 +90,9 @@ struct ServeArgs {
     /// Let the link check (/api/v1/message/{ID}/link-check) reach this machine and its networks (loopback, private, link-local).
     #[arg(long, env = "PIGEONHOLE_ALLOW_LOCAL_LINK_CHECK")]
     allow_local_link_check: bool,
+    /// Check messages with the SpamAssassin daemon (spamd) at <host:port> (/api/v1/message/{ID}/sa-check).
+    #[arg(long, env = "PIGEONHOLE_ENABLE_SPAMASSASSIN", value_name = "HOST:PORT", value_parser = parse_host_port)]
+    enable_spamassassin: Option<String>,
     /// Let Mailpit's chaos triggers (/api/v1/chaos) make SMTP fail MAIL, RCPT or AUTH at random.
     #[arg(long, env = "PIGEONHOLE_ENABLE_CHAOS")]
     enable_chaos: bool,
@@ -156,6 +159,14 @@ impl RelayArgs {
 
 fn recipient_pattern(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|err| format!("not a regular expression: {err}"))
+}
+
+/// `host:port` with a port number (the host is resolved when the check runs).
+fn parse_host_port(address: &str) -> Result<String, String> {
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(address.to_string()),
+        _ => Err("expected <host:port>, e.g. 127.0.0.1:783".to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -231,6 +242,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.max_total_size = args.max_store_bytes;
     config.store.fsync = args.fsync;
     config.allow_local_link_check = args.allow_local_link_check;
+    config.spamassassin = args.enable_spamassassin;
     config.chaos = args.chaos_triggers.or(args.enable_chaos.then(ChaosTriggers::default));
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;

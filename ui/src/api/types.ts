@@ -364,6 +364,33 @@ StatusCode: number,
 Status: string, };
 
 /**
+ * `SpamAssassinResponse`.
+ */
+export type SpamAssassinResponse = { 
+/**
+ * spamd's verdict: the score reached its threshold (`required_score`, 5 by default).
+ */
+IsSpam: boolean, 
+/**
+ * Why there is no verdict (spamd unreachable, too slow, or it answered an
+ * error); empty when the check ran.
+ */
+Error: string, 
+/**
+ * The total score, rounded down to one decimal as Mailpit does.
+ */
+Score: number, 
+/**
+ * The rules that matched, in the report's order.
+ */
+Rules: Array<SpamAssassinRule>, };
+
+/**
+ * One matched rule (Mailpit's `Rule`).
+ */
+export type SpamAssassinRule = { Score: number, Name: string, Description: string, };
+
+/**
  * Mailpit's `ChaosTriggers`: which SMTP step fails, with which code, how often.
  */
 export type ChaosTriggers = { 

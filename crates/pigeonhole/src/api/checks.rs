@@ -1,8 +1,9 @@
 //! Mailpit's message checks: `GET /api/v1/message/{ID}/html-check` (which e-mail
 //! clients support the HTML and CSS the message uses, [`crate::mail::htmlcheck`])
 //! and `GET /api/v1/message/{ID}/link-check?follow=true` (the HTTP status of each
-//! of its links, [`crate::mail::linkcheck`]). `{ID}` may be `latest` (with
-//! `?query=`). Neither marks the message read.
+//! of its links, [`crate::mail::linkcheck`]) and `GET /api/v1/message/{ID}/sa-check`
+//! (its SpamAssassin score, [`crate::mail::spamassassin`], when enabled). `{ID}` may
+//! be `latest` (with `?query=`). None marks the message read.
 //!
 //! The link check is always on, as in Mailpit; links to this machine and its
 //! networks are answered "refused: …" per link unless the engine runs with
@@ -17,6 +18,7 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
+use crate::mail::spamassassin::{self, SpamCheck};
 use crate::mail::view;
 
 /// Mailpit's HTML check: how well mail clients support the HTML and CSS used.
@@ -75,4 +77,29 @@ pub async fn link_check(
     .await?;
     let follow = matches!(options.follow.as_deref(), Some("true" | "1"));
     Ok(Json(linkcheck::check(urls, follow, state.allow_local_link_check).await))
+}
+
+/// Mailpit's SpamAssassin check: the message's score and matched rules, from the
+/// spamd given with `--enable-spamassassin`. Off, the route answers 404, as
+/// Mailpit's (not registered then) does.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/sa-check",
+    tag = "message",
+    responses(
+        (status = 200, description = "The result; `Error` says why there is none (spamd unreachable or failing)", body = SpamCheck),
+        (status = 404, description = "No such message, or SpamAssassin is not enabled", body = ErrorBody),
+    )
+)]
+pub async fn spamassassin_check(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+) -> Result<Json<SpamCheck>, ApiError> {
+    let Some(address) = state.spamassassin.clone() else {
+        return Err(ApiError::not_found("SpamAssassin is not enabled")
+            .with_note("start Pigeonhole with --enable-spamassassin <host:port>"));
+    };
+    let (_, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
+    Ok(Json(spamassassin::check(&address, &raw).await))
 }

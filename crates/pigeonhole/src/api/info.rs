@@ -174,8 +174,7 @@ impl MessageRelay {
     }
 }
 
-/// What the web UI may offer: release and chaos as configured; SpamAssassin is not
-/// available, so it is off.
+/// What the web UI may offer: release, chaos and SpamAssassin as configured.
 #[utoipa::path(
     get,
     path = "/api/v1/webui",
@@ -186,7 +185,7 @@ pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
     Json(WebUiConfiguration {
         label: "",
         message_relay: MessageRelay::from_config(state.relay.as_deref()),
-        spam_assassin: false,
+        spam_assassin: state.spamassassin.is_some(),
         chaos_enabled: state.chaos.is_enabled(),
         duplicates_ignored: false,
         hide_delete_all_button: false,

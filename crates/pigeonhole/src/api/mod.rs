@@ -7,7 +7,8 @@
 //! * [`message`]: one message — full view, raw source, headers, parts (one, or the
 //!   whole MIME tree), image thumbnails, envelope.
 //! * [`links`]: the links and one-time codes in a message (ours).
-//! * [`checks`]: Mailpit's html-check (caniemail) and link-check of a message.
+//! * [`checks`]: Mailpit's html-check (caniemail), link-check and sa-check
+//!   (SpamAssassin) of a message.
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`import`]: `POST /api/v1/import`, an `.eml` or mbox file into the store (ours).
@@ -116,6 +117,8 @@ pub struct ApiState {
     any_host: bool,
     /// The link check may reach this machine and its networks.
     allow_local_link_check: bool,
+    /// The spamd (`host:port`) the SpamAssassin check asks; `None`: the check is off.
+    spamassassin: Option<Arc<str>>,
 }
 
 impl ApiState {
@@ -134,6 +137,7 @@ impl ApiState {
             auth: None,
             any_host: false,
             allow_local_link_check: false,
+            spamassassin: None,
         }
     }
 
@@ -161,6 +165,11 @@ impl ApiState {
     /// Let the link check reach loopback, private and link-local addresses.
     pub fn with_local_link_check(self, allow: bool) -> ApiState {
         ApiState { allow_local_link_check: allow, ..self }
+    }
+
+    /// Turn the SpamAssassin check on, asking the spamd at this `host:port`.
+    pub fn with_spamassassin(self, address: Option<String>) -> ApiState {
+        ApiState { spamassassin: address.map(Arc::from), ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).
@@ -222,6 +231,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(links::codes))
         .routes(routes!(checks::html_check))
         .routes(routes!(checks::link_check))
+        .routes(routes!(checks::spamassassin_check))
         .routes(routes!(send::send))
         .routes(routes!(export::export))
         .routes(routes!(import::import))

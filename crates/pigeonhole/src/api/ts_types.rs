@@ -22,6 +22,7 @@ use crate::mail::Address;
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
+use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::smtp::{ChaosTrigger, ChaosTriggers, Envelope};
 use crate::store::{InboxInfo, MessagePage, MessageSummary};
@@ -78,6 +79,8 @@ fn render() -> String {
         declaration::<ClientResult>(&config),
         declaration::<LinkCheck>(&config),
         declaration::<LinkStatus>(&config),
+        declaration::<SpamCheck>(&config),
+        declaration::<SpamRule>(&config),
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
     ];

@@ -12,6 +12,8 @@
 //!   clients support them (caniemail data).
 //! * [`linkcheck`]: the HTTP status of every link in a message, never reaching
 //!   local addresses unless allowed.
+//! * [`spamassassin`]: a message's SpamAssassin score and rules, from the spamd the
+//!   user configured.
 
 #[cfg(test)]
 pub(crate) mod corpus;
@@ -22,6 +24,7 @@ pub mod links;
 pub mod mbox;
 pub mod parse;
 pub mod render;
+pub mod spamassassin;
 pub mod thumb;
 pub mod view;
 
