@@ -250,9 +250,10 @@ pub fn headers(raw: &[u8]) -> BTreeMap<String, Vec<String>> {
 /// when it is multipart, else the single part `1`.
 pub fn part_tree(raw: &[u8]) -> PartNode {
     let message = parse(raw);
+    let mut seen = vec![false; message.parts.len()];
     match message.parts.first() {
-        Some(root) if root.sub_parts().is_some() => tree_node(&message, root, String::new(), 0),
-        Some(root) => tree_node(&message, root, "1".to_string(), 0),
+        Some(root) if root.sub_parts().is_some() => tree_node(&message, root, String::new(), 0, &mut seen),
+        Some(root) => tree_node(&message, root, "1".to_string(), 0, &mut seen),
         // Nothing to parse (an empty message): one empty text part.
         None => PartNode {
             part_id: "1".to_string(),
@@ -265,16 +266,27 @@ pub fn part_tree(raw: &[u8]) -> PartNode {
     }
 }
 
-/// `part` and, up to [`MAX_TREE_DEPTH`], the parts under it.
-fn tree_node(message: &Message<'_>, part: &MessagePart<'_>, part_id: String, depth: usize) -> PartNode {
+/// `part` and, up to [`MAX_TREE_DEPTH`], the parts under it. `seen`: the parts
+/// already in the tree (by index), each shown once.
+fn tree_node(
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    part_id: String,
+    depth: usize,
+    seen: &mut [bool],
+) -> PartNode {
     let parts: Vec<PartNode> = match part.sub_parts() {
         Some(children) if depth < MAX_TREE_DEPTH => children
             .iter()
             .enumerate()
             .filter_map(|(i, &index)| {
                 let child = message.parts.get(index as usize)?;
-                let dot = if part_id.is_empty() { "" } else { "." };
-                Some(tree_node(message, child, format!("{part_id}{dot}{}", i + 1), depth + 1))
+                if unseen(seen, index) {
+                    let dot = if part_id.is_empty() { "" } else { "." };
+                    Some(tree_node(message, child, format!("{part_id}{dot}{}", i + 1), depth + 1, seen))
+                } else {
+                    None
+                }
             })
             .collect(),
         _ => Vec::new(),
@@ -399,14 +411,23 @@ fn leaves<'m, 'x>(message: &'m Message<'x>) -> Vec<Leaf<'m, 'x>> {
     // An explicit stack, not recursion: the nesting depth is the sender's choice.
     let mut stack = numbered("", children);
     let mut leaves = Vec::new();
+    let mut seen = vec![false; message.parts.len()];
     while let Some((id, index)) = stack.pop() {
-        let Some(part) = message.parts.get(index as usize) else { continue };
+        let Some(part) = message.parts.get(index as usize).filter(|_| unseen(&mut seen, index)) else { continue };
         match part.sub_parts() {
             Some(children) => stack.extend(numbered(&id, children)),
             None => leaves.push(Leaf { id, index, part }),
         }
     }
     leaves
+}
+
+/// Marks part `index` seen; true the first time. mail-parser's part lists should
+/// form a tree, but on some broken MIME they share parts (or loop), and walking
+/// every path then took exponential time and memory (several GB for a 19 KB
+/// message; found by the message_pipeline fuzz target).
+fn unseen(seen: &mut [bool], index: u32) -> bool {
+    seen.get_mut(index as usize).is_some_and(|seen| !std::mem::replace(seen, true))
 }
 
 /// `type/subtype`, lowercase, without parameters.
