@@ -190,11 +190,22 @@ impl Desktop {
         );
     }
 
+    /// Save a screenshot as a test artifact, `artifacts/desktop-screenshots/{name}.png`.
+    /// Taken from the X display (ImageMagick's `import`), so it shows the window as a
+    /// person sees it, native menu bar included. (WebDriver's own screenshot waits for
+    /// a GL snapshot that never comes while the app draws on the CPU, its default:
+    /// see src-tauri/src/rendering.rs.)
     async fn screenshot(&self, name: &str) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/desktop-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let png = self.client.screenshot().await.expect("a screenshot of the window");
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        let import = tool("import", "apt-get install imagemagick");
+        let png = dir.join(format!("{name}.png"));
+        let status = Command::new(import)
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&png)
+            .status()
+            .expect("run ImageMagick's import");
+        assert!(status.success(), "import could not take a screenshot of {}: {status}", self.display);
     }
 }
 
