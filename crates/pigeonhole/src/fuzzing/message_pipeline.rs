@@ -16,11 +16,13 @@ use scraper::Html;
 use scraper::node::Node;
 use time::OffsetDateTime;
 
+use crate::config::TagRules;
+use crate::mail::links;
 use crate::mail::parse::{MAX_INDEXED_BODY, SNIPPET_CHARS};
 use crate::mail::render::{self, ColorScheme};
 use crate::mail::view::{self, PartNode};
-use crate::mail::{links, summarize};
-use crate::store::MessageSummary;
+use crate::smtp::Envelope;
+use crate::store::{NewMessage, ingest};
 
 /// Elements that must never come out of the sanitizer, in any namespace.
 const FORBIDDEN: &[&str] = &[
@@ -34,9 +36,12 @@ const URL_ATTRIBUTES: &[&str] =
 
 /// Run one fuzz input; panics on any broken invariant.
 pub fn message_pipeline(raw: &[u8]) {
-    let parsed = summarize(raw);
-    assert!(parsed.snippet.chars().count() <= SNIPPET_CHARS, "snippet of {} characters", parsed.snippet.len());
-    assert!(parsed.search.body.len() <= MAX_INDEXED_BODY, "indexed body of {} bytes", parsed.search.body.len());
+    // What the store makes of it on ingest: the summary and the search text.
+    let new = NewMessage { raw: raw.to_vec(), envelope: Envelope::default(), received_at: OffsetDateTime::UNIX_EPOCH };
+    let prepared = ingest::prepare(new, &TagRules::default()).expect("any bytes compress");
+    let (summary, search) = (prepared.summary, prepared.search);
+    assert!(summary.snippet.chars().count() <= SNIPPET_CHARS, "snippet of {} characters", summary.snippet.len());
+    assert!(search.body.len() <= MAX_INDEXED_BODY, "indexed body of {} bytes", search.body.len());
 
     view::headers(raw);
     let mut leaves = Vec::new();
@@ -44,23 +49,6 @@ pub fn message_pipeline(raw: &[u8]) {
     for part_id in &leaves {
         view::part(raw, part_id);
     }
-    let summary = MessageSummary {
-        id: "fuzz".into(),
-        message_id: parsed.message_id,
-        read: false,
-        from: parsed.from,
-        to: parsed.to,
-        cc: parsed.cc,
-        bcc: parsed.bcc,
-        reply_to: parsed.reply_to,
-        subject: parsed.subject,
-        created: OffsetDateTime::UNIX_EPOCH,
-        username: String::new(),
-        tags: Vec::new(),
-        size: raw.len() as u64,
-        attachments: parsed.attachments,
-        snippet: parsed.snippet,
-    };
     let message = view::message(&summary, raw);
     links::links(&message.text, &message.html);
     links::codes(&message.text, &message.html);

@@ -18,7 +18,7 @@ thread_local! {
 }
 
 /// Everything the writer inserts for one message, computed in advance.
-pub(super) struct PreparedMessage {
+pub(crate) struct PreparedMessage {
     /// What the list shows and `Event::New` carries, exactly as read back later.
     pub summary: MessageSummary,
     pub inbox: String,
@@ -33,7 +33,7 @@ pub(super) struct PreparedMessage {
 }
 
 /// The address columns, encoded.
-pub(super) struct AddressColumns {
+pub(crate) struct AddressColumns {
     pub from: String,
     pub to: String,
     pub cc: String,
@@ -43,7 +43,7 @@ pub(super) struct AddressColumns {
 
 /// Turn a received message into its rows, tagged as `tag_rules` say. CPU-bound:
 /// proportional to the size.
-pub(super) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<PreparedMessage, SubmitError> {
+pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<PreparedMessage, SubmitError> {
     let NewMessage { raw, envelope, received_at } = message;
     let parsed = mail::summarize(&raw);
     let compressed = compress(&raw).map_err(|e| SubmitError::Failed(format!("cannot compress the message: {e}")))?;

@@ -18,7 +18,7 @@
 
 mod checkpoint;
 mod codec;
-mod ingest;
+pub(crate) mod ingest;
 mod read;
 mod schema;
 mod search;
