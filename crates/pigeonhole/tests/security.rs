@@ -196,6 +196,47 @@ fn cross_site_websockets_are_refused() {
     assert_eq!(upgrade(None), "101");
 }
 
+/// `GET /api/v1/message/{ID}` marks the message read (as Mailpit's does), and any
+/// web page can fire a GET blindly: `<img src="http://127.0.0.1:8025/api/v1/message/latest">`
+/// carries no Origin. The browser's `Sec-Fetch-Site` tells: another site's request
+/// (or another port's of this machine, `same-site`) gets the message but leaves it
+/// unread; the UI's own (`same-origin`), a URL the user opened (`none`) and clients
+/// that send no such header (curl) mark it read.
+#[test]
+fn a_cross_site_get_does_not_mark_a_message_read() {
+    let server = Server::start();
+    let id = one_message(&server);
+    let host = own(&server);
+    let open = |path: &str, site: Option<&str>| {
+        let mut headers = vec![("Host", host.as_str())];
+        headers.extend(site.map(|site| ("Sec-Fetch-Site", site)));
+        let answer = http(server.http, "GET", path, &headers, Vec::new());
+        assert_eq!(answer.status, 200, "{path} from {site:?}: {}", String::from_utf8_lossy(&answer.body));
+        let message: Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(message["ID"], id.as_str());
+    };
+    for site in ["cross-site", "same-site", "Cross-Site"] {
+        for path in [format!("/api/v1/message/{id}"), "/api/v1/message/latest".into()] {
+            open(&path, Some(site));
+            assert_unchanged(&server, &id);
+        }
+    }
+    for site in [Some("same-origin"), Some("none"), None] {
+        open(&format!("/api/v1/message/{id}"), site);
+        assert_eq!(server.list()["messages"][0]["Read"], true, "opened from {site:?}");
+        // Unread again for the next one.
+        let unread = http(
+            server.http,
+            "PUT",
+            "/api/v1/messages",
+            &[("Host", host.as_str()), ("Content-Type", "application/json")],
+            format!(r#"{{"IDs":["{id}"],"Read":false}}"#).into_bytes(),
+        );
+        assert_eq!(unread.status, 200);
+        assert_unchanged(&server, &id);
+    }
+}
+
 /// A body over the cap is refused with 413 and a JSON error, before it is read.
 #[test]
 fn oversized_bodies_get_413_with_a_json_error() {

@@ -1,4 +1,5 @@
-//! One message: `GET /api/v1/message/{ID}` (full view; marks it read) and its
+//! One message: `GET /api/v1/message/{ID}` (full view; marks it read unless another
+//! site's page asked, see [`marks_read`]) and its
 //! `/raw`, `/headers`, `/part/{PartID}` (any leaf part, bodies included),
 //! `/part/{PartID}/thumb` (a 180×120 JPEG, [`crate::mail::thumb`]), and our
 //! extensions `/parts` (the MIME tree) and `/envelope`.
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -64,7 +66,24 @@ where
     found.ok_or_else(|| ApiError::not_found("Message not found"))
 }
 
-/// One message in full; opening it marks it read.
+/// Whether a request for a message may mark it read. Mailpit's GET does, which lets
+/// any web page flip the flag blindly with an `<img>` (no `Origin` on a GET, and an
+/// answer it cannot read but need not). Browsers say where a request comes from in
+/// `Sec-Fetch-Site`: only `same-origin` (the UI's own page, in a browser or the
+/// desktop window) and `none` (the user opened the URL: typed, bookmarked) mark it;
+/// `cross-site` and `same-site` (another port of this machine, `127.0.0.1:3000`
+/// say: the app under development, or anything else served locally) read it as it
+/// is. A request without the header is not a browser's, or a browser's that sends
+/// none (older than 2023): curl and the API clients mark it read, as in Mailpit.
+fn marks_read(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes().to_ascii_lowercase()) {
+        None => true,
+        Some(site) => site == b"same-origin" || site == b"none",
+    }
+}
+
+/// One message in full; opening it marks it read, unless another site asked (see
+/// `Sec-Fetch-Site`).
 #[utoipa::path(
     get,
     path = "/api/v1/message/{ID}",
@@ -75,6 +94,7 @@ where
 )]
 pub async fn show(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<MessageView>, ApiError> {
@@ -86,7 +106,7 @@ pub async fn show(
     })
     .await?;
     // Opening a message marks it read, as in Mailpit; skip the write when it is.
-    if !was_read {
+    if !was_read && marks_read(&headers) {
         state.store.set_read(Selection::Ids(vec![id]), true).await?;
     }
     Ok(Json(view))
