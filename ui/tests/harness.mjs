@@ -227,14 +227,36 @@ export async function newContext(browser, options = {}) {
 let sharedBrowser = null;
 let closeRegistered = false;
 
+/** The console line a page's own CSP violation is reported as (see `uiTest`). */
+export const CSP_VIOLATION = '[csp-violation]';
+
+/**
+ * Report every Content-Security-Policy violation of the context's pages as a console
+ * error starting with `CSP_VIOLATION`. It runs in every document the page's scripts
+ * run in: the UI's own page, where a violation means its policy broke something
+ * (or something it should refuse was tried). The sandboxed mail previews run no
+ * script, so what their own stricter policy blocks (remote images) is not reported.
+ */
+export function reportCspViolations(context) {
+  return context.addInitScript((prefix) => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const where = e.sourceFile ? ` at ${e.sourceFile}:${e.lineNumber}` : '';
+      console.error(`${prefix} ${e.effectiveDirective} refused ${e.blockedURI || '(inline)'} in ${location.href}${where}`);
+    });
+  }, CSP_VIOLATION);
+}
+
 /**
  * One test: a fresh engine, a fresh browser context and page (the browser is shared
  * by the tests of one file). `fn` gets `{ t, engine, browser, context, page, pageLog,
- * dialogs }`. On failure: engine output, page console and a screenshot.
+ * dialogs, cspViolations }`. On failure: engine output, page console and a screenshot.
+ * Any CSP violation in the page (the UI's policy refusing something the UI does)
+ * fails the test, unless `allowCspViolations` (for a test that provokes them and
+ * checks `cspViolations` itself).
  * Options: `timeout` (whole test, ms), `context` (extra context options), `engine`
- * (startEngine options).
+ * (startEngine options), `allowCspViolations`.
  */
-export function uiTest(name, fn, { timeout = 90_000, context: contextOptions = {}, engine: engineOptions = {}, ...rest } = {}) {
+export function uiTest(name, fn, { timeout = 90_000, context: contextOptions = {}, engine: engineOptions = {}, allowCspViolations = false, ...rest } = {}) {
   if (!closeRegistered) {
     closeRegistered = true;
     after(async () => {
@@ -250,17 +272,25 @@ export function uiTest(name, fn, { timeout = 90_000, context: contextOptions = {
     let page;
     const pageLog = [];
     const dialogs = [];
+    const cspViolations = [];
     try {
       context = await newContext(browser, contextOptions);
+      await reportCspViolations(context);
       page = await context.newPage();
-      page.on('console', (m) => pageLog.push(`[console.${m.type()}] ${m.text()}`));
+      page.on('console', (m) => {
+        pageLog.push(`[console.${m.type()}] ${m.text()}`);
+        if (m.text().startsWith(CSP_VIOLATION)) cspViolations.push(m.text());
+      });
       page.on('pageerror', (e) => pageLog.push(`[pageerror] ${e.message}`));
       page.on('requestfailed', (r) => pageLog.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
       page.on('dialog', async (d) => {
         dialogs.push({ type: d.type(), message: d.message() });
         await d.dismiss().catch(() => {});
       });
-      await fn({ t, engine, browser, context, page, pageLog, dialogs });
+      await fn({ t, engine, browser, context, page, pageLog, dialogs, cspViolations });
+      if (!allowCspViolations && cspViolations.length > 0) {
+        throw new Error(`the UI's Content-Security-Policy refused ${cspViolations.length} things:\n${cspViolations.join('\n')}`);
+      }
     } catch (err) {
       const shot = page ? await screenshot(page, `FAILED-${name}`).catch(() => null) : null;
       const tail = (s, n) => s.split('\n').slice(-n).join('\n');

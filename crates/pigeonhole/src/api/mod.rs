@@ -85,6 +85,8 @@ use crate::store::{Store, StoreError};
 pub use auth::Credentials;
 pub use error::ApiError;
 use events::Streams;
+/// For the desktop app: its Tauri isolation frame in the UI's `frame-src`.
+pub use ui::allow_frame_sources;
 /// The wait API's duration syntax, for clients that size their own timeouts.
 pub use wait::parse_timeout as parse_wait_timeout;
 

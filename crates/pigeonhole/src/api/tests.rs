@@ -1506,3 +1506,46 @@ async fn tags_list_set_rename_delete() {
     assert!(bad_type.assert_error(StatusCode::BAD_REQUEST).contains("Tags"));
     assert_eq!(api.get_json("/api/v1/tags").await, json!(["t"]));
 }
+
+/// The UI's document carries the whole policy and its companions, exactly; its
+/// assets and the API do not need them (and `/view/` has its own, `view_html_part`).
+#[tokio::test]
+async fn the_ui_document_has_a_strict_policy() {
+    let api = Api::new().await;
+    let page = api.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let policy = page.header("content-security-policy").unwrap();
+    let directives: std::collections::BTreeMap<&str, &str> =
+        policy.split(';').map(|d| d.trim().split_once(' ').unwrap_or((d.trim(), ""))).collect();
+    let expected = std::collections::BTreeMap::from([
+        ("default-src", "'self'"),
+        ("script-src", "'self'"),
+        ("style-src", "'self' 'unsafe-inline'"),
+        ("img-src", "'self' data: blob:"),
+        ("connect-src", "'self' ipc: http://ipc.localhost"),
+        ("worker-src", "'self'"),
+        ("object-src", "'none'"),
+        ("base-uri", "'none'"),
+        ("form-action", "'none'"),
+        ("frame-ancestors", "'none'"),
+        ("frame-src", "'self'"),
+    ]);
+    assert_eq!(directives, expected, "{policy}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    // No inline script in the built page: `script-src 'self'` would refuse it.
+    let html = String::from_utf8_lossy(&page.body).to_ascii_lowercase();
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(tag.contains("src=\"/"), "an inline or foreign script in index.html: <script{tag}>");
+    }
+    // A deep link is the same document with the same headers.
+    let deep = api.get("/some/deep/link").await;
+    assert_eq!(deep.header("content-security-policy"), Some(policy));
+    assert_eq!(deep.header("x-frame-options"), Some("DENY"));
+
+    // The extra frame sources are checked tokens: nothing can end a directive early.
+    assert!(!super::allow_frame_sources("isolation-1: ; script-src *"));
+    assert!(!super::allow_frame_sources("evil'"));
+}

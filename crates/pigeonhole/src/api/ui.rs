@@ -7,7 +7,7 @@
 //! work). Vite names assets by content hash, so they are cached for a year;
 //! `index.html` is always revalidated.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
@@ -18,12 +18,49 @@ use super::error::ApiError;
 #[folder = "../../ui/dist/"]
 struct Assets;
 
-/// The UI's own policy: only our origin, no inline scripts, no plugins, and no
-/// framing by other sites. Message HTML is never part of this document: it is shown
-/// through `/view/{ID}.html` in a sandboxed frame under a stricter policy.
+/// The UI's own policy: only our origin, no inline or evaluated scripts, no
+/// plugins, no `<base>`, no form posts, and no framing by anyone. Message HTML is
+/// never part of this document: it is shown through `/view/{ID}.html` in a sandboxed
+/// frame (`frame-src 'self'`) under a stricter policy of its own.
+///
+/// - `style-src 'unsafe-inline'`: Svelte sets `style` attributes (the splitter's
+///   widths, the virtual list's offsets); styles cannot run script.
+/// - `img-src data: blob:`: icons and thumbnails drawn in the page.
+/// - `worker-src 'self'`: pdf.js's worker, a file of the bundle (`PdfPreview.svelte`).
+/// - `connect-src 'self'`: the API and the `/api/events` WebSocket (CSP 3: `'self'`
+///   matches `ws:` of the same host and port; Chromium and WebKit do so, and the
+///   browser and desktop tests prove it). `ipc: http://ipc.localhost` is the
+///   desktop window's Tauri IPC (a fetch to `ipc://localhost/<command>` on Linux and
+///   macOS, `http://ipc.localhost` on Windows); a browser has no such scheme, and
+///   what the page may call there is the capability's business
+///   (`capabilities/default.json`).
 const UI_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+     img-src 'self' data: blob:; connect-src 'self' ipc: http://ipc.localhost; worker-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; frame-src 'self'";
+
+/// More `frame-src` sources for the UI, set once by the process before it serves:
+/// the desktop app's Tauri isolation frame (`isolation-<uuid>:`, a scheme Tauri
+/// generates per build), which the window adds to the UI's page.
+static EXTRA_FRAME_SOURCES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Let the UI's page frame documents from `sources` too (CSP source expressions,
+/// space-separated; a scheme needs its colon: `isolation-1234:`). Only the first call
+/// counts (the desktop app calls it once, before the engine starts); each source must
+/// be a plain token, so nothing can be smuggled into the header.
+pub fn allow_frame_sources(sources: &str) -> bool {
+    let clean = sources
+        .split_ascii_whitespace()
+        .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:/*".contains(&b)));
+    clean && EXTRA_FRAME_SOURCES.set(sources.split_ascii_whitespace().collect::<Vec<_>>().join(" ")).is_ok()
+}
+
+/// [`UI_POLICY`] with the extra frame sources, if any.
+fn policy() -> HeaderValue {
+    match EXTRA_FRAME_SOURCES.get() {
+        Some(extra) => HeaderValue::from_str(&format!("{UI_POLICY} {extra}")).expect("checked in allow_frame_sources"),
+        None => HeaderValue::from_static(UI_POLICY),
+    }
+}
 
 /// The fallback handler: a UI file, the UI's `index.html`, or a JSON 404/405.
 pub async fn serve(method: Method, uri: Uri) -> Response {
@@ -53,7 +90,12 @@ fn file_response(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     if path.ends_with(".html") {
-        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(UI_POLICY));
+        // The document itself: its policy, never framed (clickjacking; the older
+        // header for browsers without `frame-ancestors`), and no Referer sent from it.
+        // `X-Content-Type-Options: nosniff` is on every answer (`guard.rs`).
+        headers.insert(CONTENT_SECURITY_POLICY, policy());
+        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
     response
 }

@@ -171,6 +171,9 @@ async fn handle(
     // The per-command deadline: moved on by a reply or by MIN_PROGRESS_BYTES of input.
     let mut command_deadline = Instant::now() + limits.command_timeout;
     let mut progress = 0usize;
+    // The message being received, counted against the store's byte budget as it
+    // arrives; handed to the store with the message.
+    let mut reservation = shared.store.reservation();
 
     loop {
         session.set_chaos(shared.chaos.triggers());
@@ -184,7 +187,8 @@ async fn handle(
                         envelope: delivery.envelope,
                         received_at: OffsetDateTime::now_utc(),
                     };
-                    let outcome = shared.store.submit(message).await.map_err(refusal);
+                    let held = std::mem::replace(&mut reservation, shared.store.reservation());
+                    let outcome = shared.store.submit_reserved(message, held).await.map_err(refusal);
                     if outcome.is_ok() {
                         shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
                         shared.counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
@@ -217,6 +221,26 @@ async fn handle(
         if (stopping || pausing) && !session.in_body() {
             session.end(if stopping { Ending::ServerShutdown } else { Ending::IntakePaused });
             return flush_and_close(&mut connection, &mut session).await;
+        }
+        if session.keeps_body() {
+            // Hold the memory the next read may take before reading it: a read's
+            // worth more, or the body's buffer doubled when that does not fit.
+            let (len, capacity) = session.body_held();
+            let next = if len + 2 * READ_CHUNK > capacity {
+                capacity.saturating_mul(2).max(len + 2 * READ_CHUNK)
+            } else {
+                capacity
+            };
+            if !reservation.cover(next) {
+                // The budget is spent: this message is dropped as it comes and
+                // answered 451, rather than held beyond the budget.
+                tracing::debug!(%peer, "smtp message refused: the byte budget of mail on its way in is spent");
+                session.refuse_body();
+                reservation.release();
+                shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        } else if reservation.bytes() > 0 {
+            reservation.release();
         }
         let read = tokio::select! {
             read = tokio::time::timeout_at(command_deadline, connection.read(&mut buf)) => read,

@@ -135,6 +135,10 @@ pub struct Session {
     rcpt_to: Vec<String>,
     /// The message being received (DATA body or BDAT chunks so far).
     body: Vec<u8>,
+    /// The listener could not fit this message in the store's byte budget
+    /// ([`Session::refuse_body`]): the rest of it is read and dropped, then
+    /// answered 451.
+    refused_body: bool,
     bad_commands: usize,
     transcript: Transcript,
     /// Errors to answer MAIL, RCPT and AUTH with, at random.
@@ -164,6 +168,7 @@ impl Session {
             mail_from: None,
             rcpt_to: Vec::new(),
             body: Vec::new(),
+            refused_body: false,
             bad_commands: 0,
             transcript: Transcript::default(),
             chaos: ChaosTriggers::default(),
@@ -212,6 +217,33 @@ impl Session {
     /// True while a message body is being received (for the listener's timeouts).
     pub fn in_body(&self) -> bool {
         matches!(self.state, State::Data { .. } | State::Bdat { .. } | State::SkipChunk { .. })
+    }
+
+    /// The message received so far: its length and the memory it holds (the
+    /// listener counts the latter against the store's byte budget).
+    pub fn body_held(&self) -> (usize, usize) {
+        (self.body.len(), self.body.capacity())
+    }
+
+    /// True while the session keeps the bytes of a message it is receiving (not
+    /// when it drops them: too big, refused, or a skipped BDAT chunk).
+    pub fn keeps_body(&self) -> bool {
+        match self.state {
+            State::Data { oversize, .. } => !oversize && !self.refused_body,
+            State::Bdat { .. } => !self.refused_body,
+            _ => false,
+        }
+    }
+
+    /// The message being received does not fit in memory now (the store's byte
+    /// budget is spent): drop what it has, read the rest of it without keeping
+    /// any, and answer it `451 4.3.0` (try again later) at its end. Nothing is
+    /// lost: the client keeps the message and retries. Outside a body, nothing.
+    pub fn refuse_body(&mut self) {
+        if matches!(self.state, State::Data { .. } | State::Bdat { .. }) {
+            self.refused_body = true;
+            self.body = Vec::new();
+        }
     }
 
     /// Bytes held for the client: input not yet consumed, and the message so far
@@ -272,7 +304,7 @@ impl Session {
                     if self.body.len() > self.limits.max_message_size {
                         *oversize = true;
                     }
-                    if *oversize {
+                    if *oversize || self.refused_body {
                         // Keep reading to the terminator, but keep none of it.
                         self.body.clear();
                     }
@@ -281,6 +313,8 @@ impl Session {
                     }
                     if *oversize {
                         self.message_too_big();
+                    } else if self.refused_body {
+                        self.body_refused();
                     } else {
                         break Some(self.deliver());
                     }
@@ -296,13 +330,19 @@ impl Session {
                 }
                 State::Bdat { remaining, last } => {
                     let take = pending.len().min(*remaining);
-                    self.body.extend_from_slice(&pending[..take]);
+                    if !self.refused_body {
+                        self.body.extend_from_slice(&pending[..take]);
+                    }
                     self.consumed += take;
                     *remaining -= take;
                     if *remaining > 0 {
                         break None;
                     }
-                    if *last {
+                    if self.refused_body {
+                        // The chunk is answered; the transaction is over, so any
+                        // further BDAT of it is refused (503) until a new MAIL.
+                        self.body_refused();
+                    } else if *last {
                         break Some(self.deliver());
                     } else {
                         self.state = State::Command;
@@ -376,6 +416,7 @@ impl Session {
         self.mail_from = None;
         self.rcpt_to.clear();
         self.body = Vec::new();
+        self.refused_body = false;
         self.transcript.end_transaction();
     }
 
@@ -391,6 +432,13 @@ impl Session {
             transcript: self.transcript.text(),
         };
         Action::Deliver(Box::new(Delivery { raw: std::mem::take(&mut self.body), envelope }))
+    }
+
+    /// The end of a message [`Session::refuse_body`] dropped.
+    fn body_refused(&mut self) {
+        self.state = State::Command;
+        self.reply(451, [4, 3, 0], "Too much mail on its way in, try again later");
+        self.reset_transaction();
     }
 
     fn message_too_big(&mut self) {

@@ -495,3 +495,52 @@ proptest! {
         }
     }
 }
+
+/// A body the listener cannot fit in the store's byte budget is dropped as it
+/// comes and answered 451 at its end, never delivered; the session goes on, and
+/// the next message is taken.
+#[test]
+fn a_refused_body_is_drained_and_answered_451() {
+    let mut session = session();
+    let mut out = drive(&mut session, &[TRANSACTION, b"Subject: big\r\n\r\nfirst half "]);
+    assert!(session.keeps_body());
+    assert!(session.body_held().0 > 0);
+    session.refuse_body();
+    assert!(!session.keeps_body(), "the rest is not kept");
+    assert_eq!(session.body_held(), (0, 0), "what it had is let go");
+    let rest = drive(
+        &mut session,
+        &[
+            b"second half\r\n.\r\n",
+            b"MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\nSubject: small\r\n\r\nok\r\n.\r\n",
+        ],
+    );
+    out.output.push_str(&rest.output);
+    assert!(out.delivered.is_empty());
+    assert_eq!(rest.delivered.len(), 1);
+    assert_eq!(rest.delivered[0].raw, b"Subject: small\r\n\r\nok\r\n");
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "451", "250", "250", "354", "250"]);
+    assert!(out.output.contains("451 4.3.0 "), "{}", out.output);
+
+    // The same inside a BDAT chunk: the chunk is read to its end, then refused,
+    // and the transaction is over (a further chunk is out of sequence).
+    let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
+    let first = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 10\r\nhello"]);
+    assert!(session.keeps_body());
+    session.refuse_body();
+    let rest = drive(&mut session, &[b"world", b"BDAT 2 LAST\r\nok", b"NOOP\r\n"]);
+    assert!(first.delivered.is_empty() && rest.delivered.is_empty());
+    assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "451", "503", "250"]);
+
+    // Outside a body it does nothing.
+    let mut session = session_at_command();
+    session.refuse_body();
+    let out = drive(&mut session, &[b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nDATA\r\nhi\r\n.\r\n"]);
+    assert_eq!(out.delivered.len(), 1);
+}
+
+fn session_at_command() -> Session {
+    let mut session = session();
+    drive(&mut session, &[b"EHLO c\r\n"]);
+    session
+}
