@@ -60,6 +60,13 @@ pub fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    let context = tauri::generate_context!();
+    // The isolation pattern (tauri.conf.json): Tauri adds its frame, on a scheme it
+    // names per build, to the window's page, whose policy (the engine's) must let it.
+    #[allow(irrefutable_let_patterns)]
+    if let tauri::Pattern::Isolation { schema, .. } = context.pattern() {
+        pigeonhole::api::allow_frame_sources(&format!("{schema}:"));
+    }
     let app = tauri::Builder::default()
         // First, so that a second launch hands over to the running app and exits
         // before it binds a port or opens the store.
@@ -86,7 +93,7 @@ pub fn run() -> ExitCode {
             start(app.handle());
             Ok(())
         })
-        .build(tauri::generate_context!());
+        .build(context);
     let app = match app {
         Ok(app) => app,
         Err(err) => {

@@ -5,9 +5,9 @@
 // remote resource is a URL on it.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 
 import { expectText, htmlMail, openMessage, openTab, openUI, previewFrame, screenshot, sendMail, sleep, startRecorder, uiTest, waitFor } from './harness.mjs';
+import { CORPUS, MESSAGES, corpusMessages } from './xss-corpus.mjs';
 
 /** Time given to a preview to make any request it is going to make on its own. */
 const SETTLE_MS = 1500;
@@ -48,47 +48,6 @@ uiTest('remote images are blocked until load-remote is clicked', async ({ engine
     { message: 'the remote image did not load after load-remote' },
   );
 });
-
-const CORPUS = JSON.parse(readFileSync(new URL('./data/xss-payloads.json', import.meta.url), 'utf8')).payloads;
-/** Messages the corpus is spread over: each payload in every field of one of them. */
-const MESSAGES = 10;
-/**
- * Closes whatever a payload left open (raw text, foreign content, comments, tables,
- * forms), so that the next payload of the same HTML body is parsed as markup again.
- * `<plaintext>` cannot be closed: such payloads go last in their message.
- */
-const CLOSER = '--></script></style></textarea></title></xmp></noscript></noembed></noframes></template></option></select></iframe></object></svg></math></table></form></a>';
-
-/**
- * Payload `n` with its placeholders filled: `{js}` sets `window.__pwned` and asks the
- * canary for /js/n (no quotes or spaces: it works in any attribute or URL), `{url}`
- * is the canary's /leak/n.
- */
-function payload(template, n, canary) {
-  const port = new URL(canary.origin).port;
-  const js = `__pwned=${n},fetch(\`${canary.url(`/js/${n}`)}\`)`;
-  return template.replaceAll('{js}', js).replaceAll('{url}', canary.url(`/leak/${n}`)).replaceAll('{port}', port);
-}
-
-/** The corpus dealt round-robin into `MESSAGES` nodemailer messages. */
-function corpusMessages(canary) {
-  const batches = Array.from({ length: MESSAGES }, () => []);
-  CORPUS.forEach((template, n) => batches[n % MESSAGES].push(payload(template, n, canary)));
-  return batches.map((batch, m) => {
-    batch.sort((a, b) => /<plaintext/i.test(a) - /<plaintext/i.test(b));
-    const options = {
-      from: { name: batch[0], address: 'attacker@example.test' },
-      to: batch.map((p, i) => ({ name: p, address: `victim${i}@example.test` })),
-      subject: `XSS ${m}: ${batch.join(' ')}`,
-      text: batch.join('\n'),
-      html: `<p>corpus ${m}</p>` + batch.map((p) => p + CLOSER).join('\n'),
-      headers: Object.fromEntries(batch.map((p, i) => [`X-Payload-${i}`, p])),
-      attachments: batch.map((p) => ({ filename: p, content: 'x', contentType: 'text/plain' })),
-      envelope: { from: 'attacker@example.test', to: ['victim@example.test'] },
-    };
-    return { options, batch };
-  });
-}
 
 /** Text as the UI shows it and as the corpus has it: control characters and runs of space as one space. */
 const squash = (text) => text.replace(/[\s\x00-\x1f\x7f]+/g, ' ').trim();
