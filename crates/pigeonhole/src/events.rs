@@ -43,6 +43,34 @@ pub enum Event {
     /// Ours: SMTP intake was paused or resumed ([`crate::smtp::Intake`]).
     #[serde(rename = "intake")]
     Intake(IntakeState),
+    /// Ours, only on `/api/events`: more messages arrived than the stream
+    /// announces one by one (a flood); instead of their `new` frames, this, after
+    /// a `stats` with the totals: clients should reload. Never broadcast by the
+    /// store; Mailpit's clients ignore a type they do not know.
+    #[serde(rename = "burst")]
+    Burst(Burst),
+    /// Ours: the disk holding the data folder filled up (SMTP answers
+    /// `452 4.3.1`), or has room again.
+    #[serde(rename = "disk")]
+    Disk(DiskState),
+}
+
+/// New messages not announced one by one (the `burst` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Burst {
+    /// How many `new` frames this stands for.
+    #[serde(rename = "Count")]
+    pub count: u64,
+}
+
+/// Whether the data folder's disk is full (the `disk` event; `GET /api/v1/storage` says it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct DiskState {
+    /// A write failed for want of space, and there is no room yet.
+    #[serde(rename = "Full")]
+    pub full: bool,
 }
 
 /// Whether SMTP takes mail (`GET`/`PUT /api/v1/intake`, the `intake` event).

@@ -264,6 +264,7 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v1/tags");
     c.get("/api/v1/intake");
     c.json(Method::PUT, "/api/v1/intake", json!({"Paused": false}));
+    c.get("/api/v1/storage");
     c.get("/api/v1/chaos");
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 451, "Probability": 0}}));
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 200}}));

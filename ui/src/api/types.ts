@@ -252,7 +252,7 @@ RecipientAllowlist: string, };
 /**
  * One change, as sent over `/api/events`.
  */
-export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "update", "Data": TagsChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState };
+export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "update", "Data": TagsChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState } | { "Type": "burst", "Data": Burst } | { "Type": "disk", "Data": DiskState };
 
 export type Stats = { Total: number, Unread: number, Version: string, };
 
@@ -279,6 +279,38 @@ export type IntakeView = { Paused: boolean,
  * Where SMTP listens (`ip:port`; `""` when the API runs without a listener).
  */
 SMTPAddress: string, };
+
+/**
+ * New messages not announced one by one (the `burst` event).
+ */
+export type Burst = { 
+/**
+ * How many `new` frames this stands for.
+ */
+Count: number, };
+
+/**
+ * Whether the data folder's disk is full (the `disk` event; `GET /api/v1/storage` says it too).
+ */
+export type DiskState = { 
+/**
+ * A write failed for want of space, and there is no room yet.
+ */
+Full: boolean, };
+
+/**
+ * Ours: the data folder and whether its disk is full (then SMTP answers
+ * `452 4.3.1` until space is freed); the `disk` event reports changes.
+ */
+export type StorageView = { 
+/**
+ * The data folder (where `pigeonhole.db` is).
+ */
+DataDir: string, 
+/**
+ * A write failed for want of space, and no space was freed since.
+ */
+DiskFull: boolean, };
 
 /**
  * `HTMLCheckResponse`.

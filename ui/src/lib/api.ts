@@ -11,6 +11,7 @@ import type {
   MessageView,
   PartNode,
   SendResponse,
+  StorageView,
 } from '../api/types';
 
 export class ApiError extends Error {
@@ -91,6 +92,9 @@ export async function remoteCount(id: string): Promise<number> {
 }
 
 export const intake = () => json<IntakeView>('/api/v1/intake');
+
+/** The data folder, and whether its disk is full (SMTP answers 452 meanwhile). */
+export const storage = () => json<StorageView>('/api/v1/storage');
 
 /** Pause SMTP intake (it answers 421) or resume it. */
 export async function setIntakePaused(paused: boolean): Promise<void> {

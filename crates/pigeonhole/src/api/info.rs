@@ -91,6 +91,29 @@ pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>,
     Ok(Json(info))
 }
 
+/// Ours: the data folder and whether its disk is full (then SMTP answers
+/// `452 4.3.1` until space is freed); the `disk` event reports changes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct StorageView {
+    /// The data folder (where `pigeonhole.db` is).
+    data_dir: String,
+    /// A write failed for want of space, and no space was freed since.
+    disk_full: bool,
+}
+
+/// Where mail is stored, and whether its disk is full.
+#[utoipa::path(
+    get,
+    path = "/api/v1/storage",
+    tag = "server",
+    responses((status = 200, description = "The data folder and its disk", body = StorageView))
+)]
+pub async fn storage(State(state): State<ApiState>) -> Json<StorageView> {
+    Json(StorageView { data_dir: state.store.data_dir().display().to_string(), disk_full: state.store.disk_full() })
+}
+
 /// Bytes of the database file and its `-wal` file (either may be missing).
 fn database_size(path: &Path) -> u64 {
     let mut wal = path.as_os_str().to_owned();

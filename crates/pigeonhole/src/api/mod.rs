@@ -221,6 +221,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(messages::list, messages::set_read, messages::delete))
         .routes(routes!(info::info))
         .routes(routes!(info::webui))
+        .routes(routes!(info::storage))
         .routes(routes!(messages::search, messages::delete_search))
         .routes(routes!(message::show))
         .routes(routes!(message::raw))

@@ -13,11 +13,11 @@ use ts_rs::{Config, TS};
 
 use super::error::ErrorBody;
 use super::import::ImportResponse;
-use super::info::{AppInformation, MessageRelay, RuntimeStats, WebUiConfiguration};
+use super::info::{AppInformation, MessageRelay, RuntimeStats, StorageView, WebUiConfiguration};
 use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
-use crate::events::{Deleted, Event, IntakeState, ReadChanged, Stats, TagsChanged};
+use crate::events::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::mail::Address;
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
@@ -72,6 +72,9 @@ fn render() -> String {
         declaration::<Deleted>(&config),
         declaration::<IntakeState>(&config),
         declaration::<IntakeView>(&config),
+        declaration::<Burst>(&config),
+        declaration::<DiskState>(&config),
+        declaration::<StorageView>(&config),
         declaration::<HtmlCheck>(&config),
         declaration::<Total>(&config),
         declaration::<Warning>(&config),

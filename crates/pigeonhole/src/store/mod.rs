@@ -18,6 +18,7 @@
 
 mod checkpoint;
 mod codec;
+mod disk;
 pub(crate) mod ingest;
 mod read;
 mod schema;
@@ -358,6 +359,7 @@ struct Shared {
     /// Large messages prepared at once on the blocking pool (one per core), so a
     /// burst of them waits holding only its raw bytes, not its parse as well.
     preparing: Semaphore,
+    disk: Arc<disk::Disk>,
     tag_rules: TagRules,
 }
 
@@ -387,7 +389,9 @@ impl Store {
         let counts = Arc::new(PublishedCounts::default());
         let queued_kib_total = u32::try_from(config.max_queued_bytes / 1024).unwrap_or(u32::MAX).max(1);
         let checkpointer = Checkpointer::start(&path)?;
-        let writer = Writer::new(conn, queue, events, &config, counts.clone(), checkpointer).map_err(database_error)?;
+        let disk = Arc::new(disk::Disk::new(data_dir.to_owned()));
+        let writer = Writer::new(conn, queue, events, &config, counts.clone(), checkpointer, disk.clone())
+            .map_err(database_error)?;
         let handle = thread::Builder::new()
             .name("pigeonhole-writer".into())
             .spawn(move || writer.run())
@@ -401,10 +405,22 @@ impl Store {
                 counts,
                 queued_kib: Arc::new(Semaphore::new(queued_kib_total as usize)),
                 queued_kib_total,
+                disk,
                 preparing: Semaphore::new(thread::available_parallelism().map_or(2, |n| n.get())),
                 tag_rules: config.tags,
             }),
         })
+    }
+
+    /// Whether the disk holding the data folder is full: a write failed for want
+    /// of space (SMTP answers `452 4.3.1`) and no space was freed since.
+    pub fn disk_full(&self) -> bool {
+        self.shared.disk.is_full()
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.shared.disk.dir()
     }
 
     /// Where the database file is.

@@ -10,7 +10,7 @@ use time::macros::datetime;
 use tokio::sync::broadcast;
 
 use super::*;
-use crate::events::{self, Event};
+use crate::events::{self, DiskState, Event};
 
 fn config() -> StoreConfig {
     StoreConfig::default()
@@ -711,11 +711,22 @@ async fn full_disk_fails_the_batch_cleanly() {
     let result = store.submit(new_message(raw)).await;
     assert!(matches!(result, Err(SubmitError::DiskFull)), "{result:?}");
 
-    assert!(drain(&mut receiver).is_empty());
+    // Nothing announced but the disk's state, which the store now reports.
+    let published = drain(&mut receiver);
+    assert!(matches!(published[..], [Event::Disk(DiskState { full: true })]), "{published:?}");
+    assert!(store.disk_full());
+    assert_eq!(store.data_dir(), dir.path());
     let page = store.list(0, 10).unwrap();
     assert_eq!((page.total, page.count), (1, 1));
     assert_eq!(page.messages[0].id, small);
     assert_eq!(store.search("big", 0, 10).unwrap().messages_count, 0);
+
+    // A write that fits again clears it, and says so.
+    store.submit(new_message(simple("fits again"))).await.unwrap();
+    assert!(!store.disk_full());
+    let published = drain(&mut receiver);
+    assert!(matches!(published[0], Event::Disk(DiskState { full: false })), "{published:?}");
+    assert_eq!(published.iter().filter(|e| matches!(e, Event::Disk(_))).count(), 1);
     store.close().await;
 }
 

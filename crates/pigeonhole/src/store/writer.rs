@@ -25,6 +25,7 @@ use crate::config::StoreConfig;
 use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats, TagsChanged};
 
 use super::checkpoint::Checkpointer;
+use super::disk::{self, Disk};
 use super::ingest::PreparedMessage;
 use super::search::Condition;
 use super::{MessageSummary, StoreError, SubmitError, tags};
@@ -146,6 +147,11 @@ pub(super) struct Writer {
     /// Whether the page cache was released since the last piece of work.
     cache_released: bool,
     checkpointer: Checkpointer,
+    /// Whether the disk is full, shared with readers of the store.
+    disk: std::sync::Arc<Disk>,
+    /// Free space when a write last failed for want of it, and when it was looked at since.
+    free_at_failure: Option<u64>,
+    disk_checked: std::time::Instant,
 }
 
 impl Writer {
@@ -157,6 +163,7 @@ impl Writer {
         config: &StoreConfig,
         published: std::sync::Arc<PublishedCounts>,
         checkpointer: Checkpointer,
+        disk: std::sync::Arc<Disk>,
     ) -> rusqlite::Result<Writer> {
         conn.set_prepared_statement_cache_capacity(32);
         let counts = conn.query_row(
@@ -178,6 +185,9 @@ impl Writer {
             unindexed,
             cache_released: false,
             checkpointer,
+            disk,
+            free_at_failure: None,
+            disk_checked: std::time::Instant::now(),
         })
     }
 
@@ -191,10 +201,19 @@ impl Writer {
             .build()
             .expect("a current-thread runtime with a timer always builds");
         loop {
-            let first = if self.unindexed == 0 && self.cache_released {
+            if self.disk.is_full() && self.disk_checked.elapsed() >= disk::RECHECK_EVERY {
+                self.recheck_disk();
+            }
+            let first = if self.unindexed == 0 && self.cache_released && !self.disk.is_full() {
                 runtime.block_on(self.commands.recv())
             } else {
-                let idle_for = if self.unindexed > 0 { INDEX_WHEN_IDLE_FOR } else { RELEASE_CACHE_WHEN_IDLE_FOR };
+                let idle_for = if self.unindexed > 0 {
+                    INDEX_WHEN_IDLE_FOR
+                } else if !self.cache_released {
+                    RELEASE_CACHE_WHEN_IDLE_FOR.min(disk::RECHECK_EVERY)
+                } else {
+                    disk::RECHECK_EVERY
+                };
                 let commands = &mut self.commands;
                 match runtime.block_on(async { tokio::time::timeout(idle_for, commands.recv()).await }) {
                     Ok(command) => command,
@@ -290,12 +309,27 @@ impl Writer {
             }
             Err(error) => {
                 tracing::error!(%error, commands = batch.len(), "store write failed; nothing in the batch was written");
+                if error.sqlite_error_code() == Some(ErrorCode::DiskFull) {
+                    self.free_at_failure = self.disk.free_bytes();
+                    self.disk_checked = std::time::Instant::now();
+                    self.disk.set_full(true, &self.events);
+                }
                 fail(batch, &error);
             }
         }
     }
 
+    /// While the disk is full: room again once space was freed since the failure.
+    fn recheck_disk(&mut self) {
+        self.disk_checked = std::time::Instant::now();
+        if Disk::room_again(self.free_at_failure, self.disk.free_bytes()) {
+            self.disk.set_full(false, &self.events);
+        }
+    }
+
     fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
+        // A write went through: whatever was full has room.
+        self.disk.set_full(false, &self.events);
         self.counts = committed.counts;
         self.published.publish(committed.counts);
         self.checkpointer.nudge();
