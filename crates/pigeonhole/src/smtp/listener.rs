@@ -224,13 +224,16 @@ async fn handle(
         }
         if session.keeps_body() {
             // Hold the memory the next read may take before reading it: a read's
-            // worth more, or the body's buffer doubled when that does not fit.
+            // worth more, or the body's buffer doubled when that does not fit;
+            // and the session's own buffers (read and input), so that a thousand
+            // sessions receiving at once stay within the budget too.
             let (len, capacity) = session.body_held();
-            let next = if len + 2 * READ_CHUNK > capacity {
+            let body = if len + 2 * READ_CHUNK > capacity {
                 capacity.saturating_mul(2).max(len + 2 * READ_CHUNK)
             } else {
                 capacity
             };
+            let next = body + buf.len().max(READ_CHUNK) + session.input_held().max(READ_CHUNK);
             if !reservation.cover(next) {
                 // The budget is spent: this message is dropped as it comes and
                 // answered 451, rather than held beyond the budget.

@@ -235,6 +235,11 @@ impl Session {
         }
     }
 
+    /// Memory held for input not yet consumed (its buffer's capacity).
+    pub fn input_held(&self) -> usize {
+        self.input.capacity()
+    }
+
     /// The message being received does not fit in memory now (the store's byte
     /// budget is spent): drop what it has, read the rest of it without keeping
     /// any, and answer it `451 4.3.0` (try again later) at its end. Nothing is
