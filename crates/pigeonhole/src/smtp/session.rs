@@ -226,11 +226,13 @@ impl Session {
     }
 
     /// True while the session keeps the bytes of a message it is receiving (not
-    /// when it drops them: too big, refused, or a skipped BDAT chunk).
+    /// when it drops them: too big, refused, or a skipped BDAT chunk), including
+    /// the chunks so far between two BDAT commands.
     pub fn keeps_body(&self) -> bool {
         match self.state {
             State::Data { oversize, .. } => !oversize && !self.refused_body,
             State::Bdat { .. } => !self.refused_body,
+            State::Command => !self.body.is_empty(),
             _ => false,
         }
     }
@@ -242,10 +244,13 @@ impl Session {
 
     /// The message being received does not fit in memory now (the store's byte
     /// budget is spent): drop what it has, read the rest of it without keeping
-    /// any, and answer it `451 4.3.0` (try again later) at its end. Nothing is
-    /// lost: the client keeps the message and retries. Outside a body, nothing.
+    /// any, and answer it `451 4.3.0` (try again later) at its end (between BDAT
+    /// chunks: at the end of the next chunk). Nothing is lost: the client keeps
+    /// the message and retries. Outside a body, nothing.
     pub fn refuse_body(&mut self) {
-        if matches!(self.state, State::Data { .. } | State::Bdat { .. }) {
+        if matches!(self.state, State::Data { .. } | State::Bdat { .. })
+            || (matches!(self.state, State::Command) && !self.body.is_empty())
+        {
             self.refused_body = true;
             self.body = Vec::new();
         }

@@ -532,6 +532,19 @@ fn a_refused_body_is_drained_and_answered_451() {
     assert!(first.delivered.is_empty() && rest.delivered.is_empty());
     assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "451", "503", "250"]);
 
+    // Between two BDAT chunks the chunks so far are held (and counted): refused
+    // there, they are dropped and the next chunk is answered 451.
+    let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
+    let first = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 5\r\nhello"]);
+    assert!(session.keeps_body(), "the first chunk waits for the next");
+    assert_eq!(session.body_held().0, 5);
+    session.refuse_body();
+    assert!(!session.keeps_body());
+    assert_eq!(session.body_held(), (0, 0));
+    let rest = drive(&mut session, &[b"BDAT 5 LAST\r\nworld", b"NOOP\r\n"]);
+    assert!(first.delivered.is_empty() && rest.delivered.is_empty());
+    assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "250", "451", "250"]);
+
     // Outside a body it does nothing.
     let mut session = session_at_command();
     session.refuse_body();
