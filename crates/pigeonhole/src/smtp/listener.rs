@@ -309,3 +309,112 @@ fn refusal(err: SubmitError) -> Refusal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+    use tokio::net::TcpStream;
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+    use tokio::time::timeout;
+
+    use crate::config::{Config, StoreConfig};
+    use crate::engine::Engine;
+
+    struct Client {
+        lines: Lines<BufReader<OwnedReadHalf>>,
+        write: OwnedWriteHalf,
+    }
+
+    impl Client {
+        /// Connected, with a transaction open and DATA accepted.
+        async fn in_data(addr: SocketAddr) -> Client {
+            let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
+            let mut client = Client { lines: BufReader::new(read).lines(), write };
+            assert_eq!(client.reply().await.0, 220);
+            client.send(b"EHLO t\r\nMAIL FROM:<a@t.test>\r\nRCPT TO:<b@t.test>\r\nDATA\r\n").await;
+            for expected in [250, 250, 250, 354] {
+                assert_eq!(client.reply().await.0, expected);
+            }
+            client
+        }
+
+        async fn reply(&mut self) -> (u16, String) {
+            loop {
+                let line = self.lines.next_line().await.unwrap().expect("a reply");
+                if line.as_bytes().get(3) == Some(&b' ') {
+                    return (line[..3].parse().unwrap(), line);
+                }
+            }
+        }
+
+        async fn send(&mut self, bytes: &[u8]) {
+            for chunk in bytes.chunks(8 * 1024) {
+                self.write.write_all(chunk).await.unwrap();
+            }
+        }
+    }
+
+    fn lines(bytes: usize) -> Vec<u8> {
+        let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
+        line.iter().copied().cycle().take(bytes / line.len() * line.len()).collect()
+    }
+
+    /// A body still arriving holds its share of the byte budget: with the writer
+    /// stalled (another connection holds the write lock) and 150 KB of one message
+    /// received, a 300 KB message no longer fits in 512 KiB and is answered 451 at
+    /// once, though the store itself (the queue, the writer) holds nothing yet.
+    /// The first message, finished, is answered 250 once written, and is stored;
+    /// the second, sent again, fits then.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_being_received_holds_its_share_of_the_byte_budget() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = Config {
+            smtp_addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            store: StoreConfig { max_queued_bytes: 512 * 1024, ..StoreConfig::default() },
+            ..Config::new(dir.path().to_owned())
+        };
+        let engine = Engine::start(config).await.unwrap();
+        let lock = rusqlite::Connection::open(engine.store().database_path()).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let addr = engine.smtp_addr();
+
+        let mut first = Client::in_data(addr).await;
+        first.send(b"Subject: first\r\n\r\n").await;
+        first.send(&lines(150_000)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await; // received and counted
+
+        let mut second = Client::in_data(addr).await;
+        second.send(b"Subject: second\r\n\r\n").await;
+        second.send(&lines(300_000)).await;
+        second.send(b".\r\n").await;
+        let (code, text) = timeout(Duration::from_secs(3), second.reply()).await.expect("answered while stalled");
+        assert_eq!((code, &text[..10]), (451, "451 4.3.0 "), "{text}");
+
+        first.send(b"more\r\n.\r\n").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        lock.execute_batch("COMMIT").unwrap();
+        drop(lock);
+        let (code, text) = first.reply().await;
+        assert_eq!(code, 250, "{text}");
+        let id = text.rsplit(' ').next().unwrap();
+        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "first");
+
+        // The session goes on: the refused message, sent again, fits now.
+        second.send(b"MAIL FROM:<a@t.test>\r\nRCPT TO:<b@t.test>\r\nDATA\r\n").await;
+        for expected in [250, 250, 354] {
+            assert_eq!(second.reply().await.0, expected);
+        }
+        second.send(b"Subject: second\r\n\r\n").await;
+        second.send(&lines(300_000)).await;
+        second.send(b".\r\n").await;
+        let (code, text) = second.reply().await;
+        assert_eq!(code, 250, "{text}");
+        let id = text.rsplit(' ').next().unwrap();
+        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "second");
+        engine.shutdown().await;
+    }
+}
