@@ -2,8 +2,12 @@
 //! the window (open it, pause intake, do not disturb, mark all read, clear, quit).
 //!
 //! The count and the pause item follow the engine's events, so they stay right
-//! whatever changed them: SMTP, the web UI, the API or this menu. "Do not disturb"
-//! only silences [`crate::notify`]: the count still follows the mail.
+//! whatever changed them: SMTP, the web UI, the API or this menu. The store sends a
+//! `stats` event per commit, hundreds a second in a flood, so the count is redrawn at
+//! most every [`COUNT_EVERY`] ([`CountThrottle`]), and the last value always shows.
+//! "Do not disturb" only silences [`crate::notify`]: the count still follows the mail.
+
+use std::time::Duration;
 
 use pigeonhole::Engine;
 use pigeonhole::events::Event;
@@ -13,8 +17,12 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, Tray
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use crate::EngineSlot;
+
+/// The shortest time between two redraws of the unread count.
+const COUNT_EVERY: Duration = Duration::from_millis(250);
 
 /// What changes after the tray is built: the icon's title and tooltip, and two items.
 struct Tray {
@@ -65,16 +73,35 @@ pub fn install(app: &AppHandle, engine: &Engine) -> tauri::Result<()> {
     let paused = engine.intake_paused();
     tauri::async_runtime::spawn(async move {
         tray.show_paused(paused);
+        let mut count = CountThrottle::new(COUNT_EVERY, Instant::now());
         // Read after subscribing, so no commit falls between the two.
-        tray.show_unread(store.stats().map_or(0, |stats| stats.unread));
+        let unread = store.stats().map_or(0, |stats| stats.unread);
+        if let Some(unread) = count.offer(unread, Instant::now()) {
+            tray.show_unread(unread);
+        }
         loop {
-            match events.recv().await {
-                Ok(Event::Stats(stats)) => tray.show_unread(stats.unread),
-                Ok(Event::Intake(state)) => tray.show_paused(state.paused),
-                Ok(_) => {}
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = tokio::time::sleep_until(count.due_at()), if count.is_pending() => {
+                    if let Some(unread) = count.due(Instant::now()) {
+                        tray.show_unread(unread);
+                    }
+                    continue;
+                }
+            };
+            let unread = match event {
+                Ok(Event::Stats(stats)) => stats.unread,
+                Ok(Event::Intake(state)) => {
+                    tray.show_paused(state.paused);
+                    continue;
+                }
+                Ok(_) => continue,
                 // Missed some events: the totals are one read away.
-                Err(RecvError::Lagged(_)) => tray.show_unread(store.stats().map_or(0, |stats| stats.unread)),
+                Err(RecvError::Lagged(_)) => store.stats().map_or(0, |stats| stats.unread),
                 Err(RecvError::Closed) => break,
+            };
+            if let Some(unread) = count.offer(unread, Instant::now()) {
+                tray.show_unread(unread);
             }
         }
     });
@@ -91,6 +118,47 @@ impl Tray {
 
     fn show_paused(&self, paused: bool) {
         let _ = self.pause.set_text(pause_text(paused));
+    }
+}
+
+/// Rate-limits redraws of a value that changes in bursts: a value offered within
+/// `every` of the last redraw waits, replaced by any newer one, until its time comes.
+struct CountThrottle {
+    every: Duration,
+    /// When the next redraw may happen.
+    next: Instant,
+    /// The newest value not drawn yet.
+    pending: Option<u64>,
+}
+
+impl CountThrottle {
+    /// Ready to draw from `now`.
+    fn new(every: Duration, now: Instant) -> CountThrottle {
+        CountThrottle { every, next: now, pending: None }
+    }
+
+    /// A new value: returned to be drawn now, or kept for [`CountThrottle::due`].
+    fn offer(&mut self, value: u64, now: Instant) -> Option<u64> {
+        self.pending = Some(value);
+        self.due(now)
+    }
+
+    /// The kept value, once its time has come.
+    fn due(&mut self, now: Instant) -> Option<u64> {
+        if now < self.next {
+            return None;
+        }
+        let value = self.pending.take()?;
+        self.next = now + self.every;
+        Some(value)
+    }
+
+    fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn due_at(&self) -> Instant {
+        self.next
     }
 }
 
@@ -168,4 +236,29 @@ fn change_all(app: &AppHandle, what: &'static str, change: Change) {
             tracing::error!("could not {what}: {err}");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_counts_is_drawn_once_per_interval_ending_on_the_last() {
+        let every = Duration::from_millis(250);
+        let start = Instant::now();
+        let mut count = CountThrottle::new(every, start);
+        assert_eq!(count.offer(1, start), Some(1), "the first value shows at once");
+        // A thousand commits within the interval: none drawn, the newest kept.
+        for unread in 2..=1000 {
+            assert_eq!(count.offer(unread, start + Duration::from_micros(unread * 200)), None);
+        }
+        assert!(count.is_pending());
+        assert_eq!(count.due_at(), start + every);
+        assert_eq!(count.due(start + every - Duration::from_millis(1)), None);
+        assert_eq!(count.due(start + every), Some(1000));
+        assert!(!count.is_pending());
+        assert_eq!(count.due(start + every * 3), None, "nothing new, nothing to draw");
+        // After a quiet spell a change shows at once again.
+        assert_eq!(count.offer(7, start + every * 3), Some(7));
+    }
 }
