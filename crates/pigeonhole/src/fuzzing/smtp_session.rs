@@ -5,7 +5,7 @@
 //!
 //! | byte | meaning |
 //! | --- | --- |
-//! | 0 | bit 0: STARTTLS offered; bit 1: chaos triggers on (451, 50 %); bits 2-3: how the listener ends a session still open when the input runs out |
+//! | 0 | bit 0: STARTTLS offered; bit 1: chaos triggers on (451, 50 %); bits 2-3: how the listener ends a session still open when the input runs out; bit 4: a fourth session, below |
 //! | 1 | `max_line_length` = 32 + 4 × byte |
 //! | 2 | `max_message_size` = 16 × byte |
 //! | 3 | low 4 bits: `max_recipients` − 1; high 4 bits: `max_bad_commands` − 1 |
@@ -30,6 +30,12 @@
 //! * all three sessions give the same replies, byte for byte, and the same
 //!   deliveries at the same points (up to STARTTLS, where the split decides by
 //!   design which clear-text bytes are dropped).
+//!
+//! With header bit 4, a fourth session is fed one byte at a time and refuses every
+//! message body the moment it starts, as the listener does when the store's byte
+//! budget is spent ([`Session::refuse_body`]). Checked as well: from then on the
+//! session keeps no byte of that message, no message with a body is delivered, and
+//! every refused message that ends is answered `451 4.3.0`.
 
 use crate::config::SmtpLimits;
 use crate::smtp::session::{Action, Delivery, Ending, Refusal, Session};
@@ -46,6 +52,7 @@ struct Setup {
     limits: SmtpLimits,
     tls: bool,
     chaos: bool,
+    refuse_bodies: bool,
     ending: Ending,
     outcome_seed: u8,
     chunks: Vec<usize>,
@@ -64,11 +71,14 @@ struct Run {
 /// Run one fuzz input; panics on any broken invariant.
 pub fn smtp_session(data: &[u8]) {
     let Some((setup, bytes)) = setup(data) else { return };
-    let whole = run(&setup, bytes, std::iter::repeat(bytes.len().max(1)), false);
-    let split = run(&setup, bytes, setup.chunks.iter().copied().cycle(), false);
-    let bytewise = run(&setup, bytes, std::iter::repeat(1), true);
+    let whole = run(&setup, bytes, std::iter::repeat(bytes.len().max(1)), Feed::Chunks);
+    let split = run(&setup, bytes, setup.chunks.iter().copied().cycle(), Feed::Chunks);
+    let bytewise = run(&setup, bytes, std::iter::repeat(1), Feed::Bytewise);
     assert_same(&whole, &split, "split");
     assert_same(&whole, &bytewise, "byte-at-a-time");
+    if setup.refuse_bodies {
+        run(&setup, bytes, std::iter::repeat(1), Feed::RefusingBodies);
+    }
 }
 
 fn setup(data: &[u8]) -> Option<(Setup, &[u8])> {
@@ -88,12 +98,32 @@ fn setup(data: &[u8]) -> Option<(Setup, &[u8])> {
     if chunks.is_empty() {
         chunks.push(64);
     }
-    Some((Setup { limits, tls: flags & 1 != 0, chaos: flags & 2 != 0, ending, outcome_seed, chunks }, bytes))
+    let setup = Setup {
+        limits,
+        tls: flags & 1 != 0,
+        chaos: flags & 2 != 0,
+        refuse_bodies: flags & 0x10 != 0,
+        ending,
+        outcome_seed,
+        chunks,
+    };
+    Some((setup, bytes))
+}
+
+/// How a run feeds its session.
+#[derive(Clone, Copy, PartialEq)]
+enum Feed {
+    /// In the chunks given.
+    Chunks,
+    /// One byte at a time, checking each DATA body against the bytes sent.
+    Bytewise,
+    /// One byte at a time, refusing every message body as it starts.
+    RefusingBodies,
 }
 
 /// Drive a session as the listener does: feed a chunk only when it wants input,
 /// answer its actions at once, end it when the input runs out.
-fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, bytewise: bool) -> Run {
+fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, feed: Feed) -> Run {
     let limits = &setup.limits;
     let mut session = Session::new(limits, "192.0.2.1:25000".into(), setup.tls, "fuzz".into());
     if setup.chaos {
@@ -111,6 +141,10 @@ fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, byt
     let mut fed = 0;
     // Byte-at-a-time only: where the current DATA body starts in `bytes`.
     let mut data_start = None;
+    // Refusing bodies only: bodies refused while being received (each must end in
+    // 451), and whether the one being received now is one of them.
+    let mut refused = 0;
+    let mut refusing_this_body = false;
     loop {
         let mut action = session.advance();
         let mut step_output = take_output(&mut session, &mut out);
@@ -118,6 +152,9 @@ fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, byt
             match next {
                 Action::Deliver(delivery) => {
                     check_delivery(limits, &delivery);
+                    if feed == Feed::RefusingBodies {
+                        assert!(delivery.raw.is_empty(), "a refused message was delivered");
+                    }
                     if let Some(start) = data_start.take() {
                         check_data(&bytes[start..fed], &delivery.raw);
                     }
@@ -148,7 +185,21 @@ fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, byt
         let (unconsumed, body) = session.held();
         assert!(unconsumed < limits.max_line_length, "{unconsumed} bytes held waiting for input");
         assert!(body <= limits.max_message_size, "{body} bytes of message held");
-        if bytewise {
+        if feed == Feed::RefusingBodies {
+            refusing_this_body &= session.in_body();
+            if session.keeps_body() {
+                // Between two BDAT chunks the refusal is answered at the end of the
+                // next chunk, if one comes: only a refusal inside a body must end in 451.
+                if session.in_body() {
+                    refused += 1;
+                    refusing_this_body = true;
+                }
+                session.refuse_body();
+            }
+            let (_, body) = session.held();
+            assert!(!session.keeps_body() && body == 0, "a refused message is kept: {body} bytes");
+        }
+        if feed == Feed::Bytewise {
             match step_output {
                 Output::DataStart => data_start = Some(fed),
                 Output::Replies => data_start = None,
@@ -162,8 +213,14 @@ fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, byt
         session.receive(&bytes[fed..end]);
         fed = end;
     }
+    let cut_off = refusing_this_body && session.in_body();
     session.end(setup.ending);
     take_output(&mut session, &mut out);
+    if feed == Feed::RefusingBodies {
+        let answered = out.output.split(|&b| b == b'\n').filter(|line| line.starts_with(b"451 4.3.0")).count();
+        let ended = refused - usize::from(cut_off);
+        assert!(answered >= ended, "{ended} refused messages ended, {answered} answered 451 4.3.0");
+    }
     out
 }
 
