@@ -311,7 +311,10 @@ impl Session {
                 State::Data { receiver, oversize } => {
                     let (taken, done) = receiver.ingest(pending, &mut self.body);
                     self.consumed += taken;
-                    if self.body.len() > self.limits.max_message_size {
+                    // A refused body keeps nothing, so it has no size to judge: it is
+                    // answered 451 however it is split (the client retries, and then
+                    // learns of the limit).
+                    if !self.refused_body && self.body.len() > self.limits.max_message_size {
                         *oversize = true;
                     }
                     if *oversize || self.refused_body {

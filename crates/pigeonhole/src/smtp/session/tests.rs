@@ -545,6 +545,19 @@ fn a_refused_body_is_drained_and_answered_451() {
     assert!(first.delivered.is_empty() && rest.delivered.is_empty());
     assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "250", "451", "250"]);
 
+    // A refused DATA body keeps nothing, so it is not judged too big whatever
+    // the chunks (found by fuzzing: a chunk over the limit used to turn the 451
+    // into a 552, so the answer depended on how the bytes arrived).
+    for chunk in [1, 64, 4096] {
+        let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
+        let mut out = drive(&mut session, &[TRANSACTION]);
+        session.refuse_body();
+        let body = [b"x".repeat(3000).as_slice(), b"\r\n.\r\n"].concat();
+        let parts: Vec<&[u8]> = body.chunks(chunk).collect();
+        out.output.push_str(&drive(&mut session, &parts).output);
+        assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "451"], "chunks of {chunk}");
+    }
+
     // Outside a body it does nothing.
     let mut session = session_at_command();
     session.refuse_body();
