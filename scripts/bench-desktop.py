@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The desktop app benchmark of issue 4: size, cold start, idle memory.
+"""The desktop app benchmark: size, cold start, idle memory.
 
     python3 scripts/bench-desktop.py [--messages 10000] [--runs 5] [--no-build]
 

@@ -12,9 +12,9 @@
 
 use std::path::PathBuf;
 
+use pigeonhole::Store;
 use pigeonhole::archive::{self, Format};
-use pigeonhole::mail::import;
-use pigeonhole::store::{self, Store};
+use pigeonhole::model::MessageId;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, WebviewWindow};
@@ -148,7 +148,7 @@ pub fn open_files(app: &AppHandle, args: impl IntoIterator<Item = PathBuf>, cwd:
 /// Store every message in the mail file at `path`; their IDs, in the file's order.
 async fn import_file(store: &Store, path: &std::path::Path) -> Result<Vec<String>, String> {
     let bytes = tokio::fs::read(path).await.map_err(|err| format!("cannot read it ({err})"))?;
-    let ids = import::store_all(store, &bytes).await.map_err(|err| err.to_string())?;
+    let ids = archive::store_all(store, &bytes).await.map_err(|err| err.to_string())?;
     tracing::info!("opened {}: {} messages", path.display(), ids.len());
     Ok(ids)
 }
@@ -158,7 +158,7 @@ fn engine_store(app: &AppHandle) -> Result<Store, String> {
 }
 
 fn check_id(id: &str) -> Result<(), String> {
-    if store::is_message_id(id) { Ok(()) } else { Err(format!("{id:?} is not a message ID")) }
+    if MessageId::parse(id).is_some() { Ok(()) } else { Err(format!("{id:?} is not a message ID")) }
 }
 
 fn gone() -> String {

@@ -10,10 +10,14 @@
 use std::net::{SocketAddr, TcpListener};
 
 use pigeonhole::{Config, Engine, StartError};
-use tauri::AppHandle;
+use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 
 use crate::settings::{self, Settings};
+
+/// The `frame-src` sources the window's page needs beyond the engine's own: Tauri's
+/// isolation frame (app state, set before the app runs).
+pub struct FrameSources(pub Vec<String>);
 
 /// Start the engine on the app's settings and hand it to `started`. When it cannot
 /// start, the user is told why and what to do, and the app exits 1 after.
@@ -23,7 +27,10 @@ pub fn start(app: &AppHandle, started: fn(&AppHandle, Engine)) {
     let chosen = settings::current(app);
     crate::notify::set_enabled(chosen.notifications);
     match chosen.config(settings::env_var) {
-        Ok(config) => start_with(app, config, started),
+        Ok(mut config) => {
+            config.http.ui_frame_sources = app.state::<FrameSources>().0.clone();
+            start_with(app, config, started)
+        }
         Err(message) => crate::fail(app, message),
     }
 }

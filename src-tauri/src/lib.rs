@@ -52,7 +52,7 @@ impl EngineSlot {
 /// Run the app until Quit; the exit code is non-zero when the engine could not start.
 pub fn run() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_env(pigeonhole::config::env::LOG).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
     if let Some(message) = no_display() {
@@ -63,11 +63,14 @@ pub fn run() -> ExitCode {
     let context = tauri::generate_context!();
     // The isolation pattern (tauri.conf.json): Tauri adds its frame, on a scheme it
     // names per build, to the window's page, whose policy (the engine's) must let it.
-    #[allow(irrefutable_let_patterns)]
-    if let tauri::Pattern::Isolation { schema, .. } = context.pattern() {
-        pigeonhole::api::allow_frame_sources(&format!("{schema}:"));
-    }
+    let frame_sources = match context.pattern() {
+        tauri::Pattern::Isolation { schema, .. } => vec![format!("{schema}:")],
+        // Only the isolation pattern exists in a build with the isolation feature.
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    };
     let app = tauri::Builder::default()
+        .manage(launch::FrameSources(frame_sources))
         // First, so that a second launch hands over to the running app and exits
         // before it binds a port or opens the store.
         .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {

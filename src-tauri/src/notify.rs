@@ -17,9 +17,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use pigeonhole::events::Event;
-use pigeonhole::mail::Address;
-use pigeonhole::store::MessageSummary;
+use pigeonhole::model::Address;
+use pigeonhole::model::Event;
+use pigeonhole::model::MessageSummary;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::{self, error::RecvError};

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use pigeonhole::Config;
+use pigeonhole::config::env;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_autostart::ManagerExt as _;
@@ -45,7 +46,7 @@ impl Default for Settings {
 
 /// The variables that override a setting, by setting name (as in the JSON file).
 const OVERRIDES: [(&str, &str); 3] =
-    [("smtp", "PIGEONHOLE_SMTP"), ("http", "PIGEONHOLE_HTTP"), ("data", "PIGEONHOLE_DATA")];
+    [("smtp", env::SMTP), ("http", env::HTTP), ("data", env::DATA)];
 
 impl Settings {
     /// The settings in `path`; defaults when there is no file yet. `Err` says what
@@ -100,7 +101,7 @@ impl Settings {
     /// one-line message for a person.
     pub fn config(&self, var: impl Fn(&str) -> Option<OsString>) -> Result<Config, String> {
         let var = |name: &str| var(name).filter(|value| !value.is_empty());
-        let data_dir = match (var("PIGEONHOLE_DATA"), &self.data) {
+        let data_dir = match (var(env::DATA), &self.data) {
             (Some(dir), _) => PathBuf::from(dir),
             (None, Some(dir)) => dir.clone(),
             (None, None) => Config::default_data_dir().ok_or(
@@ -108,12 +109,12 @@ impl Settings {
             )?,
         };
         let mut config = Config::new(data_dir);
-        config.smtp_addr = match var("PIGEONHOLE_SMTP") {
-            Some(value) => address("PIGEONHOLE_SMTP", value)?,
+        config.smtp_addr = match var(env::SMTP) {
+            Some(value) => address(env::SMTP, value)?,
             None => self.smtp.unwrap_or(config.smtp_addr),
         };
-        config.http_addr = match var("PIGEONHOLE_HTTP") {
-            Some(value) => address("PIGEONHOLE_HTTP", value)?,
+        config.http_addr = match var(env::HTTP) {
+            Some(value) => address(env::HTTP, value)?,
             None => self.http.unwrap_or(config.http_addr),
         };
         if let Some(max) = self.max_messages {

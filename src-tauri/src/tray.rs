@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use pigeonhole::Engine;
-use pigeonhole::events::Event;
+use pigeonhole::model::Event;
 use pigeonhole::store::Selection;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};

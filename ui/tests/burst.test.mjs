@@ -1,4 +1,4 @@
-// burst.test.mjs - a flood of mail is coalesced on the event stream (issue 7): past
+// burst.test.mjs - a flood of mail is coalesced on the event stream: past
 // its rate the engine sends `stats` + `burst` instead of a `new` per message, and
 // the UI reloads on `burst`, so the list and the counts are right after the flood,
 // and a message after it is announced on its own again and goes on top.

@@ -1,5 +1,5 @@
-// diskfull.test.mjs - the UI says when the disk holding the data folder is full
-// (issue 7): the engine's data folder on a 20 MB tmpfs, filled by a file to ~3 MB
+// diskfull.test.mjs - the UI says when the disk holding the data folder is full:
+// the engine's data folder on a 20 MB tmpfs, filled by a file to ~3 MB
 // free, mail over real SMTP until the engine answers 452 4.3.1; the banner must
 // appear, name the folder and say what to do, and go away by itself once the file
 // is removed (before any more mail), after which mail is taken again.

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pigeonhole::config::StoreConfig;
-use pigeonhole::events;
-use pigeonhole::smtp::Envelope;
-use pigeonhole::store::{NewMessage, Store, SubmitError};
+use pigeonhole::model::Envelope;
+use pigeonhole::model::NewMessage;
+use pigeonhole::model::event;
+use pigeonhole::store::{Store, SubmitError};
 use time::OffsetDateTime;
 
 /// Submitters in the concurrent case (SMTP sessions delivering at once).
@@ -108,7 +109,7 @@ fn ingest(c: &mut Criterion) {
         });
 
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(dir.path(), StoreConfig::default(), events::channel()).unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default(), event::channel()).unwrap();
         group.bench_function(BenchmarkId::new("submit_one_at_a_time", label), |b| {
             b.iter(|| runtime.block_on(submit(&store, &raw)))
         });

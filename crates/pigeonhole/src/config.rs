@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::ChaosTriggers;
+
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,7 +30,7 @@ pub struct Config {
     pub spamassassin: Option<String>,
     /// Mailpit's chaos triggers, to start with; `Some` also lets `/api/v1/chaos`
     /// change them (`--enable-chaos`, `--chaos-triggers`). `None`: chaos is off.
-    pub chaos: Option<crate::smtp::ChaosTriggers>,
+    pub chaos: Option<ChaosTriggers>,
     /// Where released messages are relayed; `None` turns release off.
     pub relay: Option<RelayConfig>,
     /// htpasswd file of the users allowed into the UI, the API and the event stream
@@ -38,6 +40,37 @@ pub struct Config {
     /// (`--http-allow-unauthenticated`). Without it such an address needs
     /// `ui_auth_file`: captured mail holds password-reset links and codes.
     pub http_allow_unauthenticated: bool,
+    pub http: HttpLimits,
+}
+
+/// Limits and additions of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest request body accepted (a send or import request's attachments
+    /// included); bigger ones get 413.
+    pub max_body: usize,
+    /// More `frame-src` sources for the UI's page (CSP source expressions, e.g.
+    /// `isolation-1234:`): the desktop app's Tauri isolation frame. Each must be a
+    /// plain token (letters, digits, `-.:/*`), or the engine refuses to start.
+    pub ui_frame_sources: Vec<String>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits { max_body: 10 * 1024 * 1024, ui_frame_sources: Vec::new() }
+    }
+}
+
+/// The environment variables that `pigeonhole serve` and the desktop app both read.
+pub mod env {
+    /// The SMTP listen address.
+    pub const SMTP: &str = "PIGEONHOLE_SMTP";
+    /// The HTTP (UI and API) listen address.
+    pub const HTTP: &str = "PIGEONHOLE_HTTP";
+    /// The data folder.
+    pub const DATA: &str = "PIGEONHOLE_DATA";
+    /// The log filter (`tracing` syntax, e.g. `debug` or `pigeonhole=trace`).
+    pub const LOG: &str = "PIGEONHOLE_LOG";
 }
 
 /// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
@@ -181,6 +214,7 @@ impl Config {
             relay: None,
             ui_auth_file: None,
             http_allow_unauthenticated: false,
+            http: HttpLimits::default(),
         }
     }
 }

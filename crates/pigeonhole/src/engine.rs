@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
-use crate::events::{self, EventSender};
+use crate::model::event::{self, EventSender};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
 use crate::smtp::tls::{self, TlsError};
@@ -42,6 +42,8 @@ pub enum StartError {
         "the data folder {path} is in use by another Pigeonhole; stop that one or choose another folder with --data"
     )]
     DataDirInUse { path: PathBuf },
+    #[error("the UI's extra frame sources {sources:?} are not plain CSP source tokens (letters, digits, -.:/*)")]
+    FrameSources { sources: String },
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error(transparent)]
@@ -90,6 +92,8 @@ impl Engine {
             ),
             (None, true) => {}
         }
+        let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
+            .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
         let http_socket = bind("HTTP", config.http_addr, "--http").await?;
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
@@ -97,7 +101,7 @@ impl Engine {
 
         let data_lock = lock_data_dir(&config.data_dir)?;
         let tls = tls::acceptor(&config.data_dir.join("tls"), &config.smtp.hostname)?;
-        let events = events::channel();
+        let events = event::channel();
         let store = {
             let (dir, store_config, events) = (config.data_dir.clone(), config.store.clone(), events.clone());
             tokio::task::spawn_blocking(move || Store::open(&dir, store_config, events))
@@ -108,15 +112,16 @@ impl Engine {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::Counters::default());
         let chaos = Arc::new(smtp::Chaos::new(config.chaos));
-        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone())
+        let intake = Arc::new(smtp::Intake::new(events.clone()));
+        let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
             .with_smtp_address(smtp_addr)
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_auth(auth)
             .with_http_address(http_addr)
             .with_local_link_check(config.allow_local_link_check)
-            .with_spamassassin(config.spamassassin.clone());
-        let intake = api_state.intake().clone();
+            .with_spamassassin(config.spamassassin.clone())
+            .with_http_limits(config.http.max_body, ui_policy);
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let shared = listener::Shared {
             limits: config.smtp.clone(),

@@ -1,40 +1,44 @@
 //! Pigeonhole's engine: catch the mail an application sends, keep it, show it.
 //!
 //! The engine is everything that matters and nothing that needs a display. It runs
-//! headless as `pigeonhole serve` and in-process inside the desktop app. The one
-//! entry point is [`Engine::start`].
+//! headless as `pigeonhole serve` and in-process inside the desktop app. What a
+//! front end uses:
 //!
-//! Data flows in one direction:
+//! * [`Config`] (every limit, with one default each) and [`Engine::start`], which
+//!   wires the rest from it; [`Engine::shutdown`] stops it in order.
+//! * [`Engine::store`]: the [`Store`] facade, to read messages and change them
+//!   ([`Selection`]) the way the API does.
+//! * [`Engine::events`]: what changed ([`model::Event`]), for trays and notifications.
+//! * [`archive`]: mail files in and out (`.eml`, a folder, `.zip`, mbox).
+//! * [`model`]: the types all of the above speak.
+//!
+//! Data flows in one direction, each layer importing only from those below it
+//! (`model`, `config` → `mail` → `store` → `smtp`, `archive` → `api` → `engine`):
 //!
 //! ```text
-//! SMTP client ─TCP─> smtp::listener ─bytes─> smtp::Session (pure state machine)
+//! SMTP client ─TCP─> smtp::listener ─bytes─> smtp::session (pure state machine)
 //!        complete message + envelope + transcript │
 //!                                                 v
-//!                 store::Store::submit ─> mail::summarize ─> store writer thread
+//!     store::Store::submit ─> store::ingest (mail::parse, zstd) ─> Backend (SQLite writer)
 //!                        committed ─> "250 2.0.0 Ok: queued as <id>"
 //!                                                 │
-//!                                   events (broadcast) ─> WebSocket
-//! API/UI ─HTTP─> api ─> store readers (WAL, read-only) ─> mail views
+//!                             model::Event (broadcast) ─> WebSocket, wait, tray
+//! API/UI ─HTTP─> api ─> Store reads ─> mail (views, links, checks, rendering)
 //! ```
-//!
-//! * [`smtp`]: the SMTP session state machine and the listener around it.
-//! * [`store`]: SQLite schema, the single writer, readers, search, retention.
-//! * [`mail`]: MIME parsing into summaries and the views the API serves.
-//! * [`api`]: the HTTP + WebSocket API (Mailpit v1 shapes).
-//! * [`archive`]: messages written out as files (.eml, a folder, .zip, mbox).
-//! * [`events`]: what changed, broadcast to WebSocket clients.
-//! * `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' logic.
 
-pub mod api;
+mod api;
 pub mod archive;
 pub mod config;
-pub mod engine;
-pub mod events;
+mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mail;
-pub mod smtp;
+pub mod model;
+mod smtp;
 pub mod store;
 
+/// The wait API's duration syntax (`30s`, `2m`), for clients that size their own timeouts.
+pub use api::parse_wait_timeout;
 pub use config::Config;
 pub use engine::{Engine, StartError};
+pub use store::{Selection, Store};

@@ -23,7 +23,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::RelayConfig;
 use pigeonhole::config::TagRules;
-use pigeonhole::smtp::ChaosTriggers;
+use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
 

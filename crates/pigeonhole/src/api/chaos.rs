@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
-use crate::smtp::{ChaosTrigger, ChaosTriggers};
+use crate::model::{ChaosTrigger, ChaosTriggers};
 
 /// The chaos triggers.
 #[utoipa::path(

@@ -16,10 +16,10 @@ use serde::Deserialize;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
+use crate::mail::detail;
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
 use crate::mail::spamassassin::{self, SpamCheck};
-use crate::mail::view;
 
 /// Mailpit's HTML check: how well mail clients support the HTML and CSS used.
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn html_check(
     // Parsing and matching some 300 features is CPU work: on the blocking pool.
     let (_, report) = load(&state, id, q.query, |store, id| {
         Ok(store.raw(id)?.map(|raw| {
-            let (_, html) = view::bodies(&raw);
+            let (_, html) = detail::bodies(&raw);
             (!html.trim().is_empty()).then(|| htmlcheck::check(&html))
         }))
     })
@@ -70,7 +70,7 @@ pub async fn link_check(
 ) -> Result<Json<LinkCheck>, ApiError> {
     let (_, urls) = load(&state, id, q.query, |store, id| {
         Ok(store.raw(id)?.map(|raw| {
-            let (text, html) = view::bodies(&raw);
+            let (text, html) = detail::bodies(&raw);
             linkcheck::urls(&text, &html)
         }))
     })

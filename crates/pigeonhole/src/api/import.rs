@@ -3,7 +3,7 @@
 //! message/rfc822` (an `.eml` message) or `application/mbox`; the answer is
 //! `{"IDs": […]}`, the stored messages in the file's order.
 //!
-//! [`mail::import`] splits the file (its first line tells an mbox from a single
+//! [`archive::import`] splits the file (its first line tells an mbox from a single
 //! message, so a mislabelled file still imports) and makes each message's envelope
 //! from its headers. Each message goes through [`Store::submit`] like SMTP mail, one
 //! after the other, so they keep the file's order and show up live.
@@ -13,10 +13,10 @@
 //! Origin): an HTML form can only send form or `text/plain` bodies, and a script
 //! sending another type needs a CORS preflight, which this API never grants.
 //!
-//! The body is capped at [`MAX_BODY`] like every request's (413, said in words a
+//! The body is capped at the engine's `http.max_body` like every request's (413, said in words a
 //! person importing a big mbox can act on).
 //!
-//! [`mail::import`]: crate::mail::import
+//! [`archive::import`]: crate::archive::import
 //! [`Store::submit`]: crate::store::Store::submit
 
 use axum::Json;
@@ -27,9 +27,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::ApiState;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiState, MAX_BODY};
-use crate::mail::import;
+use crate::archive::import;
 
 /// The media types a mail file may be sent as.
 const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
@@ -75,7 +75,7 @@ pub async fn import(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "the file is larger than {} MiB, the most one import takes: split it into smaller files",
-                MAX_BODY >> 20
+                state.max_body >> 20
             ),
         ),
         _ => ApiError::from(rejection),

@@ -6,7 +6,7 @@ use axum::extract::State;
 
 use super::error::ApiError;
 use super::{ApiState, read};
-use crate::store::InboxInfo;
+use crate::model::InboxInfo;
 
 /// Every inbox (recipient address) with its counts.
 #[utoipa::path(

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::ApiState;
 use super::error::{ApiError, Ext};
 use super::message::{MessageQuery, load};
+use crate::mail::detail;
 use crate::mail::links::{self, Code, Link};
-use crate::mail::view;
 
 /// `{"Links": [{"URL", "Text"}]}`
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,7 +71,7 @@ async fn from_bodies<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let (_, found) = load(state, id, query, move |store, id| {
         Ok(store.raw(id)?.map(|raw| {
-            let (text, html) = view::bodies(&raw);
+            let (text, html) = detail::bodies(&raw);
             find(&text, &html)
         }))
     })

@@ -29,8 +29,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::smtp::Envelope;
-use crate::store::{AddressSearch, MessagePage, MessageSummary, Selection, Store, StoreError};
+use crate::model::Envelope;
+use crate::model::{MessagePage, MessageSummary};
+use crate::store::{AddressSearch, Selection, Store, StoreError};
 
 /// Page size when `limit` is missing, not a number or not positive (MailHog's).
 const DEFAULT_LIMIT: u64 = 50;

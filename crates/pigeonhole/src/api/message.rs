@@ -18,9 +18,9 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
+use crate::mail::detail::{self, MessageView, PartNode};
 use crate::mail::thumb;
-use crate::mail::view::{self, MessageView, PartNode};
-use crate::smtp::Envelope;
+use crate::model::Envelope;
 use crate::store::{Selection, Store, StoreError};
 
 /// The `PartID` path parameter, as documented.
@@ -102,7 +102,7 @@ pub async fn show(
         let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
             return Ok(None);
         };
-        Ok(Some((view::message(&summary, &raw), summary.read)))
+        Ok(Some((detail::message(&summary, &raw), summary.read)))
     })
     .await?;
     // Opening a message marks it read, as in Mailpit; skip the write when it is.
@@ -154,7 +154,8 @@ pub async fn headers(
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<BTreeMap<String, Vec<String>>>, ApiError> {
-    let (_, headers) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| view::headers(&raw)))).await?;
+    let (_, headers) =
+        load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::headers(&raw)))).await?;
     Ok(Json(headers))
 }
 
@@ -172,7 +173,8 @@ pub async fn parts(
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<PartNode>, ApiError> {
-    let (_, tree) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| view::part_tree(&raw)))).await?;
+    let (_, tree) =
+        load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::part_tree(&raw)))).await?;
     Ok(Json(tree))
 }
 
@@ -196,7 +198,7 @@ pub async fn part(
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
     let (_, part) =
-        load(&state, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| view::part(&raw, &part_id)))).await?;
+        load(&state, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id)))).await?;
     let part = part.ok_or_else(|| ApiError::not_found("Part not found"))?;
 
     // Types a browser would run as a document are only ever downloaded (as Mailpit
@@ -241,7 +243,7 @@ pub async fn thumb(
     let (_, jpeg) = load(&state, id, q.query, move |store, id| {
         Ok(store
             .raw(id)?
-            .map(|raw| view::part(&raw, &part_id).map(|part| thumb::thumbnail(&part.content_type, &part.body))))
+            .map(|raw| detail::part(&raw, &part_id).map(|part| thumb::thumbnail(&part.content_type, &part.body))))
     })
     .await?;
     let jpeg = jpeg.ok_or_else(|| ApiError::not_found("Part not found"))?;

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::store::{MessagePage, Selection};
+use crate::model::MessagePage;
+use crate::store::Selection;
 
 /// The parameters of the list and the search, as documented (a query of only
 /// spaces is refused like a missing one).

@@ -24,7 +24,7 @@
 //! * [`mailhog`]: MailHog's `/api/v2/messages`, `/api/v2/search` and v1 single-message
 //!   routes, for MailHog's clients.
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
-//! * [`events`]: the `/api/events` WebSocket.
+//! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
 //! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`.
@@ -42,7 +42,7 @@ mod auth;
 mod chaos;
 mod checks;
 mod error;
-mod events;
+mod event_stream;
 mod export;
 mod guard;
 mod import;
@@ -70,6 +70,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
 use axum::routing::get;
 use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
@@ -77,22 +78,19 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::RelayConfig;
-use crate::events::EventSender;
+use crate::config::{HttpLimits, RelayConfig};
+use crate::model::EventSender;
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
 pub use auth::Credentials;
 pub use error::ApiError;
-use events::Streams;
-/// For the desktop app: its Tauri isolation frame in the UI's `frame-src`.
-pub use ui::allow_frame_sources;
+use event_stream::Streams;
+/// The UI page's Content-Security-Policy with extra frame sources (the desktop's
+/// isolation frame); `None` when one is not a plain CSP token.
+pub use ui::policy as ui_policy;
 /// The wait API's duration syntax, for clients that size their own timeouts.
 pub use wait::parse_timeout as parse_wait_timeout;
-
-/// Largest request body accepted (a send request's attachments included); bigger
-/// ones get 413.
-pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// What every handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -121,11 +119,16 @@ pub struct ApiState {
     allow_local_link_check: bool,
     /// The spamd (`host:port`) the SpamAssassin check asks; `None`: the check is off.
     spamassassin: Option<Arc<str>>,
+    /// Largest request body accepted; bigger ones get 413.
+    max_body: usize,
+    /// The UI page's Content-Security-Policy ([`ui::policy`]).
+    ui_policy: HeaderValue,
 }
 
 impl ApiState {
-    pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>) -> ApiState {
-        let intake = Arc::new(smtp::Intake::new(events.clone()));
+    /// The API over `store`, announcing `events`, with the SMTP listener's counts and
+    /// intake switch; the rest off until set with the `with_…` methods.
+    pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>, intake: Arc<smtp::Intake>) -> ApiState {
         ApiState {
             store,
             events,
@@ -140,7 +143,15 @@ impl ApiState {
             any_host: false,
             allow_local_link_check: false,
             spamassassin: None,
+            max_body: HttpLimits::default().max_body,
+            ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
         }
+    }
+
+    /// Refuse request bodies over `max_body` bytes with 413, and give the UI's page
+    /// this policy ([`ui_policy`], with the configured frame sources).
+    pub fn with_http_limits(self, max_body: usize, ui_policy: HeaderValue) -> ApiState {
+        ApiState { max_body, ui_policy, ..self }
     }
 
     /// Let `/api/v1/chaos` set these triggers (the listener's, when chaos is enabled).
@@ -179,11 +190,6 @@ impl ApiState {
         ApiState { smtp_address: Some(address), ..self }
     }
 
-    /// Whether SMTP takes mail: the listener's [`smtp::Intake`], for the intake API.
-    pub fn intake(&self) -> &Arc<smtp::Intake> {
-        &self.intake
-    }
-
     /// Close every open `/api/events` WebSocket (with "going away") and refuse new
     /// ones; answer every waiting `/api/v1/wait` 503. Call it when shutdown starts:
     /// axum's graceful shutdown stops waiting for a connection once it is upgraded,
@@ -203,7 +209,7 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(TraceLayer::new_for_http())
@@ -245,7 +251,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(chaos::show, chaos::set))
         .routes(routes!(release::release))
         .routes(routes!(wait::wait))
-        .routes(routes!(events::connect))
+        .routes(routes!(event_stream::connect))
         .routes(routes!(mailhog::list))
         .routes(routes!(mailhog::search))
         .routes(routes!(mailhog::show, mailhog::delete))

@@ -23,6 +23,8 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 
+use crate::config::HttpLimits;
+
 /// Title, version and tags. The paths come from [`super::routes`], but for the
 /// two views, which share one route there; [`add_shared`] adds what they share.
 #[derive(utoipa::OpenApi)]
@@ -35,7 +37,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBui
     ),
     paths(super::view::html, super::view::text),
     // Sent over the WebSocket, so no response names it.
-    components(schemas(crate::events::Event)),
+    components(schemas(crate::model::Event)),
     tags(
         (name = "messages", description = "The mailbox as a whole"),
         (name = "message", description = "One message"),
@@ -76,7 +78,7 @@ fn add_shared(openapi: &mut OpenApi) {
         ("BadParameters".to_string(), RefOr::T(json_error("A malformed path or query string"))),
         (
             "TooLarge".to_string(),
-            RefOr::T(json_error(&format!("The body is larger than {} MiB", super::MAX_BODY >> 20))),
+            RefOr::T(json_error(&format!("The body is larger than {} MiB", HttpLimits::default().max_body >> 20))),
         ),
         ("Unavailable".to_string(), RefOr::T(json_error("The store is busy or shutting down: retry"))),
         ("DiskFull".to_string(), RefOr::T(json_error("The disk is full"))),
@@ -118,7 +120,7 @@ fn add_shared(openapi: &mut OpenApi) {
             if operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty()) {
                 shared.push(("400", "BadParameters"));
             }
-            // Bodies are capped (`super::MAX_BODY`); writes go through the store's
+            // Bodies are capped (`HttpLimits::max_body`); writes go through the store's
             // writer, which may be busy, closing or out of disk.
             if operation.request_body.is_some() {
                 shared.push(("413", "TooLarge"));

@@ -29,8 +29,8 @@ use time::OffsetDateTime;
 use super::ApiState;
 use super::auth::AuthenticatedUser;
 use super::error::{ApiError, ErrorBody};
-use crate::smtp::Envelope;
-use crate::store::NewMessage;
+use crate::model::Envelope;
+use crate::model::NewMessage;
 
 /// The request body (Mailpit's `SendRequest`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -339,7 +339,7 @@ fn body(text: Option<String>, html: Option<String>, attachments: Vec<SendAttachm
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::view;
+    use crate::mail::detail;
 
     fn request(json: Value) -> Result<(Vec<u8>, String, Vec<String>), String> {
         parse(json.to_string().as_bytes()).and_then(build).map_err(|err| format!("{err:?}"))
@@ -373,21 +373,21 @@ mod tests {
         assert_eq!(parsed.to[0].name, "Ann Ü");
         assert_eq!(parsed.bcc.len(), 2);
         assert_eq!(parsed.message_id, "fixed@example.test");
-        let headers = view::headers(&raw);
+        let headers = detail::headers(&raw);
         assert_eq!(headers["X-Campaign"], ["spring"]);
         assert_eq!(headers["X-Tags"], ["one, two"]);
         assert_eq!(headers["Reply-To"], ["reply@example.test"]);
         assert_eq!(headers["Return-Path"], ["<app@example.test>"]);
 
-        let tree = view::part_tree(&raw);
+        let tree = detail::part_tree(&raw);
         assert_eq!(tree.content_type, "multipart/mixed");
-        let types = |node: &view::PartNode| node.parts.iter().map(|p| p.content_type.clone()).collect::<Vec<_>>();
+        let types = |node: &detail::PartNode| node.parts.iter().map(|p| p.content_type.clone()).collect::<Vec<_>>();
         assert_eq!(types(&tree), ["multipart/related", "application/pdf"]);
         assert_eq!(types(&tree.parts[0]), ["multipart/alternative", "image/png"]);
         assert_eq!(types(&tree.parts[0].parts[0]), ["text/plain", "text/html"]);
-        let (_, content_ids) = view::html_body_and_content_ids(&raw).unwrap();
+        let (_, content_ids) = detail::html_body_and_content_ids(&raw).unwrap();
         assert_eq!(content_ids, [("logo".to_string(), "1.2".to_string())]);
-        assert_eq!(view::part(&raw, "2").unwrap().body, b"%PDF-1.4\n");
+        assert_eq!(detail::part(&raw, "2").unwrap().body, b"%PDF-1.4\n");
     }
 
     #[test]
@@ -395,7 +395,7 @@ mod tests {
         let (raw, _, rcpt_to) =
             request(serde_json::json!({"From": {"Email": "a@example.test"}, "Bcc": ["b@example.test"]})).unwrap();
         assert_eq!(rcpt_to, ["b@example.test"]);
-        assert_eq!(view::part_tree(&raw).content_type, "text/plain");
+        assert_eq!(detail::part_tree(&raw).content_type, "text/plain");
     }
 
     #[test]

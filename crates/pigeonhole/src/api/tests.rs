@@ -3,6 +3,7 @@
 //! real socket.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,12 +18,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tower::ServiceExt;
 
-use super::{ApiState, MAX_BODY, router};
-use crate::config::StoreConfig;
-use crate::events;
+use super::{ApiState, router};
+use crate::config::{HttpLimits, StoreConfig};
 use crate::mail::mbox;
-use crate::smtp::Envelope;
-use crate::store::{NewMessage, PAGE_KEYS, SUMMARY_KEYS, Store};
+use crate::model::message::{PAGE_KEYS, SUMMARY_KEYS};
+use crate::model::{Envelope, NewMessage, event};
+use crate::store::Store;
 
 const HOST: &str = "127.0.0.1:8025";
 
@@ -70,9 +71,10 @@ impl Answer {
 impl Api {
     pub(super) async fn new() -> Api {
         let dir = TempDir::new().unwrap();
-        let events = events::channel();
+        let events = event::channel();
         let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
-        let state = ApiState::new(store, events, Default::default());
+        let intake = Arc::new(crate::smtp::Intake::new(events.clone()));
+        let state = ApiState::new(store, events, Default::default(), intake);
         Api { dir, router: router(state.clone()), state }
     }
 
@@ -436,7 +438,7 @@ async fn send_stores_like_smtp() {
     let id = sent["ID"].as_str().unwrap();
 
     match events.recv().await.unwrap() {
-        events::Event::New(summary) => assert_eq!((summary.id.as_str(), summary.subject.as_str()), (id, "Welcome")),
+        event::Event::New(summary) => assert_eq!((summary.id.as_str(), summary.subject.as_str()), (id, "Welcome")),
         other => panic!("expected a new-message event, got {other:?}"),
     }
     let message = api.get_json(&format!("/api/v1/message/{id}")).await;
@@ -515,7 +517,7 @@ async fn import_eml_and_mbox() {
     assert_eq!(ids.len(), 1);
     assert_eq!(&api.get(&format!("/api/v1/message/{}/raw", ids[0])).await.body[..], eml);
     match events.recv().await.unwrap() {
-        events::Event::New(summary) => {
+        event::Event::New(summary) => {
             assert_eq!((summary.id.as_str(), summary.subject.as_str()), (&*ids[0], "Imported"))
         }
         other => panic!("expected a new-message event, got {other:?}"),
@@ -575,7 +577,8 @@ async fn import_refuses_other_types_and_non_mail() {
     let bad_mbox = "From a x\nSubject: one\n\nFrom b y\nnot a header\n";
     let bad_mbox = api.request(Method::POST, "/api/v1/import", bad_mbox, &[("content-type", "application/mbox")]).await;
     assert!(bad_mbox.assert_error(StatusCode::BAD_REQUEST).starts_with("message 2 of 2 in the mbox file"));
-    let big = api.request(Method::POST, "/api/v1/import", vec![b'x'; MAX_BODY + 1], &headers).await;
+    let big =
+        api.request(Method::POST, "/api/v1/import", vec![b'x'; HttpLimits::default().max_body + 1], &headers).await;
     assert!(big.assert_error(StatusCode::PAYLOAD_TOO_LARGE).starts_with("the file is larger than 10 MiB"));
     let cross_site = [("content-type", "message/rfc822"), ("origin", "https://evil.example")];
     api.request(Method::POST, "/api/v1/import", eml, &cross_site).await.assert_error(StatusCode::FORBIDDEN);
@@ -700,14 +703,14 @@ async fn intake_pauses_and_resumes() {
     assert_eq!(api.get_json("/api/v1/intake").await, json!({"Paused": false, "SMTPAddress": ""}));
     let paused = api.send_json(Method::PUT, "/api/v1/intake", json!({"paused": true})).await;
     assert_eq!(paused.json(), json!({"Paused": true, "SMTPAddress": ""}));
-    assert!(api.state.intake().is_paused());
+    assert!(api.state.intake.is_paused());
     let event = serde_json::to_value(events.try_recv().unwrap()).unwrap();
     assert_eq!(event, json!({"Type": "intake", "Data": {"Paused": true}}));
     // Pausing again changes nothing and announces nothing.
     api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": true})).await;
     assert!(events.try_recv().is_err());
     api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": false})).await;
-    assert!(!api.state.intake().is_paused());
+    assert!(!api.state.intake.is_paused());
 
     let missing = api.send_json(Method::PUT, "/api/v1/intake", json!({})).await;
     assert_eq!(missing.assert_error(StatusCode::BAD_REQUEST), "Paused (true or false) is required");
@@ -723,7 +726,7 @@ async fn intake_pauses_and_resumes() {
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let api = Api::new().await;
-    let body = format!("{{\"IDs\": [\"{}\"], \"Read\": true}}", "x".repeat(MAX_BODY));
+    let body = format!("{{\"IDs\": [\"{}\"], \"Read\": true}}", "x".repeat(HttpLimits::default().max_body));
     for method in [Method::PUT, Method::DELETE] {
         api.request(method, "/api/v1/messages", body.clone(), &[]).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
     }
@@ -1546,6 +1549,9 @@ async fn the_ui_document_has_a_strict_policy() {
     assert_eq!(deep.header("x-frame-options"), Some("DENY"));
 
     // The extra frame sources are checked tokens: nothing can end a directive early.
-    assert!(!super::allow_frame_sources("isolation-1: ; script-src *"));
-    assert!(!super::allow_frame_sources("evil'"));
+    assert!(super::ui_policy(&["isolation-1: ; script-src *".into()]).is_none());
+    assert!(super::ui_policy(&["isolation-1:".into(), ";".into()]).is_none());
+    assert!(super::ui_policy(&["evil'".into()]).is_none());
+    let desktop = super::ui_policy(&["isolation-1:".into()]).unwrap();
+    assert!(desktop.to_str().unwrap().ends_with("frame-src 'self' isolation-1:"), "{desktop:?}");
 }

@@ -17,15 +17,15 @@ use super::info::{AppInformation, MessageRelay, RuntimeStats, StorageView, WebUi
 use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
-use crate::events::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
-use crate::mail::Address;
+use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
-use crate::mail::view::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
-use crate::smtp::{ChaosTrigger, ChaosTriggers, Envelope};
-use crate::store::{InboxInfo, MessagePage, MessageSummary};
+use crate::model::Address;
+use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
+use crate::model::{ChaosTrigger, ChaosTriggers, Envelope};
+use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";

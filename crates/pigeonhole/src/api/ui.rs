@@ -7,11 +7,13 @@
 //! work). Vite names assets by content hash, so they are cached for a year;
 //! `index.html` is always revalidated.
 
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
+use super::ApiState;
 use super::error::ApiError;
 
 #[derive(RustEmbed)]
@@ -38,32 +40,22 @@ const UI_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'
      img-src 'self' data: blob:; connect-src 'self' ipc: http://ipc.localhost; worker-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; frame-src 'self'";
 
-/// More `frame-src` sources for the UI, set once by the process before it serves:
-/// the desktop app's Tauri isolation frame (`isolation-<uuid>:`, a scheme Tauri
-/// generates per build), which the window adds to the UI's page.
-static EXTRA_FRAME_SOURCES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Let the UI's page frame documents from `sources` too (CSP source expressions,
-/// space-separated; a scheme needs its colon: `isolation-1234:`). Only the first call
-/// counts (the desktop app calls it once, before the engine starts); each source must
-/// be a plain token, so nothing can be smuggled into the header.
-pub fn allow_frame_sources(sources: &str) -> bool {
-    let clean = sources
-        .split_ascii_whitespace()
-        .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:/*".contains(&b)));
-    clean && EXTRA_FRAME_SOURCES.set(sources.split_ascii_whitespace().collect::<Vec<_>>().join(" ")).is_ok()
-}
-
-/// [`UI_POLICY`] with the extra frame sources, if any.
-fn policy() -> HeaderValue {
-    match EXTRA_FRAME_SOURCES.get() {
-        Some(extra) => HeaderValue::from_str(&format!("{UI_POLICY} {extra}")).expect("checked in allow_frame_sources"),
-        None => HeaderValue::from_static(UI_POLICY),
+/// [`UI_POLICY`] with more `frame-src` sources (CSP source expressions; a scheme
+/// needs its colon: `isolation-1234:`), the desktop app's Tauri isolation frame;
+/// `None` when one is not a plain token, so nothing can be smuggled into the header.
+pub fn policy(frame_sources: &[String]) -> Option<HeaderValue> {
+    let plain = |s: &String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:/*".contains(&b));
+    if !frame_sources.iter().all(plain) {
+        return None;
     }
+    HeaderValue::from_str(
+        &[UI_POLICY].into_iter().chain(frame_sources.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+    )
+    .ok()
 }
 
 /// The fallback handler: a UI file, the UI's `index.html`, or a JSON 404/405.
-pub async fn serve(method: Method, uri: Uri) -> Response {
+pub async fn serve(State(state): State<ApiState>, method: Method, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     if path.starts_with("api/") || path.starts_with("view/") || path == "api" {
         return ApiError::not_found("Not found").into_response();
@@ -72,15 +64,15 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
         return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed").into_response();
     }
     match Assets::get(path).filter(|_| !path.is_empty()) {
-        Some(file) => file_response(path, file, "public, max-age=31536000, immutable"),
+        Some(file) => file_response(path, file, "public, max-age=31536000, immutable", &state.ui_policy),
         None => match Assets::get("index.html") {
-            Some(index) => file_response("index.html", index, "no-cache"),
+            Some(index) => file_response("index.html", index, "no-cache", &state.ui_policy),
             None => ApiError::not_found("The web UI is not built into this binary").into_response(),
         },
     }
 }
 
-fn file_response(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str) -> Response {
+fn file_response(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str, policy: &HeaderValue) -> Response {
     let mime = file.metadata.mimetype().to_owned();
     let mut response = (StatusCode::OK, file.data).into_response();
     let headers = response.headers_mut();
@@ -93,7 +85,7 @@ fn file_response(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str
         // The document itself: its policy, never framed (clickjacking; the older
         // header for browsers without `frame-ancestors`), and no Referer sent from it.
         // `X-Content-Type-Options: nosniff` is on every answer (`guard.rs`).
-        headers.insert(CONTENT_SECURITY_POLICY, policy());
+        headers.insert(CONTENT_SECURITY_POLICY, policy.clone());
         headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }

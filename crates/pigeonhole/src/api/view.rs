@@ -29,7 +29,7 @@ use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::render::ColorScheme;
-use crate::mail::{render, view};
+use crate::mail::{detail, render};
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
@@ -85,7 +85,7 @@ pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQu
         let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
             return Ok(None);
         };
-        Ok(Some(view::message(&summary, &raw).text))
+        Ok(Some(detail::message(&summary, &raw).text))
     })
     .await?;
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
@@ -118,7 +118,7 @@ pub(super) async fn html(
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.
     let (id, rendered) = load(&state, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
-        Ok(Some(view::html_body_and_content_ids(&raw).map(|(html, content_ids)| {
+        Ok(Some(detail::html_body_and_content_ids(&raw).map(|(html, content_ids)| {
             let part_urls: HashMap<String, String> = content_ids
                 .into_iter()
                 .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id))))

@@ -33,8 +33,9 @@ use tokio::time::{Instant, timeout_at};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::events::Event;
-use crate::store::{MessageSummary, Position};
+use crate::model::Event;
+use crate::model::MessageSummary;
+use crate::store::Position;
 
 /// `timeout` when the request gives none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -211,9 +212,11 @@ mod tests {
     use super::*;
     use crate::api::tests::Api;
     use crate::config::StoreConfig;
-    use crate::events;
-    use crate::smtp::Envelope;
-    use crate::store::{NewMessage, SUMMARY_KEYS, Store};
+    use crate::model::Envelope;
+    use crate::model::NewMessage;
+    use crate::model::event;
+    use crate::model::message::SUMMARY_KEYS;
+    use crate::store::Store;
 
     /// A plain message with this subject, stored through the API tests' harness.
     async fn submit(api: &Api, subject: &str) -> String {
@@ -340,13 +343,13 @@ mod tests {
         // A message stored without its event reaching the waiter (a second store
         // on the same file, with events of its own), then more events than the
         // waiter keeps: it lags, and finds the message in the store.
-        let other = Store::open(api.dir.path(), StoreConfig::default(), events::channel()).unwrap();
+        let other = Store::open(api.dir.path(), StoreConfig::default(), event::channel()).unwrap();
         let raw = b"From: a@example.com\r\nSubject: missed\r\n\r\nhi\r\n".to_vec();
         let envelope = Envelope::default();
         let id = other.submit(NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() }).await.unwrap();
         other.close().await;
-        for _ in 0..=events::EVENT_BACKLOG {
-            api.state.events.send(Event::Stats(crate::events::Stats::new(0, 0))).unwrap();
+        for _ in 0..=event::EVENT_BACKLOG {
+            api.state.events.send(Event::Stats(crate::model::Stats::new(0, 0))).unwrap();
         }
         let (status, summary) = waiter.await.unwrap();
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(id.as_str())));

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 
-use pigeonhole::api::parse_wait_timeout;
+use pigeonhole::parse_wait_timeout;
 
 use super::Failure;
 

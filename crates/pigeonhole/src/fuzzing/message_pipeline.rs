@@ -17,12 +17,13 @@ use scraper::node::Node;
 use time::OffsetDateTime;
 
 use crate::config::TagRules;
+use crate::mail::detail::{self, PartNode};
 use crate::mail::links;
 use crate::mail::parse::{MAX_INDEXED_BODY, SNIPPET_CHARS};
 use crate::mail::render::{self, ColorScheme};
-use crate::mail::view::{self, PartNode};
-use crate::smtp::Envelope;
-use crate::store::{NewMessage, ingest};
+use crate::model::Envelope;
+use crate::model::NewMessage;
+use crate::store::ingest;
 
 /// Elements that must never come out of the sanitizer, in any namespace.
 const FORBIDDEN: &[&str] = &[
@@ -43,17 +44,17 @@ pub fn message_pipeline(raw: &[u8]) {
     assert!(summary.snippet.chars().count() <= SNIPPET_CHARS, "snippet of {} characters", summary.snippet.len());
     assert!(search.body.len() <= MAX_INDEXED_BODY, "indexed body of {} bytes", search.body.len());
 
-    view::headers(raw);
+    detail::headers(raw);
     let mut leaves = Vec::new();
-    collect_leaves(&view::part_tree(raw), &mut leaves);
+    collect_leaves(&detail::part_tree(raw), &mut leaves);
     for part_id in &leaves {
-        view::part(raw, part_id);
+        detail::part(raw, part_id);
     }
-    let message = view::message(&summary, raw);
+    let message = detail::message(&summary, raw);
     links::links(&message.text, &message.html);
     links::codes(&message.text, &message.html);
 
-    if let Some((html, content_ids)) = view::html_body_and_content_ids(raw) {
+    if let Some((html, content_ids)) = detail::html_body_and_content_ids(raw) {
         let part_urls: HashMap<String, String> = content_ids
             .into_iter()
             .map(|(content_id, part_id)| (content_id, format!("/api/v1/message/fuzz/part/{part_id}")))
@@ -67,7 +68,7 @@ pub fn message_pipeline(raw: &[u8]) {
     check_sanitized(&render::html_document(&as_html, HashMap::new(), ColorScheme::AsBrowser).document);
 }
 
-/// Part IDs of the tree's leaves (the only IDs `view::part` serves).
+/// Part IDs of the tree's leaves (the only IDs `detail::part` serves).
 fn collect_leaves(node: &PartNode, leaves: &mut Vec<String>) {
     if node.parts.is_empty() {
         leaves.push(node.part_id.clone());

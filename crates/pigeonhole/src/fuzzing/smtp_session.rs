@@ -38,8 +38,8 @@
 //! every refused message that ends is answered `451 4.3.0`.
 
 use crate::config::SmtpLimits;
+use crate::model::{ChaosTrigger, ChaosTriggers};
 use crate::smtp::session::{Action, Delivery, Ending, Refusal, Session};
-use crate::smtp::{ChaosTrigger, ChaosTriggers};
 
 /// Longest reply line, CRLF included (RFC 5321 4.5.3.1.5).
 const MAX_REPLY_LINE: usize = 512;

@@ -8,7 +8,7 @@
 //! (`follow`), at most ten.
 //!
 //! The check runs on the user's machine, so a message must not be able to point it
-//! at the machine or its network (issue 6): unless the engine was started with
+//! at the machine or its network: unless the engine was started with
 //! `--allow-local-link-check`, a link to a loopback, private, link-local,
 //! unique-local, shared (CGNAT), multicast, reserved or cloud-metadata address is
 //! refused, and so are the IPv4-mapped, IPv4-compatible, 6to4, NAT64 and Teredo

@@ -3,7 +3,7 @@
 //! reset link" or "the code we just sent" asks for it instead of writing a regex.
 //!
 //! Both are pure functions over the text part and the HTML part (as
-//! [`super::view::bodies`] gives them); they never fail and never panic.
+//! [`super::detail::bodies`] gives them); they never fail and never panic.
 //!
 //! * [`links`]: every `a[href]` of the HTML (parsed with html5ever through
 //!   `scraper`, so entities are decoded as a browser would), with its anchor text;
@@ -744,7 +744,7 @@ mod tests {
     fn every_corpus_message() {
         for path in crate::mail::corpus::files() {
             let raw = std::fs::read(&path).unwrap();
-            let (text, html) = crate::mail::view::bodies(&raw);
+            let (text, html) = crate::mail::detail::bodies(&raw);
             let found = links(&text, &html);
             for link in &found {
                 assert!(!is_script_or_data(&link.url), "{}: {}", path.display(), link.url);

@@ -1,6 +1,6 @@
 //! The mbox format: many messages in one file, each after a `From <sender> <date>`
 //! separator line. Export writes it ([`entry`], for `POST /api/v1/export`); import
-//! reads it ([`read`], for `mail::import`).
+//! reads it ([`read`], for `archive::import`).
 //!
 //! Written as mboxrd: every line of a message that starts with `From `, `>From `,
 //! `>>From `, … gets one more `>`, and each entry ends with an empty line, so a

@@ -2,11 +2,10 @@
 //! the API shows.
 //!
 //! * [`parse`]: the summary and search text the store keeps for every message.
-//! * [`view`]: the full message, headers and parts the API shows.
+//! * [`detail`]: the full message, headers and parts the API shows.
 //! * [`links`]: the links and one-time codes in a message's bodies.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
-//! * [`mbox`]: the mbox format, written by export and read by import.
-//! * [`import`]: mail files (one `.eml` message, or an mbox) into messages to store.
+//! * [`mbox`]: the mbox format, written by export and read by import ([`crate::archive`]).
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
 //! * [`htmlcheck`]: which HTML and CSS features a message uses, and which e-mail
 //!   clients support them (caniemail data).
@@ -17,8 +16,8 @@
 
 #[cfg(test)]
 pub(crate) mod corpus;
+pub mod detail;
 pub mod htmlcheck;
-pub mod import;
 pub mod linkcheck;
 pub mod links;
 pub mod mbox;
@@ -26,18 +25,5 @@ pub mod parse;
 pub mod render;
 pub mod spamassassin;
 pub mod thumb;
-pub mod view;
-
-use serde::Serialize;
 
 pub use parse::{ParsedSummary, SearchText, summarize};
-
-/// A mailbox, as Mailpit shows it: `{"Name": "", "Address": ""}`; `Name` is `""`
-/// when absent, never missing.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Address {
-    pub name: String,
-    pub address: String,
-}

@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mail_parser::{MessageParser, MessagePart, MimeHeaders};
 use time::{OffsetDateTime, UtcOffset};
 
-use super::Address;
+use crate::model::Address;
 
 /// Longest snippet, in characters, ellipsis included.
 pub const SNIPPET_CHARS: usize = 250;

@@ -730,7 +730,7 @@ mod tests {
         let mut rendered = 0;
         for path in crate::mail::corpus::files() {
             let raw = std::fs::read(&path).unwrap();
-            let Some((html, content_ids)) = crate::mail::view::html_body_and_content_ids(&raw) else { continue };
+            let Some((html, content_ids)) = crate::mail::detail::html_body_and_content_ids(&raw) else { continue };
             let part_urls = content_ids.into_iter().map(|(cid, part)| (cid, format!("/part/{part}"))).collect();
             assert_inert(&html_document(&html, part_urls, ColorScheme::AsBrowser).document);
             rendered += 1;

@@ -27,7 +27,8 @@ use tokio_rustls::server::TlsStream;
 use super::session::{Action, Ending, Refusal, Session};
 use super::{Chaos, Counters, Intake};
 use crate::config::SmtpLimits;
-use crate::store::{NewMessage, Store, SubmitError};
+use crate::model::NewMessage;
+use crate::store::{Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
 const READ_CHUNK: usize = 16 * 1024;

@@ -27,8 +27,8 @@ use smtp_proto::{
     EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Error as ParseError, Request, Response,
 };
 
-use super::{ChaosTrigger, ChaosTriggers, Envelope};
 use crate::config::SmtpLimits;
+use crate::model::{ChaosTrigger, ChaosTriggers, Envelope};
 use data::DataReceiver;
 
 mod data;

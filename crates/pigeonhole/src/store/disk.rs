@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::events::{DiskState, Event, EventSender};
+use crate::model::{DiskState, Event, EventSender};
 
 /// How often the writer looks at the free space while the disk is full.
 pub(super) const RECHECK_EVERY: Duration = Duration::from_secs(1);

@@ -6,10 +6,11 @@ use std::io;
 
 use crate::config::TagRules;
 use crate::mail::{self, SearchText};
-use crate::smtp::Envelope;
+use crate::model::Envelope;
 
-use super::codec::{addresses_to_json, from_unix_ms, new_message_id, unix_ms};
-use super::{DEFAULT_INBOX, MessageSummary, NewMessage, SubmitError, ZSTD_LEVEL, tags};
+use super::codec::{addresses_to_json, from_unix_ms, unix_ms};
+use super::{SubmitError, ZSTD_LEVEL, tags};
+use crate::model::{Address, DEFAULT_INBOX, MessageId, MessageSummary, NewMessage};
 
 thread_local! {
     /// One compression context per thread: setting one up costs more than
@@ -53,8 +54,7 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
         Some(user) if !user.is_empty() => user.to_owned(),
         _ => DEFAULT_INBOX.to_owned(),
     };
-    let from_list: &[_] =
-        if parsed.from == mail::Address::default() { &[] } else { std::slice::from_ref(&parsed.from) };
+    let from_list: &[_] = if parsed.from == Address::default() { &[] } else { std::slice::from_ref(&parsed.from) };
     let addresses = AddressColumns {
         from: addresses_to_json(from_list),
         to: addresses_to_json(&parsed.to),
@@ -66,7 +66,7 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
     let tags = tags::for_new_message(&parsed, &envelope.rcpt_to, &username, tag_rules);
     Ok(PreparedMessage {
         summary: MessageSummary {
-            id: new_message_id(received_ms),
+            id: MessageId::generate(received_ms).into_string(),
             message_id: parsed.message_id,
             read: false,
             from: parsed.from,

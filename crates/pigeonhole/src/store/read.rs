@@ -10,12 +10,13 @@ use std::sync::{Mutex, PoisonError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use crate::smtp::Envelope;
+use crate::model::Envelope;
 
+use super::StoreError;
 use super::codec::{addresses_from_json, from_unix_ms};
 use super::schema;
 use super::search::Condition;
-use super::{InboxInfo, MessageSummary, StoreError};
+use crate::model::{InboxInfo, MessageSummary};
 
 /// Idle connections kept open; more are opened when needed and closed after use.
 const MAX_IDLE_READERS: usize = 4;
@@ -155,7 +156,7 @@ pub(super) fn inboxes(conn: &Connection) -> Result<Vec<InboxInfo>, StoreError> {
 }
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
-    let addresses = |index: usize| -> rusqlite::Result<Vec<crate::mail::Address>> {
+    let addresses = |index: usize| -> rusqlite::Result<Vec<crate::model::Address>> {
         let json: String = row.get(index)?;
         addresses_from_json(&json).map_err(|e| json_error(index, e))
     };

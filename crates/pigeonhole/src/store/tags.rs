@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::config::TagRules;
-use crate::mail::{Address, ParsedSummary};
+use crate::mail::ParsedSummary;
+use crate::model::Address;
 
 /// Why a tag could not be renamed or deleted.
 #[derive(Debug, thiserror::Error)]

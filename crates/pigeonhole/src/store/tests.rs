@@ -10,16 +10,30 @@ use time::macros::datetime;
 use tokio::sync::broadcast;
 
 use super::*;
-use crate::events::{self, DiskState, Event};
+use crate::model::event::{self, DiskState, Event};
+use crate::model::message::{PAGE_KEYS, SUMMARY_KEYS};
+use crate::model::{Address, DEFAULT_INBOX, MessagePage, NewMessage};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use time::OffsetDateTime;
 
 fn config() -> StoreConfig {
     StoreConfig::default()
 }
 
 fn open(dir: &Path, config: StoreConfig) -> (Store, broadcast::Receiver<Event>) {
-    let events = events::channel();
+    let events = event::channel();
     let receiver = events.subscribe();
     (Store::open(dir, config, events).expect("open store"), receiver)
+}
+
+/// [`open`], keeping a handle on the SQLite backend to watch its write queue.
+fn open_sqlite(dir: &Path, config: StoreConfig) -> (Store, Arc<Sqlite>, broadcast::Receiver<Event>) {
+    let events = event::channel();
+    let receiver = events.subscribe();
+    let sqlite = Arc::new(Sqlite::open(dir, &config, events, |_| Ok(())).expect("open store"));
+    (Store::with_backend(sqlite.clone(), &config), sqlite, receiver)
 }
 
 /// A small message with the given extra header lines (CRLF-terminated) and body.
@@ -96,14 +110,14 @@ async fn enqueue(store: &Store, raw: Vec<u8>) -> Pending<'_> {
 }
 
 /// Wait until the writer's queue has exactly `free` free slots.
-async fn queue_has_free_slots(store: &Store, free: usize) {
+async fn queue_has_free_slots(sqlite: &Sqlite, free: usize) {
     for _ in 0..500 {
-        if store.shared.commands.capacity() == free {
+        if sqlite.commands.capacity() == free {
             return;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    panic!("queue never had {free} free slots (has {})", store.shared.commands.capacity());
+    panic!("queue never had {free} free slots (has {})", sqlite.commands.capacity());
 }
 
 #[tokio::test]
@@ -474,7 +488,7 @@ async fn refuses_a_newer_schema_without_touching_the_file() {
         conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    let error = Store::open(dir.path(), config(), event::channel()).err().expect("must refuse");
     assert!(matches!(error, OpenError::NewerSchema { found: 99, .. }), "{error:?}");
     let text = error.to_string();
     assert!(text.contains("newer Pigeonhole") && text.contains("--data") && !text.contains('\n'), "{text}");
@@ -493,7 +507,7 @@ async fn refuses_another_programs_database_without_touching_it() {
         .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    let error = Store::open(dir.path(), config(), event::channel()).err().expect("must refuse");
     assert!(matches!(error, OpenError::ForeignDatabase { .. }), "{error:?}");
     let text = error.to_string();
     assert!(text.contains("another program") && text.contains("--data") && !text.contains('\n'), "{text}");
@@ -506,7 +520,7 @@ async fn refuses_a_file_that_is_not_a_database_without_touching_it() {
     let path = dir.path().join(DATABASE_FILE);
     let junk = b"this is not a database, it is a shopping list\n".repeat(200);
     std::fs::write(&path, &junk).unwrap();
-    let error = Store::open(dir.path(), config(), events::channel()).err().expect("must refuse");
+    let error = Store::open(dir.path(), config(), event::channel()).err().expect("must refuse");
     assert!(matches!(error, OpenError::NotADatabase { .. }), "{error:?}");
     assert!(!error.to_string().contains('\n'));
     assert_eq!(std::fs::read(&path).unwrap(), junk);
@@ -517,7 +531,7 @@ async fn reports_an_unusable_data_folder() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"").unwrap();
-    let error = Store::open(&file.join("data"), config(), events::channel()).err().expect("must refuse");
+    let error = Store::open(&file.join("data"), config(), event::channel()).err().expect("must refuse");
     assert!(matches!(error, OpenError::DataDir { .. }), "{error:?}");
     let text = error.to_string();
     assert!(text.contains("a-file") && text.contains("--data") && !text.contains('\n'), "{text}");
@@ -528,7 +542,7 @@ async fn reports_an_unusable_data_folder() {
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     if std::fs::write(locked.join("probe"), b"").is_err() {
-        let error = Store::open(&locked, config(), events::channel()).err().expect("must refuse");
+        let error = Store::open(&locked, config(), event::channel()).err().expect("must refuse");
         assert!(matches!(error, OpenError::CannotOpen { .. }), "{error:?}");
         assert!(error.to_string().contains("writable"));
     }
@@ -587,19 +601,19 @@ async fn close_flushes_then_refuses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn group_commit_acknowledges_every_message() {
     let dir = TempDir::new().unwrap();
-    let (store, mut events) = open(dir.path(), config());
+    let (store, sqlite, mut events) = open_sqlite(dir.path(), config());
 
     // Messages that queue up while the writer waits go out in one transaction,
     // which publishes one stats event.
     let capacity = config().queue_capacity;
     let lock = WriteLock::take(&store);
     let first = enqueue(&store, simple("first")).await;
-    queue_has_free_slots(&store, capacity).await; // the writer took it and waits for the lock
+    queue_has_free_slots(&sqlite, capacity).await; // the writer took it and waits for the lock
     let mut queued = Vec::new();
     for n in 0..100 {
         queued.push(enqueue(&store, simple(&format!("queued {n}"))).await);
     }
-    assert_eq!(store.shared.commands.capacity(), capacity - 100);
+    assert_eq!(sqlite.commands.capacity(), capacity - 100);
     lock.release();
     first.await.unwrap();
     for submit in queued {
@@ -640,12 +654,12 @@ async fn group_commit_acknowledges_every_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_answers_busy() {
     let dir = TempDir::new().unwrap();
-    let (store, _events) = open(dir.path(), StoreConfig { queue_capacity: 1, ..config() });
+    let (store, sqlite, _events) = open_sqlite(dir.path(), StoreConfig { queue_capacity: 1, ..config() });
     let lock = WriteLock::take(&store);
     let in_writer = enqueue(&store, simple("in the writer")).await;
-    queue_has_free_slots(&store, 1).await; // the writer took it and waits for the lock
+    queue_has_free_slots(&sqlite, 1).await; // the writer took it and waits for the lock
     let queued = enqueue(&store, simple("queued")).await;
-    assert_eq!(store.shared.commands.capacity(), 0);
+    assert_eq!(sqlite.commands.capacity(), 0);
 
     let refused = store.submit(new_message(simple("refused"))).await;
     assert!(matches!(refused, Err(SubmitError::Busy)), "{refused:?}");
@@ -685,7 +699,7 @@ async fn queued_bytes_over_the_budget_answer_busy() {
 #[tokio::test]
 async fn full_disk_fails_the_batch_cleanly() {
     let dir = TempDir::new().unwrap();
-    let events = events::channel();
+    let events = event::channel();
     let mut receiver = events.subscribe();
     // SQLite reports a database that may not grow (max_page_count) exactly as a
     // full disk: SQLITE_FULL.

@@ -22,13 +22,14 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StoreConfig;
-use crate::events::{Deleted, Event, EventSender, ReadChanged, Stats, TagsChanged};
+use crate::model::{Deleted, Event, EventSender, ReadChanged, Stats, TagsChanged};
 
 use super::checkpoint::Checkpointer;
 use super::disk::{self, Disk};
 use super::ingest::PreparedMessage;
 use super::search::Condition;
-use super::{MessageSummary, StoreError, SubmitError, tags};
+use super::{StoreError, SubmitError, tags};
+use crate::model::MessageSummary;
 
 /// Above this many messages changed at once, one `prune` event ("reload") replaces
 /// the per-message events, as Mailpit does for large deletes, so a bulk change does

@@ -14,9 +14,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
 use time::OffsetDateTime;
 
-use super::mbox;
-use crate::smtp::Envelope;
-use crate::store::{NewMessage, Store, SubmitError};
+use crate::mail::mbox;
+use crate::model::Envelope;
+use crate::model::NewMessage;
+use crate::store::{Store, SubmitError};
 
 /// The envelope's client address for imported messages.
 pub const PEER: &str = "import";

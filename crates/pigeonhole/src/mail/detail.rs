@@ -24,9 +24,9 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
 
-use super::Address;
 use super::parse::is_inline;
-use crate::store::MessageSummary;
+use crate::model::Address;
+use crate::model::MessageSummary;
 
 /// Mailpit's `Message`: key set and order matter to its clients (no `Read` key).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

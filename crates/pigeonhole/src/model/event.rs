@@ -1,5 +1,5 @@
-//! What changed in the store, broadcast to everyone watching (WebSocket clients
-//! now; the desktop tray and notifications later).
+//! What changed in the store, broadcast to everyone watching: the `/api/events`
+//! WebSocket, `/api/v1/wait`, and the desktop app's tray and notifications.
 //!
 //! The writer thread publishes an [`Event`] after each commit. Publishing never
 //! blocks: a slow subscriber misses events (tokio's broadcast channel reports the
@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::store::MessageSummary;
+use super::MessageSummary;
 
 /// Events kept for a subscriber that has not read yet; older ones are dropped.
 pub const EVENT_BACKLOG: usize = 1024;
@@ -40,7 +40,7 @@ pub enum Event {
     /// Many messages went at once (retention); clients should reload.
     #[serde(rename = "prune")]
     Prune(()),
-    /// Ours: SMTP intake was paused or resumed ([`crate::smtp::Intake`]).
+    /// Ours: SMTP intake was paused or resumed (the SMTP listener's intake switch).
     #[serde(rename = "intake")]
     Intake(IntakeState),
     /// Ours, only on `/api/events`: more messages arrived than the stream

@@ -32,7 +32,7 @@ use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::events::{Burst, Event, Stats};
+use crate::model::{Burst, Event, Stats};
 
 /// Event streams open at once.
 const MAX_STREAMS: usize = 256;
@@ -237,8 +237,8 @@ mod tests {
     use tokio::time::Instant;
 
     use super::{COALESCE_EVERY, Coalescer, NEW_BURST, NEW_PER_SECOND};
-    use crate::events::{Burst, Deleted, Event, Stats};
-    use crate::store::MessageSummary;
+    use crate::model::MessageSummary;
+    use crate::model::{Burst, Deleted, Event, Stats};
 
     fn new(n: u64) -> Event {
         Event::New(Box::new(MessageSummary {

@@ -1,15 +1,7 @@
-//! Writing stored messages out as files: one `.eml`, a folder of `.eml` files, a
-//! `.zip` of them, or one mbox. The desktop app's "Save as .eml" and "Export…" use
-//! it after the user has picked where; the HTTP API streams its own mbox
-//! (`api::export`), with the same entry format from [`crate::mail::mbox`].
+//! Stored messages written out as files: one `.eml`, a folder of `.eml` files, a
+//! `.zip` of them, or one mbox.
 //!
-//! File names come from the message's date and subject, never as a path: every
-//! character that could make a path, a hidden file or a reserved Windows name is
-//! replaced, so a hostile subject (`../../.bashrc`, `CON`, NUL) writes inside the
-//! chosen folder and nowhere else. An existing file is never overwritten in a
-//! folder export: the name gets ` (2)`, ` (3)`, …. Single files (`.eml`, `.zip`,
-//! mbox) are written to a temporary file beside the target and renamed into place,
-//! so a failed export leaves no half-written file under the chosen name.
+//! The safety of the names and the writes is described in [`super`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -18,7 +10,8 @@ use std::path::{Path, PathBuf};
 use time::macros::format_description;
 
 use crate::mail::mbox;
-use crate::store::{MessageSummary, Store, StoreError};
+use crate::model::MessageSummary;
+use crate::store::{Store, StoreError};
 
 /// What an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]

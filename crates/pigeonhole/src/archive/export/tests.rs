@@ -6,11 +6,15 @@ use std::io::Read;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 
+use std::fs;
+use std::path::{Path, PathBuf};
+
 use super::*;
 use crate::config::StoreConfig;
-use crate::events;
-use crate::smtp::Envelope;
-use crate::store::NewMessage;
+use crate::model::Envelope;
+use crate::model::NewMessage;
+use crate::model::event;
+use crate::store::Store;
 
 /// A store holding one message per subject (oldest first), and their IDs.
 async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
@@ -24,7 +28,7 @@ async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<
 /// A store holding these messages (oldest first), and their IDs.
 async fn store_raw(raws: Vec<Vec<u8>>) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
     let dir = TempDir::new().unwrap();
-    let store = Store::open(dir.path(), StoreConfig::default(), events::channel()).unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default(), event::channel()).unwrap();
     let mut ids = Vec::new();
     for raw in &raws {
         let envelope =

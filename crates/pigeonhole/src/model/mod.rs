@@ -1,0 +1,27 @@
+//! The engine's shared vocabulary: the types every layer passes to the next and the
+//! API sends out, at the bottom of the crate so that nothing here imports upwards.
+//!
+//! Each type carries its wire form in one place: serde for the JSON (Mailpit's key
+//! names and order), utoipa for the OpenAPI document, and ts-rs (test builds only)
+//! for the UI's generated TypeScript (`ui/src/api/types.ts`).
+//!
+//! * [`envelope`]: a message as handed over by SMTP, the send API or an import.
+//! * [`message`]: summaries, pages, inboxes, addresses — what lists show.
+//! * [`message_id`]: the public ID of a stored message, made and checked.
+//! * [`event`]: what changed in the store, broadcast after each commit.
+//! * [`chaos`]: Mailpit's SMTP chaos triggers as values.
+//!
+//! Layers, bottom up: `model` and `config` → `mail` → `store` → `smtp`, `archive`
+//! → `api` → `engine` → the CLI and the desktop app.
+
+pub mod chaos;
+pub mod envelope;
+pub mod event;
+pub mod message;
+pub mod message_id;
+
+pub use chaos::{ChaosTrigger, ChaosTriggers};
+pub use envelope::{Envelope, NewMessage};
+pub use event::{Burst, Deleted, DiskState, Event, EventSender, IntakeState, ReadChanged, Stats, TagsChanged};
+pub use message::{Address, DEFAULT_INBOX, InboxInfo, MessagePage, MessageSummary};
+pub use message_id::MessageId;

@@ -1,0 +1,94 @@
+//! The seam between the store's facade ([`super::Store`]) and the database behind
+//! it: everything the SMTP listener, the API and the archive ask of storage, as one
+//! trait. SQLite ([`super::sqlite::Sqlite`]) is the only implementation; a second
+//! backend implements [`Backend`] and is handed to [`super::Store::with_backend`],
+//! and nothing above the store changes.
+//!
+//! What stays in the facade, the same for every backend: the byte budget of
+//! messages on their way in, parsing and compressing a message before it is
+//! stored ([`super::ingest`]), the cleaning of tag names, and turning a
+//! [`Selection`] into what to change.
+//!
+//! Reads are synchronous (the API runs them on the blocking pool); writes are
+//! futures that finish once the change is committed, so "250" and an API answer
+//! both mean "on disk".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::future::BoxFuture;
+
+use super::ingest::PreparedMessage;
+use super::query::{AddressSearch, Position, Selection};
+use super::{StoreError, SubmitError};
+use crate::model::{Envelope, InboxInfo, MessagePage, MessageSummary, Stats};
+
+/// Stores a message the facade admitted and prepared; answers its ID after the commit.
+pub(crate) type Insert = Box<dyn FnOnce(PreparedMessage) -> BoxFuture<'static, Result<String, SubmitError>> + Send>;
+
+/// A place messages are kept: what [`super::Store`] needs of a database.
+pub(crate) trait Backend: Send + Sync {
+    /// Room for one more new message, claimed before the message is prepared so
+    /// that overload is refused cheaply: [`SubmitError::Busy`] when the write
+    /// queue is full, [`SubmitError::Closed`] after [`Backend::close`].
+    fn admit(&self) -> Result<Insert, SubmitError>;
+
+    /// Newest first, with Mailpit's page counts.
+    fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError>;
+    /// Newest first among the messages matching a Mailpit search query.
+    fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError>;
+    /// Newest first among the messages with `value` in their senders or recipients.
+    fn search_addresses(
+        &self,
+        kind: AddressSearch,
+        value: &str,
+        start: u64,
+        limit: u64,
+    ) -> Result<MessagePage, StoreError>;
+    /// ID of the newest message (matching `query` if given).
+    fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError>;
+    /// Where the store is now: every message stored so far lies before it.
+    fn position_now(&self) -> Result<Position, StoreError>;
+    /// Just after message `id` in storage order; `None` when it is not stored.
+    fn position_of(&self, id: &str) -> Result<Option<Position>, StoreError>;
+    /// The oldest message stored after `position` that matches `query`.
+    fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError>;
+    /// Message `id`'s summary if it is stored and matches `query`.
+    fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError>;
+    fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError>;
+    /// The exact bytes received.
+    fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError>;
+    /// Totals as of the last commit.
+    fn stats(&self) -> Stats;
+    /// Messages deleted since the store opened.
+    fn messages_deleted(&self) -> u64;
+    /// Every inbox with its counts, by name.
+    fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError>;
+    /// Every tag in use, in listing order.
+    fn tags(&self) -> Result<Vec<String>, StoreError>;
+    /// Every tag in use with the number of messages that have it.
+    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+
+    /// Mark the selected messages read or unread.
+    fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Delete the selected messages.
+    fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Give each of the messages `ids` exactly `tags` (already cleaned).
+    fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Rename tag `from` (any case) to `to` (already cleaned); `false` when no
+    /// message has `from`.
+    fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Take tag `name` (any case) off every message; `false` when none had it.
+    fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Whether the disk holding the data is full (no space was freed since a
+    /// write failed for want of it).
+    fn disk_full(&self) -> bool;
+    /// The folder the data lives in.
+    fn data_dir(&self) -> &Path;
+    /// The database's file (what `/api/v1/info` shows as the database).
+    fn database_path(&self) -> &Path;
+    /// Finish queued writes and stop writing; reads keep working.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}

@@ -1,0 +1,56 @@
+//! What callers ask the store for, beyond one message by ID: a point in its history
+//! to wait after, an address search, a set of messages to change.
+
+use time::OffsetDateTime;
+
+use super::codec;
+use crate::model::MessageSummary;
+
+/// A point in the store's history, for "the first message stored after this":
+/// [`Store::position_now`], [`Store::position_after`], [`Position::received_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// After the message stored with this sequence number: exact storage order.
+    Stored(i64),
+    /// After this millisecond of reception (Unix ms): messages received later.
+    ReceivedMs(i64),
+    /// Where a message since deleted stood: messages received in its millisecond
+    /// or later (those in the same millisecond may have come after it; better
+    /// one answered twice than one missed).
+    ReceivedSince(i64),
+}
+
+impl Position {
+    /// After `time` (to the millisecond): the messages received later than it.
+    pub fn received_after(time: OffsetDateTime) -> Position {
+        Position::ReceivedMs(codec::unix_ms(time))
+    }
+
+    /// Whether a message announced by an `Event::New` published after this
+    /// position was taken lies after it. Storage order needs no check (the event
+    /// comes from a later commit); a time needs the message received later.
+    pub fn admits_new(&self, summary: &MessageSummary) -> bool {
+        match *self {
+            Position::Stored(_) => true,
+            Position::ReceivedMs(ms) => codec::unix_ms(summary.created) > ms,
+            Position::ReceivedSince(ms) => codec::unix_ms(summary.created) >= ms,
+        }
+    }
+}
+
+/// Which addresses [`Store::search_addresses`] looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressSearch {
+    /// The envelope's MAIL FROM and the From header.
+    From,
+    /// The envelope's RCPT TO (Bcc included) and the To header.
+    To,
+}
+
+/// Which messages a bulk change applies to.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Ids(Vec<String>),
+    Search(String),
+    All,
+}

@@ -1,0 +1,264 @@
+//! The SQLite backend: one file in WAL mode, one writer thread, many readers.
+//!
+//! * Writes — new messages, read flags, deletes, tags, retention — all go through
+//!   one writer thread ([`super::writer`]) fed by a bounded channel; new messages
+//!   are committed in groups and each submitter is answered after its group's
+//!   COMMIT. A full channel refuses a new message at once ([`Backend::admit`]).
+//! * Reads use separate read-only connections ([`super::read`]); WAL lets them
+//!   run beside the writer. Search ([`super::search`]) turns Mailpit's query syntax
+//!   into SQL.
+//! * The file layout and its migrations live in [`super::schema`]; WAL
+//!   checkpoints run on their own thread ([`super::checkpoint`]); whether the disk
+//!   is full is tracked by [`super::disk`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use rusqlite::Connection;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use super::backend::{Backend, Insert};
+use super::checkpoint::Checkpointer;
+use super::query::{AddressSearch, Position, Selection};
+use super::search::Condition;
+use super::writer::{Command, DeleteTarget, PublishedCounts, Writer};
+use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
+use crate::config::StoreConfig;
+use crate::model::{Envelope, EventSender, InboxInfo, MessagePage, MessageSummary, Stats};
+
+/// The database file's name inside the data folder.
+pub const DATABASE_FILE: &str = "pigeonhole.db";
+
+/// `data_dir/pigeonhole.db`, its writer thread and its readers.
+pub(super) struct Sqlite {
+    path: PathBuf,
+    pub(super) commands: mpsc::Sender<Command>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    readers: read::Readers,
+    counts: Arc<PublishedCounts>,
+    disk: Arc<disk::Disk>,
+}
+
+impl Sqlite {
+    /// Open (or create) `data_dir/pigeonhole.db`, run migrations, start the writer.
+    /// Refuses, without writing to it, a file that is not a SQLite database or was
+    /// written by a newer Pigeonhole. `tune_writer` has a last say over the
+    /// writer's connection (tests use it to make the disk "full").
+    pub(super) fn open(
+        data_dir: &Path,
+        config: &StoreConfig,
+        events: EventSender,
+        tune_writer: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<Sqlite, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let database_error = |e: rusqlite::Error| OpenError::Database { path: path.clone(), detail: e.to_string() };
+        let conn = schema::open_writer(&path, config.fsync)?;
+        tune_writer(&conn).map_err(database_error)?;
+        let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let counts = Arc::new(PublishedCounts::default());
+        let checkpointer = Checkpointer::start(&path)?;
+        let disk = Arc::new(disk::Disk::new(data_dir.to_owned()));
+        let writer = Writer::new(conn, queue, events, config, counts.clone(), checkpointer, disk.clone())
+            .map_err(database_error)?;
+        let handle = thread::Builder::new()
+            .name("pigeonhole-writer".into())
+            .spawn(move || writer.run())
+            .map_err(OpenError::Thread)?;
+        Ok(Sqlite {
+            readers: read::Readers::new(path.clone()),
+            path,
+            commands,
+            writer: Mutex::new(Some(handle)),
+            counts,
+            disk,
+        })
+    }
+
+    fn page_matching(&self, filter: &Condition, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        let stats = self.counts.stats();
+        let (matching, messages, tags) = self.readers.with(|conn| {
+            // One snapshot for the counts, the page and the tags.
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((
+                read::count_matching(&snapshot, filter)?,
+                read::summaries(&snapshot, filter, start, limit)?,
+                tags::all(&snapshot)?,
+            ))
+        })?;
+        Ok(MessagePage::new(&stats, matching, start, messages, tags))
+    }
+
+    /// Queue an API-driven change (waiting for room: these are few and a person is
+    /// waiting) and wait for its commit.
+    fn request<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let (done, answer) = oneshot::channel();
+        let command = command(done);
+        async move {
+            self.commands.send(command).await.map_err(|_| StoreError::Closed)?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        }
+        .boxed()
+    }
+}
+
+/// Which messages a selection names, as SQL.
+fn condition(selection: Selection) -> Condition {
+    match selection {
+        Selection::All => Condition::everything(),
+        Selection::Ids(ids) => Condition::ids(&ids),
+        Selection::Search(query) => Condition::search(&query),
+    }
+}
+
+impl Backend for Sqlite {
+    fn admit(&self) -> Result<Insert, SubmitError> {
+        let slot = self.commands.clone().try_reserve_owned().map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::Busy,
+            TrySendError::Closed(_) => SubmitError::Closed,
+        })?;
+        Ok(Box::new(move |prepared| {
+            let (done, answer) = oneshot::channel();
+            slot.send(Command::Insert { message: Box::new(prepared), done });
+            async move { answer.await.map_err(|_| SubmitError::Closed)? }.boxed()
+        }))
+    }
+
+    fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        let stats = self.counts.stats();
+        let (messages, tags) = self.readers.with(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((read::summaries(&snapshot, &Condition::everything(), start, limit)?, tags::all(&snapshot)?))
+        })?;
+        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages, tags))
+    }
+
+    fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        self.page_matching(&Condition::search(query), start, limit)
+    }
+
+    fn search_addresses(
+        &self,
+        kind: AddressSearch,
+        value: &str,
+        start: u64,
+        limit: u64,
+    ) -> Result<MessagePage, StoreError> {
+        self.page_matching(&Condition::addresses(kind, value), start, limit)
+    }
+
+    fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError> {
+        let filter = query.map_or_else(Condition::everything, Condition::search);
+        self.readers.with(|conn| read::latest_id(conn, &filter))
+    }
+
+    fn position_now(&self) -> Result<Position, StoreError> {
+        Ok(Position::Stored(self.readers.with(read::last_seq)?))
+    }
+
+    fn position_of(&self, id: &str) -> Result<Option<Position>, StoreError> {
+        Ok(self.readers.with(|conn| read::seq_of(conn, id))?.map(Position::Stored))
+    }
+
+    fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::after(position).and(Condition::search(query));
+        self.readers.with(|conn| read::first_summary(conn, &filter))
+    }
+
+    fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::ids(&[id.to_owned()]).and(Condition::search(query));
+        self.readers.with(|conn| read::first_summary(conn, &filter))
+    }
+
+    fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError> {
+        self.readers.with(|conn| read::summary(conn, id))
+    }
+
+    fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.readers.with(|conn| read::raw(conn, id))
+    }
+
+    fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError> {
+        self.readers.with(|conn| read::envelope(conn, id))
+    }
+
+    fn stats(&self) -> Stats {
+        self.counts.stats()
+    }
+
+    fn messages_deleted(&self) -> u64 {
+        self.counts.deleted()
+    }
+
+    fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError> {
+        self.readers.with(read::inboxes)
+    }
+
+    fn tags(&self) -> Result<Vec<String>, StoreError> {
+        self.readers.with(|conn| Ok(tags::all(conn)?))
+    }
+
+    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.readers.with(|conn| Ok(tags::counts(conn)?))
+    }
+
+    fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
+        let target = condition(selection);
+        self.request(|done| Command::SetRead { target, read, done })
+    }
+
+    fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
+        let target = match selection {
+            Selection::All => DeleteTarget::All,
+            other => DeleteTarget::Matching(condition(other)),
+        };
+        self.request(|done| Command::Delete { target, done })
+    }
+
+    fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.request(|done| Command::SetTags { ids, tags, done })
+    }
+
+    fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.request(|found| Command::RenameTag { from, to, found })
+    }
+
+    fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.request(|found| Command::DeleteTag { name, found })
+    }
+
+    fn disk_full(&self) -> bool {
+        self.disk.is_full()
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.disk.dir()
+    }
+
+    fn database_path(&self) -> &Path {
+        &self.path
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        async move {
+            // Queued behind everything already submitted, so all of that is written.
+            let _ = self.commands.send(Command::Shutdown).await;
+            let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(handle) = handle {
+                match tokio::task::spawn_blocking(move || handle.join()).await {
+                    Ok(Ok(())) => {}
+                    _ => tracing::error!("the store's writer thread panicked"),
+                }
+            }
+        }
+        .boxed()
+    }
+}
