@@ -1,0 +1,131 @@
+//! html-check and link-check (checks.rs).
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::{Api, keys, plain, set};
+use crate::api::router;
+
+#[tokio::test]
+async fn html_check_reports_caniemail_features() {
+    let api = Api::new().await;
+    let html = "From: a@example.com\r\nTo: b@example.com\r\nSubject: styled\r\nContent-Type: text/html\r\n\r\n\
+                <div style=\"display: flex; border-radius: 4px\"><svg></svg><p>Hi</p></div>\r\n";
+    let id = api.submit(html.as_bytes(), None).await;
+    let report = api.get_json(&format!("/api/v1/message/{id}/html-check")).await;
+    assert_eq!(keys(&report), set(&["Platforms", "Total", "Warnings"]));
+    assert_eq!(keys(&report["Total"]), set(&["Nodes", "Tests", "Supported", "Partial", "Unsupported"]));
+    assert!(report["Platforms"]["desktop-webmail"].as_array().unwrap().iter().any(|f| f == "Gmail"));
+    assert_eq!(report["Total"]["Nodes"], 3);
+    let warnings = report["Warnings"].as_array().unwrap();
+    let slugs: BTreeSet<&str> = warnings.iter().map(|w| w["Slug"].as_str().unwrap()).collect();
+    assert_eq!(
+        slugs,
+        BTreeSet::from(["css-display", "css-display-flex", "css-border-radius", "css-unit-px", "html-svg"])
+    );
+    for warning in warnings {
+        let warning_keys = [
+            "Slug",
+            "Title",
+            "Description",
+            "Category",
+            "Keywords",
+            "Tags",
+            "URL",
+            "NotesByNumber",
+            "Score",
+            "Results",
+        ];
+        assert_eq!(keys(warning), set(&warning_keys));
+        assert_eq!(keys(&warning["Score"]), set(&["Found", "Supported", "Partial", "Unsupported"]));
+    }
+    let result = warnings.iter().find_map(|w| w["Results"].as_array().and_then(|r| r.first())).unwrap();
+    assert_eq!(keys(result), set(&["Name", "Family", "Platform", "Version", "Support", "NoteNumber"]));
+    // The message is not marked read.
+    assert_eq!(api.read_flags().await, vec![(id, false)]);
+
+    let plain = api.submit(&plain("no html"), None).await;
+    let error = api.get(&format!("/api/v1/message/{plain}/html-check")).await.assert_error(StatusCode::BAD_REQUEST);
+    assert_eq!(error, "message does not contain HTML");
+    let missing = api.get("/api/v1/message/nope/html-check").await.assert_error(StatusCode::NOT_FOUND);
+    assert_eq!(missing, "Message not found");
+}
+
+/// A site for the link check: 200, 404, a redirect, and a page that refuses HEAD.
+async fn link_site() -> std::net::SocketAddr {
+    use axum::http::Method as HttpMethod;
+    use axum::response::Redirect;
+    use axum::routing::{any, get};
+    let site = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route("/moved", get(|| async { Redirect::temporary("/ok") }))
+        .route(
+            "/get-only",
+            any(|method: HttpMethod| async move {
+                if method == HttpMethod::HEAD { StatusCode::METHOD_NOT_ALLOWED } else { StatusCode::OK }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+    address
+}
+
+#[tokio::test]
+async fn link_check_asks_each_link() {
+    let mut api = Api::new().await;
+    let site = link_site().await;
+    let raw = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: links\r\nContent-Type: text/html\r\n\r\n\
+         <a href=\"http://{site}/ok\">ok</a> <a href=\"http://{site}/missing\">gone</a>\r\n\
+         <a href=\"http://{site}/moved\">moved</a> <a href=\"http://{site}/get-only\">get</a>\r\n\
+         <a href=\"mailto:x@example.com\">mail</a> <img src=\"http://{site}/ok\">\r\n"
+    );
+    let id = api.submit(raw.as_bytes(), None).await;
+    let statuses = |report: &Value| -> Vec<(String, u64, String)> {
+        report["Links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|link| {
+                assert_eq!(keys(link), set(&["URL", "StatusCode", "Status"]));
+                let path = link["URL"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+                (path, link["StatusCode"].as_u64().unwrap(), link["Status"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+
+    // Off by default: the test site is on this machine.
+    let refused = api.get_json(&format!("/api/v1/message/{id}/link-check")).await;
+    assert_eq!(keys(&refused), set(&["Errors", "Links"]));
+    assert_eq!(refused["Errors"], 4);
+    for (_, code, status) in statuses(&refused) {
+        assert_eq!(code, 0);
+        assert!(status.starts_with("refused: loopback address (127.0.0.1)"), "{status}");
+        assert!(status.contains("--allow-local-link-check"), "{status}");
+    }
+
+    api.router = router(api.state.clone().with_local_link_check(true));
+    let checked = api.get_json(&format!("/api/v1/message/{id}/link-check")).await;
+    assert_eq!(
+        statuses(&checked),
+        [
+            ("ok".to_string(), 200, "OK".to_string()),
+            ("missing".to_string(), 404, "Not Found".to_string()),
+            ("moved".to_string(), 307, "Temporary Redirect".to_string()),
+            ("get-only".to_string(), 200, "OK".to_string()),
+        ]
+    );
+    assert_eq!(checked["Errors"], 1);
+    for follow in ["true", "1"] {
+        let followed = api.get_json(&format!("/api/v1/message/latest/link-check?follow={follow}")).await;
+        assert_eq!(statuses(&followed)[2], ("moved".to_string(), 200, "OK".to_string()));
+    }
+    assert_eq!(
+        api.get("/api/v1/message/nope/link-check").await.assert_error(StatusCode::NOT_FOUND),
+        "Message not found"
+    );
+}

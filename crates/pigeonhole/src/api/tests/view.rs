@@ -1,0 +1,178 @@
+//! /view/{ID}.txt and .html (view.rs), the HTML part under its own policy.
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+
+use super::{Api, HOST, MULTIPART, plain};
+use crate::api::view;
+
+#[tokio::test]
+async fn view_text_part() {
+    let api = Api::new().await;
+    for uri in ["/view/latest.txt", "/view/nope.txt"] {
+        assert_eq!(api.get(uri).await.assert_error(StatusCode::NOT_FOUND), "Message not found", "{uri}");
+    }
+
+    let multipart = api.submit(MULTIPART, None).await;
+    let answer = api.get(&format!("/view/{multipart}.txt")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap().trim_end(), "Plain body");
+
+    let simple = api.submit(&plain("Simple"), None).await;
+    let latest = api.get("/view/latest.txt").await;
+    assert_eq!(&latest.body[..], b"Body of Simple\r\n");
+    let matching = api.get("/view/latest.txt?query=subject%3A%22Caf%C3%A9%20report%22").await;
+    assert_eq!(std::str::from_utf8(&matching.body).unwrap().trim_end(), "Plain body");
+    assert_eq!(api.get(&format!("/view/{simple}.txt")).await.status, StatusCode::OK);
+
+    // Viewing is not reading.
+    assert!(api.read_flags().await.iter().all(|(_, read)| !read));
+
+    let attachment_only = concat!(
+        "From: a@example.com\r\nSubject: Scan\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n",
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+    );
+    let no_text = api.submit(attachment_only.as_bytes(), None).await;
+    let empty = api.get(&format!("/view/{no_text}.txt")).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.is_empty(), "{:?}", empty.body);
+
+    // Only `.txt` and `.html` are served here.
+    for uri in
+        [format!("/view/{simple}"), format!("/view/{simple}.eml"), "/view/.txt".to_string(), "/view/.html".into()]
+    {
+        assert_eq!(api.get(&uri).await.assert_error(StatusCode::NOT_FOUND), "Not found", "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn view_html_part() {
+    // The sanitized document (`?embed=1`, the UI's preview).
+    const BLOCK_REMOTE: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+        font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    const ALLOW_REMOTE: &str = "default-src 'none'; img-src * data:; style-src * 'unsafe-inline'; \
+        font-src * data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    // The part as sent: sandboxed, and images and fonts only from the message's parts.
+    let part_policy = |id: &str| {
+        format!(
+            "sandbox; default-src 'none'; img-src {HOST}/api/v1/message/{id}/part/ data:; style-src 'unsafe-inline'; \
+             font-src {HOST}/api/v1/message/{id}/part/ data:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'self'"
+        )
+    };
+    let part_policy_remote = format!("sandbox; {ALLOW_REMOTE}");
+
+    let api = Api::new().await;
+    assert_eq!(api.get("/view/nope.html").await.assert_error(StatusCode::NOT_FOUND), "Message not found");
+    assert_eq!(api.get("/view/nope.html?embed=1").await.assert_error(StatusCode::NOT_FOUND), "Message not found");
+
+    // As sent: the part's text byte for byte, but for its cid: URL.
+    let multipart = api.submit(MULTIPART, None).await;
+    let logo = format!("/api/v1/message/{multipart}/part/1.2");
+    let answer = api.get(&format!("/view/{multipart}.html")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(answer.header("content-security-policy"), Some(part_policy(&multipart).as_str()));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("0"));
+    assert_eq!(answer.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap(), format!("<p>HTML body <img src=\"{logo}\"></p>"));
+
+    // Sanitized, as a standalone document.
+    let answer = api.get(&format!("/view/{multipart}.html?embed=1")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(answer.header("content-security-policy"), Some(BLOCK_REMOTE));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("0"));
+    assert_eq!(answer.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(document.contains("<meta charset=\"utf-8\"><base target=\"_blank\">"), "{document}");
+    assert!(document.contains(&format!("<img src=\"{logo}\">")), "{document}");
+    // The image the cid: pointed at is there.
+    let image = api.get(&logo).await;
+    assert_eq!((image.status, image.header("content-type")), (StatusCode::OK, Some("image/png")));
+
+    let hostile_part = concat!(
+        "<style>p { background: url(http://t.example.test/bg.png) }</style>\n",
+        "<p>Hi<script>alert(1)</script><img src=x onerror=\"alert(2)\">",
+        "<a href=\"javascript:alert(3)\">x</a><img src=\"http://t.example.test/p.gif\">",
+        "<a href=\"https://ok.example.test/\" target=\"_self\" rel=\"opener\">ok</a></p>",
+    );
+    let hostile = format!(
+        "From: a@example.com\r\nSubject: Hostile\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n{}\r\n",
+        hostile_part.replace('\n', "\r\n")
+    );
+    let hostile = api.submit(hostile.as_bytes(), None).await;
+
+    // As sent (line breaks as LF), script and all: the policy is what forbids it (a
+    // sandbox without allow-scripts, and no script-src under default-src 'none').
+    let answer = api.get(&format!("/view/{hostile}.html")).await;
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap().trim_end(), hostile_part);
+    let policy = answer.header("content-security-policy").unwrap();
+    assert_eq!(policy, part_policy(&hostile));
+    assert!(policy.starts_with("sandbox; default-src 'none';") && !policy.contains("allow-"), "{policy}");
+    assert!(!policy.contains("script-src") && !policy.contains("img-src 'self'"), "{policy}");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("2"));
+    let remote = api.get(&format!("/view/{hostile}.html?remote=1")).await;
+    assert_eq!(remote.header("content-security-policy"), Some(part_policy_remote.as_str()));
+    assert_eq!(remote.body, answer.body);
+    // A Host that cannot be written into the policy: no own-origin images at all.
+    assert_eq!(
+        view::part_policy(Some("[::1]:8025"), &hostile),
+        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    );
+    assert_eq!(view::part_policy(Some("a.test; script-src *"), &hostile), view::part_policy(None, "x"));
+    // `dark` is for the sanitized document only.
+    let dark = api.get(&format!("/view/{hostile}.html?dark=1")).await;
+    assert_eq!(dark.body, answer.body);
+
+    // Sanitized: no script, every link opening outside with no opener or referrer.
+    let answer = api.get(&format!("/view/{hostile}.html?embed=1")).await;
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(
+        !document.contains("alert") && !document.contains("onerror") && !document.contains("<script"),
+        "{document}"
+    );
+    assert!(document.contains("<a target=\"_blank\" rel=\"noreferrer noopener\">x</a>"), "{document}");
+    assert!(
+        document.contains("<a href=\"https://ok.example.test/\" target=\"_blank\" rel=\"noreferrer noopener\">ok</a>"),
+        "{document}"
+    );
+    assert_eq!(answer.header("x-pigeonhole-remote-content"), Some("2"));
+    assert_eq!(answer.header("content-security-policy"), Some(BLOCK_REMOTE));
+    let remote = api.get(&format!("/view/{hostile}.html?embed=1&remote=1")).await;
+    assert_eq!(remote.header("content-security-policy"), Some(ALLOW_REMOTE));
+    assert_eq!(remote.body, answer.body);
+    // The dark preview: the same document with dark defaults first, same policy.
+    let dark = api.get(&format!("/view/{hostile}.html?embed=1&dark=1")).await;
+    assert_eq!(dark.header("content-security-policy"), Some(BLOCK_REMOTE));
+    let dark = std::str::from_utf8(&dark.body).unwrap();
+    assert!(dark.contains("<style>:root{color-scheme:dark}</style>") && !dark.contains("alert"), "{dark}");
+    // Only `embed=1` asks for it.
+    let not_embed = api.get(&format!("/view/{hostile}.html?embed=0")).await;
+    assert_eq!(not_embed.body, api.get(&format!("/view/{hostile}.html")).await.body);
+
+    // HEAD tells the count without the document, in both forms; `latest` is the hostile one.
+    for uri in ["/view/latest.html", "/view/latest.html?embed=1"] {
+        let head = api.request(Method::HEAD, uri, Body::empty(), &[]).await;
+        assert_eq!(head.status, StatusCode::OK, "{uri}");
+        assert_eq!(head.header("x-pigeonhole-remote-content"), Some("2"), "{uri}");
+        assert!(head.body.is_empty(), "{uri}");
+    }
+
+    let simple = api.submit(&plain("Simple"), None).await;
+    for uri in [format!("/view/{simple}.html"), format!("/view/{simple}.html?embed=1")] {
+        assert_eq!(api.get(&uri).await.assert_error(StatusCode::NOT_FOUND), "Message has no HTML part", "{uri}");
+    }
+
+    // Viewing is not reading.
+    assert!(api.read_flags().await.iter().all(|(_, read)| !read));
+}
