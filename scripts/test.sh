@@ -33,6 +33,29 @@ cargo test --workspace --locked --no-run
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-test.XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 
+header "no-op build (the same cargo test --no-run again must compile nothing)"
+# With nothing changed, cargo must find every artifact fresh. One that is not is
+# rebuilt by every build (a build script declaring a path that does not exist does
+# that: cargo takes a missing path as changed); -v makes cargo say why ("Dirty …").
+set +e
+cargo test --workspace --locked --no-run --message-format=json -v >"$logs/rebuild.json" 2>"$logs/rebuild.err"
+rebuild_status=$?
+if ((rebuild_status != 0)); then
+    cat "$logs/rebuild.err"
+else
+    rebuilt=$(jq -r 'select(.reason == "compiler-artifact" and .fresh == false)
+        | "\(.package_id) (\(.target.kind | join(",")) \(.target.name))"' "$logs/rebuild.json" | sort -u)
+    if [[ -n $rebuilt ]]; then
+        rebuild_status=1
+        echo "compiled again with nothing changed:"
+        sed 's/^/    /' <<<"$rebuilt"
+        grep -E '^ +Dirty ' "$logs/rebuild.err" || true
+    else
+        echo "no-op build: $(jq -s '[.[] | select(.reason == "compiler-artifact")] | length' "$logs/rebuild.json") artifacts, all fresh"
+    fi
+fi
+set -e
+
 header "run tests (cargo test --workspace --locked --no-fail-fast)"
 # The connection-cap test holds 1000 sessions open in each of two processes.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
@@ -141,11 +164,12 @@ node_summary "client tests: " "$logs/clients.log"
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/resilience.log" | tail -1 | sed 's/^/resilience:    /' || true
 grep -E '^advisories: ' "$logs/supply.log" | tail -1 || true
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
+result "no-op build       " "$rebuild_status"
 result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
 result "OpenAPI test phase" "$openapi_status"
 result "supply chain      " "$supply_status"
-if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
+if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
     supply_status != 0)); then exit 1; fi
