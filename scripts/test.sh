@@ -70,11 +70,13 @@ header "browser tests (ui/: npm test, headless chromium)"
 # The engine binary the browser tests start: the one the cargo phase built for its
 # end-to-end tests from these sources (with the current ui/dist/ embedded). A separate
 # `cargo build -p pigeonhole` would compile much of the workspace again, because
-# building one package unifies dependency features differently.
+# building one package unifies dependency features differently. It is where cargo
+# builds (CARGO_TARGET_DIR or a cargo config's build.target-dir can move that).
+engine_bin="$(cargo metadata --format-version 1 --no-deps --locked | jq -r .target_directory)/debug/pigeonhole"
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        (cd ui && PIGEONHOLE_BIN="$PWD/../target/debug/pigeonhole" npm test)
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        (cd ui && PIGEONHOLE_BIN="$engine_bin" npm test)
 } 2>&1 | tee "$logs/ui.log"
 ui_status=${PIPESTATUS[0]}
 set -e
@@ -83,9 +85,9 @@ header "client tests (tests/clients/: npm ci, npm test: the npm mailpit-api clie
 # The same engine binary as the browser tests, whose harness these tests share.
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
         (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error &&
-            PIGEONHOLE_BIN="$PWD/../../target/debug/pigeonhole" npm test)
+            PIGEONHOLE_BIN="$engine_bin" npm test)
 } 2>&1 | tee "$logs/clients.log"
 clients_status=${PIPESTATUS[0]}
 set -e
@@ -94,8 +96,8 @@ header "resilience tests (tests/resilience/run.py: floods, idle sockets, caps, c
 # Issue 7's scenarios against the same binary, loopback only, bounded; --full for full scale.
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        PIGEONHOLE_BIN="$PWD/target/debug/pigeonhole" python3 tests/resilience/run.py
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        PIGEONHOLE_BIN="$engine_bin" python3 tests/resilience/run.py
 } 2>&1 | tee "$logs/resilience.log"
 resilience_status=${PIPESTATUS[0]}
 set -e
@@ -103,8 +105,8 @@ set -e
 header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        scripts/schemathesis.sh target/debug/pigeonhole
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        scripts/schemathesis.sh "$engine_bin"
 } 2>&1 | tee "$logs/openapi.log"
 openapi_status=${PIPESTATUS[0]}
 set -e
