@@ -52,7 +52,9 @@ impl EngineSlot {
 /// Run the app until Quit; the exit code is non-zero when the engine could not start.
 pub fn run() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env(pigeonhole::config::env::LOG).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env(pigeonhole::config::env::LOG).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     if let Some(message) = no_display() {

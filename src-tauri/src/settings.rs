@@ -45,8 +45,7 @@ impl Default for Settings {
 }
 
 /// The variables that override a setting, by setting name (as in the JSON file).
-const OVERRIDES: [(&str, &str); 3] =
-    [("smtp", env::SMTP), ("http", env::HTTP), ("data", env::DATA)];
+const OVERRIDES: [(&str, &str); 3] = [("smtp", env::SMTP), ("http", env::HTTP), ("data", env::DATA)];
 
 impl Settings {
     /// The settings in `path`; defaults when there is no file yet. `Err` says what

@@ -262,3 +262,65 @@ fn lock_data_dir(path: &Path) -> Result<fs::File, StartError> {
         Err(fs::TryLockError::Error(source)) => Err(fail(source)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    fn config(data: &Path) -> Config {
+        let mut config = Config::new(data.to_owned());
+        config.smtp_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+
+    /// One HTTP/1.1 request over a fresh connection; the whole answer as text.
+    async fn http(engine: &Engine, request: &str) -> String {
+        let mut socket = TcpStream::connect(engine.http_addr()).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        socket.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// The HTTP limits come from `Config` alone: the UI's extra frame source lands in
+    /// its policy, and the body cap is the configured one.
+    #[tokio::test]
+    async fn the_http_limits_come_from_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(&dir.path().join("data"));
+        config.http.ui_frame_sources = vec!["isolation-42:".into()];
+        config.http.max_body = 1024;
+        let engine = Engine::start(config).await.unwrap();
+        let host = format!("Host: {}\r\nConnection: close\r\n", engine.http_addr());
+
+        let page = http(&engine, &format!("GET / HTTP/1.1\r\n{host}\r\n")).await;
+        let policy = page.lines().find(|l| l.to_ascii_lowercase().starts_with("content-security-policy:"));
+        assert!(policy.is_some_and(|p| p.ends_with("frame-src 'self' isolation-42:")), "{page}");
+
+        let body = "x".repeat(1025);
+        let request = format!(
+            "POST /api/v1/import HTTP/1.1\r\n{host}Content-Type: message/rfc822\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let refused = http(&engine, &request).await;
+        assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+        engine.shutdown().await;
+    }
+
+    /// A frame source that is not a plain CSP token stops the start before anything
+    /// is bound or written.
+    #[tokio::test]
+    async fn a_hostile_frame_source_refuses_to_start_and_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut config = config(&data);
+        config.http.ui_frame_sources = vec!["isolation-1: ; script-src *".into()];
+        let refused = Engine::start(config).await.err().expect("must refuse");
+        assert!(matches!(refused, StartError::FrameSources { .. }), "{refused}");
+        assert!(!data.exists(), "the data folder was created");
+    }
+}
