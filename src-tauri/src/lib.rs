@@ -55,6 +55,9 @@ pub fn run() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
+    // The engine's SMTP sockets count against the open-file limit: take all the
+    // hard limit allows, as `pigeonhole serve` does.
+    pigeonhole::smtp::raise_open_file_limit();
     if let Some(message) = no_display() {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;

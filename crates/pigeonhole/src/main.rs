@@ -81,8 +81,8 @@ struct ServeArgs {
     /// Longest SMTP session, in seconds.
     #[arg(long, env = "PIGEONHOLE_SESSION_TIMEOUT", default_value_t = 1800)]
     session_timeout: u64,
-    /// Most SMTP sessions open at once; more get 421.
-    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 1000)]
+    /// Most SMTP sessions open at once (lowered to fit the open-file limit); at the cap a new connection takes the slot of the longest-idle session outside a mail transaction, or gets 421 when there is none.
+    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
     /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
     #[arg(long, env = "PIGEONHOLE_FSYNC")]
@@ -248,6 +248,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.relay = args.relay.config();
 
+    // Sockets count against the open-file limit, whose soft value (often 1,024) is
+    // below the connection cap: take all the hard limit allows.
+    pigeonhole::smtp::raise_open_file_limit();
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.
     let stop = stop_signal();

@@ -77,6 +77,9 @@ pub enum Ending {
     ServerShutdown,
     /// The user paused intake ([`super::Intake`]).
     IntakePaused,
+    /// The listener is at its connection cap and a new connection took this idle
+    /// session's slot.
+    Evicted,
 }
 
 /// Where the session is in the protocol.
@@ -217,6 +220,13 @@ impl Session {
     /// True while a message body is being received (for the listener's timeouts).
     pub fn in_body(&self) -> bool {
         matches!(self.state, State::Data { .. } | State::Bdat { .. } | State::SkipChunk { .. })
+    }
+
+    /// True from MAIL to the end of that transaction (its message stored or
+    /// refused, or RSET): the listener never evicts such a session and keeps its
+    /// whole command timeout.
+    pub fn in_transaction(&self) -> bool {
+        self.mail_from.is_some() || self.in_body() || matches!(self.state, State::AwaitDelivery)
     }
 
     /// The message received so far: its length and the memory it holds (the
@@ -404,6 +414,7 @@ impl Session {
             Ending::SessionTooLong => self.reply(421, [4, 4, 2], "Session too long, closing connection"),
             Ending::ServerShutdown => self.reply(421, [4, 3, 2], "Service shutting down, closing connection"),
             Ending::IntakePaused => self.reply(421, [4, 3, 2], "Pigeonhole has paused intake, try again later"),
+            Ending::Evicted => self.reply(421, [4, 7, 0], "Too many connections, try again later"),
         }
         self.close()
     }
