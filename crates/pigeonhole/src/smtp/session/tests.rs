@@ -1,6 +1,8 @@
 //! The session driven byte by byte, with a stand-in for the listener that stores
 //! every message (or refuses it, when a test says so).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 
 use super::*;
