@@ -48,7 +48,7 @@ SCALES = {
         "crash_kills": 10, "crash_messages": 30000,
         "retention_messages": 6000, "retention_cap": 500,
         "writer_connections": 360, "writer_message_bytes": 1_000_000, "writer_lock_s": 4,
-        "held_sockets": 4500, "held_normal_every_s": 0.5,
+        "held_sockets": 3000, "held_normal_every_s": 0.5,
     },
     "full": {
         "flood_messages": 50000, "flood_recipients": 5000, "flood_connections": 200,
@@ -821,7 +821,9 @@ class Suite:
             ("file descriptors never ran out (no accept failure logged)", "accept failed" not in log),
         ]
         self.record(11, "sockets held open, default options", checks, figures,
-                    note="" if self.scale_name == "full" else "reduced scale: 4,500 sockets, a message every 0.5 s")
+                    note="" if self.scale_name == "full" else
+                    "reduced scale: 3,000 sockets, past half the cap (stress timeouts; eviction at the cap "
+                    "is the full scale's and tests/protocol.rs's), a message every 0.5 s")
 
     # ---- 1: flood, high cardinality
 
