@@ -108,7 +108,9 @@ pub struct SmtpLimits {
     pub max_recipients: usize,
     /// Longest command line, CRLF included; longer gets 500 and is drained.
     pub max_line_length: usize,
-    /// Sessions open at once; more get 421 and are closed.
+    /// Sessions open at once (lowered to fit the open-file limit). At the cap a new
+    /// connection evicts the longest-idle session outside a mail transaction, or gets
+    /// 421 when every session is in one.
     pub max_connections: usize,
     /// Bad commands in one session before it is closed with 421.
     pub max_bad_commands: usize,
@@ -168,7 +170,7 @@ impl Default for SmtpLimits {
             max_message_size: 50 * 1000 * 1000,
             max_recipients: 1000,
             max_line_length: 2048,
-            max_connections: 1000,
+            max_connections: 4096,
             max_bad_commands: 20,
             command_timeout: Duration::from_secs(60),
             session_timeout: Duration::from_secs(30 * 60),

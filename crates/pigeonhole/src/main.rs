@@ -81,8 +81,8 @@ struct ServeArgs {
     /// Longest SMTP session, in seconds.
     #[arg(long, env = "PIGEONHOLE_SESSION_TIMEOUT", default_value_t = 1800)]
     session_timeout: u64,
-    /// Most SMTP sessions open at once; more get 421.
-    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 1000)]
+    /// Most SMTP sessions open at once (lowered to fit the open-file limit); at the cap a new connection takes the slot of the longest-idle session outside a mail transaction, or gets 421 when there is none.
+    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
     /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
     #[arg(long, env = "PIGEONHOLE_FSYNC")]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -455,6 +455,30 @@ fn greeting_line(stream: &TcpStream) -> String {
     line
 }
 
+/// A session inside a mail transaction (MAIL sent), holding its slot: one that
+/// was only greeted could be evicted for a new connection at the cap.
+fn in_transaction(addr: std::net::SocketAddr, i: usize) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(&s);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read greeting");
+    assert!(line.starts_with("220"), "session {i} greeted {line:?}");
+    (&s).write_all(b"EHLO holder.test\r\nMAIL FROM:<holder@example.test>\r\n").unwrap();
+    // The EHLO reply's last line, then MAIL's.
+    for _ in 0..2 {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("read reply");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+        assert!(line.starts_with("250"), "session {i}: {line:?}");
+    }
+    s
+}
+
 #[test]
 fn connections_beyond_1000_get_421() {
     // 1000 sessions here plus 1000 in the server: each process needs ~1000 descriptors.
@@ -469,16 +493,8 @@ fn connections_beyond_1000_get_421() {
         "open-file limit {soft} is too low for this test: raise it (`ulimit -n 4096`); scripts/test.sh does"
     );
 
-    let server = Server::start();
-    let open: Vec<TcpStream> = (0..1000)
-        .map(|i| {
-            let s = TcpStream::connect(server.smtp).expect("connect");
-            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-            let g = greeting_line(&s);
-            assert!(g.starts_with("220"), "session {i} greeted {g:?}");
-            s
-        })
-        .collect();
+    let server = Server::start_with(&["--max-connections", "1000"]);
+    let open: Vec<TcpStream> = (0..1000).map(|i| in_transaction(server.smtp, i)).collect();
     let extra = TcpStream::connect(server.smtp).expect("connect");
     extra.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let g = greeting_line(&extra);
@@ -497,6 +513,37 @@ fn connections_beyond_1000_get_421() {
         assert!(Instant::now() < deadline, "slots not freed 10 s after closing 1000 sessions: {g:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// At the cap, a new client is not turned away by sessions doing nothing: the one
+/// idle longest outside a transaction gets `421 4.7.0` and is closed, and the new
+/// client takes its slot. A session in a transaction keeps its slot, however idle.
+#[test]
+fn at_the_cap_the_longest_idle_session_gives_its_slot_to_a_new_client() {
+    let server = Server::start_with(&["--max-connections", "20"]);
+    let mut sending = Smtp::connect(server.smtp);
+    sending.ehlo("sending.example");
+    sending.expect("MAIL FROM:<a@example.com>", 250);
+    std::thread::sleep(Duration::from_millis(20));
+    let mut idle: Vec<Smtp> = (0..19)
+        .map(|_| {
+            let smtp = Smtp::connect(server.smtp);
+            std::thread::sleep(Duration::from_millis(20));
+            smtp
+        })
+        .collect();
+
+    let mut newcomer = Smtp::connect(server.smtp);
+    newcomer.ehlo("newcomer.example");
+    let message = simple_message("a@example.com", "b@example.com", "At the cap", "hi");
+    assert!(newcomer.deliver("a@example.com", &["b@example.com"], &message).is(250));
+
+    let evicted = idle[0].reply();
+    assert!(evicted.is(421) && evicted.text == "4.7.0 Too many connections, try again later", "{evicted:?}");
+    assert!(idle[0].at_eof(), "evicted session still open");
+    // The others, and the idle one in a transaction, go on.
+    idle[1].ehlo("second.example");
+    sending.expect("RCPT TO:<b@example.com>", 250);
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! The SMTP listener: accepts connections and runs one [`Session`] per connection.
 //!
-//! Shaped like tokio's mini-redis server: an accept loop, a task per connection, a
-//! semaphore that caps open sessions (over the cap a client gets 421 at once), and
-//! an explicit shutdown. On shutdown the loop stops accepting; a session waiting for
-//! a command gets 421 and is closed; a session in the middle of a message finishes
-//! it (its delivery is acknowledged or refused) and then gets 421. The engine bounds
-//! the whole by a grace period. Pausing intake ([`Intake`]) refuses and ends
-//! sessions the same way, with its own 421, and leaves the socket open.
+//! Shaped like tokio's mini-redis server: an accept loop ([`Listener`]), a task per
+//! connection running a [`Handler`], a cap on open sessions ([`Slots`]: a semaphore,
+//! with eviction and stress timeouts so that idle sockets cannot lock real clients
+//! out), and an explicit shutdown. On shutdown the loop stops accepting; a session
+//! waiting for a command gets 421 and is closed; a session in the middle of a
+//! message finishes it (its delivery is acknowledged or refused) and then gets 421.
+//! The engine bounds the whole by a grace period. Pausing intake ([`Intake`])
+//! refuses and ends sessions the same way, with its own 421, and leaves the socket
+//! open.
 //!
 //! All I/O, clocks and timeouts live here; the protocol lives in the session.
 
@@ -19,16 +21,17 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::session::{Action, Ending, Refusal, Session};
+use super::session::{Action, Delivery, Ending, Refusal, Session};
+use super::slots::{self, Slot, Slots};
 use super::{Chaos, Counters, Intake};
 use crate::config::SmtpLimits;
 use crate::model::NewMessage;
-use crate::store::{Store, SubmitError};
+use crate::store::{Reservation, Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
 const READ_CHUNK: usize = 16 * 1024;
@@ -60,7 +63,7 @@ pub struct Shared {
 pub struct Listener {
     listener: TcpListener,
     shared: Arc<Shared>,
-    connections: Arc<Semaphore>,
+    slots: Arc<Slots>,
     shutdown: watch::Receiver<bool>,
     /// Cloned into every handler; when all clones are gone, every session ended.
     sessions_done: mpsc::Sender<()>,
@@ -75,7 +78,7 @@ impl Listener {
     ) -> Listener {
         Listener {
             listener,
-            connections: Arc::new(Semaphore::new(shared.limits.max_connections)),
+            slots: Slots::new(shared.limits.max_connections),
             shared: Arc::new(shared),
             shutdown,
             sessions_done,
@@ -104,24 +107,21 @@ impl Listener {
                 tokio::spawn(refuse(socket, Session::intake_paused()));
                 continue;
             }
-            match self.connections.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let shared = self.shared.clone();
-                    let shutdown = self.shutdown.clone();
-                    let done = self.sessions_done.clone();
-                    tokio::spawn(async move {
-                        if let Err(err) = handle(shared, socket, peer, shutdown).await {
-                            tracing::debug!(%peer, "smtp session ended: {err}");
-                        }
-                        drop(permit);
-                        drop(done);
-                    });
-                }
-                Err(_) => {
+            let slots = self.slots.clone();
+            let shared = self.shared.clone();
+            let shutdown = self.shutdown.clone();
+            let done = self.sessions_done.clone();
+            tokio::spawn(async move {
+                let Some(slot) = slots.admit().await else {
                     tracing::warn!(%peer, "smtp connection refused: too many connections");
-                    tokio::spawn(refuse(socket, Session::too_many_connections()));
+                    return refuse(socket, Session::too_many_connections()).await;
+                };
+                let handler = Handler::new(shared, socket, peer, slot, shutdown);
+                if let Err(err) = handler.run().await {
+                    tracing::debug!(%peer, "smtp session ended: {err}");
                 }
-            }
+                drop(done);
+            });
         }
     }
 }
@@ -134,6 +134,8 @@ async fn refuse(mut socket: TcpStream, reply: &'static [u8]) {
 enum Connection {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// The stream went into a TLS handshake that failed: nothing to read or write.
+    Lost,
 }
 
 impl Connection {
@@ -141,6 +143,7 @@ impl Connection {
         match self {
             Connection::Plain(stream) => stream.read(buf).await,
             Connection::Tls(stream) => stream.read(buf).await,
+            Connection::Lost => Ok(0),
         }
     }
 
@@ -148,136 +151,277 @@ impl Connection {
         match self {
             Connection::Plain(stream) => stream.write_all(bytes).await,
             Connection::Tls(stream) => stream.write_all(bytes).await,
+            Connection::Lost => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.shutdown().await,
+            Connection::Tls(stream) => stream.shutdown().await,
+            Connection::Lost => Ok(()),
         }
     }
 }
 
-/// Run one session to its end.
-async fn handle(
-    shared: Arc<Shared>,
-    socket: TcpStream,
-    peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-) -> io::Result<()> {
-    let limits = &shared.limits;
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let mut session = Session::new(limits, peer.to_string(), shared.tls.is_some(), nonce);
-    if shared.chaos.is_enabled() {
-        session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
-    }
-    let mut connection = Connection::Plain(socket);
-    let session_deadline = Instant::now() + limits.session_timeout;
-    let mut buf = vec![0u8; SMALL_READ];
-    let mut paused = shared.intake.watch();
-    // The per-command deadline: moved on by a reply or by MIN_PROGRESS_BYTES of input.
-    let mut command_deadline = Instant::now() + limits.command_timeout;
-    let mut progress = 0usize;
-    // The message being received, counted against the store's byte budget as it
-    // arrives; handed to the store with the message.
-    let mut reservation = shared.store.reservation();
+/// What waiting for the client came to.
+enum Wait {
+    /// Bytes read into the handler's buffer.
+    Read(usize),
+    /// The client closed the connection.
+    Closed,
+    /// The listener ends the session.
+    End(Ending),
+    /// Something changed (shutdown, intake, an eviction ignored, a stress check):
+    /// run the session again.
+    Again,
+}
 
-    loop {
-        session.set_chaos(shared.chaos.triggers());
-        // Let the session run until it needs the client again.
-        while let Some(action) = session.advance() {
-            match action {
-                Action::Deliver(delivery) => {
-                    let size = delivery.raw.len() as u64;
-                    let message = NewMessage {
-                        raw: delivery.raw,
-                        envelope: delivery.envelope,
-                        received_at: OffsetDateTime::now_utc(),
-                    };
-                    let held = std::mem::replace(&mut reservation, shared.store.reservation());
-                    let outcome = shared.store.submit_reserved(message, held).await.map_err(refusal);
-                    if outcome.is_ok() {
-                        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                        shared.counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
-                    } else {
-                        shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(Action::Close) = session.delivered(outcome) {
-                        return flush_and_close(&mut connection, &mut session).await;
-                    }
+/// One connection and its session, from accept to close.
+struct Handler {
+    shared: Arc<Shared>,
+    connection: Connection,
+    session: Session,
+    peer: SocketAddr,
+    /// Its place under the connection cap; released when the handler is dropped.
+    slot: Slot,
+    buf: Vec<u8>,
+    shutdown: watch::Receiver<bool>,
+    paused: watch::Receiver<bool>,
+    session_deadline: Instant,
+    /// The per-command deadline: moved on by a reply or by MIN_PROGRESS_BYTES of input.
+    command_deadline: Instant,
+    /// Input since the command deadline last moved.
+    progress: usize,
+    /// The last reply: the session's last progress, for the stress timeout and eviction.
+    progress_at: Instant,
+    /// When to look next whether the listener is under stress.
+    stress_check: Instant,
+    /// The message being received, counted against the store's byte budget as it
+    /// arrives; handed to the store with the message.
+    reservation: Reservation,
+}
+
+impl Handler {
+    fn new(
+        shared: Arc<Shared>,
+        socket: TcpStream,
+        peer: SocketAddr,
+        slot: Slot,
+        shutdown: watch::Receiver<bool>,
+    ) -> Handler {
+        let limits = &shared.limits;
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let mut session = Session::new(limits, peer.to_string(), shared.tls.is_some(), nonce);
+        if shared.chaos.is_enabled() {
+            session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
+        }
+        let now = Instant::now();
+        Handler {
+            connection: Connection::Plain(socket),
+            session,
+            peer,
+            slot,
+            buf: vec![0u8; SMALL_READ],
+            paused: shared.intake.watch(),
+            shutdown,
+            session_deadline: now + limits.session_timeout,
+            command_deadline: now + limits.command_timeout,
+            progress: 0,
+            progress_at: now,
+            stress_check: now + slots::STRESS_COMMAND_TIMEOUT,
+            reservation: shared.store.reservation(),
+            shared,
+        }
+    }
+
+    /// Run the session to its end.
+    async fn run(mut self) -> io::Result<()> {
+        loop {
+            if self.run_session().await? == Some(Action::Close) {
+                return self.close().await;
+            }
+            self.flush_replies().await?;
+            if let Some(ending) = self.stopping() {
+                self.session.end(ending);
+                return self.close().await;
+            }
+            self.account_body();
+            match self.wait().await? {
+                Wait::Read(n) => self.received(n),
+                Wait::Closed => return Ok(()),
+                Wait::End(ending) => {
+                    self.session.end(ending);
+                    return self.close().await;
                 }
-                Action::StartTls => {
-                    connection.write_all(&session.take_output()).await?;
-                    connection = start_tls(connection, &shared, limits.command_timeout).await?;
-                    session.tls_started();
-                }
-                Action::Close => return flush_and_close(&mut connection, &mut session).await,
+                Wait::Again => {}
             }
         }
-        let output = session.take_output();
-        if !output.is_empty() {
-            connection.write_all(&output).await?;
-            command_deadline = Instant::now() + limits.command_timeout;
-            progress = 0;
-        }
+    }
 
-        // Between commands, a shutdown ends the session; inside a message it waits
-        // for the message to finish (bounded by the engine's grace period).
-        let stopping = *shutdown.borrow();
-        let pausing = *paused.borrow();
-        if (stopping || pausing) && !session.in_body() {
-            session.end(if stopping { Ending::ServerShutdown } else { Ending::IntakePaused });
-            return flush_and_close(&mut connection, &mut session).await;
+    /// Let the session run until it needs the client again, doing what it asks
+    /// on the way; `Some(Action::Close)` when it is over.
+    async fn run_session(&mut self) -> io::Result<Option<Action>> {
+        self.session.set_chaos(self.shared.chaos.triggers());
+        while let Some(action) = self.session.advance() {
+            match action {
+                Action::Deliver(delivery) => {
+                    if let Some(Action::Close) = self.deliver(*delivery).await {
+                        return Ok(Some(Action::Close));
+                    }
+                }
+                Action::StartTls => self.start_tls().await?,
+                Action::Close => return Ok(Some(Action::Close)),
+            }
         }
-        if session.keeps_body() {
+        Ok(None)
+    }
+
+    /// Store a complete message and tell the session how that went.
+    async fn deliver(&mut self, delivery: Delivery) -> Option<Action> {
+        let store = &self.shared.store;
+        let counters = &self.shared.counters;
+        let size = delivery.raw.len() as u64;
+        let message =
+            NewMessage { raw: delivery.raw, envelope: delivery.envelope, received_at: OffsetDateTime::now_utc() };
+        let held = std::mem::replace(&mut self.reservation, store.reservation());
+        let outcome = store.submit_reserved(message, held).await.map_err(refusal);
+        if outcome.is_ok() {
+            counters.accepted.fetch_add(1, Ordering::Relaxed);
+            counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
+        } else {
+            counters.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        self.session.delivered(outcome)
+    }
+
+    /// Send the "220 Ready to start TLS", run the handshake, tell the session.
+    async fn start_tls(&mut self) -> io::Result<()> {
+        self.connection.write_all(&self.session.take_output()).await?;
+        let plain = std::mem::replace(&mut self.connection, Connection::Lost);
+        self.connection = upgrade(plain, &self.shared, self.shared.limits.command_timeout).await?;
+        self.session.tls_started();
+        Ok(())
+    }
+
+    /// Send what the session replied; a reply is progress.
+    async fn flush_replies(&mut self) -> io::Result<()> {
+        let output = self.session.take_output();
+        if !output.is_empty() {
+            self.connection.write_all(&output).await?;
+            let now = Instant::now();
+            self.command_deadline = now + self.shared.limits.command_timeout;
+            self.progress = 0;
+            self.progress_at = now;
+            self.stress_check = now + slots::STRESS_COMMAND_TIMEOUT;
+        }
+        self.slot.update(self.progress_at, self.session.in_transaction());
+        Ok(())
+    }
+
+    /// Between commands, a shutdown or a pause ends the session; inside a message
+    /// it waits for the message to finish (bounded by the engine's grace period).
+    fn stopping(&self) -> Option<Ending> {
+        if self.session.in_body() {
+            None
+        } else if *self.shutdown.borrow() {
+            Some(Ending::ServerShutdown)
+        } else if *self.paused.borrow() {
+            Some(Ending::IntakePaused)
+        } else {
+            None
+        }
+    }
+
+    /// Hold the byte budget for the message being received, or refuse it.
+    fn account_body(&mut self) {
+        if self.session.keeps_body() {
             // Hold the memory the next read may take before reading it: a read's
             // worth more, or the body's buffer doubled when that does not fit;
             // and the session's own buffers (read and input), so that a thousand
             // sessions receiving at once stay within the budget too.
-            let (len, capacity) = session.body_held();
+            let (len, capacity) = self.session.body_held();
             let body = if len + 2 * READ_CHUNK > capacity {
                 capacity.saturating_mul(2).max(len + 2 * READ_CHUNK)
             } else {
                 capacity
             };
-            let next = body + buf.len().max(READ_CHUNK) + session.input_held().max(READ_CHUNK);
-            if !reservation.cover(next) {
+            let next = body + self.buf.len().max(READ_CHUNK) + self.session.input_held().max(READ_CHUNK);
+            if !self.reservation.cover(next) {
                 // The budget is spent: this message is dropped as it comes and
                 // answered 451, rather than held beyond the budget.
-                tracing::debug!(%peer, "smtp message refused: the byte budget of mail on its way in is spent");
-                session.refuse_body();
-                reservation.release();
-                shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
+                self.session.refuse_body();
+                self.reservation.release();
+                self.shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
             }
-        } else if reservation.bytes() > 0 {
-            reservation.release();
+        } else if self.reservation.bytes() > 0 {
+            self.reservation.release();
         }
+    }
+
+    /// Wait for the client's next bytes, or for a reason to end the session.
+    async fn wait(&mut self) -> io::Result<Wait> {
+        let in_body = self.session.in_body();
+        let in_transaction = self.session.in_transaction();
+        // Outside a transaction, wake at the stress deadline too, to see whether
+        // the listener is under stress then.
+        let wake = if in_transaction { self.command_deadline } else { self.command_deadline.min(self.stress_check) };
         let read = tokio::select! {
-            read = tokio::time::timeout_at(command_deadline, connection.read(&mut buf)) => read,
-            _ = tokio::time::sleep_until(session_deadline) => {
-                session.end(Ending::SessionTooLong);
-                return flush_and_close(&mut connection, &mut session).await;
+            read = tokio::time::timeout_at(wake, self.connection.read(&mut self.buf)) => read,
+            _ = tokio::time::sleep_until(self.session_deadline) => return Ok(Wait::End(Ending::SessionTooLong)),
+            _ = self.shutdown.changed(), if !in_body => return Ok(Wait::Again),
+            _ = self.paused.changed(), if !in_body => return Ok(Wait::Again),
+            _ = self.slot.eviction() => {
+                // A session that started a transaction since it was chosen stays.
+                if in_transaction {
+                    return Ok(Wait::Again);
+                }
+                tracing::debug!(peer = %self.peer, "smtp session evicted: a new connection took its slot");
+                return Ok(Wait::End(Ending::Evicted));
             }
-            _ = shutdown.changed(), if !stopping && !session.in_body() => continue,
-            _ = paused.changed(), if !pausing && !session.in_body() => continue,
         };
         match read {
-            Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(n)) => {
-                session.receive(&buf[..n]);
-                progress += n;
-                if progress >= MIN_PROGRESS_BYTES {
-                    command_deadline = Instant::now() + limits.command_timeout;
-                    progress = 0;
-                }
-                if n == buf.len() && buf.len() < READ_CHUNK {
-                    buf.resize(READ_CHUNK, 0);
-                }
-            }
-            Ok(Err(err)) => return Err(err),
+            Ok(Ok(0)) => Ok(Wait::Closed),
+            Ok(Ok(n)) => Ok(Wait::Read(n)),
+            Ok(Err(err)) => Err(err),
             Err(_elapsed) => {
-                session.end(Ending::IdleTimeout);
-                return flush_and_close(&mut connection, &mut session).await;
+                let now = Instant::now();
+                let deadline =
+                    slots::idle_deadline(self.command_deadline, self.progress_at, self.slot.stressed(), in_transaction);
+                if now >= deadline {
+                    return Ok(Wait::End(Ending::IdleTimeout));
+                }
+                self.stress_check = now + slots::STRESS_RECHECK;
+                Ok(Wait::Again)
             }
         }
     }
+
+    /// Hand the session the `n` bytes read.
+    fn received(&mut self, n: usize) {
+        self.session.receive(&self.buf[..n]);
+        self.progress += n;
+        if self.progress >= MIN_PROGRESS_BYTES {
+            self.command_deadline = Instant::now() + self.shared.limits.command_timeout;
+            self.progress = 0;
+        }
+        if n == self.buf.len() && self.buf.len() < READ_CHUNK {
+            self.buf.resize(READ_CHUNK, 0);
+        }
+    }
+
+    /// Send the session's last words and close the connection.
+    async fn close(&mut self) -> io::Result<()> {
+        let output = self.session.take_output();
+        if !output.is_empty() {
+            self.connection.write_all(&output).await?;
+        }
+        self.connection.shutdown().await
+    }
 }
 
-async fn start_tls(connection: Connection, shared: &Shared, limit: Duration) -> io::Result<Connection> {
+async fn upgrade(connection: Connection, shared: &Shared, limit: Duration) -> io::Result<Connection> {
     let (Connection::Plain(tcp), Some(acceptor)) = (connection, &shared.tls) else {
         return Err(io::Error::other("STARTTLS on a connection that cannot be upgraded"));
     };
@@ -285,17 +429,6 @@ async fn start_tls(connection: Connection, shared: &Shared, limit: Duration) -> 
         Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(stream))),
         Ok(Err(err)) => Err(err),
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
-    }
-}
-
-async fn flush_and_close(connection: &mut Connection, session: &mut Session) -> io::Result<()> {
-    let output = session.take_output();
-    if !output.is_empty() {
-        connection.write_all(&output).await?;
-    }
-    match connection {
-        Connection::Plain(stream) => stream.shutdown().await,
-        Connection::Tls(stream) => stream.shutdown().await,
     }
 }
 

@@ -13,7 +13,10 @@
 
 pub mod listener;
 pub mod session;
+mod slots;
 pub mod tls;
+
+pub use slots::raise_open_file_limit;
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;

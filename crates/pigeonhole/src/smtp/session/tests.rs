@@ -1,6 +1,8 @@
 //! The session driven byte by byte, with a stand-in for the listener that stores
 //! every message (or refuses it, when a test says so).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 
 use super::*;
@@ -377,6 +379,25 @@ fn endings_say_why() {
             .unwrap()
             .ends_with("421 4.4.2 Timeout waiting for input, closing connection\r\n")
     );
+}
+
+/// An idle session evicted at the connection cap says what a connection refused
+/// there says, and a session in a transaction says it is in one (never evicted).
+#[test]
+fn an_evicted_session_is_told_too_many_connections() {
+    let mut evicted = session();
+    assert!(!evicted.in_transaction());
+    assert_eq!(evicted.end(Ending::Evicted), Action::Close);
+    let output = evicted.take_output();
+    assert!(output.ends_with(Session::too_many_connections()), "{}", String::from_utf8_lossy(&output));
+
+    let mut session = session();
+    session.receive(b"EHLO c\r\nMAIL FROM:<a@b.test>\r\n");
+    assert!(session.advance().is_none());
+    assert!(session.in_transaction());
+    session.receive(b"RSET\r\n");
+    assert!(session.advance().is_none());
+    assert!(!session.in_transaction());
 }
 
 #[test]
