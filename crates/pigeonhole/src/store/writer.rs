@@ -15,6 +15,7 @@
 //! quiet for a moment or a thousand messages wait. Text left pending by a killed
 //! process is indexed after the next start.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::types::Value;
@@ -133,6 +134,24 @@ struct Committed {
     events: Vec<Event>,
     /// Whether each tag rename or delete found its tag, in batch order.
     tags_found: Vec<bool>,
+    /// Inboxes the batch looked up in the database, for [`InboxIds`].
+    inboxes_seen: Vec<(String, i64)>,
+}
+
+/// Inbox row IDs by name, as committed, so that storing a message costs no
+/// lookup of its inbox. Inboxes are never deleted, so a committed ID stays right;
+/// one a batch created is remembered only once that batch committed.
+#[derive(Default)]
+struct InboxIds(HashMap<String, i64>);
+
+impl InboxIds {
+    fn get(&self, name: &str) -> Option<i64> {
+        self.0.get(name).copied()
+    }
+
+    fn remember(&mut self, seen: Vec<(String, i64)>) {
+        self.0.extend(seen);
+    }
 }
 
 pub(super) struct Writer {
@@ -143,6 +162,7 @@ pub(super) struct Writer {
     counts: Counts,
     retention: Retention,
     max_batch: usize,
+    inbox_ids: InboxIds,
     /// Messages whose text waits in `fts_pending` (about: deletes may take some).
     unindexed: u64,
     /// Whether the page cache was released since the last piece of work.
@@ -183,6 +203,7 @@ impl Writer {
             counts,
             retention: Retention { max_messages: config.max_messages, max_bytes: config.max_total_size },
             max_batch: config.max_batch.max(1),
+            inbox_ids: InboxIds::default(),
             unindexed,
             cache_released: false,
             checkpointer,
@@ -300,7 +321,7 @@ impl Writer {
     }
 
     fn apply(&mut self, batch: Vec<Command>) {
-        match commit(&mut self.conn, self.counts, self.retention, &batch) {
+        match commit(&mut self.conn, self.counts, self.retention, &self.inbox_ids, &batch) {
             Ok(committed) => self.finish(batch, committed),
             Err(error) if batch.len() > 1 && concerns_one_command(&error) => {
                 // One bad command must not fail the others in its group.
@@ -332,6 +353,7 @@ impl Writer {
         // A write went through: whatever was full has room.
         self.disk.set_full(false, &self.events);
         self.counts = committed.counts;
+        self.inbox_ids.remember(committed.inboxes_seen);
         self.published.publish(committed.counts);
         self.checkpointer.nudge();
         // Events first: when a caller's change returns, its events are out.
@@ -364,18 +386,28 @@ fn commit(
     conn: &mut Connection,
     mut counts: Counts,
     retention: Retention,
+    inbox_ids: &InboxIds,
     batch: &[Command],
 ) -> rusqlite::Result<Committed> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut events = Vec::new();
     let mut tags_found = Vec::new();
+    let mut inboxes_seen = Vec::new();
     // Deletes and tag changes can leave tags no message has; they are dropped once,
     // at the end of the batch.
     let mut tags_touched = false;
     for command in batch {
         match command {
             Command::Insert { message, .. } => {
-                let stored_tags = insert(&tx, message)?;
+                let inbox_id = match inbox_ids.get(&message.inbox) {
+                    Some(id) => id,
+                    None => {
+                        let id = inbox_id(&tx, &message.inbox, message.received_ms)?;
+                        inboxes_seen.push((message.inbox.clone(), id));
+                        id
+                    }
+                };
+                let stored_tags = insert(&tx, message, inbox_id)?;
                 counts.total += 1;
                 counts.unread += 1;
                 counts.bytes += message.summary.size;
@@ -453,12 +485,12 @@ fn commit(
     if !events.is_empty() {
         events.push(Event::Stats(Stats::new(counts.total, counts.unread)));
     }
-    Ok(Committed { counts, events, tags_found })
+    Ok(Committed { counts, events, tags_found, inboxes_seen })
 }
 
-/// Store a new message; its tags as stored (an existing tag keeps its spelling).
-fn insert(tx: &Transaction<'_>, m: &PreparedMessage) -> rusqlite::Result<Vec<String>> {
-    let inbox_id = inbox_id(tx, &m.inbox, m.received_ms)?;
+/// Store a new message in inbox `inbox_id`; its tags as stored (an existing tag
+/// keeps its spelling).
+fn insert(tx: &Transaction<'_>, m: &PreparedMessage, inbox_id: i64) -> rusqlite::Result<Vec<String>> {
     let s = &m.summary;
     let seq: i64 = tx
         .prepare_cached(
@@ -602,4 +634,55 @@ fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
 
 fn store_error(disk_full: bool, error: &rusqlite::Error) -> StoreError {
     if disk_full { StoreError::DiskFull } else { StoreError::Database(error.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use tempfile::TempDir;
+
+    use super::super::{NewMessage, Store, SubmitError};
+    use crate::config::StoreConfig;
+    use crate::events;
+    use crate::smtp::Envelope;
+
+    fn from_user(raw: Vec<u8>, user: &str) -> NewMessage {
+        NewMessage {
+            raw,
+            envelope: Envelope { auth_user: Some(user.into()), ..Envelope::default() },
+            received_at: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// The first message to a new inbox fails with its batch (the disk is
+    /// "full"), which takes the inbox's row with it: the writer must not keep the
+    /// ID it was given, or the next message to that inbox would point at no row.
+    #[tokio::test]
+    async fn an_inbox_created_by_a_failed_batch_is_not_remembered() {
+        let dir = TempDir::new().unwrap();
+        // SQLite reports a database that may not grow (max_page_count) exactly as
+        // a full disk.
+        let store = Store::open_with(dir.path(), StoreConfig::default(), events::channel(), |conn| {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 8), [], |_| Ok(()))
+        })
+        .unwrap();
+        // Incompressible, so it needs far more than 8 pages.
+        let mut x: u32 = 1;
+        let mut big = b"Subject: big\r\n\r\n".to_vec();
+        big.extend((0..300_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b'a' + (x % 26) as u8
+        }));
+        let result = store.submit(from_user(big, "bob")).await;
+        assert!(matches!(result, Err(SubmitError::DiskFull)), "{result:?}");
+
+        let id = store.submit(from_user(b"Subject: small\r\n\r\nhi\r\n".to_vec(), "bob")).await.unwrap();
+        store.submit(from_user(b"Subject: again\r\n\r\nhi\r\n".to_vec(), "bob")).await.unwrap();
+        assert_eq!(store.summary(&id).unwrap().unwrap().username, "bob");
+        let inboxes: Vec<(String, u64)> = store.inboxes().unwrap().into_iter().map(|i| (i.name, i.total)).collect();
+        assert_eq!(inboxes, [("bob".into(), 2)]);
+        store.close().await;
+    }
 }
