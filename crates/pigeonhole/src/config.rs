@@ -2,7 +2,7 @@
 //! protects a laptop; the CLI and the desktop app fill a [`Config`] and hand it to
 //! [`crate::Engine::start`].
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,6 +60,11 @@ impl Default for HttpLimits {
         HttpLimits { max_body: 10 * 1024 * 1024, ui_frame_sources: Vec::new() }
     }
 }
+
+/// Where SMTP listens unless told otherwise.
+pub const DEFAULT_SMTP_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1025));
+/// Where HTTP (UI and API) listens unless told otherwise.
+pub const DEFAULT_HTTP_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8025));
 
 /// The environment variables that `pigeonhole serve` and the desktop app both read.
 pub mod env {
@@ -204,8 +209,8 @@ impl Config {
     /// platform data folder (`$XDG_DATA_HOME/pigeonhole`).
     pub fn new(data_dir: PathBuf) -> Config {
         Config {
-            smtp_addr: SocketAddr::from(([127, 0, 0, 1], 1025)),
-            http_addr: SocketAddr::from(([127, 0, 0, 1], 8025)),
+            smtp_addr: DEFAULT_SMTP_ADDR,
+            http_addr: DEFAULT_HTTP_ADDR,
             data_dir,
             smtp: SmtpLimits::default(),
             store: StoreConfig::default(),

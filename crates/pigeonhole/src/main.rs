@@ -21,8 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use pigeonhole::config::RelayConfig;
-use pigeonhole::config::TagRules;
+use pigeonhole::config::{DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, env};
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
@@ -56,33 +55,33 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// SMTP listen address (port 0 picks a free port).
-    #[arg(long, env = "PIGEONHOLE_SMTP", default_value = "127.0.0.1:1025")]
+    #[arg(long, env = env::SMTP, default_value_t = DEFAULT_SMTP_ADDR)]
     smtp: SocketAddr,
     #[command(flatten)]
     tags: TagArgs,
     /// HTTP (UI and API) listen address (port 0 picks a free port).
-    #[arg(long, env = "PIGEONHOLE_HTTP", default_value = "127.0.0.1:8025")]
+    #[arg(long, env = env::HTTP, default_value_t = DEFAULT_HTTP_ADDR)]
     http: SocketAddr,
     /// Data folder [default: $XDG_DATA_HOME/pigeonhole].
-    #[arg(long, env = "PIGEONHOLE_DATA")]
+    #[arg(long, env = env::DATA)]
     data: Option<PathBuf>,
     /// Largest message accepted over SMTP, in bytes.
-    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGE_SIZE", default_value_t = 50_000_000)]
+    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGE_SIZE", default_value_t = SmtpLimits::default().max_message_size)]
     max_message_size: usize,
     /// Keep at most this many messages; the oldest are deleted.
-    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGES", default_value_t = 50_000)]
+    #[arg(long, env = "PIGEONHOLE_MAX_MESSAGES", default_value_t = StoreConfig::default().max_messages)]
     max_messages: u64,
     /// Keep at most this many bytes of messages (their raw size); the oldest are deleted.
-    #[arg(long, env = "PIGEONHOLE_MAX_STORE_BYTES", default_value_t = 4 * 1024 * 1024 * 1024)]
+    #[arg(long, env = "PIGEONHOLE_MAX_STORE_BYTES", default_value_t = StoreConfig::default().max_total_size)]
     max_store_bytes: u64,
     /// Seconds to wait for the next SMTP command (or message bytes) before closing.
-    #[arg(long, env = "PIGEONHOLE_COMMAND_TIMEOUT", default_value_t = 60)]
+    #[arg(long, env = "PIGEONHOLE_COMMAND_TIMEOUT", default_value_t = SmtpLimits::default().command_timeout.as_secs())]
     command_timeout: u64,
     /// Longest SMTP session, in seconds.
-    #[arg(long, env = "PIGEONHOLE_SESSION_TIMEOUT", default_value_t = 1800)]
+    #[arg(long, env = "PIGEONHOLE_SESSION_TIMEOUT", default_value_t = SmtpLimits::default().session_timeout.as_secs())]
     session_timeout: u64,
     /// Most SMTP sessions open at once (lowered to fit the open-file limit); at the cap a new connection takes the slot of the longest-idle session outside a mail transaction, or gets 421 when there is none.
-    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "PIGEONHOLE_MAX_CONNECTIONS", default_value_t = SmtpLimits::default().max_connections)]
     max_connections: usize,
     /// fsync every commit, so that acknowledged mail survives a power cut too (slower).
     #[arg(long, env = "PIGEONHOLE_FSYNC")]
@@ -171,7 +170,7 @@ fn parse_host_port(address: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("PIGEONHOLE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse_from(sendmail_by_name(std::env::args_os().collect()));

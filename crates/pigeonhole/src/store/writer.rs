@@ -640,10 +640,9 @@ fn store_error(disk_full: bool, error: &rusqlite::Error) -> StoreError {
 mod tests {
     use tempfile::TempDir;
 
-    use super::super::{NewMessage, Store, SubmitError};
+    use super::super::{Store, SubmitError};
     use crate::config::StoreConfig;
-    use crate::events;
-    use crate::smtp::Envelope;
+    use crate::model::{Envelope, NewMessage, event};
 
     fn from_user(raw: Vec<u8>, user: &str) -> NewMessage {
         NewMessage {
@@ -661,7 +660,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         // SQLite reports a database that may not grow (max_page_count) exactly as
         // a full disk.
-        let store = Store::open_with(dir.path(), StoreConfig::default(), events::channel(), |conn| {
+        let store = Store::open_with(dir.path(), StoreConfig::default(), event::channel(), |conn| {
             let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
             conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 8), [], |_| Ok(()))
         })
