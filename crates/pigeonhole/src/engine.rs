@@ -113,7 +113,7 @@ impl Engine {
         };
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let smtp_counters = Arc::new(smtp::Counters::default());
+        let smtp_counters = Arc::new(smtp::DeliveryCounters::default());
         let chaos = Arc::new(smtp::Chaos::new(config.chaos));
         let intake = Arc::new(smtp::Intake::new(events.clone()));
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
@@ -126,7 +126,7 @@ impl Engine {
             .with_spamassassin(config.spamassassin.clone())
             .with_http_limits(config.http.max_body, ui_policy);
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
-        let shared = listener::Shared {
+        let setup = listener::ListenerSetup {
             limits: config.smtp.clone(),
             tls: Some(tls),
             store: store.clone(),
@@ -134,7 +134,7 @@ impl Engine {
             intake: intake.clone(),
             chaos,
         };
-        let listener = Listener::new(smtp_socket, shared, shutdown_rx.clone(), sessions_done_tx);
+        let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
 
         let router = api::router(api_state.clone());

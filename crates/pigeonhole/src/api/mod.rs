@@ -101,7 +101,7 @@ pub struct ApiState {
     /// When the engine started (for `/api/v1/info`'s uptime).
     started: Instant,
     /// The SMTP listener's counts (for `/api/v1/info`).
-    smtp: Arc<smtp::Counters>,
+    smtp: Arc<smtp::DeliveryCounters>,
     /// Where the SMTP listener is bound, once known (for `/api/v1/intake`, so the UI
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
@@ -128,7 +128,12 @@ pub struct ApiState {
 impl ApiState {
     /// The API over `store`, announcing `events`, with the SMTP listener's counts and
     /// intake switch; the rest off until set with the `with_…` methods.
-    pub fn new(store: Store, events: EventSender, smtp: Arc<smtp::Counters>, intake: Arc<smtp::Intake>) -> ApiState {
+    pub fn new(
+        store: Store,
+        events: EventSender,
+        smtp: Arc<smtp::DeliveryCounters>,
+        intake: Arc<smtp::Intake>,
+    ) -> ApiState {
         ApiState {
             store,
             events,

@@ -28,7 +28,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::session::{Action, Delivery, Ending, Refusal, Session};
 use super::slots::{self, Slot, Slots};
-use super::{Chaos, Counters, Intake};
+use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
 use crate::model::NewMessage;
 use crate::store::{Reservation, Store, SubmitError};
@@ -47,12 +47,12 @@ const MIN_PROGRESS_BYTES: usize = 1024;
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Everything a connection handler needs, shared by all of them.
-pub struct Shared {
+pub struct ListenerSetup {
     pub limits: SmtpLimits,
     /// For STARTTLS; `None` leaves it unadvertised.
     pub tls: Option<TlsAcceptor>,
     pub store: Store,
-    pub counters: Arc<Counters>,
+    pub counters: Arc<DeliveryCounters>,
     pub intake: Arc<Intake>,
     /// The chaos triggers, read before each step of every session.
     pub chaos: Arc<Chaos>,
@@ -62,7 +62,7 @@ pub struct Shared {
 /// "port in use" is reported before anything starts.
 pub struct Listener {
     listener: TcpListener,
-    shared: Arc<Shared>,
+    setup: Arc<ListenerSetup>,
     slots: Arc<Slots>,
     shutdown: watch::Receiver<bool>,
     /// Cloned into every handler; when all clones are gone, every session ended.
@@ -72,14 +72,14 @@ pub struct Listener {
 impl Listener {
     pub fn new(
         listener: TcpListener,
-        shared: Shared,
+        setup: ListenerSetup,
         shutdown: watch::Receiver<bool>,
         sessions_done: mpsc::Sender<()>,
     ) -> Listener {
         Listener {
             listener,
-            slots: Slots::new(shared.limits.max_connections),
-            shared: Arc::new(shared),
+            slots: Slots::new(setup.limits.max_connections),
+            setup: Arc::new(setup),
             shutdown,
             sessions_done,
         }
@@ -102,13 +102,13 @@ impl Listener {
                 }
             };
             let _ = socket.set_nodelay(true);
-            if self.shared.intake.is_paused() {
+            if self.setup.intake.is_paused() {
                 tracing::debug!(%peer, "smtp connection refused: intake paused");
                 tokio::spawn(refuse(socket, Session::intake_paused()));
                 continue;
             }
             let slots = self.slots.clone();
-            let shared = self.shared.clone();
+            let setup = self.setup.clone();
             let shutdown = self.shutdown.clone();
             let done = self.sessions_done.clone();
             tokio::spawn(async move {
@@ -116,7 +116,7 @@ impl Listener {
                     tracing::warn!(%peer, "smtp connection refused: too many connections");
                     return refuse(socket, Session::too_many_connections()).await;
                 };
-                let handler = Handler::new(shared, socket, peer, slot, shutdown);
+                let handler = Handler::new(setup, socket, peer, slot, shutdown);
                 if let Err(err) = handler.run().await {
                     tracing::debug!(%peer, "smtp session ended: {err}");
                 }
@@ -179,7 +179,7 @@ enum Wait {
 
 /// One connection and its session, from accept to close.
 struct Handler {
-    shared: Arc<Shared>,
+    setup: Arc<ListenerSetup>,
     connection: Connection,
     session: Session,
     peer: SocketAddr,
@@ -204,16 +204,16 @@ struct Handler {
 
 impl Handler {
     fn new(
-        shared: Arc<Shared>,
+        setup: Arc<ListenerSetup>,
         socket: TcpStream,
         peer: SocketAddr,
         slot: Slot,
         shutdown: watch::Receiver<bool>,
     ) -> Handler {
-        let limits = &shared.limits;
+        let limits = &setup.limits;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let mut session = Session::new(limits, peer.to_string(), shared.tls.is_some(), nonce);
-        if shared.chaos.is_enabled() {
+        let mut session = Session::new(limits, peer.to_string(), setup.tls.is_some(), nonce);
+        if setup.chaos.is_enabled() {
             session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
         }
         let now = Instant::now();
@@ -223,15 +223,15 @@ impl Handler {
             peer,
             slot,
             buf: vec![0u8; SMALL_READ],
-            paused: shared.intake.watch(),
+            paused: setup.intake.watch(),
             shutdown,
             session_deadline: now + limits.session_timeout,
             command_deadline: now + limits.command_timeout,
             progress: 0,
             progress_at: now,
             stress_check: now + slots::STRESS_COMMAND_TIMEOUT,
-            reservation: shared.store.reservation(),
-            shared,
+            reservation: setup.store.reservation(),
+            setup,
         }
     }
 
@@ -262,7 +262,7 @@ impl Handler {
     /// Let the session run until it needs the client again, doing what it asks
     /// on the way; `Some(Action::Close)` when it is over.
     async fn run_session(&mut self) -> io::Result<Option<Action>> {
-        self.session.set_chaos(self.shared.chaos.triggers());
+        self.session.set_chaos(self.setup.chaos.triggers());
         while let Some(action) = self.session.advance() {
             match action {
                 Action::Deliver(delivery) => {
@@ -279,8 +279,8 @@ impl Handler {
 
     /// Store a complete message and tell the session how that went.
     async fn deliver(&mut self, delivery: Delivery) -> Option<Action> {
-        let store = &self.shared.store;
-        let counters = &self.shared.counters;
+        let store = &self.setup.store;
+        let counters = &self.setup.counters;
         let size = delivery.raw.len() as u64;
         let message =
             NewMessage { raw: delivery.raw, envelope: delivery.envelope, received_at: OffsetDateTime::now_utc() };
@@ -299,7 +299,7 @@ impl Handler {
     async fn start_tls(&mut self) -> io::Result<()> {
         self.connection.write_all(&self.session.take_output()).await?;
         let plain = std::mem::replace(&mut self.connection, Connection::Lost);
-        self.connection = upgrade(plain, &self.shared, self.shared.limits.command_timeout).await?;
+        self.connection = upgrade(plain, &self.setup, self.setup.limits.command_timeout).await?;
         self.session.tls_started();
         Ok(())
     }
@@ -310,7 +310,7 @@ impl Handler {
         if !output.is_empty() {
             self.connection.write_all(&output).await?;
             let now = Instant::now();
-            self.command_deadline = now + self.shared.limits.command_timeout;
+            self.command_deadline = now + self.setup.limits.command_timeout;
             self.progress = 0;
             self.progress_at = now;
             self.stress_check = now + slots::STRESS_COMMAND_TIMEOUT;
@@ -353,7 +353,7 @@ impl Handler {
                 tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
                 self.session.refuse_body();
                 self.reservation.release();
-                self.shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                self.setup.counters.rejected.fetch_add(1, Ordering::Relaxed);
             }
         } else if self.reservation.bytes() > 0 {
             self.reservation.release();
@@ -403,7 +403,7 @@ impl Handler {
         self.session.receive(&self.buf[..n]);
         self.progress += n;
         if self.progress >= MIN_PROGRESS_BYTES {
-            self.command_deadline = Instant::now() + self.shared.limits.command_timeout;
+            self.command_deadline = Instant::now() + self.setup.limits.command_timeout;
             self.progress = 0;
         }
         if n == self.buf.len() && self.buf.len() < READ_CHUNK {
@@ -421,8 +421,8 @@ impl Handler {
     }
 }
 
-async fn upgrade(connection: Connection, shared: &Shared, limit: Duration) -> io::Result<Connection> {
-    let (Connection::Plain(tcp), Some(acceptor)) = (connection, &shared.tls) else {
+async fn upgrade(connection: Connection, setup: &ListenerSetup, limit: Duration) -> io::Result<Connection> {
+    let (Connection::Plain(tcp), Some(acceptor)) = (connection, &setup.tls) else {
         return Err(io::Error::other("STARTTLS on a connection that cannot be upgraded"));
     };
     match timeout(limit, acceptor.accept(tcp)).await {

@@ -27,7 +27,7 @@ use crate::model::{ChaosTriggers, Event, EventSender, IntakeState};
 
 /// What the listener has done since it started (shown by `/api/v1/info`).
 #[derive(Debug, Default)]
-pub struct Counters {
+pub struct DeliveryCounters {
     /// Messages stored (answered 250).
     pub accepted: AtomicU64,
     /// Their sizes, in bytes.

@@ -26,7 +26,7 @@ use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
 use super::query::{AddressSearch, Position, Selection};
 use super::search::Condition;
-use super::writer::{Command, DeleteTarget, PublishedCounts, Writer};
+use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
 use crate::config::StoreConfig;
 use crate::model::{Envelope, EventSender, InboxInfo, MessagePage, MessageSummary, Stats};
@@ -40,7 +40,7 @@ pub(super) struct Sqlite {
     pub(super) commands: mpsc::Sender<Command>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     readers: read::Readers,
-    counts: Arc<PublishedCounts>,
+    counts: Arc<PublishedTotals>,
     disk: Arc<disk::Disk>,
 }
 
@@ -61,7 +61,7 @@ impl Sqlite {
         let conn = schema::open_writer(&path, config.fsync)?;
         tune_writer(&conn).map_err(database_error)?;
         let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
-        let counts = Arc::new(PublishedCounts::default());
+        let counts = Arc::new(PublishedTotals::default());
         let checkpointer = Checkpointer::start(&path)?;
         let disk = Arc::new(disk::Disk::new(data_dir.to_owned()));
         let writer = Writer::new(conn, queue, events, config, counts.clone(), checkpointer, disk.clone())

@@ -93,7 +93,7 @@ pub(super) enum DeleteTarget {
 /// Message counts as of the last commit; the writer keeps them up to date so that
 /// nothing has to count a large table.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Counts {
+struct Totals {
     total: u64,
     unread: u64,
     /// Sum of raw (uncompressed) sizes, for the size budget.
@@ -104,9 +104,9 @@ struct Counts {
 
 /// The counts as of the last commit, for readers.
 #[derive(Default)]
-pub(super) struct PublishedCounts(Mutex<Counts>);
+pub(super) struct PublishedTotals(Mutex<Totals>);
 
-impl PublishedCounts {
+impl PublishedTotals {
     pub fn stats(&self) -> Stats {
         let counts = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Stats::new(counts.total, counts.unread)
@@ -116,7 +116,7 @@ impl PublishedCounts {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).deleted
     }
 
-    fn publish(&self, counts: Counts) {
+    fn publish(&self, counts: Totals) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = counts;
     }
 }
@@ -130,7 +130,7 @@ struct Retention {
 
 /// The result of a committed batch.
 struct Committed {
-    counts: Counts,
+    counts: Totals,
     events: Vec<Event>,
     /// Whether each tag rename or delete found its tag, in batch order.
     tags_found: Vec<bool>,
@@ -158,8 +158,8 @@ pub(super) struct Writer {
     conn: Connection,
     commands: mpsc::Receiver<Command>,
     events: EventSender,
-    published: std::sync::Arc<PublishedCounts>,
-    counts: Counts,
+    published: std::sync::Arc<PublishedTotals>,
+    counts: Totals,
     retention: Retention,
     max_batch: usize,
     inbox_ids: InboxIds,
@@ -182,7 +182,7 @@ impl Writer {
         commands: mpsc::Receiver<Command>,
         events: EventSender,
         config: &StoreConfig,
-        published: std::sync::Arc<PublishedCounts>,
+        published: std::sync::Arc<PublishedTotals>,
         checkpointer: Checkpointer,
         disk: std::sync::Arc<Disk>,
     ) -> rusqlite::Result<Writer> {
@@ -190,7 +190,7 @@ impl Writer {
         let counts = conn.query_row(
             "SELECT count(*), coalesce(sum(read = 0), 0), coalesce(sum(size), 0) FROM messages",
             [],
-            |row| Ok(Counts { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)?, deleted: 0 }),
+            |row| Ok(Totals { total: row.get(0)?, unread: row.get(1)?, bytes: row.get(2)?, deleted: 0 }),
         )?;
         published.publish(counts);
         // Left over by a process that stopped before indexing them.
@@ -384,7 +384,7 @@ impl Writer {
 /// Apply a batch in one transaction; nothing of it is written unless all of it is.
 fn commit(
     conn: &mut Connection,
-    mut counts: Counts,
+    mut counts: Totals,
     retention: Retention,
     inbox_ids: &InboxIds,
     batch: &[Command],
@@ -458,7 +458,7 @@ fn commit(
             Command::Delete { target: DeleteTarget::All, .. } => {
                 tx.execute("DELETE FROM messages", [])?;
                 tags_touched = true;
-                counts = Counts { deleted: counts.deleted + counts.total, ..Counts::default() };
+                counts = Totals { deleted: counts.deleted + counts.total, ..Totals::default() };
                 events.push(Event::Truncate(()));
             }
             Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
@@ -568,7 +568,7 @@ fn delete(tx: &Transaction<'_>, condition: &Condition) -> rusqlite::Result<Vec<D
 }
 
 /// Take deleted rows off the counts; their IDs.
-fn forget(counts: &mut Counts, deleted: Vec<DeletedRow>) -> Vec<String> {
+fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<String> {
     deleted
         .into_iter()
         .map(|(id, read, size)| {
@@ -583,7 +583,7 @@ fn forget(counts: &mut Counts, deleted: Vec<DeletedRow>) -> Vec<String> {
 
 /// Delete the oldest messages until both limits hold; how many went. Walks the
 /// oldest rows only as far as needed, so a batch within the limits costs nothing.
-fn prune(tx: &Transaction<'_>, counts: &mut Counts, retention: Retention) -> rusqlite::Result<usize> {
+fn prune(tx: &Transaction<'_>, counts: &mut Totals, retention: Retention) -> rusqlite::Result<usize> {
     let excess_messages = counts.total.saturating_sub(retention.max_messages);
     let excess_bytes = counts.bytes.saturating_sub(retention.max_bytes);
     if excess_messages == 0 && excess_bytes == 0 {
