@@ -121,6 +121,11 @@ pub struct SmtpLimits {
     pub max_bad_commands: usize,
     /// Longest wait for the next command (or the next DATA bytes).
     pub command_timeout: Duration,
+    /// The command timeout, instead, of a session outside a mail transaction while
+    /// more than half the connection slots are taken (as Postfix's stress mode):
+    /// ample for a real client, which answers within milliseconds, and short for
+    /// sockets an app leaks or a client trickles.
+    pub stress_command_timeout: Duration,
     /// Longest time one session may last.
     pub session_timeout: Duration,
 }
@@ -178,6 +183,7 @@ impl Default for SmtpLimits {
             max_connections: 4096,
             max_bad_commands: 20,
             command_timeout: Duration::from_secs(60),
+            stress_command_timeout: Duration::from_secs(10),
             session_timeout: Duration::from_secs(30 * 60),
         }
     }

@@ -229,7 +229,7 @@ impl Handler {
             command_deadline: now + limits.command_timeout,
             progress: 0,
             progress_at: now,
-            stress_check: now + slots::STRESS_COMMAND_TIMEOUT,
+            stress_check: now + limits.stress_command_timeout,
             reservation: setup.store.reservation(),
             setup,
         }
@@ -313,7 +313,7 @@ impl Handler {
             self.command_deadline = now + self.setup.limits.command_timeout;
             self.progress = 0;
             self.progress_at = now;
-            self.stress_check = now + slots::STRESS_COMMAND_TIMEOUT;
+            self.stress_check = now + self.setup.limits.stress_command_timeout;
         }
         self.slot.update(self.progress_at, self.session.in_transaction());
         Ok(())
@@ -387,8 +387,13 @@ impl Handler {
             Ok(Err(err)) => Err(err),
             Err(_elapsed) => {
                 let now = Instant::now();
-                let deadline =
-                    slots::idle_deadline(self.command_deadline, self.progress_at, self.slot.stressed(), in_transaction);
+                let deadline = slots::idle_deadline(
+                    self.command_deadline,
+                    self.progress_at,
+                    self.slot.stressed(),
+                    in_transaction,
+                    self.setup.limits.stress_command_timeout,
+                );
                 if now >= deadline {
                     return Ok(Wait::End(Ending::IdleTimeout));
                 }

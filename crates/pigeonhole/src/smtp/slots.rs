@@ -8,8 +8,9 @@
 //! clients out, so two rules apply, as in Postfix's stress mode:
 //!
 //! - Under stress (more than half the slots taken), a session outside a transaction
-//!   has [`STRESS_COMMAND_TIMEOUT`] after its last progress to send a command, not
-//!   the whole command timeout. Bytes that never complete a command are no progress.
+//!   has `SmtpLimits::stress_command_timeout` (10 s) after its last progress to
+//!   send a command, not the whole command timeout. Bytes that never complete a
+//!   command are no progress.
 //! - At the cap, a new connection evicts the session outside a transaction that has
 //!   been idle longest (it gets `421 4.7.0` and is closed) and takes its slot. A
 //!   session inside a transaction is never evicted, so nothing acknowledged or in
@@ -27,10 +28,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// The command timeout of a session outside a transaction while the listener is
-/// under stress (Postfix's `smtpd_timeout` under stress is 10 s too): ample for a
-/// real client, which answers a greeting or a reply within milliseconds.
-pub(super) const STRESS_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a session past its stress timeout looks again whether the listener
 /// is under stress.
 pub(super) const STRESS_RECHECK: Duration = Duration::from_secs(1);
@@ -188,19 +185,16 @@ fn longest_idle(candidates: impl IntoIterator<Item = Candidate>) -> Option<u64> 
 }
 
 /// When a session waiting for input is closed as idle: at its command deadline or,
-/// under stress and outside a transaction, [`STRESS_COMMAND_TIMEOUT`] after its
-/// last progress, whichever comes first.
+/// under stress and outside a transaction, `stress_timeout` after its last
+/// progress, whichever comes first.
 pub(super) fn idle_deadline(
     command_deadline: Instant,
     progress_at: Instant,
     stressed: bool,
     in_transaction: bool,
+    stress_timeout: Duration,
 ) -> Instant {
-    if stressed && !in_transaction {
-        command_deadline.min(progress_at + STRESS_COMMAND_TIMEOUT)
-    } else {
-        command_deadline
-    }
+    if stressed && !in_transaction { command_deadline.min(progress_at + stress_timeout) } else { command_deadline }
 }
 
 /// The connection cap that leaves [`RESERVED_FILES`] of `open_files` for the rest.
@@ -260,13 +254,14 @@ mod tests {
     fn under_stress_a_session_outside_a_transaction_gets_the_short_timeout() {
         let now = Instant::now();
         let command_deadline = now + Duration::from_secs(60);
-        let stress_deadline = now + STRESS_COMMAND_TIMEOUT;
-        assert_eq!(idle_deadline(command_deadline, now, true, false), stress_deadline);
-        assert_eq!(idle_deadline(command_deadline, now, true, true), command_deadline, "in a transaction");
-        assert_eq!(idle_deadline(command_deadline, now, false, false), command_deadline, "not under stress");
+        let stress = crate::config::SmtpLimits::default().stress_command_timeout;
+        let stress_deadline = now + stress;
+        assert_eq!(idle_deadline(command_deadline, now, true, false, stress), stress_deadline);
+        assert_eq!(idle_deadline(command_deadline, now, true, true, stress), command_deadline, "in a transaction");
+        assert_eq!(idle_deadline(command_deadline, now, false, false, stress), command_deadline, "not under stress");
         // A command timeout shorter than the stress one stays.
         let short = now + Duration::from_secs(2);
-        assert_eq!(idle_deadline(short, now, true, false), short);
+        assert_eq!(idle_deadline(short, now, true, false, stress), short);
     }
 
     #[test]
