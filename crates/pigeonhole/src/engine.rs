@@ -94,9 +94,6 @@ impl Engine {
         }
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
             .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
-        // Sockets count against the open-file limit, whose soft value (often 1,024)
-        // is below the connection cap: take all the hard limit allows.
-        smtp::raise_open_file_limit();
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
         let http_socket = bind("HTTP", config.http_addr, "--http").await?;
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;

@@ -16,8 +16,6 @@ pub mod session;
 mod slots;
 pub mod tls;
 
-pub use slots::raise_open_file_limit;
-
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 

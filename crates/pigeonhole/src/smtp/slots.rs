@@ -17,8 +17,8 @@
 //!   flight is lost; when every slot is in a transaction, the new connection gets
 //!   `421 4.7.0` at once.
 //!
-//! The cap is fitted to the process's open-file limit, which the engine raises to
-//! its hard limit as it starts ([`raise_open_file_limit`]).
+//! The cap is fitted to the process's open-file limit, raised to
+//! its hard limit first ([`raise_open_file_limit`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -76,14 +76,15 @@ struct Candidate {
 }
 
 impl Slots {
-    /// `cap` slots, or fewer when the open-file limit would not allow that many
-    /// sockets (said once in the log).
+    /// `cap` slots, or fewer when the open-file limit, raised to its hard limit
+    /// first, would not allow that many sockets (said once in the log).
     pub(super) fn new(cap: usize) -> Arc<Slots> {
-        let fitted = fit_to_open_files(cap, open_file_limit());
+        let open_files = raise_open_file_limit();
+        let fitted = fit_to_open_files(cap, open_files);
         if fitted < cap {
             tracing::warn!(
                 "smtp connection cap lowered from {cap} to {fitted} to fit the open-file limit ({})",
-                open_file_limit().unwrap_or_default()
+                open_files.unwrap_or_default()
             );
         }
         Arc::new(Slots {
@@ -206,17 +207,9 @@ fn fit_to_open_files(cap: usize, open_files: Option<u64>) -> usize {
     cap.min(usize::try_from(room).unwrap_or(usize::MAX))
 }
 
-/// The process's open-file limit (its soft limit), if known.
-fn open_file_limit() -> Option<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes only the struct it is given.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
-}
-
 /// Raise the process's open-file limit to its hard limit, so that the connection
-/// cap's sockets fit (a soft limit of 1,024 is common). The engine calls it as it
-/// starts; returns the limit in force.
-pub fn raise_open_file_limit() -> Option<u64> {
+/// cap's sockets fit (a soft limit of 1,024 is common); returns the limit in force.
+fn raise_open_file_limit() -> Option<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit and setrlimit read or write only the struct they are given.
     unsafe {
