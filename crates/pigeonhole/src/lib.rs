@@ -28,6 +28,7 @@
 
 mod api;
 pub mod archive;
+mod checks;
 pub mod config;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -132,6 +132,86 @@ AuthUser: string | null,
 Transcript: string, };
 
 /**
+ * The whole report for one message.
+ */
+export type CheckReport = { 
+/**
+ * 100 for a message with nothing to report, less for each check that fails
+ * (by its worst severity), never below 0.
+ */
+Score: number, Summary: CheckSummary, 
+/**
+ * Problems first (errors, warnings, notices), then the checks that passed.
+ */
+Checks: Array<Check>, };
+
+/**
+ * How many entries of `Checks` have each severity.
+ */
+export type CheckSummary = { Errors: number, Warnings: number, Notices: number, Passed: number, };
+
+/**
+ * One finding, or one check that passed.
+ */
+export type Check = { 
+/**
+ * Stable, for `--ignore`: `headers.date-missing`, `auth.dkim`, …
+ */
+ID: string, Category: Category, Severity: Severity, 
+/**
+ * What the check looks at, in a few words.
+ */
+Title: string, 
+/**
+ * What was found in this message (message content quoted as data, shortened).
+ */
+Detail: string, 
+/**
+ * Why it matters and how to fix it; `""` for a pass.
+ */
+Fix: string, 
+/**
+ * A standard or guide that explains the rule (an https URL).
+ */
+Reference: string, 
+/**
+ * Where in the message it applies; null when it applies to the whole message.
+ */
+Where: Location | null, };
+
+/**
+ * How bad a finding is. `pass`: the check ran and found nothing.
+ */
+export type Severity = "error" | "warning" | "notice" | "pass";
+
+/**
+ * What part of the message a check is about.
+ */
+export type Category = "smtp" | "headers" | "mime" | "auth" | "deliverability" | "html" | "links" | "accessibility" | "privacy" | "spam";
+
+/**
+ * Where a finding applies: any of a header field, a MIME part, a line, an element.
+ */
+export type Location = { 
+/**
+ * A header field's name as written (`Subject`).
+ */
+Header?: string, 
+/**
+ * A MIME part's IMAP section number, as `PartID` in `/parts` (`"1.2"`).
+ */
+Part?: string, 
+/**
+ * A 1-based line: of the raw message, or of the HTML body when `Element` is set.
+ */
+Line?: number, 
+/**
+ * An HTML element of the HTML body, as a CSS selector from the root
+ * (`html > body > table:nth-of-type(1) > tbody > tr > td > img:nth-of-type(2)`).
+ */
+Element?: string, };
+
+/**
  * Per-inbox counts.
  */
 export type InboxInfo = { Name: string, Total: number, Unread: number, };

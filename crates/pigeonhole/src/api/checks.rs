@@ -1,3 +1,5 @@
+//! The message's check report, `GET /api/v1/message/{ID}/checks` ([`crate::checks`]:
+//! everything Pigeonhole can tell about what is wrong with it, scored), and
 //! Mailpit's message checks: `GET /api/v1/message/{ID}/html-check` (which e-mail
 //! clients support the HTML and CSS the message uses, [`crate::mail::htmlcheck`])
 //! and `GET /api/v1/message/{ID}/link-check?follow=true` (the HTTP status of each
@@ -16,10 +18,61 @@ use serde::Deserialize;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
+use crate::checks::{self, Extras};
 use crate::mail::detail;
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
 use crate::mail::spamassassin::{self, SpamCheck};
+use crate::model::CheckReport;
+
+#[derive(Deserialize)]
+pub struct ChecksQuery {
+    /// `true` or `1`: also check every link's status (network; `links.broken`).
+    links: Option<String>,
+}
+
+/// The message's check report: score, counts, and every check with its severity,
+/// what was found, how to fix it and where. SpamAssassin's verdict is part of it when
+/// enabled; the links' statuses with `?links=true`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/checks",
+    tag = "message",
+    params(
+        ("ID" = String, Path, description = "The message's ID, or `latest`"),
+        ("links" = Option<String>, Query, description = "`true` or `1`: check every link's status too (SSRF-guarded as the link check)"),
+    ),
+    responses(
+        (status = 200, description = "The report", body = CheckReport),
+        (status = 404, description = "No such message", body = ErrorBody),
+    )
+)]
+pub async fn checks(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+    Ext(Query(options)): Ext<Query<ChecksQuery>>,
+) -> Result<Json<CheckReport>, ApiError> {
+    let (_, (raw, envelope)) = load(&state, id, q.query, |store, id| {
+        let Some(raw) = store.raw(id)? else { return Ok(None) };
+        Ok(store.envelope(id)?.map(|envelope| (raw, envelope)))
+    })
+    .await?;
+    let mut extras = Extras::default();
+    if matches!(options.links.as_deref(), Some("true" | "1")) {
+        let (text, html) = detail::bodies(&raw);
+        extras.link_statuses =
+            Some(linkcheck::check(linkcheck::urls(&text, &html), false, state.allow_local_link_check).await);
+    }
+    if let Some(address) = state.spamassassin.clone() {
+        extras.spam = Some(spamassassin::check(&address, &raw).await);
+    }
+    // Parsing and walking the message is CPU work: on the blocking pool.
+    let report = tokio::task::spawn_blocking(move || checks::report(&raw, &envelope, &extras))
+        .await
+        .map_err(|err| ApiError::internal(format!("the check report failed: {err}")))?;
+    Ok(Json(report))
+}
 
 /// Mailpit's HTML check: how well mail clients support the HTML and CSS used.
 #[utoipa::path(

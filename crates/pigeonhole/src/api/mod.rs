@@ -243,6 +243,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(message::envelope))
         .routes(routes!(links::links))
         .routes(routes!(links::codes))
+        .routes(routes!(checks::checks))
         .routes(routes!(checks::html_check))
         .routes(routes!(checks::link_check))
         .routes(routes!(checks::spamassassin_check))

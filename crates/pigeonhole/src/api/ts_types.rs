@@ -24,7 +24,9 @@ use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::model::Address;
 use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
-use crate::model::{ChaosTrigger, ChaosTriggers, Envelope};
+use crate::model::{
+    Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
@@ -50,6 +52,12 @@ fn render() -> String {
         declaration::<Checksums>(&config),
         declaration::<PartNode>(&config),
         declaration::<Envelope>(&config),
+        declaration::<CheckReport>(&config),
+        declaration::<CheckSummary>(&config),
+        declaration::<Check>(&config),
+        declaration::<Severity>(&config),
+        declaration::<Category>(&config),
+        declaration::<Location>(&config),
         declaration::<InboxInfo>(&config),
         declaration::<LinksView>(&config),
         declaration::<Link>(&config),

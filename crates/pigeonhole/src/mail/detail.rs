@@ -341,7 +341,7 @@ pub fn bodies(raw: &[u8]) -> (String, String) {
     (text_body(&message), html_body(&message))
 }
 
-fn parse(raw: &[u8]) -> Message<'_> {
+pub(crate) fn parse(raw: &[u8]) -> Message<'_> {
     // mail-parser gives up only on input with no message at all (e.g. empty);
     // that shows as a message with no headers and no body. So does one it panics
     // on, as `parse::summarize` does (its debug assertions fire on some broken
@@ -390,14 +390,14 @@ fn canonical_header_name(name: &str) -> String {
 
 /// A part that is not a multipart container, with its section number and its
 /// index in mail-parser's part list.
-struct Leaf<'m, 'x> {
-    id: String,
-    index: u32,
-    part: &'m MessagePart<'x>,
+pub(crate) struct Leaf<'m, 'x> {
+    pub(crate) id: String,
+    pub(crate) index: u32,
+    pub(crate) part: &'m MessagePart<'x>,
 }
 
 /// All leaf parts in document order.
-fn leaves<'m, 'x>(message: &'m Message<'x>) -> Vec<Leaf<'m, 'x>> {
+pub(crate) fn leaves<'m, 'x>(message: &'m Message<'x>) -> Vec<Leaf<'m, 'x>> {
     let Some(root) = message.parts.first() else {
         return Vec::new();
     };
@@ -431,7 +431,7 @@ fn unseen(seen: &mut [bool], index: u32) -> bool {
 }
 
 /// `type/subtype`, lowercase, without parameters.
-fn media_type(part: &MessagePart<'_>) -> String {
+pub(crate) fn media_type(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
             Some(subtype) => format!("{}/{}", ct.ctype(), subtype).to_ascii_lowercase(),
@@ -442,13 +442,13 @@ fn media_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-fn content_id(part: &MessagePart<'_>) -> String {
+pub(crate) fn content_id(part: &MessagePart<'_>) -> String {
     part.content_id().unwrap_or("").trim().trim_start_matches('<').trim_end_matches('>').to_string()
 }
 
 /// The plain-text bodies joined as enmime joins them, or the HTML body turned into
 /// text when there is no plain one.
-fn text_body(message: &Message<'_>) -> String {
+pub(crate) fn text_body(message: &Message<'_>) -> String {
     let texts: Vec<&str> = message
         .text_body
         .iter()
@@ -466,7 +466,7 @@ fn html_body(message: &Message<'_>) -> String {
 }
 
 /// The first real HTML body (mail-parser would otherwise offer text turned into HTML).
-fn html_part(message: &Message<'_>) -> Option<String> {
+pub(crate) fn html_part(message: &Message<'_>) -> Option<String> {
     message.html_body.iter().find_map(|&index| match &message.parts.get(index as usize)?.body {
         PartType::Html(html) => Some(html.to_string()),
         _ => None,

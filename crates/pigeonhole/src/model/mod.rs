@@ -10,17 +10,20 @@
 //! * [`message_id`]: the public ID of a stored message, made and checked.
 //! * [`event`]: what changed in the store, broadcast after each commit.
 //! * [`chaos`]: Mailpit's SMTP chaos triggers as values.
+//! * [`check`]: a message's check report (`/checks`, `pigeonhole check`).
 //!
 //! Layers, bottom up: `model` and `config` → `mail` → `store` → `smtp`, `archive`
 //! → `api` → `engine` → the CLI and the desktop app.
 
 pub mod chaos;
+pub mod check;
 pub mod envelope;
 pub mod event;
 pub mod message;
 pub mod message_id;
 
 pub use chaos::{ChaosTrigger, ChaosTriggers};
+pub use check::{Category, Check, CheckReport, CheckSummary, Location, Severity};
 pub use envelope::{Envelope, NewMessage};
 pub use event::{Burst, Deleted, DiskState, Event, EventSender, IntakeState, ReadChanged, Stats, TagsChanged};
 pub use message::{Address, DEFAULT_INBOX, InboxInfo, MessagePage, MessageSummary};

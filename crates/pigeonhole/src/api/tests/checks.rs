@@ -1,4 +1,4 @@
-//! html-check and link-check (checks.rs).
+//! The check report, html-check and link-check (checks.rs).
 
 use std::collections::BTreeSet;
 
@@ -8,6 +8,39 @@ use serde_json::Value;
 
 use super::{Api, keys, plain, set};
 use crate::api::router;
+
+#[tokio::test]
+async fn checks_report_has_the_documented_shape_and_finds_problems() {
+    let api = Api::new().await;
+    // No Date, no Message-ID, a Bcc header: the report must say so.
+    let raw = "From: a@example.com\r\nTo: b@example.com\r\nBcc: c@example.com\r\nSubject: s\r\n\r\nHi\r\n";
+    let id = api.submit(raw.as_bytes(), None).await;
+    let report = api.get_json(&format!("/api/v1/message/{id}/checks")).await;
+    assert_eq!(keys(&report), set(&["Score", "Summary", "Checks"]));
+    assert_eq!(keys(&report["Summary"]), set(&["Errors", "Warnings", "Notices", "Passed"]));
+    let checks = report["Checks"].as_array().unwrap();
+    for check in checks {
+        assert_eq!(keys(check), set(&["ID", "Category", "Severity", "Title", "Detail", "Fix", "Reference", "Where"]));
+    }
+    let severity =
+        |id: &str| checks.iter().find(|c| c["ID"] == id).map(|c| c["Severity"].as_str().unwrap().to_string());
+    assert_eq!(severity("headers.date-missing").as_deref(), Some("error"));
+    assert_eq!(severity("headers.bcc-leaked").as_deref(), Some("error"));
+    assert_eq!(severity("headers.subject-missing").as_deref(), Some("pass"));
+    let bcc = checks.iter().find(|c| c["ID"] == "headers.bcc-leaked").unwrap();
+    assert_eq!(bcc["Where"]["Header"], "Bcc");
+    let score = report["Score"].as_u64().unwrap();
+    assert!(score < 100, "{report}");
+    assert_eq!(
+        report["Summary"]["Errors"].as_u64().unwrap() as usize,
+        checks.iter().filter(|c| c["Severity"] == "error").count()
+    );
+    // `latest` works and nothing marks the message read.
+    assert_eq!(api.get_json("/api/v1/message/latest/checks").await, report);
+    assert_eq!(api.read_flags().await, vec![(id, false)]);
+    let missing = api.get("/api/v1/message/nope/checks").await.assert_error(StatusCode::NOT_FOUND);
+    assert_eq!(missing, "Message not found");
+}
 
 #[tokio::test]
 async fn html_check_reports_caniemail_features() {
