@@ -47,6 +47,8 @@ enum Command {
     Get(cli::client::GetArgs),
     /// Delete the given messages, or all of them.
     Delete(cli::client::DeleteArgs),
+    /// Check a message (headers, MIME, authentication, deliverability, HTML, links, accessibility); exit 1 when a check fails at --fail-on.
+    Check(cli::check::CheckArgs),
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
     #[command(visible_alias = "send")]
     Sendmail(cli::sendmail::SendmailArgs),
@@ -183,6 +185,7 @@ fn main() -> ExitCode {
         Command::List(args) => cli::finish(cli::client::list(args)),
         Command::Get(args) => cli::finish(cli::client::get(args)),
         Command::Delete(args) => cli::finish(cli::client::delete(args)),
+        Command::Check(args) => cli::finish(cli::check::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
     }
 }

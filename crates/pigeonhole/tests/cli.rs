@@ -302,3 +302,65 @@ echo script ok
     assert!(text(&out.stdout).contains("script ok"));
     assert_eq!(server.total(), 0);
 }
+
+/// `pigeonhole check`: every exit code, the table, JSON, `--fail-on` and `--ignore`,
+/// against messages delivered over SMTP.
+#[test]
+fn check_gates_on_the_report() {
+    let server = Server::start();
+    let mut smtp = Smtp::connect(server.smtp);
+    smtp.ehlo("app.example.test");
+    // Well formed, but sent without STARTTLS: a notice only.
+    let good = simple_message("app@example.test", "bob@example.test", "welcome", "Hello Bob");
+    assert!(smtp.deliver("app@example.test", &["bob@example.test"], &good).is(250));
+
+    let out = run(pigeonhole(Some(&server), &["check"]), b"");
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}\n{}", text(&out.stderr));
+    assert!(table.starts_with("latest: score 99/100"), "{table}");
+    assert!(table.contains("smtp.no-tls") && table.contains("passed:"), "{table}");
+    let out = run(pigeonhole(Some(&server), &["check", "--fail-on", "notice"]), b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("1 finding(s) at or above --fail-on notice"), "{}", text(&out.stderr));
+    let out = run(pigeonhole(Some(&server), &["check", "--fail-on", "notice", "--ignore", "smtp.no-tls"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // No Date, and a Bcc header: errors.
+    let bad = b"From: app@example.test\r\nTo: bob@example.test\r\nBcc: boss@example.test\r\nSubject: oops\r\n\
+                Message-ID: <oops@example.test>\r\n\r\nHi\r\n";
+    assert!(smtp.deliver("app@example.test", &["bob@example.test", "boss@example.test"], bad).is(250));
+    let id = server.summary_by_subject("oops")["ID"].as_str().unwrap().to_string();
+    let out = run(pigeonhole(Some(&server), &["check", &id]), b"");
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    for id in ["headers.date-missing", "headers.bcc-leaked", "smtp.bcc-visible"] {
+        assert!(table.contains(id), "{id} missing from:\n{table}");
+    }
+    assert!(table.contains("where: header Bcc, line 3"), "{table}");
+    // JSON: the API's shape, less what is ignored, recounted.
+    let out = run(pigeonhole(Some(&server), &["check", &id, "--json", "--ignore", "headers.*,smtp.bcc-visible"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json(&out.stdout);
+    assert_eq!(report["Summary"]["Errors"], 0, "{report}");
+    let checks = report["Checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| !c["ID"].as_str().unwrap().starts_with("headers.")), "{report}");
+    assert!(checks.iter().any(|c| c["ID"] == "mime.no-text-alternative"), "{report}");
+    // `--query` picks the newest match.
+    let out = run(pigeonhole(Some(&server), &["check", "latest", "--query", "subject:welcome"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // An ignore that matches nothing is said, not fatal.
+    let out = run(pigeonhole(Some(&server), &["check", "--query", "subject:welcome", "--ignore", "headers.typo"]), b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("--ignore headers.typo: no check with that ID"), "{}", text(&out.stderr));
+
+    // Exit 2: an unknown message, a bad flag, no server.
+    let out = run(pigeonhole(Some(&server), &["check", "nope"]), b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Message not found"), "{}", text(&out.stderr));
+    let out = run(pigeonhole(Some(&server), &["check", "--fail-on", "sometimes"]), b"");
+    assert_eq!(out.status.code(), Some(2));
+    let url = format!("http://127.0.0.1:{}", dead_port());
+    let out = run(pigeonhole(None, &["check", "--url", &url]), b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pigeonhole serve"), "{}", text(&out.stderr));
+}

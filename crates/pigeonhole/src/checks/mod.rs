@@ -31,7 +31,7 @@ use mail_parser::Message;
 use crate::mail::detail;
 use crate::mail::linkcheck::LinkCheck;
 use crate::mail::spamassassin::SpamCheck;
-use crate::model::{Category, Check, CheckReport, CheckSummary, Envelope, Location, Severity};
+use crate::model::{Category, Check, CheckReport, Envelope, Location, Severity};
 
 /// One check: what the report says about it whatever the message.
 #[derive(Debug)]
@@ -146,41 +146,8 @@ impl Findings {
                 }
             }
         }
-        // Stable order: worst first, then by category and ID; findings of one check
-        // stay in the order raised.
-        self.found.sort_by(|a, b| (a.severity, a.category, &a.id).cmp(&(b.severity, b.category, &b.id)));
-
-        let mut summary = CheckSummary::default();
-        for check in &self.found {
-            *match check.severity {
-                Severity::Error => &mut summary.errors,
-                Severity::Warning => &mut summary.warnings,
-                Severity::Notice => &mut summary.notices,
-                Severity::Pass => &mut summary.passed,
-            } += 1;
-        }
-        CheckReport { score: score(&self.found), summary, checks: self.found }
+        CheckReport::new(self.found)
     }
-}
-
-/// 100, less 15 for each check whose worst finding is an error, 5 for a warning, 1
-/// for a notice: a check that fails many times counts once.
-fn score(found: &[Check]) -> u8 {
-    let mut worst: HashMap<&str, Severity> = HashMap::new();
-    for check in found {
-        let entry = worst.entry(&check.id).or_insert(check.severity);
-        *entry = (*entry).min(check.severity);
-    }
-    let penalty: u32 = worst
-        .values()
-        .map(|severity| match severity {
-            Severity::Error => 15,
-            Severity::Warning => 5,
-            Severity::Notice => 1,
-            Severity::Pass => 0,
-        })
-        .sum();
-    100u32.saturating_sub(penalty) as u8
 }
 
 /// `text` as a finding quotes it: on one line, at most [`MAX_QUOTE`] characters,

@@ -23,7 +23,7 @@ pub const EXIT_TIMEOUT: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 /// How long a request other than `wait` may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The server's own limit on `timeout` (5m) plus slack: the client's timeout used for
 /// a `wait` whose timeout we cannot read (the server will say what is wrong with it).
 const WAIT_FALLBACK: Duration = Duration::from_secs(6 * 60);
@@ -187,13 +187,14 @@ pub fn delete(args: DeleteArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-struct Api {
-    client: Client,
+/// A running server's HTTP API, as the client subcommands talk to it.
+pub(super) struct Api {
+    pub(super) client: Client,
     base: String,
 }
 
 impl Api {
-    fn new(url: &str, timeout: Duration) -> Result<Api, Failure> {
+    pub(super) fn new(url: &str, timeout: Duration) -> Result<Api, Failure> {
         let base = url.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Failure::new(
@@ -211,7 +212,7 @@ impl Api {
         Ok(Api { client, base })
     }
 
-    fn url(&self, path: &str, params: &[(&str, &str)]) -> String {
+    pub(super) fn url(&self, path: &str, params: &[(&str, &str)]) -> String {
         let mut url = format!("{}{path}", self.base);
         for (i, (name, value)) in params.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
@@ -222,7 +223,7 @@ impl Api {
         url
     }
 
-    fn send(&self, request: RequestBuilder, what: &str) -> Result<Response, Failure> {
+    pub(super) fn send(&self, request: RequestBuilder, what: &str) -> Result<Response, Failure> {
         request.send().map_err(|e| {
             let reason = if e.is_timeout() {
                 "no answer in time".to_owned()
@@ -243,7 +244,7 @@ impl Api {
     }
 
     /// The body of a 200 answer; anything else is a failure quoting the server's error.
-    fn ok_body(&self, response: Response, what: &str) -> Result<Vec<u8>, Failure> {
+    pub(super) fn ok_body(&self, response: Response, what: &str) -> Result<Vec<u8>, Failure> {
         let status = response.status();
         let body = response
             .bytes()
@@ -270,7 +271,7 @@ fn error_text(body: impl AsRef<[u8]>) -> Option<String> {
 }
 
 /// A JSON answer on stdout, with a final newline.
-fn print_line(body: &[u8]) -> Result<(), Failure> {
+pub(super) fn print_line(body: &[u8]) -> Result<(), Failure> {
     let mut out = body.to_vec();
     if !out.ends_with(b"\n") {
         out.push(b'\n');
@@ -278,7 +279,7 @@ fn print_line(body: &[u8]) -> Result<(), Failure> {
     write_stdout(&out)
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+pub(super) fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),

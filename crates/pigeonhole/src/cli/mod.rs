@@ -1,11 +1,14 @@
 //! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get` and `delete`
-//! talk to a running server over its HTTP API ([`client`]); `sendmail` (alias `send`)
+//! talk to a running server over its HTTP API ([`client`]), and so does `check`
+//! (a message's check report, [`check`]); `sendmail` (alias `send`)
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
 //! HTTP and SMTP interfaces, and take nothing from the engine but the wait API's
-//! duration syntax (so that the client and the server read `--timeout` alike).
+//! duration syntax (so that the client and the server read `--timeout` alike) and
+//! the check report's types.
 
+pub mod check;
 pub mod client;
 pub mod sendmail;
 

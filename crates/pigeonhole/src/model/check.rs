@@ -2,6 +2,8 @@
 //! fix it. `checks` makes it; `/api/v1/message/{ID}/checks`, `pigeonhole check`
 //! and the UI's Checks tab show it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The whole report for one message.
@@ -16,6 +18,44 @@ pub struct CheckReport {
     pub summary: CheckSummary,
     /// Problems first (errors, warnings, notices), then the checks that passed.
     pub checks: Vec<Check>,
+}
+
+impl CheckReport {
+    /// The report of `checks`: sorted worst first (then by category and ID; the
+    /// findings of one check keep their order), counted and scored.
+    pub fn new(mut checks: Vec<Check>) -> CheckReport {
+        checks.sort_by(|a, b| (a.severity, a.category, &a.id).cmp(&(b.severity, b.category, &b.id)));
+        let mut summary = CheckSummary::default();
+        for check in &checks {
+            *match check.severity {
+                Severity::Error => &mut summary.errors,
+                Severity::Warning => &mut summary.warnings,
+                Severity::Notice => &mut summary.notices,
+                Severity::Pass => &mut summary.passed,
+            } += 1;
+        }
+        CheckReport { score: score(&checks), summary, checks }
+    }
+}
+
+/// 100, less 15 for each check whose worst finding is an error, 5 for a warning, 1
+/// for a notice: a check that fails many times counts once.
+fn score(checks: &[Check]) -> u8 {
+    let mut worst: HashMap<&str, Severity> = HashMap::new();
+    for check in checks {
+        let entry = worst.entry(&check.id).or_insert(check.severity);
+        *entry = (*entry).min(check.severity);
+    }
+    let penalty: u32 = worst
+        .values()
+        .map(|severity| match severity {
+            Severity::Error => 15,
+            Severity::Warning => 5,
+            Severity::Notice => 1,
+            Severity::Pass => 0,
+        })
+        .sum();
+    100u32.saturating_sub(penalty) as u8
 }
 
 /// How many entries of `Checks` have each severity.
