@@ -310,19 +310,26 @@ fn check_gates_on_the_report() {
     let server = Server::start();
     let mut smtp = Smtp::connect(server.smtp);
     smtp.ehlo("app.example.test");
-    // Well formed, but sent without STARTTLS: a notice only.
+    // Well formed, but sent without STARTTLS and with no List-Unsubscribe: notices only.
     let good = simple_message("app@example.test", "bob@example.test", "welcome", "Hello Bob");
     assert!(smtp.deliver("app@example.test", &["bob@example.test"], &good).is(250));
 
     let out = run(pigeonhole(Some(&server), &["check"]), b"");
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{table}\n{}", text(&out.stderr));
-    assert!(table.starts_with("latest: score 99/100"), "{table}");
+    assert!(table.starts_with("latest: score 98/100"), "{table}");
+    assert!(table.contains("deliverability.list-unsubscribe"), "{table}");
     assert!(table.contains("smtp.no-tls") && table.contains("passed:"), "{table}");
     let out = run(pigeonhole(Some(&server), &["check", "--fail-on", "notice"]), b"");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("1 finding(s) at or above --fail-on notice"), "{}", text(&out.stderr));
-    let out = run(pigeonhole(Some(&server), &["check", "--fail-on", "notice", "--ignore", "smtp.no-tls"]), b"");
+    assert!(text(&out.stderr).contains("2 finding(s) at or above --fail-on notice"), "{}", text(&out.stderr));
+    let out = run(
+        pigeonhole(
+            Some(&server),
+            &["check", "--fail-on", "notice", "--ignore", "smtp.no-tls,deliverability.list-unsubscribe"],
+        ),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 
     // No Date, and a Bcc header: errors.

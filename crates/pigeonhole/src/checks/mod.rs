@@ -16,6 +16,7 @@
 //! code that raises it in `run`, and a test with a message that trips it and one
 //! that does not.
 
+mod deliverability;
 mod headers;
 mod links;
 mod mime;
@@ -72,6 +73,7 @@ const CATEGORIES: &[CategoryChecks] = &[
     (smtp::SPECS, smtp::run),
     (headers::SPECS, headers::run),
     (mime::SPECS, mime::run),
+    (deliverability::SPECS, deliverability::run),
     (links::SPECS, links::run),
     (spam::SPECS, spam::run),
 ];

@@ -11,6 +11,8 @@ To: ann@example.com\r\n\
 Subject: Your order\r\n\
 Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n\
 Message-ID: <1@shop.example>\r\n\
+List-Unsubscribe: <https://shop.example/unsubscribe?u=1>, <mailto:unsubscribe@shop.example>\r\n\
+List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\
 MIME-Version: 1.0\r\n\
 Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
 \r\n\
@@ -151,7 +153,7 @@ fn smtp_bare_lf() {
         &replaced("Thanks for your order.\r\n--b1\r\n", "Thanks for your order.\n--b1\r\n"),
         &envelope(),
     );
-    assert_eq!(check.location.unwrap().line, Some(12));
+    assert_eq!(check.location.unwrap().line, Some(14));
 }
 
 #[test]
@@ -295,4 +297,64 @@ fn spamassassin_and_link_statuses_only_when_gathered() {
     let broken = findings(&report, "links.broken");
     assert_eq!(broken.len(), 1);
     assert!(broken[0].detail.contains("/gone"), "{}", broken[0].detail);
+}
+
+#[test]
+fn deliverability_gmail_clipping_and_size() {
+    let big_html = format!("<p>{}</p>", "Thanks for your order. ".repeat(5000));
+    trips(
+        "deliverability.gmail-clipping",
+        Severity::Warning,
+        &replaced("<p>Thanks for your order.</p>", &big_html),
+        &envelope(),
+    );
+    let attachment = format!(
+        "--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"big.pdf\"\r\n\r\n{}\r\n--b1--\r\n",
+        "A".repeat(11_000_000)
+    );
+    let check = trips("deliverability.size", Severity::Warning, &replaced("--b1--\r\n", &attachment), &envelope());
+    assert!(check.detail.contains("11.0 MB"), "{}", check.detail);
+}
+
+#[test]
+fn deliverability_list_unsubscribe() {
+    let no_post = replaced("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "");
+    trips("deliverability.list-unsubscribe", Severity::Warning, &no_post, &envelope());
+    let mailto_only = replaced("<https://shop.example/unsubscribe?u=1>, ", "");
+    trips("deliverability.list-unsubscribe", Severity::Error, &mailto_only, &envelope());
+    let malformed = replaced("<https://shop.example/unsubscribe?u=1>", "https://shop.example/unsubscribe");
+    trips("deliverability.list-unsubscribe", Severity::Error, &malformed, &envelope());
+    let none =
+        replaced("List-Unsubscribe: <https://shop.example/unsubscribe?u=1>, <mailto:unsubscribe@shop.example>\r\n", "");
+    trips("deliverability.list-unsubscribe", Severity::Error, &none, &envelope());
+    let neither = none.replace("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "");
+    assert_eq!(
+        findings(&run_checks(&neither, &envelope()), "deliverability.list-unsubscribe")[0].severity,
+        Severity::Notice
+    );
+}
+
+#[test]
+fn deliverability_image_only() {
+    let images =
+        "<img src=\"https://shop.example/a.png\" alt=\"Sale\"><img src=\"https://shop.example/b.png\" alt=\"Now\">";
+    let check = trips(
+        "deliverability.image-only",
+        Severity::Warning,
+        &replaced("<p>Thanks for your order.</p>", images),
+        &envelope(),
+    );
+    assert!(check.detail.starts_with("2 image(s)"), "{}", check.detail);
+    // The same images with a real text beside them are fine.
+    let text = format!(
+        "{images}<p>{}</p>",
+        "Our winter sale has started: everything in the shop is 20% off until Sunday. ".repeat(4)
+    );
+    assert!(
+        findings(
+            &run_checks(&replaced("<p>Thanks for your order.</p>", &text), &envelope()),
+            "deliverability.image-only"
+        )
+        .is_empty()
+    );
 }

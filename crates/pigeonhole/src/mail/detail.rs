@@ -486,7 +486,7 @@ fn to_offset_datetime(date: &mail_parser::DateTime) -> Option<OffsetDateTime> {
 /// Mailpit's List-Unsubscribe check (RFC 2369 / 8058): `<link>`s separated by
 /// commas, at most one `mailto:` and one `http(s)://` link, no spaces inside.
 /// Returns the valid links and the problems found, comma-separated.
-fn unsubscribe_links(header: &str) -> (Vec<String>, String) {
+pub(crate) fn unsubscribe_links(header: &str) -> (Vec<String>, String) {
     // Comments in parentheses are ignored.
     let mut value = String::with_capacity(header.len());
     let mut depth = 0usize;
