@@ -186,6 +186,12 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
         }
     }
 
+    // SMTPUTF8 (RFC 6531/6532) allows UTF-8 in headers.
+    let smtputf8 = input
+        .envelope
+        .transcript
+        .lines()
+        .any(|line| line.starts_with("C: MAIL FROM:") && line.to_ascii_uppercase().contains("SMTPUTF8"));
     for header in headers {
         if matches!(header.name, HeaderName::Other(_)) && header.name.as_str().is_empty() {
             continue;
@@ -212,7 +218,7 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
                 at(),
             );
         }
-        if !field.is_ascii() {
+        if !field.is_ascii() && !smtputf8 {
             findings.raise(
                 &NON_ASCII_UNENCODED,
                 Severity::Warning,
@@ -236,7 +242,10 @@ fn raw_value(raw: &[u8], start: u32, end: u32) -> String {
 }
 
 /// `local@domain` with a non-empty local part and a dotted or bracketed domain.
+/// Whitespace beside a dot is RFC 5322's obsolete syntax (§4.4), still valid.
 pub(super) fn is_address(address: &str) -> bool {
+    let compact: String = address.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+    let address = compact.as_str();
     let Some((local, domain)) = address.rsplit_once('@') else { return false };
     !local.is_empty()
         && !domain.is_empty()

@@ -162,10 +162,12 @@ fn is_attachment(part: &MessagePart<'_>) -> bool {
 }
 
 /// The type `name`'s extension suggests, when `declared` is not one of them.
-/// Generic declared types (`application/octet-stream`) and unknown extensions
-/// contradict nothing.
+/// Generic declared types (`application/octet-stream`), containers (a `message/*`
+/// part is a message whatever it is called) and unknown extensions contradict
+/// nothing.
 fn mismatch(name: &str, declared: &str) -> Option<String> {
-    if declared == "application/octet-stream" {
+    if declared == "application/octet-stream" || declared.starts_with("message/") || declared.starts_with("multipart/")
+    {
         return None;
     }
     let guesses = mime_guess::from_path(name);

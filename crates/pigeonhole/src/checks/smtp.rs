@@ -1,7 +1,8 @@
 //! What the SMTP session shows: line endings, 8-bit data without 8BITMIME, TLS, the
 //! envelope sender against From, and envelope-only (blind) recipients that headers
 //! reveal. Messages that did not come over SMTP (send API, import) have no
-//! transcript; the checks that need one pass on them.
+//! transcript: the checks of the session itself (line ends, 8BITMIME, TLS) leave
+//! them out.
 
 use mail_parser::HeaderValue;
 
@@ -66,7 +67,13 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
     let envelope = input.envelope;
     let over_smtp = !envelope.transcript.is_empty();
 
-    if let Some(lf) = raw.iter().enumerate().position(|(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')) {
+    // A file's line ends, bytes and transport (an import) say nothing about what
+    // went over the wire.
+    if !over_smtp {
+        for spec in [&BARE_LF, &EIGHT_BIT_WITHOUT_8BITMIME, &NO_TLS] {
+            findings.not_applicable(spec);
+        }
+    } else if let Some(lf) = raw.iter().enumerate().position(|(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')) {
         let lines = raw.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')).count();
         findings.raise(
             &BARE_LF,
