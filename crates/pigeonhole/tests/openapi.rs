@@ -268,13 +268,25 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v1/chaos");
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 451, "Probability": 0}}));
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 200}}));
-    for route in
-        ["", "/raw", "/headers", "/parts", "/envelope", "/links", "/codes", "/html-check", "/link-check", "/sa-check"]
-    {
+    for route in [
+        "",
+        "/raw",
+        "/headers",
+        "/parts",
+        "/envelope",
+        "/links",
+        "/codes",
+        "/checks",
+        "/checks?links=true",
+        "/html-check",
+        "/link-check",
+        "/sa-check",
+    ] {
         c.get(&format!("/api/v1/message/{id}{route}"));
     }
     c.get("/api/v1/message/latest?query=openapi");
     c.get("/api/v1/message/nosuchmessage0000000000");
+    c.get("/api/v1/message/nosuchmessage0000000000/checks");
     c.get(&format!("/api/v1/message/{id}/part/{part}"));
     c.get(&format!("/api/v1/message/{id}/part/{part}/thumb"));
     c.get(&format!("/api/v1/message/{id}/part/9"));
