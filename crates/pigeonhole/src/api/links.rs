@@ -2,7 +2,8 @@
 //! found in a message's text and HTML bodies ([`crate::mail::links`]), so a test can
 //! follow "the reset link" or type "the code" without a regex of its own. `{ID}` may
 //! be `latest` (with `?query=`), as on the other single-message routes. Neither
-//! marks the message read.
+//! marks the message read. Both lists are capped ([`links::MAX_LINKS`],
+//! [`links::MAX_CODES`]): the first ones are listed.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -35,7 +36,7 @@ pub struct CodesView {
     get,
     path = "/api/v1/message/{ID}/links",
     tag = "message",
-    responses((status = 200, description = "The links, in order of appearance", body = LinksView))
+    responses((status = 200, description = "The links, in order of appearance (the first 1,000)", body = LinksView))
 )]
 pub async fn links(
     State(state): State<ApiState>,
@@ -51,7 +52,7 @@ pub async fn links(
     get,
     path = "/api/v1/message/{ID}/codes",
     tag = "message",
-    responses((status = 200, description = "The codes found", body = CodesView))
+    responses((status = 200, description = "The codes found (the first 100)", body = CodesView))
 )]
 pub async fn codes(
     State(state): State<ApiState>,

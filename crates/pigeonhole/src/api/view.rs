@@ -16,6 +16,10 @@
 //! Both: no remote images, sheets or fonts unless `?remote=1`, and
 //! `X-Pigeonhole-Remote-Content` says how many remote resources the HTML refers to
 //! (the UI asks with `HEAD` to offer loading them).
+//!
+//! The sanitized document of HTML too deep or too large to render whole
+//! ([`crate::mail::html_bounds`]) carries a note at its top saying what was left
+//! out, and `X-Pigeonhole-Html-Cut` says the same.
 
 use std::collections::HashMap;
 
@@ -33,6 +37,9 @@ use crate::mail::{detail, render};
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
+
+/// What was cut from the HTML to render the document, when something was.
+const HTML_CUT: HeaderName = HeaderName::from_static("x-pigeonhole-html-cut");
 
 /// The HTML document's policy: images and fonts from our own parts or `data:`,
 /// inline styles; nothing else (no scripts, no remote loads, no forms).
@@ -102,7 +109,9 @@ pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQu
     ),
     responses(
         (status = 200, description = "The message's HTML part as a document", body = String, content_type = "text/html",
-            headers(("X-Pigeonhole-Remote-Content" = u64, description = "How many remote resources it refers to"))),
+            headers(("X-Pigeonhole-Remote-Content" = u64, description = "How many remote resources it refers to"),
+                ("X-Pigeonhole-Html-Cut" = String, description = "With `embed=1`, when the HTML was too deep or \
+                    too large to render whole: what was left out (the document says so at its top too)"))),
         (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
     )
 )]
@@ -135,6 +144,7 @@ pub(super) async fn html(
         (false, false) => part_policy(headers.get(HOST).and_then(|host| host.to_str().ok()), &id),
         (false, true) => format!("{SANDBOX}{ALLOW_REMOTE_POLICY}"),
     };
+    let cut = rendered.cut.map(|cut| [(HTML_CUT, cut.to_string())]);
     Ok((
         [
             (CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
@@ -144,6 +154,7 @@ pub(super) async fn html(
             // The same URL answers differently with `?remote=`, and the message may go.
             (CACHE_CONTROL, "no-store".to_string()),
         ],
+        cut,
         rendered.document,
     )
         .into_response())

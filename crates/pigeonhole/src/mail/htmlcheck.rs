@@ -2,6 +2,7 @@
 //! HTML and CSS features a message's HTML part uses, and how well e-mail clients
 //! support each, from caniemail.com's data (`data/caniemail.json`, embedded; licence
 //! in `data/CANIEMAIL.md`). The answer has Mailpit's `HTMLCheckResponse` shape.
+//! The HTML is checked within [`super::html_bounds`]' limits.
 //!
 //! The data says which clients support a feature, not how to find it in HTML, so
 //! [`detector`] maps each slug to a test:
@@ -109,7 +110,7 @@ pub struct ClientResult {
 /// Run the check over a message's HTML part.
 pub fn check(html: &str) -> HtmlCheck {
     let data = &*DATA;
-    let document = Html::parse_document(html);
+    let (document, _) = super::html_bounds::parse_document(html);
     let css = Css::collect(&document);
     let has_body_tag = html.to_ascii_lowercase().contains("<body");
     let nodes = count_nodes(&document, has_body_tag);

@@ -1,7 +1,7 @@
 //! The link check behind `GET /api/v1/message/{ID}/link-check`: every http(s) link
 //! of a message (its anchors and bare URLs, [`super::links`], plus the images and
 //! style sheets its HTML loads) asked for its HTTP status, in Mailpit's
-//! `LinkCheckResponse` shape.
+//! `LinkCheckResponse` shape. At most [`MAX_LINKS`] are checked: the first ones.
 //!
 //! A link is asked with HEAD, then GET when HEAD fails (many servers refuse HEAD),
 //! five at a time, each with short timeouts; redirects are followed only on request
@@ -27,8 +27,11 @@ use futures_util::StreamExt;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
-use scraper::{Html, Selector};
+use scraper::Selector;
 use serde::Serialize;
+
+use super::html_bounds;
+use super::links::MAX_LINKS;
 
 /// Links checked at once.
 const CONCURRENCY: usize = 5;
@@ -63,11 +66,12 @@ pub struct LinkStatus {
 }
 
 /// The http(s) URLs a message leads to or loads: its links (anchors, then bare
-/// URLs), then `img[src]` and style sheets of the HTML; each once, in that order.
+/// URLs), then `img[src]` and style sheets of the HTML; each once, in that order,
+/// and at most [`MAX_LINKS`] in all.
 pub fn urls(text: &str, html: &str) -> Vec<String> {
     let mut urls: Vec<String> = super::links::links(text, html).into_iter().map(|link| link.url).collect();
     if !html.trim().is_empty() {
-        let document = Html::parse_document(html);
+        let (document, _) = html_bounds::parse_document(html);
         let resources = Selector::parse("img[src], link[rel~=\"stylesheet\" i][href]").expect("a valid selector");
         for element in document.select(&resources) {
             let element = element.value();
@@ -78,6 +82,7 @@ pub fn urls(text: &str, html: &str) -> Vec<String> {
     }
     let mut seen = std::collections::HashSet::new();
     urls.retain(|url| is_http(url) && seen.insert(url.clone()));
+    urls.truncate(MAX_LINKS);
     urls
 }
 

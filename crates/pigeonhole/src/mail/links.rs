@@ -17,10 +17,28 @@
 //!   "in"/"since"/"©", numbers beside other numbers (phone numbers), numbers after
 //!   labels such as "order", "invoice" or "phone", amounts with a currency, and
 //!   durations ("10min") are not codes. Context is the ~60 characters around it.
+//!
+//! The HTML is parsed within [`super::html_bounds`]' limits, and the lists are cut
+//! at [`MAX_LINKS`] and [`MAX_CODES`]: a message with a million links lists the
+//! first thousand, in linear time.
+
+use std::collections::HashMap;
 
 use scraper::node::Node;
 use scraper::{ElementRef, Html, Selector};
 use serde::Serialize;
+
+use super::html_bounds;
+
+/// The most links [`links`] lists (and so the link check checks).
+pub const MAX_LINKS: usize = 1_000;
+
+/// The most codes [`codes`] lists.
+pub const MAX_CODES: usize = 100;
+
+/// How much of a body's text [`codes`] reads, in bytes: a code sits near the top,
+/// and reading megabytes of text for one would cost its full scan per request.
+const CODES_TEXT_BYTES: usize = 1 << 20;
 
 /// A link: its URL as written (entities decoded) and its anchor text (`""` for a
 /// URL found in plain text).
@@ -45,16 +63,12 @@ pub struct Code {
 
 /// The links of a message: HTML anchors in document order, then bare URLs in the
 /// HTML's text, then bare URLs in the text part; each URL once (an anchor listed
-/// without text takes the text of a later anchor to the same URL).
+/// without text takes the text of a later anchor to the same URL). At most
+/// [`MAX_LINKS`]: the first ones.
 pub fn links(text: &str, html: &str) -> Vec<Link> {
-    let mut found: Vec<Link> = Vec::new();
-    let mut add = |url: String, text: String| match found.iter_mut().find(|link| link.url == url) {
-        Some(link) if link.text.is_empty() => link.text = text,
-        Some(_) => {}
-        None => found.push(Link { url, text }),
-    };
+    let mut found = FoundLinks::default();
     if !html.trim().is_empty() {
-        let document = Html::parse_document(html);
+        let (document, _) = html_bounds::parse_document(html);
         let anchors = Selector::parse("a[href]").expect("a valid selector");
         for anchor in document.select(&anchors) {
             let Some(href) = anchor.value().attr("href") else { continue };
@@ -62,30 +76,73 @@ pub fn links(text: &str, html: &str) -> Vec<Link> {
             if href.is_empty() || href.starts_with('#') || is_script_or_data(href) {
                 continue;
             }
-            add(href.to_string(), anchor_text(anchor));
+            found.add(href, || anchor_text(anchor));
         }
-        for url in bare_urls(&visible_text(&document)) {
-            add(url, String::new());
+        found.add_bare(bare_urls(&visible_text(&document)));
+    }
+    found.add_bare(bare_urls(text));
+    found.links
+}
+
+/// The links found so far, each URL once, and where each is in the list.
+#[derive(Default)]
+struct FoundLinks {
+    links: Vec<Link>,
+    by_url: HashMap<String, usize>,
+}
+
+impl FoundLinks {
+    fn is_full(&self) -> bool {
+        self.links.len() == MAX_LINKS
+    }
+
+    /// URLs found in text. Having no text to give a listed link, they are not
+    /// read once the list is full.
+    fn add_bare(&mut self, urls: impl Iterator<Item = String>) {
+        for url in urls {
+            if self.is_full() {
+                break;
+            }
+            self.add(&url, String::new);
         }
     }
-    for url in bare_urls(text) {
-        add(url, String::new());
+
+    /// `url` with its text (asked only when it is wanted): a new link while there
+    /// is room, or the text of a listed one that has none.
+    fn add(&mut self, url: &str, text: impl FnOnce() -> String) {
+        match self.by_url.get(url) {
+            Some(&at) if self.links[at].text.is_empty() => self.links[at].text = text(),
+            Some(_) => {}
+            None if !self.is_full() => {
+                self.by_url.insert(url.to_string(), self.links.len());
+                self.links.push(Link { url: url.to_string(), text: text() });
+            }
+            None => {}
+        }
     }
-    found
 }
 
 /// The one-time codes of a message, in order of appearance: the text part's, then
-/// those only the HTML part has. Each code once.
+/// those only the HTML part has. Each code once; at most [`MAX_CODES`].
 pub fn codes(text: &str, html: &str) -> Vec<Code> {
-    let mut found = find_codes(text);
+    let mut found = find_codes(text_start(text));
     if !html.trim().is_empty() {
-        for code in find_codes(&visible_text(&Html::parse_document(html))) {
-            if !found.iter().any(|c| c.code == code.code) {
+        for code in find_codes(text_start(&visible_text(&html_bounds::parse_document(html).0))) {
+            if found.len() < MAX_CODES && !found.iter().any(|c| c.code == code.code) {
                 found.push(code);
             }
         }
     }
     found
+}
+
+/// The first [`CODES_TEXT_BYTES`] of `text`, ending at a character boundary.
+fn text_start(text: &str) -> &str {
+    let mut end = text.len().min(CODES_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Schemes that run or embed something rather than lead somewhere. Browsers ignore
@@ -204,33 +261,35 @@ fn is_block(name: &str) -> bool {
 /// quote, `<`, `>`, a brace or a closing bracket it did not open; trailing
 /// punctuation (`.`, `,`, `;`, `:`, `!`, `?`, `*`) is not part of it. `&amp;` is read
 /// as `&` (text made from HTML sometimes keeps it).
-fn bare_urls(text: &str) -> Vec<String> {
-    let mut urls = Vec::new();
+/// Lazy, so a caller with enough stops reading.
+fn bare_urls(text: &str) -> impl Iterator<Item = String> + '_ {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(offset) = find_ascii_ci(&bytes[from..], b"http") {
-        let start = from + offset;
-        from = start + 4;
-        let rest = &bytes[from..];
-        let scheme_len = if starts_with_ci(rest, b"s://") {
-            8
-        } else if rest.starts_with(b"://") {
-            7
-        } else {
-            continue;
-        };
-        // "xhttp://" is not a URL start.
-        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
-            continue;
+    std::iter::from_fn(move || {
+        while let Some(offset) = find_ascii_ci(&bytes[from..], b"http") {
+            let start = from + offset;
+            from = start + 4;
+            let rest = &bytes[from..];
+            let scheme_len = if starts_with_ci(rest, b"s://") {
+                8
+            } else if rest.starts_with(b"://") {
+                7
+            } else {
+                continue;
+            };
+            // "xhttp://" is not a URL start.
+            if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+                continue;
+            }
+            let end = url_end(text, start);
+            from = end.max(from);
+            if end <= start + scheme_len {
+                continue;
+            }
+            return Some(text[start..end].replace("&amp;", "&"));
         }
-        let end = url_end(text, start);
-        from = end.max(from);
-        if end <= start + scheme_len {
-            continue;
-        }
-        urls.push(text[start..end].replace("&amp;", "&"));
-    }
-    urls
+        None
+    })
 }
 
 /// Where a URL starting at `start` ends (see [`bare_urls`]).
@@ -422,6 +481,9 @@ fn find_codes(text: &str) -> Vec<Code> {
     let keywords: Vec<bool> = (0..tokens.len()).map(|i| is_keyword(&tokens, i)).collect();
     let mut found: Vec<Code> = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
+        if found.len() == MAX_CODES {
+            break;
+        }
         if keywords[i] || !looks_like_code(token.core) || excluded(&tokens, i) {
             continue;
         }
@@ -751,5 +813,34 @@ mod tests {
             }
             codes(&text, &html);
         }
+    }
+
+    #[test]
+    fn a_million_links_are_listed_up_to_the_cap_in_linear_time() {
+        let urls: String = (0..1_000_000).map(|n| format!("https://example.test/{n}\n")).collect();
+        let html: String = (0..1_000_000).map(|n| format!("<a href=https://example.test/{n}>{n}</a>\n")).collect();
+        let started = std::time::Instant::now();
+        let found = links(&urls, &html);
+        assert_eq!(found.len(), MAX_LINKS);
+        assert_eq!(found[0], Link { url: "https://example.test/0".into(), text: "0".into() });
+        assert_eq!(found[MAX_LINKS - 1].url, format!("https://example.test/{}", MAX_LINKS - 1));
+        // Debug build; quadratic work would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn codes_are_looked_for_in_the_first_megabyte() {
+        let filler = "é filler words ".repeat(CODES_TEXT_BYTES / 16);
+        let found = codes(&format!("{filler}Your code: 482913"), "");
+        assert_eq!(found, []);
+        assert_eq!(codes(&format!("Your code: 482913 {filler}"), "")[0].code, "482913");
+    }
+
+    #[test]
+    fn codes_are_listed_up_to_the_cap() {
+        let text: String = (0..100_000).map(|n| format!("Your code: {}.\n", 100_000 + n)).collect();
+        let found = codes(&text, &format!("<p>{text}</p>"));
+        assert_eq!(found.len(), MAX_CODES);
+        assert_eq!(found[0].code, "100000");
     }
 }

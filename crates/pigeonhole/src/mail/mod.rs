@@ -4,6 +4,8 @@
 //! * [`parse`]: the summary and search text the store keeps for every message.
 //! * [`detail`]: the full message, headers and parts the API shows.
 //! * [`links`]: the links and one-time codes in a message's bodies.
+//! * [`html_bounds`]: the limits on nesting depth and size every HTML parse
+//!   below works within, so hostile HTML stays cheap.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
 //! * [`mbox`]: the mbox format, written by export and read by import ([`crate::archive`]).
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
@@ -17,6 +19,7 @@
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod detail;
+pub mod html_bounds;
 pub mod htmlcheck;
 pub mod linkcheck;
 pub mod links;

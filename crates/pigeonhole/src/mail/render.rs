@@ -22,6 +22,11 @@
 //! offer only: what actually keeps remote content from loading is the
 //! Content-Security-Policy the API sends with the document.
 //!
+//! Both forms work on the HTML as [`html_bounds`] bounds it (depth and size), so
+//! hostile HTML costs no more than a large ordinary message. The sanitized document
+//! then shows what was cut in a note at its top ([`Rendered::cut`]); the part as
+//! sent stays as sent, only its count of remote resources is taken within bounds.
+//!
 //! The dark preview ([`ColorScheme::Dark`]) shows the message as a mail client in
 //! dark mode would: `prefers-color-scheme: dark` rules in its sheets apply, `light`
 //! ones do not, and unstyled text gets the dark defaults. (A frame's
@@ -38,11 +43,15 @@ use percent_encoding::percent_decode_str;
 use scraper::Html;
 use scraper::node::Node;
 
-/// The rendered document and how many remote resources it refers to.
+use super::html_bounds::{self, Cut};
+
+/// The rendered document, how many remote resources it refers to, and what
+/// was cut from the message's HTML to render it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub document: String,
     pub remote_resources: usize,
+    pub cut: Option<Cut>,
 }
 
 /// Elements kept (their content is kept either way, unless listed in
@@ -198,10 +207,15 @@ const LINK_REL: &str = "noreferrer noopener";
 ///
 /// `remote_resources` is the count [`html_document`] makes for the same HTML (the
 /// remote images, sheets and fonts a mail client would load), so both forms
-/// answer the same to "is there remote content?".
+/// answer the same to "is there remote content?" (within the same bounds). Nothing
+/// is cut from the part itself: `cut` is always `None`.
 pub fn html_part(html: &str, part_urls: HashMap<String, String>) -> Rendered {
     let remote_resources = html_document(html, part_urls.clone(), ColorScheme::AsBrowser).remote_resources;
-    Rendered { document: Urls::new(part_urls).cid_urls_in_markup(&html.replace("\r\n", "\n")), remote_resources }
+    Rendered {
+        document: Urls::new(part_urls).cid_urls_in_markup(&html.replace("\r\n", "\n")),
+        remote_resources,
+        cut: None,
+    }
 }
 
 /// `html` (a message's HTML body) as a standalone, sanitized document. `part_urls`
@@ -210,7 +224,12 @@ pub fn html_part(html: &str, part_urls: HashMap<String, String>) -> Rendered {
 /// No script is ever added: Mailpit's embedded view also carries a script that
 /// posts the document's height to the page around it, and that is deliberately
 /// left out (the document must stay inert under a policy with no `script-src`).
+///
+/// HTML beyond [`html_bounds`]' limits is rendered as far as they go, under a note
+/// ([`cut_note`]) that says what was left out.
 pub fn html_document(html: &str, part_urls: HashMap<String, String>, scheme: ColorScheme) -> Rendered {
+    let bounded = html_bounds::bounded(html);
+    let html = &*bounded.html;
     let urls = Arc::new(Urls::new(part_urls));
 
     let mut head = String::from("<meta charset=\"utf-8\"><base target=\"_blank\">");
@@ -281,10 +300,24 @@ pub fn html_document(html: &str, part_urls: HashMap<String, String>, scheme: Col
         .clean(html)
         .to_string();
 
+    let note = bounded.cut.map(cut_note).unwrap_or_default();
     Rendered {
-        document: format!("<!DOCTYPE html>\n<html><head>{head}</head><body{body_attributes}>{body}</body></html>\n"),
+        document: format!(
+            "<!DOCTYPE html>\n<html><head>{head}</head><body{body_attributes}>{note}{body}</body></html>\n"
+        ),
         remote_resources: urls.remote.load(Ordering::Relaxed),
+        cut: bounded.cut,
     }
+}
+
+/// The note at the top of a document rendered from cut HTML: a plain bar styled
+/// inline (the message's sheets may restyle it, which does no harm).
+fn cut_note(cut: Cut) -> String {
+    format!(
+        "<div style=\"margin:0 0 8px;padding:6px 10px;border:1px solid #d4b106;border-radius:4px;\
+         background:#fffbe6;color:#3d3000;font:13px/1.4 system-ui,sans-serif\">\
+         Pigeonhole shows this message shortened: {cut}.</div>"
+    )
 }
 
 /// Rewrites the URLs of kept attributes and counts the remote ones. Shared (and
@@ -694,7 +727,7 @@ mod tests {
         // Counted as in the sanitized document: the sheet's url() and the <img>.
         assert_eq!(part.remote_resources, 2);
         assert_eq!(part.remote_resources, render(html).remote_resources);
-        assert_eq!(html_part("", HashMap::new()), Rendered { document: String::new(), remote_resources: 0 });
+        assert_eq!(html_part("", HashMap::new()), Rendered { document: String::new(), remote_resources: 0, cut: None });
     }
 
     #[test]
@@ -737,5 +770,22 @@ mod tests {
         }
         // The corpus has 18 messages with an HTML body.
         assert!(rendered >= 18, "only {rendered} corpus messages have HTML");
+    }
+
+    #[test]
+    fn cut_html_renders_under_a_note_saying_what_went() {
+        let html = format!("<p>before</p>{}deep inside{}", "<div>".repeat(20_000), "</div>".repeat(20_000));
+        let rendered = render(&html);
+        let cut = rendered.cut.expect("the nesting is cut");
+        assert_eq!(cut.tags_flattened, 20_000 - html_bounds::MAX_DEPTH);
+        let note = format!("Pigeonhole shows this message shortened: {cut}.</div>");
+        assert!(rendered.document.contains(&format!("<body>{}", cut_note(cut))), "{:.600}", rendered.document);
+        assert!(rendered.document.contains(&note));
+        assert!(rendered.document.contains("deep inside"));
+        assert_inert(&rendered.document);
+        // The part as sent is served whole; only its count is taken within bounds.
+        let part = html_part(&html, HashMap::new());
+        assert_eq!((part.document, part.cut), (html, None));
+        assert!(!render("<p>whole</p>").document.contains("shortened"));
     }
 }

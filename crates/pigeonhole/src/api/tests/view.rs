@@ -176,3 +176,28 @@ async fn view_html_part() {
     // Viewing is not reading.
     assert!(api.read_flags().await.iter().all(|(_, read)| !read));
 }
+
+/// HTML nested too deep is rendered flattened, and both the document and a header
+/// say so; the part as sent is served whole, with no such header.
+#[tokio::test]
+async fn view_html_cut_to_bounds() {
+    let api = Api::new().await;
+    let html = format!("{}deep{}", "<div>".repeat(1_000), "</div>".repeat(1_000));
+    let raw = format!("Subject: deep\r\nContent-Type: text/html\r\n\r\n{html}\r\n");
+    let id = api.submit(raw.as_bytes(), None).await;
+    let said = "nesting deeper than 512 levels flattened (488 tags)";
+
+    let answer = api.get(&format!("/view/{id}.html?embed=1")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("x-pigeonhole-html-cut"), Some(said));
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(document.contains(&format!("Pigeonhole shows this message shortened: {said}.")), "{document:.800}");
+
+    let answer = api.get(&format!("/view/{id}.html")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("x-pigeonhole-html-cut"), None);
+    assert_eq!(std::str::from_utf8(&answer.body).unwrap().trim_end(), html);
+
+    let plain_html = api.submit(MULTIPART, None).await;
+    assert_eq!(api.get(&format!("/view/{plain_html}.html?embed=1")).await.header("x-pigeonhole-html-cut"), None);
+}
