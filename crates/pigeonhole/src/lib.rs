@@ -10,6 +10,7 @@
 //!   ([`Selection`]) the way the API does.
 //! * [`Engine::events`]: what changed ([`model::Event`]), for trays and notifications.
 //! * [`archive`]: mail files in and out (`.eml`, a folder, `.zip`, mbox).
+//! * [`checks`]: what is wrong with a message, as one report ([`checks::report`]).
 //! * [`model`]: the types all of the above speak.
 //!
 //! Data flows in one direction, each layer importing only from those below it
@@ -28,7 +29,7 @@
 
 mod api;
 pub mod archive;
-mod checks;
+pub mod checks;
 pub mod config;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]

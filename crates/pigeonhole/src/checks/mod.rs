@@ -15,19 +15,31 @@
 //! check: a `Spec` in its category's module, an entry in that module's `SPECS`, the
 //! code that raises it in `run`, and a test with a message that trips it and one
 //! that does not.
+//!
+//! The HTML checks (`html`, `links`, `accessibility`, `privacy`) share one parsed
+//! document ([`Input::document`]), the element selectors of `markup` and the
+//! computed styles of `style`; each walks the document once, so the whole HTML pass
+//! is linear in the document's size.
 
+mod accessibility;
 mod deliverability;
 mod headers;
+mod html;
 mod links;
+mod markup;
 mod mime;
+mod privacy;
 mod smtp;
 mod spam;
+mod style;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use mail_parser::Message;
+use scraper::Html;
 
 use crate::mail::detail;
 use crate::mail::linkcheck::LinkCheck;
@@ -65,6 +77,30 @@ pub(crate) struct Input<'a> {
     /// The first real HTML body, if any.
     pub html: Option<String>,
     pub extras: &'a Extras,
+    /// `html` parsed, on first use.
+    document: OnceCell<Html>,
+    /// The document's computed styles, on first use.
+    styles: OnceCell<style::Styles>,
+}
+
+impl Input<'_> {
+    /// The HTML body as a document, parsed once for every check that asks.
+    pub fn document(&self) -> Option<&Html> {
+        let html = self.html.as_deref()?;
+        Some(self.document.get_or_init(|| parse_html(html)))
+    }
+
+    /// The computed style of every element of [`Input::document`].
+    pub fn styles(&self) -> Option<&style::Styles> {
+        let document = self.document()?;
+        Some(self.styles.get_or_init(|| style::Styles::compute(document)))
+    }
+}
+
+/// The one place the checks parse HTML: bounded as every route's parse is
+/// ([`crate::mail::html_bounds`]); its parse errors are kept (`html.invalid`).
+fn parse_html(html: &str) -> Html {
+    crate::mail::html_bounds::parse_document(html).0
 }
 
 /// Each category's checks and the code that runs them, in report order.
@@ -74,7 +110,10 @@ const CATEGORIES: &[CategoryChecks] = &[
     (headers::SPECS, headers::run),
     (mime::SPECS, mime::run),
     (deliverability::SPECS, deliverability::run),
+    (html::SPECS, html::run),
     (links::SPECS, links::run),
+    (accessibility::SPECS, accessibility::run),
+    (privacy::SPECS, privacy::run),
     (spam::SPECS, spam::run),
 ];
 
@@ -89,7 +128,7 @@ const MAX_QUOTE: usize = 120;
 pub fn report(raw: &[u8], envelope: &Envelope, extras: &Extras) -> CheckReport {
     let message = detail::parse(raw);
     let html = detail::html_part(&message);
-    let input = Input { raw, envelope, message, html, extras };
+    let input = Input { raw, envelope, message, html, extras, document: OnceCell::new(), styles: OnceCell::new() };
     let mut findings = Findings::default();
     for (_, run) in CATEGORIES {
         run(&input, &mut findings);
@@ -108,17 +147,29 @@ pub(crate) struct Findings {
 impl Findings {
     /// Reports a problem (or, with [`Severity::Pass`], a pass with its own detail).
     pub fn raise(&mut self, spec: &Spec, severity: Severity, detail: impl Into<String>, location: Option<Location>) {
+        self.raise_with(spec, severity, || (detail.into(), location));
+    }
+
+    /// [`Findings::raise`] for findings costly to describe (an element's selector):
+    /// `describe` runs only for the findings listed.
+    pub fn raise_with(
+        &mut self,
+        spec: &Spec,
+        severity: Severity,
+        describe: impl FnOnce() -> (String, Option<Location>),
+    ) {
         let count = self.raised.entry(spec.id).or_default();
         *count += 1;
         if *count > MAX_FINDINGS_PER_CHECK {
             return;
         }
+        let (detail, location) = describe();
         self.found.push(Check {
             id: spec.id.to_string(),
             category: spec.category,
             severity,
             title: spec.title.to_string(),
-            detail: detail.into(),
+            detail,
             fix: if severity == Severity::Pass { String::new() } else { spec.fix.to_string() },
             reference: spec.reference.to_string(),
             location,

@@ -21,11 +21,11 @@
 //! Mailpit computes it, weighs the worst partial and unsupported scores by how much
 //! of the document uses them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use scraper::node::Node;
-use scraper::{Html, Selector};
+use scraper::{ElementRef, Html, Selector};
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -109,18 +109,35 @@ pub struct ClientResult {
 
 /// Run the check over a message's HTML part.
 pub fn check(html: &str) -> HtmlCheck {
-    let data = &*DATA;
     let (document, _) = super::html_bounds::parse_document(html);
-    let css = Css::collect(&document);
+    check_document(&document, html)
+}
+
+/// [`check`] over `html` already parsed as `document` (the report's checks parse it
+/// once for all of them).
+pub(crate) fn check_document(document: &Html, html: &str) -> HtmlCheck {
+    let data = &*DATA;
+    let css = Css::collect(document);
     let has_body_tag = html.to_ascii_lowercase().contains("<body");
-    let nodes = count_nodes(&document, has_body_tag);
+    let nodes = count_nodes(document, has_body_tag);
+
+    let detectors: Vec<(&Feature, Detector)> =
+        data.data.iter().filter_map(|feature| Some((feature, detector(&feature.slug)?))).collect();
+    let mut selectors: Vec<&'static str> = detectors
+        .iter()
+        .filter_map(|(_, detector)| match detector {
+            Detector::Selector(selector) => Some(*selector),
+            _ => None,
+        })
+        .collect();
+    selectors.push(SCRIPTS);
+    let found_in = Found { selected: count_selectors(document, &selectors), image_sources: image_sources(document) };
 
     let mut warnings = Vec::new();
     let mut tests = 0;
-    for feature in &data.data {
-        let Some(detector) = detector(&feature.slug) else { continue };
+    for (feature, detector) in &detectors {
         tests += 1;
-        let found = detector.count(&document, has_body_tag, &css);
+        let found = detector.count(document, has_body_tag, &css, &found_in);
         if found > 0 {
             warnings.push(warning(data, feature, found));
         }
@@ -128,7 +145,7 @@ pub fn check(html: &str) -> HtmlCheck {
     // Scripts are not in caniemail (no client runs them), but a message with one
     // should hear so.
     tests += 1;
-    let scripts = select(&document, "script:not([type=\"application/ld+json\"]):not([type=\"application/json\"])");
+    let scripts = found_in.selected[SCRIPTS];
     if scripts > 0 {
         warnings.push(Warning {
             slug: "html-script".into(),
@@ -234,9 +251,59 @@ fn count_nodes(document: &Html, has_body_tag: bool) -> usize {
         .count()
 }
 
-fn select(document: &Html, selector: &str) -> usize {
-    let selector = Selector::parse(selector).expect("the detector table's selectors are valid");
-    document.select(&selector).count()
+/// Script elements that hold code (not JSON data).
+const SCRIPTS: &str = "script:not([type=\"application/ld+json\"]):not([type=\"application/json\"])";
+
+/// What one walk of the document found for the detectors.
+struct Found<'d> {
+    /// Selector → how many elements match it.
+    selected: HashMap<&'static str, usize>,
+    /// `img[src]` values.
+    image_sources: Vec<&'d str>,
+}
+
+/// How many elements match each of `selectors`, in one walk of the document. Each
+/// element is tested only against the selectors that can match it: those whose
+/// parts start with its name, or with an attribute (`[srcset]`) it has. So the cost
+/// grows with the document, not with the document times the number of features.
+fn count_selectors(document: &Html, selectors: &[&'static str]) -> HashMap<&'static str, usize> {
+    let parsed: Vec<Selector> = selectors
+        .iter()
+        .map(|selector| Selector::parse(selector).expect("the detector table's selectors are valid"))
+        .collect();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_attribute: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, selector) in selectors.iter().enumerate() {
+        for part in selector.split(',').map(str::trim) {
+            match part.strip_prefix('[') {
+                Some(attribute) => {
+                    let name = attribute.split([']', '=', '^', '~', '|', '*', '$']).next().unwrap_or("");
+                    by_attribute.entry(name).or_default().push(index);
+                }
+                None => {
+                    let name = part.split(['[', ':', ' ', '.', '#']).next().unwrap_or("");
+                    by_name.entry(name).or_default().push(index);
+                }
+            }
+        }
+    }
+    let mut counts = vec![0usize; selectors.len()];
+    let mut candidates: Vec<usize> = Vec::new();
+    for element in document.tree.nodes().filter_map(ElementRef::wrap) {
+        candidates.clear();
+        candidates.extend(by_name.get(element.value().name()).into_iter().flatten());
+        for (attribute, _) in element.value().attrs() {
+            candidates.extend(by_attribute.get(attribute).into_iter().flatten());
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for &index in &candidates {
+            if parsed[index].matches(&element) {
+                counts[index] += 1;
+            }
+        }
+    }
+    selectors.iter().copied().zip(counts).collect()
 }
 
 // ---- detectors ----
@@ -451,23 +518,25 @@ fn names(names: &[&str]) -> Vec<String> {
 
 impl Detector {
     /// How often the feature occurs in the document.
-    fn count(&self, document: &Html, has_body_tag: bool, css: &Css) -> usize {
+    fn count(&self, document: &Html, has_body_tag: bool, css: &Css, found: &Found<'_>) -> usize {
         use Detector::*;
         match self {
-            Selector(selector) => select(document, selector),
+            Selector(selector) => found.selected[selector],
             BodyTag => usize::from(has_body_tag),
             Doctype => document.tree.values().filter(|node| node.is_doctype()).count(),
             HtmlComments => document.tree.values().filter(|node| matches!(node, Node::Comment(_))).count(),
-            ImageExtension(extensions) => image_sources(document)
-                .into_iter()
+            ImageExtension(extensions) => found
+                .image_sources
+                .iter()
                 .filter(|src| {
                     let path = src.split(['?', '#']).next().unwrap_or("");
                     let extension = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
                     extension.is_some_and(|ext| extensions.contains(&ext.as_str()))
                 })
                 .count(),
-            ImageDataUri => image_sources(document)
-                .into_iter()
+            ImageDataUri => found
+                .image_sources
+                .iter()
                 .filter(|src| src.trim_start().to_ascii_lowercase().starts_with("data:image/"))
                 .count(),
             Property(names) => css.declarations.iter().filter(|d| names.contains(&d.property)).count(),
