@@ -5,7 +5,7 @@ Usage: python3 tests/hostile-html/measure.py PATH/TO/pigeonhole
 Starts `pigeonhole serve` on free loopback ports with a fresh data folder, sends
 over SMTP 50,000 nested <div>s, 10 MB of paragraphs with links and a million
 links, then asks each route once with curl (`-w '%{time_total}'`, cut off at
-120 s) and prints status and seconds. README.md ("Hostile HTML") quotes a run
+120 s) and prints status and seconds, then the server's peak RSS (Linux). README.md ("Hostile HTML") quotes a run
 against a release build; crates/pigeonhole/tests/hostile_html.rs asserts bounds.
 """
 
@@ -70,6 +70,9 @@ def main():
                     ["curl", "-s", "-o", "/dev/null", "-m", "120", "-w", "%{http_code} %{time_total}", url],
                     capture_output=True, text=True).stdout
                 print(f"{subject:9} {route:34} {answer}", flush=True)
+        with open(f"/proc/{server.pid}/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        print(f"server peak RSS: {int(peak) // 1024} MB", flush=True)
     finally:
         server.terminate()
         server.wait()

@@ -19,7 +19,8 @@
 //! them is never read as tags. A stack of open elements follows the tree
 //! builder's main rules (void elements, implied end tags such as `<p>` closing an
 //! open `p`, end tags matched within their scope) with constant work per token;
-//! where it departs from the tree builder it errs towards a deeper count. Only
+//! where it departs from the tree builder it mostly errs towards a deeper count
+//! (the copies of formatting elements the tree builder reopens go uncounted). Only
 //! HTML that is cut is written again, from the kept tokens; HTML within the
 //! limits (all real mail) is handed on as it is, byte for byte.
 
@@ -82,10 +83,10 @@ pub fn bounded(html: &str) -> Bounded<'_> {
     let bytes_dropped = html.len() - kept.len();
     // Fewer tags than levels allowed cannot nest too deep: no need to look.
     let tags = kept.bytes().filter(|&b| b == b'<').count();
-    let tags_flattened = if tags > MAX_DEPTH { flatten(kept) } else { None };
+    let flattened = if tags > MAX_DEPTH { flatten(kept) } else { None };
     let cut =
         |tags_flattened| (tags_flattened > 0 || bytes_dropped > 0).then_some(Cut { tags_flattened, bytes_dropped });
-    match tags_flattened {
+    match flattened {
         Some((html, tags_flattened)) => Bounded { html: Cow::Owned(html), cut: cut(tags_flattened) },
         None => Bounded { html: Cow::Borrowed(kept), cut: cut(0) },
     }
