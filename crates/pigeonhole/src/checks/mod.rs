@@ -16,6 +16,8 @@
 //! code that raises it in `run`, and a test with a message that trips it and one
 //! that does not.
 
+mod auth;
+mod bulk_sender;
 mod headers;
 mod links;
 mod mime;
@@ -28,6 +30,7 @@ use std::collections::HashMap;
 
 use mail_parser::Message;
 
+use crate::mail::authentication::AuthResults;
 use crate::mail::detail;
 use crate::mail::linkcheck::LinkCheck;
 use crate::mail::spamassassin::SpamCheck;
@@ -54,6 +57,8 @@ pub struct Extras {
     pub link_statuses: Option<LinkCheck>,
     /// SpamAssassin's verdict, when enabled (`spam.spamassassin`).
     pub spam: Option<SpamCheck>,
+    /// DKIM, SPF and DMARC verdicts (`auth.*`, `deliverability.bulk-sender`).
+    pub auth: Option<AuthResults>,
 }
 
 /// A message as the checks see it: parsed once, shared by every category.
@@ -72,6 +77,8 @@ const CATEGORIES: &[CategoryChecks] = &[
     (smtp::SPECS, smtp::run),
     (headers::SPECS, headers::run),
     (mime::SPECS, mime::run),
+    (auth::SPECS, auth::run),
+    (bulk_sender::SPECS, bulk_sender::run),
     (links::SPECS, links::run),
     (spam::SPECS, spam::run),
 ];
