@@ -23,6 +23,8 @@ PACKAGES=(
     xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
     xdotool                      # desktop window tests: answer the native save and folder dialogs
     spamd                        # SpamAssassin check (issue 5): a real spamd for its test (pulls in spamassassin and its rules)
+    python3-dkim python3-nacl    # DKIM checks (issue 15): dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
+    dnsmasq-base                 # DKIM/SPF/DMARC over DNS (issue 15): a DNS server the tests start on loopback (the binary only: no system service)
 )
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -67,7 +69,7 @@ fi
 PATH="$PATH:/usr/sbin:/sbin"
 # rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
-for tool in swaks smtp-source python3 cargo chromium; do
+for tool in swaks smtp-source python3 cargo chromium dkimsign dknewkey dnsmasq; do
     command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
 done
 

@@ -2,7 +2,7 @@
 //! protects a laptop; the CLI and the desktop app fill a [`Config`] and hand it to
 //! [`crate::Engine::start`].
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +41,25 @@ pub struct Config {
     /// `ui_auth_file`: captured mail holds password-reset links and codes.
     pub http_allow_unauthenticated: bool,
     pub http: HttpLimits,
+    /// Where the authentication checks get keys and records, and which IP they
+    /// check SPF for.
+    pub checks: CheckConfig,
+}
+
+/// The authentication checks' sources (`auth.dkim`, `auth.spf`, `auth.dmarc`,
+/// `deliverability.bulk-sender`). The default asks no one: no file, no DNS, so the
+/// checks report keys and records "not available" and the engine sends no query.
+#[derive(Debug, Clone, Default)]
+pub struct CheckConfig {
+    /// Zone-file TXT lines with DKIM keys, SPF and DMARC records (`--dkim-keys`),
+    /// consulted before DNS.
+    pub dkim_keys: Option<PathBuf>,
+    /// Look up in DNS what the file lacks (`--dns-lookups`).
+    pub dns_lookups: bool,
+    /// The resolver DNS lookups ask (`--dns-server`); `None`: the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// The sending IP SPF is checked for (`--auth-ip`); `None`: the SMTP client's.
+    pub auth_ip: Option<IpAddr>,
 }
 
 /// Limits and additions of the HTTP server.
@@ -228,6 +247,7 @@ impl Config {
             ui_auth_file: None,
             http_allow_unauthenticated: false,
             http: HttpLimits::default(),
+            checks: CheckConfig::default(),
         }
     }
 }

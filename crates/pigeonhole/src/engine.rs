@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
@@ -54,6 +55,8 @@ pub enum StartError {
         "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
     )]
     OpenHttp { addr: SocketAddr },
+    #[error(transparent)]
+    Authentication(#[from] VerifierError),
 }
 
 /// A running engine: SMTP listener, HTTP API, store.
@@ -92,6 +95,8 @@ impl Engine {
             ),
             (None, true) => {}
         }
+        // Before anything is bound: a bad records file is a usage error.
+        let verifier = Verifier::new(&config.checks)?;
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
             .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
@@ -121,6 +126,7 @@ impl Engine {
             .with_http_address(http_addr)
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
+            .with_authentication(verifier)
             .with_http_limits(config.http.max_body, ui_policy);
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {

@@ -15,13 +15,15 @@
 //! `pigeonhole sendmail`.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use pigeonhole::config::{DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, env};
+use pigeonhole::config::{
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, env,
+};
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
 use tracing_subscriber::EnvFilter;
@@ -108,6 +110,36 @@ struct ServeArgs {
     http_allow_unauthenticated: bool,
     #[command(flatten)]
     relay: RelayArgs,
+    #[command(flatten)]
+    checks: CheckArgs,
+}
+
+/// Where the DKIM, SPF and DMARC checks get keys and records: offline by default.
+#[derive(Args)]
+struct CheckArgs {
+    /// Zone-file TXT lines with DKIM keys (sel._domainkey.example.com. IN TXT "v=DKIM1; k=rsa; p=…"), SPF and _dmarc records, for the authentication checks; read before DNS.
+    #[arg(long, value_name = "FILE")]
+    dkim_keys: Option<PathBuf>,
+    /// Look up in DNS the DKIM keys, SPF and DMARC records that --dkim-keys lacks (off: no DNS query is ever made; the checks say "not available").
+    #[arg(long)]
+    dns_lookups: bool,
+    /// The DNS resolver --dns-lookups asks, ADDR[:PORT] (port 53 by default) [default: the system's].
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_dns_server, requires = "dns_lookups")]
+    dns_server: Option<SocketAddr>,
+    /// The sending IP that SPF is checked for [default: the SMTP client's address].
+    #[arg(long, value_name = "IP")]
+    auth_ip: Option<IpAddr>,
+}
+
+impl CheckArgs {
+    fn config(self) -> CheckConfig {
+        CheckConfig {
+            dkim_keys: self.dkim_keys,
+            dns_lookups: self.dns_lookups,
+            dns_server: self.dns_server,
+            auth_ip: self.auth_ip,
+        }
+    }
 }
 
 /// Release (`POST /api/v1/message/{ID}/release`): Mailpit's SMTP relay settings. The
@@ -163,6 +195,14 @@ fn recipient_pattern(pattern: &str) -> Result<regex::Regex, String> {
 }
 
 /// `host:port` with a port number (the host is resolved when the check runs).
+/// `ADDR` or `ADDR:PORT` (an IPv6 address with a port in brackets), port 53 if none.
+fn parse_dns_server(server: &str) -> Result<SocketAddr, String> {
+    server
+        .parse::<SocketAddr>()
+        .or_else(|_| server.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| "expected an IP address with an optional port, e.g. 127.0.0.1:5353 or 192.0.2.53".to_string())
+}
+
 fn parse_host_port(address: &str) -> Result<String, String> {
     match address.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(address.to_string()),
@@ -249,6 +289,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.relay = args.relay.config();
+    config.checks = args.checks.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

@@ -32,8 +32,10 @@ pub struct ChecksQuery {
 }
 
 /// The message's check report: score, counts, and every check with its severity,
-/// what was found, how to fix it and where. SpamAssassin's verdict is part of it when
-/// enabled; the links' statuses with `?links=true`.
+/// what was found, how to fix it and where. DKIM, SPF and DMARC are verified with
+/// the keys and records of `--dkim-keys`, and DNS only with `--dns-lookups`.
+/// SpamAssassin's verdict is part of it when enabled; the links' statuses with
+/// `?links=true`.
 #[utoipa::path(
     get,
     path = "/api/v1/message/{ID}/checks",
@@ -66,6 +68,9 @@ pub async fn checks(
     }
     if let Some(address) = state.spamassassin.clone() {
         extras.spam = Some(spamassassin::check(&address, &raw).await);
+    }
+    if let Some(verifier) = &state.authentication {
+        extras.auth = Some(verifier.verify(&raw, &envelope).await);
     }
     // Parsing and walking the message is CPU work: on the blocking pool.
     let report = tokio::task::spawn_blocking(move || checks::report(&raw, &envelope, &extras))

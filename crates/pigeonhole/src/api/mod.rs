@@ -79,6 +79,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::{HttpLimits, RelayConfig};
+use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::smtp;
 use crate::store::{Store, StoreError};
@@ -119,6 +120,9 @@ pub struct ApiState {
     allow_local_link_check: bool,
     /// The spamd (`host:port`) the SpamAssassin check asks; `None`: the check is off.
     spamassassin: Option<Arc<str>>,
+    /// Verifies DKIM, SPF and DMARC for the check report; `None`: those checks are
+    /// left out.
+    authentication: Option<Arc<Verifier>>,
     /// Largest request body accepted; bigger ones get 413.
     max_body: usize,
     /// The UI page's Content-Security-Policy ([`ui::policy`]).
@@ -148,6 +152,7 @@ impl ApiState {
             any_host: false,
             allow_local_link_check: false,
             spamassassin: None,
+            authentication: None,
             max_body: HttpLimits::default().max_body,
             ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
         }
@@ -188,6 +193,11 @@ impl ApiState {
     /// Turn the SpamAssassin check on, asking the spamd at this `host:port`.
     pub fn with_spamassassin(self, address: Option<String>) -> ApiState {
         ApiState { spamassassin: address.map(Arc::from), ..self }
+    }
+
+    /// Verify messages' DKIM, SPF and DMARC with this verifier in the check report.
+    pub fn with_authentication(self, verifier: Verifier) -> ApiState {
+        ApiState { authentication: Some(Arc::new(verifier)), ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).

@@ -22,6 +22,8 @@
 //! is linear in the document's size.
 
 mod accessibility;
+mod auth;
+mod bulk_sender;
 mod deliverability;
 mod headers;
 mod html;
@@ -41,6 +43,7 @@ use std::collections::HashMap;
 use mail_parser::Message;
 use scraper::Html;
 
+use crate::mail::authentication::AuthResults;
 use crate::mail::detail;
 use crate::mail::linkcheck::LinkCheck;
 use crate::mail::spamassassin::SpamCheck;
@@ -67,6 +70,8 @@ pub struct Extras {
     pub link_statuses: Option<LinkCheck>,
     /// SpamAssassin's verdict, when enabled (`spam.spamassassin`).
     pub spam: Option<SpamCheck>,
+    /// DKIM, SPF and DMARC verdicts (`auth.*`, `deliverability.bulk-sender`).
+    pub auth: Option<AuthResults>,
 }
 
 /// A message as the checks see it: parsed once, shared by every category.
@@ -109,7 +114,9 @@ const CATEGORIES: &[CategoryChecks] = &[
     (smtp::SPECS, smtp::run),
     (headers::SPECS, headers::run),
     (mime::SPECS, mime::run),
+    (auth::SPECS, auth::run),
     (deliverability::SPECS, deliverability::run),
+    (bulk_sender::SPECS, bulk_sender::run),
     (html::SPECS, html::run),
     (links::SPECS, links::run),
     (accessibility::SPECS, accessibility::run),

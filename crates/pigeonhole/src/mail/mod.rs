@@ -15,7 +15,10 @@
 //!   local addresses unless allowed.
 //! * [`spamassassin`]: a message's SpamAssassin score and rules, from the spamd the
 //!   user configured.
+//! * [`authentication`]: a message's DKIM signatures, SPF and DMARC verified, from
+//!   the user's records file and, only when enabled, DNS.
 
+pub mod authentication;
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod detail;

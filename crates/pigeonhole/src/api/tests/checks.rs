@@ -42,6 +42,55 @@ async fn checks_report_has_the_documented_shape_and_finds_problems() {
     assert_eq!(missing, "Message not found");
 }
 
+/// With the engine's verifier (offline, a keys file with the dkimpy-signed
+/// fixture's key), the route gathers DKIM, SPF and DMARC before the report.
+#[tokio::test]
+async fn checks_report_verifies_dkim_spf_and_dmarc_when_given_a_verifier() {
+    use crate::config::CheckConfig;
+    use crate::mail::authentication::Verifier;
+    let mut api = Api::new().await;
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/checks/testdata");
+    let signed = std::fs::read(testdata.join("rsa-relaxed.eml")).unwrap();
+    let id = api.submit(&signed, None).await;
+    let auth_ids = ["auth.dkim", "auth.spf", "auth.dmarc", "deliverability.bulk-sender"];
+    let severities = |report: &Value| -> Vec<(String, String)> {
+        let checks = report["Checks"].as_array().unwrap();
+        let mut found: Vec<(String, String)> = checks
+            .iter()
+            .filter(|c| auth_ids.contains(&c["ID"].as_str().unwrap()))
+            .map(|c| (c["ID"].as_str().unwrap().to_string(), c["Severity"].as_str().unwrap().to_string()))
+            .collect();
+        found.sort();
+        found
+    };
+    // No verifier: the authentication checks are left out.
+    assert!(severities(&api.get_json(&format!("/api/v1/message/{id}/checks")).await).is_empty());
+
+    let keys = CheckConfig { dkim_keys: Some(testdata.join("records.zone")), ..CheckConfig::default() };
+    api.router = router(api.state.clone().with_authentication(Verifier::new(&keys).unwrap()));
+    let report = api.get_json(&format!("/api/v1/message/{id}/checks")).await;
+    let pair = |id: &str, severity: &str| (id.to_string(), severity.to_string());
+    // The key verifies and DMARC passes on it; the envelope's domain (example.com)
+    // has no SPF record in the file: unknown; the session had no TLS.
+    assert_eq!(
+        severities(&report),
+        [
+            pair("auth.dkim", "pass"),
+            pair("auth.dmarc", "pass"),
+            pair("auth.spf", "notice"),
+            pair("deliverability.bulk-sender", "notice"),
+            pair("deliverability.bulk-sender", "warning"),
+        ]
+    );
+
+    // Offline with no file: notices, never failures.
+    let offline = Verifier::new(&CheckConfig::default()).unwrap();
+    api.router = router(api.state.clone().with_authentication(offline));
+    let report = api.get_json(&format!("/api/v1/message/{id}/checks")).await;
+    let found = severities(&report);
+    assert_eq!(found[..3], [pair("auth.dkim", "notice"), pair("auth.dmarc", "notice"), pair("auth.spf", "notice")]);
+}
+
 #[tokio::test]
 async fn html_check_reports_caniemail_features() {
     let api = Api::new().await;

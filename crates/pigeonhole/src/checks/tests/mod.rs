@@ -4,6 +4,7 @@
 //! here.
 
 mod accessibility;
+mod auth;
 mod html;
 mod links;
 mod privacy;
@@ -317,6 +318,7 @@ fn spamassassin_and_link_statuses_only_when_gathered() {
                 LinkStatus { url: "https://shop.example/gone".into(), status_code: 404, status: "Not Found".into() },
             ],
         }),
+        ..Extras::default()
     };
     let report = report(CLEAN.as_bytes(), &envelope(), &extras);
     assert_eq!(findings(&report, "spam.spamassassin")[0].severity, Severity::Error);
@@ -419,7 +421,7 @@ fn readme_table_of_checks_matches_the_corpus() {
         let counts = match flagged.get(spec.id) {
             Some([e, w, n]) => format!("{e} / {w} / {n}"),
             None if ran.contains(&spec.id) => "0 / 0 / 0".to_string(),
-            None => "not run (needs an SMTP session, `links=true` or SpamAssassin)".to_string(),
+            None => "not run on files (needs the SMTP session, the verifier, `links=true` or SpamAssassin)".to_string(),
         };
         table.push_str(&format!("| `{}` | {} | {counts} |\n", spec.id, spec.title));
     }
