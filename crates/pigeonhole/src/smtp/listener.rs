@@ -26,7 +26,7 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::session::{Action, Delivery, Ending, Refusal, Session};
+use super::session::{Action, BodyBudget, BodyCover, Delivery, Ending, Refusal, Session};
 use super::slots::{self, Slot, Slots};
 use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
@@ -335,28 +335,11 @@ impl Handler {
 
     /// Hold the byte budget for the message being received, or refuse it.
     fn account_body(&mut self) {
-        if self.session.keeps_body() {
-            // Hold the memory the next read may take before reading it: a read's
-            // worth more, or the body's buffer doubled when that does not fit;
-            // and the session's own buffers (read and input), so that a thousand
-            // sessions receiving at once stay within the budget too.
-            let (len, capacity) = self.session.body_held();
-            let body = if len + 2 * READ_CHUNK > capacity {
-                capacity.saturating_mul(2).max(len + 2 * READ_CHUNK)
-            } else {
-                capacity
-            };
-            let next = body + self.buf.len().max(READ_CHUNK) + self.session.input_held().max(READ_CHUNK);
-            if !self.reservation.cover(next) {
-                // The budget is spent: this message is dropped as it comes and
-                // answered 451, rather than held beyond the budget.
-                tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
-                self.session.refuse_body();
-                self.reservation.release();
-                self.setup.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            }
-        } else if self.reservation.bytes() > 0 {
-            self.reservation.release();
+        // The read buffer grows to READ_CHUNK at most: the most one read takes
+        // and brings in.
+        if self.session.cover_body(&mut self.reservation, READ_CHUNK) == BodyCover::Refused {
+            tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
+            self.setup.counters.rejected.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -446,6 +429,18 @@ fn refusal(err: SubmitError) -> Refusal {
             tracing::error!("storing a message failed: {reason}");
             Refusal::Failed
         }
+    }
+}
+
+/// A session's message is held against the store's byte budget, so that the
+/// bodies being received count with those queued for the writer.
+impl BodyBudget for Reservation {
+    fn cover(&mut self, bytes: usize) -> bool {
+        Reservation::cover(self, bytes)
+    }
+
+    fn release(&mut self) {
+        Reservation::release(self);
     }
 }
 

@@ -46,7 +46,7 @@ use crate::config::{StoreConfig, TagRules};
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, NewMessage, Stats};
 
 pub(crate) use backend::Backend;
-use budget::Budget;
+pub(crate) use budget::Budget;
 pub use budget::Reservation;
 pub use error::{OpenError, StoreError, SubmitError};
 pub use query::{AddressSearch, Position, Selection};
