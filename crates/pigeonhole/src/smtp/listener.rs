@@ -30,7 +30,7 @@ use super::session::{Action, BodyBudget, BodyCover, Delivery, Ending, Refusal, S
 use super::slots::{self, Slot, Slots};
 use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
-use crate::model::NewMessage;
+use crate::model::{MessageId, NewMessage};
 use crate::store::{Reservation, Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
@@ -285,7 +285,7 @@ impl Handler {
         let message =
             NewMessage { raw: delivery.raw, envelope: delivery.envelope, received_at: OffsetDateTime::now_utc() };
         let held = std::mem::replace(&mut self.reservation, store.reservation());
-        let outcome = store.submit_reserved(message, held).await.map_err(refusal);
+        let outcome = store.submit_reserved(message, held).await.map(MessageId::into_string).map_err(refusal);
         if outcome.is_ok() {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
@@ -456,6 +456,7 @@ mod tests {
 
     use crate::config::{Config, StoreConfig};
     use crate::engine::Engine;
+    use crate::model::MessageId;
 
     struct Client {
         lines: Lines<BufReader<OwnedReadHalf>>,
@@ -534,8 +535,8 @@ mod tests {
         drop(lock);
         let (code, text) = first.reply().await;
         assert_eq!(code, 250, "{text}");
-        let id = text.rsplit(' ').next().unwrap();
-        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "first");
+        let id = MessageId::parse(text.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(engine.store().summary(&id).unwrap().unwrap().subject, "first");
 
         // The session goes on: the refused message, sent again, fits now.
         second.send(b"MAIL FROM:<a@t.test>\r\nRCPT TO:<b@t.test>\r\nDATA\r\n").await;
@@ -547,8 +548,8 @@ mod tests {
         second.send(b".\r\n").await;
         let (code, text) = second.reply().await;
         assert_eq!(code, 250, "{text}");
-        let id = text.rsplit(' ').next().unwrap();
-        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "second");
+        let id = MessageId::parse(text.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(engine.store().summary(&id).unwrap().unwrap().subject, "second");
         engine.shutdown().await;
     }
 }
