@@ -47,7 +47,7 @@ const MAX_IDS: usize = 100_000;
 #[tauri::command]
 pub async fn save_message(app: AppHandle, window: WebviewWindow, id: String) -> Result<Option<String>, String> {
     let store = engine_store(&app)?;
-    check_id(&id)?;
+    let id = parse_id(&id)?;
     let summary = store.summary(&id).map_err(|err| err.to_string())?.ok_or_else(gone)?;
     let dialog = dialog(&window)
         .set_title("Save message as .eml")
@@ -73,10 +73,7 @@ pub async fn export_messages(
     let store = engine_store(&app)?;
     let ids = match selection {
         Selection::Ids(ids) if ids.len() > MAX_IDS => return Err(format!("at most {MAX_IDS} messages by ID")),
-        Selection::Ids(ids) => {
-            ids.iter().try_for_each(|id| check_id(id))?;
-            ids
-        }
+        Selection::Ids(ids) => ids.iter().map(|id| parse_id(id)).collect::<Result<_, _>>()?,
         Selection::Search(query) => {
             let search = store.clone();
             blocking(move || archive::matching(&search, &query).map_err(|err| err.to_string())).await?
@@ -134,7 +131,7 @@ pub fn open_files(app: &AppHandle, args: impl IntoIterator<Item = PathBuf>, cwd:
                 Err(err) => problems.push(format!("{}: {err}", path.display())),
             }
         }
-        crate::notify::open_window_on(&app, last.as_deref());
+        crate::notify::open_window_on(&app, last.as_ref().map(MessageId::as_str));
         if !problems.is_empty() {
             app.dialog()
                 .message(problems.join("\n\n"))
@@ -146,7 +143,7 @@ pub fn open_files(app: &AppHandle, args: impl IntoIterator<Item = PathBuf>, cwd:
 }
 
 /// Store every message in the mail file at `path`; their IDs, in the file's order.
-async fn import_file(store: &Store, path: &std::path::Path) -> Result<Vec<String>, String> {
+async fn import_file(store: &Store, path: &std::path::Path) -> Result<Vec<MessageId>, String> {
     let bytes = tokio::fs::read(path).await.map_err(|err| format!("cannot read it ({err})"))?;
     let ids = archive::store_all(store, &bytes).await.map_err(|err| err.to_string())?;
     tracing::info!("opened {}: {} messages", path.display(), ids.len());
@@ -157,8 +154,8 @@ fn engine_store(app: &AppHandle) -> Result<Store, String> {
     crate::store(app).ok_or_else(|| "Pigeonhole is shutting down".to_string())
 }
 
-fn check_id(id: &str) -> Result<(), String> {
-    if MessageId::parse(id).is_some() { Ok(()) } else { Err(format!("{id:?} is not a message ID")) }
+fn parse_id(id: &str) -> Result<MessageId, String> {
+    MessageId::parse(id).ok_or_else(|| format!("{id:?} is not a message ID"))
 }
 
 fn gone() -> String {

@@ -238,11 +238,11 @@ mod tests {
 
     use super::{COALESCE_EVERY, Coalescer, NEW_BURST, NEW_PER_SECOND};
     use crate::model::MessageSummary;
-    use crate::model::{Burst, Deleted, Event, Stats};
+    use crate::model::{Burst, Deleted, Event, MessageId, Stats};
 
     fn new(n: u64) -> Event {
         Event::New(Box::new(MessageSummary {
-            id: format!("id{n}"),
+            id: MessageId::stored(format!("id{n}")),
             message_id: format!("{n}@test"),
             read: false,
             from: Default::default(),
@@ -347,7 +347,7 @@ mod tests {
             coalescer.offer(new(n), start);
         }
         coalescer.offer(Event::Stats(Stats::new(53, 53)), start);
-        let sent = coalescer.offer(Event::Delete(Deleted { id: "id7".into() }), start);
+        let sent = coalescer.offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()) }), start);
         assert_eq!(names(&sent), ["stats 53", "burst 3", "delete id7"]);
         assert_eq!(coalescer.deadline(), None);
         // A `prune` (the stream lagged) too; with nothing held, it goes alone.

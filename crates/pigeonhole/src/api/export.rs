@@ -20,6 +20,7 @@ use super::messages::GoObject;
 use super::{ApiState, read};
 use crate::archive;
 use crate::mail::mbox;
+use crate::model::MessageId;
 use crate::store::{Store, StoreError};
 
 /// Messages read ahead of a slow client.
@@ -56,12 +57,14 @@ pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesReje
     let ids = match (ids.is_empty(), params.search) {
         (false, None) => {
             let found = read(&state, move |store| {
-                for id in &ids {
-                    if store.summary(id)?.is_none() {
-                        return Ok(Err(id.clone()));
+                let mut stored = Vec::with_capacity(ids.len());
+                for id in ids {
+                    match MessageId::parse(&id) {
+                        Some(parsed) if store.summary(&parsed)?.is_some() => stored.push(parsed),
+                        _ => return Ok(Err(id)),
                     }
                 }
-                Ok(Ok(ids))
+                Ok(Ok(stored))
             });
             found.await?.map_err(|id| ApiError::not_found(format!("Message not found: {id}")))?
         }
@@ -99,7 +102,7 @@ pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesReje
 }
 
 /// Message `id`'s mboxrd entry, or `None` when it is gone.
-fn entry(store: &Store, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+fn entry(store: &Store, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
     let (Some(raw), Some(envelope), Some(summary)) = (store.raw(id)?, store.envelope(id)?, store.summary(id)?) else {
         return Ok(None);
     };

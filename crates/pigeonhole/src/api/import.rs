@@ -30,6 +30,7 @@ use serde::Serialize;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::archive::import;
+use crate::model::MessageId;
 
 /// The media types a mail file may be sent as.
 const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
@@ -39,7 +40,9 @@ const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ImportResponse {
     #[serde(rename = "IDs")]
-    pub ids: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    #[cfg_attr(test, ts(type = "Array<string>"))]
+    pub ids: Vec<MessageId>,
 }
 
 /// An `.eml` message or an mbox file into the store.

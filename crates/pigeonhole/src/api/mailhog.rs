@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::model::Envelope;
-use crate::model::{MessagePage, MessageSummary};
+use crate::model::{MessageId, MessagePage, MessageSummary};
 use crate::store::{AddressSearch, Selection, Store, StoreError};
 
 /// Page size when `limit` is missing, not a number or not positive (MailHog's).
@@ -71,7 +71,8 @@ struct Messages {
 #[serde(rename_all = "PascalCase")]
 struct Message {
     #[serde(rename = "ID")]
-    id: String,
+    #[schema(value_type = String)]
+    id: MessageId,
     /// The SMTP envelope's sender.
     from: Path,
     /// The SMTP envelope's recipients (Bcc included).
@@ -217,9 +218,12 @@ pub async fn search(
     )
 )]
 pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<Response, ApiError> {
-    let found = read(&state, move |store| match store.summary(&id)? {
-        Some(summary) => message(store, &summary),
-        None => Ok(None),
+    let found = read(&state, move |store| {
+        let Some(id) = MessageId::parse(&id) else { return Ok(None) };
+        match store.summary(&id)? {
+            Some(summary) => message(store, &summary),
+            None => Ok(None),
+        }
     })
     .await?;
     Ok(json(&found.ok_or_else(|| ApiError::not_found("Message not found"))?))
@@ -234,7 +238,10 @@ pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<S
     responses((status = 200, description = "Deleted (or was not there)"))
 )]
 pub async fn delete(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<(), ApiError> {
-    state.store.delete(Selection::Ids(vec![id])).await?;
+    // An ID that has not the shape of one names no message: nothing to delete.
+    if let Some(id) = MessageId::parse(&id) {
+        state.store.delete(Selection::Ids(vec![id])).await?;
+    }
     Ok(())
 }
 
@@ -264,7 +271,7 @@ fn message(store: &Store, summary: &MessageSummary) -> Result<Option<Message>, S
 }
 
 /// A stored message in MailHog's shape.
-fn build(id: String, created: OffsetDateTime, raw: &[u8], envelope: Envelope) -> Message {
+fn build(id: MessageId, created: OffsetDateTime, raw: &[u8], envelope: Envelope) -> Message {
     let data = String::from_utf8_lossy(raw).into_owned();
     let mut content = content(&data);
     let mime = content.mime.take();

@@ -20,7 +20,7 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::mail::detail::{self, MessageView, PartNode};
 use crate::mail::thumb;
-use crate::model::Envelope;
+use crate::model::{Envelope, MessageId};
 use crate::store::{Selection, Store, StoreError};
 
 /// The `PartID` path parameter, as documented.
@@ -39,16 +39,17 @@ pub struct MessageQuery {
 }
 
 /// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip
-/// to the blocking pool. No such message, or `load` found nothing: 404.
+/// to the blocking pool. Not the shape of an ID, no such message, or `load` found
+/// nothing: 404.
 pub(super) async fn load<T, F>(
     state: &ApiState,
     id: String,
     query: Option<String>,
     load: F,
-) -> Result<(String, T), ApiError>
+) -> Result<(MessageId, T), ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Store, &str) -> Result<Option<T>, StoreError> + Send + 'static,
+    F: FnOnce(&Store, &MessageId) -> Result<Option<T>, StoreError> + Send + 'static,
 {
     let found = read(state, move |store| {
         let id = if id == "latest" {
@@ -58,7 +59,10 @@ where
                 None => return Ok(None),
             }
         } else {
-            id
+            match MessageId::parse(&id) {
+                Some(id) => id,
+                None => return Ok(None),
+            }
         };
         Ok(load(store, &id)?.map(|value| (id, value)))
     })

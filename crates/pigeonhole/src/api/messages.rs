@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::MessagePage;
+use crate::model::{MessageId, MessagePage};
 use crate::store::Selection;
 
 /// The parameters of the list and the search, as documented (a query of only
@@ -154,7 +154,7 @@ pub async fn set_read(
         (false, false) => {
             return Err(ApiError::bad_request("You may specify either IDs or a search query, not both"));
         }
-        (false, true) => Selection::Ids(ids),
+        (false, true) => Selection::Ids(parse_ids(&ids)),
         (true, false) => Selection::Search(search.to_string()),
         (true, true) => Selection::All,
     };
@@ -185,9 +185,15 @@ pub async fn delete(
 ) -> Result<&'static str, ApiError> {
     let ids = Ids { ids: GoObject::parse(&body?).ok().and_then(|body| body.field("IDs").ok().flatten()) };
     let ids = ids.ids.unwrap_or_default();
-    let selection = if ids.is_empty() { Selection::All } else { Selection::Ids(ids) };
+    let selection = if ids.is_empty() { Selection::All } else { Selection::Ids(parse_ids(&ids)) };
     state.store.delete(selection).await?;
     Ok("ok")
+}
+
+/// The IDs of a request body that have the shape of one; the others name no
+/// message, so leaving them out selects the same messages.
+pub(super) fn parse_ids(ids: &[String]) -> Vec<MessageId> {
+    ids.iter().filter_map(|id| MessageId::parse(id)).collect()
 }
 
 /// A JSON request body read the way Go's `encoding/json` fills a struct, which is

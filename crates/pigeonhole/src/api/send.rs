@@ -30,7 +30,7 @@ use super::ApiState;
 use super::auth::AuthenticatedUser;
 use super::error::{ApiError, ErrorBody};
 use crate::model::Envelope;
-use crate::model::NewMessage;
+use crate::model::{MessageId, NewMessage};
 
 /// The request body (Mailpit's `SendRequest`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -93,7 +93,9 @@ pub struct SendAttachment {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SendResponse {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
 }
 
 /// Every key the request knows, in its canonical spelling (see [`canonical_keys`]).

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::messages::GoObject;
+use super::messages::parse_ids;
 use super::{ApiState, read};
 use crate::store::TagError;
 
@@ -53,7 +54,7 @@ pub async fn set(State(state): State<ApiState>, body: Result<Bytes, BytesRejecti
     let params = SetTagsParams { ids: body.param("IDs")?, tags: body.param("Tags")? };
     let (ids, tags) = (params.ids.unwrap_or_default(), params.tags.unwrap_or_default());
     if !ids.is_empty() {
-        state.store.set_tags(ids, &tags).await?;
+        state.store.set_tags(parse_ids(&ids), &tags).await?;
     }
     Ok("ok")
 }

@@ -130,7 +130,7 @@ pub(super) async fn html(
         Ok(Some(detail::html_body_and_content_ids(&raw).map(|(html, content_ids)| {
             let part_urls: HashMap<String, String> = content_ids
                 .into_iter()
-                .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id))))
+                .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id.as_str()))))
                 .collect();
             if embed { render::html_document(&html, part_urls, scheme) } else { render::html_part(&html, part_urls) }
         })))
@@ -141,7 +141,7 @@ pub(super) async fn html(
     let policy = match (embed, remote) {
         (true, false) => BLOCK_REMOTE_POLICY.to_string(),
         (true, true) => ALLOW_REMOTE_POLICY.to_string(),
-        (false, false) => part_policy(headers.get(HOST).and_then(|host| host.to_str().ok()), &id),
+        (false, false) => part_policy(headers.get(HOST).and_then(|host| host.to_str().ok()), id.as_str()),
         (false, true) => format!("{SANDBOX}{ALLOW_REMOTE_POLICY}"),
     };
     let cut = rendered.cut.map(|cut| [(HTML_CUT, cut.to_string())]);

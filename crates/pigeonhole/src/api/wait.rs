@@ -34,7 +34,7 @@ use tokio::time::{Instant, timeout_at};
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::model::Event;
-use crate::model::MessageSummary;
+use crate::model::{MessageId, MessageSummary};
 use crate::store::Position;
 
 /// `timeout` when the request gives none.
@@ -96,8 +96,8 @@ pub async fn wait(
             let position = match cursor {
                 Cursor::Now => return Ok((Some(store.position_now()?), None)),
                 Cursor::Time(time) => Position::received_after(time),
-                Cursor::Message(id) => match store.position_after(&id)? {
-                    Some(position) => position,
+                Cursor::Message(id) => match MessageId::parse(&id) {
+                    Some(id) => store.position_after(&id)?,
                     None => return Ok((None, None)),
                 },
             };
@@ -128,7 +128,8 @@ pub async fn wait(
                 ));
             }
             Ok(Ok(Event::New(summary))) => {
-                if !position.admits_new(&summary) || cursor == Cursor::Message(summary.id.clone()) {
+                if !position.admits_new(&summary) || matches!(&cursor, Cursor::Message(id) if id == summary.id.as_str())
+                {
                     None
                 } else if any {
                     Some(*summary)
@@ -310,7 +311,7 @@ mod tests {
 
         // A cursor whose message was deleted still counts, by the time in its ID
         // (even when the next message arrived in the same millisecond).
-        api.state.store.delete(crate::store::Selection::Ids(vec![first.clone()])).await.unwrap();
+        api.state.store.delete(crate::store::Selection::Ids(vec![MessageId::parse(&first).unwrap()])).await.unwrap();
         let (status, summary) = get(&api, &format!("/api/v1/wait?after={first}&timeout=0")).await;
         assert_eq!((status, summary["ID"].as_str()), (StatusCode::OK, Some(second.as_str())));
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use time::macros::format_description;
 
 use crate::mail::mbox;
-use crate::model::MessageSummary;
+use crate::model::{MessageId, MessageSummary};
 use crate::store::{Store, StoreError};
 
 /// What an export writes.
@@ -40,7 +40,7 @@ pub enum ArchiveError {
 /// `(done, total)` after each message. Returns how many were written.
 pub fn write(
     store: &Store,
-    ids: &[String],
+    ids: &[MessageId],
     format: Format,
     dest: &Path,
     mut progress: impl FnMut(usize, usize),
@@ -88,14 +88,14 @@ pub fn write(
 
 /// The IDs of every message matching search `query`, oldest first: the order an
 /// export of a search result is written in.
-pub fn matching(store: &Store, query: &str) -> Result<Vec<String>, StoreError> {
+pub fn matching(store: &Store, query: &str) -> Result<Vec<MessageId>, StoreError> {
     let page = store.search(query, 0, u64::MAX)?;
     Ok(page.messages.into_iter().rev().map(|summary| summary.id).collect())
 }
 
 /// One message's exact bytes written to `dest` (replacing it: the user chose it in
 /// a save dialog, which asked about overwriting).
-pub fn write_eml(store: &Store, id: &str, dest: &Path) -> Result<(), ArchiveError> {
+pub fn write_eml(store: &Store, id: &MessageId, dest: &Path) -> Result<(), ArchiveError> {
     let raw = store.raw(id)?.ok_or_else(|| ArchiveError::Gone(id.to_string()))?;
     replace(dest, |mut file| file.write_all(&raw).map_err(|err| write_error(dest, err)))
 }
@@ -146,7 +146,7 @@ struct Stored {
 }
 
 /// Message `id`, or `None` when it has been deleted since the export began.
-fn stored(store: &Store, id: &str) -> Result<Option<Stored>, ArchiveError> {
+fn stored(store: &Store, id: &MessageId) -> Result<Option<Stored>, ArchiveError> {
     let (Some(summary), Some(envelope), Some(raw)) = (store.summary(id)?, store.envelope(id)?, store.raw(id)?) else {
         return Ok(None);
     };

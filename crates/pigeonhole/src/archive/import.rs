@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::mail::mbox;
 use crate::model::Envelope;
-use crate::model::NewMessage;
+use crate::model::{MessageId, NewMessage};
 use crate::store::{Store, SubmitError};
 
 /// The envelope's client address for imported messages.
@@ -58,7 +58,7 @@ pub fn imported_before(stored: usize, count: usize) -> Option<String> {
 /// Store every message in a mail file (`bytes`) in the file's order, each through
 /// [`Store::submit`] like SMTP mail; their IDs. The API's import and the desktop
 /// app's "open with" both come here.
-pub async fn store_all(store: &Store, bytes: &[u8]) -> Result<Vec<String>, StoreAllError> {
+pub async fn store_all(store: &Store, bytes: &[u8]) -> Result<Vec<MessageId>, StoreAllError> {
     let messages = messages_in(bytes)?;
     let count = messages.len();
     let mut ids = Vec::with_capacity(count);

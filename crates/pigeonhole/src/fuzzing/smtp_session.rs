@@ -33,14 +33,17 @@
 //!
 //! With header bit 4, a fourth session is fed one byte at a time and refuses every
 //! message body the moment it starts, as the listener does when the store's byte
-//! budget is spent ([`Session::refuse_body`]). Checked as well: from then on the
+//! budget is spent ([`Session::cover_body`] with a spent [`Reservation`]). Checked as well: from then on the
 //! session keeps no byte of that message, no message with a body is delivered, and
 //! every refused message that ends is answered `451 4.3.0`.
 
 use crate::config::SmtpLimits;
 use crate::model::{ChaosTrigger, ChaosTriggers};
-use crate::smtp::session::{Action, Delivery, Ending, Refusal, Session};
+use crate::smtp::session::{Action, BodyCover, Delivery, Ending, Refusal, Session};
+use crate::store::Reservation;
 
+/// The listener's largest read.
+const READ: usize = 16 * 1024;
 /// Longest reply line, CRLF included (RFC 5321 4.5.3.1.5).
 const MAX_REPLY_LINE: usize = 512;
 /// The transcript keeps two parts of 16 KB each, plus one last line and a note
@@ -187,17 +190,15 @@ fn run(setup: &Setup, bytes: &[u8], mut chunks: impl Iterator<Item = usize>, fee
         assert!(body <= limits.max_message_size, "{body} bytes of message held");
         if feed == Feed::RefusingBodies {
             refusing_this_body &= session.in_body();
-            if session.keeps_body() {
-                // Between two BDAT chunks the refusal is answered at the end of the
-                // next chunk, if one comes: only a refusal inside a body must end in 451.
-                if session.in_body() {
-                    refused += 1;
-                    refusing_this_body = true;
-                }
-                session.refuse_body();
+            // Between two BDAT chunks the refusal is answered at the end of the next
+            // chunk, if one comes: only a refusal inside a body must end in 451.
+            if session.cover_body(&mut Reservation::spent(), READ) == BodyCover::Refused && session.in_body() {
+                refused += 1;
+                refusing_this_body = true;
             }
             let (_, body) = session.held();
-            assert!(!session.keeps_body() && body == 0, "a refused message is kept: {body} bytes");
+            let kept = session.cover_body(&mut Reservation::spent(), READ) != BodyCover::Nothing;
+            assert!(!kept && body == 0, "a refused message is kept: {body} bytes");
         }
         if feed == Feed::Bytewise {
             match step_output {

@@ -26,14 +26,16 @@ use time::{OffsetDateTime, UtcOffset};
 
 use super::parse::is_inline;
 use crate::model::Address;
-use crate::model::MessageSummary;
+use crate::model::{MessageId, MessageSummary};
 
 /// Mailpit's `Message`: key set and order matter to its clients (no `Read` key).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageView {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
     #[serde(rename = "MessageID")]
     pub message_id: String,
     #[serde(rename = "From")]
@@ -559,7 +561,7 @@ mod tests {
 
     fn summary() -> MessageSummary {
         MessageSummary {
-            id: "abc".into(),
+            id: MessageId::stored("abc".into()),
             message_id: "m1@example.com".into(),
             read: false,
             from: Address { name: "A".into(), address: "a@example.com".into() },

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::MessageSummary;
+use super::{MessageId, MessageSummary};
 
 /// Events kept for a subscriber that has not read yet; older ones are dropped.
 pub const EVENT_BACKLOG: usize = 1024;
@@ -94,7 +94,9 @@ pub struct Stats {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReadChanged {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
     #[serde(rename = "Read")]
     pub read: bool,
 }
@@ -103,7 +105,9 @@ pub struct ReadChanged {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TagsChanged {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
     /// The message's tags now (all of them).
     #[serde(rename = "Tags")]
     pub tags: Vec<String>,
@@ -113,7 +117,9 @@ pub struct TagsChanged {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Deleted {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
 }
 
 pub type EventSender = broadcast::Sender<Event>;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::Stats;
+use super::{MessageId, Stats};
 
 /// The inbox a message lands in when SMTP AUTH named no other.
 pub const DEFAULT_INBOX: &str = "default";
@@ -24,7 +24,9 @@ pub struct Address {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MessageSummary {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
     #[serde(rename = "MessageID")]
     pub message_id: String,
     #[serde(rename = "Read")]

@@ -4,6 +4,12 @@
 //! over them grows at its end instead of splitting pages all over (that halves the
 //! cost of inserting a summary row), and a deleted message's ID still tells when it
 //! arrived.
+//!
+//! Every layer passes IDs as [`MessageId`]; one from outside (a URL, a request
+//! body) is checked with [`MessageId::parse`] where it comes in, so an ID that
+//! has not the shape of one is never looked up. On the wire it is a plain string:
+//! fields of this type say so to utoipa (`value_type = String`) and ts-rs
+//! (`type = "string"`).
 
 use std::fmt;
 
@@ -32,6 +38,12 @@ impl MessageId {
     /// alphanumerics): a cheap check of an ID from outside before any lookup.
     pub fn parse(text: &str) -> Option<MessageId> {
         (text.len() == LENGTH && text.bytes().all(|c| c.is_ascii_alphanumeric())).then(|| MessageId(text.to_owned()))
+    }
+
+    /// An ID read back from the store, which holds only IDs made by
+    /// [`MessageId::generate`]: not checked again.
+    pub(crate) fn stored(text: String) -> MessageId {
+        MessageId(text)
     }
 
     /// The time received (Unix ms) that the ID encodes.

@@ -26,11 +26,11 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::session::{Action, Delivery, Ending, Refusal, Session};
+use super::session::{Action, BodyBudget, BodyCover, Delivery, Ending, Refusal, Session};
 use super::slots::{self, Slot, Slots};
 use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
-use crate::model::NewMessage;
+use crate::model::{MessageId, NewMessage};
 use crate::store::{Reservation, Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
@@ -285,7 +285,7 @@ impl Handler {
         let message =
             NewMessage { raw: delivery.raw, envelope: delivery.envelope, received_at: OffsetDateTime::now_utc() };
         let held = std::mem::replace(&mut self.reservation, store.reservation());
-        let outcome = store.submit_reserved(message, held).await.map_err(refusal);
+        let outcome = store.submit_reserved(message, held).await.map(MessageId::into_string).map_err(refusal);
         if outcome.is_ok() {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);
@@ -335,28 +335,11 @@ impl Handler {
 
     /// Hold the byte budget for the message being received, or refuse it.
     fn account_body(&mut self) {
-        if self.session.keeps_body() {
-            // Hold the memory the next read may take before reading it: a read's
-            // worth more, or the body's buffer doubled when that does not fit;
-            // and the session's own buffers (read and input), so that a thousand
-            // sessions receiving at once stay within the budget too.
-            let (len, capacity) = self.session.body_held();
-            let body = if len + 2 * READ_CHUNK > capacity {
-                capacity.saturating_mul(2).max(len + 2 * READ_CHUNK)
-            } else {
-                capacity
-            };
-            let next = body + self.buf.len().max(READ_CHUNK) + self.session.input_held().max(READ_CHUNK);
-            if !self.reservation.cover(next) {
-                // The budget is spent: this message is dropped as it comes and
-                // answered 451, rather than held beyond the budget.
-                tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
-                self.session.refuse_body();
-                self.reservation.release();
-                self.setup.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            }
-        } else if self.reservation.bytes() > 0 {
-            self.reservation.release();
+        // The read buffer grows to READ_CHUNK at most: the most one read takes
+        // and brings in.
+        if self.session.cover_body(&mut self.reservation, READ_CHUNK) == BodyCover::Refused {
+            tracing::debug!(peer = %self.peer, "smtp message refused: the byte budget of mail on its way in is spent");
+            self.setup.counters.rejected.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -449,6 +432,18 @@ fn refusal(err: SubmitError) -> Refusal {
     }
 }
 
+/// A session's message is held against the store's byte budget, so that the
+/// bodies being received count with those queued for the writer.
+impl BodyBudget for Reservation {
+    fn cover(&mut self, bytes: usize) -> bool {
+        Reservation::cover(self, bytes)
+    }
+
+    fn release(&mut self) {
+        Reservation::release(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -461,6 +456,7 @@ mod tests {
 
     use crate::config::{Config, StoreConfig};
     use crate::engine::Engine;
+    use crate::model::MessageId;
 
     struct Client {
         lines: Lines<BufReader<OwnedReadHalf>>,
@@ -539,8 +535,8 @@ mod tests {
         drop(lock);
         let (code, text) = first.reply().await;
         assert_eq!(code, 250, "{text}");
-        let id = text.rsplit(' ').next().unwrap();
-        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "first");
+        let id = MessageId::parse(text.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(engine.store().summary(&id).unwrap().unwrap().subject, "first");
 
         // The session goes on: the refused message, sent again, fits now.
         second.send(b"MAIL FROM:<a@t.test>\r\nRCPT TO:<b@t.test>\r\nDATA\r\n").await;
@@ -552,8 +548,8 @@ mod tests {
         second.send(b".\r\n").await;
         let (code, text) = second.reply().await;
         assert_eq!(code, 250, "{text}");
-        let id = text.rsplit(' ').next().unwrap();
-        assert_eq!(engine.store().summary(id).unwrap().unwrap().subject, "second");
+        let id = MessageId::parse(text.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(engine.store().summary(&id).unwrap().unwrap().subject, "second");
         engine.shutdown().await;
     }
 }

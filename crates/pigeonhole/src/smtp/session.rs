@@ -28,6 +28,7 @@ use smtp_proto::Response;
 
 use crate::config::SmtpLimits;
 use crate::model::{ChaosTrigger, ChaosTriggers, Envelope};
+pub use budget::{BodyBudget, BodyCover};
 use data::DataReceiver;
 use sasl::AuthStep;
 use transcript::Transcript;
@@ -133,7 +134,7 @@ pub struct Session {
     /// The message being received (DATA body or BDAT chunks so far).
     body: Vec<u8>,
     /// The listener could not fit this message in the store's byte budget
-    /// ([`Session::refuse_body`]): the rest of it is read and dropped, then
+    /// ([`Session::cover_body`]): the rest of it is read and dropped, then
     /// answered 451.
     refused_body: bool,
     bad_commands: usize,

@@ -21,10 +21,10 @@ use futures_util::future::BoxFuture;
 use super::ingest::PreparedMessage;
 use super::query::{AddressSearch, Position, Selection};
 use super::{StoreError, SubmitError};
-use crate::model::{Envelope, InboxInfo, MessagePage, MessageSummary, Stats};
+use crate::model::{Envelope, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
 
 /// Stores a message the facade admitted and prepared; answers its ID after the commit.
-pub(crate) type Insert = Box<dyn FnOnce(PreparedMessage) -> BoxFuture<'static, Result<String, SubmitError>> + Send>;
+pub(crate) type Insert = Box<dyn FnOnce(PreparedMessage) -> BoxFuture<'static, Result<MessageId, SubmitError>> + Send>;
 
 /// A place messages are kept: what [`super::Store`] needs of a database.
 pub(crate) trait Backend: Send + Sync {
@@ -46,19 +46,19 @@ pub(crate) trait Backend: Send + Sync {
         limit: u64,
     ) -> Result<MessagePage, StoreError>;
     /// ID of the newest message (matching `query` if given).
-    fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError>;
+    fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError>;
     /// Where the store is now: every message stored so far lies before it.
     fn position_now(&self) -> Result<Position, StoreError>;
     /// Just after message `id` in storage order; `None` when it is not stored.
-    fn position_of(&self, id: &str) -> Result<Option<Position>, StoreError>;
+    fn position_of(&self, id: &MessageId) -> Result<Option<Position>, StoreError>;
     /// The oldest message stored after `position` that matches `query`.
     fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError>;
     /// Message `id`'s summary if it is stored and matches `query`.
-    fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError>;
-    fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError>;
+    fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError>;
+    fn summary(&self, id: &MessageId) -> Result<Option<MessageSummary>, StoreError>;
     /// The exact bytes received.
-    fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError>;
+    fn raw(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError>;
+    fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>, StoreError>;
     /// Totals as of the last commit.
     fn stats(&self) -> Stats;
     /// Messages deleted since the store opened.
@@ -75,7 +75,7 @@ pub(crate) trait Backend: Send + Sync {
     /// Delete the selected messages.
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Give each of the messages `ids` exactly `tags` (already cleaned).
-    fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Rename tag `from` (any case) to `to` (already cleaned); `false` when no
     /// message has `from`.
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>>;

@@ -8,19 +8,19 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The budget itself: `max_queued_bytes`, in KiB permits.
-pub(super) struct Budget {
+pub(crate) struct Budget {
     free_kib: Arc<Semaphore>,
     total_kib: u32,
 }
 
 impl Budget {
-    pub(super) fn new(max_bytes: usize) -> Budget {
+    pub(crate) fn new(max_bytes: usize) -> Budget {
         let total_kib = u32::try_from(max_bytes / 1024).unwrap_or(u32::MAX).max(1);
         Budget { free_kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
     }
 
     /// An empty share, grown with [`Reservation::cover`].
-    pub(super) fn reservation(&self) -> Reservation {
+    pub(crate) fn reservation(&self) -> Reservation {
         Reservation { budget: self.free_kib.clone(), total_kib: self.total_kib, permit: None }
     }
 }
@@ -62,6 +62,13 @@ impl Reservation {
     /// Give back everything held.
     pub fn release(&mut self) {
         self.permit = None;
+    }
+
+    /// A share of a budget with nothing free, which covers nothing: the session's
+    /// tests and fuzz target refuse messages with it.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn spent() -> Reservation {
+        Reservation { budget: Arc::new(Semaphore::new(0)), total_kib: 1, permit: None }
     }
 }
 

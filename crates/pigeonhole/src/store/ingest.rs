@@ -66,7 +66,7 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
     let tags = tags::for_new_message(&parsed, &envelope.rcpt_to, &username, tag_rules);
     Ok(PreparedMessage {
         summary: MessageSummary {
-            id: MessageId::generate(received_ms).into_string(),
+            id: MessageId::generate(received_ms),
             message_id: parsed.message_id,
             read: false,
             from: parsed.from,

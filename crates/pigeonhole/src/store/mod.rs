@@ -46,7 +46,7 @@ use crate::config::{StoreConfig, TagRules};
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, NewMessage, Stats};
 
 pub(crate) use backend::Backend;
-use budget::Budget;
+pub(crate) use budget::Budget;
 pub use budget::Reservation;
 pub use error::{OpenError, StoreError, SubmitError};
 pub use query::{AddressSearch, Position, Selection};
@@ -131,7 +131,7 @@ impl Store {
     ///
     /// Fails at once with [`SubmitError::Busy`] when the writer's queue is full, or
     /// the message does not fit in the byte budget.
-    pub async fn submit(&self, message: NewMessage) -> Result<String, SubmitError> {
+    pub async fn submit(&self, message: NewMessage) -> Result<MessageId, SubmitError> {
         self.submit_reserved(message, self.reservation()).await
     }
 
@@ -151,7 +151,7 @@ impl Store {
         &self,
         message: NewMessage,
         mut reservation: Reservation,
-    ) -> Result<String, SubmitError> {
+    ) -> Result<MessageId, SubmitError> {
         // Claim a queue slot and the message's share of the byte budget before
         // doing any work, so overload is refused cheaply. Both are held until the
         // backend answers.
@@ -201,7 +201,7 @@ impl Store {
     }
 
     /// ID of the newest message (matching `query` if given).
-    pub fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError> {
+    pub fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError> {
         self.inner.backend.latest_id(query)
     }
 
@@ -212,10 +212,9 @@ impl Store {
 
     /// Just after message `id`, in storage order. A message no longer stored
     /// (deleted, pruned) still marks a point: the millisecond it was received,
-    /// which its ID encodes. `None` when `id` is not a Pigeonhole message ID.
-    pub fn position_after(&self, id: &str) -> Result<Option<Position>, StoreError> {
-        let Some(received_ms) = MessageId::parse(id).map(|id| id.received_ms()) else { return Ok(None) };
-        Ok(Some(self.inner.backend.position_of(id)?.unwrap_or(Position::ReceivedSince(received_ms))))
+    /// which its ID encodes.
+    pub fn position_after(&self, id: &MessageId) -> Result<Position, StoreError> {
+        Ok(self.inner.backend.position_of(id)?.unwrap_or(Position::ReceivedSince(id.received_ms())))
     }
 
     /// The first (oldest) message stored after `position` that matches `query`
@@ -225,20 +224,20 @@ impl Store {
     }
 
     /// Message `id`'s summary if it is stored and matches `query`.
-    pub fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError> {
+    pub fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError> {
         self.inner.backend.summary_if_matching(id, query)
     }
 
-    pub fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError> {
+    pub fn summary(&self, id: &MessageId) -> Result<Option<MessageSummary>, StoreError> {
         self.inner.backend.summary(id)
     }
 
     /// The exact bytes received.
-    pub fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn raw(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.backend.raw(id)
     }
 
-    pub fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError> {
+    pub fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>, StoreError> {
         self.inner.backend.envelope(id)
     }
 
@@ -280,7 +279,7 @@ impl Store {
     /// Give each of the messages `ids` exactly `tags` (cleaned, as at ingest; none
     /// clears them); IDs of messages not stored are skipped. Announced per message
     /// as an `update` event with its new tags.
-    pub async fn set_tags(&self, ids: Vec<String>, names: &[String]) -> Result<(), StoreError> {
+    pub async fn set_tags(&self, ids: Vec<MessageId>, names: &[String]) -> Result<(), StoreError> {
         let tags = tags::normalize(names.iter().map(String::as_str), &self.inner.tag_rules);
         self.inner.backend.set_tags(ids, tags).await
     }

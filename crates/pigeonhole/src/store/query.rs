@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::codec;
-use crate::model::MessageSummary;
+use crate::model::{MessageId, MessageSummary};
 
 /// A point in the store's history, for "the first message stored after this":
 /// [`Store::position_now`], [`Store::position_after`], [`Position::received_after`].
@@ -50,7 +50,7 @@ pub enum AddressSearch {
 /// Which messages a bulk change applies to.
 #[derive(Debug, Clone)]
 pub enum Selection {
-    Ids(Vec<String>),
+    Ids(Vec<MessageId>),
     Search(String),
     All,
 }

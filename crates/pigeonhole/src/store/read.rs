@@ -16,7 +16,7 @@ use super::StoreError;
 use super::codec::{addresses_from_json, from_unix_ms};
 use super::schema;
 use super::search::Condition;
-use crate::model::{InboxInfo, MessageSummary};
+use crate::model::{InboxInfo, MessageId, MessageSummary};
 
 /// Idle connections kept open; more are opened when needed and closed after use.
 const MAX_IDLE_READERS: usize = 4;
@@ -78,10 +78,12 @@ pub(super) fn count_matching(conn: &Connection, filter: &Condition) -> Result<(u
     Ok(counts)
 }
 
-pub(super) fn latest_id(conn: &Connection, filter: &Condition) -> Result<Option<String>, StoreError> {
+pub(super) fn latest_id(conn: &Connection, filter: &Condition) -> Result<Option<MessageId>, StoreError> {
     let sql = format!("SELECT m.id FROM messages m WHERE {} ORDER BY m.seq DESC LIMIT 1", filter.sql);
-    let id =
-        conn.prepare_cached(&sql)?.query_row(params_from_iter(filter.params.iter()), |row| row.get(0)).optional()?;
+    let id = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(filter.params.iter()), |row| row.get(0).map(MessageId::stored))
+        .optional()?;
     Ok(id)
 }
 
@@ -161,7 +163,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
         addresses_from_json(&json).map_err(|e| json_error(index, e))
     };
     Ok(MessageSummary {
-        id: row.get(0)?,
+        id: MessageId::stored(row.get(0)?),
         message_id: row.get(1)?,
         read: row.get(2)?,
         from: addresses(3)?.into_iter().next().unwrap_or_default(),

@@ -16,6 +16,7 @@ use time::{Date, Month, OffsetDateTime};
 
 use super::codec::unix_ms;
 use super::{AddressSearch, Position};
+use crate::model::MessageId;
 
 /// A SQL boolean expression over `messages m` and the values bound to its `?`s.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +32,8 @@ impl Condition {
     }
 
     /// The messages with these public IDs.
-    pub fn ids(ids: &[String]) -> Condition {
-        let list = serde_json::to_string(ids).expect("strings always serialise");
+    pub fn ids(ids: &[MessageId]) -> Condition {
+        let list = serde_json::to_string(ids).expect("IDs always serialise");
         Condition { sql: "m.id IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(list)] }
     }
 
@@ -294,7 +295,7 @@ mod tests {
 
     #[test]
     fn and_keeps_both_sides_and_their_params_in_order() {
-        let c = Condition::ids(&["x".to_string()]).and(Condition::search("subject:hi"));
+        let c = Condition::ids(&[MessageId::stored("x".into())]).and(Condition::search("subject:hi"));
         assert_eq!(c.sql, "(m.id IN (SELECT value FROM json_each(?))) AND ((m.subject LIKE ? ESCAPE '\\'))");
         assert_eq!(c.params, vec![text(r#"["x"]"#), text("%hi%")]);
     }

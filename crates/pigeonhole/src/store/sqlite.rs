@@ -29,7 +29,7 @@ use super::search::Condition;
 use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
 use crate::config::StoreConfig;
-use crate::model::{Envelope, EventSender, InboxInfo, MessagePage, MessageSummary, Stats};
+use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
 
 /// The database file's name inside the data folder.
 pub const DATABASE_FILE: &str = "pigeonhole.db";
@@ -155,7 +155,7 @@ impl Backend for Sqlite {
         self.page_matching(&Condition::addresses(kind, value), start, limit)
     }
 
-    fn latest_id(&self, query: Option<&str>) -> Result<Option<String>, StoreError> {
+    fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError> {
         let filter = query.map_or_else(Condition::everything, Condition::search);
         self.readers.with(|conn| read::latest_id(conn, &filter))
     }
@@ -164,8 +164,8 @@ impl Backend for Sqlite {
         Ok(Position::Stored(self.readers.with(read::last_seq)?))
     }
 
-    fn position_of(&self, id: &str) -> Result<Option<Position>, StoreError> {
-        Ok(self.readers.with(|conn| read::seq_of(conn, id))?.map(Position::Stored))
+    fn position_of(&self, id: &MessageId) -> Result<Option<Position>, StoreError> {
+        Ok(self.readers.with(|conn| read::seq_of(conn, id.as_str()))?.map(Position::Stored))
     }
 
     fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
@@ -173,21 +173,21 @@ impl Backend for Sqlite {
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
-    fn summary_if_matching(&self, id: &str, query: &str) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::ids(&[id.to_owned()]).and(Condition::search(query));
+    fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::ids(std::slice::from_ref(id)).and(Condition::search(query));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
-    fn summary(&self, id: &str) -> Result<Option<MessageSummary>, StoreError> {
-        self.readers.with(|conn| read::summary(conn, id))
+    fn summary(&self, id: &MessageId) -> Result<Option<MessageSummary>, StoreError> {
+        self.readers.with(|conn| read::summary(conn, id.as_str()))
     }
 
-    fn raw(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.readers.with(|conn| read::raw(conn, id))
+    fn raw(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.readers.with(|conn| read::raw(conn, id.as_str()))
     }
 
-    fn envelope(&self, id: &str) -> Result<Option<Envelope>, StoreError> {
-        self.readers.with(|conn| read::envelope(conn, id))
+    fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>, StoreError> {
+        self.readers.with(|conn| read::envelope(conn, id.as_str()))
     }
 
     fn stats(&self) -> Stats {
@@ -223,7 +223,7 @@ impl Backend for Sqlite {
         self.request(|done| Command::Delete { target, done })
     }
 
-    fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
         self.request(|done| Command::SetTags { ids, tags, done })
     }
 

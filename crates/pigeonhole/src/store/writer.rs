@@ -30,7 +30,7 @@ use super::disk::{self, Disk};
 use super::ingest::PreparedMessage;
 use super::search::Condition;
 use super::{StoreError, SubmitError, tags};
-use crate::model::MessageSummary;
+use crate::model::{MessageId, MessageSummary};
 
 /// Above this many messages changed at once, one `prune` event ("reload") replaces
 /// the per-message events, as Mailpit does for large deletes, so a bulk change does
@@ -53,7 +53,7 @@ const RELEASE_CACHE_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::fr
 pub(super) enum Command {
     Insert {
         message: Box<PreparedMessage>,
-        done: oneshot::Sender<Result<String, SubmitError>>,
+        done: oneshot::Sender<Result<MessageId, SubmitError>>,
     },
     SetRead {
         target: Condition,
@@ -66,7 +66,7 @@ pub(super) enum Command {
     },
     /// Give each message exactly these (normalised) tags.
     SetTags {
-        ids: Vec<String>,
+        ids: Vec<MessageId>,
         tags: Vec<String>,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
@@ -418,7 +418,7 @@ fn commit(
                 for id in ids {
                     let seq = tx
                         .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
-                        .query_row([id], |row| row.get(0))
+                        .query_row([id.as_str()], |row| row.get(0))
                         .optional()?;
                     if let Some(seq) = seq {
                         changed.push(TagsChanged { id: id.clone(), tags: tags::replace(&tx, seq, tags)? });
@@ -501,7 +501,7 @@ fn insert(tx: &Transaction<'_>, m: &PreparedMessage, inbox_id: i64) -> rusqlite:
         )?
         .query_row(
             params![
-                s.id,
+                s.id.as_str(),
                 inbox_id,
                 m.received_ms,
                 s.message_id,
@@ -547,11 +547,11 @@ fn inbox_id(tx: &Transaction<'_>, name: &str, now_ms: i64) -> rusqlite::Result<i
 }
 
 /// Set the read flag where it differs; the IDs of the messages that changed.
-fn set_read(tx: &Transaction<'_>, target: &Condition, read: bool) -> rusqlite::Result<Vec<String>> {
+fn set_read(tx: &Transaction<'_>, target: &Condition, read: bool) -> rusqlite::Result<Vec<MessageId>> {
     let sql = format!("UPDATE messages AS m SET read = ? WHERE m.read = ? AND ({}) RETURNING id", target.sql);
     let params = [Value::from(read), Value::from(!read)].into_iter().chain(target.params.iter().cloned());
     let mut statement = tx.prepare(&sql)?;
-    statement.query_map(params_from_iter(params), |row| row.get(0))?.collect()
+    statement.query_map(params_from_iter(params), |row| row.get(0).map(MessageId::stored))?.collect()
 }
 
 /// A deleted message: its ID, read flag and raw size.
@@ -568,7 +568,7 @@ fn delete(tx: &Transaction<'_>, condition: &Condition) -> rusqlite::Result<Vec<D
 }
 
 /// Take deleted rows off the counts; their IDs.
-fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<String> {
+fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<MessageId> {
     deleted
         .into_iter()
         .map(|(id, read, size)| {
@@ -576,7 +576,7 @@ fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<String> {
             counts.unread -= u64::from(!read);
             counts.bytes -= size;
             counts.deleted += 1;
-            id
+            MessageId::stored(id)
         })
         .collect()
 }

@@ -114,7 +114,7 @@ async fn mailhog_search() {
         ..Envelope::default()
     };
     let message = NewMessage { raw: other.to_vec(), envelope, received_at: OffsetDateTime::now_utc() };
-    let lunch = api.state.store.submit(message).await.unwrap();
+    let lunch = api.state.store.submit(message).await.unwrap().into_string();
 
     let page = api.get_mailhog("/api/v2/search?kind=from&query=carol@other").await;
     assert_eq!(keys(&page), set(&["total", "count", "start", "items"]));

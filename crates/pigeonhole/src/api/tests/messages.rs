@@ -113,6 +113,25 @@ async fn delete_some_or_all() {
     assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
 }
 
+/// IDs are parsed where they come in: a list of only texts that are not IDs
+/// (wrong length, stray characters) names no message, so it selects none, never
+/// every message as an empty list would.
+#[tokio::test]
+async fn ids_that_are_not_ids_select_no_message() {
+    let api = Api::new().await;
+    let a = api.submit(&plain("Alpha"), None).await;
+    let b = api.submit(&plain("Beta"), None).await;
+    let not_ids = json!(["unknown", "../etc/passwd", "x".repeat(22) + "!", ""]);
+
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", json!({"IDs": not_ids, "Read": true})).await);
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/tags", json!({"IDs": not_ids, "Tags": ["kept"]})).await);
+    assert_ok(&api.send_json(Method::DELETE, "/api/v1/messages", json!({"IDs": not_ids})).await);
+    let mailhog = api.request(Method::DELETE, "/api/v1/messages/unknown", Body::empty(), &[]).await;
+    assert_eq!(mailhog.status, StatusCode::OK);
+    assert_eq!(api.read_flags().await, [(b, false), (a, false)]);
+    assert_eq!(api.get_json("/api/v1/tags").await, json!([]));
+}
+
 #[tokio::test]
 async fn delete_by_search() {
     let api = Api::new().await;

@@ -103,7 +103,7 @@ impl Api {
             transcript: "C: EHLO client.example\nS: 250 ok\n".into(),
         };
         let message = NewMessage { raw: raw.to_vec(), envelope, received_at: OffsetDateTime::now_utc() };
-        self.state.store.submit(message).await.unwrap()
+        self.state.store.submit(message).await.unwrap().into_string()
     }
 
     /// A request with Host `127.0.0.1:8025`, changed or added to by `headers` (an

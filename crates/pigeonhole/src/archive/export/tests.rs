@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::config::StoreConfig;
 use crate::model::Envelope;
-use crate::model::NewMessage;
 use crate::model::event;
+use crate::model::{MessageId, NewMessage};
 use crate::store::Store;
 
 /// A store holding one message per subject (oldest first), and their IDs.
-async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
+async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<MessageId>, Vec<Vec<u8>>) {
     // A `From ` body line checks the mbox quoting on the way.
     let raws = subjects.iter().enumerate().map(|(n, subject)| {
         format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nline {n}\r\nFrom the start\r\n").into_bytes()
@@ -26,7 +26,7 @@ async fn store_with(subjects: &[&str]) -> (TempDir, Store, Vec<String>, Vec<Vec<
 }
 
 /// A store holding these messages (oldest first), and their IDs.
-async fn store_raw(raws: Vec<Vec<u8>>) -> (TempDir, Store, Vec<String>, Vec<Vec<u8>>) {
+async fn store_raw(raws: Vec<Vec<u8>>) -> (TempDir, Store, Vec<MessageId>, Vec<Vec<u8>>) {
     let dir = TempDir::new().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default(), event::channel()).unwrap();
     let mut ids = Vec::new();
@@ -193,12 +193,13 @@ async fn an_mbox_export_splits_back_into_the_messages() {
 #[tokio::test]
 async fn deleted_messages_are_skipped_and_a_failed_write_leaves_nothing() {
     let (_dir, store, mut ids, raws) = store_with(&["kept"]).await;
-    ids.push("no-such-id".into());
+    let gone = MessageId::generate(0);
+    ids.push(gone.clone());
     let out = TempDir::new().unwrap();
     let dest = out.path().join("one.eml");
     write_eml(&store, &ids[0], &dest).unwrap();
     assert_eq!(fs::read(&dest).unwrap(), raws[0]);
-    assert!(matches!(write_eml(&store, "no-such-id", &dest), Err(ArchiveError::Gone(_))));
+    assert!(matches!(write_eml(&store, &gone, &dest), Err(ArchiveError::Gone(_))));
     assert_eq!(write(&store, &ids, Format::Mbox, &out.path().join("all.mbox"), |_, _| {}).unwrap(), 1);
 
     let missing = out.path().join("no-such-folder/x.zip");

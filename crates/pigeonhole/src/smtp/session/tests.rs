@@ -6,6 +6,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 
 use super::*;
+use crate::store::{Budget, Reservation};
+
+/// The listener's largest read.
+const READ: usize = 16 * 1024;
 
 fn limits() -> SmtpLimits {
     SmtpLimits {
@@ -525,10 +529,10 @@ fn a_refused_body_is_drained_and_answered_451() {
     let mut session = session();
     let mut out = drive(&mut session, &[TRANSACTION, b"Subject: big\r\n\r\nfirst half "]);
     assert!(session.keeps_body());
-    assert!(session.body_held().0 > 0);
-    session.refuse_body();
+    assert!(!session.body.is_empty());
+    assert_eq!(session.cover_body(&mut Reservation::spent(), READ), BodyCover::Refused);
     assert!(!session.keeps_body(), "the rest is not kept");
-    assert_eq!(session.body_held(), (0, 0), "what it had is let go");
+    assert_eq!((session.body.len(), session.body.capacity()), (0, 0), "what it had is let go");
     let rest = drive(
         &mut session,
         &[
@@ -548,7 +552,7 @@ fn a_refused_body_is_drained_and_answered_451() {
     let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
     let first = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 10\r\nhello"]);
     assert!(session.keeps_body());
-    session.refuse_body();
+    assert_eq!(session.cover_body(&mut Reservation::spent(), READ), BodyCover::Refused);
     let rest = drive(&mut session, &[b"world", b"BDAT 2 LAST\r\nok", b"NOOP\r\n"]);
     assert!(first.delivered.is_empty() && rest.delivered.is_empty());
     assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "451", "503", "250"]);
@@ -558,10 +562,10 @@ fn a_refused_body_is_drained_and_answered_451() {
     let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
     let first = drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nBDAT 5\r\nhello"]);
     assert!(session.keeps_body(), "the first chunk waits for the next");
-    assert_eq!(session.body_held().0, 5);
-    session.refuse_body();
+    assert_eq!(session.body.len(), 5);
+    assert_eq!(session.cover_body(&mut Reservation::spent(), READ), BodyCover::Refused);
     assert!(!session.keeps_body());
-    assert_eq!(session.body_held(), (0, 0));
+    assert_eq!((session.body.len(), session.body.capacity()), (0, 0));
     let rest = drive(&mut session, &[b"BDAT 5 LAST\r\nworld", b"NOOP\r\n"]);
     assert!(first.delivered.is_empty() && rest.delivered.is_empty());
     assert_eq!(codes(&format!("{}{}", first.output, rest.output)), ["220", "250", "250", "250", "250", "451", "250"]);
@@ -572,7 +576,7 @@ fn a_refused_body_is_drained_and_answered_451() {
     for chunk in [1, 64, 4096] {
         let mut session = super::Session::new(&limits(), "p".into(), false, "n".into());
         let mut out = drive(&mut session, &[TRANSACTION]);
-        session.refuse_body();
+        assert_eq!(session.cover_body(&mut Reservation::spent(), READ), BodyCover::Refused);
         let body = [b"x".repeat(3000).as_slice(), b"\r\n.\r\n"].concat();
         let parts: Vec<&[u8]> = body.chunks(chunk).collect();
         out.output.push_str(&drive(&mut session, &parts).output);
@@ -581,9 +585,41 @@ fn a_refused_body_is_drained_and_answered_451() {
 
     // Outside a body it does nothing.
     let mut session = session_at_command();
-    session.refuse_body();
+    assert_eq!(session.cover_body(&mut Reservation::spent(), READ), BodyCover::Nothing);
     let out = drive(&mut session, &[b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nDATA\r\nhi\r\n.\r\n"]);
     assert_eq!(out.delivered.len(), 1);
+}
+
+/// A message being received holds, beyond what it has, what the next read may add
+/// to it and the read and input buffers; outside a message the budget holds
+/// nothing. A budget that has not that much free refuses the message.
+#[test]
+fn a_body_holds_what_the_next_read_may_take() {
+    let budget = Budget::new(1024 * 1024);
+    let mut share = budget.reservation();
+    let mut session = session_at_command();
+    assert_eq!(session.cover_body(&mut share, READ), BodyCover::Nothing);
+    assert_eq!(share.bytes(), 0);
+
+    drive(&mut session, &[b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nDATA\r\nSubject: s\r\n\r\nhi"]);
+    assert_eq!(session.cover_body(&mut share, READ), BodyCover::Covered);
+    // The body with two reads' worth more, one read buffer, one input buffer, in KiB.
+    assert!(!session.body.is_empty());
+    let expected = session.body.len() + 2 * READ + READ + session.input.capacity().max(READ);
+    assert_eq!(share.bytes(), expected.div_ceil(1024) * 1024);
+
+    let mut other = budget.reservation();
+    assert!(other.cover(1024 * 1024 - share.bytes()), "the rest of the budget");
+    let mut session_b = session_at_command();
+    drive(&mut session_b, &[b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@b.test>\r\nDATA\r\nhi"]);
+    let mut share_b = budget.reservation();
+    assert_eq!(session_b.cover_body(&mut share_b, READ), BodyCover::Refused);
+    assert_eq!(share_b.bytes(), 0);
+
+    let out = drive(&mut session, &[b"\r\n.\r\n"]);
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(session.cover_body(&mut share, READ), BodyCover::Nothing);
+    assert_eq!(share.bytes(), 0, "a delivered message holds no more of the budget here");
 }
 
 fn session_at_command() -> Session {

@@ -3,6 +3,7 @@
 use tempfile::TempDir;
 
 use super::{config, drain, new_message, open, simple};
+use crate::model::MessageId;
 use crate::model::event::Event;
 use crate::store::Selection;
 
@@ -39,7 +40,7 @@ async fn read_flags_and_deletes_publish_events() {
     assert_eq!(store.stats().unwrap().unread, 1);
     drain(&mut events);
 
-    store.delete(Selection::Ids(vec![sent[3].clone(), "no-such-id".into()])).await.unwrap();
+    store.delete(Selection::Ids(vec![sent[3].clone(), MessageId::generate(0)])).await.unwrap();
     let published = drain(&mut events);
     assert!(matches!(&published[..], [Event::Delete(d), Event::Stats(s)]
         if d.id == sent[3] && s.total == 3 && s.unread == 0));

@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 
 use crate::config::StoreConfig;
 use crate::model::event::{self, Event};
-use crate::model::{Envelope, MessagePage, NewMessage};
+use crate::model::{Envelope, MessageId, MessagePage, NewMessage};
 use crate::store::{Store, SubmitError};
 
 fn config() -> StoreConfig {
@@ -99,7 +99,7 @@ impl WriteLock {
     }
 }
 
-type Pending<'a> = Pin<Box<dyn Future<Output = Result<String, SubmitError>> + Send + 'a>>;
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<MessageId, SubmitError>> + Send + 'a>>;
 
 /// Start a submit and run it to where it waits for its commit: from then on its
 /// message is in the writer's queue (or in the writer's hands).

@@ -10,7 +10,7 @@ use super::{config, drain, eml, from_user, ids, new_message, open, received, sim
 use crate::config::StoreConfig;
 use crate::model::event::Event;
 use crate::model::message::{PAGE_KEYS, SUMMARY_KEYS};
-use crate::model::{Address, DEFAULT_INBOX};
+use crate::model::{Address, DEFAULT_INBOX, MessageId};
 use crate::store::{Position, Selection, codec};
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn stores_and_reads_back_a_message() {
     let message = received(raw.clone(), datetime!(2025-07-01 08:20:31.5 UTC));
     let envelope = message.envelope.clone();
     let id = store.submit(message).await.unwrap();
-    assert_eq!(id.len(), 22);
+    assert_eq!(id.as_str().len(), 22);
 
     assert_eq!(store.raw(&id).unwrap().unwrap(), raw);
     assert_eq!(store.envelope(&id).unwrap().unwrap(), envelope);
@@ -50,10 +50,11 @@ async fn stores_and_reads_back_a_message() {
     let published = drain(&mut events);
     assert!(matches!(&published[..], [Event::New(new), Event::Stats(stats)]
         if **new == summary && stats.total == 1 && stats.unread == 1));
-    assert_eq!(store.latest_id(None).unwrap().as_deref(), Some(id.as_str()));
-    assert!(store.raw("nope").unwrap().is_none());
-    assert!(store.summary("nope").unwrap().is_none());
-    assert!(store.envelope("nope").unwrap().is_none());
+    assert_eq!(store.latest_id(None).unwrap().as_ref(), Some(&id));
+    let nope = MessageId::generate(0);
+    assert!(store.raw(&nope).unwrap().is_none());
+    assert!(store.summary(&nope).unwrap().is_none());
+    assert!(store.envelope(&nope).unwrap().is_none());
     store.close().await;
 }
 
@@ -149,10 +150,10 @@ async fn first_matching_after_a_position() {
     // Oldest first, whatever the page windows; the query filters.
     assert_eq!(first("", start), Some(a.clone()));
     assert_eq!(first("subject:alpha", start), Some(a.clone()));
-    let after_a = store.position_after(&a).unwrap().unwrap();
+    let after_a = store.position_after(&a).unwrap();
     assert_eq!(first("", after_a), Some(b.clone()));
     assert_eq!(first("subject:alpha", after_a), Some(c.clone()));
-    assert_eq!(first("", store.position_after(&c).unwrap().unwrap()), None);
+    assert_eq!(first("", store.position_after(&c).unwrap()), None);
     assert_eq!(first("", store.position_now().unwrap()), None);
 
     // By time: received strictly later than the millisecond.
@@ -162,9 +163,9 @@ async fn first_matching_after_a_position() {
     // A message pruned away still marks its point: the time its ID encodes.
     store.submit(received(simple("delta"), t0 + Duration::from_millis(20))).await.unwrap();
     assert_eq!(store.summary(&a).unwrap(), None, "pruned (max_messages 3)");
-    assert_eq!(store.position_after(&a).unwrap(), Some(Position::ReceivedSince(codec::unix_ms(t0))));
-    assert_eq!(first("", store.position_after(&a).unwrap().unwrap()), Some(b.clone()));
-    assert_eq!(store.position_after("not an id").unwrap(), None);
+    assert_eq!(store.position_after(&a).unwrap(), Position::ReceivedSince(codec::unix_ms(t0)));
+    assert_eq!(first("", store.position_after(&a).unwrap()), Some(b.clone()));
+    assert_eq!(MessageId::parse("not an id"), None, "names no position");
 
     // One message against a query.
     assert_eq!(store.summary_if_matching(&c, "alpha").unwrap().map(|m| m.id), Some(c.clone()));
@@ -200,9 +201,9 @@ async fn routes_messages_to_inboxes_by_auth_user() {
 async fn storage_order_numbers_are_never_reused() {
     let dir = TempDir::new().unwrap();
     let (store, _events) = open(dir.path(), config());
-    let seq_of = |id: &str| -> i64 {
+    let seq_of = |id: &MessageId| -> i64 {
         let conn = rusqlite::Connection::open(store.database_path()).unwrap();
-        conn.query_row("SELECT seq FROM messages WHERE id = ?1", [id], |row| row.get(0)).unwrap()
+        conn.query_row("SELECT seq FROM messages WHERE id = ?1", [id.as_str()], |row| row.get(0)).unwrap()
     };
     store.submit(new_message(simple("first"))).await.unwrap();
     let newest = store.submit(new_message(simple("newest"))).await.unwrap();

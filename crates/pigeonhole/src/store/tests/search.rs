@@ -4,6 +4,7 @@ use tempfile::TempDir;
 use time::macros::datetime;
 
 use super::{config, eml, from_user, open, received};
+use crate::model::MessageId;
 use crate::store::Selection;
 
 #[tokio::test]
@@ -32,11 +33,12 @@ async fn search_operators() {
     let (store, _events) = open(dir.path(), config());
 
     let found = |query: &str| -> Vec<String> {
-        let mut ids: Vec<String> = store.search(query, 0, 50).unwrap().messages.into_iter().map(|m| m.id).collect();
+        let mut ids: Vec<String> =
+            store.search(query, 0, 50).unwrap().messages.into_iter().map(|m| m.id.into_string()).collect();
         ids.sort();
         ids
     };
-    let set = |list: &[&String]| -> Vec<String> {
+    let set = |list: &[&MessageId]| -> Vec<String> {
         let mut ids: Vec<String> = list.iter().map(|s| s.to_string()).collect();
         ids.sort();
         ids

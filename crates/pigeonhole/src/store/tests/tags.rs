@@ -5,6 +5,7 @@ use tempfile::TempDir;
 
 use super::{config, drain, eml, from_user, ids, new_message, open, simple};
 use crate::config::{StoreConfig, TagRules};
+use crate::model::MessageId;
 use crate::model::event::Event;
 use crate::store::{Selection, TagError};
 
@@ -64,12 +65,15 @@ async fn set_rename_and_delete_tags() {
     let (store, mut events) = open(dir.path(), config());
     let a = store.submit(new_message(simple("a"))).await.unwrap();
     let b = store.submit(new_message(simple("b"))).await.unwrap();
-    let tags_of = |id: &str| store.summary(id).unwrap().unwrap().tags;
+    let tags_of = |id: &MessageId| store.summary(id).unwrap().unwrap().tags;
     drain(&mut events);
 
     // Set: replaces, dedups case-insensitively, skips unknown IDs, one update each.
     let asked = ["Blue".to_string(), "red".into(), "BLUE".into(), " ".into()];
-    store.set_tags(vec![a.clone(), b.clone(), "nosuchmessageid0000000".into()], &asked).await.unwrap();
+    store
+        .set_tags(vec![a.clone(), b.clone(), MessageId::parse("nosuchmessageid0000000").unwrap()], &asked)
+        .await
+        .unwrap();
     let published = drain(&mut events);
     let updates: Vec<(&str, &[String])> = published
         .iter()
