@@ -100,6 +100,10 @@ const VAGUE_LINK_TEXTS: &[&str] = &[
     "continue",
 ];
 
+/// Longer link texts say something; [`VAGUE_LINK_TEXTS`] are shorter than this
+/// with room for punctuation and spaces.
+const LONGEST_VAGUE_LINK_TEXT: usize = 32;
+
 pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
     let (Some(document), Some(styles)) = (input.document(), input.styles()) else {
         for spec in SPECS {
@@ -168,6 +172,9 @@ fn link_text(anchor: ElementRef<'_>, findings: &mut Findings) {
         return;
     }
     let text = markup::text(anchor);
+    if text.len() > LONGEST_VAGUE_LINK_TEXT {
+        return;
+    }
     let bare: String =
         text.chars().filter(|c| c.is_alphanumeric() || c.is_whitespace()).collect::<String>().to_lowercase();
     let bare = bare.split_whitespace().collect::<Vec<_>>().join(" ");

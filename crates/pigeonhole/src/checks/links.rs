@@ -1,6 +1,7 @@
 //! The message's links: their scheme, their visible text against their target,
 //! local addresses left in templates, and (when the link check ran) their status.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
@@ -71,9 +72,11 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
                 .nodes()
                 .filter_map(ElementRef::wrap)
                 .filter(|element| matches!(element.value().name(), "a" | "area"));
+            // Mail repeats its links; each distinct one is parsed once.
+            let mut local_hosts = HashMap::new();
             for anchor in anchors {
                 if let Some(href) = anchor.value().attr("href") {
-                    check_anchor(anchor, href.trim(), findings);
+                    check_anchor(anchor, href.trim(), &mut local_hosts, findings);
                 }
             }
         }
@@ -81,7 +84,12 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
     broken(input, findings);
 }
 
-fn check_anchor(anchor: ElementRef<'_>, href: &str, findings: &mut Findings) {
+fn check_anchor<'d>(
+    anchor: ElementRef<'d>,
+    href: &'d str,
+    local_hosts: &mut HashMap<&'d str, Option<&'static str>>,
+    findings: &mut Findings,
+) {
     if !markup::is_remote(href) {
         return;
     }
@@ -90,9 +98,11 @@ fn check_anchor(anchor: ElementRef<'_>, href: &str, findings: &mut Findings) {
             (format!("The link {} is not https.", quote(href)), element_location(anchor))
         });
     }
-    let absolute = if href.starts_with("//") { format!("https:{href}") } else { href.to_string() };
-    let Ok(url) = Url::parse(&absolute) else { return };
-    if let Some(reason) = local_host(&url) {
+    let local = *local_hosts.entry(href).or_insert_with(|| {
+        let absolute = if href.starts_with("//") { format!("https:{href}") } else { href.to_string() };
+        Url::parse(&absolute).ok().as_ref().and_then(local_host)
+    });
+    if let Some(reason) = local {
         findings.raise_with(&LOCALHOST, Severity::Warning, || {
             (format!("The link {} points at a {reason}.", quote(href)), element_location(anchor))
         });

@@ -539,21 +539,15 @@ impl Detector {
                 .iter()
                 .filter(|src| src.trim_start().to_ascii_lowercase().starts_with("data:image/"))
                 .count(),
-            Property(names) => css.declarations.iter().filter(|d| names.contains(&d.property)).count(),
-            PropertyValue(property, values) => css
-                .declarations
-                .iter()
-                .filter(|d| d.property == *property && values.contains(&d.value.trim_end_matches("!important").trim()))
-                .count(),
-            Function(functions) => {
-                css.declarations.iter().map(|d| functions.iter().map(|f| calls(&d.value, f)).sum::<usize>()).sum()
-            }
-            Unit(unit) => css.declarations.iter().map(|d| units(&d.value, unit)).sum(),
-            Keyword(keyword) => css.declarations.iter().filter(|d| d.value == *keyword).count(),
-            Important => css.declarations.iter().filter(|d| d.value.ends_with("!important")).count(),
-            CustomProperties => {
-                css.declarations.iter().filter(|d| d.property.starts_with("--") || calls(&d.value, "var") > 0).count()
-            }
+            Property(names) => css.uses(|d| usize::from(names.contains(&d.property))),
+            PropertyValue(property, values) => css.uses(|d| {
+                usize::from(d.property == *property && values.contains(&d.value.trim_end_matches("!important").trim()))
+            }),
+            Function(functions) => css.uses(|d| functions.iter().map(|f| calls(&d.value, f)).sum()),
+            Unit(unit) => css.uses(|d| units(&d.value, unit)),
+            Keyword(keyword) => css.uses(|d| usize::from(d.value == *keyword)),
+            Important => css.uses(|d| usize::from(d.value.ends_with("!important"))),
+            CustomProperties => css.uses(|d| usize::from(d.property.starts_with("--") || calls(&d.value, "var") > 0)),
             CssComments => css.comments,
             AtRule(name, features) => css
                 .at_rules
@@ -612,7 +606,7 @@ fn pseudo_uses(selector: &str, pseudo: &str) -> usize {
 // ---- CSS ----
 
 /// One `property: value` (both lower-cased and trimmed).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct Declaration {
     property: String,
     value: String,
@@ -622,7 +616,9 @@ struct Declaration {
 /// the selectors and at-rules of the blocks, and how many comments they hold.
 #[derive(Debug, Default)]
 struct Css {
-    declarations: Vec<Declaration>,
+    /// Each distinct declaration and how often it occurs: mail repeats the same
+    /// inline styles on every cell, and each detector reads each one once.
+    declarations: HashMap<Declaration, usize>,
     selectors: Vec<String>,
     /// (name, prelude): `("media", "screen and (max-width: 600px)")`.
     at_rules: Vec<(String, String)>,
@@ -630,6 +626,11 @@ struct Css {
 }
 
 impl Css {
+    /// The sum over every declaration of what `found` counts in it.
+    fn uses(&self, found: impl Fn(&Declaration) -> usize) -> usize {
+        self.declarations.iter().map(|(declaration, times)| found(declaration) * times).sum()
+    }
+
     fn collect(document: &Html) -> Css {
         let mut css = Css::default();
         let styled = Selector::parse("[style]").expect("a valid selector");
@@ -670,7 +671,7 @@ impl Css {
                 continue;
             }
             let value = value.trim().to_ascii_lowercase().replace("! important", "!important");
-            self.declarations.push(Declaration { property, value });
+            *self.declarations.entry(Declaration { property, value }).or_default() += 1;
         }
     }
 
