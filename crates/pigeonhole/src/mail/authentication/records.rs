@@ -47,7 +47,7 @@ impl Records {
 
     /// The records in `text`, or the line number (from 1) and reason of the first
     /// bad one.
-    pub fn parse(text: &str) -> Result<Records, (usize, String)> {
+    pub fn parse(text: &str) -> Result<Records, LineError> {
         let mut by_name = HashMap::new();
         let mut first_line: HashMap<Box<str>, usize> = HashMap::new();
         for (line, tokens) in entries(text)? {
@@ -83,11 +83,16 @@ impl Records {
     }
 }
 
-/// The file's entries: each with the line it starts on and its tokens (quoted
-/// strings unquoted, comments and parentheses gone).
-fn entries(text: &str) -> Result<Vec<(usize, Vec<Token>)>, (usize, String)> {
+/// A bad line: its number (from 1) and what is wrong with it.
+type LineError = (usize, String);
+
+/// One record as written: the line it starts on and its tokens.
+type Entry = (usize, Vec<Token>);
+
+/// The file's entries (quoted strings unquoted, comments and parentheses gone).
+fn entries(text: &str) -> Result<Vec<Entry>, LineError> {
     let mut entries = Vec::new();
-    let mut current: Option<(usize, Vec<Token>)> = None;
+    let mut current: Option<Entry> = None;
     let mut open_parens = false;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;

@@ -193,3 +193,36 @@ async fn with_dns_off_nothing_is_asked_and_everything_is_not_available() {
     let results = asked.await.unwrap();
     assert!(matches!(results.dkim[0].outcome, DkimOutcome::TemporaryError(_)), "{results:?}");
 }
+
+/// Offline, every corpus message gets verdicts quickly and without panic; keys
+/// and records being unavailable, nothing but a signature's own body hash (checked
+/// before the key is needed) or a malformed signature can fail.
+#[tokio::test]
+async fn every_corpus_message_is_verified_offline() {
+    let offline = Verifier::new(&CheckConfig::default()).unwrap();
+    let mut signatures = 0;
+    for path in crate::mail::corpus::files() {
+        let raw = std::fs::read(&path).unwrap();
+        let started = Instant::now();
+        let results = offline.verify(&raw, &envelope()).await;
+        assert!(started.elapsed() < Duration::from_secs(1), "{}: {:?}", path.display(), started.elapsed());
+        assert!(matches!(results.spf.outcome, SpfOutcome::NotAvailable), "{}: {results:?}", path.display());
+        assert!(
+            matches!(results.dmarc.outcome, DmarcOutcome::NotAvailable | DmarcOutcome::NoFromDomain),
+            "{}: {results:?}",
+            path.display()
+        );
+        for verdict in &results.dkim {
+            signatures += 1;
+            assert!(
+                matches!(
+                    verdict.outcome,
+                    DkimOutcome::KeyNotAvailable | DkimOutcome::BodyHashMismatch | DkimOutcome::Failed(_)
+                ),
+                "{}: {verdict:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(signatures > 0, "the corpus has DKIM signatures to verify");
+}
