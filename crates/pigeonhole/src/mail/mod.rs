@@ -5,6 +5,7 @@
 //! * [`detail`]: the full message, headers and parts the API shows.
 //! * [`links`]: the links and one-time codes in a message's bodies.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
+//! * [`highlight`]: one element of that document marked, for the Checks tab's jumps.
 //! * [`mbox`]: the mbox format, written by export and read by import ([`crate::archive`]).
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
 //! * [`htmlcheck`]: which HTML and CSS features a message uses, and which e-mail
@@ -17,6 +18,7 @@
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod detail;
+pub mod highlight;
 pub mod htmlcheck;
 pub mod linkcheck;
 pub mod links;
