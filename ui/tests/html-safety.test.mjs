@@ -139,6 +139,9 @@ uiTest(`an XSS corpus of ${CORPUS.length} payloads in every field of ${MESSAGES}
     for (const p of batch) assert.ok(names.includes(squash(p)), `message ${m}: file name not shown as text: ${p}`);
     await openTab(page, 'parts');
     await openTab(page, 'source');
+    // The check report quotes header values and names in its findings.
+    await openTab(page, 'checks');
+    await page.getByTestId('checks-score').waitFor();
     assert.deepEqual(await page.evaluate(dangers, false), [], `message ${m}: the UI's own page holds these`);
     await pwned(`message ${m}, tabs`);
   }

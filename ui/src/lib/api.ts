@@ -1,8 +1,10 @@
 // The engine's REST API, as the UI uses it. Every call goes through `request`, which
 // turns any failure into an `ApiError` whose message a person can act on.
 import type {
+  CheckReport,
   CodesView,
   Envelope,
+  HTMLCheckResponse,
   ImportResponse,
   InboxInfo,
   IntakeView,
@@ -11,7 +13,9 @@ import type {
   MessageView,
   PartNode,
   SendResponse,
+  SpamAssassinResponse,
   StorageView,
+  WebUiConfiguration,
 } from '../api/types';
 
 export class ApiError extends Error {
@@ -70,6 +74,15 @@ export const parts = (id: string) => json<PartNode>(`/api/v1/message/${enc(id)}/
 export const raw = async (id: string) => (await request(`/api/v1/message/${enc(id)}/raw`)).text();
 export const links = (id: string) => json<LinksView>(`/api/v1/message/${enc(id)}/links`);
 export const codes = (id: string) => json<CodesView>(`/api/v1/message/${enc(id)}/codes`);
+/** The check report; `links` also checks every link's status (network, slow). */
+export const checks = (id: string, links = false) =>
+  json<CheckReport>(`/api/v1/message/${enc(id)}/checks${links ? '?links=true' : ''}`);
+/** Which mail clients support the HTML and CSS the message uses (it must have HTML). */
+export const htmlCheck = (id: string) => json<HTMLCheckResponse>(`/api/v1/message/${enc(id)}/html-check`);
+/** SpamAssassin's score and rules (only when the engine runs with it enabled). */
+export const spamCheck = (id: string) => json<SpamAssassinResponse>(`/api/v1/message/${enc(id)}/sa-check`);
+/** What the engine offers the UI (SpamAssassin enabled, …). */
+export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
 
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;
@@ -77,13 +90,19 @@ export const partUrl = (id: string, part: string) => `/api/v1/message/${enc(id)}
 /**
  * The sanitized HTML preview (`embed=1`: without it the engine answers the HTML part
  * as sent, as Mailpit does); `remote` lets remote content load, `dark` previews dark mode.
+ * `highlight` (a CSS selector) has the engine mark that element; the URL then ends in
+ * the mark's fragment, so the frame opens scrolled to it.
  */
-export function htmlUrl(id: string, remote = false, dark = false): string {
+export function htmlUrl(id: string, remote = false, dark = false, highlight = ''): string {
   const params = new URLSearchParams({ embed: '1' });
   if (remote) params.set('remote', '1');
   if (dark) params.set('dark', '1');
-  return `/view/${enc(id)}.html?${params}`;
+  if (highlight) params.set('highlight', highlight);
+  return `/view/${enc(id)}.html?${params}${highlight ? `#${HIGHLIGHT_ID}` : ''}`;
 }
+
+/** The `id` the engine gives the element `?highlight=` names. */
+export const HIGHLIGHT_ID = 'pigeonhole-highlight';
 
 /** How many remote resources the HTML preview blocked (read from a HEAD request). */
 export async function remoteCount(id: string): Promise<number> {

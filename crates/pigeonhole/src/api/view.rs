@@ -13,6 +13,9 @@
 //!   Its Content-Security-Policy allows no scripts at all. `?dark=1` renders it as
 //!   a mail client in dark mode shows it.
 //!
+//! * `?highlight=<CSS selector>`: the first element it matches marked and outlined
+//!   ([`highlight::highlight`]), for the UI's Checks tab (loaded at `#pigeonhole-highlight`).
+//!
 //! Both: no remote images, sheets or fonts unless `?remote=1`, and
 //! `X-Pigeonhole-Remote-Content` says how many remote resources the HTML refers to
 //! (the UI asks with `HEAD` to offer loading them).
@@ -33,7 +36,7 @@ use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::render::ColorScheme;
-use crate::mail::{detail, render};
+use crate::mail::{detail, highlight, render};
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
@@ -60,6 +63,8 @@ const SANDBOX: &str = "sandbox; ";
 pub struct ViewQuery {
     /// `1`: Mailpit's embeddable document, for us the sanitized one.
     embed: Option<String>,
+    /// A CSS selector: the element it names is marked.
+    highlight: Option<String>,
 }
 
 /// `/view/{file}`: `{ID}.txt` is [`text`], `{ID}.html` is [`html`]; any other
@@ -106,6 +111,7 @@ pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQu
         ("embed" = Option<String>, Query, description = "`1`: the sanitized document the UI shows in its frame"),
         ("remote" = Option<String>, Query, description = "`1`: let remote images, style sheets and fonts load"),
         ("dark" = Option<String>, Query, description = "With `embed=1`: as a mail client in dark mode shows it"),
+        ("highlight" = Option<String>, Query, description = "A CSS selector (a check's `Where.Element`): the first element it matches gets `id=\"pigeonhole-highlight\"` and an outline; a selector that matches nothing leaves the document unchanged"),
     ),
     responses(
         (status = 200, description = "The message's HTML part as a document", body = String, content_type = "text/html",
@@ -132,7 +138,17 @@ pub(super) async fn html(
                 .into_iter()
                 .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id.as_str()))))
                 .collect();
-            if embed { render::html_document(&html, part_urls, scheme) } else { render::html_part(&html, part_urls) }
+            let rendered = if embed {
+                render::html_document(&html, part_urls, scheme)
+            } else {
+                render::html_part(&html, part_urls)
+            };
+            match &view_query.highlight {
+                Some(selector) => {
+                    render::Rendered { document: highlight::highlight(rendered.document, selector), ..rendered }
+                }
+                None => rendered,
+            }
         })))
     })
     .await?;

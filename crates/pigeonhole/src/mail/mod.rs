@@ -7,6 +7,7 @@
 //! * [`html_bounds`]: the limits on nesting depth and size every HTML parse
 //!   below works within, so hostile HTML stays cheap.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
+//! * [`highlight`]: one element of that document marked, for the Checks tab's jumps.
 //! * [`mbox`]: the mbox format, written by export and read by import ([`crate::archive`]).
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
 //! * [`htmlcheck`]: which HTML and CSS features a message uses, and which e-mail
@@ -22,6 +23,7 @@ pub mod authentication;
 #[cfg(test)]
 pub(crate) mod corpus;
 pub mod detail;
+pub mod highlight;
 pub mod html_bounds;
 pub mod htmlcheck;
 pub mod linkcheck;

@@ -201,3 +201,43 @@ async fn view_html_cut_to_bounds() {
     let plain_html = api.submit(MULTIPART, None).await;
     assert_eq!(api.get(&format!("/view/{plain_html}.html?embed=1")).await.header("x-pigeonhole-html-cut"), None);
 }
+
+#[tokio::test]
+async fn view_html_highlights_an_element() {
+    const BLOCK_REMOTE: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+        font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    let api = Api::new().await;
+    let html = "<html><body><p>One</p><table><tr><td><img alt=\"first\"></td><td><img alt=\"second\"></td></tr></table></body></html>";
+    let message = format!(
+        "From: a@example.com\r\nSubject: Highlight\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    );
+    let id = api.submit(message.as_bytes(), None).await;
+    let plain_view = api.get(&format!("/view/{id}.html?embed=1")).await;
+    let plain_view = std::str::from_utf8(&plain_view.body).unwrap().to_string();
+
+    // A check's path from the root (tbody is the parser's): that one image is marked.
+    let selector =
+        "html > body > table:nth-of-type(1) > tbody > tr:nth-of-type(1) > td:nth-of-type(2) > img:nth-of-type(1)";
+    let query: String = percent_encoding::utf8_percent_encode(selector, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let answer = api.get(&format!("/view/{id}.html?embed=1&highlight={query}")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The mark's inline style is all it adds: the policy stays the preview's.
+    assert_eq!(answer.header("content-security-policy"), Some(BLOCK_REMOTE));
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert_eq!(document.matches("id=\"pigeonhole-highlight\"").count(), 1, "{document}");
+    assert!(document.contains("<img alt=\"second\" id=\"pigeonhole-highlight\" style=\"outline:"), "{document}");
+    assert!(document.contains("<td><img alt=\"first\"></td>"), "{document}");
+
+    // The part as sent is marked the same way.
+    let answer = api.get(&format!("/view/{id}.html?highlight=p")).await;
+    let document = std::str::from_utf8(&answer.body).unwrap();
+    assert!(document.contains("<p id=\"pigeonhole-highlight\" style=\"outline:"), "{document}");
+
+    // A selector that matches nothing, or is not one: the preview unchanged.
+    for selector in ["video", "html%20%3E%20body%20%3E%20p%3Anth-of-type(2)", "p%5B", "%3C%2Fp%3E"] {
+        let answer = api.get(&format!("/view/{id}.html?embed=1&highlight={selector}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{selector}");
+        assert_eq!(std::str::from_utf8(&answer.body).unwrap(), plain_view, "{selector}");
+    }
+}
