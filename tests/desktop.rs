@@ -543,6 +543,45 @@ async fn a_mail_file_opened_with_the_app_is_imported_and_shown() {
     desktop.screenshot("imported").await;
 }
 
+/// The Checks tab in the window: a message with problems shows the engine's score and
+/// counts, its categories, the list's badge, and a "Show" jump lands on the header row,
+/// highlighted; a check's reference link is one the window sends to the system browser.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_checks_tab_shows_the_report_and_jumps_to_a_header() {
+    let desktop = Desktop::launch().await;
+    desktop.find("[data-testid=app][data-connected=true]").await;
+    let message = "From: App <app@example.com>\r\nTo: dev@example.com\r\nSubject: Checked\r\n\
+                   Subject: Checked twice\r\nBcc: hidden@example.com\r\n\r\nHello from the checks test.";
+    let queued = deliver(desktop.smtp, message);
+    assert!(queued.starts_with("250"), "{queued}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&http_get(desktop.http, "/api/v1/message/latest/checks")).expect("the report");
+    let errors = report["Summary"]["Errors"].as_u64().unwrap();
+    assert!(errors > 0, "the message trips an error-level check: {report}");
+
+    // The badge comes with the row, before the message is opened.
+    wait_until_text(&desktop, "[data-testid=message-row] [data-testid=check-badge]", &errors.to_string()).await;
+    desktop.find("[data-testid=message-row]").await.click().await.unwrap();
+    desktop.find("[data-testid=tab-checks]").await.click().await.unwrap();
+    wait_until_text(&desktop, "[data-testid=checks-score]", &format!("{}/100", report["Score"])).await;
+    assert!(desktop.text("[data-testid=checks-errors]").await.starts_with(&errors.to_string()));
+    for category in ["smtp", "headers"] {
+        desktop.find(&format!("[data-testid=check-category][data-category={category}]")).await;
+    }
+    let reference = "[data-testid=check-reference]";
+    let target = desktop.client.execute("return document.querySelector(arguments[0]).target", vec![json!(reference)]);
+    assert_eq!(target.await.unwrap(), json!("_blank"));
+    desktop.screenshot("checks").await;
+
+    let show =
+        "[data-testid=check-item][data-check-id='headers.bcc-leaked'] [data-testid=check-show][data-jump=header]";
+    desktop.find(show).await.click().await.unwrap();
+    wait_until_text(&desktop, "[data-testid=headers-table] tr[data-highlighted] th", "Bcc").await;
+    let selected = "return document.querySelector('[data-testid=tab-headers]').getAttribute('aria-selected')";
+    assert_eq!(desktop.client.execute(selected, vec![]).await.unwrap(), json!("true"));
+    desktop.screenshot("checks-jump-header").await;
+}
+
 /// Wait until the first element matching `css` has exactly `text`.
 async fn wait_until_text(desktop: &Desktop, css: &str, text: &str) {
     let script = format!("return document.querySelector({})?.textContent.trim() ?? null", json!(css));
