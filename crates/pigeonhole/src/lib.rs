@@ -14,7 +14,8 @@
 //! * [`model`]: the types all of the above speak.
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config` → `mail` → `store` → `smtp`, `archive` → `api` → `engine`):
+//! (`model`, `config` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
+//! `engine`):
 //!
 //! ```text
 //! SMTP client ─TCP─> smtp::listener ─bytes─> smtp::session (pure state machine)

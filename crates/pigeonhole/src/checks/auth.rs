@@ -53,7 +53,14 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
     };
 
     if auth.dkim.is_empty() {
-        findings.raise(&DKIM, Severity::Warning, "The message has no DKIM signature.", None);
+        // Apps often hand mail unsigned to a relay or provider that signs it, so an
+        // unsigned capture is worth saying, not a failure of the app's mail.
+        findings.raise(
+            &DKIM,
+            Severity::Notice,
+            "The message has no DKIM signature (fine if your relay or provider signs it on the way out).",
+            None,
+        );
     }
     for verdict in &auth.dkim {
         let signature = if verdict.domain.is_empty() {

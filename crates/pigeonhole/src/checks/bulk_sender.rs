@@ -1,9 +1,11 @@
 //! Gmail's and Yahoo's 2024 rules for bulk senders, against one message: SPF and DKIM
 //! pass, the From domain publishes DMARC, From aligns with SPF or DKIM, list mail
-//! has a one-click unsubscribe (RFC 8058), and the session used TLS. Each rule that
-//! fails is a warning; one that cannot be judged (a key or record not available, no
-//! SMTP session) is a notice. Absent from the report when the authentication
-//! verdicts were not gathered.
+//! has a one-click unsubscribe (RFC 8058), and the session used TLS. On list mail
+//! (List-Unsubscribe, List-Id or Precedence: bulk/list) each rule that fails is a
+//! warning; on other mail, which the rules may not concern, a notice saying what would
+//! fail if it were sent in bulk. A rule that cannot be judged (a key or record not
+//! available, no SMTP session) is a notice. Absent from the report when the
+//! authentication verdicts were not gathered.
 
 use super::{Findings, Input, Spec};
 use crate::mail::authentication::{AuthResults, DkimOutcome, DmarcOutcome, SpfOutcome};
@@ -36,10 +38,14 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
         return;
     };
     let rules = [spf(auth), dkim(auth), dmarc_record(auth), alignment(auth), one_click(input), tls(input)];
+    let bulk = is_list_mail(input);
     for rule in rules {
         match rule {
             Rule::Met => {}
-            Rule::Failed(detail) => findings.raise(&BULK_SENDER, Severity::Warning, detail, None),
+            Rule::Failed(detail) if bulk => findings.raise(&BULK_SENDER, Severity::Warning, detail, None),
+            Rule::Failed(detail) => {
+                findings.raise(&BULK_SENDER, Severity::Notice, format!("If sent in bulk: {detail}"), None)
+            }
             Rule::Unknown(detail) => findings.raise(&BULK_SENDER, Severity::Notice, detail, None),
         }
     }
@@ -95,19 +101,26 @@ fn alignment(auth: &AuthResults) -> Rule {
 
 /// List mail (List-Unsubscribe, List-Id or Precedence: bulk/list) needs RFC 8058's
 /// one-click unsubscribe; a transactional message does not.
-fn one_click(input: &Input<'_>) -> Rule {
+/// Whether the message says it is list or bulk mail.
+fn is_list_mail(input: &Input<'_>) -> bool {
     let header = |name: &'static str| input.message.header_raw(name).map(str::trim);
-    let unsubscribe = header("List-Unsubscribe");
-    let list_mail = unsubscribe.is_some()
+    header("List-Unsubscribe").is_some()
         || header("List-Id").is_some()
         || header("Precedence")
-            .is_some_and(|value| value.eq_ignore_ascii_case("bulk") || value.eq_ignore_ascii_case("list"));
-    if !list_mail {
+            .is_some_and(|value| value.eq_ignore_ascii_case("bulk") || value.eq_ignore_ascii_case("list"))
+}
+
+fn one_click(input: &Input<'_>) -> Rule {
+    if !is_list_mail(input) {
         return Rule::Met;
     }
+    let unsubscribe = input.message.header_raw("List-Unsubscribe").map(str::trim);
     let https = unsubscribe.is_some_and(|value| value.to_ascii_lowercase().contains("<https://"));
-    let post =
-        header("List-Unsubscribe-Post").is_some_and(|value| value.eq_ignore_ascii_case("List-Unsubscribe=One-Click"));
+    let post = input
+        .message
+        .header_raw("List-Unsubscribe-Post")
+        .map(str::trim)
+        .is_some_and(|value| value.eq_ignore_ascii_case("List-Unsubscribe=One-Click"));
     match (https, post) {
         (true, true) => Rule::Met,
         (false, _) => {

@@ -12,7 +12,7 @@
 //! * [`chaos`]: Mailpit's SMTP chaos triggers as values.
 //! * [`check`]: a message's check report (`/checks`, `pigeonhole check`).
 //!
-//! Layers, bottom up: `model` and `config` → `mail` → `store` → `smtp`, `archive`
+//! Layers, bottom up: `model` and `config` → `mail` → `checks`, `store` → `smtp`, `archive`
 //! → `api` → `engine` → the CLI and the desktop app.
 
 pub mod chaos;

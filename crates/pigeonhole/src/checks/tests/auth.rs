@@ -103,7 +103,7 @@ fn auth_dkim() {
         "key not available",
     );
     let unsigned = AuthResults { dkim: Vec::new(), ..passing_auth() };
-    trips_with_auth("auth.dkim", Severity::Warning, CLEAN, &e, unsigned, "no DKIM signature");
+    trips_with_auth("auth.dkim", Severity::Notice, CLEAN, &e, unsigned, "no DKIM signature");
 }
 
 #[test]
@@ -200,4 +200,17 @@ async fn dkimpy_signed_messages_through_the_verifier_and_the_report() {
     assert!(dkim[0].detail.contains("body hash mismatch"), "{}", dkim[0].detail);
     let wrong_key = checked("wrong-key.eml").await;
     assert!(findings(&wrong_key, "auth.dkim")[0].detail.contains("signature verification failed"));
+}
+
+#[test]
+fn bulk_sender_rules_are_notices_on_mail_that_is_not_list_mail() {
+    let one_to_one = replaced(
+        "List-Unsubscribe: <https://shop.example/unsubscribe?u=1>, <mailto:unsubscribe@shop.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        "",
+    );
+    let report = with_auth(&one_to_one, &envelope(), dkim_outcome(DkimOutcome::BodyHashMismatch));
+    let found = findings(&report, "deliverability.bulk-sender");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].severity, Severity::Notice);
+    assert!(found[0].detail.starts_with("If sent in bulk: DKIM does not pass"), "{}", found[0].detail);
 }
