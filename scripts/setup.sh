@@ -15,16 +15,16 @@ PACKAGES=(
     postfix                      # integration tests: only its smtp-source load tool
     python3                      # integration tests: smtplib client
     curl jq sqlite3              # scripts and poking at a running server
-    chromium                     # web UI tests (issue 3): driven by playwright-core
+    chromium                     # web UI tests: driven by playwright-core
     fonts-dejavu-core fonts-noto-color-emoji  # web UI screenshots: text and emoji fonts for the headless browser
-    # desktop app (issue 4, Tauri): WebKitGTK, GTK, the tray's appindicator, icons
+    # desktop app (Tauri): WebKitGTK, GTK, the tray's appindicator, icons
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
-    xdg-utils                    # desktop app (issue 4): xdg-open takes links from mail to the browser (and their test)
-    xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests (issue 4): a display, WebKitWebDriver, screenshots
+    xdg-utils                    # desktop app: xdg-open takes links from mail to the browser (and their test)
+    xvfb xauth webkit2gtk-driver imagemagick  # desktop window tests: a display, WebKitWebDriver, screenshots
     xdotool                      # desktop window tests: answer the native save and folder dialogs
-    spamd                        # SpamAssassin check (issue 5): a real spamd for its test (pulls in spamassassin and its rules)
-    python3-dkim python3-nacl    # DKIM checks (issue 15): dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
-    dnsmasq-base                 # DKIM/SPF/DMARC over DNS (issue 15): a DNS server the tests start on loopback (the binary only: no system service)
+    spamd                        # SpamAssassin check: a real spamd for its test (pulls in spamassassin and its rules)
+    python3-dkim python3-nacl    # the DKIM checks' tests: dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
+    dnsmasq-base                 # DKIM/SPF/DMARC over DNS: a DNS server the tests start on loopback (the binary only: no system service)
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -55,16 +55,17 @@ pub async fn checks(
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(options)): Ext<Query<ChecksQuery>>,
 ) -> Result<Json<CheckReport>, ApiError> {
-    let (_, (raw, envelope)) = load(&state, id, q.query, |store, id| {
+    let check_links = is_on(options.links.as_deref());
+    // The links are read with the message, on the blocking pool: finding them parses the HTML.
+    let (_, (raw, envelope, urls)) = load(&state, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
-        Ok(store.envelope(id)?.map(|envelope| (raw, envelope)))
+        let urls = check_links.then(|| message_urls(&raw));
+        Ok(store.envelope(id)?.map(|envelope| (raw, envelope, urls)))
     })
     .await?;
     let mut extras = Extras::default();
-    if matches!(options.links.as_deref(), Some("true" | "1")) {
-        let (text, html) = detail::bodies(&raw);
-        extras.link_statuses =
-            Some(linkcheck::check(linkcheck::urls(&text, &html), false, state.allow_local_link_check).await);
+    if let Some(urls) = urls {
+        extras.link_statuses = Some(linkcheck::check(urls, false, state.allow_local_link_check).await);
     }
     if let Some(address) = state.spamassassin.clone() {
         extras.spam = Some(spamassassin::check(&address, &raw).await);
@@ -126,15 +127,19 @@ pub async fn link_check(
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(options)): Ext<Query<LinkCheckQuery>>,
 ) -> Result<Json<LinkCheck>, ApiError> {
-    let (_, urls) = load(&state, id, q.query, |store, id| {
-        Ok(store.raw(id)?.map(|raw| {
-            let (text, html) = detail::bodies(&raw);
-            linkcheck::urls(&text, &html)
-        }))
-    })
-    .await?;
-    let follow = matches!(options.follow.as_deref(), Some("true" | "1"));
-    Ok(Json(linkcheck::check(urls, follow, state.allow_local_link_check).await))
+    let (_, urls) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| message_urls(&raw)))).await?;
+    Ok(Json(linkcheck::check(urls, is_on(options.follow.as_deref()), state.allow_local_link_check).await))
+}
+
+/// The http(s) URLs of a message's bodies, as the link check asks them.
+fn message_urls(raw: &[u8]) -> Vec<String> {
+    let (text, html) = detail::bodies(raw);
+    linkcheck::urls(&text, &html)
+}
+
+/// A query flag as Mailpit reads it: `true` or `1`.
+fn is_on(flag: Option<&str>) -> bool {
+    matches!(flag, Some("true" | "1"))
 }
 
 /// Mailpit's SpamAssassin check: the message's score and matched rules, from the

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::headers::raw_value;
 use super::{Findings, Input, Spec, quote};
 use crate::mail::detail;
 use crate::model::{Category, Location, Severity};
@@ -102,10 +103,7 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
 
     let Some(root) = input.message.parts.first() else { return };
     let header = |name: &str| {
-        root.headers.iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name)).map(|h| {
-            let value = input.raw.get(h.offset_start as usize..(h.offset_end as usize).min(input.raw.len()));
-            String::from_utf8_lossy(value.unwrap_or_default()).replace(['\r', '\n'], "").trim().to_string()
-        })
+        root.headers.iter().find(|h| h.name.as_str().eq_ignore_ascii_case(name)).map(|h| raw_value(input.raw, h))
     };
     let at = || Location::header("List-Unsubscribe");
     match (header("List-Unsubscribe"), header("List-Unsubscribe-Post")) {

@@ -1,8 +1,9 @@
 //! The top-level header fields: the ones every message needs (RFC 5322 §3.6), the
 //! ones that may appear once, Bcc, and the raw form of each line (length, 8-bit).
 
-use mail_parser::{HeaderName, HeaderValue};
+use mail_parser::{Header, HeaderName, HeaderValue};
 
+use super::smtp::mail_from_declares;
 use super::{Findings, Input, Spec, quote};
 use crate::model::{Category, Location, Severity};
 
@@ -118,12 +119,8 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
     match named("From").next() {
         None => findings.raise(&FROM_INVALID, Severity::Error, "The message has no From header.", None),
         Some(from) => {
-            let at = Some(Location {
-                header: Some("From".into()),
-                line: Some(line_of(from.offset_field)),
-                ..Location::default()
-            });
-            let raw_value = raw_value(input.raw, from.offset_start, from.offset_end);
+            let at = Location::header_at("From", line_of(from.offset_field));
+            let raw_value = raw_value(input.raw, from);
             let addresses: Vec<&str> = match &from.value {
                 HeaderValue::Address(address) => address.iter().filter_map(|a| a.address.as_deref()).collect(),
                 _ => Vec::new(),
@@ -160,38 +157,26 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
                 &DUPLICATE,
                 Severity::Error,
                 format!("{name} appears {} times.", copies.len()),
-                Some(Location {
-                    header: Some(name.to_string()),
-                    line: Some(line_of(copies[1].offset_field)),
-                    ..Location::default()
-                }),
+                Location::header_at(*name, line_of(copies[1].offset_field)),
             );
         }
     }
 
     if let Some(bcc) = named("Bcc").next() {
-        let value = raw_value(input.raw, bcc.offset_start, bcc.offset_end);
+        let value = raw_value(input.raw, bcc);
         // An empty Bcc is allowed (RFC 5322 §3.6.3) and reveals nothing.
         if !value.trim().is_empty() {
             findings.raise(
                 &BCC_LEAKED,
                 Severity::Error,
                 format!("Every recipient sees Bcc: {}", quote(&value)),
-                Some(Location {
-                    header: Some("Bcc".into()),
-                    line: Some(line_of(bcc.offset_field)),
-                    ..Location::default()
-                }),
+                Location::header_at("Bcc", line_of(bcc.offset_field)),
             );
         }
     }
 
     // SMTPUTF8 (RFC 6531/6532) allows UTF-8 in headers.
-    let smtputf8 = input
-        .envelope
-        .transcript
-        .lines()
-        .any(|line| line.starts_with("C: MAIL FROM:") && line.to_ascii_uppercase().contains("SMTPUTF8"));
+    let smtputf8 = mail_from_declares(input.envelope, &["SMTPUTF8"]);
     for header in headers {
         if matches!(header.name, HeaderName::Other(_)) && header.name.as_str().is_empty() {
             continue;
@@ -200,13 +185,7 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
         let end = (header.offset_end as usize).min(input.raw.len());
         let Some(field) = input.raw.get(start..end) else { continue };
         let name = header.name.as_str();
-        let at = || {
-            Some(Location {
-                header: Some(name.to_string()),
-                line: Some(line_of(header.offset_field)),
-                ..Location::default()
-            })
-        };
+        let at = || Location::header_at(name, line_of(header.offset_field));
         if let Some(longest) =
             field.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line).len()).max()
             && longest > MAX_LINE
@@ -236,8 +215,8 @@ pub(super) fn line_at(raw: &[u8], offset: usize) -> u32 {
 }
 
 /// A header's value as written (unfolded, lossy UTF-8).
-fn raw_value(raw: &[u8], start: u32, end: u32) -> String {
-    let value = raw.get(start as usize..(end as usize).min(raw.len())).unwrap_or_default();
+pub(super) fn raw_value(raw: &[u8], header: &Header<'_>) -> String {
+    let value = raw.get(header.offset_start as usize..(header.offset_end as usize).min(raw.len())).unwrap_or_default();
     String::from_utf8_lossy(value).replace(['\r', '\n'], "").trim().to_string()
 }
 

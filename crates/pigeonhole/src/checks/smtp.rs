@@ -6,9 +6,9 @@
 
 use mail_parser::HeaderValue;
 
-use super::headers::line_at;
+use super::headers::{line_at, raw_value};
 use super::{Findings, Input, Spec, quote};
-use crate::model::{Category, Location, Severity};
+use crate::model::{Category, Envelope, Location, Severity};
 
 pub(super) const BARE_LF: Spec = Spec {
     id: "smtp.bare-lf",
@@ -73,30 +73,27 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
         for spec in [&BARE_LF, &EIGHT_BIT_WITHOUT_8BITMIME, &NO_TLS] {
             findings.not_applicable(spec);
         }
-    } else if let Some(lf) = raw.iter().enumerate().position(|(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')) {
-        let lines = raw.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')).count();
-        findings.raise(
-            &BARE_LF,
-            Severity::Error,
-            format!("{lines} line(s) end with a bare LF, the first at line {}.", line_at(raw, lf)),
-            Location::line(line_at(raw, lf)),
-        );
-    }
-
-    if over_smtp && !raw.is_ascii() {
-        let declared = envelope.transcript.lines().any(|line| {
-            let line = line.to_ascii_uppercase();
-            line.starts_with("C: MAIL FROM:") && (line.contains("BODY=8BITMIME") || line.contains("SMTPUTF8"))
-        });
-        if !declared {
-            let first = raw.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+    } else {
+        let mut bare = raw.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r'));
+        if let Some((lf, _)) = bare.next() {
+            let lines = 1 + bare.count();
             findings.raise(
-                &EIGHT_BIT_WITHOUT_8BITMIME,
-                Severity::Warning,
-                format!("8-bit bytes from line {} on, and MAIL FROM had no BODY=8BITMIME.", line_at(raw, first)),
-                Location::line(line_at(raw, first)),
+                &BARE_LF,
+                Severity::Error,
+                format!("{lines} line(s) end with a bare LF, the first at line {}.", line_at(raw, lf)),
+                Location::line(line_at(raw, lf)),
             );
         }
+    }
+
+    if over_smtp && !raw.is_ascii() && !mail_from_declares(envelope, &["BODY=8BITMIME", "SMTPUTF8"]) {
+        let first = raw.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        findings.raise(
+            &EIGHT_BIT_WITHOUT_8BITMIME,
+            Severity::Warning,
+            format!("8-bit bytes from line {} on, and MAIL FROM had no BODY=8BITMIME.", line_at(raw, first)),
+            Location::line(line_at(raw, first)),
+        );
     }
 
     if over_smtp && !envelope.tls {
@@ -122,25 +119,28 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
         .map(|address| address.to_ascii_lowercase())
         .collect();
     let Some(root) = input.message.parts.first() else { return };
+    let values: Vec<String> = root.headers.iter().map(|header| raw_value(raw, header).to_ascii_lowercase()).collect();
     for blind in envelope.rcpt_to.iter().filter(|rcpt| !shown.contains(&rcpt.to_ascii_lowercase())) {
         let blind_lower = blind.to_ascii_lowercase();
-        for header in &root.headers {
-            let value =
-                raw.get(header.offset_start as usize..(header.offset_end as usize).min(raw.len())).unwrap_or_default();
-            if String::from_utf8_lossy(value).to_ascii_lowercase().contains(&blind_lower) {
+        for (header, value) in root.headers.iter().zip(&values) {
+            if value.contains(&blind_lower) {
                 findings.raise(
                     &BCC_VISIBLE,
                     Severity::Error,
                     format!("The blind recipient {} is named in {}.", quote(blind), header.name.as_str()),
-                    Some(Location {
-                        header: Some(header.name.as_str().to_string()),
-                        line: Some(line_at(raw, header.offset_field as usize)),
-                        ..Location::default()
-                    }),
+                    Location::header_at(header.name.as_str(), line_at(raw, header.offset_field as usize)),
                 );
             }
         }
     }
+}
+
+/// Whether the session's MAIL FROM command carried any of `params` (`SMTPUTF8`).
+pub(super) fn mail_from_declares(envelope: &Envelope, params: &[&str]) -> bool {
+    envelope.transcript.lines().any(|line| {
+        let line = line.to_ascii_uppercase();
+        line.starts_with("C: MAIL FROM:") && params.iter().any(|param| line.contains(param))
+    })
 }
 
 /// The addresses of every `name` header field, in order.

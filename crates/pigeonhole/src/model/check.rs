@@ -154,6 +154,11 @@ impl Location {
         Some(Location { header: Some(name.into()), ..Location::default() })
     }
 
+    /// A header field and the raw message's line it starts on.
+    pub fn header_at(name: impl Into<String>, line: u32) -> Option<Location> {
+        Some(Location { header: Some(name.into()), line: Some(line), ..Location::default() })
+    }
+
     pub fn part(id: impl Into<String>) -> Option<Location> {
         Some(Location { part: Some(id.into()), ..Location::default() })
     }
