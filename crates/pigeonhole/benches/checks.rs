@@ -22,6 +22,8 @@ fn envelope() -> Envelope {
         tls: true,
         auth_user: None,
         transcript: "C: EHLO shop.example\nC: STARTTLS\nC: MAIL FROM:<bounce@shop.example>\n".into(),
+        api: None,
+        simulation: None,
     }
 }
 

@@ -37,6 +37,7 @@ mod engine;
 pub mod fuzzing;
 pub mod mail;
 pub mod model;
+mod providers;
 mod smtp;
 pub mod store;
 

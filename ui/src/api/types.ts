@@ -129,7 +129,17 @@ AuthUser: string | null,
  * The session's commands and replies up to this message (never the body,
  * never a password), one `C: ` or `S: ` line each.
  */
-Transcript: string, };
+Transcript: string, 
+/**
+ * Set when the message came through an email provider's HTTP API (SendGrid,
+ * Postmark …) instead of SMTP.
+ */
+Api: ApiRequest | null, 
+/**
+ * What delivery simulation did with the message (a rule or a simulator
+ * address); `None` when nothing applied and it was simply accepted.
+ */
+Simulation: SimulationOutcome | null, };
 
 /**
  * The whole report for one message.

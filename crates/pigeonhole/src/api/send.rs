@@ -1,5 +1,5 @@
 //! `POST /api/v1/send`: Mailpit's send API. The JSON body is built into a MIME
-//! message with lettre's builder and stored through [`Store::submit`] with an
+//! message ([`crate::providers::draft`]) and stored through [`Store::submit`] with an
 //! envelope, like mail over SMTP, so it shows up live (the `new` event).
 //!
 //! The body is read as Mailpit (Go's `encoding/json`) reads it: keys match
@@ -20,8 +20,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
+use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -31,6 +30,7 @@ use super::auth::AuthenticatedUser;
 use super::error::{ApiError, ErrorBody};
 use crate::model::Envelope;
 use crate::model::{MessageId, NewMessage};
+use crate::providers::draft::{self, Built, Draft, DraftAttachment};
 
 /// The request body (Mailpit's `SendRequest`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -140,7 +140,7 @@ pub async fn send(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let request = parse(&body?)?;
-    let (raw, mail_from, rcpt_to) = build(request)?;
+    let Built { raw, mail_from, rcpt_to } = build(request)?;
     let envelope = Envelope {
         mail_from,
         rcpt_to,
@@ -150,6 +150,8 @@ pub async fn send(
         // The basic-auth user (`--ui-auth-file`), Mailpit's `Username`.
         auth_user: user.map(|user| user.0.0),
         transcript: String::new(),
+        api: None,
+        simulation: None,
     };
     let message = NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() };
     let id = state.store.submit(message).await?;
@@ -190,123 +192,53 @@ fn canonical_keys(value: &mut Value) {
 }
 
 /// The message's bytes, its MAIL FROM and its RCPT TOs.
-fn build(request: SendRequest) -> Result<(Vec<u8>, String, Vec<String>), ApiError> {
+fn build(request: SendRequest) -> Result<Built, ApiError> {
     let from = request.from.unwrap_or_default();
     if from.email.as_deref().is_none_or(|email| email.trim().is_empty()) {
         return Err(ApiError::bad_request("From.Email is required"));
     }
-    let from = mailbox("From", from)?;
-    let to = mailboxes("To", request.to.unwrap_or_default())?;
-    let cc = mailboxes("Cc", request.cc.unwrap_or_default())?;
     let bcc_addresses = request.bcc.unwrap_or_default().into_iter().map(|recipient| match recipient {
         BccRecipient::Address(email) => SendAddress { email: Some(email), name: None },
         BccRecipient::Mailbox(address) => address,
     });
-    let bcc = mailboxes("Bcc", bcc_addresses.collect())?;
-    let reply_to = mailboxes("ReplyTo", request.reply_to.unwrap_or_default())?;
-    if to.is_empty() && cc.is_empty() && bcc.is_empty() {
+    let draft = Draft {
+        from: Some(mailbox("From", from)?),
+        to: mailboxes("To", request.to.unwrap_or_default())?,
+        cc: mailboxes("Cc", request.cc.unwrap_or_default())?,
+        bcc: mailboxes("Bcc", bcc_addresses.collect())?,
+        reply_to: mailboxes("ReplyTo", request.reply_to.unwrap_or_default())?,
+        subject: request.subject.unwrap_or_default(),
+        text: request.text,
+        html: request.html,
+        attachments: attachments(request.attachments.unwrap_or_default())?,
+        headers: request
+            .headers
+            .unwrap_or_default()
+            .iter()
+            .map(|(name, value)| draft::header(name, value).map_err(ApiError::bad_request))
+            .collect::<Result<_, _>>()?,
+        tags: request.tags.unwrap_or_default(),
+        keep_bcc: true,
+        return_path: true,
+    };
+    if draft.to.is_empty() && draft.cc.is_empty() && draft.bcc.is_empty() {
         return Err(ApiError::bad_request("at least one To, Cc or Bcc recipient is required"));
     }
-
-    let mail_from = from.email.to_string();
-    let rcpt_to: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|mailbox| mailbox.email.to_string()).collect();
-
-    let mut builder = MessageBuilder::new().from(from).subject(request.subject.unwrap_or_default()).message_id(None);
-    // Mailpit writes the sender as the Return-Path, as a delivering server would.
-    builder =
-        builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Return-Path"), format!("<{mail_from}>")));
-    for mailbox in to {
-        builder = builder.to(mailbox);
-    }
-    for mailbox in cc {
-        builder = builder.cc(mailbox);
-    }
-    for mailbox in bcc {
-        builder = builder.bcc(mailbox);
-    }
-    for mailbox in reply_to {
-        builder = builder.reply_to(mailbox);
-    }
-    let tags: Vec<String> =
-        request.tags.unwrap_or_default().into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
-    if !tags.is_empty() {
-        builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tags"), tags.join(", ")));
-    }
-    for (name, value) in request.headers.unwrap_or_default() {
-        builder = builder.raw_header(header(&name, value)?);
-    }
-    builder = builder.keep_bcc();
-
-    let body = body(request.text, request.html, request.attachments.unwrap_or_default())?;
-    let message = match body {
-        Body::Single(part) => builder.singlepart(part),
-        Body::Multi(multipart) => builder.multipart(multipart),
-    }
-    .map_err(|err| ApiError::bad_request(format!("cannot build the message: {err}")))?;
-    Ok((message.formatted(), mail_from, rcpt_to))
+    draft.build().map_err(ApiError::bad_request)
 }
 
 fn mailbox(field: &str, address: SendAddress) -> Result<Mailbox, ApiError> {
-    let email = address.email.unwrap_or_default();
-    let invalid = || ApiError::bad_request(format!("invalid {field} address: {email}"));
-    let parsed = email.trim().parse().map_err(|_| invalid())?;
-    let name = address.name.map(|name| name.trim().to_string()).filter(|name| !name.is_empty());
-    Ok(Mailbox::new(name, parsed))
+    draft::mailbox(field, address.email.as_deref().unwrap_or_default(), address.name.as_deref())
+        .map_err(ApiError::bad_request)
 }
 
 fn mailboxes(field: &str, addresses: Vec<SendAddress>) -> Result<Vec<Mailbox>, ApiError> {
     addresses.into_iter().map(|address| mailbox(field, address)).collect()
 }
 
-/// A header field from `Headers`. MIME structure is ours to write.
-fn header(name: &str, value: String) -> Result<HeaderValue, ApiError> {
-    let is_field_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-    let header_name = HeaderName::new_from_ascii(name.to_string())
-        .ok()
-        .filter(|_| is_field_name)
-        .ok_or_else(|| ApiError::bad_request(format!("invalid header name: {name:?}")))?;
-    if ["Content-Type", "Content-Transfer-Encoding", "MIME-Version"].iter().any(|n| n.eq_ignore_ascii_case(name)) {
-        return Err(ApiError::bad_request(format!(
-            "header {name} cannot be set: it comes from Text, HTML and Attachments"
-        )));
-    }
-    if value.contains(['\r', '\n']) {
-        return Err(ApiError::bad_request(format!("header {name} must not contain line breaks")));
-    }
-    Ok(HeaderValue::new(header_name, value))
-}
-
-/// A message body: one part, or a multipart tree.
-enum Body {
-    Single(SinglePart),
-    Multi(MultiPart),
-}
-
-impl Body {
-    /// This body as the first part of a new `kind` multipart, followed by `parts`.
-    fn wrap(self, kind: MultiPartBuilder, parts: Vec<SinglePart>) -> Body {
-        let first = match self {
-            Body::Single(part) => kind.singlepart(part),
-            Body::Multi(multipart) => kind.multipart(multipart),
-        };
-        Body::Multi(parts.into_iter().fold(first, MultiPart::singlepart))
-    }
-}
-
-/// Text and HTML (as alternatives), inline attachments beside the HTML
-/// (`multipart/related`), other attachments after it all (`multipart/mixed`).
-fn body(text: Option<String>, html: Option<String>, attachments: Vec<SendAttachment>) -> Result<Body, ApiError> {
-    let (text, html) = (text.filter(|t| !t.is_empty()), html.filter(|h| !h.is_empty()));
-    let mut body = match (text, html) {
-        (Some(text), Some(html)) => {
-            Body::Multi(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
-        }
-        (None, Some(html)) => Body::Single(SinglePart::html(html)),
-        (text, None) => Body::Single(SinglePart::plain(text.unwrap_or_default())),
-    };
-
-    let (mut inline, mut attached) = (Vec::new(), Vec::new());
-    for (i, attachment) in attachments.into_iter().enumerate() {
+/// The attachments, decoded; errors name the attachment by its index.
+fn attachments(attachments: Vec<SendAttachment>) -> Result<Vec<DraftAttachment>, ApiError> {
+    let decode = |(i, attachment): (usize, SendAttachment)| {
         let bad = |what: &str| ApiError::bad_request(format!("Attachments[{i}].{what}"));
         let filename =
             attachment.filename.filter(|f| !f.trim().is_empty()).ok_or_else(|| bad("Filename is required"))?;
@@ -315,27 +247,13 @@ fn body(text: Option<String>, html: Option<String>, attachments: Vec<SendAttachm
             .map_err(|_| bad("Content is not valid base64"))?;
         let content_type = match attachment.content_type.filter(|t| !t.trim().is_empty()) {
             Some(given) => {
-                ContentType::parse(given.trim()).map_err(|_| bad("ContentType is not a valid media type"))?
+                Some(draft::content_type(&given).ok_or_else(|| bad("ContentType is not a valid media type"))?)
             }
-            None => {
-                let guess = mime_guess::from_path(&filename).first_or_octet_stream();
-                ContentType::parse(guess.essence_str()).map_err(|_| bad("ContentType cannot be guessed"))?
-            }
+            None => None,
         };
-        match attachment.content_id.map(|cid| cid.trim().trim_start_matches('<').trim_end_matches('>').to_string()) {
-            Some(cid) if !cid.is_empty() => {
-                inline.push(Attachment::new_inline_with_name(cid, filename).body(content, content_type));
-            }
-            _ => attached.push(Attachment::new(filename).body(content, content_type)),
-        }
-    }
-    if !inline.is_empty() {
-        body = body.wrap(MultiPart::related(), inline);
-    }
-    if !attached.is_empty() {
-        body = body.wrap(MultiPart::mixed(), attached);
-    }
-    Ok(body)
+        Ok(DraftAttachment { filename, content, content_type, content_id: attachment.content_id })
+    };
+    attachments.into_iter().enumerate().map(decode).collect()
 }
 
 #[cfg(test)]
@@ -344,7 +262,10 @@ mod tests {
     use crate::mail::detail;
 
     fn request(json: Value) -> Result<(Vec<u8>, String, Vec<String>), String> {
-        parse(json.to_string().as_bytes()).and_then(build).map_err(|err| format!("{err:?}"))
+        parse(json.to_string().as_bytes())
+            .and_then(build)
+            .map(|built| (built.raw, built.mail_from, built.rcpt_to))
+            .map_err(|err| format!("{err:?}"))
     }
 
     #[test]

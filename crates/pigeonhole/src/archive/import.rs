@@ -118,6 +118,8 @@ pub fn new_message(raw: Vec<u8>) -> NewMessage {
         tls: false,
         auth_user: None,
         transcript: "(imported from a file, not received over SMTP: the envelope comes from the headers)".to_string(),
+        api: None,
+        simulation: None,
     };
     NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() }
 }

@@ -5,7 +5,8 @@
 //! names and order), utoipa for the OpenAPI document, and ts-rs (test builds only)
 //! for the UI's generated TypeScript (`ui/src/api/types.ts`).
 //!
-//! * [`envelope`]: a message as handed over by SMTP, the send API or an import.
+//! * [`envelope`]: a message as handed over by SMTP, the send API, a provider API or
+//!   an import, with what delivery simulation did with it.
 //! * [`message`]: summaries, pages, inboxes, addresses — what lists show.
 //! * [`message_id`]: the public ID of a stored message, made and checked.
 //! * [`event`]: what changed in the store, broadcast after each commit.
@@ -24,7 +25,7 @@ pub mod message_id;
 
 pub use chaos::{ChaosTrigger, ChaosTriggers};
 pub use check::{Category, Check, CheckReport, CheckSummary, Location, Severity};
-pub use envelope::{Envelope, NewMessage};
+pub use envelope::{ApiRequest, Envelope, NewMessage, SimulationOutcome};
 pub use event::{Burst, Deleted, DiskState, Event, EventSender, IntakeState, ReadChanged, Stats, TagsChanged};
 pub use message::{Address, DEFAULT_INBOX, InboxInfo, MessagePage, MessageSummary};
 pub use message_id::MessageId;

@@ -405,6 +405,8 @@ impl Session {
             tls: self.tls,
             auth_user: self.auth_user.clone(),
             transcript: self.transcript.text(),
+            api: None,
+            simulation: None,
         };
         Action::Deliver(Box::new(Delivery { raw: std::mem::take(&mut self.body), envelope }))
     }

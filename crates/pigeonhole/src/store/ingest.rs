@@ -31,6 +31,10 @@ pub(crate) struct PreparedMessage {
     pub compressed: Vec<u8>,
     pub envelope: Envelope,
     pub rcpt_json: String,
+    /// The envelope's provider request and simulation outcome as JSON (NULL columns
+    /// when absent).
+    pub api_json: Option<String>,
+    pub simulation_json: Option<String>,
 }
 
 /// The address columns, encoded.
@@ -63,6 +67,9 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
         reply_to: addresses_to_json(&parsed.reply_to),
     };
     let rcpt_json = serde_json::to_string(&envelope.rcpt_to).expect("strings always serialise");
+    let api_json = envelope.api.as_ref().map(|api| serde_json::to_string(api).expect("strings always serialise"));
+    let simulation_json =
+        envelope.simulation.as_ref().map(|outcome| serde_json::to_string(outcome).expect("strings always serialise"));
     let tags = tags::for_new_message(&parsed, &envelope.rcpt_to, &username, tag_rules);
     Ok(PreparedMessage {
         summary: MessageSummary {
@@ -91,6 +98,8 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
         compressed,
         envelope,
         rcpt_json,
+        api_json,
+        simulation_json,
     })
 }
 

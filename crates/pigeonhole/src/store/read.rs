@@ -126,7 +126,7 @@ pub(super) fn raw(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreE
 pub(super) fn envelope(conn: &Connection, id: &str) -> Result<Option<Envelope>, StoreError> {
     let envelope = conn
         .prepare_cached(
-            "SELECT e.mail_from, e.rcpt_to, e.helo, e.peer, e.tls, e.auth_user, e.transcript
+            "SELECT e.mail_from, e.rcpt_to, e.helo, e.peer, e.tls, e.auth_user, e.transcript, e.api, e.simulation
              FROM messages m JOIN envelopes e ON e.seq = m.seq WHERE m.id = ?1",
         )?
         .query_row([id], |row| {
@@ -139,6 +139,8 @@ pub(super) fn envelope(conn: &Connection, id: &str) -> Result<Option<Envelope>, 
                 tls: row.get(4)?,
                 auth_user: row.get(5)?,
                 transcript: row.get(6)?,
+                api: json_column(row, 7)?,
+                simulation: json_column(row, 8)?,
             })
         })
         .optional()?;
@@ -182,6 +184,13 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
         attachments: row.get(12)?,
         snippet: row.get(13)?,
     })
+}
+
+/// A nullable JSON column as the value it holds.
+fn json_column<T: serde::de::DeserializeOwned>(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<T>> {
+    row.get::<_, Option<String>>(column)?
+        .map(|json| serde_json::from_str(&json).map_err(|e| json_error(column, e)))
+        .transpose()
 }
 
 fn json_error(column: usize, error: serde_json::Error) -> rusqlite::Error {

@@ -35,8 +35,9 @@ const READER_CACHE_KIB: i64 = -512;
 /// (40 MiB), i.e. if the background checkpointer falls behind.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
     -- One inbox per SMTP AUTH user name, plus the default inbox.
     CREATE TABLE inboxes (
         id         INTEGER PRIMARY KEY,
@@ -133,7 +134,17 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         DELETE FROM messages_fts WHERE rowid = old.seq;
     END;
     "#,
-)];
+    ),
+    // Mail from an email provider's HTTP API keeps the request it came in, and mail
+    // that a delivery simulation rule matched keeps what was done: JSON each, NULL
+    // for plain SMTP mail.
+    M::up(
+        r#"
+    ALTER TABLE envelopes ADD COLUMN api TEXT;
+    ALTER TABLE envelopes ADD COLUMN simulation TEXT;
+    "#,
+    ),
+];
 
 /// How many migrations this build knows: the schema version it writes.
 pub(super) fn latest_version() -> usize {

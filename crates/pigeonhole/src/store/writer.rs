@@ -523,10 +523,21 @@ fn insert(tx: &Transaction<'_>, m: &PreparedMessage, inbox_id: i64) -> rusqlite:
     tx.prepare_cached("INSERT INTO raw (seq, zstd) VALUES (?1, ?2)")?.execute(params![seq, m.compressed])?;
     let e = &m.envelope;
     tx.prepare_cached(
-        "INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api, simulation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
-    .execute(params![seq, e.mail_from, m.rcpt_json, e.helo, e.peer, e.tls, e.auth_user, e.transcript])?;
+    .execute(params![
+        seq,
+        e.mail_from,
+        m.rcpt_json,
+        e.helo,
+        e.peer,
+        e.tls,
+        e.auth_user,
+        e.transcript,
+        m.api_json,
+        m.simulation_json
+    ])?;
     tx.prepare_cached(
         "INSERT INTO fts_pending (seq, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

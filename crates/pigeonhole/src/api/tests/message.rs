@@ -198,7 +198,10 @@ async fn envelope() {
     let api = Api::new().await;
     let id = api.submit(&plain("Env"), Some("bob")).await;
     let envelope = api.get_json(&format!("/api/v1/message/{id}/envelope")).await;
-    assert_eq!(keys(&envelope), set(&["MailFrom", "RcptTo", "Helo", "Peer", "Tls", "AuthUser", "Transcript"]));
+    assert_eq!(
+        keys(&envelope),
+        set(&["MailFrom", "RcptTo", "Helo", "Peer", "Tls", "AuthUser", "Transcript", "Api", "Simulation"])
+    );
     assert_eq!(envelope["RcptTo"], json!(["b@example.com"]));
     assert_eq!(envelope["AuthUser"], "bob");
 }

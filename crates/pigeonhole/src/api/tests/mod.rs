@@ -101,6 +101,8 @@ impl Api {
             tls: false,
             auth_user: auth_user.map(Into::into),
             transcript: "C: EHLO client.example\nS: 250 ok\n".into(),
+            api: None,
+            simulation: None,
         };
         let message = NewMessage { raw: raw.to_vec(), envelope, received_at: OffsetDateTime::now_utc() };
         self.state.store.submit(message).await.unwrap().into_string()

@@ -38,7 +38,8 @@ async fn send_stores_like_smtp() {
     assert_eq!(
         envelope,
         json!({"MailFrom": "app@example.test", "RcptTo": ["ann@example.test", "hidden@example.test"],
-               "Helo": "pigeonhole-api", "Peer": "api", "Tls": false, "AuthUser": null, "Transcript": ""})
+               "Helo": "pigeonhole-api", "Peer": "api", "Tls": false, "AuthUser": null, "Transcript": "",
+               "Api": null, "Simulation": null})
     );
 
     let missing_from = api.send_json(Method::POST, "/api/v1/send", json!({"To": [{"Email": "a@example.test"}]})).await;

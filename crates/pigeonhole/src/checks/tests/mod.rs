@@ -45,6 +45,8 @@ pub(crate) fn envelope() -> Envelope {
         tls: true,
         auth_user: None,
         transcript: "S: 220 pigeonhole\nC: EHLO shop.example\nC: STARTTLS\nC: MAIL FROM:<bounce@shop.example>\nC: RCPT TO:<ann@example.com>\nC: DATA\n".into(),
+        api: None,
+        simulation: None,
     }
 }
 

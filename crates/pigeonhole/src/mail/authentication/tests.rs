@@ -18,6 +18,8 @@ fn envelope() -> Envelope {
         tls: true,
         auth_user: None,
         transcript: "C: EHLO shop.example\nC: STARTTLS\n".into(),
+        api: None,
+        simulation: None,
     }
 }
 

@@ -56,6 +56,8 @@ fn new_message(raw: Vec<u8>) -> NewMessage {
             tls: false,
             auth_user: None,
             transcript: "C: EHLO client.example\nS: 250 ok\n".into(),
+            api: None,
+            simulation: None,
         },
         received_at: OffsetDateTime::now_utc(),
     }

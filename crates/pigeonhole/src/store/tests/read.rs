@@ -10,7 +10,7 @@ use super::{config, drain, eml, from_user, ids, new_message, open, received, sim
 use crate::config::StoreConfig;
 use crate::model::event::Event;
 use crate::model::message::{PAGE_KEYS, SUMMARY_KEYS};
-use crate::model::{Address, DEFAULT_INBOX, MessageId};
+use crate::model::{Address, ApiRequest, DEFAULT_INBOX, MessageId, SimulationOutcome};
 use crate::store::{Position, Selection, codec};
 
 #[tokio::test]
@@ -23,7 +23,20 @@ async fn stores_and_reads_back_a_message() {
          Message-ID: <m1@example.com>\r\n",
         "First line\r\n\r\n   second   line",
     );
-    let message = received(raw.clone(), datetime!(2025-07-01 08:20:31.5 UTC));
+    let mut message = received(raw.clone(), datetime!(2025-07-01 08:20:31.5 UTC));
+    // Everything the envelope can hold comes back, the provider request and the
+    // simulation outcome (JSON columns) too.
+    message.envelope.api = Some(ApiRequest {
+        provider: "sendgrid".into(),
+        provider_message_id: "abc".into(),
+        request: "POST /v3/mail/send HTTP/1.1\n".into(),
+    });
+    message.envelope.simulation = Some(SimulationOutcome {
+        rule: "bounce@simulator.test".into(),
+        action: "bounce".into(),
+        reply: "250 2.0.0 Ok".into(),
+        effects: vec!["a DSN to the sender".into()],
+    });
     let envelope = message.envelope.clone();
     let id = store.submit(message).await.unwrap();
     assert_eq!(id.as_str().len(), 22);

@@ -1,0 +1,171 @@
+//! A message as an HTTP send API describes it (sender, recipients, subject, text,
+//! HTML, attachments, headers, tags), built into real MIME with lettre. Mailpit's
+//! `POST /api/v1/send` and every provider API fill a [`Draft`] from their own
+//! request shape and build it here, so all of them write the same structure.
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
+
+/// A message to build: every field already checked by the API that read it.
+#[derive(Debug, Default)]
+pub struct Draft {
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<DraftAttachment>,
+    /// Extra header fields, checked by [`header`]; they replace fields of the
+    /// same name.
+    pub headers: Vec<HeaderValue>,
+    /// Pigeonhole tags, written as an `X-Tags` header (which the store reads).
+    pub tags: Vec<String>,
+    /// Keep the `Bcc` header in the message (Mailpit does; providers do not).
+    pub keep_bcc: bool,
+    /// Write the sender as `Return-Path`, as a delivering server would (Mailpit
+    /// does).
+    pub return_path: bool,
+}
+
+/// A file to attach, decoded.
+#[derive(Debug)]
+pub struct DraftAttachment {
+    pub filename: String,
+    pub content: Vec<u8>,
+    /// `None`: guessed from the file name.
+    pub content_type: Option<ContentType>,
+    /// Set: the attachment is inline, for `cid:` URLs in the HTML.
+    pub content_id: Option<String>,
+}
+
+/// A built message: its bytes, MAIL FROM and RCPT TOs.
+#[derive(Debug)]
+pub struct Built {
+    pub raw: Vec<u8>,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+}
+
+impl Draft {
+    /// The message's bytes, with the sender and every To, Cc and Bcc as the
+    /// envelope. Errors say what is missing, in words an API error can carry.
+    pub fn build(self) -> Result<Built, String> {
+        let from = self.from.ok_or("a sender is required")?;
+        if self.to.is_empty() && self.cc.is_empty() && self.bcc.is_empty() {
+            return Err("at least one recipient is required".into());
+        }
+        let mail_from = from.email.to_string();
+        let rcpt_to =
+            self.to.iter().chain(&self.cc).chain(&self.bcc).map(|mailbox| mailbox.email.to_string()).collect();
+
+        let mut builder = MessageBuilder::new().from(from).subject(self.subject).message_id(None);
+        if self.return_path {
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Return-Path"), format!("<{mail_from}>")));
+        }
+        builder = self.to.into_iter().fold(builder, MessageBuilder::to);
+        builder = self.cc.into_iter().fold(builder, MessageBuilder::cc);
+        builder = self.bcc.into_iter().fold(builder, MessageBuilder::bcc);
+        builder = self.reply_to.into_iter().fold(builder, MessageBuilder::reply_to);
+        let tags: Vec<String> = self.tags.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        if !tags.is_empty() {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tags"), tags.join(", ")));
+        }
+        builder = self.headers.into_iter().fold(builder, MessageBuilder::raw_header);
+        if self.keep_bcc {
+            builder = builder.keep_bcc();
+        }
+        let message = match body(self.text, self.html, self.attachments) {
+            Body::Single(part) => builder.singlepart(part),
+            Body::Multi(multipart) => builder.multipart(multipart),
+        }
+        .map_err(|err| format!("cannot build the message: {err}"))?;
+        Ok(Built { raw: message.formatted(), mail_from, rcpt_to })
+    }
+}
+
+/// A mailbox from an address and an optional display name; the error names
+/// `field`.
+pub fn mailbox(field: &str, email: &str, name: Option<&str>) -> Result<Mailbox, String> {
+    let parsed = email.trim().parse().map_err(|_| format!("invalid {field} address: {email}"))?;
+    let name = name.map(|name| name.trim().to_string()).filter(|name| !name.is_empty());
+    Ok(Mailbox::new(name, parsed))
+}
+
+/// A header field an API asked for. Its name must be a field name and its value
+/// one line (no header injection); MIME structure is ours to write.
+pub fn header(name: &str, value: &str) -> Result<HeaderValue, String> {
+    let is_field_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+    let header_name = HeaderName::new_from_ascii(name.to_string())
+        .ok()
+        .filter(|_| is_field_name)
+        .ok_or_else(|| format!("invalid header name: {name:?}"))?;
+    if ["Content-Type", "Content-Transfer-Encoding", "MIME-Version"].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return Err(format!("header {name} cannot be set: it comes from the message's text, HTML and attachments"));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(format!("header {name} must not contain line breaks"));
+    }
+    Ok(HeaderValue::new(header_name, value.to_string()))
+}
+
+/// A media type an API gave for an attachment.
+pub fn content_type(given: &str) -> Option<ContentType> {
+    ContentType::parse(given.trim()).ok()
+}
+
+/// A message body: one part, or a multipart tree.
+enum Body {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+impl Body {
+    /// This body as the first part of a new `kind` multipart, followed by `parts`.
+    fn wrap(self, kind: MultiPartBuilder, parts: Vec<SinglePart>) -> Body {
+        let first = match self {
+            Body::Single(part) => kind.singlepart(part),
+            Body::Multi(multipart) => kind.multipart(multipart),
+        };
+        Body::Multi(parts.into_iter().fold(first, MultiPart::singlepart))
+    }
+}
+
+/// Text and HTML (as alternatives), inline attachments beside the HTML
+/// (`multipart/related`), other attachments after it all (`multipart/mixed`).
+fn body(text: Option<String>, html: Option<String>, attachments: Vec<DraftAttachment>) -> Body {
+    let (text, html) = (text.filter(|t| !t.is_empty()), html.filter(|h| !h.is_empty()));
+    let mut body = match (text, html) {
+        (Some(text), Some(html)) => {
+            Body::Multi(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+        }
+        (None, Some(html)) => Body::Single(SinglePart::html(html)),
+        (text, None) => Body::Single(SinglePart::plain(text.unwrap_or_default())),
+    };
+
+    let (mut inline, mut attached) = (Vec::new(), Vec::new());
+    for attachment in attachments {
+        let content_type = attachment.content_type.unwrap_or_else(|| {
+            let guess = mime_guess::from_path(&attachment.filename).first_or_octet_stream();
+            ContentType::parse(guess.essence_str()).expect("mime_guess gives media types that parse")
+        });
+        let content_id =
+            attachment.content_id.map(|cid| cid.trim().trim_start_matches('<').trim_end_matches('>').to_string());
+        match content_id {
+            Some(cid) if !cid.is_empty() => inline.push(
+                Attachment::new_inline_with_name(cid, attachment.filename).body(attachment.content, content_type),
+            ),
+            _ => attached.push(Attachment::new(attachment.filename).body(attachment.content, content_type)),
+        }
+    }
+    if !inline.is_empty() {
+        body = body.wrap(MultiPart::related(), inline);
+    }
+    if !attached.is_empty() {
+        body = body.wrap(MultiPart::mixed(), attached);
+    }
+    body
+}
