@@ -40,6 +40,9 @@ pub struct Config {
     /// (`--http-allow-unauthenticated`). Without it such an address needs
     /// `ui_auth_file`: captured mail holds password-reset links and codes.
     pub http_allow_unauthenticated: bool,
+    /// TOML file of the keys each provider API takes and the inboxes they map to
+    /// (`--provider-keys`); `None`: every provider route takes any key.
+    pub provider_keys: Option<PathBuf>,
     pub http: HttpLimits,
     /// Where the authentication checks get keys and records, and which IP they
     /// check SPF for.
@@ -246,6 +249,7 @@ impl Config {
             relay: None,
             ui_auth_file: None,
             http_allow_unauthenticated: false,
+            provider_keys: None,
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
         }

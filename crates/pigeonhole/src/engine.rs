@@ -22,6 +22,7 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
+use crate::providers::ProviderKeys;
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
 use crate::smtp::tls::{self, TlsError};
@@ -51,6 +52,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("cannot use the password file {path}: {reason}; fix it, or leave out --ui-auth-file")]
     AuthFile { path: PathBuf, reason: String },
+    #[error("cannot use the provider keys file {path}: {reason}; fix it, or leave out --provider-keys")]
+    ProviderKeys { path: PathBuf, reason: String },
     #[error(
         "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
     )]
@@ -95,6 +98,12 @@ impl Engine {
             ),
             (None, true) => {}
         }
+        let provider_keys = match &config.provider_keys {
+            Some(path) => {
+                ProviderKeys::load(path).map_err(|reason| StartError::ProviderKeys { path: path.clone(), reason })?
+            }
+            None => ProviderKeys::default(),
+        };
         // Before anything is bound: a bad records file is a usage error.
         let verifier = Verifier::new(&config.checks)?;
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
@@ -123,6 +132,7 @@ impl Engine {
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_auth(auth)
+            .with_provider_keys(provider_keys)
             .with_http_address(http_addr)
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())

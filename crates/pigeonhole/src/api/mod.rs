@@ -27,7 +27,9 @@
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
-//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`.
+//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`
+//!   and the provider APIs ([`crate::providers`], merged into [`router`]), which
+//!   check their provider's own credential.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
 //! * [`openapi`]: `/api/v1/openapi.json`, the OpenAPI document of all of the above,
 //!   made from the handlers and types; [`routes`] adds each route to the router and
@@ -81,6 +83,7 @@ use utoipa_axum::routes;
 use crate::config::{HttpLimits, RelayConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
+use crate::providers::{self, ProviderKeys, ProviderState};
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
@@ -127,6 +130,8 @@ pub struct ApiState {
     max_body: usize,
     /// The UI page's Content-Security-Policy ([`ui::policy`]).
     ui_policy: HeaderValue,
+    /// What the provider APIs' routes get.
+    providers: ProviderState,
 }
 
 impl ApiState {
@@ -139,7 +144,6 @@ impl ApiState {
         intake: Arc<smtp::Intake>,
     ) -> ApiState {
         ApiState {
-            store,
             events,
             streams: Streams::new(),
             started: Instant::now(),
@@ -155,6 +159,8 @@ impl ApiState {
             authentication: None,
             max_body: HttpLimits::default().max_body,
             ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
+            providers: ProviderState::new(store.clone()),
+            store,
         }
     }
 
@@ -177,6 +183,11 @@ impl ApiState {
     /// Require these credentials for everything but `/livez`.
     pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
+    }
+
+    /// Let the provider APIs take only these keys (`--provider-keys`).
+    pub fn with_provider_keys(self, keys: ProviderKeys) -> ApiState {
+        ApiState { providers: self.providers.clone().with_keys(keys), ..self }
     }
 
     /// Say that HTTP listens on `address`: off loopback, the guard takes any Host
@@ -216,7 +227,11 @@ impl ApiState {
 
 /// The whole API. The engine serves it with `axum::serve(listener,
 /// router(state).into_make_service_with_connect_info::<SocketAddr>())` (the send
-/// API records the client's address when it is there).
+/// APIs record the client's address when it is there).
+///
+/// The provider APIs are merged in after the basic auth and the body limit are
+/// layered on ours, so neither applies to them (each has its provider's limit),
+/// and before the guard, which stands in front of everything.
 pub fn router(state: ApiState) -> Router {
     let (routes, _) = routes().split_for_parts();
     routes
@@ -226,6 +241,7 @@ pub fn router(state: ApiState) -> Router {
         })
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
+        .merge(providers::router(state.providers.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -31,7 +31,7 @@ pub struct Draft {
 }
 
 /// A file to attach, decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DraftAttachment {
     pub filename: String,
     pub content: Vec<u8>,
@@ -110,6 +110,14 @@ pub fn header(name: &str, value: &str) -> Result<HeaderValue, String> {
         return Err(format!("header {name} must not contain line breaks"));
     }
     Ok(HeaderValue::new(header_name, value.to_string()))
+}
+
+/// A subject an API asked for: one line, as every header field.
+pub fn subject(value: &str) -> Result<String, String> {
+    if value.contains(['\r', '\n']) {
+        return Err("the subject must not contain line breaks".to_string());
+    }
+    Ok(value.to_string())
 }
 
 /// A media type an API gave for an attachment.

@@ -3,7 +3,275 @@
 //! at Pigeonhole: each request is read as the provider documents it, built into a
 //! real MIME message, and answered in the provider's own success and error shapes.
 //!
+//! What every provider shares lives here: [`Provider`], the [`ProviderState`] its
+//! handlers get, [`Call`] (one admitted request: its credential checked against
+//! the [`ProviderKeys`], the inbox it names, the request as recorded for the
+//! envelope, and the submit into the store), [`Refusal`] (the failures every
+//! provider answers, each in its own shape) and [`ProviderError`] (that shape).
+//! One module per provider reads its request and writes its answers:
+//!
 //! * [`draft`]: a message as a send API describes it, built into MIME (also
 //!   Mailpit's `POST /api/v1/send`).
+//! * `keys`: `--provider-keys FILE`, the keys a provider takes and the inboxes
+//!   they map to.
+//! * `recording`: the request as the envelope keeps it, secrets masked.
+//! * `sendgrid`: `POST /v3/mail/send`.
+//!
+//! [`router`] is merged into the API's router behind its Host/Origin guard, but
+//! outside the UI's basic auth and form-body refusal: a provider route checks its
+//! provider's credential header instead, which a cross-site page cannot send.
 
 pub mod draft;
+mod keys;
+mod recording;
+mod sendgrid;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::model::{ApiRequest, Envelope, MessageId, NewMessage};
+use crate::store::{Store, SubmitError};
+use draft::Built;
+pub use keys::ProviderKeys;
+
+/// An email provider whose send API Pigeonhole stands in for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    SendGrid,
+    Postmark,
+    Mailgun,
+    Ses,
+    Resend,
+}
+
+impl Provider {
+    /// The provider's name in inbox names, `ApiRequest.provider` and the keys file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::SendGrid => "sendgrid",
+            Provider::Postmark => "postmark",
+            Provider::Mailgun => "mailgun",
+            Provider::Ses => "ses",
+            Provider::Resend => "resend",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the provider handlers need. Cheap to clone.
+#[derive(Clone)]
+pub struct ProviderState {
+    store: Store,
+    keys: Arc<ProviderKeys>,
+}
+
+impl ProviderState {
+    /// Provider APIs over `store`, taking any credential.
+    pub fn new(store: Store) -> ProviderState {
+        ProviderState { store, keys: Arc::new(ProviderKeys::default()) }
+    }
+
+    /// Take only these keys from the providers they list.
+    pub fn with_keys(self, keys: ProviderKeys) -> ProviderState {
+        ProviderState { keys: Arc::new(keys), ..self }
+    }
+}
+
+/// Every provider route, each with its provider's request size limit (so a body
+/// over it is that provider's 413, read no further).
+pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<S> {
+    Router::new()
+        .route("/v3/mail/send", post(sendgrid::send).layer(DefaultBodyLimit::max(sendgrid::MAX_REQUEST)))
+        .with_state(state)
+}
+
+/// The credential a request carried: the secret as sent, and the part of it that
+/// says which key it is without giving it away (SendGrid's `SG.<id>`, an AWS
+/// access key ID, a Mailgun domain …), which names the inbox.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub secret: String,
+    pub name: String,
+}
+
+impl Credential {
+    /// A secret with a known non-secret part.
+    pub fn named(secret: &str, name: String) -> Credential {
+        Credential { secret: secret.to_string(), name }
+    }
+
+    /// A secret not in its provider's form (a placeholder an app uses in
+    /// development, say): named `key-` and the start of its SHA-256, which tells
+    /// keys apart without showing one.
+    pub fn fingerprinted(secret: &str) -> Credential {
+        let digest = Sha256::digest(secret);
+        let name = format!("key-{}", digest[..4].iter().map(|b| format!("{b:02x}")).collect::<String>());
+        Credential { secret: secret.to_string(), name }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A failure every provider answers, each in its own shape and words.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The provider's credential header is missing or not in its form.
+    MissingCredential,
+    /// Keys are configured for the provider (`--provider-keys`) and this is none
+    /// of them.
+    UnknownCredential,
+    /// The body could not be read: over the route's limit (413), or cut off.
+    Body { status: StatusCode, reason: String },
+    /// The store did not take the message.
+    Store(SubmitError),
+}
+
+impl Refusal {
+    /// The HTTP status the failure has at every provider: overload is 429, which
+    /// SDKs retry; a full disk or shutdown 503; a broken store 500.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::MissingCredential => StatusCode::UNAUTHORIZED,
+            Refusal::UnknownCredential => StatusCode::FORBIDDEN,
+            Refusal::Body { status, .. } => *status,
+            Refusal::Store(SubmitError::Busy) => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Store(SubmitError::DiskFull | SubmitError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Store(SubmitError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    /// Pigeonhole's words for it; providers with documented texts use theirs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::MissingCredential => f.write_str("the request has no credential header"),
+            Refusal::UnknownCredential => f.write_str("the key is not one of those in --provider-keys"),
+            Refusal::Body { reason, .. } => f.write_str(reason),
+            // The cause of a failed store is for the log, not the client.
+            Refusal::Store(SubmitError::Failed(_)) => f.write_str("internal error, see Pigeonhole's log"),
+            Refusal::Store(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl From<BytesRejection> for Refusal {
+    fn from(rejection: BytesRejection) -> Refusal {
+        Refusal::Body { status: rejection.status(), reason: rejection.body_text() }
+    }
+}
+
+/// An answer in a provider's error shape: its status and its body.
+#[derive(Debug)]
+pub struct ProviderError {
+    pub status: StatusCode,
+    content_type: &'static str,
+    body: String,
+}
+
+impl ProviderError {
+    /// A JSON error body.
+    pub fn json(status: StatusCode, body: serde_json::Value) -> ProviderError {
+        ProviderError { status, content_type: "application/json", body: body.to_string() }
+    }
+
+    /// The body as sent.
+    #[cfg(test)]
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+impl IntoResponse for ProviderError {
+    fn into_response(self) -> Response {
+        (self.status, [(CONTENT_TYPE, HeaderValue::from_static(self.content_type))], self.body).into_response()
+    }
+}
+
+/// One request to a provider route, admitted: whose it is, where its mail goes and
+/// what it said.
+#[derive(Debug)]
+pub struct Call {
+    provider: Provider,
+    inbox: String,
+    peer: String,
+    request: String,
+}
+
+impl Call {
+    /// Check the request's credential (`None`: its provider's header is missing)
+    /// against the keys, and record the request.
+    pub fn admit(
+        state: &ProviderState,
+        provider: Provider,
+        parts: &Parts,
+        body: &[u8],
+        credential: Option<Credential>,
+    ) -> Result<Call, Refusal> {
+        let credential = credential.ok_or(Refusal::MissingCredential)?;
+        let inbox = state.keys.inbox(provider, &credential).ok_or(Refusal::UnknownCredential)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| format!("{provider}-api"), |peer| peer.0.to_string());
+        Ok(Call { provider, inbox, peer, request: recording::request(parts, body) })
+    }
+
+    /// Store one message of this request, under the ID the provider's answer gives
+    /// the app. Answers after the message is committed.
+    pub async fn submit(
+        &self,
+        state: &ProviderState,
+        message: Built,
+        provider_message_id: &str,
+    ) -> Result<MessageId, Refusal> {
+        let envelope = Envelope {
+            mail_from: message.mail_from,
+            rcpt_to: message.rcpt_to,
+            helo: format!("{}-api", self.provider),
+            peer: self.peer.clone(),
+            tls: false,
+            auth_user: Some(self.inbox.clone()),
+            transcript: String::new(),
+            api: Some(ApiRequest {
+                provider: self.provider.name().to_string(),
+                provider_message_id: provider_message_id.to_string(),
+                request: self.request.clone(),
+            }),
+            simulation: None,
+        };
+        let message = NewMessage { raw: message.raw, envelope, received_at: OffsetDateTime::now_utc() };
+        state.store.submit(message).await.map_err(|err| {
+            if let SubmitError::Failed(cause) = &err {
+                tracing::error!("{} api: {cause}", self.provider);
+            }
+            Refusal::Store(err)
+        })
+    }
+}

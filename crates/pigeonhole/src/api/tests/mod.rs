@@ -18,6 +18,7 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod providers;
 mod send;
 mod tags;
 mod ui;

@@ -1,0 +1,152 @@
+//! The provider APIs as merged into the router (crate::providers): stored mail
+//! and its envelope, credentials and keys, the body limit, and which of the API's
+//! layers stand in front of them.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Answer, Api};
+use crate::api::{Credentials, router};
+use crate::providers::ProviderKeys;
+
+const SENDGRID_KEY: &str = "SG.shopkey.s3cret-part-of-the-key";
+
+fn sendgrid_body(subject: &str) -> Value {
+    json!({
+        "personalizations": [{"to": [{"email": "ann@example.test"}], "bcc": [{"email": "hidden@example.test"}]}],
+        "from": {"email": "app@example.test"},
+        "subject": subject,
+        "content": [{"type": "text/plain", "value": "Hello"}],
+        "categories": ["welcome"],
+    })
+}
+
+impl Api {
+    async fn sendgrid(&self, body: impl Into<axum::body::Body>, headers: &[(&str, &str)]) -> Answer {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request(Method::POST, "/v3/mail/send", body, &all).await
+    }
+}
+
+fn sendgrid_error(answer: &Answer, status: StatusCode) -> Value {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let json = answer.json();
+    assert_eq!(json["errors"].as_array().unwrap().len(), 1, "{json}");
+    json["errors"][0].clone()
+}
+
+#[tokio::test]
+async fn sendgrid_mail_is_stored_with_its_request() {
+    let api = Api::new().await;
+    let bearer = format!("Bearer {SENDGRID_KEY}");
+    let answer = api.sendgrid(sendgrid_body("Welcome").to_string(), &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+    assert!(answer.body.is_empty());
+    let message_id = answer.header("x-message-id").unwrap().to_string();
+    assert_eq!(message_id.len(), 22);
+
+    let page = api.get_json("/api/v1/messages").await;
+    assert_eq!(page["total"], 1);
+    let summary = &page["messages"][0];
+    assert_eq!(summary["Subject"], "Welcome");
+    assert_eq!(summary["Username"], "sendgrid:SG.shopkey");
+    assert_eq!(summary["Tags"], json!(["welcome"]));
+    let id = summary["ID"].as_str().unwrap();
+    let envelope = api.get_json(&format!("/api/v1/message/{id}/envelope")).await;
+    assert_eq!(envelope["RcptTo"], json!(["ann@example.test", "hidden@example.test"]));
+    assert_eq!(envelope["MailFrom"], "app@example.test");
+    assert_eq!(envelope["Helo"], "sendgrid-api");
+    assert_eq!(envelope["AuthUser"], "sendgrid:SG.shopkey");
+    assert_eq!(envelope["Api"]["Provider"], "sendgrid");
+    assert_eq!(envelope["Api"]["ProviderMessageId"], message_id);
+    let request = envelope["Api"]["Request"].as_str().unwrap();
+    assert!(request.starts_with("POST /v3/mail/send HTTP/1.1\n"), "{request}");
+    assert!(request.contains("authorization: Bearer SG.s…\n"), "{request}");
+    assert!(!request.contains("s3cret"), "{request}");
+    assert!(request.ends_with(&sendgrid_body("Welcome").to_string()), "{request}");
+}
+
+#[tokio::test]
+async fn sendgrid_refusals_are_in_its_shape_and_store_nothing() {
+    let api = Api::new().await;
+    let missing = api.sendgrid(sendgrid_body("x").to_string(), &[]).await;
+    let error = sendgrid_error(&missing, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        error,
+        json!({"message": "The provided authorization grant is invalid, expired, or revoked", "field": null, "help": null})
+    );
+    let basic = api.sendgrid(sendgrid_body("x").to_string(), &[("authorization", "Basic YXBpOmtleQ==")]).await;
+    sendgrid_error(&basic, StatusCode::UNAUTHORIZED);
+
+    let bearer = ("authorization", "Bearer SG.a.b");
+    let mut no_from = sendgrid_body("x");
+    no_from.as_object_mut().unwrap().remove("from");
+    let error = sendgrid_error(&api.sendgrid(no_from.to_string(), &[bearer]).await, StatusCode::BAD_REQUEST);
+    assert_eq!(error["field"], "from.email");
+    sendgrid_error(&api.sendgrid("{\"personalizations\":", &[bearer]).await, StatusCode::BAD_REQUEST);
+
+    let mut sandbox = sendgrid_body("x");
+    sandbox["mail_settings"] = json!({"sandbox_mode": {"enable": true}});
+    let answer = api.sendgrid(sandbox.to_string(), &[bearer]).await;
+    assert_eq!((answer.status, answer.body.is_empty()), (StatusCode::OK, true));
+    assert_eq!(answer.header("x-message-id"), None);
+
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
+}
+
+/// 50 MB is over SendGrid's 30 MB and over the API's own 10 MB cap: SendGrid's 413,
+/// read no further than its limit.
+#[tokio::test]
+async fn sendgrid_answers_an_oversized_request_413() {
+    let api = Api::new().await;
+    let body = vec![b' '; 50 * 1000 * 1000];
+    let answer = api.sendgrid(body, &[("authorization", "Bearer SG.a.b")]).await;
+    let error = sendgrid_error(&answer, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error["message"].as_str().unwrap().contains("too large"), "{error}");
+
+    // Over the API's 10 MB cap but within SendGrid's limit: taken.
+    let mut big = sendgrid_body("big");
+    big["content"] = json!([{"type": "text/plain", "value": "a".repeat(11 * 1024 * 1024)}]);
+    let answer = api.sendgrid(big.to_string(), &[("authorization", "Bearer SG.a.b")]).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+}
+
+/// With `--provider-keys`, a listed key's mail goes to its inbox and any other key
+/// is refused; the UI's basic auth does not apply to provider routes, the guard
+/// does.
+#[tokio::test]
+async fn keys_auth_and_guard() {
+    let mut api = Api::new().await;
+    let keys = api.dir.path().join("keys.toml");
+    std::fs::write(&keys, format!("[[key]]\nprovider = \"sendgrid\"\nkey = \"{SENDGRID_KEY}\"\ninbox = \"shop\"\n"))
+        .unwrap();
+    let users = api.dir.path().join("htpasswd");
+    std::fs::write(&users, "alice:pw\n").unwrap();
+    let state = api
+        .state
+        .clone()
+        .with_provider_keys(ProviderKeys::load(&keys).unwrap())
+        .with_auth(Some(Credentials::load(&users).unwrap()));
+    api.router = router(state);
+
+    let bearer = format!("Bearer {SENDGRID_KEY}");
+    let answer = api.sendgrid(sendgrid_body("Mapped").to_string(), &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+    let other = api.sendgrid(sendgrid_body("Other").to_string(), &[("authorization", "Bearer SG.other.key")]).await;
+    sendgrid_error(&other, StatusCode::UNAUTHORIZED);
+
+    let cross_site = api
+        .sendgrid(sendgrid_body("CSRF").to_string(), &[("authorization", &bearer), ("origin", "https://evil.example")])
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+
+    // Our API still asks for the password.
+    assert_eq!(api.get("/api/v1/messages").await.status, StatusCode::UNAUTHORIZED);
+    let alice = ("authorization", "Basic YWxpY2U6cHc=");
+    let page = api.request(Method::GET, "/api/v1/messages", axum::body::Body::empty(), &[alice]).await.json();
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["messages"][0]["Username"], "shop");
+    assert_eq!(page["messages"][0]["Subject"], "Mapped");
+}
