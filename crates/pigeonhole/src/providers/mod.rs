@@ -16,6 +16,8 @@
 //!   they map to.
 //! * `recording`: the request as the envelope keeps it, secrets masked.
 //! * `sendgrid`: `POST /v3/mail/send`.
+//! * `postmark`: `POST /email`, `POST /email/batch`.
+//! * `resend`: `POST /emails`, `POST /emails/batch`.
 //!
 //! [`router`] is merged into the API's router behind its Host/Origin guard, but
 //! outside the UI's basic auth and form-body refusal: a provider route checks its
@@ -23,7 +25,9 @@
 
 pub mod draft;
 mod keys;
+mod postmark;
 mod recording;
+mod resend;
 mod sendgrid;
 
 use std::fmt;
@@ -102,6 +106,10 @@ impl ProviderState {
 pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<S> {
     Router::new()
         .route("/v3/mail/send", post(sendgrid::send).layer(DefaultBodyLimit::max(sendgrid::MAX_REQUEST)))
+        .route("/email", post(postmark::email).layer(DefaultBodyLimit::max(postmark::MAX_REQUEST)))
+        .route("/email/batch", post(postmark::batch).layer(DefaultBodyLimit::max(postmark::MAX_REQUEST)))
+        .route("/emails", post(resend::send).layer(DefaultBodyLimit::max(resend::MAX_REQUEST)))
+        .route("/emails/batch", post(resend::batch).layer(DefaultBodyLimit::max(resend::MAX_REQUEST)))
         .with_state(state)
 }
 

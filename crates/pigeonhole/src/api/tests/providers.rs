@@ -150,3 +150,77 @@ async fn keys_auth_and_guard() {
     assert_eq!(page["messages"][0]["Username"], "shop");
     assert_eq!(page["messages"][0]["Subject"], "Mapped");
 }
+
+#[tokio::test]
+async fn postmark_single_and_batch() {
+    let api = Api::new().await;
+    let token = ("x-postmark-server-token", "0f3c9a2e-1b4d-4c6e-8f00-123456789abc");
+    let json = ("content-type", "application/json");
+    let email = json!({"From": "app@example.test", "To": "ann@example.test", "Subject": "One", "TextBody": "Hi"});
+    let answer = api.request(Method::POST, "/email", email.to_string(), &[json, token]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let sent = answer.json();
+    assert_eq!(
+        (&sent["To"], &sent["ErrorCode"], &sent["Message"]),
+        (&json!("ann@example.test"), &json!(0), &json!("OK"))
+    );
+    let message_id = sent["MessageID"].as_str().unwrap();
+
+    let batch = json!([email, {"From": "nope", "To": "ann@example.test", "TextBody": "x"}]);
+    let answer = api.request(Method::POST, "/email/batch", batch.to_string(), &[json, token]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let answers = answer.json();
+    assert_eq!(answers[0]["ErrorCode"], 0);
+    assert_eq!(answers[1], json!({"ErrorCode": 300, "Message": "Invalid 'From' address: 'nope'."}));
+
+    let missing = api.request(Method::POST, "/email", email.to_string(), &[json]).await;
+    assert_eq!((missing.status, &missing.json()["ErrorCode"]), (StatusCode::UNAUTHORIZED, &json!(10)));
+    let not_json = api.request(Method::POST, "/email", "{", &[json, token]).await;
+    assert_eq!(not_json.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(not_json.json(), json!({"ErrorCode": 402, "Message": "Received invalid JSON input."}));
+
+    let page = api.get_json("/api/v1/messages").await;
+    assert_eq!(page["total"], 2);
+    let first = page["messages"][1]["ID"].as_str().unwrap();
+    let envelope = api.get_json(&format!("/api/v1/message/{first}/envelope")).await;
+    assert_eq!(envelope["Api"]["ProviderMessageId"], message_id);
+    assert!(envelope["AuthUser"].as_str().unwrap().starts_with("postmark:key-"));
+    assert!(envelope["Api"]["Request"].as_str().unwrap().contains("x-postmark-server-token: 0f3c…\n"));
+}
+
+#[tokio::test]
+async fn resend_single_batch_and_keys() {
+    let mut api = Api::new().await;
+    let keys = api.dir.path().join("keys.toml");
+    std::fs::write(&keys, "[[key]]\nprovider = \"resend\"\nkey = \"re_abc123_secretpart\"\n").unwrap();
+    api.router = router(api.state.clone().with_provider_keys(ProviderKeys::load(&keys).unwrap()));
+    let key = ("authorization", "Bearer re_abc123_secretpart");
+    let json = ("content-type", "application/json");
+    let email = json!({"from": "App <app@example.test>", "to": "ann@example.test", "subject": "One", "text": "Hi"});
+    let answer = api.request(Method::POST, "/emails", email.to_string(), &[json, key]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let id = answer.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+
+    let batch = json!([email, email]);
+    let answer = api.request(Method::POST, "/emails/batch", batch.to_string(), &[json, key]).await;
+    assert_eq!(answer.json()["data"].as_array().unwrap().len(), 2);
+    // One bad email refuses the whole batch.
+    let batch = json!([email, {"from": "app@example.test", "subject": "x"}]);
+    let answer = api.request(Method::POST, "/emails/batch", batch.to_string(), &[json, key]).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer.json(),
+        json!({"statusCode": 422, "name": "missing_required_field", "message": "emails[1]: Missing `to` field."})
+    );
+
+    let missing = api.request(Method::POST, "/emails", email.to_string(), &[json]).await;
+    assert_eq!((missing.status, &missing.json()["name"]), (StatusCode::UNAUTHORIZED, &json!("missing_api_key")));
+    let wrong =
+        api.request(Method::POST, "/emails", email.to_string(), &[json, ("authorization", "Bearer re_x_y")]).await;
+    assert_eq!((wrong.status, &wrong.json()["name"]), (StatusCode::FORBIDDEN, &json!("invalid_api_key")));
+
+    let page = api.get_json("/api/v1/messages").await;
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["messages"][0]["Username"], "resend:re_abc123");
+}
