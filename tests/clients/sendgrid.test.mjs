@@ -1,0 +1,92 @@
+// sendgrid.test.mjs - SendGrid's v3 Mail Send API through the real SDK
+// (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
+// pointed at a real `pigeonhole serve`: the stored message and its files byte for
+// byte, the envelope's Api record, a validation error and the missing key as the
+// SDK surfaces them.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import sgClient from '@sendgrid/client';
+import sgMail from '@sendgrid/mail';
+
+import { startEngine } from '../../ui/tests/harness.mjs';
+import { assertApiRecord, assertFiles, files, storedMessage } from './provider-mail.mjs';
+
+const KEY = 'SG.e2ekeyid.the-secret-part-of-the-key';
+let engine;
+
+before(async () => {
+  engine = await startEngine();
+  const client = new sgClient.Client();
+  client.setApiKey(KEY);
+  // The one setting an app changes (after setApiKey, which sets the region's URL).
+  client.setDefaultRequest('baseUrl', engine.url);
+  sgMail.setClient(client);
+});
+after(() => engine?.stop());
+
+test('a message with an inline image and an attachment is stored as sent', async () => {
+  const { png, pdf } = files();
+  const [response] = await sgMail.send({
+    to: { email: 'ann@example.test', name: 'Ann' },
+    cc: 'cc@example.test',
+    bcc: 'hidden@example.test',
+    from: { email: 'shop@example.test', name: 'Shop' },
+    replyTo: 'help@example.test',
+    subject: 'Your order via SendGrid',
+    text: 'Thanks for your order',
+    html: '<p>Thanks <img src="cid:logo"></p>',
+    attachments: [
+      { content: png.toString('base64'), filename: 'logo.png', type: 'image/png', disposition: 'inline', content_id: 'logo' },
+      { content: pdf.toString('base64'), filename: 'invoice.pdf', type: 'application/pdf', disposition: 'attachment' },
+    ],
+    categories: ['orders'],
+    customArgs: { order: '42' },
+    headers: { 'X-Campaign': 'spring' },
+  });
+  assert.equal(response.statusCode, 202);
+  const messageId = response.headers['x-message-id'];
+  assert.match(messageId, /^[A-Za-z0-9_-]{22}$/);
+
+  const message = await storedMessage(engine, 'Your order via SendGrid');
+  assert.deepEqual(message.From, { Name: 'Shop', Address: 'shop@example.test' });
+  assert.deepEqual(message.To, [{ Name: 'Ann', Address: 'ann@example.test' }]);
+  assert.deepEqual(message.Bcc, [], 'no Bcc header in delivered mail');
+  assert.deepEqual(message.Tags, ['orders']);
+  assert.equal(message.Text.trim(), 'Thanks for your order');
+  await assertFiles(engine, message, { png, pdf });
+  await assertApiRecord(engine, message, {
+    provider: 'sendgrid',
+    providerMessageId: messageId,
+    inbox: 'sendgrid:SG.e2ekeyid',
+    secret: 'the-secret-part',
+    rcptTo: ['ann@example.test', 'cc@example.test', 'hidden@example.test'],
+  });
+});
+
+test('an invalid from address is SendGrid’s 400 as the SDK throws it', async () => {
+  await assert.rejects(
+    sgMail.send({ to: 'ann@example.test', from: 'not-an-address', subject: 'Invalid from', text: 'x' }),
+    (err) => {
+      assert.equal(err.code, 400);
+      assert.deepEqual(err.response.body, {
+        errors: [{ message: 'The from email does not contain a valid address.', field: 'from.email', help: null }],
+      });
+      return true;
+    },
+  );
+});
+
+test('without an API key the SDK gets SendGrid’s 401', async () => {
+  const client = new sgClient.Client();
+  client.setDefaultRequest('baseUrl', engine.url);
+  const body = { personalizations: [{ to: [{ email: 'a@example.test' }] }], from: { email: 'b@example.test' }, subject: 'No key', content: [{ type: 'text/plain', value: 'x' }] };
+  await assert.rejects(client.request({ method: 'POST', url: '/v3/mail/send', body }), (err) => {
+    assert.equal(err.code, 401);
+    assert.equal(err.response.body.errors[0].message, 'The provided authorization grant is invalid, expired, or revoked');
+    return true;
+  });
+  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"No key"')}`)).json();
+  assert.equal(page.messages.length, 0);
+});
