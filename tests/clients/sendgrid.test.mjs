@@ -2,9 +2,13 @@
 // (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
 // pointed at a real `pigeonhole serve`: the stored message and its files byte for
 // byte, the envelope's Api record, a validation error and the missing key as the
-// SDK surfaces them.
+// SDK surfaces them. The engine runs with --provider-keys: the key's mail lands in
+// the inbox the file maps it to, and any other key is refused.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import sgClient from '@sendgrid/client';
@@ -15,16 +19,23 @@ import { assertApiRecord, assertFiles, files, storedMessage } from './provider-m
 
 const KEY = 'SG.e2ekeyid.the-secret-part-of-the-key';
 let engine;
+let keysDir;
 
 before(async () => {
-  engine = await startEngine();
+  keysDir = await mkdtemp(join(tmpdir(), 'pigeonhole-keys-'));
+  const keys = join(keysDir, 'keys.toml');
+  await writeFile(keys, `[[key]]\nprovider = "sendgrid"\nkey = "${KEY}"\ninbox = "shop"\n`);
+  engine = await startEngine({ args: ['--provider-keys', keys] });
   const client = new sgClient.Client();
   client.setApiKey(KEY);
   // The one setting an app changes (after setApiKey, which sets the region's URL).
   client.setDefaultRequest('baseUrl', engine.url);
   sgMail.setClient(client);
 });
-after(() => engine?.stop());
+after(async () => {
+  await engine?.stop();
+  await rm(keysDir, { recursive: true, force: true });
+});
 
 test('a message with an inline image and an attachment is stored as sent', async () => {
   const { png, pdf } = files();
@@ -59,7 +70,7 @@ test('a message with an inline image and an attachment is stored as sent', async
   await assertApiRecord(engine, message, {
     provider: 'sendgrid',
     providerMessageId: messageId,
-    inbox: 'sendgrid:SG.e2ekeyid',
+    inbox: 'shop',
     secret: 'the-secret-part',
     rcptTo: ['ann@example.test', 'cc@example.test', 'hidden@example.test'],
   });
@@ -78,15 +89,18 @@ test('an invalid from address is SendGrid’s 400 as the SDK throws it', async (
   );
 });
 
-test('without an API key the SDK gets SendGrid’s 401', async () => {
-  const client = new sgClient.Client();
-  client.setDefaultRequest('baseUrl', engine.url);
-  const body = { personalizations: [{ to: [{ email: 'a@example.test' }] }], from: { email: 'b@example.test' }, subject: 'No key', content: [{ type: 'text/plain', value: 'x' }] };
-  await assert.rejects(client.request({ method: 'POST', url: '/v3/mail/send', body }), (err) => {
-    assert.equal(err.code, 401);
-    assert.equal(err.response.body.errors[0].message, 'The provided authorization grant is invalid, expired, or revoked');
-    return true;
-  });
-  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"No key"')}`)).json();
+test('without an API key, or with one not in the keys file, the SDK gets SendGrid’s 401', async () => {
+  const body = { personalizations: [{ to: [{ email: 'a@example.test' }] }], from: { email: 'b@example.test' }, subject: 'Refused', content: [{ type: 'text/plain', value: 'x' }] };
+  for (const key of [null, 'SG.otherid.other-secret']) {
+    const client = new sgClient.Client();
+    if (key) client.setApiKey(key);
+    client.setDefaultRequest('baseUrl', engine.url);
+    await assert.rejects(client.request({ method: 'POST', url: '/v3/mail/send', body }), (err) => {
+      assert.equal(err.code, 401, `key ${key}`);
+      assert.equal(err.response.body.errors[0].message, 'The provided authorization grant is invalid, expired, or revoked');
+      return true;
+    });
+  }
+  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"Refused"')}`)).json();
   assert.equal(page.messages.length, 0);
 });
