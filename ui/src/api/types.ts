@@ -142,6 +142,50 @@ Api: ApiRequest | null,
 Simulation: SimulationOutcome | null, };
 
 /**
+ * The HTTP request a message came in, for mail sent through a provider's API.
+ */
+export type ApiRequest = { 
+/**
+ * The provider whose API took it: `sendgrid`, `postmark`, `mailgun`, `ses` or
+ * `resend`.
+ */
+Provider: string, 
+/**
+ * The ID the provider's answer gave the app for this message (what its
+ * events and webhooks refer to).
+ */
+ProviderMessageId: string, 
+/**
+ * The request as received: request line, headers with credentials masked,
+ * body (long bodies cut).
+ */
+Request: string, };
+
+/**
+ * Which simulation rule applied to a message and what the sender got back.
+ */
+export type SimulationOutcome = { 
+/**
+ * The rule that matched: a simulator address (`bounce@simulator.test`) or a
+ * rule from the rules file, by name.
+ */
+Rule: string, 
+/**
+ * Its action: `accept`, `reject`, `defer`, `tarpit`, `disconnect`, `bounce`,
+ * `complaint`, `auto-reply` or `forward`.
+ */
+Action: string, 
+/**
+ * What the sender was answered (an SMTP reply, or the HTTP status and body).
+ */
+Reply: string, 
+/**
+ * What followed the answer, one line each (a DSN delivered to the sender's
+ * inbox, a forward through the relay …).
+ */
+Effects: Array<string>, };
+
+/**
  * The whole report for one message.
  */
 export type CheckReport = { 

@@ -23,11 +23,11 @@ use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::model::Address;
+use crate::model::{ApiRequest, InboxInfo, MessagePage, MessageSummary, SimulationOutcome};
 use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{
     Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
 };
-use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -52,6 +52,8 @@ fn render() -> String {
         declaration::<Checksums>(&config),
         declaration::<PartNode>(&config),
         declaration::<Envelope>(&config),
+        declaration::<ApiRequest>(&config),
+        declaration::<SimulationOutcome>(&config),
         declaration::<CheckReport>(&config),
         declaration::<CheckSummary>(&config),
         declaration::<Check>(&config),
