@@ -2,7 +2,7 @@
 // (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
 // pointed at a real `pigeonhole serve`: the stored message and its files byte for
 // byte, the envelope's Api record, a validation error and the missing key as the
-// SDK surfaces them. The engine runs with --provider-keys: the key's mail lands in
+// SDK surfaces them, a 50 MB request. The engine runs with --provider-keys: the key's mail lands in
 // the inbox the file maps it to, and any other key is refused.
 
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+
+import http from 'node:http';
 
 import sgClient from '@sendgrid/client';
 import sgMail from '@sendgrid/mail';
@@ -103,4 +105,25 @@ test('without an API key, or with one not in the keys file, the SDK gets SendGri
   }
   const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"Refused"')}`)).json();
   assert.equal(page.messages.length, 0);
+});
+
+test('a 50 MB request gets SendGrid’s 413 after it is sent whole, not a broken pipe', async () => {
+  const body = Buffer.alloc(50 * 1000 * 1000, 0x20);
+  const answer = await new Promise((resolve, reject) => {
+    const request = http.request(`${engine.url}/v3/mail/send`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-length': body.length },
+    });
+    request.on('response', (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+  assert.equal(answer.status, 413);
+  const error = JSON.parse(answer.body).errors[0];
+  assert.match(error.message, /too large/);
+  assert.equal(error.field, null);
 });

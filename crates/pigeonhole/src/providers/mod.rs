@@ -35,14 +35,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::rejection::BytesRejection;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -101,15 +101,15 @@ impl ProviderState {
     }
 }
 
-/// Every provider route, each with its provider's request size limit (so a body
-/// over it is that provider's 413, read no further).
+/// Every provider route. Each reads its body through [`Call::admit`], under its
+/// provider's request size limit.
 pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<S> {
     Router::new()
-        .route("/v3/mail/send", post(sendgrid::send).layer(DefaultBodyLimit::max(sendgrid::MAX_REQUEST)))
-        .route("/email", post(postmark::email).layer(DefaultBodyLimit::max(postmark::MAX_REQUEST)))
-        .route("/email/batch", post(postmark::batch).layer(DefaultBodyLimit::max(postmark::MAX_REQUEST)))
-        .route("/emails", post(resend::send).layer(DefaultBodyLimit::max(resend::MAX_REQUEST)))
-        .route("/emails/batch", post(resend::batch).layer(DefaultBodyLimit::max(resend::MAX_REQUEST)))
+        .route("/v3/mail/send", post(sendgrid::send))
+        .route("/email", post(postmark::email))
+        .route("/email/batch", post(postmark::batch))
+        .route("/emails", post(resend::send))
+        .route("/emails/batch", post(resend::batch))
         .with_state(state)
 }
 
@@ -189,10 +189,36 @@ impl fmt::Display for Refusal {
     }
 }
 
-impl From<BytesRejection> for Refusal {
-    fn from(rejection: BytesRejection) -> Refusal {
-        Refusal::Body { status: rejection.status(), reason: rejection.body_text() }
+/// Bytes past a route's limit that are read and dropped before its 413; past
+/// these, the 413 is answered at once.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+/// A request body of at most `limit` bytes (a provider's own request limit).
+/// Past it, the rest is read and dropped, up to [`DRAIN_MAX`] more, before the
+/// 413: SDKs send the whole body before they read the answer, so one that was
+/// answered early would see a broken pipe instead of the provider's error.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Refusal> {
+    let too_large = || Refusal::Body {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        reason: format!("the request body is over the limit of {limit} bytes"),
+    };
+    let (mut kept, mut seen) = (Vec::new(), 0usize);
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| Refusal::Body { status: StatusCode::BAD_REQUEST, reason: err.to_string() })?;
+        seen += chunk.len();
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if seen > limit + DRAIN_MAX {
+            return Err(too_large());
+        } else {
+            kept = Vec::new();
+        }
     }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(kept)
 }
 
 /// An answer in a provider's error shape: its status and its body.
@@ -234,21 +260,25 @@ pub struct Call {
 
 impl Call {
     /// Check the request's credential (`None`: its provider's header is missing)
-    /// against the keys, and record the request.
-    pub fn admit(
+    /// against the keys, then read its body (at most `limit` bytes, the
+    /// provider's own request limit: see [`read_body`]) and record the request.
+    pub async fn admit(
         state: &ProviderState,
         provider: Provider,
         parts: &Parts,
-        body: &[u8],
+        body: Body,
+        limit: usize,
         credential: Option<Credential>,
-    ) -> Result<Call, Refusal> {
+    ) -> Result<(Call, Vec<u8>), Refusal> {
         let credential = credential.ok_or(Refusal::MissingCredential)?;
         let inbox = state.keys.inbox(provider, &credential).ok_or(Refusal::UnknownCredential)?;
+        let body = read_body(body, limit).await?;
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| format!("{provider}-api"), |peer| peer.0.to_string());
-        Ok(Call { provider, inbox, peer, request: recording::request(parts, body) })
+        let call = Call { provider, inbox, peer, request: recording::request(parts, &body) };
+        Ok((call, body))
     }
 
     /// Store one message of this request, under the ID the provider's answer gives

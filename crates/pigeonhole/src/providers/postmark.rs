@@ -18,9 +18,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine as _;
@@ -35,7 +34,7 @@ use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal};
 
 /// Postmark's limits: a batch request (the limit of its routes here), and a
 /// message, attachments included.
-pub const MAX_REQUEST: usize = 50 * 1024 * 1024;
+const MAX_REQUEST: usize = 50 * 1024 * 1024;
 const MAX_MESSAGE: usize = 10 * 1024 * 1024;
 /// Messages per batch, and recipients (To, Cc and Bcc together) per message.
 const MAX_BATCH: usize = 500;
@@ -97,13 +96,10 @@ pub struct Sent {
 }
 
 /// `POST /email`.
-pub async fn email(
-    State(state): State<ProviderState>,
-    parts: Parts,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ProviderError> {
-    let body = body.map_err(|rejection| refused(rejection.into()))?;
-    let call = Call::admit(&state, Provider::Postmark, &parts, &body, credential(&parts)).map_err(refused)?;
+pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Value>, ProviderError> {
+    let (call, body) = Call::admit(&state, Provider::Postmark, &parts, body, MAX_REQUEST, credential(&parts))
+        .await
+        .map_err(refused)?;
     let email: Email = serde_json::from_slice(&body).map_err(|_| invalid_json())?;
     let (to, built) =
         check(email).map_err(|message| error(StatusCode::UNPROCESSABLE_ENTITY, INVALID_REQUEST, message))?;
@@ -115,10 +111,11 @@ pub async fn email(
 pub async fn batch(
     State(state): State<ProviderState>,
     parts: Parts,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Vec<Sent>>, ProviderError> {
-    let body = body.map_err(|rejection| refused(rejection.into()))?;
-    let call = Call::admit(&state, Provider::Postmark, &parts, &body, credential(&parts)).map_err(refused)?;
+    let (call, body) = Call::admit(&state, Provider::Postmark, &parts, body, MAX_REQUEST, credential(&parts))
+        .await
+        .map_err(refused)?;
     let emails: Vec<Email> = serde_json::from_slice(&body).map_err(|_| invalid_json())?;
     if emails.len() > MAX_BATCH {
         return Err(error(

@@ -17,9 +17,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine as _;
@@ -33,7 +32,7 @@ use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal, b
 use crate::store::SubmitError;
 
 /// Resend's limit on a request (40 MB of email after base64).
-pub const MAX_REQUEST: usize = 40 * 1024 * 1024;
+const MAX_REQUEST: usize = 40 * 1024 * 1024;
 /// Emails per batch, and recipients per field.
 const MAX_BATCH: usize = 100;
 const MAX_RECIPIENTS: usize = 50;
@@ -92,13 +91,9 @@ fn invalid(name: &'static str, message: impl Into<String>) -> Invalid {
 }
 
 /// `POST /emails`.
-pub async fn send(
-    State(state): State<ProviderState>,
-    parts: Parts,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ProviderError> {
-    let body = body.map_err(|rejection| refused(rejection.into()))?;
-    let call = Call::admit(&state, Provider::Resend, &parts, &body, credential(&parts)).map_err(refused)?;
+pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Value>, ProviderError> {
+    let (call, body) =
+        Call::admit(&state, Provider::Resend, &parts, body, MAX_REQUEST, credential(&parts)).await.map_err(refused)?;
     let email: Email = serde_json::from_slice(&body).map_err(|err| unprocessable(request_error(&err)))?;
     let built = check(email).map_err(unprocessable)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -107,13 +102,9 @@ pub async fn send(
 }
 
 /// `POST /emails/batch`: all checked, then each stored.
-pub async fn batch(
-    State(state): State<ProviderState>,
-    parts: Parts,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ProviderError> {
-    let body = body.map_err(|rejection| refused(rejection.into()))?;
-    let call = Call::admit(&state, Provider::Resend, &parts, &body, credential(&parts)).map_err(refused)?;
+pub async fn batch(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Value>, ProviderError> {
+    let (call, body) =
+        Call::admit(&state, Provider::Resend, &parts, body, MAX_REQUEST, credential(&parts)).await.map_err(refused)?;
     let emails: Vec<Email> = serde_json::from_slice(&body).map_err(|err| unprocessable(request_error(&err)))?;
     if emails.len() > MAX_BATCH {
         return Err(unprocessable(invalid(

@@ -21,9 +21,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -37,7 +36,7 @@ use super::draft::{self, Built, Draft, DraftAttachment};
 use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal, bearer_token};
 
 /// SendGrid's limit on a request, attachments included.
-pub const MAX_REQUEST: usize = 30 * 1024 * 1024;
+const MAX_REQUEST: usize = 30 * 1024 * 1024;
 
 /// SendGrid's limit on personalizations per request, and on recipients (to, cc
 /// and bcc together) per personalization.
@@ -120,13 +119,10 @@ struct Checked {
 }
 
 /// `POST /v3/mail/send`.
-pub async fn send(
-    State(state): State<ProviderState>,
-    parts: Parts,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ProviderError> {
-    let body = body.map_err(|rejection| refused(rejection.into()))?;
-    let call = Call::admit(&state, Provider::SendGrid, &parts, &body, credential(&parts)).map_err(refused)?;
+pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Response, ProviderError> {
+    let (call, body) = Call::admit(&state, Provider::SendGrid, &parts, body, MAX_REQUEST, credential(&parts))
+        .await
+        .map_err(refused)?;
     let checked = check(&body)?;
     if checked.sandbox {
         return Ok(StatusCode::OK.into_response());
