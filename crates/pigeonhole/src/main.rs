@@ -108,6 +108,9 @@ struct ServeArgs {
     /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
+    /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
+    #[arg(long, env = env::RULES, value_name = "FILE")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     relay: RelayArgs,
     #[command(flatten)]
@@ -289,6 +292,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.relay = args.relay.config();
+    config.rules_file = args.rules;
     config.checks = args.checks.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as

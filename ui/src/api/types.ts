@@ -142,6 +142,30 @@ Api: ApiRequest | null,
 Simulation: SimulationOutcome | null, };
 
 /**
+ * Which simulation rule applied to a message and what the sender got back.
+ */
+export type SimulationOutcome = { 
+/**
+ * The rule that matched: a simulator address (`bounce@simulator.test`) or a
+ * rule from the rules file, by name.
+ */
+Rule: string, 
+/**
+ * Its action: `accept`, `reject`, `defer`, `tarpit`, `disconnect`, `bounce`,
+ * `complaint`, `auto-reply` or `forward`.
+ */
+Action: string, 
+/**
+ * What the sender was answered (an SMTP reply, or the HTTP status and body).
+ */
+Reply: string, 
+/**
+ * What followed the answer, one line each (a DSN delivered to the sender's
+ * inbox, a forward through the relay …).
+ */
+Effects: Array<string>, };
+
+/**
  * The whole report for one message.
  */
 export type CheckReport = { 
@@ -533,3 +557,33 @@ Authentication: ChaosTrigger, };
  * One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
  */
 export type ChaosTrigger = { ErrorCode: number, Probability: number, };
+
+/**
+ * The rules in force, where they are saved, and the built-in simulator addresses.
+ */
+export type RulesInfo = { 
+/**
+ * The rules file's text (TOML).
+ */
+Rules: string, 
+/**
+ * The file PUT saves to (`--rules`, or `rules.toml` in the data folder).
+ */
+Path: string, 
+/**
+ * The simulator addresses, active without any rule (user rules come first).
+ */
+Simulator: Array<SimulatorAddress>, };
+
+/**
+ * One built-in simulator address.
+ */
+export type SimulatorAddress = { 
+/**
+ * The address (`+tags` match too: `bounce+x@simulator.test`).
+ */
+Address: string, 
+/**
+ * What mail to it meets.
+ */
+Effect: string, };

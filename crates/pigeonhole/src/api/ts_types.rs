@@ -16,6 +16,7 @@ use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, StorageView, WebUiConfiguration};
 use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
+use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
@@ -26,6 +27,7 @@ use crate::model::Address;
 use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{
     Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    SimulationOutcome,
 };
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
@@ -52,6 +54,7 @@ fn render() -> String {
         declaration::<Checksums>(&config),
         declaration::<PartNode>(&config),
         declaration::<Envelope>(&config),
+        declaration::<SimulationOutcome>(&config),
         declaration::<CheckReport>(&config),
         declaration::<CheckSummary>(&config),
         declaration::<Check>(&config),
@@ -94,6 +97,8 @@ fn render() -> String {
         declaration::<SpamRule>(&config),
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
+        declaration::<RulesInfo>(&config),
+        declaration::<SimulatorAddress>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

@@ -18,6 +18,7 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod rules;
 mod send;
 mod tags;
 mod ui;
