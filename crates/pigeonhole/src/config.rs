@@ -33,6 +33,9 @@ pub struct Config {
     pub chaos: Option<ChaosTriggers>,
     /// Where released messages are relayed; `None` turns release off.
     pub relay: Option<RelayConfig>,
+    /// The delivery simulation's rules file (`--rules`), read at start and written
+    /// by `PUT /api/v1/rules`; `None`: `rules.toml` in the data folder, when there.
+    pub rules_file: Option<PathBuf>,
     /// htpasswd file of the users allowed into the UI, the API and the event stream
     /// (`--ui-auth-file`); `None`: no authentication.
     pub ui_auth_file: Option<PathBuf>,
@@ -98,6 +101,8 @@ pub mod env {
     pub const DATA: &str = "PIGEONHOLE_DATA";
     /// The log filter (`tracing` syntax, e.g. `debug` or `pigeonhole=trace`).
     pub const LOG: &str = "PIGEONHOLE_LOG";
+    /// The delivery simulation's rules file.
+    pub const RULES: &str = "PIGEONHOLE_RULES";
 }
 
 /// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
@@ -247,6 +252,7 @@ impl Config {
             spamassassin: None,
             chaos: None,
             relay: None,
+            rules_file: None,
             ui_auth_file: None,
             http_allow_unauthenticated: false,
             provider_keys: None,

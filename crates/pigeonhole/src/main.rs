@@ -123,6 +123,9 @@ struct ServeArgs {
     /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any [default: any key, inbox <provider>:<key name>].
     #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
     provider_keys: Option<PathBuf>,
+    /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
+    #[arg(long, env = env::RULES, value_name = "FILE")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     relay: RelayArgs,
     #[command(flatten)]
@@ -305,6 +308,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
     config.relay = args.relay.config();
+    config.rules_file = args.rules;
     config.checks = args.checks.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as

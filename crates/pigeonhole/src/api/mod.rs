@@ -18,6 +18,8 @@
 //! * [`chaos`]: `/api/v1/chaos`, Mailpit's SMTP chaos triggers.
 //! * [`release`]: `POST /api/v1/message/{ID}/release`, relay a message through
 //!   the configured SMTP server.
+//! * [`rules`]: `/api/v1/rules`, the delivery simulation's rules file and the
+//!   simulator addresses (ours).
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
@@ -57,6 +59,7 @@ mod message;
 mod messages;
 mod openapi;
 mod release;
+mod rules;
 mod send;
 mod tags;
 #[cfg(test)]
@@ -68,6 +71,7 @@ mod view;
 mod wait;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,6 +88,7 @@ use crate::config::{HttpLimits, RelayConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::providers::{self, ProviderKeys, ProviderState};
+use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
@@ -115,6 +120,10 @@ pub struct ApiState {
     chaos: Arc<smtp::Chaos>,
     /// Where released messages go; `None`: release is off.
     relay: Option<Arc<RelayConfig>>,
+    /// The delivery simulation (`/api/v1/rules`); shared with the listener.
+    simulation: Arc<Simulation>,
+    /// Where `PUT /api/v1/rules` saves the rules.
+    rules_file: Arc<Path>,
     /// Who may use the UI and API; `None`: anyone who reaches it.
     auth: Option<Arc<Credentials>>,
     /// HTTP is bound off loopback: the guard takes any Host name (see [`guard`]).
@@ -144,6 +153,9 @@ impl ApiState {
         intake: Arc<smtp::Intake>,
     ) -> ApiState {
         ApiState {
+            rules_file: Arc::from(store.data_dir().join(RULES_FILE).as_path()),
+            providers: ProviderState::new(store.clone()),
+            store,
             events,
             streams: Streams::new(),
             started: Instant::now(),
@@ -152,6 +164,7 @@ impl ApiState {
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
+            simulation: Arc::new(Simulation::new("", Box::new(Instant::now)).expect("no rules are valid rules")),
             auth: None,
             any_host: false,
             allow_local_link_check: false,
@@ -159,8 +172,6 @@ impl ApiState {
             authentication: None,
             max_body: HttpLimits::default().max_body,
             ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
-            providers: ProviderState::new(store.clone()),
-            store,
         }
     }
 
@@ -178,6 +189,11 @@ impl ApiState {
     /// Turn release on, through this relay.
     pub fn with_relay(self, relay: Option<RelayConfig>) -> ApiState {
         ApiState { relay: relay.map(Arc::new), ..self }
+    }
+
+    /// Judge and edit by this simulation, saving its rules to `rules_file`.
+    pub fn with_simulation(self, simulation: Arc<Simulation>, rules_file: &Path) -> ApiState {
+        ApiState { simulation, rules_file: Arc::from(rules_file), ..self }
     }
 
     /// Require these credentials for everything but `/livez`.
@@ -282,6 +298,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(intake::show, intake::set))
         .routes(routes!(chaos::show, chaos::set))
         .routes(routes!(release::release))
+        .routes(routes!(rules::show, rules::set))
         .routes(routes!(wait::wait))
         .routes(routes!(event_stream::connect))
         .routes(routes!(mailhog::list))

@@ -16,6 +16,7 @@ use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, StorageView, WebUiConfiguration};
 use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
+use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
@@ -23,11 +24,12 @@ use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::model::Address;
-use crate::model::{ApiRequest, InboxInfo, MessagePage, MessageSummary, SimulationOutcome};
-use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{
-    Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    ApiRequest, Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    SimulationOutcome,
 };
+use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
+use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -96,6 +98,8 @@ fn render() -> String {
         declaration::<SpamRule>(&config),
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
+        declaration::<RulesInfo>(&config),
+        declaration::<SimulatorAddress>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

@@ -19,6 +19,7 @@ mod mailhog;
 mod message;
 mod messages;
 mod providers;
+mod rules;
 mod send;
 mod tags;
 mod ui;
