@@ -1,8 +1,8 @@
 // resend.test.mjs - Resend's email API through the real SDK (npm resend, pinned in
 // package.json), its base URL pointed at a real `pigeonhole serve` through
 // RESEND_BASE_URL: one email and a batch stored as sent, files byte for byte, the
-// envelope's Api record, a validation error and the missing key as the SDK
-// surfaces them.
+// envelope's Api record, a validation error, a refusing simulator address and the
+// missing key as the SDK surfaces them.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -86,4 +86,13 @@ test('without an API key the answer is Resend’s 401', async () => {
   });
   assert.equal(res.status, 401);
   assert.equal((await res.json()).name, 'missing_api_key');
+});
+
+test('a simulator address refused for good is Resend’s 422 as the SDK returns it, and nothing is stored', async () => {
+  const { data, error } = await resend.emails.send({ from: 'shop@example.test', to: 'suppressed@simulator.test', subject: 'Suppressed', text: 'x' });
+  assert.equal(data, null);
+  assert.equal(error.statusCode, 422);
+  assert.match(error.message, /^suppressed@simulator\.test: 550 5\.7\.1/);
+  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"Suppressed"')}`)).json();
+  assert.equal(page.messages.length, 0);
 });

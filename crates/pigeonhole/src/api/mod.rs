@@ -152,9 +152,10 @@ impl ApiState {
         smtp: Arc<smtp::DeliveryCounters>,
         intake: Arc<smtp::Intake>,
     ) -> ApiState {
+        let simulation = Arc::new(Simulation::new("", Box::new(Instant::now)).expect("no rules are valid rules"));
         ApiState {
             rules_file: Arc::from(store.data_dir().join(RULES_FILE).as_path()),
-            providers: ProviderState::new(store.clone()),
+            providers: ProviderState::new(store.clone(), simulation.clone()),
             store,
             events,
             streams: Streams::new(),
@@ -164,7 +165,7 @@ impl ApiState {
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
-            simulation: Arc::new(Simulation::new("", Box::new(Instant::now)).expect("no rules are valid rules")),
+            simulation,
             auth: None,
             any_host: false,
             allow_local_link_check: false,
@@ -191,9 +192,11 @@ impl ApiState {
         ApiState { relay: relay.map(Arc::new), ..self }
     }
 
-    /// Judge and edit by this simulation, saving its rules to `rules_file`.
+    /// Judge (SMTP's and the provider APIs' recipients alike) and edit by this
+    /// simulation, saving its rules to `rules_file`.
     pub fn with_simulation(self, simulation: Arc<Simulation>, rules_file: &Path) -> ApiState {
-        ApiState { simulation, rules_file: Arc::from(rules_file), ..self }
+        let providers = self.providers.clone().with_simulation(simulation.clone());
+        ApiState { simulation, providers, rules_file: Arc::from(rules_file), ..self }
     }
 
     /// Require these credentials for everything but `/livez`.

@@ -33,6 +33,7 @@ mod sendgrid;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -47,7 +48,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::model::{ApiRequest, Envelope, MessageId, NewMessage};
+use crate::model::{ApiRequest, Envelope, MessageId, NewMessage, SimulationOutcome};
+use crate::simulation::{Judgement, Reply, Sending, Simulation, Verdict};
 use crate::store::{Store, SubmitError};
 use draft::Built;
 pub use keys::ProviderKeys;
@@ -76,6 +78,17 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// The status line of the provider's answer to a send it took, as the
+    /// envelope's simulation outcome records it.
+    fn accepted(self) -> &'static str {
+        match self {
+            Provider::SendGrid => "202 Accepted",
+            Provider::Postmark | Provider::Mailgun | Provider::Ses | Provider::Resend => "200 OK",
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -87,12 +100,20 @@ impl fmt::Display for Provider {
 pub struct ProviderState {
     store: Store,
     keys: Arc<ProviderKeys>,
+    /// The delivery simulation each recipient of a send is judged by, as over SMTP.
+    simulation: Arc<Simulation>,
 }
 
 impl ProviderState {
-    /// Provider APIs over `store`, taking any credential.
-    pub fn new(store: Store) -> ProviderState {
-        ProviderState { store, keys: Arc::new(ProviderKeys::default()) }
+    /// Provider APIs over `store`, taking any credential, judging recipients by
+    /// `simulation`.
+    pub fn new(store: Store, simulation: Arc<Simulation>) -> ProviderState {
+        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation }
+    }
+
+    /// Judge recipients by this simulation (the engine's, shared with SMTP).
+    pub fn with_simulation(self, simulation: Arc<Simulation>) -> ProviderState {
+        ProviderState { simulation, ..self }
     }
 
     /// Take only these keys from the providers they list.
@@ -158,11 +179,18 @@ pub enum Refusal {
     Body { status: StatusCode, reason: String },
     /// The store did not take the message.
     Store(SubmitError),
+    /// A delivery simulation rule refused a recipient (a 5xx reply is permanent,
+    /// a 4xx one, such as greylisting, temporary): nothing of the message is
+    /// stored.
+    Simulated { recipient: String, reply: Reply },
+    /// A simulation rule drops the connection: the request fails, nothing stored.
+    Dropped,
 }
 
 impl Refusal {
     /// The HTTP status the failure has at every provider: overload is 429, which
-    /// SDKs retry; a full disk or shutdown 503; a broken store 500.
+    /// SDKs retry; a full disk or shutdown 503; a broken store 500; a simulated
+    /// permanent refusal 422, a temporary one or a dropped connection 503.
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::MissingCredential => StatusCode::UNAUTHORIZED,
@@ -171,6 +199,8 @@ impl Refusal {
             Refusal::Store(SubmitError::Busy) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Store(SubmitError::DiskFull | SubmitError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Store(SubmitError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::Simulated { reply, .. } if reply.code >= 500 => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Simulated { .. } | Refusal::Dropped => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -185,6 +215,8 @@ impl fmt::Display for Refusal {
             // The cause of a failed store is for the log, not the client.
             Refusal::Store(SubmitError::Failed(_)) => f.write_str("internal error, see Pigeonhole's log"),
             Refusal::Store(err) => write!(f, "{err}"),
+            Refusal::Simulated { recipient, reply } => write!(f, "{recipient}: {reply}"),
+            Refusal::Dropped => f.write_str("the connection was dropped (delivery simulation)"),
         }
     }
 }
@@ -281,14 +313,20 @@ impl Call {
         Ok((call, body))
     }
 
-    /// Store one message of this request, under the ID the provider's answer gives
-    /// the app. Answers after the message is committed.
+    /// Judge the message's recipients by the delivery simulation, then store it
+    /// under the ID the provider's answer gives the app, with what the simulation
+    /// did in its envelope. Answers after the message is committed; a tarpit rule
+    /// holds the answer first.
     pub async fn submit(
         &self,
         state: &ProviderState,
         message: Built,
         provider_message_id: &str,
     ) -> Result<MessageId, Refusal> {
+        let (simulation, delay) = self.simulate(state, &message)?;
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let envelope = Envelope {
             mail_from: message.mail_from,
             rcpt_to: message.rcpt_to,
@@ -302,7 +340,7 @@ impl Call {
                 provider_message_id: provider_message_id.to_string(),
                 request: self.request.clone(),
             }),
-            simulation: None,
+            simulation,
         };
         let message = NewMessage { raw: message.raw, envelope, received_at: OffsetDateTime::now_utc() };
         state.store.submit(message).await.map_err(|err| {
@@ -311,5 +349,52 @@ impl Call {
             }
             Refusal::Store(err)
         })
+    }
+
+    /// Every recipient judged at once (an API send knows the whole message from
+    /// the start): a drop or a refusal of any one refuses the message; otherwise
+    /// what to record, from the first rule that matched, and the longest tarpit.
+    fn simulate(
+        &self,
+        state: &ProviderState,
+        message: &Built,
+    ) -> Result<(Option<SimulationOutcome>, Option<Duration>), Refusal> {
+        // Greylisting knows a client by its address, whatever port it retries from.
+        let client = self.peer.parse::<SocketAddr>().map_or_else(|_| self.peer.clone(), |peer| peer.ip().to_string());
+        let judged: Vec<(&String, Judgement)> = message
+            .rcpt_to
+            .iter()
+            .filter_map(|recipient| {
+                let sending = Sending {
+                    client: &client,
+                    mail_from: &message.mail_from,
+                    recipient,
+                    inbox: &self.inbox,
+                    provider: Some(self.provider.name()),
+                    message: Some(&message.raw),
+                };
+                state.simulation.judge(&sending).map(|judgement| (recipient, judgement))
+            })
+            .collect();
+        let (mut delay, mut effects) = (None, Vec::new());
+        for (recipient, judgement) in &judged {
+            match &judgement.verdict {
+                Verdict::Disconnect => return Err(Refusal::Dropped),
+                Verdict::Refuse(reply) => {
+                    return Err(Refusal::Simulated { recipient: recipient.to_string(), reply: reply.clone() });
+                }
+                Verdict::Tarpit(held) => delay = delay.max(Some(*held)),
+                Verdict::Effect(effect) => effects.push(effect.describe(recipient)),
+                Verdict::Accept => {}
+            }
+        }
+        let outcome = judged.first().map(|(_, judgement)| {
+            let reply = match delay {
+                Some(held) => format!("{} (held {} ms)", self.provider.accepted(), held.as_millis()),
+                None => self.provider.accepted().to_string(),
+            };
+            judgement.outcome(reply, effects)
+        });
+        Ok((outcome, delay))
     }
 }

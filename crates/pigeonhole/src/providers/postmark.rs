@@ -45,6 +45,18 @@ const TOKEN_HEADER: &str = "X-Postmark-Server-Token";
 
 /// Postmark's code for an invalid email request.
 const INVALID_REQUEST: u32 = 300;
+/// Postmark's code for a recipient on its suppression list: what a recipient a
+/// simulation rule refuses for good is.
+const INACTIVE_RECIPIENT: u32 = 406;
+
+/// Postmark's message for an inactive recipient, with the simulated reply.
+fn inactive(recipient: &str, reply: &str) -> String {
+    format!(
+        "You tried to send to recipient(s) that have been marked as inactive. Found inactive addresses: {recipient}. \
+         Inactive recipients are ones that have generated a hard bounce, a spam complaint, or a manual suppression. \
+         ({reply})"
+    )
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -127,7 +139,18 @@ pub async fn batch(
     let mut answers = Vec::with_capacity(emails.len());
     for email in emails {
         let answer = match check(email) {
-            Ok((to, built)) => submit(&state, &call, to, built).await.map_err(refused)?,
+            Ok((to, built)) => match submit(&state, &call, to, built).await {
+                Ok(sent) => sent,
+                // A batch answers a recipient refused for good in that message's entry.
+                Err(Refusal::Simulated { recipient, reply }) if reply.code >= 500 => Sent {
+                    to: None,
+                    submitted_at: None,
+                    message_id: None,
+                    error_code: INACTIVE_RECIPIENT,
+                    message: inactive(&recipient, &reply.to_string()),
+                },
+                Err(refusal) => return Err(refused(refusal)),
+            },
             Err(message) => {
                 Sent { to: None, submitted_at: None, message_id: None, error_code: INVALID_REQUEST, message }
             }
@@ -185,6 +208,9 @@ fn refused(refusal: Refusal) -> ProviderError {
             INVALID_REQUEST,
             "The request is larger than Postmark takes (10 MB a message, 50 MB a batch).",
         ),
+        Refusal::Simulated { recipient, reply } if reply.code >= 500 => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, INACTIVE_RECIPIENT, inactive(&recipient, &reply.to_string()))
+        }
         refusal => error(refusal.status(), u32::from(refusal.status().as_u16()), refusal.to_string()),
     }
 }

@@ -170,6 +170,9 @@ fn refused(refusal: Refusal) -> ProviderError {
         refusal @ Refusal::Store(SubmitError::Busy) => {
             error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded", refusal.to_string())
         }
+        refusal @ Refusal::Simulated { .. } if refusal.status().is_client_error() => {
+            error(refusal.status(), "validation_error", refusal.to_string())
+        }
         refusal => error(refusal.status(), "application_error", refusal.to_string()),
     }
 }

@@ -165,6 +165,10 @@ fn refused(refusal: Refusal) -> ProviderError {
             ),
             None,
         ),
+        // SendGrid's client errors are 400s.
+        refusal @ Refusal::Simulated { .. } if refusal.status().is_client_error() => {
+            error(StatusCode::BAD_REQUEST, refusal.to_string(), None)
+        }
         refusal => error(refusal.status(), refusal.to_string(), None),
     }
 }

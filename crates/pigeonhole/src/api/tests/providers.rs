@@ -224,3 +224,75 @@ async fn resend_single_batch_and_keys() {
     assert_eq!(page["total"], 3);
     assert_eq!(page["messages"][0]["Username"], "resend:re_abc123");
 }
+
+/// The simulator addresses through the provider APIs: refusals in each
+/// provider's shape with nothing stored, effects and tarpits recorded.
+#[tokio::test]
+async fn simulator_addresses_answer_in_each_providers_shape() {
+    let api = Api::new().await;
+    let json = ("content-type", "application/json");
+    let sendgrid_to = |to: &str| {
+        let mut body = sendgrid_body(&format!("To {to}"));
+        body["personalizations"] = json!([{"to": [{"email": to}]}]);
+        body.to_string()
+    };
+    let bearer = ("authorization", "Bearer SG.a.b");
+
+    let suppressed = api.sendgrid(sendgrid_to("suppressed@simulator.test"), &[bearer]).await;
+    let error = sendgrid_error(&suppressed, StatusCode::BAD_REQUEST);
+    assert!(error["message"].as_str().unwrap().starts_with("suppressed@simulator.test: 550 5.7.1"), "{error}");
+
+    // Greylisted: 503 at first, taken on a retry a second later from the same client.
+    let greylisted = api.sendgrid(sendgrid_to("greylist@simulator.test"), &[bearer]).await;
+    let error = sendgrid_error(&greylisted, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error["message"].as_str().unwrap().contains("451 4.7.1"), "{error}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let retried = api.sendgrid(sendgrid_to("greylist@simulator.test"), &[bearer]).await;
+    assert_eq!(retried.status, StatusCode::ACCEPTED, "{:?}", retried.body);
+
+    let started = std::time::Instant::now();
+    let slow = api.sendgrid(sendgrid_to("slow@simulator.test"), &[bearer]).await;
+    assert_eq!(slow.status, StatusCode::ACCEPTED);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "the answer is held");
+
+    let token = ("x-postmark-server-token", "token");
+    let email =
+        |to: &str| json!({"From": "app@example.test", "To": to, "Subject": format!("To {to}"), "TextBody": "x"});
+    let batch = json!([email("suppressed@simulator.test"), email("ann@example.test")]);
+    let answers = api.request(Method::POST, "/email/batch", batch.to_string(), &[json, token]).await.json();
+    assert_eq!(answers[0]["ErrorCode"], 406, "{answers}");
+    assert!(answers[0]["Message"].as_str().unwrap().contains("suppressed@simulator.test"));
+    assert_eq!(answers[1]["ErrorCode"], 0);
+
+    let key = ("authorization", "Bearer re_x_y");
+    let bounce =
+        json!({"from": "app@example.test", "to": "bounce@simulator.test", "subject": "To bounce", "text": "x"});
+    let answer = api.request(Method::POST, "/emails", bounce.to_string(), &[json, key]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let refused = json!({"from": "app@example.test", "to": "suppressed@simulator.test", "subject": "x", "text": "x"});
+    let answer = api.request(Method::POST, "/emails", refused.to_string(), &[json, key]).await;
+    assert_eq!((answer.status, &answer.json()["name"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("validation_error")));
+
+    let page = api.get_json("/api/v1/messages").await;
+    let subjects: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap()).collect();
+    assert_eq!(
+        subjects,
+        ["To bounce", "To ann@example.test", "To slow@simulator.test", "To greylist@simulator.test"],
+        "refused mail is not stored"
+    );
+    let mut simulations = Vec::new();
+    for message in page["messages"].as_array().unwrap() {
+        let id = message["ID"].as_str().unwrap();
+        simulations.push(api.get_json(&format!("/api/v1/message/{id}/envelope")).await["Simulation"].clone());
+    }
+    let bounced = &simulations[0];
+    assert_eq!(
+        (&bounced["Rule"], &bounced["Action"], &bounced["Reply"]),
+        (&json!("bounce@simulator.test"), &json!("bounce"), &json!("200 OK"))
+    );
+    assert_eq!(bounced["Effects"].as_array().unwrap().len(), 1, "{bounced}");
+    assert_eq!(simulations[1], Value::Null, "no rule matched");
+    assert_eq!(simulations[2]["Reply"], "202 Accepted (held 1000 ms)");
+    assert_eq!(simulations[3]["Action"], "defer");
+}
