@@ -1,5 +1,6 @@
-// First run: the empty inbox says where to send mail, and its button sends a test
-// message (POST /api/v1/send) that shows up in the list.
+// First run: the empty inbox says where to send mail (SMTP, and the base URL for each
+// provider SDK), and its button sends a test message (POST /api/v1/send) that shows
+// up in the list.
 
 import assert from 'node:assert/strict';
 
@@ -13,6 +14,13 @@ uiTest('empty state shows the SMTP address; send-test creates a message', async 
     message: `empty-state .smtp-address does not show the SMTP listener 127.0.0.1:${engine.smtpPort}`,
   });
   assert.equal(await page.getByTestId('message-row').count(), 0);
+  // Each provider's one setting, with this engine's HTTP address.
+  const providers = empty.getByTestId('provider-settings');
+  await expectText(empty.locator('.http-address'), engine.url);
+  for (const name of ['SendGrid', 'Postmark', 'Resend', 'Mailgun', 'Amazon SES']) {
+    await expectText(providers, new RegExp(name));
+  }
+  await expectText(providers, new RegExp(`RESEND_BASE_URL=${engine.url.replace(/\./g, '\\.')}`));
   await screenshot(page, 'empty-state');
 
   await empty.getByTestId('send-test').click();

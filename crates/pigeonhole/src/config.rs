@@ -33,6 +33,9 @@ pub struct Config {
     pub chaos: Option<ChaosTriggers>,
     /// Where released messages are relayed; `None` turns release off.
     pub relay: Option<RelayConfig>,
+    /// The delivery simulation's rules file (`--rules`), read at start and written
+    /// by `PUT /api/v1/rules`; `None`: `rules.toml` in the data folder, when there.
+    pub rules_file: Option<PathBuf>,
     /// htpasswd file of the users allowed into the UI, the API and the event stream
     /// (`--ui-auth-file`); `None`: no authentication.
     pub ui_auth_file: Option<PathBuf>,
@@ -40,6 +43,9 @@ pub struct Config {
     /// (`--http-allow-unauthenticated`). Without it such an address needs
     /// `ui_auth_file`: captured mail holds password-reset links and codes.
     pub http_allow_unauthenticated: bool,
+    /// TOML file of the keys each provider API takes and the inboxes they map to
+    /// (`--provider-keys`); `None`: every provider route takes any key.
+    pub provider_keys: Option<PathBuf>,
     pub http: HttpLimits,
     /// Where the authentication checks get keys and records, and which IP they
     /// check SPF for.
@@ -95,6 +101,8 @@ pub mod env {
     pub const DATA: &str = "PIGEONHOLE_DATA";
     /// The log filter (`tracing` syntax, e.g. `debug` or `pigeonhole=trace`).
     pub const LOG: &str = "PIGEONHOLE_LOG";
+    /// The delivery simulation's rules file.
+    pub const RULES: &str = "PIGEONHOLE_RULES";
 }
 
 /// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
@@ -244,8 +252,10 @@ impl Config {
             spamassassin: None,
             chaos: None,
             relay: None,
+            rules_file: None,
             ui_auth_file: None,
             http_allow_unauthenticated: false,
+            provider_keys: None,
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
         }

@@ -22,6 +22,8 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
+use crate::providers::ProviderKeys;
+use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
 use crate::smtp::tls::{self, TlsError};
@@ -51,12 +53,16 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("cannot use the password file {path}: {reason}; fix it, or leave out --ui-auth-file")]
     AuthFile { path: PathBuf, reason: String },
+    #[error("cannot use the provider keys file {path}: {reason}; fix it, or leave out --provider-keys")]
+    ProviderKeys { path: PathBuf, reason: String },
     #[error(
         "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
     )]
     OpenHttp { addr: SocketAddr },
     #[error(transparent)]
     Authentication(#[from] VerifierError),
+    #[error("cannot use the rules file {path}: {reason}; fix it, or start without it")]
+    Rules { path: PathBuf, reason: String },
 }
 
 /// A running engine: SMTP listener, HTTP API, store.
@@ -95,8 +101,16 @@ impl Engine {
             ),
             (None, true) => {}
         }
+        let provider_keys = match &config.provider_keys {
+            Some(path) => {
+                ProviderKeys::load(path).map_err(|reason| StartError::ProviderKeys { path: path.clone(), reason })?
+            }
+            None => ProviderKeys::default(),
+        };
         // Before anything is bound: a bad records file is a usage error.
         let verifier = Verifier::new(&config.checks)?;
+        let rules_file = config.rules_file.clone().unwrap_or_else(|| config.data_dir.join(RULES_FILE));
+        let simulation = Arc::new(simulation(&rules_file, config.rules_file.is_some())?);
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
             .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
@@ -122,7 +136,9 @@ impl Engine {
             .with_smtp_address(smtp_addr)
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
+            .with_simulation(simulation.clone(), &rules_file)
             .with_auth(auth)
+            .with_provider_keys(provider_keys)
             .with_http_address(http_addr)
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
@@ -136,6 +152,7 @@ impl Engine {
             counters: smtp_counters,
             intake: intake.clone(),
             chaos,
+            simulation,
         };
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
@@ -249,6 +266,18 @@ fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> R
 /// and take its lock file, which also proves we can write there, before anything
 /// else is written. Two engines on one folder would each count and prune the
 /// messages as if they were alone.
+/// The simulation under the rules in `path`; a missing file is no rules unless
+/// the user named it.
+fn simulation(path: &Path, named: bool) -> Result<Simulation, StartError> {
+    let fail = |reason: String| StartError::Rules { path: path.to_path_buf(), reason };
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound && !named => String::new(),
+        Err(err) => return Err(fail(err.to_string())),
+    };
+    Simulation::new(&text, Box::new(std::time::Instant::now)).map_err(fail)
+}
+
 fn lock_data_dir(path: &Path) -> Result<fs::File, StartError> {
     let fail = |source| StartError::DataDir { path: path.to_path_buf(), source };
     let mut builder = fs::DirBuilder::new();

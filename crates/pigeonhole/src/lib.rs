@@ -38,6 +38,7 @@ pub mod fuzzing;
 pub mod mail;
 pub mod model;
 mod providers;
+mod simulation;
 mod smtp;
 pub mod store;
 

@@ -40,6 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP listener and the web UI/API until interrupted.
+    #[command(after_help = PROVIDER_SETTINGS)]
     Serve(Box<ServeArgs>),
     /// Wait for a message matching a query to arrive; print its summary as JSON (exit 1 on timeout).
     Wait(cli::client::WaitArgs),
@@ -55,6 +56,17 @@ enum Command {
     #[command(visible_alias = "send")]
     Sendmail(cli::sendmail::SendmailArgs),
 }
+
+/// `serve --help`'s closing text: the one setting to change in an app that sends
+/// through a provider's SDK.
+const PROVIDER_SETTINGS: &str = "\
+Provider APIs: point the provider's SDK at the HTTP address (here the default, http://127.0.0.1:8025):
+  SendGrid  client.setApiKey(key); client.setDefaultRequest('baseUrl', 'http://127.0.0.1:8025'); sgMail.setClient(client)
+  Postmark  new postmark.ServerClient(token, { requestHost: '127.0.0.1:8025', useHttps: false })
+  Resend    RESEND_BASE_URL=http://127.0.0.1:8025 (or new Resend(key, { baseUrl: 'http://127.0.0.1:8025' }))
+  Mailgun   mailgun.client({ username: 'api', key, url: 'http://127.0.0.1:8025' })
+  SES       endpoint_url='http://127.0.0.1:8025' (boto3), endpoint: 'http://127.0.0.1:8025' (AWS SDK for JavaScript)
+Mail lands in the inbox <provider>:<key name>, or the one --provider-keys maps the key to.";
 
 #[derive(Args)]
 struct ServeArgs {
@@ -108,6 +120,12 @@ struct ServeArgs {
     /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
+    /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any [default: any key, inbox <provider>:<key name>].
+    #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
+    provider_keys: Option<PathBuf>,
+    /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
+    #[arg(long, env = env::RULES, value_name = "FILE")]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     relay: RelayArgs,
     #[command(flatten)]
@@ -288,7 +306,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.chaos = args.chaos_triggers.or(args.enable_chaos.then(ChaosTriggers::default));
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
+    config.provider_keys = args.provider_keys;
     config.relay = args.relay.config();
+    config.rules_file = args.rules;
     config.checks = args.checks.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as

@@ -1,6 +1,6 @@
-//! Mailpit's chaos triggers, release (relay) and basic auth, end to end: the real
-//! binary, real SMTP sessions and real HTTP requests; release relays into a second
-//! real server.
+//! Mailpit's chaos triggers, release (relay), basic auth and the provider keys
+//! file, end to end: the real binary, real SMTP sessions and real HTTP requests;
+//! release relays into a second real server.
 
 mod common;
 
@@ -313,4 +313,21 @@ fn http_off_loopback_needs_a_password_file() {
     let refused = run_to_exit(cmd, STARTUP_TIMEOUT);
     assert!(!refused.status.success());
     assert!(refused.stderr.contains("lists no users"), "{}", refused.stderr);
+}
+
+#[test]
+fn a_bad_provider_keys_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.toml");
+    std::fs::write(&file, "[[key]]\nprovider = \"sendmail\"\nkey = \"x\"\n").unwrap();
+    let mut cmd = serve_command();
+    cmd.args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--provider-keys"])
+        .arg(&file)
+        .arg("--data")
+        .arg(dir.path().join("data"));
+    let refused = run_to_exit(cmd, STARTUP_TIMEOUT);
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("cannot use the provider keys file"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("unknown variant `sendmail`"), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "nothing was started: {}", refused.stdout);
 }

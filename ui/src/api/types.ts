@@ -577,3 +577,33 @@ Authentication: ChaosTrigger, };
  * One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
  */
 export type ChaosTrigger = { ErrorCode: number, Probability: number, };
+
+/**
+ * The rules in force, where they are saved, and the built-in simulator addresses.
+ */
+export type RulesInfo = { 
+/**
+ * The rules file's text (TOML).
+ */
+Rules: string, 
+/**
+ * The file PUT saves to (`--rules`, or `rules.toml` in the data folder).
+ */
+Path: string, 
+/**
+ * The simulator addresses, active without any rule (user rules come first).
+ */
+Simulator: Array<SimulatorAddress>, };
+
+/**
+ * One built-in simulator address.
+ */
+export type SimulatorAddress = { 
+/**
+ * The address (`+tags` match too: `bounce+x@simulator.test`).
+ */
+Address: string, 
+/**
+ * What mail to it meets.
+ */
+Effect: string, };

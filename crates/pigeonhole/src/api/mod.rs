@@ -18,6 +18,8 @@
 //! * [`chaos`]: `/api/v1/chaos`, Mailpit's SMTP chaos triggers.
 //! * [`release`]: `POST /api/v1/message/{ID}/release`, relay a message through
 //!   the configured SMTP server.
+//! * [`rules`]: `/api/v1/rules`, the delivery simulation's rules file and the
+//!   simulator addresses (ours).
 //! * [`info`]: `/api/v1/info` (counts, database, runtime) and `/api/v1/webui`.
 //! * [`view`]: `/view/{ID}.txt` and `/view/{ID}.html`, the text part alone and the
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
@@ -27,7 +29,9 @@
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
-//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`.
+//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`
+//!   and the provider APIs ([`crate::providers`], merged into [`router`]), which
+//!   check their provider's own credential.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
 //! * [`openapi`]: `/api/v1/openapi.json`, the OpenAPI document of all of the above,
 //!   made from the handlers and types; [`routes`] adds each route to the router and
@@ -55,6 +59,7 @@ mod message;
 mod messages;
 mod openapi;
 mod release;
+mod rules;
 mod send;
 mod tags;
 #[cfg(test)]
@@ -66,6 +71,7 @@ mod view;
 mod wait;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +87,8 @@ use utoipa_axum::routes;
 use crate::config::{HttpLimits, RelayConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
+use crate::providers::{self, ProviderKeys, ProviderState};
+use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
@@ -112,6 +120,10 @@ pub struct ApiState {
     chaos: Arc<smtp::Chaos>,
     /// Where released messages go; `None`: release is off.
     relay: Option<Arc<RelayConfig>>,
+    /// The delivery simulation (`/api/v1/rules`); shared with the listener.
+    simulation: Arc<Simulation>,
+    /// Where `PUT /api/v1/rules` saves the rules.
+    rules_file: Arc<Path>,
     /// Who may use the UI and API; `None`: anyone who reaches it.
     auth: Option<Arc<Credentials>>,
     /// HTTP is bound off loopback: the guard takes any Host name (see [`guard`]).
@@ -127,6 +139,8 @@ pub struct ApiState {
     max_body: usize,
     /// The UI page's Content-Security-Policy ([`ui::policy`]).
     ui_policy: HeaderValue,
+    /// What the provider APIs' routes get.
+    providers: ProviderState,
 }
 
 impl ApiState {
@@ -138,7 +152,10 @@ impl ApiState {
         smtp: Arc<smtp::DeliveryCounters>,
         intake: Arc<smtp::Intake>,
     ) -> ApiState {
+        let simulation = Arc::new(Simulation::new("", Box::new(Instant::now)).expect("no rules are valid rules"));
         ApiState {
+            rules_file: Arc::from(store.data_dir().join(RULES_FILE).as_path()),
+            providers: ProviderState::new(store.clone(), simulation.clone()),
             store,
             events,
             streams: Streams::new(),
@@ -148,6 +165,7 @@ impl ApiState {
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
+            simulation,
             auth: None,
             any_host: false,
             allow_local_link_check: false,
@@ -174,9 +192,21 @@ impl ApiState {
         ApiState { relay: relay.map(Arc::new), ..self }
     }
 
+    /// Judge (SMTP's and the provider APIs' recipients alike) and edit by this
+    /// simulation, saving its rules to `rules_file`.
+    pub fn with_simulation(self, simulation: Arc<Simulation>, rules_file: &Path) -> ApiState {
+        let providers = self.providers.clone().with_simulation(simulation.clone());
+        ApiState { simulation, providers, rules_file: Arc::from(rules_file), ..self }
+    }
+
     /// Require these credentials for everything but `/livez`.
     pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
+    }
+
+    /// Let the provider APIs take only these keys (`--provider-keys`).
+    pub fn with_provider_keys(self, keys: ProviderKeys) -> ApiState {
+        ApiState { providers: self.providers.clone().with_keys(keys), ..self }
     }
 
     /// Say that HTTP listens on `address`: off loopback, the guard takes any Host
@@ -216,7 +246,11 @@ impl ApiState {
 
 /// The whole API. The engine serves it with `axum::serve(listener,
 /// router(state).into_make_service_with_connect_info::<SocketAddr>())` (the send
-/// API records the client's address when it is there).
+/// APIs record the client's address when it is there).
+///
+/// The provider APIs are merged in after the basic auth and the body limit are
+/// layered on ours, so neither applies to them (each has its provider's limit),
+/// and before the guard, which stands in front of everything.
 pub fn router(state: ApiState) -> Router {
     let (routes, _) = routes().split_for_parts();
     routes
@@ -226,6 +260,7 @@ pub fn router(state: ApiState) -> Router {
         })
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
+        .merge(providers::router(state.providers.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -266,6 +301,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(intake::show, intake::set))
         .routes(routes!(chaos::show, chaos::set))
         .routes(routes!(release::release))
+        .routes(routes!(rules::show, rules::set))
         .routes(routes!(wait::wait))
         .routes(routes!(event_stream::connect))
         .routes(routes!(mailhog::list))

@@ -16,6 +16,7 @@ use super::import::ImportResponse;
 use super::info::{AppInformation, MessageRelay, RuntimeStats, StorageView, WebUiConfiguration};
 use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
+use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
@@ -97,6 +98,8 @@ fn render() -> String {
         declaration::<SpamRule>(&config),
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
+        declaration::<RulesInfo>(&config),
+        declaration::<SimulatorAddress>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::headers::raw_value;
 use super::{Findings, Input, Spec, quote};
 use crate::mail::detail;
+use crate::mail::parse::header_raw_value as raw_value;
 use crate::model::{Category, Location, Severity};
 
 pub(super) const GMAIL_CLIPPING: Spec = Spec {

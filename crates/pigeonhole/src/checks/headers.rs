@@ -1,10 +1,11 @@
 //! The top-level header fields: the ones every message needs (RFC 5322 §3.6), the
 //! ones that may appear once, Bcc, and the raw form of each line (length, 8-bit).
 
-use mail_parser::{Header, HeaderName, HeaderValue};
+use mail_parser::{HeaderName, HeaderValue};
 
 use super::smtp::mail_from_declares;
 use super::{Findings, Input, Spec, quote};
+use crate::mail::parse::header_raw_value as raw_value;
 use crate::model::{Category, Location, Severity};
 
 const RFC5322_FIELDS: &str = "https://www.rfc-editor.org/rfc/rfc5322#section-3.6";
@@ -212,12 +213,6 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
 pub(super) fn line_at(raw: &[u8], offset: usize) -> u32 {
     let offset = offset.min(raw.len());
     raw[..offset].iter().filter(|&&b| b == b'\n').count() as u32 + 1
-}
-
-/// A header's value as written (unfolded, lossy UTF-8).
-pub(super) fn raw_value(raw: &[u8], header: &Header<'_>) -> String {
-    let value = raw.get(header.offset_start as usize..(header.offset_end as usize).min(raw.len())).unwrap_or_default();
-    String::from_utf8_lossy(value).replace(['\r', '\n'], "").trim().to_string()
 }
 
 /// `local@domain` with a non-empty local part and a dotted or bracketed domain.

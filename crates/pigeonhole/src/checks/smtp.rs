@@ -6,8 +6,9 @@
 
 use mail_parser::HeaderValue;
 
-use super::headers::{line_at, raw_value};
+use super::headers::line_at;
 use super::{Findings, Input, Spec, quote};
+use crate::mail::parse::header_raw_value as raw_value;
 use crate::model::{Category, Envelope, Location, Severity};
 
 pub(super) const BARE_LF: Spec = Spec {

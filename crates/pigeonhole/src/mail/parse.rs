@@ -9,7 +9,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mail_parser::{MessageParser, MessagePart, MimeHeaders};
+use mail_parser::{Header, MessageParser, MessagePart, MimeHeaders};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::model::Address;
@@ -56,6 +56,13 @@ pub struct SearchText {
     pub body: String,
     /// File names of attachments and inline parts.
     pub attachment_names: String,
+}
+
+/// A header's value as written (unfolded, lossy UTF-8), from the raw message
+/// mail-parser parsed it from.
+pub fn header_raw_value(raw: &[u8], header: &Header<'_>) -> String {
+    let value = raw.get(header.offset_start as usize..(header.offset_end as usize).min(raw.len())).unwrap_or_default();
+    String::from_utf8_lossy(value).replace(['\r', '\n'], "").trim().to_string()
 }
 
 /// Summarise a raw message. Never panics and never fails: a message mail-parser

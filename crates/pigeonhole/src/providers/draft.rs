@@ -31,7 +31,7 @@ pub struct Draft {
 }
 
 /// A file to attach, decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DraftAttachment {
     pub filename: String,
     pub content: Vec<u8>,
@@ -95,6 +95,46 @@ pub fn mailbox(field: &str, email: &str, name: Option<&str>) -> Result<Mailbox, 
     Ok(Mailbox::new(name, parsed))
 }
 
+/// The mailboxes of an address list as a header writes it (`a@example.com, "Doe,
+/// Jo" <jo@example.com>`); the error names `field` and the entry that is not an
+/// address.
+pub fn address_list(field: &str, list: &str) -> Result<Vec<Mailbox>, String> {
+    list_entries(list).into_iter().filter(|entry| !entry.trim().is_empty()).map(|entry| address(field, entry)).collect()
+}
+
+/// One mailbox as a header writes it: `a@example.com` or `Name <a@example.com>`,
+/// nothing after it.
+pub fn address(field: &str, text: &str) -> Result<Mailbox, String> {
+    let text = text.trim();
+    let invalid = || format!("invalid {field} address: {text}");
+    let mailbox: Mailbox = text.parse().map_err(|_| invalid())?;
+    // The parser stops after the first mailbox: what it read must be all there is.
+    let whole = if text.contains('<') { text.ends_with('>') } else { text == mailbox.email.to_string() };
+    whole.then_some(mailbox).ok_or_else(invalid)
+}
+
+/// The entries of an address list: split at commas outside quoted names.
+fn list_entries(list: &str) -> Vec<&str> {
+    let (mut entries, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
+    for (i, c) in list.char_indices() {
+        match c {
+            '\\' if quoted && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => quoted = !quoted,
+            ',' if !quoted => {
+                entries.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    entries.push(&list[start..]);
+    entries
+}
+
 /// A header field an API asked for. Its name must be a field name and its value
 /// one line (no header injection); MIME structure is ours to write.
 pub fn header(name: &str, value: &str) -> Result<HeaderValue, String> {
@@ -110,6 +150,14 @@ pub fn header(name: &str, value: &str) -> Result<HeaderValue, String> {
         return Err(format!("header {name} must not contain line breaks"));
     }
     Ok(HeaderValue::new(header_name, value.to_string()))
+}
+
+/// A subject an API asked for: one line, as every header field.
+pub fn subject(value: &str) -> Result<String, String> {
+    if value.contains(['\r', '\n']) {
+        return Err("the subject must not contain line breaks".to_string());
+    }
+    Ok(value.to_string())
 }
 
 /// A media type an API gave for an attachment.
@@ -168,4 +216,23 @@ fn body(text: Option<String>, html: Option<String>, attachments: Vec<DraftAttach
         body = body.wrap(MultiPart::mixed(), attached);
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_lists_as_headers_write_them() {
+        let list =
+            address_list("To", r#"ann@example.test, "Doe, Jo \"J\"" <jo@example.test>,, Bob <bob@example.test>"#)
+                .unwrap();
+        let emails: Vec<String> = list.iter().map(|m| m.email.to_string()).collect();
+        assert_eq!(emails, ["ann@example.test", "jo@example.test", "bob@example.test"]);
+        assert_eq!(list[1].name.as_deref(), Some("Doe, Jo \"J\""));
+        assert_eq!(address_list("To", " ").unwrap(), []);
+        for bad in ["nope", "a@example.test b@example.test", "Ann <ann@example.test> x", "<>"] {
+            assert_eq!(address_list("To", bad).unwrap_err(), format!("invalid To address: {bad}"));
+        }
+    }
 }

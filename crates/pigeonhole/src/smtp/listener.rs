@@ -31,6 +31,7 @@ use super::slots::{self, Slot, Slots};
 use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
 use crate::model::{MessageId, NewMessage};
+use crate::simulation::Simulation;
 use crate::store::{Reservation, Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
@@ -56,6 +57,8 @@ pub struct ListenerSetup {
     pub intake: Arc<Intake>,
     /// The chaos triggers, read before each step of every session.
     pub chaos: Arc<Chaos>,
+    /// The delivery simulation every session judges its recipients by.
+    pub simulation: Arc<Simulation>,
 }
 
 /// The accept loop. Built by the engine around an already bound socket, so that
@@ -212,7 +215,8 @@ impl Handler {
     ) -> Handler {
         let limits = &setup.limits;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let mut session = Session::new(limits, peer.to_string(), setup.tls.is_some(), nonce);
+        let mut session = Session::new(limits, peer.to_string(), setup.tls.is_some(), nonce)
+            .with_simulation(setup.simulation.clone());
         if setup.chaos.is_enabled() {
             session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
         }
@@ -297,7 +301,8 @@ impl Handler {
 
     /// Send the "220 Ready to start TLS", run the handshake, tell the session.
     async fn start_tls(&mut self) -> io::Result<()> {
-        self.connection.write_all(&self.session.take_output()).await?;
+        let output = self.session.take_output();
+        self.send(&output).await?;
         let plain = std::mem::replace(&mut self.connection, Connection::Lost);
         self.connection = upgrade(plain, &self.setup, self.setup.limits.command_timeout).await?;
         self.session.tls_started();
@@ -308,7 +313,7 @@ impl Handler {
     async fn flush_replies(&mut self) -> io::Result<()> {
         let output = self.session.take_output();
         if !output.is_empty() {
-            self.connection.write_all(&output).await?;
+            self.send(&output).await?;
             let now = Instant::now();
             self.command_deadline = now + self.setup.limits.command_timeout;
             self.progress = 0;
@@ -403,9 +408,18 @@ impl Handler {
     async fn close(&mut self) -> io::Result<()> {
         let output = self.session.take_output();
         if !output.is_empty() {
-            self.connection.write_all(&output).await?;
+            self.send(&output).await?;
         }
         self.connection.shutdown().await
+    }
+
+    /// Write replies to the client, held first as long as a tarpit rule wants
+    /// (the session has no clock, so the delay is the listener's).
+    async fn send(&mut self, output: &[u8]) -> io::Result<()> {
+        if let Some(delay) = self.session.reply_delay() {
+            tokio::time::sleep(delay).await;
+        }
+        self.connection.write_all(output).await
     }
 }
 

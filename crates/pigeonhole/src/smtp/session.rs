@@ -7,13 +7,16 @@
 //! ([`Session::take_output`]) and reports back the outcome of the slow things it
 //! asked for: storing a message ([`Session::delivered`]) and the TLS handshake
 //! ([`Session::tls_started`]). Chaos triggers ([`Session::set_chaos`]) come in the
-//! same way, with the random draw as an input, so tests can fix it.
+//! same way, with the random draw as an input, so tests can fix it; so does the
+//! delivery simulation ([`Session::with_simulation`]), whose greylisting reads
+//! the clock it was made with, so tests fix that too.
 //!
 //! This file holds the states, the input loop and the listener's side of the API;
 //! the rest is split by concern: [`commands`] (what each command does), [`sasl`]
 //! (AUTH), [`transcript`] (the commands and replies kept for the envelope),
 //! [`budget`] (the memory a message being received holds, and refusing it when the
-//! store's byte budget is spent) and [`data`] (the DATA receiver).
+//! store's byte budget is spent), [`data`] (the DATA receiver) and [`simulated`]
+//! (the simulation's verdicts at RCPT and after DATA).
 //!
 //! Command parsing and reply formatting are Stalwart's `smtp-proto`. The DATA
 //! receiver is ours: it ends a message only at CRLF.CRLF, so a bare LF or CR
@@ -24,10 +27,14 @@
 //! `max_message_size`, then discarded up to its end. The listener reads only when
 //! the session asks for more, so pipelined input waits in the socket, not here.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use smtp_proto::Response;
 
 use crate::config::SmtpLimits;
-use crate::model::{ChaosTrigger, ChaosTriggers, Envelope};
+use crate::model::{ChaosTrigger, ChaosTriggers, Envelope, SimulationOutcome};
+use crate::simulation::{Simulation, Triggered};
 pub use budget::{BodyBudget, BodyCover};
 use data::DataReceiver;
 use sasl::AuthStep;
@@ -37,6 +44,7 @@ mod budget;
 mod commands;
 mod data;
 mod sasl;
+mod simulated;
 mod transcript;
 
 /// What the listener must do before the session can go on.
@@ -57,6 +65,8 @@ pub struct Delivery {
     /// The message bytes as the client meant them (dot-stuffing undone).
     pub raw: Vec<u8>,
     pub envelope: Envelope,
+    /// What the simulation wants done once the message is stored.
+    pub effects: Vec<Triggered>,
 }
 
 /// Why a message could not be stored, as far as SMTP cares.
@@ -143,6 +153,12 @@ pub struct Session {
     chaos: ChaosTriggers,
     /// A number in 0..100 for each chaos trigger checked; `None`: chaos never fires.
     chaos_draw: Option<ChaosDraw>,
+    /// The delivery simulation's rules; `None`: every recipient is accepted as usual.
+    simulation: Option<Arc<Simulation>>,
+    /// What a simulation rule did at RCPT in this transaction, for the envelope.
+    simulated: Option<SimulationOutcome>,
+    /// How long the listener holds each reply, from the RCPT a tarpit rule matched on.
+    reply_delay: Option<Duration>,
 }
 
 /// The source of chaos draws: random in the listener, fixed in tests.
@@ -171,6 +187,9 @@ impl Session {
             transcript: Transcript::default(),
             chaos: ChaosTriggers::default(),
             chaos_draw: None,
+            simulation: None,
+            simulated: None,
+            reply_delay: None,
         };
         let greeting = format!("{} ESMTP Pigeonhole ready", session.limits.hostname);
         session.reply_plain(220, &greeting);
@@ -198,6 +217,18 @@ impl Session {
     /// before each [`Session::advance`], so a change through the API applies at once).
     pub fn set_chaos(&mut self, triggers: ChaosTriggers) {
         self.chaos = triggers;
+    }
+
+    /// Judge recipients by the delivery simulation's rules (at RCPT, and again
+    /// after DATA, when the message's headers are known).
+    pub fn with_simulation(mut self, simulation: Arc<Simulation>) -> Session {
+        self.simulation = Some(simulation);
+        self
+    }
+
+    /// How long to hold the output before writing it (a tarpit rule matched).
+    pub fn reply_delay(&self) -> Option<Duration> {
+        self.reply_delay
     }
 
     /// Hand the session bytes read from the client.
@@ -289,8 +320,8 @@ impl Session {
                         self.message_too_big();
                     } else if self.refused_body {
                         self.body_refused();
-                    } else {
-                        break Some(self.deliver());
+                    } else if let Some(action) = self.deliver() {
+                        break Some(action);
                     }
                 }
                 State::SkipChunk { remaining } => {
@@ -317,7 +348,9 @@ impl Session {
                         // further BDAT of it is refused (503) until a new MAIL.
                         self.body_refused();
                     } else if *last {
-                        break Some(self.deliver());
+                        if let Some(action) = self.deliver() {
+                            break Some(action);
+                        }
                     } else {
                         self.state = State::Command;
                         let received = format!("{} bytes received so far", self.body.len());
@@ -392,10 +425,18 @@ impl Session {
         self.rcpt_to.clear();
         self.body = Vec::new();
         self.refused_body = false;
+        self.simulated = None;
         self.transcript.end_transaction();
     }
 
-    fn deliver(&mut self) -> Action {
+    /// The message is complete: judged by the simulation after DATA (which may
+    /// refuse it, or drop the connection: `None` or [`Action::Close`]), else
+    /// handed to the listener to store.
+    fn deliver(&mut self) -> Option<Action> {
+        let (simulation, effects) = match self.judge_message() {
+            Ok(judged) => judged,
+            Err(action) => return action,
+        };
         self.state = State::AwaitDelivery;
         let envelope = Envelope {
             mail_from: self.mail_from.clone().unwrap_or_default(),
@@ -406,9 +447,9 @@ impl Session {
             auth_user: self.auth_user.clone(),
             transcript: self.transcript.text(),
             api: None,
-            simulation: None,
+            simulation,
         };
-        Action::Deliver(Box::new(Delivery { raw: std::mem::take(&mut self.body), envelope }))
+        Some(Action::Deliver(Box::new(Delivery { raw: std::mem::take(&mut self.body), envelope, effects })))
     }
 
     fn message_too_big(&mut self) {

@@ -18,6 +18,8 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod providers;
+mod rules;
 mod send;
 mod tags;
 mod ui;

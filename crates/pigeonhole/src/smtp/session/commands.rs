@@ -134,6 +134,9 @@ impl Session {
                     self.reply(452, [4, 5, 3], &limit);
                     return None;
                 }
+                if !self.recipient_admitted(&to.address) {
+                    return None;
+                }
                 self.rcpt_to.push(to.address);
                 self.reply(250, [2, 1, 5], "Recipient ok");
                 None

@@ -627,3 +627,102 @@ fn session_at_command() -> Session {
     drive(&mut session, &[b"EHLO c\r\n"]);
     session
 }
+
+/// A session judged by a simulation under `rules` (the simulator addresses
+/// after them), whose greylisting clock stands still unless `clock` moves it.
+fn simulated(rules: &str, clock: crate::simulation::Clock) -> Session {
+    let simulation = crate::simulation::Simulation::new(rules, clock).unwrap();
+    session().with_simulation(std::sync::Arc::new(simulation))
+}
+
+fn still() -> crate::simulation::Clock {
+    let now = std::time::Instant::now();
+    Box::new(move || now)
+}
+
+const MESSAGE: &[u8] = b"Subject: hi\r\nX-Campaign: spring-sale\r\n\r\nbody\r\n.\r\n";
+
+#[test]
+fn simulator_addresses_refuse_at_rcpt_and_others_pass_unchanged() {
+    let rcpts = b"EHLO c\r\nMAIL FROM:<app@x.test>\r\nRCPT TO:<suppressed@simulator.test>\r\nRCPT TO:<greylist+a@simulator.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n";
+    let out = drive(&mut simulated("", still()), &[rcpts, MESSAGE]);
+    assert_eq!(codes(&out.output), ["220", "250", "250", "550", "451", "250", "354", "250"]);
+    let lines = replies(&out.output);
+    assert!(lines.contains(&"550 5.7.1 Recipient address is on the suppression list"), "{lines:?}");
+    assert!(lines.contains(&"451 4.7.1 Greylisted, try again in 1 second"), "{lines:?}");
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].envelope.rcpt_to, ["b@x.test"]);
+    assert_eq!(out.delivered[0].envelope.simulation, None);
+    assert!(out.delivered[0].effects.is_empty());
+    assert!(out.delivered[0].envelope.transcript.contains("550 5.7.1 Recipient address is on the suppression list"));
+
+    // Nothing matched: the same bytes as a session without a simulation.
+    let plain = [TRANSACTION, MESSAGE, b"QUIT\r\n"];
+    assert_eq!(drive(&mut simulated("", still()), &plain), drive(&mut session(), &plain));
+}
+
+#[test]
+fn greylisting_accepts_the_retry_after_the_delay() {
+    let start = std::time::Instant::now();
+    let elapsed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let shared = elapsed.clone();
+    let clock: crate::simulation::Clock =
+        Box::new(move || start + std::time::Duration::from_millis(shared.load(std::sync::atomic::Ordering::SeqCst)));
+    let simulation = std::sync::Arc::new(crate::simulation::Simulation::new("", clock).unwrap());
+    let attempt = b"EHLO c\r\nMAIL FROM:<app@x.test>\r\nRCPT TO:<greylist@simulator.test>\r\n";
+    let first = drive(&mut session().with_simulation(simulation.clone()), &[attempt]);
+    assert_eq!(codes(&first.output), ["220", "250", "250", "451"]);
+    elapsed.store(1000, std::sync::atomic::Ordering::SeqCst);
+    // From another port of the same client: greylisting knows it by address.
+    let mut again = Session::new(&limits(), "127.0.0.1:6666".into(), true, "n".into()).with_simulation(simulation);
+    let retry = drive(&mut again, &[attempt, b"DATA\r\n", MESSAGE]);
+    assert_eq!(codes(&retry.output), ["220", "250", "250", "250", "354", "250"]);
+    let outcome = retry.delivered[0].envelope.simulation.clone().unwrap();
+    assert_eq!((outcome.rule.as_str(), outcome.action.as_str()), ("greylist@simulator.test", "defer"));
+}
+
+#[test]
+fn tarpit_asks_the_listener_to_hold_replies_from_rcpt_on() {
+    let mut session = simulated("", still());
+    drive(&mut session, &[b"EHLO c\r\nMAIL FROM:<a@x.test>\r\n"]);
+    assert_eq!(session.reply_delay(), None);
+    let out = drive(&mut session, &[b"RCPT TO:<slow@simulator.test>\r\nDATA\r\n", MESSAGE]);
+    assert_eq!(session.reply_delay(), Some(std::time::Duration::from_secs(1)));
+    let outcome = out.delivered[0].envelope.simulation.clone().unwrap();
+    assert_eq!(outcome.action, "tarpit");
+    assert_eq!(outcome.reply, "each reply held 1000 ms from RCPT on");
+}
+
+#[test]
+fn after_data_a_rule_rejects_disconnects_or_plans_effects_per_recipient() {
+    let reject = "[[rule]]\nname = \"late\"\nrecipient = \"late@x.test\"\naction = \"reject\"\nat = \"data\"\nmessage = \"No thanks\"\n";
+    let data = b"EHLO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<late@x.test>\r\nDATA\r\n";
+    let out = drive(&mut simulated(reject, still()), &[data, MESSAGE, b"NOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354", "550", "250"]);
+    assert!(out.output.contains("550 5.7.1 No thanks\r\n"));
+    assert!(out.delivered.is_empty());
+
+    let disconnect = "[[rule]]\nheader = \"X-Campaign: spring*\"\naction = \"disconnect\"\n";
+    let out = drive(&mut simulated(disconnect, still()), &[TRANSACTION, MESSAGE, b"NOOP\r\n"]);
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "354"]);
+    assert!(out.closed);
+    assert!(out.delivered.is_empty());
+
+    let mixed = b"EHLO c\r\nMAIL FROM:<app@x.test>\r\nRCPT TO:<bounce@simulator.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<complaint+1@simulator.test>\r\nDATA\r\n";
+    let out = drive(&mut simulated("", still()), &[mixed, MESSAGE]);
+    assert_eq!(codes(&out.output), ["220", "250", "250", "250", "250", "250", "354", "250"]);
+    let delivery = &out.delivered[0];
+    assert_eq!(delivery.envelope.rcpt_to.len(), 3);
+    let planned: Vec<(&str, &str)> =
+        delivery.effects.iter().map(|planned| (planned.recipient.as_str(), planned.effect.action_name())).collect();
+    assert_eq!(planned, [("bounce@simulator.test", "bounce"), ("complaint+1@simulator.test", "complaint")]);
+    let outcome = delivery.envelope.simulation.clone().unwrap();
+    assert_eq!((outcome.rule.as_str(), outcome.action.as_str()), ("bounce@simulator.test", "bounce"));
+    assert_eq!(
+        outcome.effects,
+        [
+            "bounce@simulator.test: a DSN (5.1.1) to the sender",
+            "complaint+1@simulator.test: an ARF report (abuse) to the sender"
+        ]
+    );
+}

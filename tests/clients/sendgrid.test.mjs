@@ -1,0 +1,129 @@
+// sendgrid.test.mjs - SendGrid's v3 Mail Send API through the real SDK
+// (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
+// pointed at a real `pigeonhole serve`: the stored message and its files byte for
+// byte, the envelope's Api record, a validation error and the missing key as the
+// SDK surfaces them, a 50 MB request. The engine runs with --provider-keys: the key's mail lands in
+// the inbox the file maps it to, and any other key is refused.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import http from 'node:http';
+
+import sgClient from '@sendgrid/client';
+import sgMail from '@sendgrid/mail';
+
+import { startEngine } from '../../ui/tests/harness.mjs';
+import { assertApiRecord, assertFiles, files, storedMessage } from './provider-mail.mjs';
+
+const KEY = 'SG.e2ekeyid.the-secret-part-of-the-key';
+let engine;
+let keysDir;
+
+before(async () => {
+  keysDir = await mkdtemp(join(tmpdir(), 'pigeonhole-keys-'));
+  const keys = join(keysDir, 'keys.toml');
+  await writeFile(keys, `[[key]]\nprovider = "sendgrid"\nkey = "${KEY}"\ninbox = "shop"\n`);
+  engine = await startEngine({ args: ['--provider-keys', keys] });
+  const client = new sgClient.Client();
+  client.setApiKey(KEY);
+  // The one setting an app changes (after setApiKey, which sets the region's URL).
+  client.setDefaultRequest('baseUrl', engine.url);
+  sgMail.setClient(client);
+});
+after(async () => {
+  await engine?.stop();
+  await rm(keysDir, { recursive: true, force: true });
+});
+
+test('a message with an inline image and an attachment is stored as sent', async () => {
+  const { png, pdf } = files();
+  const [response] = await sgMail.send({
+    to: { email: 'ann@example.test', name: 'Ann' },
+    cc: 'cc@example.test',
+    bcc: 'hidden@example.test',
+    from: { email: 'shop@example.test', name: 'Shop' },
+    replyTo: 'help@example.test',
+    subject: 'Your order via SendGrid',
+    text: 'Thanks for your order',
+    html: '<p>Thanks <img src="cid:logo"></p>',
+    attachments: [
+      { content: png.toString('base64'), filename: 'logo.png', type: 'image/png', disposition: 'inline', content_id: 'logo' },
+      { content: pdf.toString('base64'), filename: 'invoice.pdf', type: 'application/pdf', disposition: 'attachment' },
+    ],
+    categories: ['orders'],
+    customArgs: { order: '42' },
+    headers: { 'X-Campaign': 'spring' },
+  });
+  assert.equal(response.statusCode, 202);
+  const messageId = response.headers['x-message-id'];
+  assert.match(messageId, /^[A-Za-z0-9_-]{22}$/);
+
+  const message = await storedMessage(engine, 'Your order via SendGrid');
+  assert.deepEqual(message.From, { Name: 'Shop', Address: 'shop@example.test' });
+  assert.deepEqual(message.To, [{ Name: 'Ann', Address: 'ann@example.test' }]);
+  assert.deepEqual(message.Bcc, [], 'no Bcc header in delivered mail');
+  assert.deepEqual(message.Tags, ['orders']);
+  assert.equal(message.Text.trim(), 'Thanks for your order');
+  await assertFiles(engine, message, { png, pdf });
+  await assertApiRecord(engine, message, {
+    provider: 'sendgrid',
+    providerMessageId: messageId,
+    inbox: 'shop',
+    secret: 'the-secret-part',
+    rcptTo: ['ann@example.test', 'cc@example.test', 'hidden@example.test'],
+  });
+});
+
+test('an invalid from address is SendGrid’s 400 as the SDK throws it', async () => {
+  await assert.rejects(
+    sgMail.send({ to: 'ann@example.test', from: 'not-an-address', subject: 'Invalid from', text: 'x' }),
+    (err) => {
+      assert.equal(err.code, 400);
+      assert.deepEqual(err.response.body, {
+        errors: [{ message: 'The from email does not contain a valid address.', field: 'from.email', help: null }],
+      });
+      return true;
+    },
+  );
+});
+
+test('without an API key, or with one not in the keys file, the SDK gets SendGrid’s 401', async () => {
+  const body = { personalizations: [{ to: [{ email: 'a@example.test' }] }], from: { email: 'b@example.test' }, subject: 'Refused', content: [{ type: 'text/plain', value: 'x' }] };
+  for (const key of [null, 'SG.otherid.other-secret']) {
+    const client = new sgClient.Client();
+    if (key) client.setApiKey(key);
+    client.setDefaultRequest('baseUrl', engine.url);
+    await assert.rejects(client.request({ method: 'POST', url: '/v3/mail/send', body }), (err) => {
+      assert.equal(err.code, 401, `key ${key}`);
+      assert.equal(err.response.body.errors[0].message, 'The provided authorization grant is invalid, expired, or revoked');
+      return true;
+    });
+  }
+  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"Refused"')}`)).json();
+  assert.equal(page.messages.length, 0);
+});
+
+test('a 50 MB request gets SendGrid’s 413 after it is sent whole, not a broken pipe', async () => {
+  const body = Buffer.alloc(50 * 1000 * 1000, 0x20);
+  const answer = await new Promise((resolve, reject) => {
+    const request = http.request(`${engine.url}/v3/mail/send`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-length': body.length },
+    });
+    request.on('response', (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+  assert.equal(answer.status, 413);
+  const error = JSON.parse(answer.body).errors[0];
+  assert.match(error.message, /too large/);
+  assert.equal(error.field, null);
+});
