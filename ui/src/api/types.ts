@@ -142,6 +142,26 @@ Api: ApiRequest | null,
 Simulation: SimulationOutcome | null, };
 
 /**
+ * The HTTP request a message came in, for mail sent through a provider's API.
+ */
+export type ApiRequest = { 
+/**
+ * The provider whose API took it: `sendgrid`, `postmark`, `mailgun`, `ses` or
+ * `resend`.
+ */
+Provider: string, 
+/**
+ * The ID the provider's answer gave the app for this message (what its
+ * events and webhooks refer to).
+ */
+ProviderMessageId: string, 
+/**
+ * The request as received: request line, headers with credentials masked,
+ * body (long bodies cut).
+ */
+Request: string, };
+
+/**
  * Which simulation rule applied to a message and what the sender got back.
  */
 export type SimulationOutcome = { 

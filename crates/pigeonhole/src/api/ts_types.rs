@@ -24,11 +24,11 @@ use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::model::Address;
-use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{
-    Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    ApiRequest, Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
     SimulationOutcome,
 };
+use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
@@ -54,6 +54,7 @@ fn render() -> String {
         declaration::<Checksums>(&config),
         declaration::<PartNode>(&config),
         declaration::<Envelope>(&config),
+        declaration::<ApiRequest>(&config),
         declaration::<SimulationOutcome>(&config),
         declaration::<CheckReport>(&config),
         declaration::<CheckSummary>(&config),
