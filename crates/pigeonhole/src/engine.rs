@@ -262,10 +262,6 @@ fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> R
     })
 }
 
-/// Create the data folder (owner-only: captured mail holds reset links and codes)
-/// and take its lock file, which also proves we can write there, before anything
-/// else is written. Two engines on one folder would each count and prune the
-/// messages as if they were alone.
 /// The simulation under the rules in `path`; a missing file is no rules unless
 /// the user named it.
 fn simulation(path: &Path, named: bool) -> Result<Simulation, StartError> {
@@ -278,6 +274,10 @@ fn simulation(path: &Path, named: bool) -> Result<Simulation, StartError> {
     Simulation::new(&text, Box::new(std::time::Instant::now)).map_err(fail)
 }
 
+/// Create the data folder (owner-only: captured mail holds reset links and codes)
+/// and take its lock file, which also proves we can write there, before anything
+/// else is written. Two engines on one folder would each count and prune the
+/// messages as if they were alone.
 fn lock_data_dir(path: &Path) -> Result<fs::File, StartError> {
     let fail = |source| StartError::DataDir { path: path.to_path_buf(), source };
     let mut builder = fs::DirBuilder::new();

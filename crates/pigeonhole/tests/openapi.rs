@@ -268,6 +268,9 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v1/chaos");
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 451, "Probability": 0}}));
     c.json(Method::PUT, "/api/v1/chaos", json!({"Sender": {"ErrorCode": 200}}));
+    c.get("/api/v1/rules");
+    c.json(Method::PUT, "/api/v1/rules", json!({"Rules": "[[rule]]\nrecipient = \"*@x.test\"\naction = \"reject\"\n"}));
+    c.json(Method::PUT, "/api/v1/rules", json!({"Rules": "[[rule]]\naction = \"bouce\"\n"}));
     for route in [
         "",
         "/raw",

@@ -12,6 +12,7 @@ import type {
   MessagePage,
   MessageView,
   PartNode,
+  RulesInfo,
   SendResponse,
   SpamAssassinResponse,
   StorageView,
@@ -118,6 +119,14 @@ export const storage = () => json<StorageView>('/api/v1/storage');
 /** Pause SMTP intake (it answers 421) or resume it. */
 export async function setIntakePaused(paused: boolean): Promise<void> {
   await send('PUT', '/api/v1/intake', { Paused: paused });
+}
+
+/** The delivery simulation's rules file and the simulator addresses. */
+export const rules = () => json<RulesInfo>('/api/v1/rules');
+
+/** Put new simulation rules in force; an invalid text is refused (the error names the line). */
+export async function setRules(text: string): Promise<RulesInfo> {
+  return (await send('PUT', '/api/v1/rules', { Rules: text })).json();
 }
 
 export async function setRead(ids: string[], read: boolean): Promise<void> {

@@ -45,6 +45,7 @@ use crate::config::HttpLimits;
         (name = "send", description = "Sending, importing, exporting and releasing messages"),
         (name = "server", description = "About the server, its SMTP intake and chaos triggers"),
         (name = "events", description = "Live updates"),
+        (name = "simulation", description = "Delivery simulation: its rules and the simulator addresses"),
         (name = "mailhog", description = "MailHog's API, for MailHog's clients"),
     )
 )]

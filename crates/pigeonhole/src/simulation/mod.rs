@@ -20,6 +20,7 @@ mod greylist;
 pub mod rules;
 pub mod simulator;
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -221,19 +222,9 @@ impl Simulation {
     /// usual). A `defer` rule with `retry_after` remembers this attempt.
     pub fn judge(&self, sending: &Sending<'_>) -> Option<Judgement> {
         let loaded = self.current();
-        let headers = sending.message.map(|message| {
-            let parsed = MessageParser::new().parse_headers(message);
-            parsed
-                .map(|parsed| {
-                    parsed
-                        .headers()
-                        .iter()
-                        .map(|header| (header.name.as_str().to_string(), header_raw_value(message, header)))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        });
-        let rule = loaded.rules.iter().find(|rule| matches(rule, sending, headers.as_deref()))?;
+        // Parsed only when a rule asks for a header: most judgements need none.
+        let headers = OnceCell::new();
+        let rule = loaded.rules.iter().find(|rule| matches(rule, sending, &headers))?;
         let stage = match &rule.action {
             _ if rule.header.is_some() => Stage::Data,
             Action::Accept | Action::Defer { .. } | Action::Tarpit { .. } | Action::Reject { at_data: false, .. } => {
@@ -275,7 +266,7 @@ fn load(text: &str) -> Result<Loaded, String> {
 
 /// Whether every matcher of `rule` matches; a `header` matcher never matches
 /// before the message is known.
-fn matches(rule: &Rule, sending: &Sending<'_>, headers: Option<&[(String, String)]>) -> bool {
+fn matches(rule: &Rule, sending: &Sending<'_>, headers: &OnceCell<Vec<(String, String)>>) -> bool {
     let matched = |pattern: &Option<rules::Pattern>, value: &str| pattern.as_ref().is_none_or(|p| p.matches(value));
     matched(&rule.recipient, sending.recipient)
         && matched(&rule.sender, sending.mail_from)
@@ -285,12 +276,23 @@ fn matches(rule: &Rule, sending: &Sending<'_>, headers: Option<&[(String, String
             .as_ref()
             .is_none_or(|provider| sending.provider.is_some_and(|p| p.eq_ignore_ascii_case(provider)))
         && rule.header.as_ref().is_none_or(|wanted| {
-            headers.is_some_and(|headers| {
+            sending.message.is_some_and(|message| {
                 headers
+                    .get_or_init(|| header_values(message))
                     .iter()
                     .any(|(name, value)| name.eq_ignore_ascii_case(&wanted.name) && wanted.value.matches(value))
             })
         })
+}
+
+/// Every header of `message` by name, with its value as written.
+fn header_values(message: &[u8]) -> Vec<(String, String)> {
+    let Some(parsed) = MessageParser::new().parse_headers(message) else { return Vec::new() };
+    parsed
+        .headers()
+        .iter()
+        .map(|header| (header.name.as_str().to_string(), header_raw_value(message, header)))
+        .collect()
 }
 
 #[cfg(test)]
