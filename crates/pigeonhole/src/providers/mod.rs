@@ -19,9 +19,10 @@
 //! * `postmark`: `POST /email`, `POST /email/batch`.
 //! * `resend`: `POST /emails`, `POST /emails/batch`.
 //!
-//! [`router`] is merged into the API's router behind its Host/Origin guard, but
-//! outside the UI's basic auth and form-body refusal: a provider route checks its
-//! provider's credential header instead, which a cross-site page cannot send.
+//! [`router`] is merged into the API's router behind its guard (Host, Origin,
+//! no form bodies), but outside the UI's basic auth and body cap: a provider
+//! route checks its provider's credential header instead, which a cross-site page
+//! cannot send, and reads its body under its provider's limit.
 
 pub mod draft;
 mod keys;
@@ -76,9 +77,7 @@ impl Provider {
             Provider::Resend => "resend",
         }
     }
-}
 
-impl Provider {
     /// The status line of the provider's answer to a send it took, as the
     /// envelope's simulation outcome records it.
     fn accepted(self) -> &'static str {

@@ -108,7 +108,7 @@ pub struct Sent {
 }
 
 /// `POST /email`.
-pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Value>, ProviderError> {
+pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Sent>, ProviderError> {
     let (call, body) = Call::admit(&state, Provider::Postmark, &parts, body, MAX_REQUEST, credential(&parts))
         .await
         .map_err(refused)?;
@@ -116,7 +116,7 @@ pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body)
     let (to, built) =
         check(email).map_err(|message| error(StatusCode::UNPROCESSABLE_ENTITY, INVALID_REQUEST, message))?;
     let sent = submit(&state, &call, to, built).await.map_err(refused)?;
-    Ok(Json(json!(sent)))
+    Ok(Json(sent))
 }
 
 /// `POST /email/batch`: every message checked and stored on its own.

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Ingest through SendGrid's API route against ingest over SMTP, in one run.
+
+One `pigeonhole serve` (release build by default, fresh data folder) takes the
+same 2 KB messages both ways, in alternating rounds so that drift of a shared
+machine hits both alike: over SMTP (smtplib, one connection per client, one
+MAIL/RCPT/DATA per message) and through `POST /v3/mail/send` (http.client, one
+keep-alive connection per client, one request per message). Each client is its
+own process, connected before the clock starts. Prints messages per second and
+the server's CPU time per message for each round, the ratio of API to SMTP, and
+checks that every message was stored.
+
+    cargo build --release -p pigeonhole
+    python3 scripts/bench-provider-api.py [--messages 4000] [--clients 8] [--rounds 3]
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# About 2 KB of text: with the headers each way makes, a message of about 2 KB.
+TEXT = ("The quick brown fox jumps over the lazy dog. " * 40)[:1800]
+SUBJECT = "Bench message"
+SENDER, RECIPIENT = "app@example.test", "user@example.test"
+
+
+def smtp_message(i):
+    return (
+        f"From: {SENDER}\r\nTo: {RECIPIENT}\r\nSubject: {SUBJECT} {i}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n"
+    ).encode()
+
+
+def api_body(i):
+    return json.dumps({
+        "personalizations": [{"to": [{"email": RECIPIENT}]}],
+        "from": {"email": SENDER},
+        "subject": f"{SUBJECT} {i}",
+        "content": [{"type": "text/plain", "value": TEXT}],
+    }).encode()
+
+
+def smtp_client(port, count, ready, go):
+    client = smtplib.SMTP("127.0.0.1", port)
+    client.ehlo("bench.test")
+    messages = [smtp_message(i) for i in range(count)]
+    ready.release()
+    go.wait()
+    for message in messages:
+        client.sendmail(SENDER, [RECIPIENT], message)
+    client.quit()
+
+
+def api_client(port, count, ready, go):
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.connect()
+    headers = {"Authorization": "Bearer SG.bench.key", "Content-Type": "application/json"}
+    bodies = [api_body(i) for i in range(count)]
+    ready.release()
+    go.wait()
+    for body in bodies:
+        connection.request("POST", "/v3/mail/send", body, headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 202:
+            raise SystemExit(f"SendGrid route answered {response.status}")
+    connection.close()
+
+
+def timed(client, port, messages, clients):
+    """Seconds for `clients` processes to send `messages` in all, from a common start."""
+    ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
+    share = messages // clients
+    workers = [multiprocessing.Process(target=client, args=(port, share, ready, go)) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    for worker in workers:
+        worker.join()
+        if worker.exitcode != 0:
+            raise SystemExit(f"a {client.__name__} failed")
+    return time.perf_counter() - start, share * clients
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stored(http_port):
+    connection = http.client.HTTPConnection("127.0.0.1", http_port)
+    connection.request("GET", "/api/v1/messages?limit=1")
+    return json.loads(connection.getresponse().read())["total"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", default=str(REPO / "target/release/pigeonhole"))
+    parser.add_argument("--messages", type=int, default=4000, help="per round and way")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data:
+        server = subprocess.Popen(
+            [args.binary, "serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", data,
+             "--max-messages", "1000000"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            ports = {}
+            while len(ports) < 2:
+                line = server.stdout.readline()
+                if not line:
+                    raise SystemExit("pigeonhole serve exited before listening")
+                if found := re.match(r"(smtp|http) listening on .*:(\d+)$", line.strip()):
+                    ports[found[1]] = int(found[2])
+            ratios, expected = [], 0
+            for round_number in range(1, args.rounds + 1):
+                cpu = cpu_seconds(server.pid)
+                smtp_seconds, sent = timed(smtp_client, ports["smtp"], args.messages, args.clients)
+                smtp_cpu, cpu = cpu_seconds(server.pid) - cpu, cpu_seconds(server.pid)
+                api_seconds, _ = timed(api_client, ports["http"], args.messages, args.clients)
+                api_cpu = cpu_seconds(server.pid) - cpu
+                expected += 2 * sent
+                smtp_rate, api_rate = sent / smtp_seconds, sent / api_seconds
+                ratios.append(api_rate / smtp_rate)
+                print(f"round {round_number}: {sent} messages each way, {args.clients} clients: "
+                      f"SMTP {smtp_rate:,.0f}/s ({1e6 * smtp_cpu / sent:.0f} µs server CPU each), "
+                      f"SendGrid API {api_rate:,.0f}/s ({1e6 * api_cpu / sent:.0f} µs), API/SMTP {ratios[-1]:.2f}")
+            total = stored(ports["http"])
+            if total != expected:
+                raise SystemExit(f"stored {total} messages, sent {expected}")
+            print(f"median API/SMTP over {args.rounds} rounds: {statistics.median(ratios):.2f} ({total} stored)")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
