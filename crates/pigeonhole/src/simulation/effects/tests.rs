@@ -222,3 +222,31 @@ async fn a_forward_reaches_the_relay() {
     assert_eq!(next(&mut outcomes).await.line, "no forward: no relay is configured (--smtp-relay-host)");
     relay_engine.shutdown().await;
 }
+
+/// With the effects task stuck (the store's write lock held elsewhere), handing
+/// over never waits: the queue fills, then effects are dropped and said so.
+#[tokio::test]
+async fn after_commit_never_waits_and_drops_past_a_full_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let committed = commit(&store, "app@shop.example").await;
+    let (handle, mut outcomes) = effects(&store, None);
+    let lock = rusqlite::Connection::open(store.database_path()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let bounce_of = |committed: &Committed| {
+        handle.after_commit(committed.clone(), vec![trigger("bounce@simulator.test", bounce())])
+    };
+    assert_eq!(bounce_of(&committed), Ok(()));
+    // The task takes that one and waits for its DSN's commit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let handed: Vec<_> = (0..QUEUE + 2).map(|_| bounce_of(&committed)).collect();
+    assert!(started.elapsed() < Duration::from_secs(1), "handing over took {:?}", started.elapsed());
+    assert!(handed[..QUEUE].iter().all(Result::is_ok));
+    assert_eq!(handed[QUEUE..], [Err(Dropped), Err(Dropped)]);
+    assert!(handle.after_commit(committed.clone(), Vec::new()).is_ok(), "nothing to do is never refused");
+
+    lock.execute_batch("COMMIT").unwrap();
+    assert!(next(&mut outcomes).await.done, "the first DSN is stored once the lock is gone");
+}
