@@ -22,6 +22,7 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
+use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
@@ -143,6 +144,13 @@ impl Engine {
             intake: intake.clone(),
             chaos,
             simulation,
+            effects: Effects {
+                store: store.clone(),
+                relay: config.relay.clone().map(Arc::new),
+                hostname: config.smtp.hostname.clone(),
+                observer: None,
+            }
+            .spawn(),
         };
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
