@@ -2,7 +2,7 @@
 // (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
 // pointed at a real `pigeonhole serve`: the stored message and its files byte for
 // byte, the envelope's Api record, a validation error and the missing key as the
-// SDK surfaces them, a 50 MB request. The engine runs with --provider-keys: the key's mail lands in
+// SDK surfaces them, a 50 MB request, a simulator bounce (the DSN beside the original). The engine runs with --provider-keys: the key's mail lands in
 // the inbox the file maps it to, and any other key is refused.
 
 import assert from 'node:assert/strict';
@@ -126,4 +126,31 @@ test('a 50 MB request gets SendGrid’s 413 after it is sent whole, not a broken
   const error = JSON.parse(answer.body).errors[0];
   assert.match(error.message, /too large/);
   assert.equal(error.field, null);
+});
+
+test('a send to bounce@simulator.test is accepted, then a DSN to the sender lands in the same inbox', async () => {
+  const [response] = await sgMail.send({ to: 'bounce@simulator.test', from: 'shop@example.test', subject: 'Bounce me', text: 'x' });
+  assert.equal(response.statusCode, 202);
+  const original = await storedMessage(engine, 'Bounce me');
+  // The wait API answers with the next message after the original: the DSN.
+  const dsn = await (await fetch(`${engine.url}/api/v1/wait?after=${original.ID}&timeout=10s`)).json();
+  assert.equal(dsn.Subject, 'Undelivered Mail Returned to Sender');
+  assert.equal(dsn.Username, 'shop', 'beside the original, in its inbox');
+  const dsnEnvelope = await (await fetch(`${engine.url}/api/v1/message/${dsn.ID}/envelope`)).json();
+  assert.equal(dsnEnvelope.MailFrom, '', 'a DSN has a null sender');
+  assert.deepEqual(dsnEnvelope.RcptTo, ['shop@example.test']);
+  const raw = await (await fetch(`${engine.url}/api/v1/message/${dsn.ID}/raw`)).text();
+  assert.match(raw, /report-type=(")?delivery-status/);
+  assert.match(raw, /Final-Recipient: rfc822; ?bounce@simulator\.test/);
+  // The effect's line is added to the original's outcome once the DSN is stored.
+  let envelope;
+  for (let tries = 0; tries < 50; tries++) {
+    envelope = await (await fetch(`${engine.url}/api/v1/message/${original.ID}/envelope`)).json();
+    if (envelope.Simulation?.Effects.length) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(envelope.Simulation.Rule, 'bounce@simulator.test');
+  assert.equal(envelope.Simulation.Action, 'bounce');
+  assert.match(envelope.Simulation.Reply, /^202/);
+  assert.equal(envelope.Simulation.Effects.length, 1, JSON.stringify(envelope.Simulation));
 });

@@ -1,10 +1,11 @@
 // Delivery simulation in the browser UI: the toolbar's Simulation dialog shows the
 // simulator addresses, refuses a bad rules file inline (naming the line) and saves
-// a good one; mail a rule applied to shows the rule in its Envelope tab.
+// a good one; mail a rule applied to shows the rule, and the auto-reply it caused,
+// in its Envelope tab.
 
 import assert from 'node:assert/strict';
 
-import { api, expectText, openMessage, openTab, openUI, screenshot, sendMail, plainMail, uiTest } from './harness.mjs';
+import { api, expectText, openMessage, openTab, openUI, plainMail, screenshot, sendMail, uiTest, waitFor } from './harness.mjs';
 
 uiTest('the simulation dialog edits the rules; the Envelope tab shows what applied', async ({ engine, page }) => {
   await openUI(page, engine);
@@ -29,12 +30,16 @@ uiTest('the simulation dialog edits the rules; the Envelope tab shows what appli
   assert.equal((await api(engine, '/api/v1/rules')).json.Rules, good);
 
   const sent = await sendMail(engine.smtpPort, plainMail({ to: 'away@ooo.test', subject: 'Are you there?' }));
+  // The auto-reply is carried out after the commit; its line is then in the envelope.
+  await waitFor(async () => (await api(engine, `/api/v1/message/${sent.id}/envelope`)).json?.Simulation?.Effects?.length, {
+    message: 'the auto-reply never added its line to the envelope',
+  });
   await openMessage(page, sent.id);
   await openTab(page, 'envelope');
   const simulation = page.getByTestId('envelope-simulation');
   await expectText(simulation.locator('.simulation-rule'), 'auto answer');
   await expectText(simulation.locator('.simulation-action'), 'auto-reply');
-  await expectText(simulation.locator('.simulation-effects'), 'away@ooo.test: an auto-reply to the sender');
+  await expectText(simulation.locator('.simulation-effects'), /an auto-reply to alice@example\.test in inbox default/);
   await screenshot(page, 'envelope-simulation');
 
   // Opening it again shows the saved text.

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
 use crate::providers::ProviderKeys;
+use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
@@ -132,11 +133,19 @@ impl Engine {
         let smtp_counters = Arc::new(smtp::DeliveryCounters::default());
         let chaos = Arc::new(smtp::Chaos::new(config.chaos));
         let intake = Arc::new(smtp::Intake::new(events.clone()));
+        let effects = Effects {
+            store: store.clone(),
+            relay: config.relay.clone().map(Arc::new),
+            hostname: config.smtp.hostname.clone(),
+            observer: None,
+        }
+        .spawn();
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
             .with_smtp_address(smtp_addr)
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_simulation(simulation.clone(), &rules_file)
+            .with_effects(effects.clone())
             .with_auth(auth)
             .with_provider_keys(provider_keys)
             .with_http_address(http_addr)
@@ -153,6 +162,7 @@ impl Engine {
             intake: intake.clone(),
             chaos,
             simulation,
+            effects,
         };
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());

@@ -11,6 +11,8 @@
 //! * [`Engine::events`]: what changed ([`model::Event`]), for trays and notifications.
 //! * [`archive`]: mail files in and out (`.eml`, a folder, `.zip`, mbox).
 //! * [`checks`]: what is wrong with a message, as one report ([`checks::report`]).
+//! * [`simulation`]: delivery simulation's report messages (DSN, ARF, auto-reply)
+//!   and the effects carried out after a message is accepted.
 //! * [`model`]: the types all of the above speak.
 //!
 //! Data flows in one direction, each layer importing only from those below it
@@ -38,7 +40,7 @@ pub mod fuzzing;
 pub mod mail;
 pub mod model;
 mod providers;
-mod simulation;
+pub mod simulation;
 mod smtp;
 pub mod store;
 

@@ -50,6 +50,18 @@ fn reply(replies: &[Value], step: &str) -> String {
     format!("{} {}", reply["code"], reply["text"].as_str().unwrap())
 }
 
+/// The stored message's Simulation once its effects have added their lines.
+fn wait_for_effects(server: &Server, id: &str) -> Value {
+    for _ in 0..100 {
+        let outcome = server.envelope(id)["Simulation"].clone();
+        if outcome["Effects"].as_array().is_some_and(|effects| !effects.is_empty()) {
+            return outcome;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the effects of {id} never recorded a line: {}", server.envelope(id));
+}
+
 fn millis(replies: &[Value], step: &str) -> u64 {
     replies.iter().find(|reply| reply["step"] == step).unwrap()["ms"].as_u64().unwrap()
 }
@@ -94,6 +106,26 @@ fn simulated_delivery_through_smtplib() {
     assert_eq!(reply(&replies, "rcpt"), "250 2.1.5 Recipient ok");
     assert_eq!(reply(&replies, "data"), "554 5.6.0 Content refused");
     assert_eq!(server.total(), 2, "refused and dropped mail is not stored");
+
+    // A bounce: accepted, then a DSN to the sender, stored beside the original,
+    // and the original's outcome says so once it is done.
+    let (replies, _) = transaction(&server, &["bounce+signup@simulator.test"]);
+    assert!(reply(&replies, "data").starts_with("250 2.0.0 Ok: queued as "), "{replies:?}");
+    let list = server.list();
+    let original =
+        list["messages"].as_array().unwrap().iter().find(|m| m["To"][0]["Address"] == "bounce+signup@simulator.test");
+    let original = original.unwrap_or_else(|| panic!("no original: {list:#}"))["ID"].as_str().unwrap().to_string();
+    let dsn = server.get_json(&format!("/api/v1/wait?after={original}&timeout=10s"));
+    let dsn_envelope = server.envelope(dsn["ID"].as_str().unwrap());
+    assert_eq!(dsn_envelope["MailFrom"], "", "a DSN has a null sender: {dsn_envelope}");
+    assert_eq!(dsn_envelope["RcptTo"], json!(["app@example.test"]));
+    let raw = String::from_utf8(server.raw(dsn["ID"].as_str().unwrap())).unwrap();
+    assert!(raw.contains("multipart/report") && raw.contains("delivery-status"), "{raw}");
+    assert!(raw.contains("Final-Recipient: rfc822;") && raw.contains("bounce+signup@simulator.test"), "{raw}");
+    let outcome = wait_for_effects(&server, &original);
+    assert_eq!(outcome["Rule"], "bounce@simulator.test");
+    assert_eq!(outcome["Action"], "bounce");
+    assert_eq!(server.total(), 4);
 
     // The rules through the API: shown with their file, replaced, saved there.
     let shown = server.get_json("/api/v1/rules");

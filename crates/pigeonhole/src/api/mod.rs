@@ -88,6 +88,7 @@ use crate::config::{HttpLimits, RelayConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::providers::{self, ProviderKeys, ProviderState};
+use crate::simulation::effects::EffectsHandle;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::store::{Store, StoreError};
@@ -202,6 +203,12 @@ impl ApiState {
     /// Require these credentials for everything but `/livez`.
     pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
+    }
+
+    /// Carry out the provider APIs' simulated effects through this handle (the
+    /// engine's, shared with the SMTP listener).
+    pub fn with_effects(self, effects: EffectsHandle) -> ApiState {
+        ApiState { providers: self.providers.clone().with_effects(effects), ..self }
     }
 
     /// Let the provider APIs take only these keys (`--provider-keys`).

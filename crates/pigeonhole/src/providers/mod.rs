@@ -50,7 +50,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::model::{ApiRequest, Envelope, MessageId, NewMessage, SimulationOutcome};
-use crate::simulation::{Judgement, Reply, Sending, Simulation, Verdict};
+use crate::simulation::effects::{Committed, EffectsHandle};
+use crate::simulation::{Judgement, Reply, Sending, Simulation, Triggered, Verdict};
 use crate::store::{Store, SubmitError};
 use draft::Built;
 pub use keys::ProviderKeys;
@@ -101,13 +102,22 @@ pub struct ProviderState {
     keys: Arc<ProviderKeys>,
     /// The delivery simulation each recipient of a send is judged by, as over SMTP.
     simulation: Arc<Simulation>,
+    /// Where a committed message's simulated effects (bounce, complaint …) go;
+    /// `None`: they are recorded but not carried out.
+    effects: Option<EffectsHandle>,
 }
 
 impl ProviderState {
     /// Provider APIs over `store`, taking any credential, judging recipients by
     /// `simulation`.
     pub fn new(store: Store, simulation: Arc<Simulation>) -> ProviderState {
-        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation }
+        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation, effects: None }
+    }
+
+    /// Carry out simulated effects through this handle (the engine's, shared with
+    /// SMTP).
+    pub fn with_effects(self, effects: EffectsHandle) -> ProviderState {
+        ProviderState { effects: Some(effects), ..self }
     }
 
     /// Judge recipients by this simulation (the engine's, shared with SMTP).
@@ -279,6 +289,16 @@ impl IntoResponse for ProviderError {
     }
 }
 
+/// What the simulation decided for an API send that goes ahead.
+struct Simulated {
+    /// What to record in the envelope (the first rule that matched).
+    outcome: Option<SimulationOutcome>,
+    /// How long to hold the answer (the longest tarpit).
+    delay: Option<Duration>,
+    /// The effects to carry out once the message is committed.
+    triggered: Vec<Triggered>,
+}
+
 /// One request to a provider route, admitted: whose it is, where its mail goes and
 /// what it said.
 #[derive(Debug)]
@@ -322,7 +342,7 @@ impl Call {
         message: Built,
         provider_message_id: &str,
     ) -> Result<MessageId, Refusal> {
-        let (simulation, delay) = self.simulate(state, &message)?;
+        let Simulated { outcome: simulation, delay, triggered } = self.simulate(state, &message)?;
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
         }
@@ -341,23 +361,27 @@ impl Call {
             }),
             simulation,
         };
-        let message = NewMessage { raw: message.raw, envelope, received_at: OffsetDateTime::now_utc() };
-        state.store.submit(message).await.map_err(|err| {
+        let received_at = OffsetDateTime::now_utc();
+        // Only a message with effects keeps a copy for after its commit.
+        let original = (!triggered.is_empty()).then(|| (Arc::<[u8]>::from(message.raw.as_slice()), envelope.clone()));
+        let message = NewMessage { raw: message.raw, envelope, received_at };
+        let id = state.store.submit(message).await.map_err(|err| {
             if let SubmitError::Failed(cause) = &err {
                 tracing::error!("{} api: {cause}", self.provider);
             }
             Refusal::Store(err)
-        })
+        })?;
+        if let (Some(effects), Some((raw, envelope))) = (&state.effects, original) {
+            // A full queue drops the effects (and logs it): the answer never waits for them.
+            let _ = effects.after_commit(Committed { id: id.clone(), raw, envelope, received_at }, triggered);
+        }
+        Ok(id)
     }
 
     /// Every recipient judged at once (an API send knows the whole message from
     /// the start): a drop or a refusal of any one refuses the message; otherwise
     /// what to record, from the first rule that matched, and the longest tarpit.
-    fn simulate(
-        &self,
-        state: &ProviderState,
-        message: &Built,
-    ) -> Result<(Option<SimulationOutcome>, Option<Duration>), Refusal> {
+    fn simulate(&self, state: &ProviderState, message: &Built) -> Result<Simulated, Refusal> {
         // Greylisting knows a client by its address, whatever port it retries from.
         let client = self.peer.parse::<SocketAddr>().map_or_else(|_| self.peer.clone(), |peer| peer.ip().to_string());
         let judged: Vec<(&String, Judgement)> = message
@@ -383,7 +407,9 @@ impl Call {
                     return Err(Refusal::Simulated { recipient: recipient.to_string(), reply: reply.clone() });
                 }
                 Verdict::Tarpit(held) => delay = delay.max(Some(*held)),
-                Verdict::Effect(effect) => effects.push(effect.describe(recipient)),
+                Verdict::Effect(effect) => {
+                    effects.push(Triggered { recipient: recipient.to_string(), effect: effect.clone() })
+                }
                 Verdict::Accept => {}
             }
         }
@@ -392,8 +418,8 @@ impl Call {
                 Some(held) => format!("{} (held {} ms)", self.provider.accepted(), held.as_millis()),
                 None => self.provider.accepted().to_string(),
             };
-            judgement.outcome(reply, effects)
+            judgement.outcome(reply)
         });
-        Ok((outcome, delay))
+        Ok(Simulated { outcome, delay, triggered: effects })
     }
 }

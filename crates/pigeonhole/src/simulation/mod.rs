@@ -9,14 +9,18 @@
 //! takes who is sending what ([`Sending`]) and answers the first rule that
 //! matches as a [`Judgement`]: a [`Verdict`] for the caller to carry out, the
 //! [`Stage`] it belongs to, and what to record in the stored message's envelope.
-//! Nothing here touches a socket or the store: effects after acceptance
-//! ([`Effect`]) are carried out by whoever stored the message.
+//! Judging touches no socket and no store: effects after acceptance
+//! ([`Effect`]) ride with the stored message to [`effects`], which carries them
+//! out off the reply path (reports built by [`reports`] stored beside it,
+//! forwards through the relay).
 //!
 //! Judging is deterministic: the same rules and the same input give the same
 //! judgement, except that a greylisting rule remembers first attempts (that is
 //! its point), by the clock the simulation was made with.
 
+pub mod effects;
 mod greylist;
+pub mod reports;
 pub mod rules;
 pub mod simulator;
 
@@ -64,18 +68,6 @@ impl Effect {
             Effect::Complaint { .. } => "complaint",
             Effect::AutoReply { .. } => "auto-reply",
             Effect::Forward => "forward",
-        }
-    }
-
-    /// One line saying what will follow for `recipient` (the envelope's effects).
-    pub fn describe(&self, recipient: &str) -> String {
-        match self {
-            Effect::Bounce { status, .. } => format!("{recipient}: a DSN ({status}) to the sender"),
-            Effect::Complaint { feedback_type } => {
-                format!("{recipient}: an ARF report ({feedback_type}) to the sender")
-            }
-            Effect::AutoReply { .. } => format!("{recipient}: an auto-reply to the sender"),
-            Effect::Forward => format!("{recipient}: forwarded through the relay"),
         }
     }
 }
@@ -149,12 +141,13 @@ pub struct Judgement {
 
 impl Judgement {
     /// What to record in the envelope, given what the sender was answered.
-    pub fn outcome(&self, reply: String, effects: Vec<String>) -> SimulationOutcome {
-        SimulationOutcome { rule: self.rule.clone(), action: self.action.to_string(), reply, effects }
+    /// (The effects' lines are added once they are carried out.)
+    pub fn outcome(&self, reply: String) -> SimulationOutcome {
+        SimulationOutcome { rule: self.rule.clone(), action: self.action.to_string(), reply, effects: Vec::new() }
     }
 }
 
-/// An effect to carry out for one recipient of a stored message.
+/// An effect and the recipient whose rule or simulator address asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Triggered {
     pub recipient: String,

@@ -32,6 +32,7 @@ use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
 use crate::model::{MessageId, NewMessage};
 use crate::simulation::Simulation;
+use crate::simulation::effects::{Committed, EffectsHandle};
 use crate::store::{Reservation, Store, SubmitError};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
@@ -59,6 +60,9 @@ pub struct ListenerSetup {
     pub chaos: Arc<Chaos>,
     /// The delivery simulation every session judges its recipients by.
     pub simulation: Arc<Simulation>,
+    /// Where a committed message's simulated effects (bounce, complaint,
+    /// auto-reply, forward) go, to be carried out off the reply path.
+    pub effects: EffectsHandle,
 }
 
 /// The accept loop. Built by the engine around an already bound socket, so that
@@ -285,11 +289,19 @@ impl Handler {
     async fn deliver(&mut self, delivery: Delivery) -> Option<Action> {
         let store = &self.setup.store;
         let counters = &self.setup.counters;
-        let size = delivery.raw.len() as u64;
-        let message =
-            NewMessage { raw: delivery.raw, envelope: delivery.envelope, received_at: OffsetDateTime::now_utc() };
+        let Delivery { raw, envelope, effects } = delivery;
+        let size = raw.len() as u64;
+        let received_at = OffsetDateTime::now_utc();
+        // Only a message with effects keeps a copy for after its commit.
+        let original = (!effects.is_empty()).then(|| (Arc::<[u8]>::from(raw.as_slice()), envelope.clone()));
+        let message = NewMessage { raw, envelope, received_at };
         let held = std::mem::replace(&mut self.reservation, store.reservation());
-        let outcome = store.submit_reserved(message, held).await.map(MessageId::into_string).map_err(refusal);
+        let outcome = store.submit_reserved(message, held).await;
+        if let (Ok(id), Some((raw, envelope))) = (&outcome, original) {
+            // A full queue drops the effects (and logs it): ingest never waits for them.
+            let _ = self.setup.effects.after_commit(Committed { id: id.clone(), raw, envelope, received_at }, effects);
+        }
+        let outcome = outcome.map(MessageId::into_string).map_err(refusal);
         if outcome.is_ok() {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters.accepted_bytes.fetch_add(size, Ordering::Relaxed);

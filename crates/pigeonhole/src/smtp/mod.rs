@@ -1,5 +1,6 @@
-//! The SMTP side: a pure session state machine ([`session`]) and the TCP/TLS
-//! listener that feeds it ([`listener`]).
+//! The SMTP side: a pure session state machine ([`session`]), the TCP/TLS
+//! listener that feeds it ([`listener`]), and the client that sends a captured
+//! message on through the user's relay ([`relay`]).
 //!
 //! The session never touches a socket: bytes go in, replies and [`session::Action`]s
 //! come out. That keeps the protocol testable to the byte (including "the same input
@@ -12,6 +13,7 @@
 //! answers at random, to test how an application copes with a failing server.
 
 pub mod listener;
+pub mod relay;
 pub mod session;
 mod slots;
 pub mod tls;

@@ -76,6 +76,9 @@ pub(crate) trait Backend: Send + Sync {
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Give each of the messages `ids` exactly `tags` (already cleaned).
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Append `lines` to the effects of message `id`'s simulation outcome (an
+    /// empty outcome when it has none); nothing when it is not stored.
+    fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Rename tag `from` (any case) to `to` (already cleaned); `false` when no
     /// message has `from`.
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>>;

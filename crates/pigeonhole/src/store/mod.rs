@@ -284,6 +284,13 @@ impl Store {
         self.inner.backend.set_tags(ids, tags).await
     }
 
+    /// Append `lines` to what message `id`'s simulation outcome says followed its
+    /// acceptance (a DSN stored, a forward that failed …), once they happened;
+    /// nothing when the message is no longer stored.
+    pub async fn record_effects(&self, id: MessageId, lines: Vec<String>) -> Result<(), StoreError> {
+        self.inner.backend.record_effects(id, lines).await
+    }
+
     /// Rename tag `from` (any case) to `to` (cleaned as at ingest); a name another
     /// tag has merges the two. Announced as `prune` (clients reload).
     pub async fn rename_tag(&self, from: &str, to: &str) -> Result<(), TagError> {

@@ -227,6 +227,10 @@ impl Backend for Sqlite {
         self.request(|done| Command::SetTags { ids, tags, done })
     }
 
+    fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.request(|done| Command::RecordEffects { id, lines, done })
+    }
+
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.request(|found| Command::RenameTag { from, to, found })
     }

@@ -70,6 +70,12 @@ pub(super) enum Command {
         tags: Vec<String>,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Append lines to a message's simulation effects.
+    RecordEffects {
+        id: MessageId,
+        lines: Vec<String>,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// `found` answers whether the tag existed.
     RenameTag {
         from: String,
@@ -369,9 +375,10 @@ impl Writer {
                     self.unindexed += 1;
                     done.send(Ok(message.summary.id)).map_err(drop)
                 }
-                Command::SetRead { done, .. } | Command::Delete { done, .. } | Command::SetTags { done, .. } => {
-                    done.send(Ok(())).map_err(drop)
-                }
+                Command::SetRead { done, .. }
+                | Command::Delete { done, .. }
+                | Command::SetTags { done, .. }
+                | Command::RecordEffects { done, .. } => done.send(Ok(())).map_err(drop),
                 Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
                     found.send(Ok(tags_found.next().unwrap_or(false))).map_err(drop)
                 }
@@ -429,6 +436,18 @@ fn commit(
                     events.push(Event::Prune(()));
                 } else {
                     events.extend(changed.into_iter().map(Event::Tagged));
+                }
+            }
+            Command::RecordEffects { id, lines, .. } => {
+                // `$.Effects[#]` appends to the array; an envelope without an outcome
+                // gets an empty one to hold the lines.
+                let mut append = tx.prepare_cached(
+                    r#"UPDATE envelopes SET simulation = json_set(
+                         COALESCE(simulation, '{"Rule":"","Action":"","Reply":"","Effects":[]}'), '$.Effects[#]', ?2)
+                       WHERE seq = (SELECT seq FROM messages WHERE id = ?1)"#,
+                )?;
+                for line in lines {
+                    append.execute(params![id.as_str(), line])?;
                 }
             }
             Command::RenameTag { from, to, .. } => {
@@ -632,9 +651,10 @@ fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
             Command::Insert { done, .. } => done
                 .send(Err(if disk_full { SubmitError::DiskFull } else { SubmitError::Failed(error.to_string()) }))
                 .map_err(drop),
-            Command::SetRead { done, .. } | Command::Delete { done, .. } | Command::SetTags { done, .. } => {
-                done.send(Err(store_error(disk_full, error))).map_err(drop)
-            }
+            Command::SetRead { done, .. }
+            | Command::Delete { done, .. }
+            | Command::SetTags { done, .. }
+            | Command::RecordEffects { done, .. } => done.send(Err(store_error(disk_full, error))).map_err(drop),
             Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
                 found.send(Err(store_error(disk_full, error))).map_err(drop)
             }

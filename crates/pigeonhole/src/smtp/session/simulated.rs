@@ -30,11 +30,10 @@ impl Session {
             Verdict::Tarpit(delay) => {
                 self.reply_delay = Some(*delay);
                 let held = format!("each reply held {} ms from RCPT on", delay.as_millis());
-                self.simulated.get_or_insert_with(|| judgement.outcome(held, Vec::new()));
+                self.simulated.get_or_insert_with(|| judgement.outcome(held));
             }
             Verdict::Accept => {
-                self.simulated
-                    .get_or_insert_with(|| judgement.outcome("250 2.1.5 Recipient ok".to_string(), Vec::new()));
+                self.simulated.get_or_insert_with(|| judgement.outcome("250 2.1.5 Recipient ok".to_string()));
             }
             // Judged at the RCPT stage, a rule has none of these.
             Verdict::Disconnect | Verdict::Effect(_) => {}
@@ -78,11 +77,9 @@ impl Session {
                 Verdict::Accept | Verdict::Refuse(_) | Verdict::Disconnect => {}
             }
         }
+        // The effects add their lines once carried out, after the commit.
         let outcome = match judged.first() {
-            Some((_, judgement)) => {
-                let lines = effects.iter().map(|planned| planned.effect.describe(&planned.recipient)).collect();
-                Some(judgement.outcome(ACCEPTED.to_string(), lines))
-            }
+            Some((_, judgement)) => Some(judgement.outcome(ACCEPTED.to_string())),
             None => self.simulated.take(),
         };
         Ok((outcome, effects))

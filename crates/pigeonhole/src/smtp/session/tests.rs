@@ -718,11 +718,5 @@ fn after_data_a_rule_rejects_disconnects_or_plans_effects_per_recipient() {
     assert_eq!(planned, [("bounce@simulator.test", "bounce"), ("complaint+1@simulator.test", "complaint")]);
     let outcome = delivery.envelope.simulation.clone().unwrap();
     assert_eq!((outcome.rule.as_str(), outcome.action.as_str()), ("bounce@simulator.test", "bounce"));
-    assert_eq!(
-        outcome.effects,
-        [
-            "bounce@simulator.test: a DSN (5.1.1) to the sender",
-            "complaint+1@simulator.test: an ARF report (abuse) to the sender"
-        ]
-    );
+    assert!(outcome.effects.is_empty(), "the effects add their lines once carried out");
 }

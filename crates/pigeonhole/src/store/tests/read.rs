@@ -71,6 +71,36 @@ async fn stores_and_reads_back_a_message() {
     store.close().await;
 }
 
+/// Effects carried out after the commit join the outcome's lines; a message
+/// without an outcome gets one to hold them, and a deleted one is left alone.
+#[tokio::test]
+async fn recorded_effects_join_the_simulation_outcome() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let mut message = new_message(simple("bounced"));
+    message.envelope.simulation = Some(SimulationOutcome {
+        rule: "bounce@simulator.test".into(),
+        action: "bounce".into(),
+        reply: "250 2.0.0 Ok".into(),
+        effects: vec!["planned".into()],
+    });
+    let with_outcome = store.submit(message).await.unwrap();
+    let without = store.submit(new_message(simple("plain"))).await.unwrap();
+    let lines = vec!["a DSN to sender@example.com".to_string(), "forward failed: \"quoted\"\n".to_string()];
+    store.record_effects(with_outcome.clone(), lines.clone()).await.unwrap();
+    store.record_effects(without.clone(), lines[..1].to_vec()).await.unwrap();
+
+    let outcome = store.envelope(&with_outcome).unwrap().unwrap().simulation.unwrap();
+    assert_eq!(outcome.rule, "bounce@simulator.test");
+    assert_eq!(outcome.effects, ["planned", lines[0].as_str(), lines[1].as_str()]);
+    let outcome = store.envelope(&without).unwrap().unwrap().simulation.unwrap();
+    assert_eq!(outcome, SimulationOutcome { effects: lines[..1].to_vec(), ..SimulationOutcome::default() });
+
+    store.delete(Selection::Ids(vec![without.clone()])).await.unwrap();
+    store.record_effects(without, lines).await.unwrap();
+    assert_eq!(store.stats().unwrap().total, 1);
+}
+
 #[tokio::test]
 async fn serialises_summaries_in_mailpit_shape() {
     let dir = TempDir::new().unwrap();
