@@ -5,7 +5,8 @@
 //! checked, and only then is the database opened and migrated.
 //!
 //! Shutdown runs the other way: stop accepting SMTP, let sessions finish within the
-//! grace period, stop HTTP, then flush and close the store's writer.
+//! grace period, stop HTTP and the webhook worker (deliveries in flight are
+//! abandoned), then flush and close the store's writer.
 
 use std::fs;
 use std::io;
@@ -22,6 +23,7 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
+use crate::providers::webhooks::{Webhooks, WebhooksError};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
 use crate::smtp::tls::{self, TlsError};
@@ -57,6 +59,8 @@ pub enum StartError {
     OpenHttp { addr: SocketAddr },
     #[error(transparent)]
     Authentication(#[from] VerifierError),
+    #[error(transparent)]
+    Webhooks(#[from] WebhooksError),
 }
 
 /// A running engine: SMTP listener, HTTP API, store.
@@ -71,6 +75,7 @@ pub struct Engine {
     sessions_done: mpsc::Receiver<()>,
     grace: std::time::Duration,
     intake: Arc<smtp::Intake>,
+    webhooks: Webhooks,
     /// Held while the engine runs: one engine per data folder.
     _data_lock: fs::File,
 }
@@ -114,6 +119,8 @@ impl Engine {
                 .expect("opening the store panicked")?
         };
 
+        let webhooks = Webhooks::start(&config.data_dir, &format!("http://{http_addr}"))?;
+
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::DeliveryCounters::default());
         let chaos = Arc::new(smtp::Chaos::new(config.chaos));
@@ -127,6 +134,7 @@ impl Engine {
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
             .with_authentication(verifier)
+            .with_webhooks(webhooks.clone())
             .with_http_limits(config.http.max_body, ui_policy);
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {
@@ -167,6 +175,7 @@ impl Engine {
             sessions_done,
             grace: config.shutdown_grace,
             intake,
+            webhooks,
             _data_lock: data_lock,
         })
     }
@@ -225,6 +234,7 @@ impl Engine {
         if tokio::time::timeout(self.grace, &mut self.http_task).await.is_err() {
             self.http_task.abort();
         }
+        self.webhooks.shutdown();
         self.store.close().await;
     }
 }

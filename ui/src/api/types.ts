@@ -142,6 +142,50 @@ Api: ApiRequest | null,
 Simulation: SimulationOutcome | null, };
 
 /**
+ * The HTTP request a message came in, for mail sent through a provider's API.
+ */
+export type ApiRequest = { 
+/**
+ * The provider whose API took it: `sendgrid`, `postmark`, `mailgun`, `ses` or
+ * `resend`.
+ */
+Provider: string, 
+/**
+ * The ID the provider's answer gave the app for this message (what its
+ * events and webhooks refer to).
+ */
+ProviderMessageId: string, 
+/**
+ * The request as received: request line, headers with credentials masked,
+ * body (long bodies cut).
+ */
+Request: string, };
+
+/**
+ * Which simulation rule applied to a message and what the sender got back.
+ */
+export type SimulationOutcome = { 
+/**
+ * The rule that matched: a simulator address (`bounce@simulator.test`) or a
+ * rule from the rules file, by name.
+ */
+Rule: string, 
+/**
+ * Its action: `accept`, `reject`, `defer`, `tarpit`, `disconnect`, `bounce`,
+ * `complaint`, `auto-reply` or `forward`.
+ */
+Action: string, 
+/**
+ * What the sender was answered (an SMTP reply, or the HTTP status and body).
+ */
+Reply: string, 
+/**
+ * What followed the answer, one line each (a DSN delivered to the sender's
+ * inbox, a forward through the relay …).
+ */
+Effects: Array<string>, };
+
+/**
  * The whole report for one message.
  */
 export type CheckReport = { 
@@ -533,3 +577,110 @@ Authentication: ChaosTrigger, };
  * One trigger: answer `ErrorCode` (400–599), with a `Probability` percent chance.
  */
 export type ChaosTrigger = { ErrorCode: number, Probability: number, };
+
+/**
+ * `GET/PUT /api/v1/webhooks`.
+ */
+export type WebhooksView = { 
+/**
+ * One entry per provider, in a fixed order (a PUT may list fewer: the rest
+ * are left as they are).
+ */
+Webhooks: Array<WebhookView>, Retries: Retries | null, };
+
+/**
+ * One provider's endpoint and the key its app verifies deliveries with.
+ */
+export type WebhookView = { 
+/**
+ * What the app checks signatures with: SendGrid's public key (base64 DER),
+ * Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
+ * certificate; `null` for Postmark, which does not sign. A PUT may set
+ * Mailgun's and Resend's (to match an app's existing configuration).
+ */
+VerificationKey: string | null, 
+/**
+ * `sendgrid`, `postmark`, `mailgun`, `ses` or `resend`.
+ */
+Provider: string, 
+/**
+ * Where its events are POSTed (http or https; user:password@ sends basic auth,
+ * as Postmark's webhooks do).
+ */
+URL: string, Enabled: boolean, 
+/**
+ * Extra headers sent with each delivery (Postmark's custom webhook headers).
+ */
+Headers: { [key in string]: string }, };
+
+/**
+ * One provider's endpoint.
+ */
+export type Webhook = { 
+/**
+ * `sendgrid`, `postmark`, `mailgun`, `ses` or `resend`.
+ */
+Provider: string, 
+/**
+ * Where its events are POSTed (http or https; user:password@ sends basic auth,
+ * as Postmark's webhooks do).
+ */
+URL: string, Enabled: boolean, 
+/**
+ * Extra headers sent with each delivery (Postmark's custom webhook headers).
+ */
+Headers: { [key in string]: string }, };
+
+/**
+ * How a failed delivery is tried again: after `FirstDelayMillis`, then twice as
+ * long each time, until `Attempts` tries in all; each try waits `TimeoutMillis`
+ * for an answer.
+ */
+export type Retries = { Attempts: number, FirstDelayMillis: number, TimeoutMillis: number, };
+
+/**
+ * One event's delivery to one endpoint.
+ */
+export type Delivery = { 
+/**
+ * Numbers deliveries since the start.
+ */
+ID: number, 
+/**
+ * The stored message it is about.
+ */
+MessageID: string, Provider: string, 
+/**
+ * `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`.
+ */
+Event: string, Recipient: string, URL: string, State: DeliveryState, 
+/**
+ * The request body sent.
+ */
+Payload: string, Attempts: Array<Attempt>, };
+
+/**
+ * Where a delivery stands.
+ */
+export type DeliveryState = "pending" | "delivered" | "failed";
+
+/**
+ * One POST.
+ */
+export type Attempt = { 
+/**
+ * When it was sent (RFC 3339).
+ */
+Time: string, 
+/**
+ * The HTTP status; `null` when there was no answer.
+ */
+Status: number | null, 
+/**
+ * The start of the answer's body.
+ */
+Response: string, 
+/**
+ * Why there was no answer (timeout, connection refused …).
+ */
+Error: string | null, DurationMillis: number, };

@@ -16,6 +16,8 @@ import type {
   SpamAssassinResponse,
   StorageView,
   WebUiConfiguration,
+  Delivery,
+  WebhooksView,
 } from '../api/types';
 
 export class ApiError extends Error {
@@ -160,4 +162,20 @@ export async function importFile(file: File): Promise<string[]> {
     body: file,
   });
   return ((await response.json()) as ImportResponse).IDs;
+}
+
+/** Where each provider's events go, the keys apps verify them with, the retries. */
+export const webhooks = () => json<WebhooksView>('/api/v1/webhooks');
+
+/** Change the listed providers' endpoints; the settings now in force. */
+export async function setWebhooks(view: WebhooksView): Promise<WebhooksView> {
+  return (await send('PUT', '/api/v1/webhooks', view)).json() as Promise<WebhooksView>;
+}
+
+/** One message's webhook deliveries, newest first. */
+export const webhookLog = (id: string) => json<Delivery[]>(`/api/v1/webhooks/log?message=${enc(id)}`);
+
+/** Have the provider post its open or click event for a message sent through its API. */
+export async function sendProviderEvent(id: string, event: 'open' | 'click', url = ''): Promise<void> {
+  await send('POST', `/api/v1/message/${enc(id)}/events`, event === 'click' ? { Event: event, URL: url } : { Event: event });
 }

@@ -45,6 +45,7 @@ use crate::config::HttpLimits;
         (name = "send", description = "Sending, importing, exporting and releasing messages"),
         (name = "server", description = "About the server, its SMTP intake and chaos triggers"),
         (name = "events", description = "Live updates"),
+        (name = "webhooks", description = "Provider event webhooks: endpoints, deliveries, events on request"),
         (name = "mailhog", description = "MailHog's API, for MailHog's clients"),
     )
 )]

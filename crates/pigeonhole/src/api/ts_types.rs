@@ -23,11 +23,13 @@ use crate::mail::linkcheck::{LinkCheck, LinkStatus};
 use crate::mail::links::{Code, Link};
 use crate::mail::spamassassin::{SpamCheck, SpamRule};
 use crate::model::Address;
-use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{
-    Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    ApiRequest, Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
+    SimulationOutcome,
 };
+use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
+use crate::providers::webhooks::{Attempt, Delivery, DeliveryState, Retries, Webhook, WebhookView, WebhooksView};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -52,6 +54,8 @@ fn render() -> String {
         declaration::<Checksums>(&config),
         declaration::<PartNode>(&config),
         declaration::<Envelope>(&config),
+        declaration::<ApiRequest>(&config),
+        declaration::<SimulationOutcome>(&config),
         declaration::<CheckReport>(&config),
         declaration::<CheckSummary>(&config),
         declaration::<Check>(&config),
@@ -94,6 +98,13 @@ fn render() -> String {
         declaration::<SpamRule>(&config),
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
+        declaration::<WebhooksView>(&config),
+        declaration::<WebhookView>(&config),
+        declaration::<Webhook>(&config),
+        declaration::<Retries>(&config),
+        declaration::<Delivery>(&config),
+        declaration::<DeliveryState>(&config),
+        declaration::<Attempt>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

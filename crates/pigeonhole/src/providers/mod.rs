@@ -5,5 +5,8 @@
 //!
 //! * [`draft`]: a message as a send API describes it, built into MIME (also
 //!   Mailpit's `POST /api/v1/send`).
+//! * [`webhooks`]: the providers' event webhooks (delivered, bounced, opened …)
+//!   posted to the app in each provider's format, signed as each provider signs.
 
 pub mod draft;
+pub mod webhooks;
