@@ -29,7 +29,9 @@ use crate::model::{
 };
 use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
-use crate::providers::webhooks::{Attempt, Delivery, DeliveryState, Retries, Webhook, WebhookView, WebhooksView};
+use crate::providers::webhooks::delivery::{Attempt, DeliveryState};
+use crate::providers::webhooks::settings::Retries;
+use crate::providers::webhooks::{Delivery, Webhook, WebhookView, WebhooksView};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";

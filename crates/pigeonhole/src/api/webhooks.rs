@@ -2,7 +2,7 @@
 //! `GET`/`PUT /api/v1/webhooks` (a URL per provider, the retry policy, the keys
 //! apps verify with), `GET /api/v1/webhooks/log` (deliveries and their attempts),
 //! `GET /api/v1/webhooks/sns-certificate.pem` (SNS's `SigningCertURL`) and
-//! `POST /api/v1/message/{ID}/events` (an open or a click, on request).
+//! `POST /api/v1/message/{ID}/events` (an event on request).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -18,7 +18,7 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::{ApiState, read};
 use crate::model::MessageId;
-use crate::providers::webhooks::{Delivery, Detail, EventKind, Webhooks, WebhooksError, WebhooksView};
+use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhooks, WebhooksError, WebhooksView};
 
 /// The webhook settings: each provider's endpoint and verification key, and the
 /// retry policy.
@@ -107,7 +107,8 @@ pub async fn sns_certificate(State(state): State<ApiState>) -> Result<impl IntoR
 /// The body of `POST /api/v1/message/{ID}/events`.
 #[derive(Deserialize, ToSchema)]
 pub(super) struct EventRequest {
-    /// `open` or `click`.
+    /// `open`, `click`, `bounce` (550 5.1.1), `deferral` (451 4.7.1) or
+    /// `complaint`.
     #[serde(rename = "Event")]
     event: String,
     /// The link clicked (for `click`).
@@ -115,8 +116,9 @@ pub(super) struct EventRequest {
     url: Option<String>,
 }
 
-/// Post the provider's `open` or `click` event for a message sent through its
-/// API, one per envelope recipient, to the provider's webhook.
+/// Post the provider's open, click, bounce, deferral or complaint event for a
+/// message sent through its API, one per envelope recipient, to the provider's
+/// webhook (what the app's handler would get from the provider).
 #[utoipa::path(
     post,
     path = "/api/v1/message/{ID}/events",
@@ -124,7 +126,7 @@ pub(super) struct EventRequest {
     request_body = EventRequest,
     responses(
         (status = 202, description = "Queued for delivery", body = String, content_type = "text/plain", example = "ok"),
-        (status = 400, description = "Not an open or a click, a click without a URL, or a message not sent through a provider API", body = ErrorBody),
+        (status = 400, description = "An unknown event, a click without a URL, or a message not sent through a provider API", body = ErrorBody),
     )
 )]
 pub async fn emit(
@@ -139,7 +141,14 @@ pub async fn emit(
         ("open", _) => (EventKind::Opened, Detail::None),
         ("click", Some(url)) if !url.is_empty() => (EventKind::Clicked, Detail::Url(url)),
         ("click", _) => return Err(ApiError::bad_request("a click event needs the URL clicked")),
-        (other, _) => return Err(ApiError::bad_request(format!("Event must be open or click, not {other:?}"))),
+        ("bounce", _) => (EventKind::Bounced, Detail::Status(SmtpStatus::usual(EventKind::Bounced))),
+        ("deferral", _) => (EventKind::Deferred, Detail::Status(SmtpStatus::usual(EventKind::Deferred))),
+        ("complaint", _) => (EventKind::Complained, Detail::None),
+        (other, _) => {
+            return Err(ApiError::bad_request(format!(
+                "Event must be open, click, bounce, deferral or complaint, not {other:?}"
+            )));
+        }
     };
     let (id, envelope) = load(&state, id, q.query, |store, id| store.envelope(id)).await?;
     if envelope.api.is_none() {

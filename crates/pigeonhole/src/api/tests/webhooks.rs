@@ -108,12 +108,14 @@ async fn open_and_click_events_on_request() {
 
     let id = submit_through_postmark(&api).await;
     let uri = format!("/api/v1/message/{id}/events");
-    for bad in [json!({"Event": "bounce"}), json!({"Event": "click"}), json!({"URL": "x"})] {
+    for bad in [json!({"Event": "opened"}), json!({"Event": "click"}), json!({"URL": "x"})] {
         api.send_json(Method::POST, &uri, bad).await.assert_error(StatusCode::BAD_REQUEST);
     }
     let missing = api.send_json(Method::POST, "/api/v1/message/nope/events", json!({"Event": "open"})).await;
     missing.assert_error(StatusCode::NOT_FOUND);
 
+    let answer = api.send_json(Method::POST, &uri, json!({"Event": "bounce"})).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
     let answer = api.send_json(Method::POST, &uri, json!({"Event": "click", "URL": "https://app.test/a"})).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
 
@@ -121,7 +123,7 @@ async fn open_and_click_events_on_request() {
     let log = loop {
         let log = api.get_json(&format!("/api/v1/webhooks/log?message={id}")).await;
         let done = log.as_array().unwrap().iter().filter(|d| d["State"] == "failed").count();
-        if done == 2 {
+        if done == 4 {
             break log;
         }
         assert!(Instant::now() < deadline, "{log}");
@@ -140,8 +142,12 @@ async fn open_and_click_events_on_request() {
     assert_eq!(keys(attempt), set(&["Time", "Status", "Response", "Error", "DurationMillis"]));
     assert_eq!(attempt["Status"], Value::Null);
     assert!(attempt["Error"].as_str().unwrap().contains("onnect"), "{attempt}");
-    let recipients: Vec<_> = log.as_array().unwrap().iter().map(|d| d["Recipient"].clone()).collect();
-    assert_eq!(recipients.len(), 2);
+    let events: Vec<_> = log.as_array().unwrap().iter().map(|d| d["Event"].as_str().unwrap()).collect();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events.iter().filter(|e| **e == "bounced").count(), 2, "one per recipient: {events:?}");
+    let bounce: Value = serde_json::from_str(log[3]["Payload"].as_str().unwrap()).unwrap();
+    assert_eq!((&bounce["RecordType"], &bounce["Type"]), (&json!("Bounce"), &json!("HardBounce")));
+    assert_eq!(bounce["Details"], "smtp;550 5.1.1 The email account does not exist");
 
     assert_eq!(api.get_json(&format!("/api/v1/webhooks/log?message={smtp}")).await, json!([]));
     api.get("/api/v1/webhooks/log?message=..%2Fx").await.assert_error(StatusCode::BAD_REQUEST);

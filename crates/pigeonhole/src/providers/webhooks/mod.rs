@@ -18,10 +18,10 @@
 //! (bounces, deferrals, complaints), and `POST /api/v1/message/{ID}/events` the
 //! same for opens and clicks.
 
-mod delivery;
+pub(crate) mod delivery;
 mod keys;
 mod payload;
-mod settings;
+pub(crate) mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
-pub use delivery::{Attempt, Delivery, DeliveryState};
-pub use settings::{Retries, Webhook, WebhookView, WebhooksView};
+pub use delivery::Delivery;
+pub use settings::{Webhook, WebhookView, WebhooksView};
 
 use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
 use delivery::DeliveryLog;
@@ -110,6 +110,17 @@ pub struct SmtpStatus {
     pub enhanced: String,
     /// The reply's text, e.g. `user unknown`.
     pub text: String,
+}
+
+impl SmtpStatus {
+    /// The usual answer for a deferral (451 4.7.1) or a bounce (550 5.1.1).
+    pub fn usual(kind: EventKind) -> SmtpStatus {
+        let (code, enhanced, text) = match kind {
+            EventKind::Deferred => (451, "4.7.1", "Please try again later"),
+            _ => (550, "5.1.1", "The email account does not exist"),
+        };
+        SmtpStatus { code, enhanced: enhanced.into(), text: text.into() }
+    }
 }
 
 /// What an event says besides its kind.

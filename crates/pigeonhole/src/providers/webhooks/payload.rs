@@ -127,14 +127,12 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).expect("times format as RFC 3339")
 }
 
-/// The status a bounce or deferral reports, or the generic one for its kind.
+/// The answer a bounce or deferral reports: what its caller gave, else the
+/// usual one for its kind.
 fn status(event: &ProviderEvent) -> SmtpStatus {
     match &event.detail {
         Detail::Status(status) => status.clone(),
-        _ if event.kind == EventKind::Deferred => {
-            SmtpStatus { code: 451, enhanced: "4.7.1".into(), text: "Please try again later".into() }
-        }
-        _ => SmtpStatus { code: 550, enhanced: "5.1.1".into(), text: "The email account does not exist".into() },
+        _ => SmtpStatus::usual(event.kind),
     }
 }
 
@@ -261,7 +259,10 @@ fn postmark(event: &ProviderEvent) -> Value {
                 "TypeCode": code,
                 "Name": name,
                 "Description": description,
-                "Details": format!("smtp;{} {} {}", status.code, status.enhanced, status.text),
+                "Details": match event.kind {
+                    EventKind::Complained => String::new(),
+                    _ => format!("smtp;{} {} {}", status.code, status.enhanced, status.text),
+                },
                 "Email": event.recipient,
                 "From": event.mail.from,
                 "BouncedAt": at,

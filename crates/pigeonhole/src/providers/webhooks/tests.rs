@@ -17,22 +17,25 @@ use ring::signature::{self, UnparsedPublicKey};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use super::delivery::DeliveryState;
 use super::keys::Keys;
 use super::payload;
+use super::settings::Retries;
 use super::*;
 use crate::model::{Address, ApiRequest, Envelope, MessageId};
 
 /// What a receiver got: each request's headers and body.
 type Received = Arc<Mutex<Vec<(HeaderMap, Bytes, Instant)>>>;
 
+/// A receiver's answers to come: a status, or `None` for never answering.
+type Script = Arc<Mutex<VecDeque<Option<u16>>>>;
+
 /// A receiver on loopback answering each request with the next scripted status
 /// (200 once the script runs out); `None` in the script: never answer.
 async fn receiver(script: Vec<Option<u16>>) -> (String, Received) {
     let received: Received = Arc::default();
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
-    let answer = |State((received, script)): State<(Received, Arc<Mutex<VecDeque<Option<u16>>>>)>,
-                  headers: HeaderMap,
-                  body: Bytes| async move {
+    let answer = |State((received, script)): State<(Received, Script)>, headers: HeaderMap, body: Bytes| async move {
         received.lock().unwrap().push((headers, body, Instant::now()));
         let next = script.lock().unwrap().pop_front().unwrap_or(Some(200));
         match next {
