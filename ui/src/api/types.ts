@@ -586,35 +586,11 @@ export type WebhooksView = {
  * One entry per provider, in a fixed order (a PUT may list fewer: the rest
  * are left as they are).
  */
-Webhooks: Array<WebhookView>, Retries: Retries | null, };
+Webhooks: Array<Webhook>, Retries: Retries | null, };
 
 /**
- * One provider's endpoint and the key its app verifies deliveries with.
- */
-export type WebhookView = { 
-/**
- * What the app checks signatures with: SendGrid's public key (base64 DER),
- * Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
- * certificate; `null` for Postmark, which does not sign. A PUT may set
- * Mailgun's and Resend's (to match an app's existing configuration).
- */
-VerificationKey: string | null, 
-/**
- * `sendgrid`, `postmark`, `mailgun`, `ses` or `resend`.
- */
-Provider: string, 
-/**
- * Where its events are POSTed (http or https; user:password@ sends basic auth,
- * as Postmark's webhooks do).
- */
-URL: string, Enabled: boolean, 
-/**
- * Extra headers sent with each delivery (Postmark's custom webhook headers).
- */
-Headers: { [key in string]: string }, };
-
-/**
- * One provider's endpoint.
+ * One provider's endpoint, and (in the API's view) the key its app verifies
+ * deliveries with.
  */
 export type Webhook = { 
 /**
@@ -629,7 +605,15 @@ URL: string, Enabled: boolean,
 /**
  * Extra headers sent with each delivery (Postmark's custom webhook headers).
  */
-Headers: { [key in string]: string }, };
+Headers: { [key in string]: string }, 
+/**
+ * What the app checks signatures with: SendGrid's public key (base64 DER),
+ * Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
+ * certificate; `null` for Postmark, which does not sign. A PUT may set
+ * Mailgun's and Resend's (to match an app's existing configuration). Always
+ * `null` in `webhooks.json`, whose `Keys` hold them.
+ */
+VerificationKey: string | null, };
 
 /**
  * How a failed delivery is tried again: after `FirstDelayMillis`, then twice as

@@ -31,7 +31,7 @@ use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, S
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 use crate::providers::webhooks::delivery::{Attempt, DeliveryState};
 use crate::providers::webhooks::settings::Retries;
-use crate::providers::webhooks::{Delivery, Webhook, WebhookView, WebhooksView};
+use crate::providers::webhooks::{Delivery, Webhook, WebhooksView};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -101,7 +101,6 @@ fn render() -> String {
         declaration::<ChaosTriggers>(&config),
         declaration::<ChaosTrigger>(&config),
         declaration::<WebhooksView>(&config),
-        declaration::<WebhookView>(&config),
         declaration::<Webhook>(&config),
         declaration::<Retries>(&config),
         declaration::<Delivery>(&config),

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
@@ -59,9 +59,8 @@ pub async fn set(
     })
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize)]
 pub(super) struct LogQuery {
-    /// Only this message's deliveries.
     message: Option<String>,
 }
 
@@ -71,7 +70,7 @@ pub(super) struct LogQuery {
     get,
     path = "/api/v1/webhooks/log",
     tag = "webhooks",
-    params(LogQuery),
+    params(("message" = Option<String>, Query, description = "Only this message's deliveries (its ID)")),
     responses(
         (status = 200, description = "The deliveries", body = Vec<Delivery>),
         (status = 400, description = "Not a message ID", body = ErrorBody),

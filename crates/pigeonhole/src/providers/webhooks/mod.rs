@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
 pub use delivery::Delivery;
-pub use settings::{Webhook, WebhookView, WebhooksView};
+pub use settings::{Webhook, WebhooksView};
 
 use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
 use delivery::DeliveryLog;
@@ -302,15 +302,15 @@ impl Webhooks {
     pub fn update(&self, change: WebhooksView) -> Result<WebhooksView, WebhooksError> {
         let mut settings = self.shared.settings.lock().expect("webhook settings lock");
         let mut next = settings.clone();
-        for entry in change.webhooks {
-            let provider = Provider::from_name(&entry.webhook.provider)
-                .ok_or_else(|| WebhooksError::Invalid(format!("unknown provider {:?}", entry.webhook.provider)))?;
-            check_url(&entry.webhook.url)?;
-            if let Some(key) = entry.verification_key {
+        for mut entry in change.webhooks {
+            let provider = Provider::from_name(&entry.provider)
+                .ok_or_else(|| WebhooksError::Invalid(format!("unknown provider {:?}", entry.provider)))?;
+            check_url(&entry.url)?;
+            if let Some(key) = entry.verification_key.take() {
                 set_key(&mut next, provider, key, &self.shared)?;
             }
             let slot = next.webhooks.iter_mut().find(|w| w.provider == provider.name()).expect("every provider");
-            *slot = Webhook { provider: provider.name().into(), ..entry.webhook };
+            *slot = Webhook { provider: provider.name().into(), ..entry };
         }
         if let Some(retries) = change.retries {
             if retries.attempts == 0 || retries.timeout_millis == 0 {
@@ -356,7 +356,7 @@ impl Shared {
                     Provider::Ses => Some(self.certificate_url.clone()),
                     Provider::Resend => Some(settings.keys.resend_signing_secret.clone()),
                 };
-                Some(WebhookView { webhook, verification_key })
+                Some(Webhook { verification_key, ..webhook })
             })
             .collect();
         WebhooksView { webhooks, retries: Some(settings.retries) }
@@ -395,7 +395,7 @@ fn set_key(settings: &mut Settings, provider: Provider, key: String, shared: &Sh
             return Err(WebhooksError::Invalid("Resend's signing secret is whsec_ followed by base64".into()));
         }
         _ => {
-            let current = shared.view(settings).webhooks.into_iter().find(|w| w.webhook.provider == provider.name());
+            let current = shared.view(settings).webhooks.into_iter().find(|w| w.provider == provider.name());
             if current.and_then(|w| w.verification_key) != Some(key) {
                 return Err(WebhooksError::Invalid(format!(
                     "{}'s verification key is Pigeonhole's own and cannot be set",

@@ -3,7 +3,7 @@
 //! file renamed over it, owner-only: it holds the keys) on every change.
 //!
 //! `GET /api/v1/webhooks` shows [`WebhooksView`]: the settings without private keys,
-//! each provider with the key its app verifies with ([`WebhookView::verification_key`]).
+//! each provider with the key its app verifies with ([`Webhook::verification_key`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,7 +25,8 @@ pub(super) struct Settings {
     pub keys: Keys,
 }
 
-/// One provider's endpoint.
+/// One provider's endpoint, and (in the API's view) the key its app verifies
+/// deliveries with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -40,6 +41,13 @@ pub struct Webhook {
     /// Extra headers sent with each delivery (Postmark's custom webhook headers).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// What the app checks signatures with: SendGrid's public key (base64 DER),
+    /// Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
+    /// certificate; `null` for Postmark, which does not sign. A PUT may set
+    /// Mailgun's and Resend's (to match an app's existing configuration). Always
+    /// `null` in `webhooks.json`, whose `Keys` hold them.
+    #[serde(default)]
+    pub verification_key: Option<String>,
 }
 
 /// How a failed delivery is tried again: after `FirstDelayMillis`, then twice as
@@ -79,24 +87,9 @@ impl Retries {
 pub struct WebhooksView {
     /// One entry per provider, in a fixed order (a PUT may list fewer: the rest
     /// are left as they are).
-    pub webhooks: Vec<WebhookView>,
+    pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub retries: Option<Retries>,
-}
-
-/// One provider's endpoint and the key its app verifies deliveries with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct WebhookView {
-    #[serde(flatten)]
-    pub webhook: Webhook,
-    /// What the app checks signatures with: SendGrid's public key (base64 DER),
-    /// Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
-    /// certificate; `null` for Postmark, which does not sign. A PUT may set
-    /// Mailgun's and Resend's (to match an app's existing configuration).
-    #[serde(default)]
-    pub verification_key: Option<String>,
 }
 
 impl Settings {

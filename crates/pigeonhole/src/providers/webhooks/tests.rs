@@ -306,13 +306,11 @@ async fn settings_and_keys_are_kept_in_the_data_folder() {
     let shown = webhooks.view();
     assert_eq!(shown.webhooks.len(), 5);
     let change = WebhooksView {
-        webhooks: vec![WebhookView {
-            webhook: Webhook {
-                provider: "mailgun".into(),
-                url: "http://127.0.0.1:9/x".into(),
-                enabled: true,
-                headers: Default::default(),
-            },
+        webhooks: vec![Webhook {
+            provider: "mailgun".into(),
+            url: "http://127.0.0.1:9/x".into(),
+            enabled: true,
+            headers: Default::default(),
             verification_key: Some("my-key".into()),
         }],
         retries: None,
@@ -321,7 +319,7 @@ async fn settings_and_keys_are_kept_in_the_data_folder() {
     webhooks.shutdown();
     let again = Webhooks::start(dir.path(), "http://127.0.0.1:1").unwrap();
     assert_eq!(again.view(), changed);
-    let mailgun = changed.webhooks.iter().find(|w| w.webhook.provider == "mailgun").unwrap();
+    let mailgun = changed.webhooks.iter().find(|w| w.provider == "mailgun").unwrap();
     assert_eq!(mailgun.verification_key.as_deref(), Some("my-key"));
     let sendgrid = |view: &WebhooksView| view.webhooks[0].verification_key.clone();
     assert_eq!(sendgrid(&again.view()), sendgrid(&shown));
@@ -341,8 +339,11 @@ async fn bad_changes_are_refused() {
     let webhooks = Webhooks::start(dir.path(), "http://127.0.0.1:1").unwrap();
     let before = std::fs::read(dir.path().join("webhooks.json")).unwrap();
     let entry = |provider: &str, url: &str, key: Option<&str>| WebhooksView {
-        webhooks: vec![WebhookView {
-            webhook: Webhook { provider: provider.into(), url: url.into(), enabled: true, headers: Default::default() },
+        webhooks: vec![Webhook {
+            provider: provider.into(),
+            url: url.into(),
+            enabled: true,
+            headers: Default::default(),
             verification_key: key.map(Into::into),
         }],
         retries: None,
@@ -365,13 +366,11 @@ fn started(dir: &std::path::Path, provider: &str, url: &str, attempts: u32, time
     let webhooks = Webhooks::start(dir, "http://127.0.0.1:1").unwrap();
     webhooks
         .update(WebhooksView {
-            webhooks: vec![WebhookView {
-                webhook: Webhook {
-                    provider: provider.into(),
-                    url: url.into(),
-                    enabled: true,
-                    headers: Default::default(),
-                },
+            webhooks: vec![Webhook {
+                provider: provider.into(),
+                url: url.into(),
+                enabled: true,
+                headers: Default::default(),
                 verification_key: None,
             }],
             retries: Some(Retries { attempts, first_delay_millis: 100, timeout_millis }),
@@ -442,8 +441,11 @@ async fn a_receiver_that_never_answers_holds_up_nothing() {
     let webhooks = started(dir.path(), "postmark", &silent, 1, 300);
     webhooks
         .update(WebhooksView {
-            webhooks: vec![WebhookView {
-                webhook: Webhook { provider: "resend".into(), url: good, enabled: true, headers: Default::default() },
+            webhooks: vec![Webhook {
+                provider: "resend".into(),
+                url: good,
+                enabled: true,
+                headers: Default::default(),
                 verification_key: None,
             }],
             retries: None,
@@ -477,8 +479,11 @@ async fn custom_headers_and_url_credentials_are_sent() {
     let headers = [("X-Token".to_string(), "abc".to_string())].into();
     webhooks
         .update(WebhooksView {
-            webhooks: vec![WebhookView {
-                webhook: Webhook { provider: "postmark".into(), url, enabled: true, headers },
+            webhooks: vec![Webhook {
+                provider: "postmark".into(),
+                url,
+                enabled: true,
+                headers,
                 verification_key: None,
             }],
             retries: None,
@@ -503,7 +508,7 @@ async fn disabled_endpoints_get_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let webhooks = started(dir.path(), "sendgrid", &url, 1, 5_000);
     let mut view = webhooks.view();
-    view.webhooks.iter_mut().for_each(|w| w.webhook.enabled = false);
+    view.webhooks.iter_mut().for_each(|w| w.enabled = false);
     view.webhooks.iter_mut().for_each(|w| w.verification_key = None);
     webhooks.update(view).unwrap();
     webhooks.emit(event("sendgrid", EventKind::Delivered, Detail::None));
