@@ -175,7 +175,10 @@ export async function setWebhooks(view: WebhooksView): Promise<WebhooksView> {
 /** One message's webhook deliveries, newest first. */
 export const webhookLog = (id: string) => json<Delivery[]>(`/api/v1/webhooks/log?message=${enc(id)}`);
 
-/** Have the provider post its open or click event for a message sent through its API. */
-export async function sendProviderEvent(id: string, event: 'open' | 'click', url = ''): Promise<void> {
+/** A provider event the engine posts on request. */
+export type ProviderEvent = 'open' | 'click' | 'bounce' | 'deferral' | 'complaint';
+
+/** Have the provider post this event for a message sent through its API (`url`: the link a click followed). */
+export async function sendProviderEvent(id: string, event: ProviderEvent, url = ''): Promise<void> {
   await send('POST', `/api/v1/message/${enc(id)}/events`, event === 'click' ? { Event: event, URL: url } : { Event: event });
 }
