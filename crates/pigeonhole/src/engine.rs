@@ -5,7 +5,8 @@
 //! checked, and only then is the database opened and migrated.
 //!
 //! Shutdown runs the other way: stop accepting SMTP, let sessions finish within the
-//! grace period, stop HTTP, then flush and close the store's writer.
+//! grace period, stop HTTP and the webhook worker (deliveries in flight are
+//! abandoned), then flush and close the store's writer.
 
 use std::fs;
 use std::io;
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
 use crate::providers::ProviderKeys;
+use crate::providers::webhooks::{Webhooks, WebhooksError};
 use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
@@ -64,6 +66,8 @@ pub enum StartError {
     Authentication(#[from] VerifierError),
     #[error("cannot use the rules file {path}: {reason}; fix it, or start without it")]
     Rules { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Webhooks(#[from] WebhooksError),
 }
 
 /// A running engine: SMTP listener, HTTP API, store.
@@ -78,6 +82,7 @@ pub struct Engine {
     sessions_done: mpsc::Receiver<()>,
     grace: std::time::Duration,
     intake: Arc<smtp::Intake>,
+    webhooks: Webhooks,
     /// Held while the engine runs: one engine per data folder.
     _data_lock: fs::File,
 }
@@ -129,6 +134,8 @@ impl Engine {
                 .expect("opening the store panicked")?
         };
 
+        let webhooks = Webhooks::start(&config.data_dir, &format!("http://{http_addr}"))?;
+
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::DeliveryCounters::default());
         let chaos = Arc::new(smtp::Chaos::new(config.chaos));
@@ -152,6 +159,7 @@ impl Engine {
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
             .with_authentication(verifier)
+            .with_webhooks(webhooks.clone())
             .with_http_limits(config.http.max_body, ui_policy);
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {
@@ -194,6 +202,7 @@ impl Engine {
             sessions_done,
             grace: config.shutdown_grace,
             intake,
+            webhooks,
             _data_lock: data_lock,
         })
     }
@@ -252,6 +261,7 @@ impl Engine {
         if tokio::time::timeout(self.grace, &mut self.http_task).await.is_err() {
             self.http_task.abort();
         }
+        self.webhooks.shutdown();
         self.store.close().await;
     }
 }

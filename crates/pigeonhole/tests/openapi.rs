@@ -324,6 +324,18 @@ fn openapi_document_matches_the_server() {
     c.call(Method::DELETE, &format!("/api/v1/messages/{}", sent["ID"].as_str().unwrap()), None);
     c.call(Method::DELETE, "/api/v1/search?query=nothing-matches-this", None);
     c.call(Method::DELETE, "/api/v1/search", None);
+    c.get("/api/v1/webhooks");
+    c.json(
+        Method::PUT,
+        "/api/v1/webhooks",
+        json!({"Webhooks": [{"Provider": "postmark", "URL": "", "Enabled": false, "Headers": {}}]}),
+    );
+    c.json(Method::PUT, "/api/v1/webhooks", json!({"Webhooks": [{"Provider": "gmail"}]}));
+    c.get("/api/v1/webhooks/log");
+    c.get("/api/v1/webhooks/log?message=not-an-id");
+    c.get("/api/v1/webhooks/sns-certificate.pem");
+    // SMTP mail has no provider events: the documented 400.
+    c.json(Method::POST, &format!("/api/v1/message/{id}/events"), json!({"Event": "open"}));
     c.get("/api/events"); // not an upgrade request: the documented 400
     let events = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
         use futures_util::StreamExt;

@@ -607,3 +607,94 @@ Address: string,
  * What mail to it meets.
  */
 Effect: string, };
+
+/**
+ * `GET/PUT /api/v1/webhooks`.
+ */
+export type WebhooksView = { 
+/**
+ * One entry per provider, in a fixed order (a PUT may list fewer: the rest
+ * are left as they are).
+ */
+Webhooks: Array<Webhook>, Retries: Retries | null, };
+
+/**
+ * One provider's endpoint, and (in the API's view) the key its app verifies
+ * deliveries with.
+ */
+export type Webhook = { 
+/**
+ * `sendgrid`, `postmark`, `mailgun`, `ses` or `resend`.
+ */
+Provider: string, 
+/**
+ * Where its events are POSTed (http or https; user:password@ sends basic auth,
+ * as Postmark's webhooks do).
+ */
+URL: string, Enabled: boolean, 
+/**
+ * Extra headers sent with each delivery (Postmark's custom webhook headers).
+ */
+Headers: { [key in string]: string }, 
+/**
+ * What the app checks signatures with: SendGrid's public key (base64 DER),
+ * Mailgun's signing key, Resend's `whsec_` secret, the URL of SNS's signing
+ * certificate; `null` for Postmark, which does not sign. A PUT may set
+ * Mailgun's and Resend's (to match an app's existing configuration). Always
+ * `null` in `webhooks.json`, whose `Keys` hold them.
+ */
+VerificationKey: string | null, };
+
+/**
+ * How a failed delivery is tried again: after `FirstDelayMillis`, then twice as
+ * long each time, until `Attempts` tries in all; each try waits `TimeoutMillis`
+ * for an answer.
+ */
+export type Retries = { Attempts: number, FirstDelayMillis: number, TimeoutMillis: number, };
+
+/**
+ * One event's delivery to one endpoint.
+ */
+export type Delivery = { 
+/**
+ * Numbers deliveries since the start.
+ */
+ID: number, 
+/**
+ * The stored message it is about.
+ */
+MessageID: string, Provider: string, 
+/**
+ * `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`.
+ */
+Event: string, Recipient: string, URL: string, State: DeliveryState, 
+/**
+ * The request body sent.
+ */
+Payload: string, Attempts: Array<Attempt>, };
+
+/**
+ * Where a delivery stands.
+ */
+export type DeliveryState = "pending" | "delivered" | "failed";
+
+/**
+ * One POST.
+ */
+export type Attempt = { 
+/**
+ * When it was sent (RFC 3339).
+ */
+Time: string, 
+/**
+ * The HTTP status; `null` when there was no answer.
+ */
+Status: number | null, 
+/**
+ * The start of the answer's body.
+ */
+Response: string, 
+/**
+ * Why there was no answer (timeout, connection refused …).
+ */
+Error: string | null, DurationMillis: number, };

@@ -17,6 +17,8 @@ import type {
   SpamAssassinResponse,
   StorageView,
   WebUiConfiguration,
+  Delivery,
+  WebhooksView,
 } from '../api/types';
 
 export class ApiError extends Error {
@@ -169,4 +171,23 @@ export async function importFile(file: File): Promise<string[]> {
     body: file,
   });
   return ((await response.json()) as ImportResponse).IDs;
+}
+
+/** Where each provider's events go, the keys apps verify them with, the retries. */
+export const webhooks = () => json<WebhooksView>('/api/v1/webhooks');
+
+/** Change the listed providers' endpoints; the settings now in force. */
+export async function setWebhooks(view: WebhooksView): Promise<WebhooksView> {
+  return (await send('PUT', '/api/v1/webhooks', view)).json() as Promise<WebhooksView>;
+}
+
+/** One message's webhook deliveries, newest first. */
+export const webhookLog = (id: string) => json<Delivery[]>(`/api/v1/webhooks/log?message=${enc(id)}`);
+
+/** A provider event the engine posts on request. */
+export type ProviderEvent = 'open' | 'click' | 'bounce' | 'deferral' | 'complaint';
+
+/** Have the provider post this event for a message sent through its API (`url`: the link a click followed). */
+export async function sendProviderEvent(id: string, event: ProviderEvent, url = ''): Promise<void> {
+  await send('POST', `/api/v1/message/${enc(id)}/events`, event === 'click' ? { Event: event, URL: url } : { Event: event });
 }

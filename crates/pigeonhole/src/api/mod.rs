@@ -25,6 +25,9 @@
 //!   HTML part as a sanitized document for the UI's sandboxed frame.
 //! * [`mailhog`]: MailHog's `/api/v2/messages`, `/api/v2/search` and v1 single-message
 //!   routes, for MailHog's clients.
+//! * [`webhooks`]: `/api/v1/webhooks` (provider webhook endpoints), its delivery
+//!   `/log`, SNS's signing certificate, and `POST /api/v1/message/{ID}/events`
+//!   (an open or a click on request) (ours).
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
@@ -69,6 +72,7 @@ mod ts_types;
 mod ui;
 mod view;
 mod wait;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -87,6 +91,7 @@ use utoipa_axum::routes;
 use crate::config::{HttpLimits, RelayConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
+use crate::providers::webhooks::Webhooks;
 use crate::providers::{self, ProviderKeys, ProviderState};
 use crate::simulation::effects::EffectsHandle;
 use crate::simulation::{RULES_FILE, Simulation};
@@ -142,6 +147,8 @@ pub struct ApiState {
     ui_policy: HeaderValue,
     /// What the provider APIs' routes get.
     providers: ProviderState,
+    /// Provider event webhooks; `None`: the webhook routes answer 400.
+    webhooks: Option<Webhooks>,
 }
 
 impl ApiState {
@@ -174,6 +181,7 @@ impl ApiState {
             authentication: None,
             max_body: HttpLimits::default().max_body,
             ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
+            webhooks: None,
         }
     }
 
@@ -235,6 +243,17 @@ impl ApiState {
     /// Verify messages' DKIM, SPF and DMARC with this verifier in the check report.
     pub fn with_authentication(self, verifier: Verifier) -> ApiState {
         ApiState { authentication: Some(Arc::new(verifier)), ..self }
+    }
+
+    /// Post provider events through these webhooks.
+    pub fn with_webhooks(self, webhooks: Webhooks) -> ApiState {
+        ApiState { webhooks: Some(webhooks), ..self }
+    }
+
+    /// The provider webhooks, for the provider handlers to report what they store.
+    #[expect(dead_code, reason = "the provider handlers take it; they are on another branch")]
+    pub fn webhooks(&self) -> Option<&Webhooks> {
+        self.webhooks.as_ref()
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).
@@ -310,6 +329,10 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(release::release))
         .routes(routes!(rules::show, rules::set))
         .routes(routes!(wait::wait))
+        .routes(routes!(webhooks::show, webhooks::set))
+        .routes(routes!(webhooks::log))
+        .routes(routes!(webhooks::sns_certificate))
+        .routes(routes!(webhooks::emit))
         .routes(routes!(event_stream::connect))
         .routes(routes!(mailhog::list))
         .routes(routes!(mailhog::search))

@@ -46,6 +46,7 @@ use crate::config::HttpLimits;
         (name = "server", description = "About the server, its SMTP intake and chaos triggers"),
         (name = "events", description = "Live updates"),
         (name = "simulation", description = "Delivery simulation: its rules and the simulator addresses"),
+        (name = "webhooks", description = "Provider event webhooks: endpoints, deliveries, events on request"),
         (name = "mailhog", description = "MailHog's API, for MailHog's clients"),
     )
 )]

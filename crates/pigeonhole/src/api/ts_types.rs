@@ -30,6 +30,9 @@ use crate::model::{
 };
 use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
+use crate::providers::webhooks::delivery::{Attempt, DeliveryState};
+use crate::providers::webhooks::settings::Retries;
+use crate::providers::webhooks::{Delivery, Webhook, WebhooksView};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -100,6 +103,12 @@ fn render() -> String {
         declaration::<ChaosTrigger>(&config),
         declaration::<RulesInfo>(&config),
         declaration::<SimulatorAddress>(&config),
+        declaration::<WebhooksView>(&config),
+        declaration::<Webhook>(&config),
+        declaration::<Retries>(&config),
+        declaration::<Delivery>(&config),
+        declaration::<DeliveryState>(&config),
+        declaration::<Attempt>(&config),
     ];
     HEADER.to_string() + &declarations.concat()
 }

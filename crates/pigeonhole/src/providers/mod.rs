@@ -18,6 +18,8 @@
 //! * `sendgrid`: `POST /v3/mail/send`.
 //! * `postmark`: `POST /email`, `POST /email/batch`.
 //! * `resend`: `POST /emails`, `POST /emails/batch`.
+//! * [`webhooks`]: the providers' event webhooks (delivered, bounced, opened …)
+//!   posted to the app in each provider's format, signed as each provider signs.
 //!
 //! [`router`] is merged into the API's router behind its guard (Host, Origin,
 //! no form bodies), but outside the UI's basic auth and body cap: a provider
@@ -30,6 +32,7 @@ mod postmark;
 mod recording;
 mod resend;
 mod sendgrid;
+pub mod webhooks;
 
 use std::fmt;
 use std::net::SocketAddr;

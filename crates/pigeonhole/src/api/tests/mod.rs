@@ -24,6 +24,7 @@ mod send;
 mod tags;
 mod ui;
 mod view;
+mod webhooks;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,0 +1,285 @@
+//! Taking events off the queue and POSTing them: each delivery runs as its own
+//! task (a slow receiver holds up only its own events), tries again on a 5xx, 408,
+//! 429, timeout or connection error after the policy's growing delays, and records
+//! every attempt in the [`DeliveryLog`] (the last [`LOG_SIZE`] deliveries).
+//!
+//! Redirects are not followed: a 3xx is recorded as the answer, so events never go
+//! anywhere but the URL the user set.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::payload::{self, Outgoing};
+use super::{Provider, ProviderEvent, Shared};
+use crate::model::MessageId;
+
+/// Deliveries kept in the log.
+pub(super) const LOG_SIZE: usize = 1_000;
+
+/// Deliveries in flight at once.
+const CONCURRENT: usize = 32;
+
+/// A response body is kept up to this many bytes.
+const SNIPPET: usize = 512;
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Delivery {
+    /// Numbers deliveries since the start.
+    #[serde(rename = "ID")]
+    pub id: u64,
+    /// The stored message it is about.
+    #[serde(rename = "MessageID")]
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub message: MessageId,
+    pub provider: String,
+    /// `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`.
+    pub event: String,
+    pub recipient: String,
+    #[serde(rename = "URL")]
+    pub url: String,
+    pub state: DeliveryState,
+    /// The request body sent.
+    pub payload: String,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum DeliveryState {
+    /// Being tried, or waiting to be tried again.
+    Pending,
+    /// A 2xx answer.
+    Delivered,
+    /// Out of attempts, an answer not worth retrying, or a request that could not
+    /// be made.
+    Failed,
+}
+
+/// One POST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Attempt {
+    /// When it was sent (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub time: OffsetDateTime,
+    /// The HTTP status; `null` when there was no answer.
+    pub status: Option<u16>,
+    /// The start of the answer's body.
+    pub response: String,
+    /// Why there was no answer (timeout, connection refused …).
+    pub error: Option<String>,
+    pub duration_millis: u64,
+}
+
+/// The last [`LOG_SIZE`] deliveries, oldest first.
+#[derive(Default)]
+pub(super) struct DeliveryLog {
+    deliveries: VecDeque<Delivery>,
+    next_id: u64,
+}
+
+impl DeliveryLog {
+    fn add(&mut self, mut delivery: Delivery) -> u64 {
+        self.next_id += 1;
+        delivery.id = self.next_id;
+        if self.deliveries.len() == LOG_SIZE {
+            self.deliveries.pop_front();
+        }
+        self.deliveries.push_back(delivery);
+        self.next_id
+    }
+
+    fn update(&mut self, id: u64, change: impl FnOnce(&mut Delivery)) {
+        if let Some(delivery) = self.deliveries.iter_mut().rev().find(|d| d.id == id) {
+            change(delivery);
+        }
+    }
+
+    pub(super) fn list(&self, message: Option<&MessageId>) -> Vec<Delivery> {
+        self.deliveries.iter().rev().filter(|d| message.is_none_or(|m| &d.message == m)).cloned().collect()
+    }
+}
+
+/// The worker: deliver each queued event until told to stop, then abandon those
+/// in flight.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    mut events: mpsc::Receiver<ProviderEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Pigeonhole/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!("webhooks are off: cannot make an HTTP client: {err}");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(CONCURRENT));
+    // The same signal, for the wait for a slot inside the loop's select.
+    let mut stopping = stop.clone();
+    let mut deliveries = JoinSet::new();
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                // At the cap, wait for a slot here: the queue fills and the
+                // newest events are dropped rather than held in tasks without bound.
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = stopped(&mut stopping) => break,
+                };
+                let (shared, client) = (shared.clone(), client.clone());
+                deliveries.spawn(async move {
+                    deliver(&shared, &client, event).await;
+                    drop(slot);
+                });
+            }
+            () = stopped(&mut stop) => break,
+            Some(_) = deliveries.join_next(), if !deliveries.is_empty() => {}
+        }
+    }
+    deliveries.abort_all();
+}
+
+/// Until `stop` says stop (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard wait_for answers is not Send: dropped here, not held in a select.
+    let _ = stop.wait_for(|&stop| stop).await.map(drop);
+}
+
+/// Deliver one event, if its provider's webhook is on.
+async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent) {
+    let setup = {
+        let settings = shared.settings.lock().expect("webhook settings lock");
+        settings.endpoint(event.provider).map(|webhook| (webhook.clone(), settings.retries))
+    };
+    let Some((webhook, retries)) = setup else { return };
+    let keys = match event.provider {
+        Provider::Ses => shared.sns_keys().map_err(|e| e.to_string()),
+        _ => Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()),
+    };
+    let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &shared.certificate_url));
+    let record = Delivery {
+        id: 0,
+        message: event.message.clone(),
+        provider: event.provider.name().into(),
+        event: event.kind.name().into(),
+        recipient: event.recipient.clone(),
+        url: webhook.url.clone(),
+        state: DeliveryState::Pending,
+        payload: outgoing.as_ref().map(|o| String::from_utf8_lossy(&o.body).into_owned()).unwrap_or_default(),
+        attempts: Vec::new(),
+    };
+    let id = shared.log.lock().expect("webhook log lock").add(record);
+    let update = |change: &dyn Fn(&mut Delivery)| shared.log.lock().expect("webhook log lock").update(id, change);
+    let outgoing = match outgoing {
+        Ok(outgoing) => outgoing,
+        Err(err) => {
+            tracing::warn!("webhook for {}: cannot make the request: {err}", event.provider.name());
+            update(&|d| {
+                d.state = DeliveryState::Failed;
+                d.attempts.push(Attempt {
+                    time: OffsetDateTime::now_utc(),
+                    status: None,
+                    response: String::new(),
+                    error: Some(err.clone()),
+                    duration_millis: 0,
+                });
+            });
+            return;
+        }
+    };
+    for attempt in 1..=retries.attempts {
+        let (record, again) = post(client, &webhook.url, &webhook.headers, &outgoing, retries.timeout()).await;
+        let delivered = record.status.is_some_and(|s| (200..300).contains(&s));
+        let last = delivered || !again || attempt == retries.attempts;
+        update(&|d| {
+            d.attempts.push(record.clone());
+            if delivered {
+                d.state = DeliveryState::Delivered;
+            } else if last {
+                d.state = DeliveryState::Failed;
+            }
+        });
+        if last {
+            if !delivered {
+                tracing::warn!(
+                    "webhook for {} to {} failed after {attempt} attempt(s)",
+                    event.provider.name(),
+                    webhook.url
+                );
+            }
+            return;
+        }
+        tokio::time::sleep(retries.delay_after(attempt)).await;
+    }
+}
+
+/// One POST: what happened, and whether it is worth trying again.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    outgoing: &Outgoing,
+    timeout: std::time::Duration,
+) -> (Attempt, bool) {
+    let time = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let mut request = client.post(url).timeout(timeout).body(outgoing.body.clone());
+    for (name, value) in outgoing.headers.iter().map(|(name, value)| (name, value)).chain(headers) {
+        request = request.header(name, value);
+    }
+    let answer = async {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let body = response.bytes().await.unwrap_or_default();
+        let mut snippet = String::from_utf8_lossy(&body[..body.len().min(SNIPPET)]).into_owned();
+        if let Some(location) = location {
+            snippet = format!("redirect to {location} not followed; {snippet}");
+        }
+        Ok::<_, reqwest::Error>((status, snippet))
+    }
+    .await;
+    let duration_millis = started.elapsed().as_millis() as u64;
+    match answer {
+        Ok((status, response)) => {
+            let again = status >= 500 || status == 408 || status == 429;
+            (Attempt { time, status: Some(status), response, error: None, duration_millis }, again)
+        }
+        Err(err) => {
+            let error = if err.is_timeout() { format!("no answer within {timeout:?}") } else { error_chain(&err) };
+            (Attempt { time, status: None, response: String::new(), error: Some(error), duration_millis }, true)
+        }
+    }
+}
+
+/// An error with its causes, `a: b: c` (reqwest's own text hides the cause).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,408 @@
+//! Provider event webhooks: for mail that came through a provider's API, the
+//! events that provider would post to the app (delivered, bounced, deferred,
+//! complained, opened, clicked), in its own payload format and signing scheme, to
+//! the URL the user set for it.
+//!
+//! * [`settings`]: `webhooks.json`, the URL per provider and the retry policy, and
+//!   the API's view of them.
+//! * [`keys`]: the signing keys (made once, kept in `webhooks.json`) and the
+//!   signatures: SendGrid's ECDSA, Mailgun's HMAC, Svix's HMAC (Resend), SNS's RSA.
+//! * [`payload`]: each provider's documented payload and headers for an event.
+//! * [`delivery`]: the queue, the worker that POSTs with retries, and the log of
+//!   deliveries that `GET /api/v1/webhooks/log` shows.
+//!
+//! Ingest never waits on a receiver: [`Webhooks::emit`] puts the event on a bounded
+//! queue and returns; when the queue is full the event is dropped and logged so.
+//! Provider handlers call [`Webhooks::message_accepted`] after a commit (the
+//! `delivered` events), simulation's effects call [`Webhooks::message_event`]
+//! (bounces, deferrals, complaints), and `POST /api/v1/message/{ID}/events` the
+//! same for opens and clicks.
+
+pub(crate) mod delivery;
+mod keys;
+mod payload;
+pub(crate) mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+pub use delivery::Delivery;
+pub use settings::{Webhook, WebhooksView};
+
+use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
+use delivery::DeliveryLog;
+use settings::Settings;
+
+/// Events waiting for the worker; beyond this many, new ones are dropped.
+const QUEUE: usize = 10_000;
+
+/// The path of SNS's signing certificate on our HTTP port (`SigningCertURL`).
+pub const SNS_CERTIFICATE_PATH: &str = "/api/v1/webhooks/sns-certificate.pem";
+
+/// The providers whose events are posted, by their names in [`ApiRequest::provider`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    SendGrid,
+    Postmark,
+    Mailgun,
+    Ses,
+    Resend,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 5] =
+        [Provider::SendGrid, Provider::Postmark, Provider::Mailgun, Provider::Ses, Provider::Resend];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::SendGrid => "sendgrid",
+            Provider::Postmark => "postmark",
+            Provider::Mailgun => "mailgun",
+            Provider::Ses => "ses",
+            Provider::Resend => "resend",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What happened to a message, in provider-neutral words; [`payload`] names it
+/// in each provider's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Delivered,
+    /// Permanent failure (a hard bounce).
+    Bounced,
+    /// Temporary failure, to be retried (a soft bounce, greylisting).
+    Deferred,
+    Complained,
+    Opened,
+    Clicked,
+}
+
+impl EventKind {
+    /// The neutral name, as the delivery log shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Delivered => "delivered",
+            EventKind::Bounced => "bounced",
+            EventKind::Deferred => "deferred",
+            EventKind::Complained => "complained",
+            EventKind::Opened => "opened",
+            EventKind::Clicked => "clicked",
+        }
+    }
+}
+
+/// An SMTP answer: what a bounce or a deferral event reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpStatus {
+    /// `550`
+    pub code: u16,
+    /// `5.1.1`
+    pub enhanced: String,
+    /// The reply's text, e.g. `user unknown`.
+    pub text: String,
+}
+
+impl SmtpStatus {
+    /// The usual answer for a deferral (451 4.7.1) or a bounce (550 5.1.1).
+    pub fn usual(kind: EventKind) -> SmtpStatus {
+        let (code, enhanced, text) = match kind {
+            EventKind::Deferred => (451, "4.7.1", "Please try again later"),
+            _ => (550, "5.1.1", "The email account does not exist"),
+        };
+        SmtpStatus { code, enhanced: enhanced.into(), text: text.into() }
+    }
+}
+
+/// What an event says besides its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Detail {
+    #[default]
+    None,
+    /// The answer a bounce or deferral got.
+    Status(SmtpStatus),
+    /// The link a click followed.
+    Url(String),
+}
+
+/// The message an event is about, as the payloads describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFacts {
+    /// The envelope sender (MAIL FROM).
+    pub sender: String,
+    /// The From header's address.
+    pub from: String,
+    /// Every envelope recipient.
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The Message-ID header, without angle brackets.
+    pub message_id: String,
+    pub tags: Vec<String>,
+    /// When it was accepted.
+    pub sent_at: OffsetDateTime,
+}
+
+/// One event for one recipient of one API-sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEvent {
+    pub kind: EventKind,
+    pub provider: Provider,
+    /// Our ID of the stored message.
+    pub message: MessageId,
+    /// How it came in: the provider's message ID is what the payloads refer to.
+    pub api: ApiRequest,
+    pub recipient: String,
+    pub mail: MailFacts,
+    pub detail: Detail,
+    pub at: OffsetDateTime,
+}
+
+impl ProviderEvent {
+    /// The event for a stored message, or `None` when it did not come through a
+    /// provider API we post events for.
+    pub fn new(
+        kind: EventKind,
+        message: &MessageId,
+        envelope: &Envelope,
+        summary: &MessageSummary,
+        recipient: &str,
+        detail: Detail,
+    ) -> Option<ProviderEvent> {
+        let api = envelope.api.clone()?;
+        let provider = Provider::from_name(&api.provider)?;
+        let mail = MailFacts {
+            sender: envelope.mail_from.clone(),
+            from: summary.from.address.clone(),
+            to: envelope.rcpt_to.clone(),
+            subject: summary.subject.clone(),
+            message_id: summary.message_id.trim_start_matches('<').trim_end_matches('>').to_string(),
+            tags: summary.tags.clone(),
+            sent_at: summary.created,
+        };
+        Some(ProviderEvent {
+            kind,
+            provider,
+            message: message.clone(),
+            api,
+            recipient: recipient.to_string(),
+            mail,
+            detail,
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+}
+
+/// Why the webhooks could not start or a change could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhooksError {
+    #[error("cannot use the webhook settings {path}: {reason}; fix or delete the file")]
+    Settings { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The handle: cheap to clone; the worker runs until [`Webhooks::shutdown`].
+#[derive(Clone)]
+pub struct Webhooks {
+    shared: Arc<Shared>,
+    queue: mpsc::Sender<ProviderEvent>,
+    stop: Arc<watch::Sender<bool>>,
+}
+
+/// What the handle and the worker share.
+struct Shared {
+    /// `webhooks.json`.
+    path: PathBuf,
+    settings: Mutex<Settings>,
+    log: Mutex<DeliveryLog>,
+    /// Where SNS's certificate is served (`SigningCertURL`).
+    certificate_url: String,
+}
+
+impl Webhooks {
+    /// Read (or make) `data_dir/webhooks.json` and start the delivery worker.
+    /// `http_base` is our own HTTP address as a URL (`http://127.0.0.1:8025`), for
+    /// SNS's `SigningCertURL`.
+    pub fn start(data_dir: &Path, http_base: &str) -> Result<Webhooks, WebhooksError> {
+        let path = data_dir.join("webhooks.json");
+        let fail = |reason: String| WebhooksError::Settings { path: path.clone(), reason };
+        let mut settings = Settings::load(&path).map_err(fail)?;
+        for provider in Provider::ALL {
+            if !settings.webhooks.iter().any(|w| w.provider == provider.name()) {
+                settings.webhooks.push(Webhook { provider: provider.name().into(), ..Webhook::default() });
+            }
+        }
+        if settings.keys.fill().map_err(fail)? {
+            settings.save(&path).map_err(|e| fail(e.to_string()))?;
+        }
+        let shared = Arc::new(Shared {
+            path,
+            settings: Mutex::new(settings),
+            log: Mutex::new(DeliveryLog::default()),
+            certificate_url: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
+        });
+        let (queue, events) = mpsc::channel(QUEUE);
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(delivery::run(shared.clone(), events, stopped));
+        Ok(Webhooks { shared, queue, stop: Arc::new(stop) })
+    }
+
+    /// Queue `event` for delivery; never waits. A full queue drops it (logged).
+    pub fn emit(&self, event: ProviderEvent) {
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.queue.try_send(event) {
+            tracing::warn!(
+                "webhook queue full: dropped the {} event for message {}",
+                event.kind.name(),
+                event.message.as_str()
+            );
+        }
+    }
+
+    /// A provider API stored `message`: its `delivered` event, one per recipient.
+    #[expect(dead_code, reason = "the provider handlers call it after their commit; they are on another branch")]
+    pub fn message_accepted(&self, message: &MessageId, envelope: &Envelope, summary: &MessageSummary) {
+        for recipient in &envelope.rcpt_to {
+            self.message_event(EventKind::Delivered, message, envelope, summary, recipient, Detail::None);
+        }
+    }
+
+    /// `kind` happened to `message` for `recipient`; nothing when the message did
+    /// not come through a provider API.
+    pub fn message_event(
+        &self,
+        kind: EventKind,
+        message: &MessageId,
+        envelope: &Envelope,
+        summary: &MessageSummary,
+        recipient: &str,
+        detail: Detail,
+    ) {
+        if let Some(event) = ProviderEvent::new(kind, message, envelope, summary, recipient, detail) {
+            self.emit(event);
+        }
+    }
+
+    /// The settings as the API shows them.
+    pub fn view(&self) -> WebhooksView {
+        let settings = self.shared.settings.lock().expect("webhook settings lock");
+        self.shared.view(&settings)
+    }
+
+    /// Apply a PUT: the listed providers' endpoints (and Mailgun's or Resend's
+    /// key, when given), and the retry policy if given; saved before it answers.
+    pub fn update(&self, change: WebhooksView) -> Result<WebhooksView, WebhooksError> {
+        let mut settings = self.shared.settings.lock().expect("webhook settings lock");
+        let mut next = settings.clone();
+        for mut entry in change.webhooks {
+            let provider = Provider::from_name(&entry.provider)
+                .ok_or_else(|| WebhooksError::Invalid(format!("unknown provider {:?}", entry.provider)))?;
+            check_url(&entry.url)?;
+            if let Some(key) = entry.verification_key.take() {
+                set_key(&mut next, provider, key, &self.shared)?;
+            }
+            let slot = next.webhooks.iter_mut().find(|w| w.provider == provider.name()).expect("every provider");
+            *slot = Webhook { provider: provider.name().into(), ..entry };
+        }
+        if let Some(retries) = change.retries {
+            if retries.attempts == 0 || retries.timeout_millis == 0 {
+                return Err(WebhooksError::Invalid("Attempts and TimeoutMillis must be at least 1".into()));
+            }
+            next.retries = retries;
+        }
+        if next.endpoint(Provider::Ses).is_some() {
+            next.keys.fill_sns(&self.shared.certificate_url).map_err(WebhooksError::Invalid)?;
+        }
+        next.save(&self.shared.path)
+            .map_err(|e| WebhooksError::Settings { path: self.shared.path.clone(), reason: e.to_string() })?;
+        *settings = next;
+        Ok(self.shared.view(&settings))
+    }
+
+    /// The deliveries, newest first: all, or those of one message.
+    pub fn log(&self, message: Option<&MessageId>) -> Vec<Delivery> {
+        self.shared.log.lock().expect("webhook log lock").list(message)
+    }
+
+    /// SNS's signing certificate (PEM), made on first use.
+    pub fn sns_certificate(&self) -> Result<String, WebhooksError> {
+        self.shared.sns_keys().map(|keys| keys.sns_certificate)
+    }
+
+    /// Stop the worker; deliveries in flight are abandoned.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Shared {
+    fn view(&self, settings: &Settings) -> WebhooksView {
+        let webhooks = Provider::ALL
+            .into_iter()
+            .filter_map(|provider| {
+                let webhook = settings.webhooks.iter().find(|w| w.provider == provider.name())?.clone();
+                let verification_key = match provider {
+                    Provider::SendGrid => Some(settings.keys.sendgrid_public_key()),
+                    Provider::Postmark => None,
+                    Provider::Mailgun => Some(settings.keys.mailgun_signing_key.clone()),
+                    Provider::Ses => Some(self.certificate_url.clone()),
+                    Provider::Resend => Some(settings.keys.resend_signing_secret.clone()),
+                };
+                Some(Webhook { verification_key, ..webhook })
+            })
+            .collect();
+        WebhooksView { webhooks, retries: Some(settings.retries) }
+    }
+
+    /// The keys with SNS's made (and saved) if they were missing.
+    fn sns_keys(&self) -> Result<keys::Keys, WebhooksError> {
+        let mut settings = self.settings.lock().expect("webhook settings lock");
+        if settings.keys.fill_sns(&self.certificate_url).map_err(WebhooksError::Invalid)? {
+            settings
+                .save(&self.path)
+                .map_err(|e| WebhooksError::Settings { path: self.path.clone(), reason: e.to_string() })?;
+        }
+        Ok(settings.keys.clone())
+    }
+}
+
+/// An endpoint URL: empty (none), or http(s) with a host.
+fn check_url(url: &str) -> Result<(), WebhooksError> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(()),
+        _ => Err(WebhooksError::Invalid(format!("{url:?} is not an http(s) URL"))),
+    }
+}
+
+/// Set the verification key a PUT gave: Mailgun's and Resend's may be chosen;
+/// the others are Pigeonhole's own (a public key, a URL) and must stay as shown.
+fn set_key(settings: &mut Settings, provider: Provider, key: String, shared: &Shared) -> Result<(), WebhooksError> {
+    match provider {
+        Provider::Mailgun if !key.is_empty() => settings.keys.mailgun_signing_key = key,
+        Provider::Resend if keys::is_svix_secret(&key) => settings.keys.resend_signing_secret = key,
+        Provider::Resend => {
+            return Err(WebhooksError::Invalid("Resend's signing secret is whsec_ followed by base64".into()));
+        }
+        _ => {
+            let current = shared.view(settings).webhooks.into_iter().find(|w| w.provider == provider.name());
+            if current.and_then(|w| w.verification_key) != Some(key) {
+                return Err(WebhooksError::Invalid(format!(
+                    "{}'s verification key is Pigeonhole's own and cannot be set",
+                    provider.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
