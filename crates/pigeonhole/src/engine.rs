@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
 use crate::providers::ProviderKeys;
-use crate::providers::webhooks::{Webhooks, WebhooksError};
+use crate::providers::webhooks::{self, Webhooks, WebhooksError};
 use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
@@ -144,7 +144,7 @@ impl Engine {
             store: store.clone(),
             relay: config.relay.clone().map(Arc::new),
             hostname: config.smtp.hostname.clone(),
-            observer: None,
+            observer: Some(webhooks::observer(webhooks.clone(), store.clone())),
         }
         .spawn();
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())

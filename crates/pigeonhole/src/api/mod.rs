@@ -247,13 +247,8 @@ impl ApiState {
 
     /// Post provider events through these webhooks.
     pub fn with_webhooks(self, webhooks: Webhooks) -> ApiState {
-        ApiState { webhooks: Some(webhooks), ..self }
-    }
-
-    /// The provider webhooks, for the provider handlers to report what they store.
-    #[expect(dead_code, reason = "the provider handlers take it; they are on another branch")]
-    pub fn webhooks(&self) -> Option<&Webhooks> {
-        self.webhooks.as_ref()
+        let providers = self.providers.clone().with_webhooks(webhooks.clone());
+        ApiState { webhooks: Some(webhooks), providers, ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).

@@ -54,10 +54,11 @@ use time::OffsetDateTime;
 
 use crate::model::{ApiRequest, Envelope, MessageId, NewMessage, SimulationOutcome};
 use crate::simulation::effects::{Committed, EffectsHandle};
-use crate::simulation::{Judgement, Reply, Sending, Simulation, Triggered, Verdict};
+use crate::simulation::{Effect, Judgement, Reply, Sending, Simulation, Triggered, Verdict};
 use crate::store::{Store, SubmitError};
 use draft::Built;
 pub use keys::ProviderKeys;
+use webhooks::{Detail, EventKind, RecipientEvent, Webhooks};
 
 /// An email provider whose send API Pigeonhole stands in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -71,6 +72,14 @@ pub enum Provider {
 }
 
 impl Provider {
+    pub const ALL: [Provider; 5] =
+        [Provider::SendGrid, Provider::Postmark, Provider::Mailgun, Provider::Ses, Provider::Resend];
+
+    /// The provider named so in `ApiRequest.provider`, the keys file …
+    pub fn from_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|provider| provider.name() == name)
+    }
+
     /// The provider's name in inbox names, `ApiRequest.provider` and the keys file.
     pub fn name(self) -> &'static str {
         match self {
@@ -108,19 +117,26 @@ pub struct ProviderState {
     /// Where a committed message's simulated effects (bounce, complaint …) go;
     /// `None`: they are recorded but not carried out.
     effects: Option<EffectsHandle>,
+    /// Where the provider's events about what it stored are posted (`delivered`).
+    webhooks: Option<Webhooks>,
 }
 
 impl ProviderState {
     /// Provider APIs over `store`, taking any credential, judging recipients by
     /// `simulation`.
     pub fn new(store: Store, simulation: Arc<Simulation>) -> ProviderState {
-        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation, effects: None }
+        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation, effects: None, webhooks: None }
     }
 
     /// Carry out simulated effects through this handle (the engine's, shared with
     /// SMTP).
     pub fn with_effects(self, effects: EffectsHandle) -> ProviderState {
         ProviderState { effects: Some(effects), ..self }
+    }
+
+    /// Post the providers' events through these webhooks.
+    pub fn with_webhooks(self, webhooks: Webhooks) -> ProviderState {
+        ProviderState { webhooks: Some(webhooks), ..self }
     }
 
     /// Judge recipients by this simulation (the engine's, shared with SMTP).
@@ -365,6 +381,17 @@ impl Call {
             simulation,
         };
         let received_at = OffsetDateTime::now_utc();
+        // Every recipient but those it bounces for is `delivered`, as the provider
+        // would report (a complaint comes after its delivery).
+        let delivered: Vec<RecipientEvent> = envelope
+            .rcpt_to
+            .iter()
+            .filter(|recipient| {
+                !triggered.iter().any(|t| &t.recipient == *recipient && matches!(t.effect, Effect::Bounce { .. }))
+            })
+            .map(|recipient| (EventKind::Delivered, recipient.clone(), Detail::None))
+            .collect();
+        let for_webhooks = state.webhooks.is_some().then(|| envelope.clone());
         // Only a message with effects keeps a copy for after its commit.
         let original = (!triggered.is_empty()).then(|| (Arc::<[u8]>::from(message.raw.as_slice()), envelope.clone()));
         let message = NewMessage { raw: message.raw, envelope, received_at };
@@ -374,6 +401,9 @@ impl Call {
             }
             Refusal::Store(err)
         })?;
+        if let (Some(webhooks), Some(envelope)) = (&state.webhooks, for_webhooks) {
+            webhooks.after_commit(&state.store, id.clone(), envelope, delivered);
+        }
         if let (Some(effects), Some((raw, envelope))) = (&state.effects, original) {
             // A full queue drops the effects (and logs it): the answer never waits for them.
             let _ = effects.after_commit(Committed { id: id.clone(), raw, envelope, received_at }, triggered);

@@ -13,10 +13,10 @@
 //!
 //! Ingest never waits on a receiver: [`Webhooks::emit`] puts the event on a bounded
 //! queue and returns; when the queue is full the event is dropped and logged so.
-//! Provider handlers call [`Webhooks::message_accepted`] after a commit (the
-//! `delivered` events), simulation's effects call [`Webhooks::message_event`]
-//! (bounces, deferrals, complaints), and `POST /api/v1/message/{ID}/events` the
-//! same for opens and clicks.
+//! Provider handlers call [`Webhooks::after_commit`] after a commit (the
+//! `delivered` events), simulation's effects tell [`observer`] (bounces,
+//! complaints), and `POST /api/v1/message/{ID}/events` calls
+//! [`Webhooks::message_event`] for opens, clicks and the rest on request.
 
 pub(crate) mod delivery;
 mod keys;
@@ -34,7 +34,9 @@ use tokio::sync::{mpsc, watch};
 pub use delivery::Delivery;
 pub use settings::{Webhook, WebhooksView};
 
+pub use super::Provider;
 use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
+use crate::store::Store;
 use delivery::DeliveryLog;
 use settings::Settings;
 
@@ -44,34 +46,9 @@ const QUEUE: usize = 10_000;
 /// The path of SNS's signing certificate on our HTTP port (`SigningCertURL`).
 pub const SNS_CERTIFICATE_PATH: &str = "/api/v1/webhooks/sns-certificate.pem";
 
-/// The providers whose events are posted, by their names in [`ApiRequest::provider`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    SendGrid,
-    Postmark,
-    Mailgun,
-    Ses,
-    Resend,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 5] =
-        [Provider::SendGrid, Provider::Postmark, Provider::Mailgun, Provider::Ses, Provider::Resend];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::SendGrid => "sendgrid",
-            Provider::Postmark => "postmark",
-            Provider::Mailgun => "mailgun",
-            Provider::Ses => "ses",
-            Provider::Resend => "resend",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
+/// An event of a committed message for one recipient: what [`Webhooks::after_commit`]
+/// takes.
+pub type RecipientEvent = (EventKind, String, Detail);
 
 /// What happened to a message, in provider-neutral words; [`payload`] names it
 /// in each provider's vocabulary.
@@ -120,6 +97,22 @@ impl SmtpStatus {
             _ => (550, "5.1.1", "The email account does not exist"),
         };
         SmtpStatus { code, enhanced: enhanced.into(), text: text.into() }
+    }
+}
+
+impl SmtpStatus {
+    /// The answer a DSN reports: its enhanced `status` (`5.1.1`) and its
+    /// diagnostic, with or without a reply code in front (`550 5.1.1 user unknown`).
+    fn from_dsn(status: &str, diagnostic: &str) -> SmtpStatus {
+        let mut words = diagnostic.trim().splitn(2, ' ');
+        let (code, text) = match words.next().and_then(|word| word.parse::<u16>().ok()) {
+            Some(code) => {
+                let rest = words.next().unwrap_or_default().trim_start();
+                (code, rest.strip_prefix(status).unwrap_or(rest).trim_start())
+            }
+            None => (if status.starts_with('4') { 451 } else { 550 }, diagnostic.trim()),
+        };
+        SmtpStatus { code, enhanced: status.to_string(), text: text.to_string() }
     }
 }
 
@@ -267,12 +260,31 @@ impl Webhooks {
         }
     }
 
-    /// A provider API stored `message`: its `delivered` event, one per recipient.
-    #[expect(dead_code, reason = "the provider handlers call it after their commit; they are on another branch")]
-    pub fn message_accepted(&self, message: &MessageId, envelope: &Envelope, summary: &MessageSummary) {
-        for recipient in &envelope.rcpt_to {
-            self.message_event(EventKind::Delivered, message, envelope, summary, recipient, Detail::None);
+    /// Events for a message just committed, one `(kind, recipient, detail)` each:
+    /// nothing unless it came through a provider API whose endpoint is set. The
+    /// payloads need its summary, which is read from `store` on a task of its own,
+    /// so the caller (a provider's answer, the effects task) never waits for it.
+    pub fn after_commit(&self, store: &Store, message: MessageId, envelope: Envelope, events: Vec<RecipientEvent>) {
+        let Some(provider) = envelope.api.as_ref().and_then(|api| Provider::from_name(&api.provider)) else {
+            return;
+        };
+        if events.is_empty() || self.shared.settings.lock().expect("webhook settings lock").endpoint(provider).is_none()
+        {
+            return;
         }
+        let (webhooks, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            let id = message.clone();
+            let summary = match tokio::task::spawn_blocking(move || store.summary(&id)).await {
+                Ok(Ok(Some(summary))) => summary,
+                Ok(Ok(None)) => return,
+                Ok(Err(err)) => return tracing::warn!("webhooks: cannot read message {message}: {err}"),
+                Err(err) => return tracing::warn!("webhooks: cannot read message {message}: {err}"),
+            };
+            for (kind, recipient, detail) in events {
+                webhooks.message_event(kind, &message, &envelope, &summary, &recipient, detail);
+            }
+        });
     }
 
     /// `kind` happened to `message` for `recipient`; nothing when the message did
@@ -405,4 +417,24 @@ fn set_key(settings: &mut Settings, provider: Provider, key: String, shared: &Sh
         }
     }
     Ok(())
+}
+
+/// What simulation's effects report, turned into provider events: a bounce is
+/// that recipient's `bounced` event (with the DSN's status), a complaint its
+/// `complained` event; auto-replies and forwards are not provider events.
+pub fn observer(webhooks: Webhooks, store: Store) -> crate::simulation::effects::Observer {
+    use crate::simulation::Effect;
+    Arc::new(move |committed, outcome| {
+        let event = match &outcome.triggered.effect {
+            Effect::Bounce { status, diagnostic } => {
+                let status = SmtpStatus::from_dsn(status, diagnostic);
+                let kind = if status.code < 500 { EventKind::Deferred } else { EventKind::Bounced };
+                (kind, Detail::Status(status))
+            }
+            Effect::Complaint { .. } => (EventKind::Complained, Detail::None),
+            Effect::AutoReply { .. } | Effect::Forward => return,
+        };
+        let events = vec![(event.0, outcome.triggered.recipient.clone(), event.1)];
+        webhooks.after_commit(&store, committed.id.clone(), committed.envelope.clone(), events);
+    })
 }
