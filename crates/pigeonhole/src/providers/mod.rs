@@ -267,6 +267,11 @@ impl ProviderError {
         ProviderError { status, content_type: "application/json", body: body.to_string() }
     }
 
+    /// A body that is not JSON, e.g. Mailgun's plain `Forbidden`.
+    pub fn text(status: StatusCode, content_type: &'static str, body: &str) -> ProviderError {
+        ProviderError { status, content_type, body: body.to_string() }
+    }
+
     /// The body as sent.
     #[cfg(test)]
     pub fn body(&self) -> &str {
