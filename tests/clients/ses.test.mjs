@@ -129,6 +129,24 @@ describe('@aws-sdk/client-sesv2', () => {
     assert.equal((await api(engine, '/api/v1/messages')).json.total, total);
   });
 
+  test('a simulator address refused for good is SES\'s MessageRejected, and nothing is stored', async () => {
+    const total = (await api(engine, '/api/v1/messages')).json.total;
+    await assert.rejects(
+      client().send(new SendEmailCommand({
+        FromEmailAddress: 'app@example.test',
+        Destination: { ToAddresses: ['suppressed@simulator.test'] },
+        Content: { Simple: { Subject: { Data: 'SES suppressed' }, Body: { Text: { Data: 't' } } } },
+      })),
+      (err) => {
+        assert.equal(err.name, 'MessageRejected');
+        assert.equal(err.$metadata.httpStatusCode, 400);
+        assert.match(err.message, /suppressed@simulator\.test: 550/);
+        return true;
+      },
+    );
+    assert.equal((await api(engine, '/api/v1/messages')).json.total, total);
+  });
+
   test('a signature made with another secret is refused with 403', async () => {
     await assert.rejects(
       client('not the secret').send(new SendEmailCommand({ Content: { Raw: { Data: Buffer.from('From: a@example.test\r\nTo: b@example.test\r\n\r\nx') } } })),

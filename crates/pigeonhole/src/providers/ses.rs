@@ -41,6 +41,9 @@ use sigv4::Authorization;
 /// The XML namespace of SES's v1 answers.
 pub const XMLNS: &str = "http://ses.amazonaws.com/doc/2010-12-01/";
 
+/// SES takes at most this many recipients (To, Cc and Bcc) in one message.
+pub const MAX_RECIPIENTS: usize = 50;
+
 /// SES's limit on a request: a raw message may be 40 MB once base64-decoded in
 /// v2 (more as base64 in JSON), 10 MB in v1.
 pub const MAX_REQUEST: usize = 56 * 1024 * 1024;
@@ -473,6 +476,9 @@ impl Simple {
         if self.to.is_empty() && self.cc.is_empty() && self.bcc.is_empty() {
             return Err(Invalid::parameter("Missing final '@domain'"));
         }
+        if self.to.len() + self.cc.len() + self.bcc.len() > MAX_RECIPIENTS {
+            return Err(too_many_recipients());
+        }
         if self.text.is_none() && self.html.is_none() {
             return Err(Invalid::missing("message.body"));
         }
@@ -527,6 +533,9 @@ fn raw_message(
     if rcpt_to.is_empty() {
         return Err(Invalid::parameter("Missing final '@domain'"));
     }
+    if rcpt_to.len() > MAX_RECIPIENTS {
+        return Err(too_many_recipients());
+    }
     let mut prefix = String::new();
     for (name, value) in ses_headers(tags, configuration_set) {
         header(name, &value)?;
@@ -539,6 +548,11 @@ fn raw_message(
     let mut stored = prefix.into_bytes();
     stored.extend_from_slice(&raw);
     Ok(Built { raw: stored, mail_from, rcpt_to })
+}
+
+/// SES's refusal of more than [`MAX_RECIPIENTS`].
+fn too_many_recipients() -> Invalid {
+    Invalid::parameter(format!("Recipient count exceeds {MAX_RECIPIENTS}."))
 }
 
 /// `X-SES-MESSAGE-TAGS` (`name=value, …`) and `X-SES-CONFIGURATION-SET`, as
