@@ -126,6 +126,24 @@ describe('mailgun.js', () => {
     assert.match(page.headers.get('content-type'), /text\/html/);
   });
 
+  test('a request over Mailgun\'s 25 MB is its 413, and nothing is stored', async () => {
+    const total = (await api(engine, '/api/v1/messages')).json.total;
+    await assert.rejects(
+      mg.messages.create(DOMAIN, {
+        from: 'a@mg.example.test',
+        to: 'b@example.test',
+        subject: 'Mailgun too large',
+        text: 'x',
+        attachment: [{ filename: 'big.bin', data: Buffer.alloc(26 * 1024 * 1024, 7) }],
+      }),
+      (err) => {
+        assert.equal(err.status, 413);
+        return true;
+      },
+    );
+    assert.equal((await api(engine, '/api/v1/messages')).json.total, total);
+  });
+
   test('a urlencoded form (Mailgun\'s curl examples) is taken too', async () => {
     const res = await fetch(`${engine.url}/v3/${DOMAIN}/messages`, {
       method: 'POST',
