@@ -120,7 +120,7 @@ struct ServeArgs {
     /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
-    /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any [default: any key, inbox <provider>:<key name>].
+    /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any; an ses key may add secret = "…" to have its SigV4 signatures checked [default: any key, inbox <provider>:<key name>].
     #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
     provider_keys: Option<PathBuf>,
     /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.

@@ -19,7 +19,10 @@
 //!   send (`application/x-www-form-urlencoded`, `multipart/form-data`,
 //!   `text/plain`): those are the bodies a cross-site page can post without a CORS
 //!   preflight, and the API takes JSON (and, on import, mail files) only. Answered
-//!   415, so a CSRF attempt fails even from a browser that sends no Origin.
+//!   415, so a CSRF attempt fails even from a browser that sends no Origin. The
+//!   provider routes whose providers take forms (Mailgun, SES's query API) take
+//!   them only with their credential header (`providers::takes_signed_form`),
+//!   which no form can send.
 //!
 //! No CORS headers are ever added, so browsers keep other origins from reading
 //! answers. The guard also adds `X-Content-Type-Options: nosniff` to every answer, so
@@ -35,6 +38,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::providers;
 
 /// The middleware: refuse, or pass the request on and mark the answer `nosniff`.
 pub async fn check(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -69,7 +73,9 @@ fn admit(request: &Request, any_host: bool) -> Result<(), ApiError> {
         }
     }
 
-    if changes_state(request) && request.headers().get(CONTENT_TYPE).is_some_and(|value| is_form_type(value.as_bytes()))
+    if changes_state(request)
+        && request.headers().get(CONTENT_TYPE).is_some_and(|value| is_form_type(value.as_bytes()))
+        && !providers::takes_signed_form(request.uri().path(), request.headers())
     {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -294,6 +294,9 @@ fn routes() -> OpenApiRouter<ApiState> {
         // One route, two documented paths (`/view/{ID}.html` and `.txt`, in
         // [`openapi::ApiDoc`]): the router cannot match a suffix after a parameter.
         .route("/view/{file}", get(view::show))
+        // The UI's page at `/` is a route, not only the fallback: SES's query API
+        // takes POST / (merged in from the provider routes) and shares the path.
+        .route("/", get(ui::serve))
         .routes(routes!(info::livez))
         .routes(routes!(messages::list, messages::set_read, messages::delete))
         .routes(routes!(info::info))

@@ -109,7 +109,7 @@ fn is_message(bytes: &[u8]) -> bool {
 pub fn new_message(raw: Vec<u8>) -> NewMessage {
     // mail-parser is fuzzed, but a bug in it on one odd file must cost the message
     // its envelope, not the request.
-    let (mail_from, rcpt_to) = catch_unwind(AssertUnwindSafe(|| addresses(&raw))).unwrap_or_default();
+    let (mail_from, rcpt_to) = catch_unwind(AssertUnwindSafe(|| header_envelope(&raw))).unwrap_or_default();
     let envelope = Envelope {
         mail_from,
         rcpt_to,
@@ -124,8 +124,9 @@ pub fn new_message(raw: Vec<u8>) -> NewMessage {
     NewMessage { raw, envelope, received_at: OffsetDateTime::now_utc() }
 }
 
-/// The envelope sender and recipients the headers name.
-fn addresses(raw: &[u8]) -> (String, Vec<String>) {
+/// The envelope sender and recipients a message's headers name (see
+/// [`new_message`]); also the envelope of raw MIME a provider API is given.
+pub fn header_envelope(raw: &[u8]) -> (String, Vec<String>) {
     let Some(headers) = MessageParser::new().parse_headers(raw) else {
         return Default::default();
     };

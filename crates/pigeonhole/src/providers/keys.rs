@@ -6,6 +6,11 @@
 //! provider = "sendgrid"
 //! key = "SG.abc.def"
 //! inbox = "shop"        # optional; without it: sendgrid:SG.abc
+//!
+//! [[key]]
+//! provider = "ses"
+//! key = "AKIAEXAMPLE"   # an access key ID
+//! secret = "…"          # optional: its secret access key, to check signatures
 //! ```
 //!
 //! A provider with keys listed takes only those (any other is refused in its
@@ -31,6 +36,8 @@ struct Key {
     provider: Provider,
     digest: [u8; 32],
     inbox: Option<String>,
+    /// A secret the credential signs requests with (SES's secret access key).
+    secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +53,7 @@ struct Entry {
     provider: Provider,
     key: String,
     inbox: Option<String>,
+    secret: Option<String>,
 }
 
 impl ProviderKeys {
@@ -72,7 +80,15 @@ impl ProviderKeys {
             if keys.iter().any(|key| key.provider == entry.provider && key.digest == digest) {
                 return Err(format!("key {number} ({}) is listed twice", entry.provider));
             }
-            keys.push(Key { provider: entry.provider, digest, inbox: entry.inbox.map(|i| i.trim().to_string()) });
+            if entry.secret.is_some() && entry.provider != Provider::Ses {
+                return Err(format!("key {number} ({}) has a secret: only ses keys sign requests", entry.provider));
+            }
+            keys.push(Key {
+                provider: entry.provider,
+                digest,
+                inbox: entry.inbox.map(|i| i.trim().to_string()),
+                secret: entry.secret,
+            });
         }
         Ok(ProviderKeys { keys })
     }
@@ -89,6 +105,13 @@ impl ProviderKeys {
         let digest: [u8; 32] = Sha256::digest(&credential.secret).into();
         listed.find(|key| key.digest == digest).map(|key| key.inbox.clone().unwrap_or_else(default))
     }
+
+    /// The secret `credential` signs its requests with, when the file gives one.
+    pub fn secret(&self, provider: Provider, credential: &Credential) -> Option<&str> {
+        let digest: [u8; 32] = Sha256::digest(&credential.secret).into();
+        let key = self.keys.iter().find(|key| key.provider == provider && key.digest == digest)?;
+        key.secret.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +120,31 @@ mod tests {
 
     fn credential(secret: &str, name: &str) -> Credential {
         Credential { secret: secret.into(), name: name.into() }
+    }
+
+    #[test]
+    fn an_ses_key_may_carry_its_secret() {
+        let keys = ProviderKeys::parse(
+            r#"
+            [[key]]
+            provider = "ses"
+            key = "AKIASIGNED"
+            secret = "s3cret"
+
+            [[key]]
+            provider = "ses"
+            key = "AKIAPLAIN"
+            "#,
+        )
+        .unwrap();
+        let signed = credential("AKIASIGNED", "AKIASIGNED");
+        assert_eq!(keys.secret(Provider::Ses, &signed), Some("s3cret"));
+        assert_eq!(keys.inbox(Provider::Ses, &signed).as_deref(), Some("ses:AKIASIGNED"));
+        assert_eq!(keys.secret(Provider::Ses, &credential("AKIAPLAIN", "AKIAPLAIN")), None);
+        assert_eq!(keys.secret(Provider::Ses, &credential("AKIAOTHER", "AKIAOTHER")), None);
+        let err =
+            ProviderKeys::parse("[[key]]\nprovider = \"sendgrid\"\nkey = \"SG.a.b\"\nsecret = \"x\"\n").unwrap_err();
+        assert!(err.contains("only ses keys sign requests"), "{err}");
     }
 
     #[test]

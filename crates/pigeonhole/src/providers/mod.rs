@@ -18,6 +18,9 @@
 //! * `sendgrid`: `POST /v3/mail/send`.
 //! * `postmark`: `POST /email`, `POST /email/batch`.
 //! * `resend`: `POST /emails`, `POST /emails/batch`.
+//! * `mailgun`: `POST /v3/{domain}/messages`, `POST /v3/{domain}/messages.mime`.
+//! * `ses`: Amazon SES v2 `POST /v2/email/outbound-emails` and the v1 query API
+//!   `POST /`, signed with SigV4 (`ses::sigv4`).
 //! * [`webhooks`]: the providers' event webhooks (delivered, bounced, opened …)
 //!   posted to the app in each provider's format, signed as each provider signs.
 //!
@@ -28,10 +31,12 @@
 
 pub mod draft;
 mod keys;
+mod mailgun;
 mod postmark;
 mod recording;
 mod resend;
 mod sendgrid;
+mod ses;
 pub mod webhooks;
 
 use std::fmt;
@@ -159,7 +164,28 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<
         .route("/email/batch", post(postmark::batch))
         .route("/emails", post(resend::send))
         .route("/emails/batch", post(resend::batch))
+        .route("/v3/{domain}/messages", post(mailgun::messages))
+        .route("/v3/{domain}/messages.mime", post(mailgun::messages_mime))
+        .route("/v2/email/outbound-emails", post(ses::outbound_emails))
+        // GET / is the UI's (the API router's own route for `/`, which this one
+        // joins): only POST is SES's.
+        .route("/", post(ses::query_api))
         .with_state(state)
+}
+
+/// Whether a form body (which a cross-site HTML form can post) may go to `path`:
+/// only to a route whose provider takes forms (Mailgun's messages, SES's query
+/// API at `/`), and only with that provider's credential header, which a form
+/// cannot set (a browser sends cached Basic credentials on its own, so Mailgun's
+/// must name its `api` user; SigV4 no browser sends).
+pub fn takes_signed_form(path: &str, headers: &HeaderMap) -> bool {
+    let authorization = headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments[..] {
+        ["", ""] => authorization.starts_with("AWS4-HMAC-SHA256 "),
+        ["", "v3", domain, "messages" | "messages.mime"] if !domain.is_empty() => mailgun::is_api_credential(headers),
+        _ => false,
+    }
 }
 
 /// The credential a request carried: the secret as sent, and the part of it that
@@ -293,6 +319,11 @@ impl ProviderError {
     /// A JSON error body.
     pub fn json(status: StatusCode, body: serde_json::Value) -> ProviderError {
         ProviderError { status, content_type: "application/json", body: body.to_string() }
+    }
+
+    /// A body that is not JSON, e.g. Mailgun's plain `Forbidden`.
+    pub fn text(status: StatusCode, content_type: &'static str, body: &str) -> ProviderError {
+        ProviderError { status, content_type, body: body.to_string() }
     }
 
     /// The body as sent.
