@@ -282,7 +282,7 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         .merge(providers::router(state.providers.clone()))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::check))
+        .layer(middleware::from_fn_with_state(state.any_host, guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -3,6 +3,8 @@
 //! Credential headers keep only their scheme and a short prefix, so the message
 //! view can show which key was used without showing the key; a long body is cut.
 
+use std::fmt::Write as _;
+
 use axum::http::request::Parts;
 
 /// Headers that carry secrets.
@@ -24,17 +26,28 @@ const BODY_KEPT: usize = 64 * 1024;
 const PREFIX_KEPT: usize = 4;
 
 /// The request as text, secrets masked, the body cut at [`BODY_KEPT`] bytes.
+/// Written into one buffer sized for it up front (this runs for every send), so
+/// a body of a few KiB is not copied again each time the buffer grows.
 pub fn request(parts: &Parts, body: &[u8]) -> String {
-    let mut text = format!("{} {} {:?}\n", parts.method, parts.uri, parts.version);
+    let kept = &body[..body.len().min(BODY_KEPT)];
+    let headers: usize = parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 3).sum();
+    let mut text = String::with_capacity(256 + headers + kept.len());
+    let _ = writeln!(text, "{} {} {:?}", parts.method, parts.uri, parts.version);
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes());
-        let value = if SECRET_HEADERS.contains(&name.as_str()) { mask(&value) } else { value.into_owned() };
-        text.push_str(&format!("{name}: {value}\n"));
+        text.push_str(name.as_str());
+        text.push_str(": ");
+        if SECRET_HEADERS.contains(&name.as_str()) {
+            text.push_str(&mask(&value));
+        } else {
+            text.push_str(&value);
+        }
+        text.push('\n');
     }
     text.push('\n');
-    text.push_str(&String::from_utf8_lossy(&body[..body.len().min(BODY_KEPT)]));
+    text.push_str(&String::from_utf8_lossy(kept));
     if body.len() > BODY_KEPT {
-        text.push_str(&format!("\n… (the body is cut here: {BODY_KEPT} of its {} bytes are kept)", body.len()));
+        let _ = write!(text, "\n… (the body is cut here: {BODY_KEPT} of its {} bytes are kept)", body.len());
     }
     text
 }

@@ -175,7 +175,7 @@ fn refused(refusal: Refusal) -> ProviderError {
 
 /// The body read and checked as SendGrid does, built into messages.
 fn check(body: &[u8]) -> Result<Checked, ProviderError> {
-    let request: MailSend = serde_json::from_slice(body).map_err(|err| match err.classify() {
+    let mut request: MailSend = serde_json::from_slice(body).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => error(StatusCode::BAD_REQUEST, format!("Invalid type: {err}"), None),
         _ => error(StatusCode::BAD_REQUEST, "Bad Request", None),
     })?;
@@ -192,7 +192,7 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
         ));
     }
     let templated = request.template_id.as_deref().is_some_and(|id| !id.trim().is_empty());
-    let (text, html) = content(&request.content);
+    let (text, html) = content(std::mem::take(&mut request.content));
     if !templated && text.is_none() && html.is_none() {
         return Err(invalid(
             "Unless a valid template_id is provided, the content parameter is required. There must be at least one \
@@ -286,14 +286,16 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
 }
 
 /// The text and HTML of `content`: the first block of each type.
-fn content(blocks: &[Content]) -> (Option<String>, Option<String>) {
-    let of_type = |wanted: &str| {
-        blocks
-            .iter()
-            .find(|block| block.r#type.eq_ignore_ascii_case(wanted) && !block.value.is_empty())
-            .map(|block| block.value.clone())
-    };
-    (of_type("text/plain"), of_type("text/html"))
+fn content(blocks: Vec<Content>) -> (Option<String>, Option<String>) {
+    let (mut text, mut html) = (None, None);
+    for block in blocks.into_iter().filter(|block| !block.value.is_empty()) {
+        if text.is_none() && block.r#type.eq_ignore_ascii_case("text/plain") {
+            text = Some(block.value);
+        } else if html.is_none() && block.r#type.eq_ignore_ascii_case("text/html") {
+            html = Some(block.value);
+        }
+    }
+    (text, html)
 }
 
 fn mailbox(address: &EmailObject, field: &str, message: &str) -> Result<Mailbox, ProviderError> {
@@ -388,6 +390,21 @@ mod tests {
             "subject": "Hi",
             "content": [{"type": "text/plain", "value": "Hello"}],
         })
+    }
+
+    #[test]
+    fn takes_the_first_non_empty_block_of_each_content_type() {
+        let blocks: Vec<Content> = serde_json::from_value(json!([
+            {"type": "text/plain", "value": ""},
+            {"type": "application/json", "value": "{}"},
+            {"type": "TEXT/PLAIN", "value": "first"},
+            {"type": "text/plain", "value": "second"},
+            {"type": "text/html", "value": "<p>first</p>"},
+            {"type": "text/html", "value": "<p>second</p>"},
+        ]))
+        .unwrap();
+        assert_eq!(content(blocks), (Some("first".to_string()), Some("<p>first</p>".to_string())));
+        assert_eq!(content(Vec::new()), (None, None));
     }
 
     #[test]
