@@ -1,11 +1,16 @@
 //! Delivery simulation end to end: the real binary with a rules file (`--rules`),
 //! Python's smtplib as the client, and what it saw: the reply codes of the
-//! simulator addresses, a greylist retry, tarpit delays, a dropped connection,
-//! a rejection after DATA; then the rules replaced through the API.
+//! simulator addresses and of every rule action, greylist and `retry_after`
+//! retries, tarpit delays, a dropped connection, a rejection after DATA; then
+//! what followed acceptance: the DSN, ARF report and auto-reply stored beside
+//! the original, each read back with Python's `email` as an app's bounce
+//! handling would, and a forward arriving at a second server as the relay;
+//! last, the rules replaced through the API.
 
 mod common;
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -31,9 +36,15 @@ message = "Content refused"
 /// One transaction through smtplib: the replies it saw (step, code, text, ms)
 /// and whether the connection dropped.
 fn transaction(server: &Server, recipients: &[&str]) -> (Vec<Value>, bool) {
+    transaction_with(server, &[], recipients)
+}
+
+/// [`transaction`] with options of the script (`--login USER`, `--header "Name: value"`).
+fn transaction_with(server: &Server, options: &[&str], recipients: &[&str]) -> (Vec<Value>, bool) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smtplib_transaction.py");
     let out = Command::new(require_tool("python3"))
         .arg(script)
+        .args(options)
         .args(["127.0.0.1", &server.smtp.port().to_string(), "app@example.test"])
         .args(recipients)
         .output()
@@ -46,8 +57,22 @@ fn transaction(server: &Server, recipients: &[&str]) -> (Vec<Value>, bool) {
 
 /// The reply of the first `step` (`rcpt`, `data` …) as "code text".
 fn reply(replies: &[Value], step: &str) -> String {
-    let reply = replies.iter().find(|reply| reply["step"] == step).unwrap_or_else(|| panic!("no {step}: {replies:?}"));
-    format!("{} {}", reply["code"], reply["text"].as_str().unwrap())
+    replies_of(replies, step).into_iter().next().unwrap_or_else(|| panic!("no {step}: {replies:?}"))
+}
+
+/// Every reply of `step` (one per recipient for `rcpt`) as "code text".
+fn replies_of(replies: &[Value], step: &str) -> Vec<String> {
+    replies
+        .iter()
+        .filter(|reply| reply["step"] == step)
+        .map(|reply| format!("{} {}", reply["code"], reply["text"].as_str().unwrap()))
+        .collect()
+}
+
+/// The ID of the message a transaction stored, from its "queued as" reply.
+fn queued(replies: &[Value]) -> String {
+    let data = reply(replies, "data");
+    data.strip_prefix("250 2.0.0 Ok: queued as ").unwrap_or_else(|| panic!("not queued: {replies:?}")).to_string()
 }
 
 /// The stored message's Simulation once its effects have added their lines.
@@ -64,6 +89,59 @@ fn wait_for_effects(server: &Server, id: &str) -> Value {
 
 fn millis(replies: &[Value], step: &str) -> u64 {
     replies.iter().find(|reply| reply["step"] == step).unwrap()["ms"].as_u64().unwrap()
+}
+
+/// The report (DSN, ARF report, auto-reply) an effect of `original` stored, by
+/// the ID its effects line names ("… in inbox … (message ID)").
+fn report_of(server: &Server, original: &str) -> String {
+    let outcome = wait_for_effects(server, original);
+    let line = outcome["Effects"][0].as_str().unwrap();
+    let id = line.rsplit_once("(message ").and_then(|(_, id)| id.strip_suffix(')'));
+    id.unwrap_or_else(|| panic!("no report stored for {original}: {outcome}")).to_string()
+}
+
+/// A stored message's MIME tree as Python's `email` parses it (see
+/// tests/data/email_structure.py), failing on any defect it finds.
+fn email_structure(server: &Server, id: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/email_structure.py");
+    let mut child = Command::new(require_tool("python3"))
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&server.raw(id)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "email_structure.py: {}", String::from_utf8_lossy(&out.stderr));
+    let tree: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_no_defects(&tree);
+    tree
+}
+
+/// A DSN as Python's `email` reads it, checked to be a delivery-status
+/// multipart/report about one recipient: that recipient's fields and the
+/// original's header section it quotes.
+fn parsed_dsn(server: &Server, id: &str) -> (Value, String) {
+    let tree = email_structure(server, id);
+    assert_eq!(tree["type"], "multipart/report", "{tree:#}");
+    assert_eq!(tree["params"]["report-type"], "delivery-status", "{tree:#}");
+    let blocks = part(&tree, "message/delivery-status")["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2, "the per-message fields, then one recipient's: {blocks:#?}");
+    let headers = part(&tree, "text/rfc822-headers")["text"].as_str().unwrap().to_string();
+    (blocks[1].clone(), headers)
+}
+
+fn assert_no_defects(node: &Value) {
+    assert_eq!(node["defects"], json!([]), "{node:#}");
+    let children = node["parts"].as_array().into_iter().flatten().chain(node.get("message"));
+    children.for_each(assert_no_defects);
+}
+
+/// The body part of a multipart tree with this content type.
+fn part<'a>(tree: &'a Value, content_type: &str) -> &'a Value {
+    let parts = tree["parts"].as_array().unwrap_or_else(|| panic!("not multipart: {tree:#}"));
+    parts.iter().find(|part| part["type"] == content_type).unwrap_or_else(|| panic!("no {content_type}: {tree:#}"))
 }
 
 #[test]
@@ -122,6 +200,11 @@ fn simulated_delivery_through_smtplib() {
     let raw = String::from_utf8(server.raw(dsn["ID"].as_str().unwrap())).unwrap();
     assert!(raw.contains("multipart/report") && raw.contains("delivery-status"), "{raw}");
     assert!(raw.contains("Final-Recipient: rfc822;") && raw.contains("bounce+signup@simulator.test"), "{raw}");
+    let (recipient, quoted) = parsed_dsn(&server, dsn["ID"].as_str().unwrap());
+    assert_eq!(recipient["Final-Recipient"], "rfc822; bounce+signup@simulator.test", "{recipient}");
+    assert_eq!(recipient["Action"], "failed", "{recipient}");
+    assert_eq!(recipient["Status"], "5.1.1", "{recipient}");
+    assert!(quoted.lines().any(|line| line == "Subject: simulation"), "{quoted}");
     let outcome = wait_for_effects(&server, &original);
     assert_eq!(outcome["Rule"], "bounce@simulator.test");
     assert_eq!(outcome["Action"], "bounce");
@@ -146,6 +229,164 @@ fn simulated_delivery_through_smtplib() {
     assert_eq!(bad.status(), 400);
     assert!(bad.json::<Value>().unwrap()["Error"].as_str().unwrap().starts_with("line 2: "));
     assert_eq!(std::fs::read_to_string(&rules).unwrap(), replaced);
+}
+
+/// The rules-file actions the simulator addresses do not show, with the options
+/// a user would set; `accept` ahead of a `reject` that would refuse its recipient.
+const ACTION_RULES: &str = r#"
+[[rule]]
+name = "vip"
+recipient = "vip@blocked.test"
+action = "accept"
+
+[[rule]]
+name = "blocked domain"
+recipient = "*@blocked.test"
+action = "reject"
+code = 553
+enhanced = "5.7.26"
+message = "Unauthenticated mail from this domain is refused"
+
+[[rule]]
+name = "mailbox full"
+recipient = "full@x.test"
+action = "defer"
+code = 452
+enhanced = "4.2.2"
+message = "Mailbox full, try again later"
+retry_after = 1
+
+[[rule]]
+name = "slow host"
+recipient = "*@slow.test"
+action = "tarpit"
+delay_ms = 400
+
+[[rule]]
+name = "disabled mailbox"
+recipient = "disabled@x.test"
+action = "bounce"
+enhanced = "5.2.1"
+message = "Mailbox disabled"
+
+[[rule]]
+name = "hand on"
+recipient = "*@forward.test"
+action = "forward"
+"#;
+
+#[test]
+fn every_rule_action_through_smtplib() {
+    let relay = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(&rules, ACTION_RULES).unwrap();
+    let relay_port = relay.smtp.port().to_string();
+    let server = Server::start_with(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--smtp-relay-host",
+        "127.0.0.1",
+        "--smtp-relay-port",
+        &relay_port,
+    ]);
+
+    // defer with retry_after: the rule's own reply, then accepted on a retry once
+    // that long has passed (tried at the end, so the wait overlaps the rest).
+    let (replies, _) = transaction(&server, &["full@x.test"]);
+    assert_eq!(reply(&replies, "rcpt"), "452 4.2.2 Mailbox full, try again later");
+    let deferred_at = std::time::Instant::now();
+
+    // accept before a rule that would refuse: only the later rule's recipient is
+    // refused, with exactly the rule's code, enhanced code and text.
+    let (replies, _) = transaction(&server, &["vip@blocked.test", "other@blocked.test"]);
+    assert_eq!(
+        replies_of(&replies, "rcpt"),
+        ["250 2.1.5 Recipient ok", "553 5.7.26 Unauthenticated mail from this domain is refused"]
+    );
+    let envelope = server.envelope(&queued(&replies));
+    assert_eq!(envelope["RcptTo"], json!(["vip@blocked.test"]));
+    assert_eq!((&envelope["Simulation"]["Rule"], &envelope["Simulation"]["Action"]), (&json!("vip"), &json!("accept")));
+
+    // tarpit with delay_ms: each reply from RCPT on is held that long.
+    let (replies, _) = transaction(&server, &["someone@slow.test"]);
+    assert!(millis(&replies, "mail") < 400, "{replies:?}");
+    for step in ["rcpt", "data", "quit"] {
+        assert!(millis(&replies, step) >= 400, "{step} not delayed: {replies:?}");
+    }
+
+    // bounce with a custom status: the DSN reports it and the rule's words.
+    let (replies, _) = transaction(&server, &["disabled@x.test"]);
+    let dsn = report_of(&server, &queued(&replies));
+    let (recipient, _) = parsed_dsn(&server, &dsn);
+    assert_eq!(recipient["Final-Recipient"], "rfc822; disabled@x.test", "{recipient}");
+    assert_eq!(recipient["Action"], "failed", "{recipient}");
+    assert_eq!(recipient["Status"], "5.2.1", "{recipient}");
+    assert_eq!(recipient["Diagnostic-Code"], "smtp; 550 5.2.1 Mailbox disabled", "{recipient}");
+
+    // complaint@: accepted, then an ARF report in the sender's inbox, to the
+    // envelope sender, from the null sender.
+    let (replies, _) = transaction_with(&server, &["--login", "shop"], &["complaint@simulator.test"]);
+    assert_eq!(reply(&replies, "rcpt"), "250 2.1.5 Recipient ok");
+    let original = queued(&replies);
+    let arf = report_of(&server, &original);
+    let arf_envelope = server.envelope(&arf);
+    assert_eq!(server.envelope(&original)["AuthUser"], "shop");
+    assert_eq!(arf_envelope["AuthUser"], "shop", "the original's inbox: {arf_envelope}");
+    assert_eq!(arf_envelope["MailFrom"], "", "{arf_envelope}");
+    assert_eq!(arf_envelope["RcptTo"], json!(["app@example.test"]));
+    let tree = email_structure(&server, &arf);
+    assert_eq!(tree["type"], "multipart/report", "{tree:#}");
+    assert_eq!(tree["params"]["report-type"], "feedback-report", "{tree:#}");
+    let feedback = &part(&tree, "message/feedback-report")["message"]["headers"];
+    assert_eq!(feedback["Feedback-Type"], "abuse", "{feedback}");
+    assert_eq!(feedback["Original-Rcpt-To"], "<complaint@simulator.test>", "{feedback}");
+
+    // ooto@: an RFC 3834 auto-reply to the envelope sender (not to Reply-To),
+    // threaded to the original.
+    let ooto = ["--header", "Message-ID: <trip@example.test>", "--header", "Reply-To: desk@example.test"];
+    let (replies, _) = transaction_with(&server, &ooto, &["ooto@simulator.test"]);
+    assert_eq!(reply(&replies, "rcpt"), "250 2.1.5 Recipient ok");
+    let answer = report_of(&server, &queued(&replies));
+    let answer_envelope = server.envelope(&answer);
+    assert_eq!(answer_envelope["MailFrom"], "", "{answer_envelope}");
+    assert_eq!(answer_envelope["RcptTo"], json!(["app@example.test"]));
+    let headers = &email_structure(&server, &answer)["headers"];
+    assert_eq!(headers["Auto-Submitted"], "auto-replied", "{headers}");
+    assert_eq!(headers["In-Reply-To"], "<trip@example.test>", "{headers}");
+    assert_eq!(headers["To"], "app@example.test", "{headers}");
+    assert_eq!(headers["From"], "ooto@simulator.test", "{headers}");
+
+    // ... and none to a message that is itself automatic.
+    let stored = server.total();
+    let (replies, _) =
+        transaction_with(&server, &["--header", "Auto-Submitted: auto-generated"], &["ooto@simulator.test"]);
+    let outcome = wait_for_effects(&server, &queued(&replies));
+    assert_eq!(
+        outcome["Effects"],
+        json!(["no auto-reply: the original is itself automatic (Auto-Submitted: auto-generated) (RFC 3834)"])
+    );
+    assert_eq!(server.total(), stored + 1, "the original only");
+
+    // forward: the message reaches the relay (a second server) as well.
+    let (replies, _) = transaction(&server, &["someone@forward.test"]);
+    let outcome = wait_for_effects(&server, &queued(&replies));
+    assert_eq!(
+        outcome["Effects"],
+        json!([format!("forwarded through relay 127.0.0.1:{relay_port} to someone@forward.test")])
+    );
+    let forwarded = relay.list()["messages"].as_array().unwrap().clone();
+    assert_eq!(forwarded.len(), 1, "{forwarded:#?}");
+    let forwarded = relay.envelope(forwarded[0]["ID"].as_str().unwrap());
+    assert_eq!(forwarded["MailFrom"], "app@example.test", "{forwarded}");
+    assert_eq!(forwarded["RcptTo"], json!(["someone@forward.test"]));
+
+    // The deferred recipient's retry.
+    std::thread::sleep(Duration::from_millis(1100).saturating_sub(deferred_at.elapsed()));
+    let (replies, _) = transaction(&server, &["full@x.test"]);
+    assert_eq!(reply(&replies, "rcpt"), "250 2.1.5 Recipient ok");
+    let simulation = &server.envelope(&queued(&replies))["Simulation"];
+    assert_eq!((&simulation["Rule"], &simulation["Action"]), (&json!("mailbox full"), &json!("defer")));
 }
 
 #[test]
