@@ -12,6 +12,7 @@ import formData from 'form-data';
 import Mailgun from 'mailgun.js';
 
 import { api, makePdf, makePng, startEngine } from '../../ui/tests/harness.mjs';
+import { partBytes, storedWithEnvelope } from './provider-mail.mjs';
 
 const DOMAIN = 'mg.example.test';
 
@@ -24,20 +25,7 @@ before(async () => {
 });
 after(() => engine?.stop());
 
-/** The one stored message whose subject is `subject`, with its envelope. */
-async function stored(subject) {
-  const { json } = await api(engine, `/api/v1/search?query=${encodeURIComponent(`subject:"${subject}"`)}`);
-  assert.equal(json.messages.length, 1, `one message with subject ${subject}: ${JSON.stringify(json)}`);
-  const id = json.messages[0].ID;
-  const [message, envelope, headers] = await Promise.all(
-    [`/api/v1/message/${id}`, `/api/v1/message/${id}/envelope`, `/api/v1/message/${id}/headers`].map((p) => api(engine, p).then((r) => r.json)),
-  );
-  return { id, message, envelope, headers };
-}
-
-async function partBytes(id, partId) {
-  return (await api(engine, `/api/v1/message/${id}/part/${partId}`)).bytes;
-}
+const stored = (subject) => storedWithEnvelope(engine, subject);
 
 describe('mailgun.js', () => {
   test('messages.create: fields, attachment and inline image byte-exact, tags, variables', async () => {
@@ -80,10 +68,10 @@ describe('mailgun.js', () => {
 
     assert.equal(message.Inline.length, 1);
     assert.equal(message.Inline[0].ContentID, 'logo.png');
-    assert.deepEqual(await partBytes(id, message.Inline[0].PartID), png);
+    assert.deepEqual(await partBytes(engine, id, message.Inline[0].PartID), png);
     assert.equal(message.Attachments.length, 1);
     assert.equal(message.Attachments[0].FileName, 'invoice.pdf');
-    assert.deepEqual(await partBytes(id, message.Attachments[0].PartID), pdf);
+    assert.deepEqual(await partBytes(engine, id, message.Attachments[0].PartID), pdf);
   });
 
   test('messages.create with a MIME message goes to messages.mime and is stored as given', async () => {

@@ -19,6 +19,15 @@ export async function storedMessage(engine, subject) {
   return (await fetch(`${engine.url}/api/v1/message/${page.messages[0].ID}`)).json();
 }
 
+/** The one stored message whose subject is `subject`, with its ID, envelope and headers. */
+export async function storedWithEnvelope(engine, subject) {
+  const message = await storedMessage(engine, subject);
+  const [envelope, headers] = await Promise.all(
+    ['envelope', 'headers'].map(async (view) => (await fetch(`${engine.url}/api/v1/message/${message.ID}/${view}`)).json()),
+  );
+  return { id: message.ID, message, envelope, headers };
+}
+
 /** The decoded bytes of a part of a stored message. */
 export async function partBytes(engine, id, partId) {
   const res = await fetch(`${engine.url}/api/v1/message/${id}/part/${partId}`);

@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 
 import { api, makePdf, makePng, startEngine } from '../../ui/tests/harness.mjs';
+import { storedWithEnvelope } from './provider-mail.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ACCESS_KEY_ID = 'AKIAPIGEONHOLETEST01';
@@ -49,15 +50,7 @@ after(async () => {
   if (keysDir) await rm(keysDir, { recursive: true, force: true });
 });
 
-async function stored(subject) {
-  const { json } = await api(engine, `/api/v1/search?query=${encodeURIComponent(`subject:"${subject}"`)}`);
-  assert.equal(json.messages.length, 1, `one message with subject ${subject}: ${JSON.stringify(json)}`);
-  const id = json.messages[0].ID;
-  const [message, envelope, headers] = await Promise.all(
-    [`/api/v1/message/${id}`, `/api/v1/message/${id}/envelope`, `/api/v1/message/${id}/headers`].map((p) => api(engine, p).then((r) => r.json)),
-  );
-  return { id, message, envelope, headers };
-}
+const stored = (subject) => storedWithEnvelope(engine, subject);
 
 const MESSAGE_ID = /^0100[0-9a-f]{12}-[0-9a-f-]{36}-000000$/;
 

@@ -413,16 +413,19 @@ impl Call {
         };
         let received_at = OffsetDateTime::now_utc();
         // Every recipient but those it bounces for is `delivered`, as the provider
-        // would report (a complaint comes after its delivery).
-        let delivered: Vec<RecipientEvent> = envelope
-            .rcpt_to
-            .iter()
-            .filter(|recipient| {
-                !triggered.iter().any(|t| &t.recipient == *recipient && matches!(t.effect, Effect::Bounce { .. }))
-            })
-            .map(|recipient| (EventKind::Delivered, recipient.clone(), Detail::None))
-            .collect();
-        let for_webhooks = state.webhooks.is_some().then(|| envelope.clone());
+        // would report (a complaint comes after its delivery); made only when the
+        // provider has a webhook endpoint, which is rare on this path.
+        let delivered = state.webhooks.as_ref().filter(|webhooks| webhooks.posts_for(self.provider)).map(|webhooks| {
+            let events: Vec<RecipientEvent> = envelope
+                .rcpt_to
+                .iter()
+                .filter(|recipient| {
+                    !triggered.iter().any(|t| &t.recipient == *recipient && matches!(t.effect, Effect::Bounce { .. }))
+                })
+                .map(|recipient| (EventKind::Delivered, recipient.clone(), Detail::None))
+                .collect();
+            (webhooks, envelope.clone(), events)
+        });
         // Only a message with effects keeps a copy for after its commit.
         let original = (!triggered.is_empty()).then(|| (Arc::<[u8]>::from(message.raw.as_slice()), envelope.clone()));
         let message = NewMessage { raw: message.raw, envelope, received_at };
@@ -432,8 +435,8 @@ impl Call {
             }
             Refusal::Store(err)
         })?;
-        if let (Some(webhooks), Some(envelope)) = (&state.webhooks, for_webhooks) {
-            webhooks.after_commit(&state.store, id.clone(), envelope, delivered);
+        if let Some((webhooks, envelope, events)) = delivered {
+            webhooks.after_commit(&state.store, id.clone(), envelope, events);
         }
         if let (Some(effects), Some((raw, envelope))) = (&state.effects, original) {
             // A full queue drops the effects (and logs it): the answer never waits for them.

@@ -260,6 +260,11 @@ impl Webhooks {
         }
     }
 
+    /// Whether `provider` has an endpoint set and enabled.
+    pub fn posts_for(&self, provider: Provider) -> bool {
+        self.shared.settings.lock().expect("webhook settings lock").endpoint(provider).is_some()
+    }
+
     /// Events for a message just committed, one `(kind, recipient, detail)` each:
     /// nothing unless it came through a provider API whose endpoint is set. The
     /// payloads need its summary, which is read from `store` on a task of its own,
@@ -268,8 +273,7 @@ impl Webhooks {
         let Some(provider) = envelope.api.as_ref().and_then(|api| Provider::from_name(&api.provider)) else {
             return;
         };
-        if events.is_empty() || self.shared.settings.lock().expect("webhook settings lock").endpoint(provider).is_none()
-        {
+        if events.is_empty() || !self.posts_for(provider) {
             return;
         }
         let (webhooks, store) = (self.clone(), store.clone());
