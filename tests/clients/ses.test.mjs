@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -164,7 +165,10 @@ describe('@aws-sdk/client-sesv2', () => {
 
 describe('boto3 (sesv2 and the v1 ses client)', () => {
   test('send_email v2, send_email and send_raw_email v1, and v1\'s error XML', async () => {
-    const run = spawnSync('python3', [join(HERE, 'ses_boto3.py'), engine.url], { encoding: 'utf8', timeout: 60_000 });
+    // Debian's Python, where scripts/setup.sh installs boto3 (python3-boto3); a
+    // python3 earlier on PATH (pyenv …) may not have it.
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const run = spawnSync(python, [join(HERE, 'ses_boto3.py'), engine.url], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.status, 0, `ses_boto3.py failed:\n${run.stderr}\n${engine.output()}`);
     const results = JSON.parse(run.stdout);
     for (const key of ['v2', 'v1', 'v1_raw']) assert.match(results[key], MESSAGE_ID, key);
