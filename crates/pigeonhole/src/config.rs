@@ -50,6 +50,24 @@ pub struct Config {
     /// Where the authentication checks get keys and records, and which IP they
     /// check SPF for.
     pub checks: CheckConfig,
+    pub message_webhooks: MessageWebhookConfig,
+}
+
+/// Message webhooks from the command line, as Mailpit's flags give them; more
+/// are set in `webhooks.json` or through `/api/v1/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageWebhookConfig {
+    /// Every new message's summary is POSTed to each (`--webhook-url`).
+    pub urls: Vec<String>,
+    /// At most this many message webhook deliveries start per second
+    /// (`--webhook-limit`, Mailpit's default 5); 0: no limit.
+    pub limit: u32,
+}
+
+impl Default for MessageWebhookConfig {
+    fn default() -> Self {
+        MessageWebhookConfig { urls: Vec::new(), limit: 5 }
+    }
 }
 
 /// The authentication checks' sources (`auth.dkim`, `auth.spf`, `auth.dmarc`,
@@ -258,6 +276,7 @@ impl Config {
             provider_keys: None,
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
+            message_webhooks: MessageWebhookConfig::default(),
         }
     }
 }

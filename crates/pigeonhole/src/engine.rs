@@ -5,7 +5,7 @@
 //! checked, and only then is the database opened and migrated.
 //!
 //! Shutdown runs the other way: stop accepting SMTP, let sessions finish within the
-//! grace period, stop HTTP and the webhook worker (deliveries in flight are
+//! grace period, stop HTTP and the webhook workers (deliveries in flight are
 //! abandoned), then flush and close the store's writer.
 
 use std::fs;
@@ -134,7 +134,9 @@ impl Engine {
                 .expect("opening the store panicked")?
         };
 
-        let webhooks = Webhooks::start(&config.data_dir, &format!("http://{http_addr}"))?;
+        let webhooks = Webhooks::start(&config.data_dir, &format!("http://{http_addr}"), &config.message_webhooks)?;
+        // Subscribed before the listener starts: no message misses its webhooks.
+        webhooks.watch(store.clone(), events.subscribe());
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let smtp_counters = Arc::new(smtp::DeliveryCounters::default());

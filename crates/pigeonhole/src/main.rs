@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
-    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, env,
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, RelayConfig, SmtpLimits, StoreConfig,
+    TagRules, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -130,6 +131,19 @@ struct ServeArgs {
     relay: RelayArgs,
     #[command(flatten)]
     checks: CheckArgs,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+/// Mailpit's webhook flags: every new message's summary POSTed to a URL.
+#[derive(Args)]
+struct WebhookArgs {
+    /// POST each new message's summary (Mailpit's webhook JSON, signed per Standard Webhooks) to this URL; repeat for several. More, with filters, in the Webhooks dialog or PUT /api/v1/webhooks.
+    #[arg(long, env = "PIGEONHOLE_WEBHOOK_URL", value_name = "URL")]
+    webhook_url: Vec<String>,
+    /// At most this many message webhook deliveries start per second (0: no limit).
+    #[arg(long, env = "PIGEONHOLE_WEBHOOK_LIMIT", default_value_t = MessageWebhookConfig::default().limit)]
+    webhook_limit: u32,
 }
 
 /// Where the DKIM, SPF and DMARC checks get keys and records: offline by default.
@@ -307,6 +321,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
+    config.message_webhooks =
+        MessageWebhookConfig { urls: args.webhooks.webhook_url, limit: args.webhooks.webhook_limit };
     config.relay = args.relay.config();
     config.rules_file = args.rules;
     config.checks = args.checks.config();

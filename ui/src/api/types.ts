@@ -616,7 +616,22 @@ export type WebhooksView = {
  * One entry per provider, in a fixed order (a PUT may list fewer: the rest
  * are left as they are).
  */
-Webhooks: Array<Webhook>, Retries: Retries | null, };
+Webhooks: Array<Webhook>, Retries: Retries | null, 
+/**
+ * The message webhooks, `--webhook-url`'s first. A PUT that lists them
+ * replaces the saved ones (entries marked `CommandLine` are skipped); one
+ * that leaves them out keeps them.
+ */
+MessageWebhooks: Array<MessageWebhook> | null, 
+/**
+ * The `whsec_` secret message webhooks are signed with; shown, never set.
+ */
+MessageSigningSecret: string | null, 
+/**
+ * At most this many message webhook deliveries start per second
+ * (`--webhook-limit`; 0: no limit); shown, never set.
+ */
+MessageLimit: number | null, };
 
 /**
  * One provider's endpoint, and (in the API's view) the key its app verifies
@@ -646,6 +661,38 @@ Headers: { [key in string]: string },
 VerificationKey: string | null, };
 
 /**
+ * Where new messages are posted: each message that passes the filter (an inbox,
+ * a search) goes as its summary, Mailpit's webhook JSON, signed per Standard
+ * Webhooks with the message signing secret.
+ */
+export type MessageWebhook = { 
+/**
+ * Names it in the delivery log (`Webhook`); made when a PUT leaves it empty.
+ */
+ID: string, 
+/**
+ * Where messages are POSTed (http or https).
+ */
+URL: string, Enabled: boolean, 
+/**
+ * Only messages in this inbox; empty: every inbox.
+ */
+Inbox: string, 
+/**
+ * Only messages matching this search (Mailpit's syntax); empty: all.
+ */
+Query: string, 
+/**
+ * Extra headers sent with each delivery.
+ */
+Headers: { [key in string]: string }, 
+/**
+ * Given by `--webhook-url`: on while the server runs, neither saved nor
+ * changed by a PUT.
+ */
+CommandLine: boolean, };
+
+/**
  * How a failed delivery is tried again: after `FirstDelayMillis`, then twice as
  * long each time, until `Attempts` tries in all; each try waits `TimeoutMillis`
  * for an answer.
@@ -653,7 +700,7 @@ VerificationKey: string | null, };
 export type Retries = { Attempts: number, FirstDelayMillis: number, TimeoutMillis: number, };
 
 /**
- * One event's delivery to one endpoint.
+ * One provider event's or new message's delivery to one endpoint.
  */
 export type Delivery = { 
 /**
@@ -663,11 +710,24 @@ ID: number,
 /**
  * The stored message it is about.
  */
-MessageID: string, Provider: string, 
+MessageID: string, 
 /**
- * `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`.
+ * The provider whose event it is; `""` for a message webhook's delivery.
  */
-Event: string, Recipient: string, URL: string, State: DeliveryState, 
+Provider: string, 
+/**
+ * The message webhook's ID; absent for a provider event.
+ */
+Webhook?: string, 
+/**
+ * `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`;
+ * `new` for a message webhook's delivery.
+ */
+Event: string, 
+/**
+ * The recipient a provider event is about; `""` for a message webhook's.
+ */
+Recipient: string, URL: string, State: DeliveryState, 
 /**
  * The request body sent.
  */

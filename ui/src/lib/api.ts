@@ -173,7 +173,7 @@ export async function importFile(file: File): Promise<string[]> {
   return ((await response.json()) as ImportResponse).IDs;
 }
 
-/** Where each provider's events go, the keys apps verify them with, the retries. */
+/** Where each provider's events and new messages go, the keys apps verify them with, the retries. */
 export const webhooks = () => json<WebhooksView>('/api/v1/webhooks');
 
 /** Change the listed providers' endpoints; the settings now in force. */
@@ -183,6 +183,10 @@ export async function setWebhooks(view: WebhooksView): Promise<WebhooksView> {
 
 /** One message's webhook deliveries, newest first. */
 export const webhookLog = (id: string) => json<Delivery[]>(`/api/v1/webhooks/log?message=${enc(id)}`);
+
+/** One message webhook's deliveries, newest first. */
+export const messageWebhookLog = (webhook: string) =>
+  json<Delivery[]>(`/api/v1/webhooks/log?webhook=${enc(webhook)}`);
 
 /** A provider event the engine posts on request. */
 export type ProviderEvent = 'open' | 'click' | 'bounce' | 'deferral' | 'complaint';

@@ -32,7 +32,7 @@ use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, S
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 use crate::providers::webhooks::delivery::{Attempt, DeliveryState};
 use crate::providers::webhooks::settings::Retries;
-use crate::providers::webhooks::{Delivery, Webhook, WebhooksView};
+use crate::providers::webhooks::{Delivery, MessageWebhook, Webhook, WebhooksView};
 
 const HEADER: &str = "// Generated from the Rust API types by `cargo test -p pigeonhole ts_types` — do not edit.\n\
      // Regenerate with `PIGEONHOLE_BLESS=1 cargo test -p pigeonhole ts_types`.\n";
@@ -105,6 +105,7 @@ fn render() -> String {
         declaration::<SimulatorAddress>(&config),
         declaration::<WebhooksView>(&config),
         declaration::<Webhook>(&config),
+        declaration::<MessageWebhook>(&config),
         declaration::<Retries>(&config),
         declaration::<Delivery>(&config),
         declaration::<DeliveryState>(&config),

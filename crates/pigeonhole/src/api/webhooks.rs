@@ -1,6 +1,6 @@
-//! Provider event webhooks over HTTP (ours, see [`crate::providers::webhooks`]):
-//! `GET`/`PUT /api/v1/webhooks` (a URL per provider, the retry policy, the keys
-//! apps verify with), `GET /api/v1/webhooks/log` (deliveries and their attempts),
+//! Webhooks over HTTP (ours, see [`crate::providers::webhooks`]):
+//! `GET`/`PUT /api/v1/webhooks` (a URL per provider, the message webhooks, the
+//! retry policy, the keys apps verify with), `GET /api/v1/webhooks/log` (deliveries and their attempts),
 //! `GET /api/v1/webhooks/sns-certificate.pem` (SNS's `SigningCertURL`) and
 //! `POST /api/v1/message/{ID}/events` (an event on request).
 
@@ -20,8 +20,8 @@ use super::{ApiState, read};
 use crate::model::MessageId;
 use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhooks, WebhooksError, WebhooksView};
 
-/// The webhook settings: each provider's endpoint and verification key, and the
-/// retry policy.
+/// The webhook settings: each provider's endpoint and verification key, the
+/// message webhooks and their signing secret, and the retry policy.
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks",
@@ -33,7 +33,8 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<WebhooksView>, A
 }
 
 /// Change endpoints (the providers listed; the others stay) and, if given, the
-/// retry policy. Saved in `webhooks.json` before the answer.
+/// message webhooks (the list replaces the saved ones) and the retry policy.
+/// Saved in `webhooks.json` before the answer.
 #[utoipa::path(
     put,
     path = "/api/v1/webhooks",
@@ -41,7 +42,7 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<WebhooksView>, A
     request_body = WebhooksView,
     responses(
         (status = 200, description = "The settings, changed", body = WebhooksView),
-        (status = 400, description = "An unknown provider, a URL that is not http(s), a key that cannot be set", body = ErrorBody),
+        (status = 400, description = "An unknown provider, a URL that is not http(s), a key that cannot be set, a message webhook ID used twice", body = ErrorBody),
     )
 )]
 pub async fn set(
@@ -62,6 +63,7 @@ pub async fn set(
 #[derive(Deserialize)]
 pub(super) struct LogQuery {
     message: Option<String>,
+    webhook: Option<String>,
 }
 
 /// The latest webhook deliveries (at most 1,000), newest first, each with its
@@ -70,7 +72,10 @@ pub(super) struct LogQuery {
     get,
     path = "/api/v1/webhooks/log",
     tag = "webhooks",
-    params(("message" = Option<String>, Query, description = "Only this message's deliveries (its ID)")),
+    params(
+        ("message" = Option<String>, Query, description = "Only this message's deliveries (its ID)"),
+        ("webhook" = Option<String>, Query, description = "Only this message webhook's deliveries (its ID)"),
+    ),
     responses(
         (status = 200, description = "The deliveries", body = Vec<Delivery>),
         (status = 400, description = "Not a message ID", body = ErrorBody),
@@ -84,7 +89,7 @@ pub async fn log(
         Some(id) => Some(MessageId::parse(&id).ok_or_else(|| ApiError::bad_request("not a message ID"))?),
         None => None,
     };
-    Ok(Json(webhooks(&state)?.log(message.as_ref())))
+    Ok(Json(webhooks(&state)?.log(message.as_ref(), query.webhook.as_deref())))
 }
 
 /// The certificate SNS notifications are signed with (their `SigningCertURL`).

@@ -10,12 +10,13 @@ use time::OffsetDateTime;
 
 use super::{Api, keys, plain, set};
 use crate::api::{Credentials, router};
+use crate::config::MessageWebhookConfig;
 use crate::model::{ApiRequest, Envelope, NewMessage};
 use crate::providers::webhooks::Webhooks;
 
 async fn api() -> Api {
     let mut api = Api::new().await;
-    let webhooks = Webhooks::start(api.dir.path(), "http://127.0.0.1:8025").unwrap();
+    let webhooks = Webhooks::start(api.dir.path(), "http://127.0.0.1:8025", &MessageWebhookConfig::default()).unwrap();
     api.state = api.state.clone().with_webhooks(webhooks);
     api.router = router(api.state.clone());
     api
@@ -54,7 +55,7 @@ async fn postmark_to_nowhere(api: &Api) {
 async fn settings_show_every_provider_and_its_verification_key() {
     let api = api().await;
     let view = api.get_json("/api/v1/webhooks").await;
-    assert_eq!(keys(&view), set(&["Webhooks", "Retries"]));
+    assert_eq!(keys(&view), set(&["Webhooks", "Retries", "MessageWebhooks", "MessageSigningSecret", "MessageLimit"]));
     let providers: Vec<_> = view["Webhooks"].as_array().unwrap().iter().map(|w| w["Provider"].clone()).collect();
     assert_eq!(providers, [json!("sendgrid"), json!("postmark"), json!("mailgun"), json!("ses"), json!("resend")]);
     for webhook in view["Webhooks"].as_array().unwrap() {
@@ -68,6 +69,36 @@ async fn settings_show_every_provider_and_its_verification_key() {
     assert_eq!(view["Webhooks"][3]["VerificationKey"], "http://127.0.0.1:8025/api/v1/webhooks/sns-certificate.pem");
     assert!(view["Webhooks"][4]["VerificationKey"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(view["Retries"], json!({"Attempts": 5, "FirstDelayMillis": 1000, "TimeoutMillis": 10000}));
+}
+
+/// Message webhooks through the API: a PUT's list is saved with an ID made for
+/// each, shown by GET with the signing secret; a bad one is a 400; the log
+/// filters by webhook.
+#[tokio::test]
+async fn message_webhooks_are_set_and_shown() {
+    let api = api().await;
+    let change = json!({
+        "Webhooks": [],
+        "MessageWebhooks": [{"URL": "http://127.0.0.1:9/mail", "Enabled": true, "Inbox": "shop", "Query": "subject:invoice"}],
+    });
+    let answer = api.send_json(Method::PUT, "/api/v1/webhooks", change).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let view = api.get_json("/api/v1/webhooks").await;
+    let hooks = view["MessageWebhooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(keys(&hooks[0]), set(&["ID", "URL", "Enabled", "Inbox", "Query", "Headers", "CommandLine"]));
+    assert_eq!((&hooks[0]["Inbox"], &hooks[0]["Query"]), (&json!("shop"), &json!("subject:invoice")));
+    assert!(!hooks[0]["ID"].as_str().unwrap().is_empty());
+    assert!(view["MessageSigningSecret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(view["MessageLimit"], 5);
+    let webhook = hooks[0]["ID"].as_str().unwrap();
+    let log = api.get_json(&format!("/api/v1/webhooks/log?webhook={webhook}")).await;
+    assert_eq!(log, json!([]));
+
+    let bad = json!({"Webhooks": [], "MessageWebhooks": [{"URL": "gopher://x/", "Enabled": true}]});
+    let answer = api.send_json(Method::PUT, "/api/v1/webhooks", bad).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.get_json("/api/v1/webhooks").await["MessageWebhooks"], view["MessageWebhooks"]);
 }
 
 #[tokio::test]

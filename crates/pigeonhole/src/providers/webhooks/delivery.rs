@@ -1,21 +1,27 @@
-//! Taking events off the queue and POSTing them: each delivery runs as its own
-//! task (a slow receiver holds up only its own events), tries again on a 5xx, 408,
-//! 429, timeout or connection error after the policy's growing delays, and records
-//! every attempt in the [`DeliveryLog`] (the last [`LOG_SIZE`] deliveries).
+//! Taking jobs (provider events, new messages for a message webhook) off a queue
+//! and POSTing them: each delivery runs as its own task (a slow receiver holds up
+//! only its own deliveries), at most [`CONCURRENT`] at once per queue, tries again
+//! on a 5xx, 408, 429, timeout or connection error after the policy's growing
+//! delays, and records every attempt in the [`DeliveryLog`] (the last
+//! [`LOG_SIZE`] deliveries).
 //!
-//! Redirects are not followed: a 3xx is recorded as the answer, so events never go
-//! anywhere but the URL the user set.
+//! Redirects are not followed: a 3xx is recorded as the answer, so requests never
+//! go anywhere but the URL the user set. Each request has a connect timeout
+//! ([`CONNECT_TIMEOUT`], or the policy's timeout if shorter) and a total one (the
+//! policy's `TimeoutMillis`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::messages::{self, MessageJob};
 use super::payload::{self, Outgoing};
+use super::settings::Retries;
 use super::{Provider, ProviderEvent, Shared};
 use crate::model::MessageId;
 
@@ -28,7 +34,16 @@ const CONCURRENT: usize = 32;
 /// A response body is kept up to this many bytes.
 const SNIPPET: usize = 512;
 
-/// One event's delivery to one endpoint.
+/// The longest wait for a receiver to accept the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a worker delivers.
+pub(super) enum Job {
+    Provider(Box<ProviderEvent>),
+    Message(MessageJob),
+}
+
+/// One provider event's or new message's delivery to one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -41,9 +56,16 @@ pub struct Delivery {
     #[schema(value_type = String)]
     #[cfg_attr(test, ts(type = "string"))]
     pub message: MessageId,
+    /// The provider whose event it is; `""` for a message webhook's delivery.
     pub provider: String,
-    /// `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`.
+    /// The message webhook's ID; absent for a provider event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub webhook: Option<String>,
+    /// `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`;
+    /// `new` for a message webhook's delivery.
     pub event: String,
+    /// The recipient a provider event is about; `""` for a message webhook's.
     pub recipient: String,
     #[serde(rename = "URL")]
     pub url: String,
@@ -110,20 +132,30 @@ impl DeliveryLog {
         }
     }
 
-    pub(super) fn list(&self, message: Option<&MessageId>) -> Vec<Delivery> {
-        self.deliveries.iter().rev().filter(|d| message.is_none_or(|m| &d.message == m)).cloned().collect()
+    /// Newest first: all, or those of one message, or of one message webhook.
+    pub(super) fn list(&self, message: Option<&MessageId>, webhook: Option<&str>) -> Vec<Delivery> {
+        self.deliveries
+            .iter()
+            .rev()
+            .filter(|d| message.is_none_or(|m| &d.message == m))
+            .filter(|d| webhook.is_none_or(|w| d.webhook.as_deref() == Some(w)))
+            .cloned()
+            .collect()
     }
 }
 
-/// The worker: deliver each queued event until told to stop, then abandon those
-/// in flight.
+/// The worker: deliver each queued job until told to stop, then abandon those
+/// in flight. With a `pace`, deliveries start at most once per `pace`; jobs
+/// wait in the queue meanwhile (and, the queue full, new ones are dropped).
 pub(super) async fn run(
     shared: Arc<Shared>,
-    mut events: mpsc::Receiver<ProviderEvent>,
+    mut jobs: mpsc::Receiver<Job>,
     mut stop: watch::Receiver<bool>,
+    pace: Option<Duration>,
 ) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
         .user_agent(concat!("Pigeonhole/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
         .build()
     {
@@ -134,22 +166,33 @@ pub(super) async fn run(
         }
     };
     let slots = Arc::new(Semaphore::new(CONCURRENT));
-    // The same signal, for the wait for a slot inside the loop's select.
+    let mut pacer = pace.map(|pace| {
+        let mut interval = tokio::time::interval(pace);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    // The same signal, for the waits for a turn and a slot inside the loop's select.
     let mut stopping = stop.clone();
     let mut deliveries = JoinSet::new();
     loop {
         tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { break };
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                if let Some(pacer) = pacer.as_mut() {
+                    tokio::select! {
+                        _ = pacer.tick() => {}
+                        () = stopped(&mut stopping) => break,
+                    }
+                }
                 // At the cap, wait for a slot here: the queue fills and the
-                // newest events are dropped rather than held in tasks without bound.
+                // newest jobs are dropped rather than held in tasks without bound.
                 let slot = tokio::select! {
                     slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                     () = stopped(&mut stopping) => break,
                 };
                 let (shared, client) = (shared.clone(), client.clone());
                 deliveries.spawn(async move {
-                    deliver(&shared, &client, event).await;
+                    deliver(&shared, &client, job).await;
                     drop(slot);
                 });
             }
@@ -161,40 +204,34 @@ pub(super) async fn run(
 }
 
 /// Until `stop` says stop (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard wait_for answers is not Send: dropped here, not held in a select.
     let _ = stop.wait_for(|&stop| stop).await.map(drop);
 }
 
-/// Deliver one event, if its provider's webhook is on.
-async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent) {
-    let setup = {
-        let settings = shared.settings.lock().expect("webhook settings lock");
-        settings.endpoint(event.provider).map(|webhook| (webhook.clone(), settings.retries))
+/// A delivery ready to be tried: its log entry (attempts to come), where it goes,
+/// and the request or why it could not be made.
+pub(super) struct Prepared {
+    pub record: Delivery,
+    pub headers: BTreeMap<String, String>,
+    pub outgoing: Result<Outgoing, String>,
+    pub retries: Retries,
+}
+
+/// Deliver one job, if its webhook is on.
+async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job) {
+    let prepared = match job {
+        Job::Provider(event) => provider_event(shared, *event),
+        Job::Message(job) => messages::prepare(shared, job),
     };
-    let Some((webhook, retries)) = setup else { return };
-    let keys = match event.provider {
-        Provider::Ses => shared.sns_keys().map_err(|e| e.to_string()),
-        _ => Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()),
-    };
-    let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &shared.certificate_url));
-    let record = Delivery {
-        id: 0,
-        message: event.message.clone(),
-        provider: event.provider.name().into(),
-        event: event.kind.name().into(),
-        recipient: event.recipient.clone(),
-        url: webhook.url.clone(),
-        state: DeliveryState::Pending,
-        payload: outgoing.as_ref().map(|o| String::from_utf8_lossy(&o.body).into_owned()).unwrap_or_default(),
-        attempts: Vec::new(),
-    };
+    let Some(Prepared { record, headers, outgoing, retries }) = prepared else { return };
+    let url = record.url.clone();
     let id = shared.log.lock().expect("webhook log lock").add(record);
     let update = |change: &dyn Fn(&mut Delivery)| shared.log.lock().expect("webhook log lock").update(id, change);
     let outgoing = match outgoing {
         Ok(outgoing) => outgoing,
         Err(err) => {
-            tracing::warn!("webhook for {}: cannot make the request: {err}", event.provider.name());
+            tracing::warn!("webhook to {url}: cannot make the request: {err}");
             update(&|d| {
                 d.state = DeliveryState::Failed;
                 d.attempts.push(Attempt {
@@ -209,7 +246,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent
         }
     };
     for attempt in 1..=retries.attempts {
-        let (record, again) = post(client, &webhook.url, &webhook.headers, &outgoing, retries.timeout()).await;
+        let (record, again) = post(client, &url, &headers, &outgoing, retries.timeout()).await;
         let delivered = record.status.is_some_and(|s| (200..300).contains(&s));
         let last = delivered || !again || attempt == retries.attempts;
         update(&|d| {
@@ -222,11 +259,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent
         });
         if last {
             if !delivered {
-                tracing::warn!(
-                    "webhook for {} to {} failed after {attempt} attempt(s)",
-                    event.provider.name(),
-                    webhook.url
-                );
+                tracing::warn!("webhook to {url} failed after {attempt} attempt(s)");
             }
             return;
         }
@@ -234,13 +267,39 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent
     }
 }
 
+/// A provider event's delivery, if its provider's endpoint is on.
+fn provider_event(shared: &Shared, event: ProviderEvent) -> Option<Prepared> {
+    let (webhook, retries) = {
+        let settings = shared.settings.lock().expect("webhook settings lock");
+        settings.endpoint(event.provider).map(|webhook| (webhook.clone(), settings.retries))?
+    };
+    let keys = match event.provider {
+        Provider::Ses => shared.sns_keys().map_err(|e| e.to_string()),
+        _ => Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()),
+    };
+    let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &shared.certificate_url));
+    let record = Delivery {
+        id: 0,
+        message: event.message.clone(),
+        provider: event.provider.name().into(),
+        webhook: None,
+        event: event.kind.name().into(),
+        recipient: event.recipient.clone(),
+        url: webhook.url,
+        state: DeliveryState::Pending,
+        payload: outgoing.as_ref().map(|o| String::from_utf8_lossy(&o.body).into_owned()).unwrap_or_default(),
+        attempts: Vec::new(),
+    };
+    Some(Prepared { record, headers: webhook.headers, outgoing, retries })
+}
+
 /// One POST: what happened, and whether it is worth trying again.
 async fn post(
     client: &reqwest::Client,
     url: &str,
-    headers: &std::collections::BTreeMap<String, String>,
+    headers: &BTreeMap<String, String>,
     outgoing: &Outgoing,
-    timeout: std::time::Duration,
+    timeout: Duration,
 ) -> (Attempt, bool) {
     let time = OffsetDateTime::now_utc();
     let started = Instant::now();

@@ -3,9 +3,10 @@
 //! Made once per data folder and kept in `webhooks.json` (owner-only), so an app
 //! configured with Pigeonhole's public key or secret keeps verifying across runs:
 //! SendGrid's ECDSA P-256 key (the app verifies with its public key), Mailgun's
-//! HTTP webhook signing key and Resend's Svix secret (shared secrets, shown to the
-//! user), and the RSA key and self-signed certificate that sign SNS notifications
-//! (made on first use: RSA key generation takes a moment).
+//! HTTP webhook signing key, Resend's Svix secret and the message webhooks'
+//! Standard Webhooks secret (shared secrets, shown to the user), and the RSA key
+//! and self-signed certificate that sign SNS notifications (made on first use:
+//! RSA key generation takes a moment).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -36,6 +37,8 @@ pub(super) struct Keys {
     pub sns_private_key: String,
     /// The self-signed certificate of `sns_private_key`, PEM.
     pub sns_certificate: String,
+    /// What message webhooks are signed with (Standard Webhooks), `whsec_<base64>`.
+    pub message_signing_secret: String,
 }
 
 impl Keys {
@@ -55,6 +58,10 @@ impl Keys {
         }
         if self.resend_signing_secret.is_empty() {
             self.resend_signing_secret = format!("whsec_{}", STANDARD.encode(random::<24>(&rng)?));
+            made = true;
+        }
+        if self.message_signing_secret.is_empty() {
+            self.message_signing_secret = format!("whsec_{}", STANDARD.encode(random::<24>(&rng)?));
             made = true;
         }
         Ok(made)
@@ -107,14 +114,17 @@ impl Keys {
         hex(ring::hmac::sign(&key, format!("{timestamp}{token}").as_bytes()).as_ref())
     }
 
-    /// Svix's `svix-signature`: `v1,` and base64 HMAC-SHA256 of
-    /// `id.timestamp.body` under the secret's decoded bytes.
+    /// Svix's `svix-signature` (Svix is Standard Webhooks under its own header
+    /// names), under Resend's secret.
     pub fn svix_signature(&self, id: &str, timestamp: &str, body: &[u8]) -> Result<String, String> {
-        let secret = self.resend_signing_secret.strip_prefix("whsec_").unwrap_or(&self.resend_signing_secret);
-        let secret = STANDARD.decode(secret).map_err(|_| "the Resend signing secret is not whsec_<base64>")?;
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
-        let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
-        Ok(format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &signed).as_ref())))
+        standard_signature(&self.resend_signing_secret, id, timestamp, body)
+            .map_err(|_| "the Resend signing secret is not whsec_<base64>".into())
+    }
+
+    /// A message webhook's `webhook-signature`, under the message signing secret.
+    pub fn message_signature(&self, id: &str, timestamp: &str, body: &[u8]) -> Result<String, String> {
+        standard_signature(&self.message_signing_secret, id, timestamp, body)
+            .map_err(|_| "the message signing secret in webhooks.json is not whsec_<base64>".into())
     }
 
     /// SNS's `Signature` (SignatureVersion 2): RSA PKCS#1 v1.5 with SHA-256 over
@@ -127,6 +137,15 @@ impl Keys {
             .map_err(|_| "RSA signing failed")?;
         Ok(STANDARD.encode(signed))
     }
+}
+
+/// A Standard Webhooks signature: `v1,` and base64 HMAC-SHA256 of
+/// `id.timestamp.body` under the `whsec_` secret's decoded bytes.
+fn standard_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> Result<String, base64::DecodeError> {
+    let secret = STANDARD.decode(secret.strip_prefix("whsec_").unwrap_or(secret))?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+    let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+    Ok(format!("v1,{}", STANDARD.encode(ring::hmac::sign(&key, &signed).as_ref())))
 }
 
 /// Whether `secret` is a Svix endpoint secret: `whsec_` and base64.

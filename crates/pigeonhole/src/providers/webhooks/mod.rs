@@ -1,18 +1,26 @@
-//! Provider event webhooks: for mail that came through a provider's API, the
-//! events that provider would post to the app (delivered, bounced, deferred,
-//! complained, opened, clicked), in its own payload format and signing scheme, to
-//! the URL the user set for it.
+//! Outgoing webhooks. Provider event webhooks: for mail that came through a
+//! provider's API, the events that provider would post to the app (delivered,
+//! bounced, deferred, complained, opened, clicked), in its own payload format and
+//! signing scheme, to the URL the user set for it. Message webhooks: every new
+//! message (or those an inbox or a search picks) as Mailpit's `--webhook-url`
+//! posts it, signed per Standard Webhooks. Both share the settings file, the
+//! retry policy, the delivery worker and its log.
 //!
-//! * [`settings`]: `webhooks.json`, the URL per provider and the retry policy, and
-//!   the API's view of them.
+//! * [`settings`]: `webhooks.json`, the URL per provider, the message webhooks and
+//!   the retry policy, and the API's view of them.
 //! * [`keys`]: the signing keys (made once, kept in `webhooks.json`) and the
-//!   signatures: SendGrid's ECDSA, Mailgun's HMAC, Svix's HMAC (Resend), SNS's RSA.
+//!   signatures: SendGrid's ECDSA, Mailgun's HMAC, Standard Webhooks' HMAC (Svix's
+//!   for Resend, ours for message webhooks), SNS's RSA.
 //! * [`payload`]: each provider's documented payload and headers for an event.
-//! * [`delivery`]: the queue, the worker that POSTs with retries, and the log of
-//!   deliveries that `GET /api/v1/webhooks/log` shows.
+//! * [`messages`]: which new messages go to which message webhook, and their
+//!   request.
+//! * [`delivery`]: the worker that POSTs with retries (one per queue), and the log
+//!   of deliveries that `GET /api/v1/webhooks/log` shows.
 //!
 //! Ingest never waits on a receiver: [`Webhooks::emit`] puts the event on a bounded
 //! queue and returns; when the queue is full the event is dropped and logged so.
+//! New messages reach the message webhooks from the store's event broadcast, on
+//! a queue of their own, so a flood of mail never crowds out provider events.
 //! Provider handlers call [`Webhooks::after_commit`] after a commit (the
 //! `delivered` events), simulation's effects tell [`observer`] (bounces,
 //! complaints), and `POST /api/v1/message/{ID}/events` calls
@@ -20,6 +28,7 @@
 
 pub(crate) mod delivery;
 mod keys;
+mod messages;
 mod payload;
 pub(crate) mod settings;
 #[cfg(test)]
@@ -27,17 +36,19 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub use delivery::Delivery;
-pub use settings::{Webhook, WebhooksView};
+pub use settings::{MessageWebhook, Webhook, WebhooksView};
 
 pub use super::Provider;
-use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
+use crate::config::MessageWebhookConfig;
+use crate::model::{ApiRequest, Envelope, Event, MessageId, MessageSummary};
 use crate::store::Store;
-use delivery::DeliveryLog;
+use delivery::{DeliveryLog, Job};
 use settings::Settings;
 
 /// Events waiting for the worker; beyond this many, new ones are dropped.
@@ -207,7 +218,10 @@ pub enum WebhooksError {
 #[derive(Clone)]
 pub struct Webhooks {
     shared: Arc<Shared>,
-    queue: mpsc::Sender<ProviderEvent>,
+    /// Provider events.
+    queue: mpsc::Sender<Job>,
+    /// New messages for the message webhooks.
+    messages: mpsc::Sender<Job>,
     stop: Arc<watch::Sender<bool>>,
 }
 
@@ -219,13 +233,32 @@ struct Shared {
     log: Mutex<DeliveryLog>,
     /// Where SNS's certificate is served (`SigningCertURL`).
     certificate_url: String,
+    /// `--webhook-url`'s message webhooks.
+    command_line: Vec<MessageWebhook>,
+    /// `--webhook-limit`.
+    message_limit: u32,
 }
 
 impl Webhooks {
-    /// Read (or make) `data_dir/webhooks.json` and start the delivery worker.
+    /// Read (or make) `data_dir/webhooks.json` and start the delivery workers.
     /// `http_base` is our own HTTP address as a URL (`http://127.0.0.1:8025`), for
-    /// SNS's `SigningCertURL`.
-    pub fn start(data_dir: &Path, http_base: &str) -> Result<Webhooks, WebhooksError> {
+    /// SNS's `SigningCertURL`; `messages` the command line's message webhooks.
+    /// New messages reach the message webhooks once [`Webhooks::watch`] is called.
+    pub fn start(data_dir: &Path, http_base: &str, messages: &MessageWebhookConfig) -> Result<Webhooks, WebhooksError> {
+        let mut command_line = Vec::new();
+        for (n, url) in messages.urls.iter().enumerate() {
+            if url.is_empty() {
+                continue;
+            }
+            check_url(url).map_err(|err| WebhooksError::Invalid(format!("--webhook-url: {err}")))?;
+            command_line.push(MessageWebhook {
+                id: format!("cli-{}", n + 1),
+                url: url.clone(),
+                enabled: true,
+                command_line: true,
+                ..MessageWebhook::default()
+            });
+        }
         let path = data_dir.join("webhooks.json");
         let fail = |reason: String| WebhooksError::Settings { path: path.clone(), reason };
         let mut settings = Settings::load(&path).map_err(fail)?;
@@ -242,16 +275,29 @@ impl Webhooks {
             settings: Mutex::new(settings),
             log: Mutex::new(DeliveryLog::default()),
             certificate_url: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
+            command_line,
+            message_limit: messages.limit,
         });
         let (queue, events) = mpsc::channel(QUEUE);
+        let (messages, new_messages) = mpsc::channel(messages::QUEUE);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(delivery::run(shared.clone(), events, stopped));
-        Ok(Webhooks { shared, queue, stop: Arc::new(stop) })
+        tokio::spawn(delivery::run(shared.clone(), events, stopped.clone(), None));
+        let pace = (shared.message_limit > 0).then(|| Duration::from_secs(1) / shared.message_limit);
+        tokio::spawn(delivery::run(shared.clone(), new_messages, stopped, pace));
+        Ok(Webhooks { shared, queue, messages, stop: Arc::new(stop) })
+    }
+
+    /// Post the new messages `events` announces to the message webhooks they
+    /// pass the filter of (matched against `store`), until shutdown.
+    pub fn watch(&self, store: Store, events: broadcast::Receiver<Event>) {
+        tokio::spawn(messages::watch(self.clone(), store, events, self.stop.subscribe()));
     }
 
     /// Queue `event` for delivery; never waits. A full queue drops it (logged).
     pub fn emit(&self, event: ProviderEvent) {
-        if let Err(mpsc::error::TrySendError::Full(event)) = self.queue.try_send(event) {
+        if let Err(mpsc::error::TrySendError::Full(Job::Provider(event))) =
+            self.queue.try_send(Job::Provider(Box::new(event)))
+        {
             tracing::warn!(
                 "webhook queue full: dropped the {} event for message {}",
                 event.kind.name(),
@@ -314,7 +360,8 @@ impl Webhooks {
     }
 
     /// Apply a PUT: the listed providers' endpoints (and Mailgun's or Resend's
-    /// key, when given), and the retry policy if given; saved before it answers.
+    /// key, when given), the message webhooks and the retry policy if given;
+    /// saved before it answers.
     pub fn update(&self, change: WebhooksView) -> Result<WebhooksView, WebhooksError> {
         let mut settings = self.shared.settings.lock().expect("webhook settings lock");
         let mut next = settings.clone();
@@ -327,6 +374,9 @@ impl Webhooks {
             }
             let slot = next.webhooks.iter_mut().find(|w| w.provider == provider.name()).expect("every provider");
             *slot = Webhook { provider: provider.name().into(), ..entry };
+        }
+        if let Some(message_webhooks) = change.message_webhooks {
+            next.message_webhooks = saved_message_webhooks(message_webhooks)?;
         }
         if let Some(retries) = change.retries {
             if retries.attempts == 0 || retries.timeout_millis == 0 {
@@ -343,9 +393,10 @@ impl Webhooks {
         Ok(self.shared.view(&settings))
     }
 
-    /// The deliveries, newest first: all, or those of one message.
-    pub fn log(&self, message: Option<&MessageId>) -> Vec<Delivery> {
-        self.shared.log.lock().expect("webhook log lock").list(message)
+    /// The deliveries, newest first: all, or those of one message, or of one
+    /// message webhook.
+    pub fn log(&self, message: Option<&MessageId>, webhook: Option<&str>) -> Vec<Delivery> {
+        self.shared.log.lock().expect("webhook log lock").list(message, webhook)
     }
 
     /// SNS's signing certificate (PEM), made on first use.
@@ -375,7 +426,24 @@ impl Shared {
                 Some(Webhook { verification_key, ..webhook })
             })
             .collect();
-        WebhooksView { webhooks, retries: Some(settings.retries) }
+        WebhooksView {
+            webhooks,
+            retries: Some(settings.retries),
+            message_webhooks: Some(self.command_line.iter().chain(&settings.message_webhooks).cloned().collect()),
+            message_signing_secret: Some(settings.keys.message_signing_secret.clone()),
+            message_limit: Some(self.message_limit),
+        }
+    }
+
+    /// The message webhooks that are on, `--webhook-url`'s first.
+    fn message_webhooks_on(&self) -> Vec<MessageWebhook> {
+        let settings = self.settings.lock().expect("webhook settings lock");
+        self.message_webhooks_in(&settings).collect()
+    }
+
+    /// The message webhooks that are on, given the settings.
+    fn message_webhooks_in<'a>(&'a self, settings: &'a Settings) -> impl Iterator<Item = MessageWebhook> + 'a {
+        self.command_line.iter().chain(&settings.message_webhooks).filter(|w| w.enabled && !w.url.is_empty()).cloned()
     }
 
     /// The keys with SNS's made (and saved) if they were missing.
@@ -399,6 +467,27 @@ fn check_url(url: &str) -> Result<(), WebhooksError> {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(()),
         _ => Err(WebhooksError::Invalid(format!("{url:?} is not an http(s) URL"))),
     }
+}
+
+/// The message webhooks a PUT lists, as saved: those of the command line left
+/// out, each URL checked, an ID made for each new one.
+fn saved_message_webhooks(listed: Vec<MessageWebhook>) -> Result<Vec<MessageWebhook>, WebhooksError> {
+    let rng = ring::rand::SystemRandom::new();
+    let mut saved: Vec<MessageWebhook> = Vec::new();
+    for mut webhook in listed.into_iter().filter(|w| !w.command_line) {
+        if webhook.url.is_empty() {
+            return Err(WebhooksError::Invalid("a message webhook needs a URL".into()));
+        }
+        check_url(&webhook.url)?;
+        if webhook.id.is_empty() {
+            webhook.id = keys::hex(&keys::random::<6>(&rng).map_err(WebhooksError::Invalid)?);
+        }
+        if webhook.id.starts_with("cli-") || saved.iter().any(|w| w.id == webhook.id) {
+            return Err(WebhooksError::Invalid(format!("message webhook ID {:?} is taken", webhook.id)));
+        }
+        saved.push(webhook);
+    }
+    Ok(saved)
 }
 
 /// Set the verification key a PUT gave: Mailgun's and Resend's may be chosen;

@@ -1,5 +1,6 @@
-//! Where each provider's events go, how deliveries are retried, and the signing
-//! keys: `<data folder>/webhooks.json`, read at start and rewritten whole (a temp
+//! Where each provider's events go, the message webhooks (each new message's
+//! summary, to every URL whose filter it passes), how deliveries are retried,
+//! and the signing keys: `<data folder>/webhooks.json`, read at start and rewritten whole (a temp
 //! file renamed over it, owner-only: it holds the keys) on every change.
 //!
 //! `GET /api/v1/webhooks` shows [`WebhooksView`]: the settings without private keys,
@@ -21,6 +22,8 @@ use crate::providers::webhooks::Provider;
 #[serde(rename_all = "PascalCase", default)]
 pub(super) struct Settings {
     pub webhooks: Vec<Webhook>,
+    /// Those from the settings and the API; `--webhook-url`'s are not kept here.
+    pub message_webhooks: Vec<MessageWebhook>,
     pub retries: Retries,
     pub keys: Keys,
 }
@@ -48,6 +51,48 @@ pub struct Webhook {
     /// `null` in `webhooks.json`, whose `Keys` hold them.
     #[serde(default)]
     pub verification_key: Option<String>,
+}
+
+/// Where new messages are posted: each message that passes the filter (an inbox,
+/// a search) goes as its summary, Mailpit's webhook JSON, signed per Standard
+/// Webhooks with the message signing secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct MessageWebhook {
+    /// Names it in the delivery log (`Webhook`); made when a PUT leaves it empty.
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    /// Where messages are POSTed (http or https).
+    #[serde(rename = "URL")]
+    pub url: String,
+    pub enabled: bool,
+    /// Only messages in this inbox; empty: every inbox.
+    #[serde(default)]
+    pub inbox: String,
+    /// Only messages matching this search (Mailpit's syntax); empty: all.
+    #[serde(default)]
+    pub query: String,
+    /// Extra headers sent with each delivery.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Given by `--webhook-url`: on while the server runs, neither saved nor
+    /// changed by a PUT.
+    #[serde(default)]
+    pub command_line: bool,
+}
+
+impl MessageWebhook {
+    /// The search a message must match: the query, within the inbox if one is
+    /// set; `None` when every message goes.
+    pub fn filter(&self) -> Option<String> {
+        match (self.inbox.trim(), self.query.trim()) {
+            ("", "") => None,
+            ("", query) => Some(query.to_string()),
+            // The search's tokenizer drops quotes: an inbox name keeps its spaces.
+            (inbox, query) => Some(format!("inbox:\"{}\" {query}", inbox.replace('"', ""))),
+        }
+    }
 }
 
 /// How a failed delivery is tried again: after `FirstDelayMillis`, then twice as
@@ -81,7 +126,7 @@ impl Retries {
 }
 
 /// `GET/PUT /api/v1/webhooks`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct WebhooksView {
@@ -90,6 +135,18 @@ pub struct WebhooksView {
     pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub retries: Option<Retries>,
+    /// The message webhooks, `--webhook-url`'s first. A PUT that lists them
+    /// replaces the saved ones (entries marked `CommandLine` are skipped); one
+    /// that leaves them out keeps them.
+    #[serde(default)]
+    pub message_webhooks: Option<Vec<MessageWebhook>>,
+    /// The `whsec_` secret message webhooks are signed with; shown, never set.
+    #[serde(default)]
+    pub message_signing_secret: Option<String>,
+    /// At most this many message webhook deliveries start per second
+    /// (`--webhook-limit`; 0: no limit); shown, never set.
+    #[serde(default)]
+    pub message_limit: Option<u32>,
 }
 
 impl Settings {

@@ -25,14 +25,14 @@ use super::*;
 use crate::model::{Address, ApiRequest, Envelope, MessageId};
 
 /// What a receiver got: each request's headers and body.
-type Received = Arc<Mutex<Vec<(HeaderMap, Bytes, Instant)>>>;
+pub(super) type Received = Arc<Mutex<Vec<(HeaderMap, Bytes, Instant)>>>;
 
 /// A receiver's answers to come: a status, or `None` for never answering.
 type Script = Arc<Mutex<VecDeque<Option<u16>>>>;
 
 /// A receiver on loopback answering each request with the next scripted status
 /// (200 once the script runs out); `None` in the script: never answer.
-async fn receiver(script: Vec<Option<u16>>) -> (String, Received) {
+pub(super) async fn receiver(script: Vec<Option<u16>>) -> (String, Received) {
     let received: Received = Arc::default();
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
     let answer = |State((received, script)): State<(Received, Script)>, headers: HeaderMap, body: Bytes| async move {
@@ -302,7 +302,7 @@ fn resend_events_are_signed_as_svix_does() {
 #[tokio::test]
 async fn settings_and_keys_are_kept_in_the_data_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let webhooks = Webhooks::start(dir.path(), "http://127.0.0.1:1").unwrap();
+    let webhooks = Webhooks::start(dir.path(), "http://127.0.0.1:1", &MessageWebhookConfig::default()).unwrap();
     let shown = webhooks.view();
     assert_eq!(shown.webhooks.len(), 5);
     let change = WebhooksView {
@@ -314,10 +314,11 @@ async fn settings_and_keys_are_kept_in_the_data_folder() {
             verification_key: Some("my-key".into()),
         }],
         retries: None,
+        ..WebhooksView::default()
     };
     let changed = webhooks.update(change).unwrap();
     webhooks.shutdown();
-    let again = Webhooks::start(dir.path(), "http://127.0.0.1:1").unwrap();
+    let again = Webhooks::start(dir.path(), "http://127.0.0.1:1", &MessageWebhookConfig::default()).unwrap();
     assert_eq!(again.view(), changed);
     let mailgun = changed.webhooks.iter().find(|w| w.provider == "mailgun").unwrap();
     assert_eq!(mailgun.verification_key.as_deref(), Some("my-key"));
@@ -336,7 +337,7 @@ async fn settings_and_keys_are_kept_in_the_data_folder() {
 #[tokio::test]
 async fn bad_changes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let webhooks = Webhooks::start(dir.path(), "http://127.0.0.1:1").unwrap();
+    let webhooks = Webhooks::start(dir.path(), "http://127.0.0.1:1", &MessageWebhookConfig::default()).unwrap();
     let before = std::fs::read(dir.path().join("webhooks.json")).unwrap();
     let entry = |provider: &str, url: &str, key: Option<&str>| WebhooksView {
         webhooks: vec![Webhook {
@@ -347,6 +348,7 @@ async fn bad_changes_are_refused() {
             verification_key: key.map(Into::into),
         }],
         retries: None,
+        ..WebhooksView::default()
     };
     for change in [
         entry("sendgrid", "ftp://x/", None),
@@ -363,7 +365,7 @@ async fn bad_changes_are_refused() {
 
 /// Start webhooks whose `provider` endpoint is `url`, with fast retries.
 fn started(dir: &std::path::Path, provider: &str, url: &str, attempts: u32, timeout_millis: u64) -> Webhooks {
-    let webhooks = Webhooks::start(dir, "http://127.0.0.1:1").unwrap();
+    let webhooks = Webhooks::start(dir, "http://127.0.0.1:1", &MessageWebhookConfig::default()).unwrap();
     webhooks
         .update(WebhooksView {
             webhooks: vec![Webhook {
@@ -374,16 +376,17 @@ fn started(dir: &std::path::Path, provider: &str, url: &str, attempts: u32, time
                 verification_key: None,
             }],
             retries: Some(Retries { attempts, first_delay_millis: 100, timeout_millis }),
+            ..WebhooksView::default()
         })
         .unwrap();
     webhooks
 }
 
 /// Wait until `check` holds for the log, or fail after 10 s.
-async fn until(webhooks: &Webhooks, check: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
+pub(super) async fn until(webhooks: &Webhooks, check: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let log = webhooks.log(None);
+        let log = webhooks.log(None, None);
         if check(&log) {
             return log;
         }
@@ -449,6 +452,7 @@ async fn a_receiver_that_never_answers_holds_up_nothing() {
                 verification_key: None,
             }],
             retries: None,
+            ..WebhooksView::default()
         })
         .unwrap();
     let started_at = Instant::now();
@@ -487,6 +491,7 @@ async fn custom_headers_and_url_credentials_are_sent() {
                 verification_key: None,
             }],
             retries: None,
+            ..WebhooksView::default()
         })
         .unwrap();
     let sent = event("postmark", EventKind::Delivered, Detail::None);
@@ -496,8 +501,8 @@ async fn custom_headers_and_url_credentials_are_sent() {
     let (headers, _, _) = received.lock().unwrap()[0].clone();
     assert_eq!(headers["x-token"], "abc");
     assert_eq!(headers["authorization"], format!("Basic {}", STANDARD.encode("hook:s3cret")));
-    assert_eq!(webhooks.log(Some(&message)).len(), 1);
-    assert!(webhooks.log(Some(&MessageId::generate(1))).is_empty());
+    assert_eq!(webhooks.log(Some(&message), None).len(), 1);
+    assert!(webhooks.log(Some(&MessageId::generate(1)), None).is_empty());
     webhooks.shutdown();
 }
 
@@ -513,7 +518,7 @@ async fn disabled_endpoints_get_nothing() {
     webhooks.update(view).unwrap();
     webhooks.emit(event("sendgrid", EventKind::Delivered, Detail::None));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(webhooks.log(None).is_empty());
+    assert!(webhooks.log(None, None).is_empty());
     assert!(received.lock().unwrap().is_empty());
     webhooks.shutdown();
 }
