@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Pigeonhole's resilience suite (issue 7): floods, idle sockets, the connection cap,
-sockets held open against the defaults, oversize input, crashes, retention under load, a full disk, a corrupt database.
+"""Pigeonhole's resilience suite: floods, idle sockets, the connection cap,
+sockets held open against the defaults, oversize input, crashes, retention under load, a full disk, a corrupt database,
+a webhook receiver that never answers.
 
 Standard library only. Every scenario starts its own `pigeonhole serve` on loopback
 ports (127.0.0.1 only), sends a bounded number of messages/connections with a time
@@ -49,6 +50,7 @@ SCALES = {
         "retention_messages": 6000, "retention_cap": 500,
         "writer_connections": 360, "writer_message_bytes": 1_000_000, "writer_lock_s": 4,
         "held_sockets": 3000, "held_normal_every_s": 0.5,
+        "webhook_messages": 3000,
     },
     "full": {
         "flood_messages": 50000, "flood_recipients": 5000, "flood_connections": 200,
@@ -60,6 +62,7 @@ SCALES = {
         "retention_messages": 100000, "retention_cap": 10000,
         "writer_connections": 1500, "writer_message_bytes": 300_000, "writer_lock_s": 4,
         "held_sockets": 5000, "held_normal_every_s": 3.0,
+        "webhook_messages": 10000,
     },
 }
 
@@ -1328,8 +1331,150 @@ def _scenario_4(self):
     self.record(4, "abusive client", checks, figures)
 
 
+class DeadReceiver(threading.Thread):
+    """A webhook receiver that accepts every connection, reads what comes and never
+    answers: the worst a receiver can do without refusing (a refusal fails fast).
+    Counts the connections accepted and the most open at once."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((HOST, 0))
+        self.sock.listen(1024)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = self.max_open = 0
+        self.stop_event = threading.Event()
+
+    def run(self):
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        while not self.stop_event.is_set():
+            for key, _ in sel.select(0.2):
+                if key.fileobj is self.sock:
+                    try:
+                        conn, _ = self.sock.accept()
+                    except BlockingIOError:
+                        continue
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ)
+                    self.accepted += 1
+                    self.max_open = max(self.max_open, len(sel.get_map()) - 1)
+                    continue
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                except ConnectionError:
+                    data = b""
+                if not data:  # the client gave up (its timeout): forget the connection
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+
+    def finish(self):
+        self.stop_event.set()
+        self.join()
+        return {"accepted": self.accepted, "max_open": self.max_open}
+
+
+def _scenario_12(self):
+    """A webhook receiver that never answers: the same SMTP flood with no webhook and
+    with `--webhook-url` pointing at a DeadReceiver (no rate limit: every message is
+    offered at once), three of each. Ingest's rate must not drop and RSS must stay
+    flat: the message queue is bounded, deliveries in flight are capped, the rest are
+    dropped."""
+    s = self.s
+    total, connections = s["webhook_messages"], 20
+
+    def run(name, args, settle=0):
+        srv = Server(self.binary, self.data_dir(name), ["--max-messages", str(total * 2)] + args).start()
+        acked, lock, half = [], threading.Lock(), {}
+        try:
+            sampler = Sampler(srv, 0.2)
+            sampler.start()
+            t0 = time.time()
+            codes = self.flood(srv.smtp_port, total, 1000, connections, acked, lock,
+                               on_half=lambda: half.setdefault("rss", srv.rss()), tag=name)
+            elapsed = time.time() - t0
+            end_rss = srv.rss()
+            time.sleep(settle)  # past the first attempts' 10 s timeout: retries under way
+            settled_rss = srv.rss()
+            log = srv.api("/api/v1/webhooks/log?webhook=cli-1")
+            fig = sampler.finish()
+        finally:
+            srv.stop()
+        return {"rate_per_s": round(len(acked) / elapsed), "acknowledged": len(acked), "replies": codes,
+                "rss_half_kb": half.get("rss"), "rss_end_kb": end_rss, "rss_settled_kb": settled_rss,
+                "max_fds": fig["max_fds"], "log": log}
+
+    # Interleaved, three of each, so a burst of load from elsewhere on the machine
+    # hits both kinds alike; the rates compared are the medians.
+    plains, hookeds, receivers = [], [], []
+    for i in range(3):
+        plains.append(run(f"s12-plain{i}", []))
+        dead = DeadReceiver()
+        dead.start()
+        try:
+            hookeds.append(run(f"s12-dead{i}", ["--webhook-url", f"http://{HOST}:{dead.port}/hook",
+                                                "--webhook-limit", "0"], settle=12 if i == 0 else 0))
+        finally:
+            receivers.append(dead.finish())
+    plain, hooked, receiver = plains[0], hookeds[0], receivers[0]
+    plain_rates = sorted(r["rate_per_s"] for r in plains)
+    dead_rates = sorted(r["rate_per_s"] for r in hookeds)
+    baseline = plain_rates[1]
+    noise = (plain_rates[-1] - plain_rates[0]) / plain_rates[-1]
+    def growth_of(run):
+        return (run["rss_end_kb"] - run["rss_half_kb"]) / run["rss_half_kb"] * 100
+
+    # The flood itself grows RSS a little (SQLite's page cache, the allocator): the
+    # plain runs' growth is the yardstick the dead receiver's run is held to.
+    growth, plain_growth = growth_of(hooked), max(growth_of(r) for r in plains)
+    settled = (hooked["rss_settled_kb"] - hooked["rss_end_kb"]) / hooked["rss_end_kb"] * 100
+    over_plain = (hooked["rss_end_kb"] - plain["rss_end_kb"]) / plain["rss_end_kb"] * 100
+    logged = hooked["log"]
+    states, timeouts = {}, 0
+    for d in logged:
+        states[d["State"]] = states.get(d["State"], 0) + 1
+        timeouts += sum(1 for a in d["Attempts"] if "no answer within" in (a.get("Error") or ""))
+    figures = {"messages": total, "connections": connections,
+               "rates_no_webhook_per_s": plain_rates, "rates_dead_webhook_per_s": dead_rates,
+               "rate_ratio_medians_dead_vs_plain": round(dead_rates[1] / baseline, 2),
+               "plain_runs_spread_pct": round(noise * 100, 1),
+               "rss_no_webhook_end_kb": plain["rss_end_kb"], "rss_dead_half_kb": hooked["rss_half_kb"],
+               "rss_dead_end_kb": hooked["rss_end_kb"], "rss_dead_settled_kb": hooked["rss_settled_kb"],
+               "rss_dead_growth_second_half_pct": round(growth, 1),
+               "rss_plain_growth_second_half_pct": round(plain_growth, 1),
+               "rss_dead_over_plain_pct": round(over_plain, 1),
+               "max_fds_plain": plain["max_fds"], "max_fds_dead": hooked["max_fds"],
+               "receiver_connections_accepted": receiver["accepted"],
+               "receiver_connections_max_open": receiver["max_open"], "log_entries": len(logged), "log_states": states,
+               "attempts_timed_out": timeouts}
+    checks = [
+        ("every message acknowledged in each run", all(r["acknowledged"] == total for r in plains + hookeds)),
+        ("ingest rate with the dead receiver within noise: its median at least 85% of the plain runs' median",
+         dead_rates[1] >= 0.85 * baseline),
+        ("RSS grows between the half and the end of the flood at most 5 points more than without a webhook",
+         growth - plain_growth < 5),
+        ("RSS does not grow while deliveries time out and are retried (12 s after the flood, under 5%)",
+         settled < 5),
+        ("RSS at the end within 15% of the run without a webhook", over_plain < 15),
+        ("the delivery log is bounded (at most 1,000), nothing was delivered, attempts were cut by the timeout",
+         0 < len(logged) <= 1000 and states.get("delivered", 0) == 0 and timeouts > 0),
+        ("connections open to the receiver at once are bounded (at most 32, the worker's cap)",
+         all(0 < r["max_open"] <= 32 for r in receivers)),
+    ]
+    self.record(12, "a webhook receiver that never answers", checks, figures,
+                note="`--webhook-limit 0`; the default limit (5 a second) only makes the queue fill later")
+
+
 Suite.scenario_8 = _scenario_8
 Suite.scenario_4 = _scenario_4
+Suite.scenario_12 = _scenario_12
 
 
 class EventCounter(threading.Thread):
@@ -1401,7 +1546,7 @@ class EventCounter(threading.Thread):
         return {"frames": None if self.error else self.frames, "types": self.types, "error": self.error}
 
 
-ORDER = [5, 10, 3, 2, 11, 1, 6, 9, 7, 8, 4]
+ORDER = [5, 10, 3, 2, 11, 1, 12, 6, 9, 7, 8, 4]
 
 
 def main():
