@@ -3,7 +3,7 @@
 //! `POST /api/v1/send` and every provider API fill a [`Draft`] from their own
 //! request shape and build it here, so all of them write the same structure.
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
 
 /// A message to build: every field already checked by the API that read it.
@@ -182,16 +182,45 @@ impl Body {
     }
 }
 
+/// The longest line SMTP carries (RFC 5321 4.5.3.1.6: 1,000 octets with CRLF).
+const MAX_LINE: usize = 998;
+
+/// A text or HTML body as the app wrote it, with CRLF line ends: `7bit` when it
+/// is ASCII, `8bit` when it is UTF-8 (the listener takes 8BITMIME), as long as no
+/// line is longer than SMTP carries and there is no bare CR or NUL. lettre would
+/// quoted-printable every line over 76 characters, and an app's paragraphs are
+/// often one line each: that costs an encode here and a decode in the store on
+/// every message, and leaves the Source tab hard to read. Otherwise, lettre's
+/// own choice of encoding.
+fn as_written(text: String) -> lettre::message::Body {
+    let lines = text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let mut written = String::with_capacity(text.len() + text.len() / 32);
+    for (i, line) in lines.enumerate() {
+        if line.len() > MAX_LINE || line.contains(['\r', '\0']) {
+            return lettre::message::Body::new(text);
+        }
+        if i > 0 {
+            written.push_str("\r\n");
+        }
+        written.push_str(line);
+    }
+    let encoding =
+        if written.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
+    lettre::message::Body::dangerous_pre_encoded(written.into_bytes(), encoding)
+}
+
 /// Text and HTML (as alternatives), inline attachments beside the HTML
 /// (`multipart/related`), other attachments after it all (`multipart/mixed`).
 fn body(text: Option<String>, html: Option<String>, attachments: Vec<DraftAttachment>) -> Body {
     let (text, html) = (text.filter(|t| !t.is_empty()), html.filter(|h| !h.is_empty()));
     let mut body = match (text, html) {
-        (Some(text), Some(html)) => {
-            Body::Multi(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
-        }
-        (None, Some(html)) => Body::Single(SinglePart::html(html)),
-        (text, None) => Body::Single(SinglePart::plain(text.unwrap_or_default())),
+        (Some(text), Some(html)) => Body::Multi(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(as_written(text)))
+                .singlepart(SinglePart::html(as_written(html))),
+        ),
+        (None, Some(html)) => Body::Single(SinglePart::html(as_written(html))),
+        (text, None) => Body::Single(SinglePart::plain(as_written(text.unwrap_or_default()))),
     };
 
     let (mut inline, mut attached) = (Vec::new(), Vec::new());
@@ -221,6 +250,33 @@ fn body(text: Option<String>, html: Option<String>, attachments: Vec<DraftAttach
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built message's one text part: its transfer encoding and its decoded
+    /// text, without the CRLF that ends every single-part message lettre writes.
+    fn text_part(text: &str) -> (String, String) {
+        let draft = Draft {
+            from: Some(mailbox("From", "app@example.test", None).unwrap()),
+            to: vec![mailbox("To", "user@example.test", None).unwrap()],
+            text: Some(text.to_string()),
+            ..Draft::default()
+        };
+        let raw = draft.build().unwrap().raw;
+        let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let encoding = message.header_raw("Content-Transfer-Encoding").unwrap_or_default().trim().to_string();
+        let text = message.body_text(0).unwrap();
+        (encoding, text.strip_suffix("\r\n").unwrap_or(&text).to_string())
+    }
+
+    #[test]
+    fn text_is_written_as_is_when_smtp_can_carry_it() {
+        let paragraph = "An app's paragraph is one line. ".repeat(20);
+        assert_eq!(text_part(&format!("{paragraph}\nbye\n")), ("7bit".into(), format!("{paragraph}\r\nbye\r\n")));
+        let accented = "Grüße aus Köln, ".repeat(30);
+        assert_eq!(text_part(&accented), ("8bit".into(), accented.clone()));
+        // Longer than SMTP carries: lettre encodes it, and it reads back the same.
+        let long = "x".repeat(MAX_LINE + 1);
+        assert_eq!(text_part(&long), ("quoted-printable".into(), long.clone()));
+    }
 
     #[test]
     fn address_lists_as_headers_write_them() {
