@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use super::payload::{self, Outgoing};
 use super::{Provider, ProviderEvent, Shared};
+use crate::metrics::WebhookOutcome;
 use crate::model::MessageId;
 
 /// Deliveries kept in the log.
@@ -205,11 +206,13 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent
                     duration_millis: 0,
                 });
             });
+            shared.counts.finished(WebhookOutcome::Failed);
             return;
         }
     };
     for attempt in 1..=retries.attempts {
         let (record, again) = post(client, &webhook.url, &webhook.headers, &outgoing, retries.timeout()).await;
+        shared.counts.attempted();
         let delivered = record.status.is_some_and(|s| (200..300).contains(&s));
         let last = delivered || !again || attempt == retries.attempts;
         update(&|d| {
@@ -221,6 +224,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, event: ProviderEvent
             }
         });
         if last {
+            shared.counts.finished(if delivered { WebhookOutcome::Delivered } else { WebhookOutcome::Failed });
             if !delivered {
                 tracing::warn!(
                     "webhook for {} to {} failed after {attempt} attempt(s)",

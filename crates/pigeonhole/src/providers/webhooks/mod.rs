@@ -35,6 +35,7 @@ pub use delivery::Delivery;
 pub use settings::{Webhook, WebhooksView};
 
 pub use super::Provider;
+use crate::metrics::WebhookCounts;
 use crate::model::{ApiRequest, Envelope, MessageId, MessageSummary};
 use crate::store::Store;
 use delivery::DeliveryLog;
@@ -219,6 +220,8 @@ struct Shared {
     log: Mutex<DeliveryLog>,
     /// Where SNS's certificate is served (`SigningCertURL`).
     certificate_url: String,
+    /// Deliveries by outcome and their attempts (for `/metrics`).
+    counts: WebhookCounts,
 }
 
 impl Webhooks {
@@ -242,6 +245,7 @@ impl Webhooks {
             settings: Mutex::new(settings),
             log: Mutex::new(DeliveryLog::default()),
             certificate_url: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
+            counts: WebhookCounts::default(),
         });
         let (queue, events) = mpsc::channel(QUEUE);
         let (stop, stopped) = watch::channel(false);
@@ -346,6 +350,11 @@ impl Webhooks {
     /// The deliveries, newest first: all, or those of one message.
     pub fn log(&self, message: Option<&MessageId>) -> Vec<Delivery> {
         self.shared.log.lock().expect("webhook log lock").list(message)
+    }
+
+    /// Deliveries finished by outcome, and every attempt made.
+    pub(crate) fn counts(&self) -> &WebhookCounts {
+        &self.shared.counts
     }
 
     /// SNS's signing certificate (PEM), made on first use.
