@@ -379,7 +379,11 @@ mod tests {
 
     /// One HTTP/1.1 request over a fresh connection; the whole answer as text.
     async fn http(engine: &Engine, request: &str) -> String {
-        let mut socket = TcpStream::connect(engine.http_addr()).await.unwrap();
+        http_to(engine.http_addr(), request).await
+    }
+
+    async fn http_to(addr: SocketAddr, request: &str) -> String {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
         socket.write_all(request.as_bytes()).await.unwrap();
         let mut answer = Vec::new();
         socket.read_to_end(&mut answer).await.unwrap();
@@ -408,6 +412,28 @@ mod tests {
         );
         let refused = http(&engine, &request).await;
         assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+        engine.shutdown().await;
+    }
+
+    /// A metrics listener asked for on port 0 reports the port it got, and serves
+    /// the metrics there and only there.
+    #[tokio::test]
+    async fn a_metrics_listener_of_its_own_reports_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(&dir.path().join("data"));
+        config.prometheus = Prometheus::Listen(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let engine = Engine::start(config).await.unwrap();
+        let addr = engine.metrics_addr().expect("a metrics listener");
+        assert_ne!(addr.port(), 0);
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let metrics = http_to(addr, &request).await;
+        assert!(
+            metrics.starts_with("HTTP/1.1 200") && metrics.contains("pigeonhole_smtp_sessions_total 0"),
+            "{metrics}"
+        );
+        let host = engine.http_addr();
+        let page = http(&engine, &format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+        assert!(!page.contains("pigeonhole_smtp_sessions_total"), "{page}");
         engine.shutdown().await;
     }
 
