@@ -26,6 +26,7 @@ PACKAGES=(
     python3-dkim python3-nacl    # the DKIM checks' tests: dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
     dnsmasq-base                 # DKIM/SPF/DMARC over DNS: a DNS server the tests start on loopback (the binary only: no system service)
     python3-boto3                # the SES API's client test: boto3's sesv2 and ses clients (tests/clients/ses_boto3.py)
+    prometheus                   # /metrics tests: promtool check metrics, and a server the test starts (tests/metrics.rs)
 )
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -59,6 +60,12 @@ else
         exit 1
     fi
     rm -f "$log"
+    # The tests start their own Prometheus; the package's service (started on install
+    # where an init system lets it) must not stay running.
+    if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+        "${SUDO[@]}" service prometheus stop >/dev/null 2>&1 || true
+        "${SUDO[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
     if [[ $postfix_was_installed == no ]]; then
         # Belt and braces: "No configuration" should not start it, but a policy-rc.d-less
         # image may still have launched a master process.
@@ -70,7 +77,7 @@ fi
 PATH="$PATH:/usr/sbin:/sbin"
 # rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
-for tool in swaks smtp-source python3 cargo chromium dkimsign dknewkey dnsmasq; do
+for tool in swaks smtp-source python3 cargo chromium dkimsign dknewkey dnsmasq prometheus promtool; do
     command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
 done
 

@@ -51,6 +51,8 @@ pub struct Config {
     /// check SPF for.
     pub checks: CheckConfig,
     pub message_webhooks: MessageWebhookConfig,
+    /// Where `GET /metrics` is served (`--enable-prometheus`); off by default.
+    pub prometheus: Prometheus,
 }
 
 /// Message webhooks from the command line, as Mailpit's flags give them; more
@@ -67,6 +69,41 @@ pub struct MessageWebhookConfig {
 impl Default for MessageWebhookConfig {
     fn default() -> Self {
         MessageWebhookConfig { urls: Vec::new(), limit: 5 }
+    }
+}
+
+/// Where the Prometheus metrics are served: Mailpit's `--enable-prometheus`,
+/// `true`, `false` or an address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prometheus {
+    /// No `/metrics`: the path answers as any unknown one.
+    #[default]
+    Off,
+    /// `/metrics` on the HTTP port, behind the same Host check and basic auth as
+    /// the API.
+    Http,
+    /// A listener of its own at this address, serving only `/metrics`.
+    Listen(SocketAddr),
+}
+
+impl Prometheus {
+    /// Mailpit's values: `true`, `false` (or empty), or `[host]:port`, where no host
+    /// means every interface, as Go's listeners take it.
+    pub fn parse(value: &str) -> Result<Prometheus, String> {
+        let value = value.trim();
+        match value.to_ascii_lowercase().as_str() {
+            "" | "false" => return Ok(Prometheus::Off),
+            "true" => return Ok(Prometheus::Http),
+            _ => {}
+        }
+        let address = match value.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => value.replace("localhost:", "127.0.0.1:"),
+        };
+        address
+            .parse()
+            .map(Prometheus::Listen)
+            .map_err(|_| format!("`{value}` is not true, false or an address such as 127.0.0.1:9090"))
     }
 }
 
@@ -121,6 +158,9 @@ pub mod env {
     pub const LOG: &str = "PIGEONHOLE_LOG";
     /// The delivery simulation's rules file.
     pub const RULES: &str = "PIGEONHOLE_RULES";
+    /// Where the Prometheus metrics are served: Mailpit's variable, so a Mailpit
+    /// set-up keeps working.
+    pub const PROMETHEUS: &str = "MP_ENABLE_PROMETHEUS";
 }
 
 /// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
@@ -277,6 +317,26 @@ impl Config {
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
             message_webhooks: MessageWebhookConfig::default(),
+            prometheus: Prometheus::Off,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mailpit's values for `--enable-prometheus`, as its Go listener takes them.
+    #[test]
+    fn prometheus_takes_mailpits_values() {
+        assert_eq!(Prometheus::parse("false"), Ok(Prometheus::Off));
+        assert_eq!(Prometheus::parse(""), Ok(Prometheus::Off));
+        assert_eq!(Prometheus::parse("TRUE"), Ok(Prometheus::Http));
+        assert_eq!(Prometheus::parse("127.0.0.1:9090"), Ok(Prometheus::Listen("127.0.0.1:9090".parse().unwrap())));
+        assert_eq!(Prometheus::parse(":9090"), Ok(Prometheus::Listen("0.0.0.0:9090".parse().unwrap())));
+        assert_eq!(Prometheus::parse("localhost:9090"), Ok(Prometheus::Listen("127.0.0.1:9090".parse().unwrap())));
+        assert_eq!(Prometheus::parse("[::1]:9090"), Ok(Prometheus::Listen("[::1]:9090".parse().unwrap())));
+        assert!(Prometheus::parse("yes").is_err());
+        assert!(Prometheus::parse("9090").is_err());
     }
 }

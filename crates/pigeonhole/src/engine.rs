@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
-use crate::config::Config;
+use crate::config::{Config, Prometheus};
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::model::event::{self, EventSender};
 use crate::providers::ProviderKeys;
@@ -74,11 +74,14 @@ pub enum StartError {
 pub struct Engine {
     smtp_addr: SocketAddr,
     http_addr: SocketAddr,
+    /// Where the metrics listener of its own is bound, if there is one.
+    metrics_addr: Option<SocketAddr>,
     store: Store,
     events: EventSender,
     shutdown: watch::Sender<bool>,
     smtp_task: JoinHandle<()>,
     http_task: JoinHandle<()>,
+    metrics_task: Option<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
     grace: std::time::Duration,
     intake: Arc<smtp::Intake>,
@@ -123,6 +126,14 @@ impl Engine {
         let http_socket = bind("HTTP", config.http_addr, "--http").await?;
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
         let http_addr = local_addr(&http_socket, "HTTP", "--http")?;
+        let metrics_socket = match config.prometheus {
+            Prometheus::Listen(addr) => Some(bind("metrics", addr, "--enable-prometheus").await?),
+            Prometheus::Off | Prometheus::Http => None,
+        };
+        let metrics_addr = match &metrics_socket {
+            Some(socket) => Some(local_addr(socket, "metrics", "--enable-prometheus")?),
+            None => None,
+        };
 
         let data_lock = lock_data_dir(&config.data_dir)?;
         let tls = tls::acceptor(&config.data_dir.join("tls"), &config.smtp.hostname)?;
@@ -163,6 +174,11 @@ impl Engine {
             .with_authentication(verifier)
             .with_webhooks(webhooks.clone())
             .with_http_limits(config.http.max_body, ui_policy);
+        let api_state = match config.prometheus {
+            Prometheus::Off => api_state,
+            Prometheus::Http => api_state.with_metrics(true),
+            Prometheus::Listen(_) => api_state.with_metrics(false),
+        };
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {
             limits: config.smtp.clone(),
@@ -177,6 +193,18 @@ impl Engine {
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
 
+        let metrics_task = metrics_socket.map(|socket| {
+            let router = api::metrics_router(api_state.clone().with_http_address(metrics_addr.unwrap_or(http_addr)));
+            let mut stop = shutdown_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|&stop| stop).await;
+                };
+                if let Err(err) = axum::serve(socket, router).with_graceful_shutdown(stopped).await {
+                    tracing::error!("metrics server failed: {err}");
+                }
+            })
+        });
         let router = api::router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {
@@ -196,11 +224,13 @@ impl Engine {
         Ok(Engine {
             smtp_addr,
             http_addr,
+            metrics_addr,
             store,
             events,
             shutdown,
             smtp_task,
             http_task,
+            metrics_task,
             sessions_done,
             grace: config.shutdown_grace,
             intake,
@@ -219,14 +249,18 @@ impl Engine {
         self.intake.is_paused()
     }
 
-    /// Say where the engine listens: `smtp listening on ADDR` and `http listening on
-    /// ADDR` on stdout (a contract: scripts and tests that asked for port 0 read them),
-    /// and the web UI's address in the log, for people. Written, not `println!`: a
+    /// Say where the engine listens: `smtp listening on ADDR`, `http listening on
+    /// ADDR` and, with a metrics listener of its own, `metrics listening on ADDR` on
+    /// stdout (a contract: scripts and tests that asked for port 0 read them), and
+    /// the web UI's address in the log, for people. Written, not `println!`: a
     /// closed stdout must not stop the engine.
     pub fn announce(&self) {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "smtp listening on {}", self.smtp_addr);
         let _ = writeln!(stdout, "http listening on {}", self.http_addr);
+        if let Some(addr) = self.metrics_addr {
+            let _ = writeln!(stdout, "metrics listening on {addr}");
+        }
         let _ = stdout.flush();
         drop(stdout);
         tracing::info!("web UI at http://{}/", self.http_addr);
@@ -235,6 +269,12 @@ impl Engine {
     /// The address SMTP listens on (with the real port when 0 was asked for).
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp_addr
+    }
+
+    /// The address the metrics listener of its own (`--enable-prometheus ADDR`)
+    /// is bound to, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address the HTTP API listens on.
@@ -262,6 +302,11 @@ impl Engine {
         }
         if tokio::time::timeout(self.grace, &mut self.http_task).await.is_err() {
             self.http_task.abort();
+        }
+        if let Some(mut task) = self.metrics_task.take()
+            && tokio::time::timeout(self.grace, &mut task).await.is_err()
+        {
+            task.abort();
         }
         self.webhooks.shutdown();
         self.store.close().await;
@@ -336,7 +381,11 @@ mod tests {
 
     /// One HTTP/1.1 request over a fresh connection; the whole answer as text.
     async fn http(engine: &Engine, request: &str) -> String {
-        let mut socket = TcpStream::connect(engine.http_addr()).await.unwrap();
+        http_to(engine.http_addr(), request).await
+    }
+
+    async fn http_to(addr: SocketAddr, request: &str) -> String {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
         socket.write_all(request.as_bytes()).await.unwrap();
         let mut answer = Vec::new();
         socket.read_to_end(&mut answer).await.unwrap();
@@ -365,6 +414,28 @@ mod tests {
         );
         let refused = http(&engine, &request).await;
         assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+        engine.shutdown().await;
+    }
+
+    /// A metrics listener asked for on port 0 reports the port it got, and serves
+    /// the metrics there and only there.
+    #[tokio::test]
+    async fn a_metrics_listener_of_its_own_reports_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(&dir.path().join("data"));
+        config.prometheus = Prometheus::Listen(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let engine = Engine::start(config).await.unwrap();
+        let addr = engine.metrics_addr().expect("a metrics listener");
+        assert_ne!(addr.port(), 0);
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let metrics = http_to(addr, &request).await;
+        assert!(
+            metrics.starts_with("HTTP/1.1 200") && metrics.contains("pigeonhole_smtp_sessions_total 0"),
+            "{metrics}"
+        );
+        let host = engine.http_addr();
+        let page = http(&engine, &format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+        assert!(!page.contains("pigeonhole_smtp_sessions_total"), "{page}");
         engine.shutdown().await;
     }
 

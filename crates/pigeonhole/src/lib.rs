@@ -16,7 +16,7 @@
 //! * [`model`]: the types all of the above speak.
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
+//! (`model`, `config`, `metrics` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
 //! `engine`):
 //!
 //! ```text
@@ -38,6 +38,7 @@ mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mail;
+mod metrics;
 pub mod model;
 mod providers;
 pub mod simulation;

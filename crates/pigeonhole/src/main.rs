@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
-    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, RelayConfig, SmtpLimits, StoreConfig,
-    TagRules, env,
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, Prometheus, RelayConfig, SmtpLimits,
+    StoreConfig, TagRules, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -127,6 +127,9 @@ struct ServeArgs {
     /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
     #[arg(long, env = env::RULES, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// Serve Prometheus metrics at /metrics: true (on the HTTP port, behind its auth), false, or an address for a listener of its own (127.0.0.1:9090) [default: false].
+    #[arg(long, env = env::PROMETHEUS, value_name = "true|false|ADDR", value_parser = Prometheus::parse, default_value = "false", hide_default_value = true)]
+    enable_prometheus: Prometheus,
     #[command(flatten)]
     relay: RelayArgs,
     #[command(flatten)]
@@ -307,6 +310,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let mut config = Config::new(data_dir);
     config.smtp_addr = args.smtp;
     config.http_addr = args.http;
+    config.prometheus = args.enable_prometheus;
     config.smtp.max_message_size = args.max_message_size;
     config.smtp.command_timeout = Duration::from_secs(args.command_timeout);
     config.smtp.session_timeout = Duration::from_secs(args.session_timeout);

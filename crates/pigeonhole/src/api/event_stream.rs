@@ -60,6 +60,11 @@ impl Streams {
         Streams { slots: Arc::new(Semaphore::new(MAX_STREAMS)), closing: watch::Sender::new(false) }
     }
 
+    /// Streams open now.
+    pub(super) fn open(&self) -> usize {
+        MAX_STREAMS - self.slots.available_permits()
+    }
+
     pub(super) fn close(&self) {
         self.slots.close();
         self.closing.send_replace(true);

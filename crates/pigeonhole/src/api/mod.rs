@@ -29,6 +29,8 @@
 //!   `/log`, SNS's signing certificate, and `POST /api/v1/message/{ID}/events`
 //!   (an open or a click on request) (ours).
 //! * [`wait`]: `/api/v1/wait`, long-poll for the next matching message (ours).
+//! * [`metrics`]: `/metrics`, Prometheus metrics (`--enable-prometheus`), and the
+//!   request latencies by route they include.
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
@@ -60,6 +62,7 @@ mod links;
 mod mailhog;
 mod message;
 mod messages;
+mod metrics;
 mod openapi;
 mod release;
 mod rules;
@@ -101,6 +104,8 @@ use crate::store::{Store, StoreError};
 pub use auth::Credentials;
 pub use error::ApiError;
 use event_stream::Streams;
+/// `/metrics` alone, for a listener of its own (`--enable-prometheus ADDR`).
+pub use metrics::listener_router as metrics_router;
 /// The UI page's Content-Security-Policy with extra frame sources (the desktop's
 /// isolation frame); `None` when one is not a plain CSP token.
 pub use ui::policy as ui_policy;
@@ -149,6 +154,10 @@ pub struct ApiState {
     providers: ProviderState,
     /// Provider event webhooks; `None`: the webhook routes answer 400.
     webhooks: Option<Webhooks>,
+    /// Requests are timed by route for `/metrics`; `None`: metrics are off.
+    request_latencies: Option<Arc<metrics::RequestLatencies>>,
+    /// `/metrics` is served on this router (`--enable-prometheus true`).
+    metrics_route: bool,
 }
 
 impl ApiState {
@@ -182,6 +191,8 @@ impl ApiState {
             max_body: HttpLimits::default().max_body,
             ui_policy: ui::policy(&[]).expect("the UI's own policy is a valid header"),
             webhooks: None,
+            request_latencies: None,
+            metrics_route: false,
         }
     }
 
@@ -251,6 +262,12 @@ impl ApiState {
         ApiState { webhooks: Some(webhooks), providers, ..self }
     }
 
+    /// Time requests for Prometheus metrics, served on this router (`on_http`) or
+    /// by [`metrics_router`] on a listener of its own.
+    pub fn with_metrics(self, on_http: bool) -> ApiState {
+        ApiState { request_latencies: Some(Arc::default()), metrics_route: on_http, ..self }
+    }
+
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).
     pub fn with_smtp_address(self, address: SocketAddr) -> ApiState {
         ApiState { smtp_address: Some(address), ..self }
@@ -273,8 +290,11 @@ impl ApiState {
 /// layered on ours, so neither applies to them (each has its provider's limit),
 /// and before the guard, which stands in front of everything.
 pub fn router(state: ApiState) -> Router {
-    let (routes, _) = routes().split_for_parts();
-    routes
+    let (mut routes, _) = routes().split_for_parts();
+    if state.metrics_route {
+        routes = routes.route(metrics::PATH, get(metrics::serve));
+    }
+    let router = routes
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -282,9 +302,13 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         .merge(providers::router(state.providers.clone()))
-        .layer(middleware::from_fn_with_state(state.any_host, guard::check))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.any_host, guard::check));
+    // Outermost but for tracing, so the guard's and auth's refusals are timed too.
+    let router = match &state.request_latencies {
+        Some(latencies) => router.layer(middleware::from_fn_with_state(latencies.clone(), metrics::time_request)),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Every route, each registered with its OpenAPI entry ([`openapi`]); handlers

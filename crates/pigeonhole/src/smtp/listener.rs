@@ -30,6 +30,7 @@ use super::session::{Action, BodyBudget, BodyCover, Delivery, Ending, Refusal, S
 use super::slots::{self, Slot, Slots};
 use super::{Chaos, DeliveryCounters, Intake};
 use crate::config::SmtpLimits;
+use crate::metrics::Rejection;
 use crate::model::{MessageId, NewMessage};
 use crate::simulation::Simulation;
 use crate::simulation::effects::{Committed, EffectsHandle};
@@ -111,6 +112,7 @@ impl Listener {
             let _ = socket.set_nodelay(true);
             if self.setup.intake.is_paused() {
                 tracing::debug!(%peer, "smtp connection refused: intake paused");
+                self.setup.counters.rejections.add(Rejection::Paused);
                 tokio::spawn(refuse(socket, Session::intake_paused()));
                 continue;
             }
@@ -121,12 +123,17 @@ impl Listener {
             tokio::spawn(async move {
                 let Some(slot) = slots.admit().await else {
                     tracing::warn!(%peer, "smtp connection refused: too many connections");
+                    setup.counters.rejections.add(Rejection::Connections);
                     return refuse(socket, Session::too_many_connections()).await;
                 };
+                let counters = setup.counters.clone();
+                counters.sessions.fetch_add(1, Ordering::Relaxed);
+                counters.sessions_open.fetch_add(1, Ordering::Relaxed);
                 let handler = Handler::new(setup, socket, peer, slot, shutdown);
                 if let Err(err) = handler.run().await {
                     tracing::debug!(%peer, "smtp session ended: {err}");
                 }
+                counters.sessions_open.fetch_sub(1, Ordering::Relaxed);
                 drop(done);
             });
         }
@@ -220,7 +227,8 @@ impl Handler {
         let limits = &setup.limits;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let mut session = Session::new(limits, peer.to_string(), setup.tls.is_some(), nonce)
-            .with_simulation(setup.simulation.clone());
+            .with_simulation(setup.simulation.clone())
+            .counting_into(setup.counters.clone());
         if setup.chaos.is_enabled() {
             session = session.with_chaos_draw(Box::new(|| fastrand::u8(0..100)));
         }

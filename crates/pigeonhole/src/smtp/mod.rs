@@ -23,9 +23,11 @@ use std::sync::atomic::AtomicU64;
 
 use tokio::sync::watch;
 
+use crate::metrics::RejectionCounts;
 use crate::model::{ChaosTriggers, Event, EventSender, IntakeState};
 
-/// What the listener has done since it started (shown by `/api/v1/info`).
+/// What the listener has done since it started (shown by `/api/v1/info` and
+/// `/metrics`). Atomics only: each session and message costs a few relaxed adds.
 #[derive(Debug, Default)]
 pub struct DeliveryCounters {
     /// Messages stored (answered 250).
@@ -34,6 +36,12 @@ pub struct DeliveryCounters {
     pub accepted_bytes: AtomicU64,
     /// Messages the store refused (answered 451, 452 or 421).
     pub rejected: AtomicU64,
+    /// Sessions started (connections past the cap and the intake switch).
+    pub sessions: AtomicU64,
+    /// Sessions running now.
+    pub sessions_open: AtomicU64,
+    /// Every refusal the listener and its sessions answered, by reason.
+    pub rejections: RejectionCounts,
 }
 
 /// Whether SMTP takes mail. While paused, new connections get `421` at once and

@@ -32,7 +32,9 @@ use std::time::Duration;
 
 use smtp_proto::Response;
 
+use super::DeliveryCounters;
 use crate::config::SmtpLimits;
+use crate::metrics::Rejection;
 use crate::model::{ChaosTrigger, ChaosTriggers, Envelope, SimulationOutcome};
 use crate::simulation::{Simulation, Triggered};
 pub use budget::{BodyBudget, BodyCover};
@@ -159,6 +161,8 @@ pub struct Session {
     simulated: Option<SimulationOutcome>,
     /// How long the listener holds each reply, from the RCPT a tarpit rule matched on.
     reply_delay: Option<Duration>,
+    /// Where refusals are counted by reason; `None`: not counted.
+    counters: Option<Arc<DeliveryCounters>>,
 }
 
 /// The source of chaos draws: random in the listener, fixed in tests.
@@ -190,6 +194,7 @@ impl Session {
             simulation: None,
             simulated: None,
             reply_delay: None,
+            counters: None,
         };
         let greeting = format!("{} ESMTP Pigeonhole ready", session.limits.hostname);
         session.reply_plain(220, &greeting);
@@ -210,6 +215,12 @@ impl Session {
     /// trigger with a probability above 0.
     pub fn with_chaos_draw(mut self, draw: ChaosDraw) -> Session {
         self.chaos_draw = Some(draw);
+        self
+    }
+
+    /// Count every refusal by its reason in `counters` (the listener's).
+    pub fn counting_into(mut self, counters: Arc<DeliveryCounters>) -> Session {
+        self.counters = Some(counters);
         self
     }
 
@@ -369,6 +380,14 @@ impl Session {
         self.state = State::Command;
         // Reply first, so that the reply belongs to this transaction's transcript.
         let close = matches!(outcome, Err(Refusal::ShuttingDown));
+        if let Err(refusal) = outcome {
+            self.rejected(match refusal {
+                Refusal::Busy => Rejection::Busy,
+                Refusal::DiskFull => Rejection::DiskFull,
+                Refusal::Failed => Rejection::Failed,
+                Refusal::ShuttingDown => Rejection::Shutdown,
+            });
+        }
         match outcome {
             Ok(id) => self.reply(250, [2, 0, 0], &format!("Ok: queued as {id}")),
             Err(Refusal::Busy) => self.reply(451, [4, 3, 0], "Mail store is busy, try again later"),
@@ -393,6 +412,12 @@ impl Session {
 
     /// End the session from the listener's side, with the reply that says why.
     pub fn end(&mut self, ending: Ending) -> Action {
+        self.rejected(match ending {
+            Ending::IdleTimeout | Ending::SessionTooLong => Rejection::Timeout,
+            Ending::ServerShutdown => Rejection::Shutdown,
+            Ending::IntakePaused => Rejection::Paused,
+            Ending::Evicted => Rejection::Connections,
+        });
         match ending {
             Ending::IdleTimeout => self.reply(421, [4, 4, 2], "Timeout waiting for input, closing connection"),
             Ending::SessionTooLong => self.reply(421, [4, 4, 2], "Session too long, closing connection"),
@@ -456,6 +481,7 @@ impl Session {
         self.state = State::Command;
         let limit = format!("Message too big, the limit is {} bytes", self.limits.max_message_size);
         self.reply(552, [5, 3, 4], &limit);
+        self.rejected(Rejection::Size);
         self.reset_transaction();
     }
 
@@ -472,7 +498,14 @@ impl Session {
             return false;
         }
         self.reply_plain(trigger.error_code, &format!("Chaos {step} error"));
+        self.rejected(Rejection::Chaos);
         true
+    }
+
+    fn rejected(&self, reason: Rejection) {
+        if let Some(counters) = &self.counters {
+            counters.rejections.add(reason);
+        }
     }
 
     /// A reply with an enhanced status code.

@@ -61,6 +61,8 @@ pub(crate) trait Backend: Send + Sync {
     fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>, StoreError>;
     /// Totals as of the last commit.
     fn stats(&self) -> Stats;
+    /// Writes (mostly messages) admitted and waiting in the writer's queue.
+    fn queued(&self) -> usize;
     /// Messages deleted since the store opened.
     fn messages_deleted(&self) -> u64;
     /// Every inbox with its counts, by name.

@@ -19,6 +19,13 @@ impl Budget {
         Budget { free_kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
     }
 
+    /// Bytes held now (to the KiB) and the whole budget.
+    pub(crate) fn in_use(&self) -> (u64, u64) {
+        let total = u64::from(self.total_kib);
+        let free = self.free_kib.available_permits() as u64;
+        (total.saturating_sub(free) * 1024, total * 1024)
+    }
+
     /// An empty share, grown with [`Reservation::cover`].
     pub(crate) fn reservation(&self) -> Reservation {
         Reservation { budget: self.free_kib.clone(), total_kib: self.total_kib, permit: None }

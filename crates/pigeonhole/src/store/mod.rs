@@ -38,11 +38,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::config::{StoreConfig, TagRules};
+use crate::metrics::LatencyHistogram;
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, NewMessage, Stats};
 
 pub(crate) use backend::Backend;
@@ -76,6 +78,8 @@ struct Inner {
     /// burst of them waits holding only its raw bytes, not its parse as well.
     preparing: Semaphore,
     tag_rules: TagRules,
+    /// From a prepared message's turn in the writer's queue to its commit.
+    commit_latency: LatencyHistogram,
 }
 
 impl Store {
@@ -107,6 +111,7 @@ impl Store {
                 budget: Budget::new(config.max_queued_bytes),
                 preparing: Semaphore::new(thread::available_parallelism().map_or(2, |n| n.get())),
                 tag_rules: config.tags.clone(),
+                commit_latency: LatencyHistogram::default(),
             }),
         }
     }
@@ -168,7 +173,9 @@ impl Store {
         } else {
             ingest::prepare(message, &self.inner.tag_rules)?
         };
+        let queued = Instant::now();
         let outcome = insert(prepared).await;
+        self.inner.commit_latency.observe(queued.elapsed());
         drop(reservation);
         outcome
     }
@@ -249,6 +256,22 @@ impl Store {
     /// Messages deleted since the store opened, through the API or by retention.
     pub fn messages_deleted(&self) -> u64 {
         self.inner.backend.messages_deleted()
+    }
+
+    /// How long messages waited in the writer's queue and for their commit.
+    pub(crate) fn commit_latency(&self) -> &LatencyHistogram {
+        &self.inner.commit_latency
+    }
+
+    /// Writes (mostly messages) waiting in the writer's queue.
+    pub fn queued(&self) -> usize {
+        self.inner.backend.queued()
+    }
+
+    /// Bytes of mail on their way in held against the byte budget now, and the
+    /// budget (`max_queued_bytes`).
+    pub fn budget_in_use(&self) -> (u64, u64) {
+        self.inner.budget.in_use()
     }
 
     /// Every inbox with its counts, by name.

@@ -194,6 +194,10 @@ impl Backend for Sqlite {
         self.counts.stats()
     }
 
+    fn queued(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     fn messages_deleted(&self) -> u64 {
         self.counts.deleted()
     }

@@ -23,6 +23,7 @@ use super::messages::{self, MessageJob};
 use super::payload::{self, Outgoing};
 use super::settings::Retries;
 use super::{Provider, ProviderEvent, Shared};
+use crate::metrics::WebhookOutcome;
 use crate::model::MessageId;
 
 /// Deliveries kept in the log.
@@ -242,11 +243,13 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job) {
                     duration_millis: 0,
                 });
             });
+            shared.counts.finished(WebhookOutcome::Failed);
             return;
         }
     };
     for attempt in 1..=retries.attempts {
         let (record, again) = post(client, &url, &headers, &outgoing, retries.timeout()).await;
+        shared.counts.attempted();
         let delivered = record.status.is_some_and(|s| (200..300).contains(&s));
         let last = delivered || !again || attempt == retries.attempts;
         update(&|d| {
@@ -258,6 +261,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job) {
             }
         });
         if last {
+            shared.counts.finished(if delivered { WebhookOutcome::Delivered } else { WebhookOutcome::Failed });
             if !delivered {
                 tracing::warn!("webhook to {url} failed after {attempt} attempt(s)");
             }

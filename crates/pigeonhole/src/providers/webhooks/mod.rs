@@ -47,6 +47,7 @@ pub use settings::{MessageWebhook, Webhook, WebhooksView};
 pub use super::Provider;
 use crate::config::MessageWebhookConfig;
 use crate::model::{ApiRequest, Envelope, Event, MessageId, MessageSummary};
+use crate::metrics::WebhookCounts;
 use crate::store::Store;
 use delivery::{DeliveryLog, Job};
 use settings::Settings;
@@ -237,6 +238,8 @@ struct Shared {
     command_line: Vec<MessageWebhook>,
     /// `--webhook-limit`.
     message_limit: u32,
+    /// Deliveries by outcome and their attempts (for `/metrics`).
+    counts: WebhookCounts,
 }
 
 impl Webhooks {
@@ -277,6 +280,7 @@ impl Webhooks {
             certificate_url: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
             command_line,
             message_limit: messages.limit,
+            counts: WebhookCounts::default(),
         });
         let (queue, events) = mpsc::channel(QUEUE);
         let (messages, new_messages) = mpsc::channel(messages::QUEUE);
@@ -397,6 +401,11 @@ impl Webhooks {
     /// message webhook.
     pub fn log(&self, message: Option<&MessageId>, webhook: Option<&str>) -> Vec<Delivery> {
         self.shared.log.lock().expect("webhook log lock").list(message, webhook)
+    }
+
+    /// Deliveries finished by outcome, and every attempt made.
+    pub(crate) fn counts(&self) -> &WebhookCounts {
+        &self.shared.counts
     }
 
     /// SNS's signing certificate (PEM), made on first use.

@@ -7,6 +7,7 @@
 //! asks for bytes and gives them back.
 
 use super::{Session, State};
+use crate::metrics::Rejection;
 
 /// A share of a byte budget that the message a session receives is held against.
 pub trait BodyBudget {
@@ -81,6 +82,7 @@ impl Session {
     pub(super) fn body_refused(&mut self) {
         self.state = State::Command;
         self.reply(451, [4, 3, 0], "Too much mail on its way in, try again later");
+        self.rejected(Rejection::Busy);
         self.reset_transaction();
     }
 }

@@ -9,6 +9,7 @@ use smtp_proto::{
 use super::data::DataReceiver;
 use super::sasl::redact_auth;
 use super::{Action, Session, State};
+use crate::metrics::Rejection;
 
 impl Session {
     /// A line over the limit: refused, and an AUTH exchange waiting for it cancelled
@@ -24,6 +25,7 @@ impl Session {
     /// got too many wrong.
     pub(super) fn bad_command(&mut self, code: u16, esc: [u8; 3], message: &str) -> Option<Action> {
         self.bad_commands += 1;
+        self.rejected(Rejection::Protocol);
         if self.bad_commands >= self.limits.max_bad_commands {
             self.reply(421, [4, 7, 0], "Too many errors, closing connection");
             return Some(self.close());
@@ -110,6 +112,7 @@ impl Session {
                 if from.size > self.limits.max_message_size {
                     let limit = format!("Message too big, the limit is {} bytes", self.limits.max_message_size);
                     self.reply(552, [5, 3, 4], &limit);
+                    self.rejected(Rejection::Size);
                     return None;
                 }
                 self.mail_from = Some(from.address);
@@ -132,6 +135,7 @@ impl Session {
                 if self.rcpt_to.len() >= self.limits.max_recipients {
                     let limit = format!("Too many recipients, the limit is {}", self.limits.max_recipients);
                     self.reply(452, [4, 5, 3], &limit);
+                    self.rejected(Rejection::Recipients);
                     return None;
                 }
                 if !self.recipient_admitted(&to.address) {

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use super::{Action, Session, State};
+use crate::metrics::Rejection;
 use crate::model::{DEFAULT_INBOX, SimulationOutcome};
 use crate::simulation::{Judgement, Reply, Sending, Stage, Triggered, Verdict};
 
@@ -55,6 +56,7 @@ impl Session {
             })
             .collect();
         if judged.iter().any(|(_, judgement)| judgement.verdict == Verdict::Disconnect) {
+            self.rejected(Rejection::Simulation);
             self.body = Vec::new();
             return Err(Some(self.close()));
         }
@@ -102,5 +104,6 @@ impl Session {
 
     fn reply_simulated(&mut self, reply: &Reply) {
         self.reply_plain(reply.code, &format!("{} {}", reply.enhanced, reply.text));
+        self.rejected(Rejection::Simulation);
     }
 }

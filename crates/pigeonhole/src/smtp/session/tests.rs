@@ -720,3 +720,51 @@ fn after_data_a_rule_rejects_disconnects_or_plans_effects_per_recipient() {
     assert_eq!((outcome.rule.as_str(), outcome.action.as_str()), ("bounce@simulator.test", "bounce"));
     assert!(outcome.effects.is_empty(), "the effects add their lines once carried out");
 }
+
+/// Each refusal is counted once under its reason: a bad command, a declared and
+/// a received message over the size limit, a recipient past the limit, a chaos
+/// error, a store refusal and the listener's ending; answers that are not
+/// refusals count nothing.
+#[test]
+fn refusals_are_counted_by_reason() {
+    use crate::metrics::Rejection;
+    use crate::smtp::DeliveryCounters;
+
+    let counters = Arc::new(DeliveryCounters::default());
+    let mut client = session().counting_into(counters.clone()).with_chaos_draw(Box::new(|| 0));
+    client.set_chaos(ChaosTriggers {
+        authentication: ChaosTrigger { error_code: 454, probability: 100 },
+        ..ChaosTriggers::default()
+    });
+    let big = format!("{}\r\n.\r\n", "y".repeat(3000));
+    drive(
+        &mut client,
+        &[
+            b"BOGUS\r\nEHLO c\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nMAIL FROM:<a@b.test> SIZE=5000\r\n",
+            b"MAIL FROM:<a@b.test>\r\nRCPT TO:<1@b.test>\r\nRCPT TO:<2@b.test>\r\nRCPT TO:<3@b.test>\r\n",
+            b"RCPT TO:<4@b.test>\r\nDATA\r\n",
+            big.as_bytes(),
+            b"MAIL FROM:<a@b.test>\r\nRCPT TO:<1@b.test>\r\nDATA\r\nsmall\r\n.\r\n",
+        ],
+    );
+    let counted = |reason| counters.rejections.get(reason);
+    assert_eq!(counted(Rejection::Protocol), 1);
+    assert_eq!(counted(Rejection::Chaos), 1);
+    assert_eq!(counted(Rejection::Size), 2);
+    assert_eq!(counted(Rejection::Recipients), 1);
+    assert_eq!(counted(Rejection::Busy), 0);
+
+    let mut refused = session().counting_into(counters.clone());
+    refused.receive(TRANSACTION);
+    refused.receive(b"small\r\n.\r\n");
+    while let Some(action) = refused.advance() {
+        if let Action::Deliver(_) = action {
+            refused.delivered(Err(Refusal::Busy));
+        }
+    }
+    refused.end(Ending::IdleTimeout);
+    assert_eq!(counted(Rejection::Busy), 1);
+    assert_eq!(counted(Rejection::Timeout), 1);
+    let total: u64 = Rejection::ALL.iter().map(|&reason| counted(reason)).sum();
+    assert_eq!(total, 7, "nothing else was counted");
+}
