@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::api::{self, ApiState};
 use crate::config::{Config, Prometheus};
 use crate::mail::authentication::{Verifier, VerifierError};
+use crate::mcp;
 use crate::model::event::{self, EventSender};
 use crate::providers::ProviderKeys;
 use crate::providers::webhooks::{self, Webhooks, WebhooksError};
@@ -205,7 +206,7 @@ impl Engine {
                 }
             })
         });
-        let router = api::router(api_state.clone());
+        let router = mcp::api_router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
         let http_task = tokio::spawn(async move {
             let stopped = async move {

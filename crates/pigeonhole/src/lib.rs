@@ -14,10 +14,12 @@
 //! * [`simulation`]: delivery simulation's report messages (DSN, ARF, auto-reply)
 //!   and the effects carried out after a message is accepted.
 //! * [`model`]: the types all of the above speak.
+//! * [`mcp`]: the MCP server for coding agents; [`mcp::serve_stdio`] is
+//!   `pigeonhole mcp` (the engine serves the same server at `/mcp`).
 //!
 //! Data flows in one direction, each layer importing only from those below it
 //! (`model`, `config`, `metrics` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
-//! `engine`):
+//! `mcp` → `engine`):
 //!
 //! ```text
 //! SMTP client ─TCP─> smtp::listener ─bytes─> smtp::session (pure state machine)
@@ -38,6 +40,7 @@ mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mail;
+pub mod mcp;
 mod metrics;
 pub mod model;
 mod providers;

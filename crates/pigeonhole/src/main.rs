@@ -11,7 +11,8 @@
 //!
 //! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`
 //! and `delete` talk to a running server over HTTP, `sendmail` delivers stdin to its
-//! SMTP listener. Run under the name `sendmail` (a symlink), the binary is
+//! SMTP listener; `mcp` is the MCP server for coding agents on stdin/stdout, over a
+//! running server's HTTP API ([`pigeonhole::mcp`]). Run under the name `sendmail` (a symlink), the binary is
 //! `pigeonhole sendmail`.
 
 use std::ffi::OsString;
@@ -56,6 +57,8 @@ enum Command {
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
     #[command(visible_alias = "send")]
     Sendmail(cli::sendmail::SendmailArgs),
+    /// MCP server for coding agents on stdin/stdout, over a running engine's API (the engine serves the same at /mcp).
+    Mcp(cli::client::ServerArgs),
 }
 
 /// `serve --help`'s closing text: the one setting to change in an app that sends
@@ -247,7 +250,7 @@ fn parse_host_port(address: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn")))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse_from(sendmail_by_name(std::env::args_os().collect()));
@@ -262,6 +265,14 @@ fn main() -> ExitCode {
         Command::Delete(args) => cli::finish(cli::client::delete(args)),
         Command::Check(args) => cli::finish(cli::check::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
+        Command::Mcp(args) => {
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            cli::finish(
+                runtime
+                    .block_on(pigeonhole::mcp::serve_stdio(&args.url))
+                    .map_err(|err| cli::Failure::new(cli::client::EXIT_ERROR, err)),
+            )
+        }
     }
 }
 

@@ -282,24 +282,38 @@ impl ApiState {
     }
 }
 
-/// The whole API. The engine serves it with `axum::serve(listener,
-/// router(state).into_make_service_with_connect_info::<SocketAddr>())` (the send
-/// APIs record the client's address when it is there).
-///
-/// The provider APIs are merged in after the basic auth and the body limit are
-/// layered on ours, so neither applies to them (each has its provider's limit),
-/// and before the guard, which stands in front of everything.
+/// The whole API, as the tests call it. The engine serves the same with `/mcp`
+/// mounted beside the handlers ([`crate::mcp::api_router`]), through
+/// `axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())`
+/// (the send APIs record the client's address when it is there).
+#[cfg(test)]
 pub fn router(state: ApiState) -> Router {
+    guarded(state.clone(), handlers(state))
+}
+
+/// The API's routes and the UI without the basic auth and the guard in front of
+/// them: what `/mcp` calls in-process, from behind both. `/metrics` is among them
+/// when it is served on the HTTP port.
+pub fn handlers(state: ApiState) -> Router {
     let (mut routes, _) = routes().split_for_parts();
     if state.metrics_route {
         routes = routes.route(metrics::PATH, get(metrics::serve));
     }
-    let router = routes
+    routes
         .fallback(ui::serve)
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
         .layer(DefaultBodyLimit::max(state.max_body))
+        .with_state(state)
+}
+
+/// `inner` (the [`handlers`], and what is mounted beside them) behind basic auth,
+/// then the provider APIs merged in. The provider APIs come after the basic auth
+/// and the body limit, so neither applies to them (each has its provider's limit),
+/// and before the guard, which stands in front of everything.
+pub fn guarded(state: ApiState, inner: Router) -> Router {
+    let router = inner
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         .merge(providers::router(state.providers.clone()))
         .layer(middleware::from_fn_with_state(state.any_host, guard::check));
@@ -308,7 +322,7 @@ pub fn router(state: ApiState) -> Router {
         Some(latencies) => router.layer(middleware::from_fn_with_state(latencies.clone(), metrics::time_request)),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    router.layer(TraceLayer::new_for_http())
 }
 
 /// Every route, each registered with its OpenAPI entry ([`openapi`]); handlers
