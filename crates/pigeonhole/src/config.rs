@@ -165,6 +165,9 @@ pub struct StoreConfig {
     /// Keep at most this many bytes of raw messages (uncompressed size); the oldest
     /// are pruned.
     pub max_total_size: u64,
+    /// Delete messages received longer ago than this (`--max-age`), at start and
+    /// then every minute at most; `None`: messages are kept whatever their age.
+    pub max_age: Option<Duration>,
     /// Messages waiting for the writer; when full, SMTP answers 451 4.3.0.
     pub queue_capacity: usize,
     /// Bytes of messages waiting for the writer (being prepared or queued); past
@@ -221,6 +224,7 @@ impl Default for StoreConfig {
         StoreConfig {
             max_messages: 50_000,
             max_total_size: 4 * 1024 * 1024 * 1024,
+            max_age: None,
             queue_capacity: 1024,
             max_queued_bytes: 256 * 1024 * 1024,
             max_batch: 256,

@@ -90,6 +90,9 @@ struct ServeArgs {
     /// Keep at most this many bytes of messages (their raw size); the oldest are deleted.
     #[arg(long, env = "PIGEONHOLE_MAX_STORE_BYTES", default_value_t = StoreConfig::default().max_total_size)]
     max_store_bytes: u64,
+    /// Delete messages older than this, in hours or days (Mailpit's format: 12h, 7d) [default: no age limit].
+    #[arg(long, env = "PIGEONHOLE_MAX_AGE", value_name = "AGE", value_parser = parse_max_age)]
+    max_age: Option<Duration>,
     /// Seconds to wait for the next SMTP command (or message bytes) before closing.
     #[arg(long, env = "PIGEONHOLE_COMMAND_TIMEOUT", default_value_t = SmtpLimits::default().command_timeout.as_secs())]
     command_timeout: u64,
@@ -221,6 +224,24 @@ fn parse_dns_server(server: &str) -> Result<SocketAddr, String> {
         .map_err(|_| "expected an IP address with an optional port, e.g. 127.0.0.1:5353 or 192.0.2.53".to_string())
 }
 
+/// Mailpit's `--max-age`: a positive whole number of hours (`h`) or days (`d`).
+fn parse_max_age(age: &str) -> Result<Duration, String> {
+    let of = |seconds_per_unit: u64| {
+        age[..age.len() - 1]
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .and_then(|n| n.checked_mul(seconds_per_unit))
+            .map(Duration::from_secs)
+    };
+    let parsed = match age.as_bytes().last() {
+        Some(b'h') => of(3600),
+        Some(b'd') => of(24 * 3600),
+        _ => None,
+    };
+    parsed.ok_or_else(|| "expected a number of hours or days, e.g. 12h or 7d".to_string())
+}
+
 fn parse_host_port(address: &str) -> Result<String, String> {
     match address.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(address.to_string()),
@@ -300,6 +321,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.tags = args.tags.rules();
     config.store.max_messages = args.max_messages;
     config.store.max_total_size = args.max_store_bytes;
+    config.store.max_age = args.max_age;
     config.store.fsync = args.fsync;
     config.allow_local_link_check = args.allow_local_link_check;
     config.spamassassin = args.enable_spamassassin;

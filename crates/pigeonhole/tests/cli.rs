@@ -372,3 +372,19 @@ fn check_gates_on_the_report() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("pigeonhole serve"), "{}", text(&out.stderr));
 }
+
+/// `serve --max-age` takes Mailpit's hours or days; anything else stops it before
+/// it starts, with a usage error that names the flag and the format.
+#[test]
+fn serve_max_age_takes_hours_or_days() {
+    for bad in ["7", "7w", "0d", "1.5d", "12 h", "h"] {
+        let out = run(pigeonhole(None, &["serve", "--max-age", bad]), b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--max-age") && stderr.contains("12h or 7d"), "{bad}: {stderr}");
+    }
+    for good in ["12h", "7d"] {
+        let server = Server::start_with(&["--max-age", good]);
+        assert_eq!(server.total(), 0, "{good}");
+    }
+}
