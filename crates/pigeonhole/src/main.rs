@@ -9,8 +9,8 @@
 //! http listening on 127.0.0.1:8025
 //! ```
 //!
-//! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`
-//! and `delete` talk to a running server over HTTP, `sendmail` delivers stdin to its
+//! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`,
+//! `delete` and `readyz` talk to a running server over HTTP, `sendmail` delivers stdin to its
 //! SMTP listener. Run under the name `sendmail` (a symlink), the binary is
 //! `pigeonhole sendmail`.
 
@@ -50,6 +50,8 @@ enum Command {
     Get(cli::client::GetArgs),
     /// Delete the given messages, or all of them.
     Delete(cli::client::DeleteArgs),
+    /// Exit 0 when the server is ready (GET /readyz answers 200), else 1: a container's health check.
+    Readyz(cli::client::ReadyzArgs),
     /// Check a message (headers, MIME, authentication, deliverability, HTML, links, accessibility); exit 1 when a check fails at --fail-on.
     Check(cli::check::CheckArgs),
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
@@ -264,6 +266,7 @@ fn main() -> ExitCode {
         Command::List(args) => cli::finish(cli::client::list(args)),
         Command::Get(args) => cli::finish(cli::client::get(args)),
         Command::Delete(args) => cli::finish(cli::client::delete(args)),
+        Command::Readyz(args) => cli::finish(cli::client::readyz(args)),
         Command::Check(args) => cli::finish(cli::check::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
     }

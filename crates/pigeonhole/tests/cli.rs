@@ -388,3 +388,22 @@ fn serve_max_age_takes_hours_or_days() {
         assert_eq!(server.total(), 0, "{good}");
     }
 }
+
+/// `readyz`, a container's health check: exit 0 against a running server, 1 (never
+/// 2, which Docker reserves) with one line naming the URL when nothing answers.
+#[test]
+fn readyz_exits_0_when_ready_and_1_otherwise() {
+    let server = Server::start();
+    let out = run(pigeonhole(Some(&server), &["readyz"]), b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
+    let url = format!("http://127.0.0.1:{}", dead_port());
+    for args in [vec!["readyz", "--url", &url], vec!["readyz", "--url", "ftp://127.0.0.1:1"]] {
+        let out = run(pigeonhole(None, &args), b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains(args[2]), "{args:?}: {stderr}");
+    }
+}

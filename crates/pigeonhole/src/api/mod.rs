@@ -32,7 +32,7 @@
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
-//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`
+//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez` and `/readyz`
 //!   and the provider APIs ([`crate::providers`], merged into [`router`]), which
 //!   check their provider's own credential.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
@@ -208,7 +208,7 @@ impl ApiState {
         ApiState { simulation, providers, rules_file: Arc::from(rules_file), ..self }
     }
 
-    /// Require these credentials for everything but `/livez`.
+    /// Require these credentials for everything but `/livez` and `/readyz`.
     pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
     }
@@ -298,6 +298,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         // takes POST / (merged in from the provider routes) and shares the path.
         .route("/", get(ui::serve))
         .routes(routes!(info::livez))
+        .routes(routes!(info::readyz))
         .routes(routes!(messages::list, messages::set_read, messages::delete))
         .routes(routes!(info::info))
         .routes(routes!(info::webui))
