@@ -9,6 +9,8 @@
 //! http listening on 127.0.0.1:8025
 //! ```
 //!
+//! (`http listening on unix:PATH` with `--http unix:PATH`.)
+//!
 //! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`,
 //! `delete` and `readyz` talk to a running server over HTTP, `sendmail` delivers stdin to its
 //! SMTP listener. Run under the name `sendmail` (a symlink), the binary is
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
-    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, env,
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, RelayConfig, SmtpLimits, StoreConfig, TagRules, UnixSocket, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -77,9 +79,9 @@ struct ServeArgs {
     smtp: SocketAddr,
     #[command(flatten)]
     tags: TagArgs,
-    /// HTTP (UI and API) listen address (port 0 picks a free port).
-    #[arg(long, env = env::HTTP, default_value_t = DEFAULT_HTTP_ADDR)]
-    http: SocketAddr,
+    /// HTTP (UI and API) listen address (port 0 picks a free port), or a Unix socket: unix:PATH[:MODE] (MODE octal, 0600 by default).
+    #[arg(long, env = env::HTTP, default_value_t = HttpListen::Tcp(DEFAULT_HTTP_ADDR), value_parser = HttpListen::parse)]
+    http: HttpListen,
     /// Data folder [default: $XDG_DATA_HOME/pigeonhole].
     #[arg(long, env = env::DATA)]
     data: Option<PathBuf>,
@@ -213,6 +215,33 @@ impl RelayArgs {
     }
 }
 
+/// `--http`: a TCP address, or Mailpit's `unix:PATH[:MODE]`.
+#[derive(Clone)]
+enum HttpListen {
+    Tcp(SocketAddr),
+    Unix(UnixSocket),
+}
+
+impl HttpListen {
+    fn parse(value: &str) -> Result<HttpListen, String> {
+        match UnixSocket::parse(value) {
+            Some(socket) => socket.map(HttpListen::Unix),
+            None => value.parse().map(HttpListen::Tcp).map_err(|_| {
+                "expected an address like 127.0.0.1:8025, or unix:PATH[:MODE] for a Unix socket".to_string()
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for HttpListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpListen::Tcp(addr) => addr.fmt(f),
+            HttpListen::Unix(socket) => write!(f, "unix:{}:{:04o}", socket.path.display(), socket.mode),
+        }
+    }
+}
+
 fn recipient_pattern(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|err| format!("not a regular expression: {err}"))
 }
@@ -316,7 +345,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let mut config = Config::new(data_dir);
     config.smtp_addr = args.smtp;
-    config.http_addr = args.http;
+    match args.http {
+        HttpListen::Tcp(addr) => config.http_addr = addr,
+        HttpListen::Unix(socket) => config.http_socket = Some(socket),
+    }
     config.smtp.max_message_size = args.max_message_size;
     config.smtp.command_timeout = Duration::from_secs(args.command_timeout);
     config.smtp.session_timeout = Duration::from_secs(args.session_timeout);

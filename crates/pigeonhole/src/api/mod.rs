@@ -224,10 +224,12 @@ impl ApiState {
         ApiState { providers: self.providers.clone().with_keys(keys), ..self }
     }
 
-    /// Say that HTTP listens on `address`: off loopback, the guard takes any Host
-    /// name, since clients use the machine's own names.
-    pub fn with_http_address(self, address: SocketAddr) -> ApiState {
-        ApiState { any_host: !address.ip().is_loopback(), ..self }
+    /// Say that HTTP listens on `address`, or on a Unix socket: off loopback, the
+    /// guard takes any Host name, since clients use the machine's own names; on a
+    /// socket too, since a browser cannot reach one, and what forwards to it (a
+    /// reverse proxy) passes its own public name.
+    pub fn with_http_address(self, address: SocketAddr, unix_socket: bool) -> ApiState {
+        ApiState { any_host: unix_socket || !address.ip().is_loopback(), ..self }
     }
 
     /// Let the link check reach loopback, private and link-local addresses.
