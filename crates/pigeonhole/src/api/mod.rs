@@ -338,6 +338,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(mailhog::list))
         .routes(routes!(mailhog::search))
         .routes(routes!(mailhog::show, mailhog::delete))
+        .routes(routes!(mailhog::release))
         .routes(routes!(openapi::document))
 }
 
