@@ -26,6 +26,7 @@ PACKAGES=(
     python3-dkim python3-nacl    # the DKIM checks' tests: dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
     dnsmasq-base                 # DKIM/SPF/DMARC over DNS: a DNS server the tests start on loopback (the binary only: no system service)
     python3-boto3                # the SES API's client test: boto3's sesv2 and ses clients (tests/clients/ses_boto3.py)
+    help2man                     # the .deb: pigeonhole(1) made from `pigeonhole --help` (scripts/deb-extras.sh)
 )
 
 say() { printf '[setup] %s\n' "$*"; }
