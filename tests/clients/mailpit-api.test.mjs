@@ -489,6 +489,19 @@ describe('mailpit-api: messages, parts, views and events', () => {
     await assertRejects(ctx.mailpit.getMessageSummary(), 404, 'Message not found');
   });
 
+  // The client's own end-to-end suite does this: its afterEach sends a message
+  // without waiting for its events, then the test listens for the next `stats`
+  // and deletes everything; that `stats` must say the store is empty.
+  test('deleteMessages right after sendMessage: the next stats says Total 0', async () => {
+    await ctx.mailpit.sendMessage(SEND_REQUEST);
+    const truncate = ctx.events.waitForEvent('truncate');
+    const stats = ctx.events.waitForEvent('stats');
+    assert.equal(await ctx.mailpit.deleteMessages(), 'ok');
+    await truncate;
+    const next = await stats;
+    assert.deepEqual(next, { Type: 'stats', Data: { Total: 0, Unread: 0, Version: next.Data.Version } });
+  });
+
   test('the wildcard listener sees new and stats', async () => {
     const seen = [];
     const off = ctx.events.onEvent('*', (e) => seen.push(e.Type));

@@ -15,6 +15,9 @@ pub struct Config {
     pub smtp_addr: SocketAddr,
     /// Where the HTTP API (and UI) binds. Port 0 picks a free port.
     pub http_addr: SocketAddr,
+    /// A Unix socket for the HTTP API and UI instead of `http_addr` (`--http
+    /// unix:PATH[:MODE]`, as Mailpit's `--listen`); `None`: TCP on `http_addr`.
+    pub http_socket: Option<UnixSocket>,
     /// Folder holding the database and the TLS certificate.
     pub data_dir: PathBuf,
     pub smtp: SmtpLimits,
@@ -141,6 +144,33 @@ impl Default for HttpLimits {
     }
 }
 
+/// A Unix socket file to listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocket {
+    pub path: PathBuf,
+    /// The socket file's permission bits: who may connect (0600: only this user).
+    pub mode: u32,
+}
+
+impl UnixSocket {
+    /// Mailpit's form, `unix:PATH` or `unix:PATH:MODE` (MODE octal, e.g. `0660`;
+    /// 0600 when left out); `None` when `spec` does not start with `unix:`.
+    pub fn parse(spec: &str) -> Option<Result<UnixSocket, String>> {
+        let rest = spec.strip_prefix("unix:")?;
+        let (path, mode) = match rest.rsplit_once(':') {
+            Some((path, mode)) if (3..=4).contains(&mode.len()) && mode.bytes().all(|b| matches!(b, b'0'..=b'7')) => {
+                (path, u32::from_str_radix(mode, 8).expect("octal digits"))
+            }
+            _ => (rest, 0o600),
+        };
+        Some(if path.is_empty() {
+            Err("expected unix:PATH or unix:PATH:MODE, e.g. unix:/run/pigeonhole/http.sock:0660".to_string())
+        } else {
+            Ok(UnixSocket { path: PathBuf::from(path), mode })
+        })
+    }
+}
+
 /// Where SMTP listens unless told otherwise.
 pub const DEFAULT_SMTP_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1025));
 /// Where HTTP (UI and API) listens unless told otherwise.
@@ -223,6 +253,9 @@ pub struct StoreConfig {
     /// Keep at most this many bytes of raw messages (uncompressed size); the oldest
     /// are pruned.
     pub max_total_size: u64,
+    /// Delete messages received longer ago than this (`--max-age`), at start and
+    /// then every minute at most; `None`: messages are kept whatever their age.
+    pub max_age: Option<Duration>,
     /// Messages waiting for the writer; when full, SMTP answers 451 4.3.0.
     pub queue_capacity: usize,
     /// Bytes of messages waiting for the writer (being prepared or queued); past
@@ -279,6 +312,7 @@ impl Default for StoreConfig {
         StoreConfig {
             max_messages: 50_000,
             max_total_size: 4 * 1024 * 1024 * 1024,
+            max_age: None,
             queue_capacity: 1024,
             max_queued_bytes: 256 * 1024 * 1024,
             max_batch: 256,
@@ -302,6 +336,7 @@ impl Config {
         Config {
             smtp_addr: DEFAULT_SMTP_ADDR,
             http_addr: DEFAULT_HTTP_ADDR,
+            http_socket: None,
             data_dir,
             smtp: SmtpLimits::default(),
             store: StoreConfig::default(),
@@ -324,6 +359,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     /// Mailpit's values for `--enable-prometheus`, as its Go listener takes them.
@@ -338,5 +375,19 @@ mod tests {
         assert_eq!(Prometheus::parse("[::1]:9090"), Ok(Prometheus::Listen("[::1]:9090".parse().unwrap())));
         assert!(Prometheus::parse("yes").is_err());
         assert!(Prometheus::parse("9090").is_err());
+    }
+
+    #[test]
+    fn unix_socket_specs() {
+        let socket = |path: &str, mode| Some(Ok(UnixSocket { path: PathBuf::from(path), mode }));
+        assert_eq!(UnixSocket::parse("unix:/run/ph.sock"), socket("/run/ph.sock", 0o600));
+        assert_eq!(UnixSocket::parse("unix:/run/ph.sock:0660"), socket("/run/ph.sock", 0o660));
+        assert_eq!(UnixSocket::parse("unix:/run/ph.sock:666"), socket("/run/ph.sock", 0o666));
+        // Not a mode: part of the path.
+        assert_eq!(UnixSocket::parse("unix:/tmp/a:b.sock"), socket("/tmp/a:b.sock", 0o600));
+        assert_eq!(UnixSocket::parse("unix:/tmp/x:0800"), socket("/tmp/x:0800", 0o600));
+        assert!(matches!(UnixSocket::parse("unix:"), Some(Err(_))));
+        assert!(matches!(UnixSocket::parse("unix::0600"), Some(Err(_))));
+        assert_eq!(UnixSocket::parse("127.0.0.1:8025"), None);
     }
 }

@@ -7,6 +7,10 @@
 //! Shutdown runs the other way: stop accepting SMTP, let sessions finish within the
 //! grace period, stop HTTP and the webhook workers (deliveries in flight are
 //! abandoned), then flush and close the store's writer.
+//!
+//! HTTP listens on TCP, or on a Unix socket (`Config::http_socket`): a stale socket
+//! file (nobody accepts on it) is replaced, anything else at its path is refused,
+//! and the file is removed when the engine stops or fails to start.
 
 use std::fs;
 use std::io;
@@ -15,12 +19,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
-use crate::config::{Config, Prometheus};
+use crate::config::{Config, Prometheus, UnixSocket};
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::mcp;
 use crate::model::event::{self, EventSender};
@@ -43,6 +47,8 @@ pub enum StartError {
     AddressInUse { what: &'static str, addr: SocketAddr, flag: &'static str },
     #[error("cannot listen for {what} on {addr}: {source}; choose another address with {flag}")]
     Bind { what: &'static str, addr: SocketAddr, flag: &'static str, source: io::Error },
+    #[error("cannot listen for HTTP on unix:{path}: {reason}; choose another path with --http unix:PATH")]
+    BindSocket { path: PathBuf, reason: String },
     #[error("cannot use the data folder {path}: {source}; make it writable or choose another with --data")]
     DataDir { path: PathBuf, source: io::Error },
     #[error(
@@ -77,6 +83,8 @@ pub struct Engine {
     http_addr: SocketAddr,
     /// Where the metrics listener of its own is bound, if there is one.
     metrics_addr: Option<SocketAddr>,
+    /// The Unix socket HTTP listens on instead of `http_addr`; removed on drop.
+    http_socket: Option<SocketFile>,
     store: Store,
     events: EventSender,
     shutdown: watch::Sender<bool>,
@@ -100,10 +108,13 @@ impl Engine {
             ),
             None => None,
         };
-        if auth.is_none() && !config.http_addr.ip().is_loopback() && !config.http_allow_unauthenticated {
+        // A Unix socket is reached by who may open its file (its mode), never by
+        // the network, so it is as private as loopback.
+        let private_http = config.http_socket.is_some() || config.http_addr.ip().is_loopback();
+        if auth.is_none() && !private_http && !config.http_allow_unauthenticated {
             return Err(StartError::OpenHttp { addr: config.http_addr });
         }
-        match (&config.ui_auth_file, config.http_addr.ip().is_loopback()) {
+        match (&config.ui_auth_file, private_http) {
             (Some(path), _) => tracing::info!("the web UI and API ask for a user of {}", path.display()),
             (None, false) => tracing::warn!(
                 "HTTP on {} is open to anyone who reaches it (--http-allow-unauthenticated)",
@@ -124,9 +135,15 @@ impl Engine {
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
             .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
-        let http_socket = bind("HTTP", config.http_addr, "--http").await?;
+        let http_listener = match &config.http_socket {
+            Some(socket) => HttpListener::Unix(bind_unix(socket)?),
+            None => HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?),
+        };
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
-        let http_addr = local_addr(&http_socket, "HTTP", "--http")?;
+        let http_addr = match &http_listener {
+            HttpListener::Tcp(socket) => local_addr(socket, "HTTP", "--http")?,
+            HttpListener::Unix(_) => config.http_addr,
+        };
         let metrics_socket = match config.prometheus {
             Prometheus::Listen(addr) => Some(bind("metrics", addr, "--enable-prometheus").await?),
             Prometheus::Off | Prometheus::Http => None,
@@ -146,7 +163,12 @@ impl Engine {
                 .expect("opening the store panicked")?
         };
 
-        let webhooks = Webhooks::start(&config.data_dir, &format!("http://{http_addr}"), &config.message_webhooks)?;
+        let base_url = match &http_listener {
+            HttpListener::Tcp(_) => format!("http://{http_addr}"),
+            // Reached through whatever forwards to the socket; its name is unknown.
+            HttpListener::Unix(_) => "http://localhost".to_string(),
+        };
+        let webhooks = Webhooks::start(&config.data_dir, &base_url, &config.message_webhooks)?;
         // Subscribed before the listener starts: no message misses its webhooks.
         webhooks.watch(store.clone(), events.subscribe());
 
@@ -169,7 +191,7 @@ impl Engine {
             .with_effects(effects.clone())
             .with_auth(auth)
             .with_provider_keys(provider_keys)
-            .with_http_address(http_addr)
+            .with_http_address(http_addr, http_listener.is_unix())
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
             .with_authentication(verifier)
@@ -208,16 +230,26 @@ impl Engine {
         });
         let router = mcp::api_router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
+        let (http_listener, http_socket) = match http_listener {
+            HttpListener::Tcp(socket) => (Ok(socket), None),
+            HttpListener::Unix((socket, file)) => (Err(socket), Some(file)),
+        };
         let http_task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = http_shutdown.wait_for(|&stop| stop).await;
                 // Graceful shutdown does not wait for WebSockets; tell them to go.
                 api_state.close_streams();
             };
-            if let Err(err) = axum::serve(http_socket, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stopped)
-                .await
-            {
+            let served = match http_listener {
+                Ok(tcp) => {
+                    axum::serve(tcp, router.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+                // No peer address to record: the send APIs do without.
+                Err(unix) => axum::serve(unix, router.into_make_service()).with_graceful_shutdown(stopped).await,
+            };
+            if let Err(err) = served {
                 tracing::error!("http server failed: {err}");
             }
         });
@@ -226,6 +258,7 @@ impl Engine {
             smtp_addr,
             http_addr,
             metrics_addr,
+            http_socket,
             store,
             events,
             shutdown,
@@ -258,13 +291,22 @@ impl Engine {
     pub fn announce(&self) {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "smtp listening on {}", self.smtp_addr);
-        let _ = writeln!(stdout, "http listening on {}", self.http_addr);
+        match &self.http_socket {
+            Some(socket) => {
+                let _ = writeln!(stdout, "http listening on unix:{}", socket.0.display());
+            }
+            None => {
+                let _ = writeln!(stdout, "http listening on {}", self.http_addr);
+            }
+        }
         if let Some(addr) = self.metrics_addr {
             let _ = writeln!(stdout, "metrics listening on {addr}");
         }
         let _ = stdout.flush();
         drop(stdout);
-        tracing::info!("web UI at http://{}/", self.http_addr);
+        if self.http_socket.is_none() {
+            tracing::info!("web UI at http://{}/", self.http_addr);
+        }
     }
 
     /// The address SMTP listens on (with the real port when 0 was asked for).
@@ -278,7 +320,8 @@ impl Engine {
         self.metrics_addr
     }
 
-    /// The address the HTTP API listens on.
+    /// The address the HTTP API listens on (with HTTP on a Unix socket, the
+    /// configured TCP address, which nothing listens on).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
     }
@@ -319,6 +362,51 @@ async fn bind(what: &'static str, addr: SocketAddr, flag: &'static str) -> Resul
         io::ErrorKind::AddrInUse => StartError::AddressInUse { what, addr, flag },
         _ => StartError::Bind { what, addr, flag, source },
     })
+}
+
+/// HTTP's listener: TCP, or a Unix socket with its file.
+enum HttpListener {
+    Tcp(TcpListener),
+    Unix((UnixListener, SocketFile)),
+}
+
+impl HttpListener {
+    fn is_unix(&self) -> bool {
+        matches!(self, HttpListener::Unix(_))
+    }
+}
+
+/// A socket file this engine made; removed when dropped (shutdown, or a start
+/// that failed after binding it).
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Listen on `socket.path` with `socket.mode`. A socket file there that nobody
+/// accepts on is what a killed engine leaves: it is replaced. A live socket, or
+/// anything that is not a socket, is left alone and refused.
+fn bind_unix(socket: &UnixSocket) -> Result<(UnixListener, SocketFile), StartError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let fail = |reason: String| StartError::BindSocket { path: socket.path.clone(), reason };
+    match fs::symlink_metadata(&socket.path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(&socket.path).is_ok() {
+                return Err(fail("another program is listening on it".into()));
+            }
+            fs::remove_file(&socket.path).map_err(|e| fail(format!("cannot replace the stale socket: {e}")))?;
+        }
+        Ok(_) => return Err(fail("the path exists and is not a socket".into())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    let listener = UnixListener::bind(&socket.path).map_err(|e| fail(e.to_string()))?;
+    let file = SocketFile(socket.path.clone());
+    fs::set_permissions(&socket.path, fs::Permissions::from_mode(socket.mode)).map_err(|e| fail(e.to_string()))?;
+    Ok((listener, file))
 }
 
 fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> Result<SocketAddr, StartError> {

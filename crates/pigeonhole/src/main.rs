@@ -9,8 +9,10 @@
 //! http listening on 127.0.0.1:8025
 //! ```
 //!
-//! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`
-//! and `delete` talk to a running server over HTTP, `sendmail` delivers stdin to its
+//! (`http listening on unix:PATH` with `--http unix:PATH`.)
+//!
+//! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`,
+//! `delete` and `readyz` talk to a running server over HTTP, `sendmail` delivers stdin to its
 //! SMTP listener; `mcp` is the MCP server for coding agents on stdin/stdout, over a
 //! running server's HTTP API ([`pigeonhole::mcp`]). Run under the name `sendmail` (a symlink), the binary is
 //! `pigeonhole sendmail`.
@@ -24,7 +26,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
     CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, Prometheus, RelayConfig, SmtpLimits,
-    StoreConfig, TagRules, env,
+    StoreConfig, TagRules, UnixSocket, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -52,6 +54,8 @@ enum Command {
     Get(cli::client::GetArgs),
     /// Delete the given messages, or all of them.
     Delete(cli::client::DeleteArgs),
+    /// Exit 0 when the server is ready (GET /readyz answers 200), else 1: a container's health check.
+    Readyz(cli::client::ReadyzArgs),
     /// Check a message (headers, MIME, authentication, deliverability, HTML, links, accessibility); exit 1 when a check fails at --fail-on.
     Check(cli::check::CheckArgs),
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
@@ -79,9 +83,9 @@ struct ServeArgs {
     smtp: SocketAddr,
     #[command(flatten)]
     tags: TagArgs,
-    /// HTTP (UI and API) listen address (port 0 picks a free port).
-    #[arg(long, env = env::HTTP, default_value_t = DEFAULT_HTTP_ADDR)]
-    http: SocketAddr,
+    /// HTTP (UI and API) listen address (port 0 picks a free port), or a Unix socket: unix:PATH[:MODE] (MODE octal, 0600 by default).
+    #[arg(long, env = env::HTTP, default_value_t = HttpListen::Tcp(DEFAULT_HTTP_ADDR), value_parser = HttpListen::parse)]
+    http: HttpListen,
     /// Data folder [default: $XDG_DATA_HOME/pigeonhole].
     #[arg(long, env = env::DATA)]
     data: Option<PathBuf>,
@@ -94,6 +98,9 @@ struct ServeArgs {
     /// Keep at most this many bytes of messages (their raw size); the oldest are deleted.
     #[arg(long, env = "PIGEONHOLE_MAX_STORE_BYTES", default_value_t = StoreConfig::default().max_total_size)]
     max_store_bytes: u64,
+    /// Delete messages older than this, in hours or days (Mailpit's format: 12h, 7d) [default: no age limit].
+    #[arg(long, env = "PIGEONHOLE_MAX_AGE", value_name = "AGE", value_parser = parse_max_age)]
+    max_age: Option<Duration>,
     /// Seconds to wait for the next SMTP command (or message bytes) before closing.
     #[arg(long, env = "PIGEONHOLE_COMMAND_TIMEOUT", default_value_t = SmtpLimits::default().command_timeout.as_secs())]
     command_timeout: u64,
@@ -228,6 +235,33 @@ impl RelayArgs {
     }
 }
 
+/// `--http`: a TCP address, or Mailpit's `unix:PATH[:MODE]`.
+#[derive(Clone)]
+enum HttpListen {
+    Tcp(SocketAddr),
+    Unix(UnixSocket),
+}
+
+impl HttpListen {
+    fn parse(value: &str) -> Result<HttpListen, String> {
+        match UnixSocket::parse(value) {
+            Some(socket) => socket.map(HttpListen::Unix),
+            None => value.parse().map(HttpListen::Tcp).map_err(|_| {
+                "expected an address like 127.0.0.1:8025, or unix:PATH[:MODE] for a Unix socket".to_string()
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for HttpListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpListen::Tcp(addr) => addr.fmt(f),
+            HttpListen::Unix(socket) => write!(f, "unix:{}:{:04o}", socket.path.display(), socket.mode),
+        }
+    }
+}
+
 fn recipient_pattern(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|err| format!("not a regular expression: {err}"))
 }
@@ -239,6 +273,24 @@ fn parse_dns_server(server: &str) -> Result<SocketAddr, String> {
         .parse::<SocketAddr>()
         .or_else(|_| server.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
         .map_err(|_| "expected an IP address with an optional port, e.g. 127.0.0.1:5353 or 192.0.2.53".to_string())
+}
+
+/// Mailpit's `--max-age`: a positive whole number of hours (`h`) or days (`d`).
+fn parse_max_age(age: &str) -> Result<Duration, String> {
+    let of = |seconds_per_unit: u64| {
+        age[..age.len() - 1]
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .and_then(|n| n.checked_mul(seconds_per_unit))
+            .map(Duration::from_secs)
+    };
+    let parsed = match age.as_bytes().last() {
+        Some(b'h') => of(3600),
+        Some(b'd') => of(24 * 3600),
+        _ => None,
+    };
+    parsed.ok_or_else(|| "expected a number of hours or days, e.g. 12h or 7d".to_string())
 }
 
 fn parse_host_port(address: &str) -> Result<String, String> {
@@ -263,6 +315,7 @@ fn main() -> ExitCode {
         Command::List(args) => cli::finish(cli::client::list(args)),
         Command::Get(args) => cli::finish(cli::client::get(args)),
         Command::Delete(args) => cli::finish(cli::client::delete(args)),
+        Command::Readyz(args) => cli::finish(cli::client::readyz(args)),
         Command::Check(args) => cli::finish(cli::check::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
         Command::Mcp(args) => {
@@ -320,7 +373,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let mut config = Config::new(data_dir);
     config.smtp_addr = args.smtp;
-    config.http_addr = args.http;
+    match args.http {
+        HttpListen::Tcp(addr) => config.http_addr = addr,
+        HttpListen::Unix(socket) => config.http_socket = Some(socket),
+    }
     config.prometheus = args.enable_prometheus;
     config.smtp.max_message_size = args.max_message_size;
     config.smtp.command_timeout = Duration::from_secs(args.command_timeout);
@@ -329,6 +385,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.store.tags = args.tags.rules();
     config.store.max_messages = args.max_messages;
     config.store.max_total_size = args.max_store_bytes;
+    config.store.max_age = args.max_age;
     config.store.fsync = args.fsync;
     config.allow_local_link_check = args.allow_local_link_check;
     config.spamassassin = args.enable_spamassassin;

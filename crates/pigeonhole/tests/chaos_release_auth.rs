@@ -234,6 +234,7 @@ fn basic_auth_guards_the_ui_the_api_and_the_event_stream() {
     assert_eq!(get_as(&server, "/api/v1/openapi.json", Some(("bob", "plain-password"))).status(), 200);
     assert_eq!(get_as(&server, "/", Some(("alice", "s3cret"))).status(), 200);
     assert_eq!(get_as(&server, "/livez", None).status(), 200, "health checks stay open");
+    assert_eq!(get_as(&server, "/readyz", None).status(), 200, "health checks stay open");
 
     // The send API stores the user as the message's Username, as Mailpit does.
     let sent = server

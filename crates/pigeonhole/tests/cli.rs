@@ -372,3 +372,38 @@ fn check_gates_on_the_report() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("pigeonhole serve"), "{}", text(&out.stderr));
 }
+
+/// `serve --max-age` takes Mailpit's hours or days; anything else stops it before
+/// it starts, with a usage error that names the flag and the format.
+#[test]
+fn serve_max_age_takes_hours_or_days() {
+    for bad in ["7", "7w", "0d", "1.5d", "12 h", "h"] {
+        let out = run(pigeonhole(None, &["serve", "--max-age", bad]), b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--max-age") && stderr.contains("12h or 7d"), "{bad}: {stderr}");
+    }
+    for good in ["12h", "7d"] {
+        let server = Server::start_with(&["--max-age", good]);
+        assert_eq!(server.total(), 0, "{good}");
+    }
+}
+
+/// `readyz`, a container's health check: exit 0 against a running server, 1 (never
+/// 2, which Docker reserves) with one line naming the URL when nothing answers.
+#[test]
+fn readyz_exits_0_when_ready_and_1_otherwise() {
+    let server = Server::start();
+    let out = run(pigeonhole(Some(&server), &["readyz"]), b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
+    let url = format!("http://127.0.0.1:{}", dead_port());
+    for args in [vec!["readyz", "--url", &url], vec!["readyz", "--url", "ftp://127.0.0.1:1"]] {
+        let out = run(pigeonhole(None, &args), b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains(args[2]), "{args:?}: {stderr}");
+    }
+}

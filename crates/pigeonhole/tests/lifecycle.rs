@@ -275,3 +275,67 @@ fn database_from_newer_version_is_refused_untouched() {
     assert_one_line_error(&out.stderr, &db.display().to_string());
     assert_same_bytes(&before, &std::fs::read(&db).unwrap(), "database file after the refused start");
 }
+
+/// One HTTP/1.1 GET over the Unix socket at `path`: the status line and the body.
+fn get_over_socket(path: &Path, uri: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut socket = std::os::unix::net::UnixStream::connect(path).unwrap();
+    socket.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    // The Host curl --unix-socket sends.
+    write!(socket, "GET {uri} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// `--http unix:PATH:MODE`: the UI and API on a Unix socket with that mode, the
+/// listening line naming it; a stale socket file (a killed engine's) is replaced,
+/// and the file is gone after SIGTERM. A path that is anything but a socket is
+/// refused and left as it was.
+#[test]
+fn http_on_a_unix_socket() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("http.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // a stale socket file
+    let mut cmd = serve_command();
+    cmd.args(["--smtp", "127.0.0.1:0", "--http", &format!("unix:{}:0660", path.display())])
+        .arg("--data")
+        .arg(tmp.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let announced: Vec<String> = lines.map_while(Result::ok).take(2).collect();
+    assert_eq!(
+        announced.get(1).map(String::as_str),
+        Some(format!("http listening on unix:{}", path.display()).as_str())
+    );
+
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(get_over_socket(&path, "/readyz"), ("HTTP/1.1 200 OK".to_string(), "ok".to_string()));
+    let (status, body) = get_over_socket(&path, "/api/v1/messages");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("\"total\":0"), "{body}");
+
+    signal(child.id(), "TERM");
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("no exit within 30 s of SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(!path.exists(), "the socket file outlived the engine");
+
+    std::fs::write(&path, b"not a socket").unwrap();
+    let mut cmd = serve_command();
+    cmd.args(["--smtp", "127.0.0.1:0", "--http", &format!("unix:{}", path.display())])
+        .arg("--data")
+        .arg(tmp.path().join("data"));
+    let out = run_to_exit(cmd, Duration::from_secs(30));
+    assert!(!out.status.success(), "started on a regular file: {}", out.status);
+    assert_one_line_error(&out.stderr, &path.display().to_string());
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+}

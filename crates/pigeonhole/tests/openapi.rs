@@ -253,6 +253,7 @@ fn openapi_document_matches_the_server() {
     // Every operation, for real.
     let mut c = Checker { server: &server, doc: &doc, checked: BTreeSet::new() };
     c.get("/livez");
+    c.get("/readyz");
     c.get("/api/v1/openapi.json");
     c.get("/api/v1/info");
     c.get("/api/v1/webui");
@@ -303,6 +304,8 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v2/search?kind=to&query=bob");
     c.get("/api/v2/search?kind=nope&query=bob");
     c.get(&format!("/api/v1/messages/{id}"));
+    // No relay configured: the documented 400.
+    c.json(Method::POST, &format!("/api/v1/messages/{id}/release"), json!({"Email": "bob@example.test"}));
     c.json(Method::PUT, "/api/v1/messages", json!({"IDs": [id], "Read": true}));
     c.json(Method::PUT, "/api/v1/messages", json!({"IDs": [id], "Search": "x"}));
     c.json(Method::PUT, "/api/v1/tags", json!({"IDs": [id], "Tags": ["first", "second"]}));

@@ -2,7 +2,7 @@
 //! does it (`serve --ui-auth-file FILE`): a request without the right `Authorization:
 //! Basic …` gets 401 with `WWW-Authenticate: Basic realm="Login"`, so a browser asks
 //! for a user and password once and sends them with every later request, the
-//! WebSocket's included. `/livez` stays open for health checks. The user a request
+//! WebSocket's included. `/livez` and `/readyz` stay open for health checks. The user a request
 //! came with is handed on ([`AuthenticatedUser`]): the send API stores it as the
 //! message's `Username`, as Mailpit does.
 //!
@@ -110,14 +110,14 @@ impl Credentials {
 pub struct AuthenticatedUser(pub String);
 
 /// The middleware: let the request through with valid credentials (or when no
-/// file is configured, or for `/livez`), else answer 401.
+/// file is configured, or for `/livez` and `/readyz`), else answer 401.
 pub async fn check(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let Some(credentials) = state.auth.clone() else {
         return next.run(request).await;
     };
     // SNS's signing certificate is public, and the apps that fetch it to verify
     // a notification do not know the UI's password.
-    if matches!(request.uri().path(), "/livez" | SNS_CERTIFICATE_PATH) {
+    if matches!(request.uri().path(), "/livez" | "/readyz" | SNS_CERTIFICATE_PATH) {
         return next.run(request).await;
     }
     let Some((user, password)) = basic_credentials(&request) else {

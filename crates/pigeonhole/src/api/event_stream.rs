@@ -7,9 +7,14 @@
 //! up to a rate ([`NEW_BURST`] at once, [`NEW_PER_SECOND`] after that), and past
 //! it sends, every [`COALESCE_EVERY`], the latest `stats` and one `burst` frame
 //! for the messages it did not announce, which tells the client to reload; so a
-//! flood of 50,000 messages is a few hundred frames, not 50,000. A client too slow
-//! to keep up misses events rather than slowing ingest; it then gets a `prune`
-//! event, which tells it to reload. The server pings
+//! flood of 50,000 messages is a few hundred frames, not 50,000. `stats` frames
+//! are sent as Mailpit sends them: [`STATS_AFTER`] after the change that called for
+//! one, with the store's totals at that moment, so the changes in between share one
+//! frame and the last `stats` a client gets always describes the store after the
+//! last change (a client that listens for the next `stats` after a delete-all gets
+//! `Total: 0`, not the totals a message sent just before left in flight). A client
+//! too slow to keep up misses events rather than slowing ingest; it then gets a
+//! `prune` event, which tells it to reload. The server pings
 //! every [`PING_EVERY`], reads and discards whatever the client sends, and closes
 //! every stream with "going away" when the engine shuts down.
 //!
@@ -47,6 +52,8 @@ const NEW_BURST: f64 = 50.0;
 const NEW_PER_SECOND: f64 = 20.0;
 /// While new mail is coalesced, how often the messages held back are announced.
 const COALESCE_EVERY: Duration = Duration::from_millis(500);
+/// How long after a change its `stats` frame is sent (Mailpit's delay too).
+const STATS_AFTER: Duration = Duration::from_millis(250);
 
 /// The streams' shared state: free slots, and the shutdown signal.
 #[derive(Clone)]
@@ -114,20 +121,26 @@ async fn stream(
     };
     let mut ping = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut coalescer = Coalescer::new(Instant::now());
+    // When the `stats` that changes since the last one call for is due.
+    let mut stats_due: Option<Instant> = None;
 
     if send(&mut sink, first).await {
         'stream: loop {
             let flush_at = coalescer.deadline();
+            let stats_at = stats_due;
             let messages: Vec<Message> = tokio::select! {
                 event = events.recv() => match event {
-                    Ok(event) => coalescer.offer(event, Instant::now()).iter().map(frame).collect(),
-                    Err(RecvError::Lagged(_)) => {
-                        coalescer.offer(Event::Prune(()), Instant::now()).iter().map(frame).collect()
-                    }
+                    Ok(event) => frames(coalescer.offer(event, Instant::now()), &mut stats_due),
+                    Err(RecvError::Lagged(_)) => frames(coalescer.offer(Event::Prune(()), Instant::now()), &mut stats_due),
                     Err(RecvError::Closed) => vec![going_away("the event source closed")],
                 },
                 _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
-                    coalescer.flush().iter().map(frame).collect()
+                    frames(coalescer.flush(), &mut stats_due)
+                }
+                _ = sleep_until(stats_at.unwrap_or_else(Instant::now)), if stats_at.is_some() => {
+                    stats_due = None;
+                    // The totals now, not those the change that called for it saw.
+                    state.store.stats().map(|stats| frame(&Event::Stats(stats))).into_iter().collect()
                 }
                 _ = ping.tick() => vec![Message::Ping(Default::default())],
                 _ = closing.wait_for(|closing| *closing) => vec![going_away("server shutting down")],
@@ -147,6 +160,22 @@ async fn stream(
     }
     // Completes the closing handshake when the client started it.
     let _ = timeout(SEND_TIMEOUT, sink.close()).await;
+}
+
+/// The frames for `events`, in order, but for `stats`: each is left out and makes
+/// one due within [`STATS_AFTER`] (`stats_due`), which then carries the totals as
+/// they are when it is sent.
+fn frames(events: Vec<Event>, stats_due: &mut Option<Instant>) -> Vec<Message> {
+    let mut frames = Vec::with_capacity(events.len());
+    for event in events {
+        match event {
+            Event::Stats(_) => {
+                stats_due.get_or_insert_with(|| Instant::now() + STATS_AFTER);
+            }
+            other => frames.push(frame(&other)),
+        }
+    }
+    frames
 }
 
 /// Send one frame. `false` when the stream is over: the frame was a Close, or the

@@ -1,5 +1,5 @@
-//! About the server: `GET /api/v1/info` (Mailpit's `AppInformation`) and
-//! `GET /api/v1/webui` (Mailpit's `WebUIConfiguration`), and `GET /livez`.
+//! About the server: `GET /api/v1/info` (Mailpit's `AppInformation`),
+//! `GET /api/v1/webui` (Mailpit's `WebUIConfiguration`), `GET /livez` and `GET /readyz`.
 //!
 //! Mailpit's clients compare these objects key for key, so the structs below keep
 //! Mailpit's key sets and order exactly, including the deprecated
@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -224,6 +225,31 @@ pub async fn webui(State(state): State<ApiState>) -> Json<WebUiConfiguration> {
 )]
 pub async fn livez() -> &'static str {
     "ok"
+}
+
+/// Readiness, for health checks (`pigeonhole readyz`, a container's probe): `ok`
+/// while the engine takes mail. The HTTP server answers only once the store is
+/// open and both listeners are bound, so what is left to refuse is a full disk
+/// (SMTP answers 452: a probe should send traffic elsewhere) and shutdown. Like
+/// `/livez`, never asks for auth.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "server",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ok"),
+        (status = 503, description = "Not ready: the reason", body = String, content_type = "text/plain",
+            example = "not ready: the data folder's disk is full"),
+    )
+)]
+pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, &'static str) {
+    if *state.streams.closing().borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down")
+    } else if state.store.disk_full() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the data folder's disk is full")
+    } else {
+        (StatusCode::OK, "ok")
+    }
 }
 
 #[cfg(test)]

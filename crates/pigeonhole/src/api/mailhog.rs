@@ -1,11 +1,18 @@
 //! The part of MailHog's API that MailHog clients still in use read (cypress-mailhog
 //! and the like), so test suites written for MailHog run against Pigeonhole:
 //! `GET /api/v2/messages`, `GET /api/v2/search`, and MailHog's v1 routes for one
-//! message, `GET`/`DELETE /api/v1/messages/{ID}`.
+//! message, `GET`/`DELETE /api/v1/messages/{ID}` and `POST
+//! /api/v1/messages/{ID}/release`.
 //!
 //! MailHog's v1 `DELETE /api/v1/messages` (delete all) is Mailpit's route too and
-//! does the same; Mailpit's answer wins there (`ok` instead of an empty body, which
-//! MailHog clients do not read). MailHog's `GET /api/v1/messages` (a bare array) is
+//! does the same; Mailpit's answer wins there (`ok` instead of an empty body). The
+//! npm `mailhog` client's `deleteAll` parses that answer as JSON, so its promise
+//! rejects after everything was deleted; nothing in the request tells it from
+//! Mailpit's clients, which read the `ok`.
+//!
+//! Release goes through the relay the user configured (`--smtp-relay-host`), under
+//! Mailpit's rules, never to an SMTP server a request names: MailHog's body names
+//! one (`Host`, `Port`), which must then be that relay. MailHog's `GET /api/v1/messages` (a bare array) is
 //! not served: Mailpit's list owns that path, and no MailHog client we know reads
 //! it. Jim, MailHog's chaos monkey, is not offered: `GET /api/v2/jim` answers 404,
 //! which MailHog clients read as "Jim is off".
@@ -20,6 +27,8 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -28,9 +37,12 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
+use super::message::load;
+use super::messages::GoObject;
 use super::{ApiState, read};
 use crate::model::Envelope;
 use crate::model::{MessageId, MessagePage, MessageSummary};
+use crate::smtp::relay::Outgoing;
 use crate::store::{AddressSearch, Selection, Store, StoreError};
 
 /// Page size when `limit` is missing, not a number or not positive (MailHog's).
@@ -242,6 +254,76 @@ pub async fn delete(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath
     if let Some(id) = MessageId::parse(&id) {
         state.store.delete(Selection::Ids(vec![id])).await?;
     }
+    Ok(())
+}
+
+/// MailHog's release body (its `ReleaseConfig`); keys match case-insensitively.
+#[derive(ToSchema)]
+#[schema(as = MailHogRelease)]
+pub(super) struct ReleaseConfig {
+    /// The one recipient.
+    #[schema(rename = "Email")]
+    email: String,
+    /// The SMTP server to send through: if given, the configured relay's host.
+    #[schema(rename = "Host")]
+    host: Option<String>,
+    /// Its port (a number or a string): if given, the configured relay's port.
+    #[schema(rename = "Port", value_type = Option<String>)]
+    port: Option<serde_json::Value>,
+}
+
+/// `POST /api/v1/messages/{ID}/release`: MailHog's release, through the configured
+/// relay to `Email`; 200 with an empty body, as MailHog answers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{ID}/release",
+    tag = "mailhog",
+    params(("ID" = String, Path, description = "The message's ID")),
+    request_body = ReleaseConfig,
+    responses(
+        (status = 200, description = "Sent"),
+        (status = 400, description = "Release is off, the server named is not the relay, the recipient is not \
+            allowed, or the relay refused", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+    )
+)]
+pub async fn release(
+    State(state): State<ApiState>,
+    Ext(UrlPath(id)): Ext<UrlPath<String>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(), ApiError> {
+    let Some(relay) = state.relay.clone() else {
+        return Err(ApiError::bad_request("Message relay is not enabled")
+            .with_note("start Pigeonhole with --smtp-relay-host to release messages"));
+    };
+    let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
+    let config = ReleaseConfig {
+        email: body.param::<String>("Email")?.unwrap_or_default(),
+        host: body.param("Host")?,
+        port: body.param("Port")?,
+    };
+    let port = config.port.as_ref().map(|port| match port {
+        serde_json::Value::String(text) => text.trim().parse::<u16>().ok(),
+        other => other.as_u64().and_then(|n| u16::try_from(n).ok()),
+    });
+    if config.host.as_deref().is_some_and(|host| !host.eq_ignore_ascii_case(&relay.host))
+        || port.is_some_and(|port| port != Some(relay.port))
+    {
+        return Err(ApiError::bad_request(format!(
+            "messages are released only through the configured relay {}:{}",
+            relay.host, relay.port
+        ))
+        .with_note("leave out Host and Port, or name the server given with --smtp-relay-host"));
+    }
+    if config.email.trim().is_empty() {
+        return Err(ApiError::bad_request("no recipient: the body's Email is required"));
+    }
+    let (_, raw) = load(&state, id, None, |store, id| store.raw(id)).await?;
+    let outgoing = Outgoing::prepare(&relay, &raw, &[config.email]).map_err(ApiError::bad_request)?;
+    tokio::task::spawn_blocking(move || outgoing.send(&relay))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::bad_request)?;
     Ok(())
 }
 

@@ -34,7 +34,7 @@
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
-//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez`
+//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez` and `/readyz`
 //!   and the provider APIs ([`crate::providers`], merged into [`router`]), which
 //!   check their provider's own credential.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
@@ -219,7 +219,7 @@ impl ApiState {
         ApiState { simulation, providers, rules_file: Arc::from(rules_file), ..self }
     }
 
-    /// Require these credentials for everything but `/livez`.
+    /// Require these credentials for everything but `/livez` and `/readyz`.
     pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
     }
@@ -235,10 +235,12 @@ impl ApiState {
         ApiState { providers: self.providers.clone().with_keys(keys), ..self }
     }
 
-    /// Say that HTTP listens on `address`: off loopback, the guard takes any Host
-    /// name, since clients use the machine's own names.
-    pub fn with_http_address(self, address: SocketAddr) -> ApiState {
-        ApiState { any_host: !address.ip().is_loopback(), ..self }
+    /// Say that HTTP listens on `address`, or on a Unix socket: off loopback, the
+    /// guard takes any Host name, since clients use the machine's own names; on a
+    /// socket too, since a browser cannot reach one, and what forwards to it (a
+    /// reverse proxy) passes its own public name.
+    pub fn with_http_address(self, address: SocketAddr, unix_socket: bool) -> ApiState {
+        ApiState { any_host: unix_socket || !address.ip().is_loopback(), ..self }
     }
 
     /// Let the link check reach loopback, private and link-local addresses.
@@ -336,6 +338,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         // takes POST / (merged in from the provider routes) and shares the path.
         .route("/", get(ui::serve))
         .routes(routes!(info::livez))
+        .routes(routes!(info::readyz))
         .routes(routes!(messages::list, messages::set_read, messages::delete))
         .routes(routes!(info::info))
         .routes(routes!(info::webui))
@@ -373,6 +376,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(mailhog::list))
         .routes(routes!(mailhog::search))
         .routes(routes!(mailhog::show, mailhog::delete))
+        .routes(routes!(mailhog::release))
         .routes(routes!(openapi::document))
 }
 

@@ -1,8 +1,9 @@
-//! `pigeonhole wait | list | get | delete`: one HTTP request each to a running
-//! server's API, the answer on stdout.
+//! `pigeonhole wait | list | get | delete | readyz`: one HTTP request each to a
+//! running server's API, the answer on stdout.
 //!
-//! Exit codes, for scripts: 0 done; 1 `wait` timed out (nothing matched in time);
-//! 2 anything else (server unreachable, an error answer, bad arguments).
+//! Exit codes, for scripts: 0 done; 1 `wait` timed out (nothing matched in time),
+//! or `readyz` found the server not ready; 2 anything else (server unreachable, an
+//! error answer, bad arguments).
 
 use std::io::Write;
 use std::time::Duration;
@@ -21,6 +22,12 @@ use super::Failure;
 pub const EXIT_TIMEOUT: u8 = 1;
 /// Any other failure.
 pub const EXIT_ERROR: u8 = 2;
+/// `readyz`: not ready, for whatever reason. Docker's HEALTHCHECK reads 1 as
+/// unhealthy and reserves 2, so no failure of `readyz` exits 2.
+pub const EXIT_NOT_READY: u8 = 1;
+
+/// How long `readyz` waits for the answer: a health check must not hang.
+const READYZ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a request other than `wait` may take.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,6 +43,12 @@ pub struct ServerArgs {
     /// Base URL of a running `pigeonhole serve` (its HTTP address).
     #[arg(long, env = "PIGEONHOLE_URL", default_value = "http://127.0.0.1:8025")]
     pub url: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ReadyzArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +197,16 @@ pub fn delete(args: DeleteArgs) -> Result<(), Failure> {
     }
     let response = api.send(request, "DELETE /api/v1/messages")?;
     api.ok_body(response, "DELETE /api/v1/messages")?;
+    Ok(())
+}
+
+/// Exit 0 when the server answers `GET /readyz` with 200, else 1 with the reason
+/// (Mailpit's `readyz`, for a container's health check).
+pub fn readyz(args: ReadyzArgs) -> Result<(), Failure> {
+    let not_ready = |failure: Failure| Failure { code: EXIT_NOT_READY, ..failure };
+    let api = Api::new(&args.server.url, READYZ_TIMEOUT).map_err(not_ready)?;
+    let response = api.send(api.client.get(api.url("/readyz", &[])), "GET /readyz").map_err(not_ready)?;
+    api.ok_body(response, "GET /readyz").map_err(not_ready)?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get` and `delete`
-//! talk to a running server over its HTTP API ([`client`]), and so does `check`
+//! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get`, `delete`
+//! and `readyz` talk to a running server over its HTTP API ([`client`]), and so does `check`
 //! (a message's check report, [`check`]); `sendmail` (alias `send`)
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!

@@ -49,6 +49,11 @@ const INDEX_BATCH: u64 = 1000;
 /// burst's pages, or the pages read by the count at start.
 const RELEASE_CACHE_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The longest time between two looks for messages past `max_age` (Mailpit's
+/// pruning runs every minute too). A shorter `max_age` is looked at ten times per
+/// its length, so a message outlives it by a tenth at most.
+const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Work for the writer thread.
 pub(super) enum Command {
     Insert {
@@ -132,6 +137,22 @@ impl PublishedTotals {
 struct Retention {
     max_messages: u64,
     max_bytes: u64,
+    /// Delete messages received before this (Unix milliseconds): set only for the
+    /// commit that looks for expired messages, since finding them scans the table.
+    expire_before_ms: Option<i64>,
+}
+
+/// When to look for messages past `max_age` next.
+#[derive(Debug, Clone, Copy)]
+struct Expiry {
+    max_age: std::time::Duration,
+    next: std::time::Instant,
+}
+
+impl Expiry {
+    fn every(&self) -> std::time::Duration {
+        (self.max_age / 10).clamp(std::time::Duration::from_millis(10), EXPIRE_EVERY)
+    }
 }
 
 /// The result of a committed batch.
@@ -167,6 +188,8 @@ pub(super) struct Writer {
     published: std::sync::Arc<PublishedTotals>,
     counts: Totals,
     retention: Retention,
+    /// `None` when messages never expire.
+    expiry: Option<Expiry>,
     max_batch: usize,
     inbox_ids: InboxIds,
     /// Messages whose text waits in `fts_pending` (about: deletes may take some).
@@ -207,7 +230,13 @@ impl Writer {
             events,
             published,
             counts,
-            retention: Retention { max_messages: config.max_messages, max_bytes: config.max_total_size },
+            retention: Retention {
+                max_messages: config.max_messages,
+                max_bytes: config.max_total_size,
+                expire_before_ms: None,
+            },
+            // Due at once: what expired while no engine ran goes at start.
+            expiry: config.max_age.map(|max_age| Expiry { max_age, next: std::time::Instant::now() }),
             max_batch: config.max_batch.max(1),
             inbox_ids: InboxIds::default(),
             unindexed,
@@ -232,26 +261,36 @@ impl Writer {
             if self.disk.is_full() && self.disk_checked.elapsed() >= disk::RECHECK_EVERY {
                 self.recheck_disk();
             }
-            let first = if self.unindexed == 0 && self.cache_released && !self.disk.is_full() {
-                runtime.block_on(self.commands.recv())
+            if self.expiry_due() {
+                // An empty batch: its commit runs retention, which expires.
+                self.apply(Vec::new());
+            }
+            let idle_for = if self.unindexed > 0 {
+                Some(INDEX_WHEN_IDLE_FOR)
+            } else if !self.cache_released {
+                Some(RELEASE_CACHE_WHEN_IDLE_FOR.min(disk::RECHECK_EVERY))
+            } else if self.disk.is_full() {
+                Some(disk::RECHECK_EVERY)
             } else {
-                let idle_for = if self.unindexed > 0 {
-                    INDEX_WHEN_IDLE_FOR
-                } else if !self.cache_released {
-                    RELEASE_CACHE_WHEN_IDLE_FOR.min(disk::RECHECK_EVERY)
-                } else {
-                    disk::RECHECK_EVERY
-                };
-                let commands = &mut self.commands;
-                match runtime.block_on(async { tokio::time::timeout(idle_for, commands.recv()).await }) {
-                    Ok(command) => command,
-                    Err(_idle) if self.unindexed > 0 => {
-                        self.index_pending();
-                        continue;
-                    }
-                    Err(_idle) => {
-                        self.release_cache();
-                        continue;
+                None
+            };
+            let until_expiry =
+                self.expiry.map(|expiry| expiry.next.saturating_duration_since(std::time::Instant::now()));
+            let first = match idle_for.into_iter().chain(until_expiry).min() {
+                None => runtime.block_on(self.commands.recv()),
+                Some(wait) => {
+                    let commands = &mut self.commands;
+                    match runtime.block_on(async { tokio::time::timeout(wait, commands.recv()).await }) {
+                        Ok(command) => command,
+                        Err(_due) if self.expiry_due() => continue,
+                        Err(_idle) if self.unindexed > 0 => {
+                            self.index_pending();
+                            continue;
+                        }
+                        Err(_idle) => {
+                            self.release_cache();
+                            continue;
+                        }
                     }
                 }
             };
@@ -326,8 +365,23 @@ impl Writer {
         }
     }
 
+    fn expiry_due(&self) -> bool {
+        self.expiry.is_some_and(|expiry| expiry.next <= std::time::Instant::now())
+    }
+
     fn apply(&mut self, batch: Vec<Command>) {
-        match commit(&mut self.conn, self.counts, self.retention, &self.inbox_ids, &batch) {
+        let mut retention = self.retention;
+        if self.expiry_due()
+            && let Some(expiry) = &mut self.expiry
+        {
+            // Next time whether this commit succeeds or not: a failing one (a full
+            // disk) must not be retried in a loop.
+            expiry.next = std::time::Instant::now() + expiry.every();
+            let max_age_ms = i64::try_from(expiry.max_age.as_millis()).unwrap_or(i64::MAX);
+            let now_ms = super::codec::unix_ms(time::OffsetDateTime::now_utc());
+            retention.expire_before_ms = Some(now_ms.saturating_sub(max_age_ms));
+        }
+        match commit(&mut self.conn, self.counts, retention, &self.inbox_ids, &batch) {
             Ok(committed) => self.finish(batch, committed),
             Err(error) if batch.len() > 1 && concerns_one_command(&error) => {
                 // One bad command must not fail the others in its group.
@@ -356,8 +410,11 @@ impl Writer {
     }
 
     fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
-        // A write went through: whatever was full has room.
-        self.disk.set_full(false, &self.events);
+        // A write went through: whatever was full has room. (A look for expired
+        // messages that found none wrote nothing, and proves nothing.)
+        if !batch.is_empty() || !committed.events.is_empty() {
+            self.disk.set_full(false, &self.events);
+        }
         self.counts = committed.counts;
         self.inbox_ids.remember(committed.inboxes_seen);
         self.published.publish(committed.counts);
@@ -611,9 +668,23 @@ fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<MessageId> {
         .collect()
 }
 
-/// Delete the oldest messages until both limits hold; how many went. Walks the
-/// oldest rows only as far as needed, so a batch within the limits costs nothing.
+/// Delete the messages received before `expire_before_ms`, if set, then the oldest
+/// until both limits hold; how many went. Walks the oldest rows only as far as
+/// needed, so a batch within the limits costs nothing.
 fn prune(tx: &Transaction<'_>, counts: &mut Totals, retention: Retention) -> rusqlite::Result<usize> {
+    let expired = match retention.expire_before_ms {
+        // A scan (received_ms has no index), once a minute at most.
+        Some(cutoff) => {
+            let older = Condition { sql: "m.received_ms < ?".into(), params: vec![Value::Integer(cutoff)] };
+            forget(counts, delete(tx, &older)?).len()
+        }
+        None => 0,
+    };
+    Ok(expired + prune_to_limits(tx, counts, retention)?)
+}
+
+/// Delete the oldest messages until both limits hold; how many went.
+fn prune_to_limits(tx: &Transaction<'_>, counts: &mut Totals, retention: Retention) -> rusqlite::Result<usize> {
     let excess_messages = counts.total.saturating_sub(retention.max_messages);
     let excess_bytes = counts.bytes.saturating_sub(retention.max_bytes);
     if excess_messages == 0 && excess_bytes == 0 {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -65,5 +66,45 @@ async fn event_stream() {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE),
         other => panic!("a stream opened after shutdown: {other:?}"),
     }
+    server.abort();
+}
+
+/// After a delete-all, the next `stats` a client gets says the store is empty,
+/// even when a message was stored just before it and that message's `stats` was
+/// still to be sent: Mailpit's clients wait for "the next `stats`" after the
+/// delete, and Mailpit computes each one when it sends it. (The delete follows
+/// the message within milliseconds; the stream waits 250 ms before a `stats`.)
+#[tokio::test]
+async fn the_stats_after_delete_all_describe_the_empty_store() {
+    let api = Api::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, api.router.clone()).into_future());
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/events")).await.unwrap();
+    let mut next_event = async move || -> Value {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("no frame in 10 s") {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("stream ended: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(next_event().await["Type"], "stats", "the first frame");
+
+    api.submit(&plain("Just before"), None).await;
+    let deleted = api.request(Method::DELETE, "/api/v1/messages", Body::empty(), &[]).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+
+    let mut seen = Vec::new();
+    while !seen.contains(&"truncate".to_string()) || !seen.last().is_some_and(|last: &String| last.starts_with("stats"))
+    {
+        let event = next_event().await;
+        seen.push(match event["Type"].as_str().unwrap() {
+            "stats" => format!("stats {}/{}", event["Data"]["Total"], event["Data"]["Unread"]),
+            other => other.to_string(),
+        });
+    }
+    assert_eq!(seen, ["new", "truncate", "stats 0/0"]);
     server.abort();
 }

@@ -1,4 +1,4 @@
-//! /livez, /api/v1/info and /api/v1/webui (info.rs).
+//! /livez, /readyz, /api/v1/info and /api/v1/webui (info.rs).
 
 use axum::http::StatusCode;
 
@@ -11,6 +11,19 @@ async fn livez() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(&answer.body[..], b"ok");
     assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+}
+
+/// Ready once the router serves (the engine opened the store and bound both
+/// listeners first); not ready from the moment shutdown starts.
+#[tokio::test]
+async fn readyz_until_shutdown() {
+    let api = Api::new().await;
+    let answer = api.get("/readyz").await;
+    assert_eq!((answer.status, &answer.body[..]), (StatusCode::OK, &b"ok"[..]));
+    api.state.close_streams();
+    let answer = api.get("/readyz").await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(&answer.body[..], b"not ready: shutting down");
 }
 
 #[tokio::test]
