@@ -84,17 +84,17 @@ impl Noise {
 
 fn bulk_message(n: usize, noise: &mut Noise) -> Vec<u8> {
     let mut body = String::with_capacity(2100);
-    let mut line = 0;
+    let mut line = 0u32;
     while body.len() < 2048 {
         let word = WORDS[(noise.next() % WORDS.len() as u64) as usize];
-        if noise.next() % 8 == 0 {
+        if noise.next().is_multiple_of(8) {
             body.push_str(&format!("{word}{} ", noise.next() % 100_000));
         } else {
             body.push_str(word);
             body.push(' ');
         }
         line += 1;
-        if line % 12 == 0 {
+        if line.is_multiple_of(12) {
             body.push_str("\r\n");
         }
     }
