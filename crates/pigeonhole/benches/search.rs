@@ -169,7 +169,9 @@ fn main() {
     let dir = std::env::var_os("SEARCH_BENCH_DIR").map_or_else(|| temporary.path().to_owned(), Into::into);
     let existing = dir.join(pigeonhole::store::DATABASE_FILE).exists();
     let started = Instant::now();
-    let store = Store::open(&dir, StoreConfig::default(), event::channel()).unwrap();
+    // Room for them all, as the UI bench starts its engine with --max-messages.
+    let config = StoreConfig { max_messages: messages as u64 + NEEDLES as u64 + 1000, ..StoreConfig::default() };
+    let store = Store::open(&dir, config, event::channel()).unwrap();
     if existing {
         println!("opened an existing mailbox in {:.1} s", started.elapsed().as_secs_f64());
         let started = Instant::now();
