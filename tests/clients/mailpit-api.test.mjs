@@ -366,6 +366,26 @@ describe('mailpit-api: messages, parts, views and events', () => {
     await assertRejects(ctx.mailpit.searchMessages({ query: '' }), 400, 'no search query');
   });
 
+  test('searchMessages and deleteMessagesBySearch with tz: dates read in that zone, 400 for an unknown one', async () => {
+    // An hour ago, as a wall clock in Kiritimati (UTC+14) reads it: in UTC that
+    // time is still 13 hours ahead, so only the tz makes it the past.
+    const zone = 'Pacific/Kiritimati';
+    const parts = Object.fromEntries(
+      new Intl.DateTimeFormat('en-CA', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+        .formatToParts(new Date(Date.now() - 3600_000))
+        .map((p) => [p.type, p.value]),
+    );
+    const query = `after:"${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}"`;
+    const all = (await ctx.mailpit.listMessages()).total;
+    assert.ok(all > 0);
+    assert.equal((await ctx.mailpit.searchMessages({ query, tz: zone })).messages_count, all);
+    assert.equal((await ctx.mailpit.searchMessages({ query })).messages_count, 0);
+    await assertRejects(ctx.mailpit.searchMessages({ query, tz: 'Nowhere/AtAll' }), 400, 'unknown time zone');
+    await assertRejects(ctx.mailpit.deleteMessagesBySearch({ query, tz: 'Nowhere/AtAll' }), 400, 'unknown time zone');
+    assert.equal(await ctx.mailpit.deleteMessagesBySearch({ query }), 'ok');
+    assert.equal((await ctx.mailpit.listMessages()).total, all);
+  });
+
   test('waitForMessage and waitForMessages: mail that arrives while waiting', async () => {
     const waiting = ctx.mailpit.waitForMessage({ query: 'subject:"Arrives later"' }, { timeout: 10_000, interval: 100 });
     await sleep(300);

@@ -14,31 +14,51 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::model::{MessageId, MessagePage};
-use crate::store::Selection;
+use crate::store::{SearchQuery, Selection};
 
 /// The parameters of the list and the search, as documented (a query of only
 /// spaces is refused like a missing one).
 const QUERY: &str = "The search, in Mailpit's syntax";
 const START: &str = "How many messages to skip (newest first); 0 by default";
 const LIMIT: &str = "How many to answer; 50 when missing or 0, at most 10000";
+const TZ: &str = "The IANA time zone (`Europe/Berlin`) that `before:` and `after:` dates without an offset \
+                  are read in; UTC when missing. An unknown zone is a 400";
 
 /// Page size when `limit` is missing, zero or not a number (Mailpit's default).
 const DEFAULT_LIMIT: u64 = 50;
 /// Largest page served, whatever `limit` asks: one answer stays a few MB at most.
 const MAX_LIMIT: u64 = 10_000;
 
-/// `start`, `limit` and `query`, read as leniently as Mailpit reads them: a value
-/// that is not a number falls back to its default instead of failing the request.
+/// `start`, `limit`, `query` and `tz`, read as leniently as Mailpit reads them: a
+/// value that is not a number falls back to its default instead of failing the
+/// request.
 #[derive(Deserialize)]
 pub struct PageQuery {
     start: Option<String>,
     limit: Option<String>,
     query: Option<String>,
+    tz: Option<String>,
 }
 
 impl PageQuery {
     fn start(&self) -> u64 {
         self.start.as_deref().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// The search query, with the time zone its dates are read in; an empty query
+    /// or an unknown zone is a 400.
+    fn search(&self) -> Result<SearchQuery, ApiError> {
+        let query = self.query.as_deref().unwrap_or("").trim();
+        if query.is_empty() {
+            return Err(ApiError::bad_request("Error: no search query"));
+        }
+        self.zoned(query)
+    }
+
+    /// `text` with its dates read in the `tz` parameter's time zone; an unknown
+    /// zone is a 400.
+    fn zoned(&self, text: &str) -> Result<SearchQuery, ApiError> {
+        SearchQuery::in_zone(text, self.tz.as_deref().unwrap_or("")).map_err(ApiError::bad_request)
     }
 
     fn limit(&self) -> u64 {
@@ -74,10 +94,11 @@ pub async fn list(
         ("query" = String, Query, description = QUERY, pattern = r"\S"),
         ("start" = Option<u64>, Query, description = START),
         ("limit" = Option<u64>, Query, description = LIMIT),
+        ("tz" = Option<String>, Query, description = TZ),
     ),
     responses(
         (status = 200, description = "A page of matching summaries", body = MessagePage),
-        (status = 400, description = "No search query", body = ErrorBody),
+        (status = 400, description = "No search query, or an unknown time zone", body = ErrorBody),
     )
 )]
 pub async fn search(
@@ -85,11 +106,8 @@ pub async fn search(
     Ext(Query(page)): Ext<Query<PageQuery>>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let (start, limit) = (page.start(), page.limit());
-    let query = page.query.as_deref().unwrap_or("").trim().to_string();
-    if query.is_empty() {
-        return Err(ApiError::bad_request("Error: no search query"));
-    }
-    Ok(Json(read(&state, move |store| store.search(&query, start, limit)).await?))
+    let query = page.search()?;
+    Ok(Json(read(&state, move |store| store.search_in(&query, start, limit)).await?))
 }
 
 /// `DELETE /api/v1/search?query=`: delete every message matching the query. An
@@ -98,21 +116,20 @@ pub async fn search(
     delete,
     path = "/api/v1/search",
     tag = "messages",
-    params(("query" = String, Query, description = QUERY, pattern = r"\S")),
+    params(
+        ("query" = String, Query, description = QUERY, pattern = r"\S"),
+        ("tz" = Option<String>, Query, description = TZ),
+    ),
     responses(
         (status = 200, description = "Deleted", body = String, content_type = "text/plain", example = "ok"),
-        (status = 400, description = "No search query", body = ErrorBody),
+        (status = 400, description = "No search query, or an unknown time zone", body = ErrorBody),
     )
 )]
 pub async fn delete_search(
     State(state): State<ApiState>,
     Ext(Query(page)): Ext<Query<PageQuery>>,
 ) -> Result<&'static str, ApiError> {
-    let query = page.query.as_deref().unwrap_or("").trim().to_string();
-    if query.is_empty() {
-        return Err(ApiError::bad_request("Error: no search query"));
-    }
-    state.store.delete(Selection::Search(query)).await?;
+    state.store.delete(Selection::Search(page.search()?)).await?;
     Ok("ok")
 }
 
@@ -134,14 +151,16 @@ pub(super) struct SetReadParams {
     put,
     path = "/api/v1/messages",
     tag = "messages",
+    params(("tz" = Option<String>, Query, description = TZ)),
     request_body = SetReadParams,
     responses(
         (status = 200, description = "Done", body = String, content_type = "text/plain", example = "ok"),
-        (status = 400, description = "Not a JSON object, or both IDs and Search", body = ErrorBody),
+        (status = 400, description = "Not a JSON object, both IDs and Search, or an unknown time zone", body = ErrorBody),
     )
 )]
 pub async fn set_read(
     State(state): State<ApiState>,
+    Ext(Query(page)): Ext<Query<PageQuery>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
@@ -155,7 +174,7 @@ pub async fn set_read(
             return Err(ApiError::bad_request("You may specify either IDs or a search query, not both"));
         }
         (false, true) => Selection::Ids(parse_ids(&ids)),
-        (true, false) => Selection::Search(search.to_string()),
+        (true, false) => Selection::Search(page.zoned(search)?),
         (true, true) => Selection::All,
     };
     state.store.set_read(selection, mark_read).await?;

@@ -19,7 +19,7 @@ use std::path::Path;
 use futures_util::future::BoxFuture;
 
 use super::ingest::PreparedMessage;
-use super::query::{AddressSearch, Position, Selection};
+use super::query::{AddressSearch, Position, SearchQuery, Selection};
 use super::{StoreError, SubmitError};
 use crate::model::{Envelope, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
 
@@ -36,7 +36,7 @@ pub(crate) trait Backend: Send + Sync {
     /// Newest first, with Mailpit's page counts.
     fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError>;
     /// Newest first among the messages matching a Mailpit search query.
-    fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError>;
+    fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError>;
     /// Newest first among the messages with `value` in their senders or recipients.
     fn search_addresses(
         &self,

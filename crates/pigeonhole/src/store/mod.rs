@@ -51,7 +51,7 @@ pub(crate) use backend::Backend;
 pub(crate) use budget::Budget;
 pub use budget::Reservation;
 pub use error::{OpenError, StoreError, SubmitError};
-pub use query::{AddressSearch, Position, Selection};
+pub use query::{AddressSearch, Position, SearchQuery, Selection};
 pub use sqlite::DATABASE_FILE;
 use sqlite::Sqlite;
 pub use tags::TagError;
@@ -189,8 +189,14 @@ impl Store {
     /// free text, `from:`, `to:`, `cc:`, `bcc:`, `reply-to:`, `addressed:`,
     /// `subject:`, `message-id:`, `is:read`, `is:unread`, `has:attachment`,
     /// `has:inline`, `before:`, `after:`, `larger:`, `smaller:`, `inbox:`, `tag:`,
-    /// `is:tagged`; `-` or `!` negates). Dates without a time are midnight UTC.
+    /// `is:tagged`; `-` or `!` negates). Dates are read in UTC; a date without a
+    /// time is its midnight.
     pub fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        self.search_in(&SearchQuery::from(query), start, limit)
+    }
+
+    /// [`Store::search`], with dates read in the query's time zone.
+    pub fn search_in(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         self.inner.backend.search(query, start, limit)
     }
 

@@ -1,6 +1,7 @@
 //! What callers ask the store for, beyond one message by ID: a point in its history
-//! to wait after, an address search, a set of messages to change.
+//! to wait after, a search, an address search, a set of messages to change.
 
+use jiff::tz::TimeZone;
 use time::OffsetDateTime;
 
 use super::codec;
@@ -47,10 +48,42 @@ pub enum AddressSearch {
     To,
 }
 
+/// A search in Mailpit's syntax, with the time zone its `before:` and `after:`
+/// dates are read in: UTC unless one is given.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub text: String,
+    pub zone: TimeZone,
+}
+
+impl SearchQuery {
+    /// `text` with its dates read in the IANA time zone named `zone`
+    /// (`Europe/Berlin`; UTC when empty); the error says which name is unknown.
+    pub fn in_zone(text: impl Into<String>, zone: &str) -> Result<SearchQuery, String> {
+        let zone = match zone.trim() {
+            "" => TimeZone::UTC,
+            name => TimeZone::get(name).map_err(|_| format!("unknown time zone {name:?}"))?,
+        };
+        Ok(SearchQuery { text: text.into(), zone })
+    }
+}
+
+impl From<&str> for SearchQuery {
+    fn from(text: &str) -> SearchQuery {
+        SearchQuery { text: text.to_owned(), zone: TimeZone::UTC }
+    }
+}
+
+impl From<String> for SearchQuery {
+    fn from(text: String) -> SearchQuery {
+        SearchQuery { text, zone: TimeZone::UTC }
+    }
+}
+
 /// Which messages a bulk change applies to.
 #[derive(Debug, Clone)]
 pub enum Selection {
     Ids(Vec<MessageId>),
-    Search(String),
+    Search(SearchQuery),
     All,
 }

@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
-use rusqlite_migration::{M, Migrations};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, params};
+use rusqlite_migration::{HookResult, M, Migrations};
 
 use super::OpenError;
 
@@ -35,9 +35,11 @@ const READER_CACHE_KIB: i64 = -512;
 /// (40 MiB), i.e. if the background checkpointer falls behind.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(
-        r#"
+/// Every migration, oldest first.
+pub(super) fn migrations() -> Vec<M<'static>> {
+    vec![
+        M::up(
+            r#"
     -- One inbox per SMTP AUTH user name, plus the default inbox.
     CREATE TABLE inboxes (
         id         INTEGER PRIMARY KEY,
@@ -134,21 +136,72 @@ const MIGRATIONS: &[M<'static>] = &[
         DELETE FROM messages_fts WHERE rowid = old.seq;
     END;
     "#,
-    ),
-    // Mail from an email provider's HTTP API keeps the request it came in, and mail
-    // that a delivery simulation rule matched keeps what was done: JSON each, NULL
-    // for plain SMTP mail.
-    M::up(
-        r#"
+        ),
+        // Mail from an email provider's HTTP API keeps the request it came in, and mail
+        // that a delivery simulation rule matched keeps what was done: JSON each, NULL
+        // for plain SMTP mail.
+        M::up(
+            r#"
     ALTER TABLE envelopes ADD COLUMN api TEXT;
     ALTER TABLE envelopes ADD COLUMN simulation TEXT;
     "#,
-    ),
-];
+        ),
+        // Free text matches substrings, as Mailpit's search does: the index holds
+        // every three characters of the text (FTS5's trigram tokenizer), so a phrase
+        // query finds "PLUGH12" inside "xyzzyPLUGH123". A term shorter than three
+        // characters has no trigram to look up; `message_text` keeps the indexed
+        // text for those, which only a scan can match. The word index this replaces
+        // stored no text, so the hook reads every message again into `fts_pending`,
+        // and the writer indexes it from there as it does new mail.
+        M::up_with_hook(
+            r#"
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        subject, addresses, body, attachment_names,
+        content = '', contentless_delete = 1,
+        tokenize = 'trigram remove_diacritics 1'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('deletemerge', 50);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
+    CREATE TABLE message_text (
+        seq              INTEGER PRIMARY KEY REFERENCES messages(seq) ON DELETE CASCADE,
+        subject          TEXT NOT NULL,
+        addresses        TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        attachment_names TEXT NOT NULL
+    );
+    "#,
+            queue_every_message_for_indexing,
+        ),
+    ]
+}
+
+/// Put the search text of every message not already waiting into `fts_pending`,
+/// read from the stored raw message as ingest reads it.
+fn queue_every_message_for_indexing(tx: &Transaction<'_>) -> HookResult {
+    let mut raws = tx.prepare(
+        "SELECT m.seq, m.size, r.zstd FROM messages m JOIN raw r ON r.seq = m.seq
+         WHERE m.seq NOT IN (SELECT seq FROM fts_pending)",
+    )?;
+    let mut queue = tx.prepare(
+        "INSERT INTO fts_pending (seq, subject, addresses, body, attachment_names) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut rows = raws.query([])?;
+    while let Some(row) = rows.next()? {
+        let (seq, size, compressed): (i64, usize, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        // A message whose stored bytes do not decompress cannot be read anyway;
+        // it stays listed, and found by its fields (`from:`, `subject:`…).
+        let Ok(raw) = zstd::bulk::decompress(&compressed, size) else { continue };
+        let parsed = crate::mail::summarize(&raw);
+        let text = &parsed.search;
+        queue.execute(params![seq, parsed.subject, text.addresses, text.body, text.attachment_names])?;
+    }
+    Ok(())
+}
 
 /// How many migrations this build knows: the schema version it writes.
 pub(super) fn latest_version() -> usize {
-    MIGRATIONS.len()
+    migrations().len()
 }
 
 /// Open the database read-write, creating and migrating it as needed. A file that
@@ -186,7 +239,7 @@ pub(super) fn open_writer(path: &Path, fsync: bool) -> Result<Connection, OpenEr
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB).map_err(fail)?;
     // Checkpoints run on their own thread (store::checkpoint); this is the safety net.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(fail)?;
-    Migrations::from_slice(MIGRATIONS).to_latest(&mut conn).map_err(|e| match e {
+    Migrations::new(migrations()).to_latest(&mut conn).map_err(|e| match e {
         rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
         other => OpenError::Database { path: path.to_owned(), detail: other.to_string() },
     })?;
@@ -253,6 +306,6 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
-        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+        Migrations::new(migrations()).validate().unwrap();
     }
 }

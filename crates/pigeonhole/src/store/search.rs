@@ -4,17 +4,21 @@
 //! The query is split on spaces; double quotes group a phrase (and are dropped); a
 //! leading `-` or `!` negates a term; all terms must hold. Field terms (`from:`,
 //! `subject:`, …) are case-insensitive substring matches as in Mailpit. Free text
-//! goes to the FTS5 index, where it matches whole words and word prefixes ("inv"
-//! finds "invoice", "voice" does not), which is what makes it fast on 50,000
-//! messages; messages not indexed yet (the last few milliseconds' worth) are
-//! matched by substring instead. User text only ever reaches SQLite as a bound parameter; free text is
-//! additionally quoted as an FTS5 string so that FTS5 operators in it are inert.
+//! is a case-insensitive substring match too ("voice" finds "invoice"), answered
+//! by the FTS5 trigram index: a term is the phrase of its three-character
+//! sequences, which is what makes it fast on 100,000 messages. What the index
+//! cannot answer is matched with LIKE: messages not indexed yet (the last few
+//! milliseconds' worth), and terms shorter than three characters, which have no
+//! trigram (a scan of all the text, slower). `before:` and `after:` dates are read
+//! in the search's time zone. User text only ever reaches SQLite as a bound
+//! parameter; free text is additionally quoted as an FTS5 string so that FTS5
+//! operators in it are inert.
 
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
 use rusqlite::types::Value;
-use time::format_description::well_known::Rfc3339;
-use time::{Date, Month, OffsetDateTime};
 
-use super::codec::unix_ms;
 use super::{AddressSearch, Position};
 use crate::model::MessageId;
 
@@ -71,8 +75,14 @@ impl Condition {
         }
     }
 
-    /// The messages matching a Mailpit search query (an empty query matches all).
+    /// The messages matching a Mailpit search query (an empty query matches all),
+    /// its dates read in UTC.
     pub fn search(query: &str) -> Condition {
+        Condition::search_in(query, &TimeZone::UTC)
+    }
+
+    /// The messages matching a Mailpit search query, its dates read in `zone`.
+    pub fn search_in(query: &str, zone: &TimeZone) -> Condition {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
         for token in tokenize(query) {
@@ -84,7 +94,7 @@ impl Condition {
             if !term.chars().any(char::is_alphanumeric) {
                 continue;
             }
-            if let Some((sql, values)) = term_condition(term) {
+            if let Some((sql, values)) = term_condition(term, zone) {
                 clauses.push(if negated { format!("NOT ({sql})") } else { format!("({sql})") });
                 params.extend(values);
             }
@@ -120,7 +130,7 @@ fn tokenize(query: &str) -> Vec<String> {
 
 /// The condition for one (un-negated) term, or `None` when it filters nothing
 /// (an empty field value, an unparseable date).
-fn term_condition(term: &str) -> Option<(String, Vec<Value>)> {
+fn term_condition(term: &str, zone: &TimeZone) -> Option<(String, Vec<Value>)> {
     const ADDRESS_FIELDS: [(&str, &str); 5] = [
         ("from:", "m.from_addrs"),
         ("to:", "m.to_addrs"),
@@ -169,11 +179,11 @@ fn term_condition(term: &str) -> Option<(String, Vec<Value>)> {
         return Some((sql.into(), vec![]));
     }
     if let Some(value) = value_after("after:") {
-        let ms = parse_date(value)?;
+        let ms = parse_date(value, zone)?;
         return Some(("m.received_ms >= ?".into(), vec![Value::Integer(ms)]));
     }
     if let Some(value) = value_after("before:") {
-        let ms = parse_date(value)?;
+        let ms = parse_date(value, zone)?;
         return Some(("m.received_ms <= ?".into(), vec![Value::Integer(ms)]));
     }
     // A size term with a size that does not parse is searched as text, as Mailpit does.
@@ -186,17 +196,29 @@ fn term_condition(term: &str) -> Option<(String, Vec<Value>)> {
     free_text(term)
 }
 
-/// Free text: the FTS5 index, plus a substring match over the text of messages
-/// the writer has not indexed yet (see `fts_pending` in the schema), so that a
-/// message is found the moment it is acknowledged.
+/// The trigram tokenizer's unit: shorter text has nothing in the index.
+const TRIGRAM: usize = 3;
+
+/// Free text: the trigram index, plus a substring match over the text it cannot
+/// answer for. That is the text of messages the writer has not indexed yet (see
+/// `fts_pending` in the schema), so that a message is found the moment it is
+/// acknowledged; for a term shorter than a trigram, whose index lookup finds
+/// nothing (quickly), it is all the text, the indexed messages' included.
 fn free_text(term: &str) -> Option<(String, Vec<Value>)> {
-    let pending = like_pattern(term)?;
+    let pattern = like_pattern(term)?;
+    let unindexed = if term.trim().chars().count() < TRIGRAM {
+        "(SELECT seq, subject, addresses, body, attachment_names FROM message_text \
+         UNION ALL SELECT seq, subject, addresses, body, attachment_names FROM fts_pending)"
+    } else {
+        "fts_pending"
+    };
     Some((
-        "m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) \
-         OR m.seq IN (SELECT seq FROM fts_pending \
-             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) LIKE ? ESCAPE '\\')"
-            .into(),
-        vec![text(&fts_prefix_phrase(term)), Value::Text(pending)],
+        format!(
+            "m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) \
+             OR m.seq IN (SELECT seq FROM {unindexed} \
+                 WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) LIKE ? ESCAPE '\\')"
+        ),
+        vec![text(&fts_prefix_phrase(term)), Value::Text(pattern)],
     ))
 }
 
@@ -230,10 +252,12 @@ fn clean_address(value: &str) -> String {
     value.chars().filter(|c| !matches!(c, '<' | '>' | '"' | ',' | ';' | '(' | ')')).collect()
 }
 
-/// One FTS5 string (quotes doubled, so operators and column filters are inert),
-/// whose last word may be a prefix: `inv` finds "invoice", `big inv` the phrase
-/// "big invoice". FTS5 reads the query as a C string, so a NUL would end it inside
-/// the quotes ("unterminated string"): it becomes a space.
+/// One FTS5 string (quotes doubled, so operators and column filters are inert):
+/// the trigram tokenizer turns it into the phrase of its trigrams, which matches
+/// exactly where the term is a substring (`voice` finds "invoice", `big inv` finds
+/// "a big invoice"); the trailing `*` asks for the last trigram as a prefix, and
+/// a full trigram is its own only prefix. FTS5 reads the query as a C string, so
+/// a NUL would end it inside the quotes ("unterminated string"): it becomes a space.
 fn fts_prefix_phrase(term: &str) -> String {
     format!("\"{}\" *", term.replace('"', "\"\"").replace('\0', " "))
 }
@@ -242,21 +266,55 @@ fn text(value: &str) -> Value {
     Value::Text(value.to_owned())
 }
 
-/// `YYYY-MM-DD` or `YYYY/MM/DD` (midnight UTC), or an RFC 3339 time, as Unix ms.
-fn parse_date(value: &str) -> Option<i64> {
+/// Calendar dates `before:` and `after:` take, as Mailpit's date parser reads
+/// them (US order for slashes after the month: `01/04/2024` is January 4).
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%m/%d/%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+];
+
+/// Dates with a time of day and no offset.
+const DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+];
+
+/// A `before:`/`after:` value as Unix ms: a time with an offset (RFC 3339) as
+/// written; a date (midnight) or a date and time without one in `zone`;
+/// `YYYYMMDD`; Unix seconds (10 digits) or milliseconds (13 digits).
+fn parse_date(value: &str, zone: &TimeZone) -> Option<i64> {
     let value = value.trim();
-    if let Ok(time) = OffsetDateTime::parse(value, &Rfc3339) {
-        return Some(unix_ms(time));
+    if let Ok(time) = value.parse::<Timestamp>() {
+        return Some(time.as_millisecond());
     }
-    let mut parts = value.split(['-', '/']);
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() {
-        return None;
-    }
-    let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
-    Some(unix_ms(date.midnight().assume_utc()))
+    let civil = if value.bytes().all(|b| b.is_ascii_digit()) {
+        match value.len() {
+            8 => Date::strptime("%Y%m%d", value).ok()?.to_datetime(Time::midnight()),
+            10 => return Some(Timestamp::from_second(value.parse().ok()?).ok()?.as_millisecond()),
+            13 => return Some(Timestamp::from_millisecond(value.parse().ok()?).ok()?.as_millisecond()),
+            _ => return None,
+        }
+    } else if let Some(date) = DATE_FORMATS.iter().find_map(|format| Date::strptime(format, value).ok()) {
+        date.to_datetime(Time::midnight())
+    } else {
+        DATETIME_FORMATS.iter().find_map(|format| DateTime::strptime(format, value).ok())?
+    };
+    // A time a clock change skips or repeats reads as the later or earlier
+    // moment respectively (jiff's "compatible", as RFC 5545 does).
+    Some(civil.to_zoned_datetime(zone.clone()).ok()?.timestamp().as_millisecond())
 }
 
 /// Mailpit's sizes: a number with an optional K/KB/M/MB unit (1024-based).
@@ -327,14 +385,67 @@ mod tests {
 
     #[test]
     fn parses_dates_and_sizes() {
-        assert_eq!(parse_date("2024-01-02"), Some(1_704_153_600_000));
-        assert_eq!(parse_date("2024/01/02"), Some(1_704_153_600_000));
-        assert_eq!(parse_date("2024-01-02T01:00:00+01:00"), Some(1_704_153_600_000));
-        assert_eq!(parse_date("2024-02-30"), None);
+        let utc = &TimeZone::UTC;
+        assert_eq!(parse_date("2024-01-02", utc), Some(1_704_153_600_000));
+        assert_eq!(parse_date("2024/01/02", utc), Some(1_704_153_600_000));
+        assert_eq!(parse_date("2024-01-02T01:00:00+01:00", utc), Some(1_704_153_600_000));
+        assert_eq!(parse_date("2024-02-30", utc), None);
         assert_eq!(parse_size("2k"), Some(2048));
         assert_eq!(parse_size("1.5MB"), Some(1_572_864));
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("lots"), None);
         assert!(Condition::search("larger:lots").sql.starts_with("(m.seq IN (SELECT rowid FROM messages_fts"));
+    }
+
+    #[test]
+    fn reads_dates_as_mailpit_does() {
+        let utc = &TimeZone::UTC;
+        let jan_2 = Some(1_704_153_600_000);
+        for value in [
+            "2024.01.02",
+            "01/02/2024",
+            "1/2/2024",
+            "20240102",
+            "2 Jan 2024",
+            "2 January 2024",
+            "02-Jan-2024",
+            "Jan 2 2024",
+            "January 2, 2024",
+            "2024-01-02T00:00",
+            "2024-01-02 00:00:00",
+            "1704153600",
+            "1704153600000",
+        ] {
+            assert_eq!(parse_date(value, utc), jan_2, "{value}");
+        }
+        assert_eq!(parse_date("2024-01-02 10:30", utc), Some(1_704_153_600_000 + 37_800_000));
+        for value in ["", "13/01/2024", "2024-1", "tomorrow", "123", "2024-01-02T25:00"] {
+            assert_eq!(parse_date(value, utc), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn reads_dates_in_the_search_time_zone() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        // Midnight in Berlin: 23:00 UTC the day before in winter, 22:00 in summer.
+        assert_eq!(parse_date("2024-01-02", &berlin), Some(1_704_153_600_000 - 3_600_000));
+        assert_eq!(parse_date("2024-07-02", &berlin), Some(1_719_878_400_000 - 7_200_000));
+        // An explicit offset wins over the zone.
+        assert_eq!(parse_date("2024-01-02T00:00:00Z", &berlin), Some(1_704_153_600_000));
+        // A time in the spring-forward gap reads as the moment after it.
+        assert_eq!(parse_date("2024-03-31 02:30", &berlin), parse_date("2024-03-31T01:30:00Z", &berlin));
+        let c = Condition::search_in("after:2024-01-02", &berlin);
+        assert_eq!(c.params, vec![Value::Integer(1_704_153_600_000 - 3_600_000)]);
+    }
+
+    #[test]
+    fn short_free_text_scans_all_the_text() {
+        let short = Condition::search("ab");
+        assert!(short.sql.contains("FROM message_text"), "{}", short.sql);
+        assert_eq!(short.params, vec![text("\"ab\" *"), text("%ab%")]);
+        let long = Condition::search("abc");
+        assert!(!long.sql.contains("message_text"), "{}", long.sql);
+        // Characters, not bytes: two accented letters are still too short.
+        assert!(Condition::search("éé").sql.contains("FROM message_text"));
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
-use super::query::{AddressSearch, Position, Selection};
+use super::query::{AddressSearch, Position, SearchQuery, Selection};
 use super::search::Condition;
 use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
@@ -115,7 +115,7 @@ fn condition(selection: Selection) -> Condition {
     match selection {
         Selection::All => Condition::everything(),
         Selection::Ids(ids) => Condition::ids(&ids),
-        Selection::Search(query) => Condition::search(&query),
+        Selection::Search(query) => Condition::search_in(&query.text, &query.zone),
     }
 }
 
@@ -141,8 +141,8 @@ impl Backend for Sqlite {
         Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages, tags))
     }
 
-    fn search(&self, query: &str, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::search(query), start, limit)
+    fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+        self.page_matching(&Condition::search_in(&query.text, &query.zone), start, limit)
     }
 
     fn search_addresses(

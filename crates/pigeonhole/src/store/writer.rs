@@ -11,8 +11,9 @@
 //!
 //! Indexing for search is the most expensive part of storing a message when done
 //! one commit at a time, so new messages' text goes to `fts_pending` in the same
-//! transaction, and the writer moves it into the FTS5 index when the queue has been
-//! quiet for a moment or a thousand messages wait. Text left pending by a killed
+//! transaction, and the writer moves it into the FTS5 index (and `message_text`,
+//! for the terms too short for the index) when the queue has been quiet for a
+//! moment or a thousand messages wait. Text left pending by a killed
 //! process is indexed after the next start.
 
 use std::collections::HashMap;
@@ -344,6 +345,14 @@ impl Writer {
                  WHERE seq IN ({oldest})"
                 ))?
                 .execute([INDEX_BATCH])?;
+            // REPLACE: text queued again for a message indexed before (an index repaired
+            // by hand) replaces the old copy rather than failing every batch.
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO message_text (seq, subject, addresses, body, attachment_names)
+                 SELECT seq, subject, addresses, body, attachment_names FROM fts_pending
+                 WHERE seq IN ({oldest})"
+            ))?
+            .execute([INDEX_BATCH])?;
             tx.prepare_cached(&format!("DELETE FROM fts_pending WHERE seq IN ({oldest})"))?.execute([INDEX_BATCH])?;
             tx.commit()?;
             self.checkpointer.nudge();

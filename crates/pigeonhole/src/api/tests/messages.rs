@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
+use time::macros::datetime;
 
 use super::{Api, assert_ok, keys, plain, set};
 use crate::model::message::{PAGE_KEYS, SUMMARY_KEYS};
@@ -60,6 +61,44 @@ async fn search() {
         let message = api.get(uri).await.assert_error(StatusCode::BAD_REQUEST);
         assert!(message.contains("no search query"), "{message}");
     }
+}
+
+#[tokio::test]
+async fn search_reads_dates_in_the_tz_parameter() {
+    let api = &Api::new().await;
+    // 23:30 UTC on January 1st is 00:30 on January 2nd in Berlin (UTC+1 in winter).
+    let late = api.submit_received(&plain("Late"), None, datetime!(2024-01-01 23:30 UTC)).await;
+    let found = |uri: &str| {
+        let uri = uri.to_owned();
+        async move { api.get_json(&uri).await["messages_count"].clone() }
+    };
+    assert_eq!(found("/api/v1/search?query=after%3A2024-01-02").await, 0);
+    assert_eq!(found("/api/v1/search?query=after%3A2024-01-02&tz=Europe%2FBerlin").await, 1);
+    assert_eq!(found("/api/v1/search?query=before%3A2024-01-02&tz=Europe%2FBerlin").await, 0);
+    assert_eq!(found("/api/v1/search?query=after%3A2024-01-02&tz=").await, 0);
+
+    for uri in ["/api/v1/search?query=after%3A2024-01-02&tz=Nowhere%2FAtAll", "/api/v1/search?query=x&tz=%2E%2E%2Fetc"]
+    {
+        let message = api.get(uri).await.assert_error(StatusCode::BAD_REQUEST);
+        assert!(message.contains("unknown time zone"), "{message}");
+    }
+    // Marking read by search reads its dates in the zone too.
+    let mark_late = json!({"Search": "after:2024-01-02", "Read": true});
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages", mark_late.clone()).await);
+    assert_eq!(api.read_flags().await, [(late.clone(), false)]);
+    assert_ok(&api.send_json(Method::PUT, "/api/v1/messages?tz=Europe%2FBerlin", mark_late.clone()).await);
+    assert_eq!(api.read_flags().await, [(late.clone(), true)]);
+    let unknown = api.send_json(Method::PUT, "/api/v1/messages?tz=Nowhere%2FAtAll", mark_late).await;
+    assert!(unknown.assert_error(StatusCode::BAD_REQUEST).contains("unknown time zone"));
+
+    let refused =
+        api.request(Method::DELETE, "/api/v1/search?query=subject%3ALate&tz=Nowhere%2FAtAll", Body::empty(), &[]).await;
+    assert!(refused.assert_error(StatusCode::BAD_REQUEST).contains("unknown time zone"));
+    assert_ok(&api.request(Method::DELETE, "/api/v1/search?query=after%3A2024-01-02", Body::empty(), &[]).await);
+    assert_eq!(found("/api/v1/messages").await, 1);
+    let in_berlin = "/api/v1/search?query=after%3A2024-01-02&tz=Europe%2FBerlin";
+    assert_ok(&api.request(Method::DELETE, in_berlin, Body::empty(), &[]).await);
+    assert_eq!(api.get_json("/api/v1/messages").await["messages"], json!([]));
 }
 
 #[tokio::test]

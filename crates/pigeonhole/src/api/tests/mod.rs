@@ -96,6 +96,16 @@ impl Api {
     }
 
     pub(super) async fn submit(&self, raw: &[u8], auth_user: Option<&str>) -> String {
+        self.submit_received(raw, auth_user, OffsetDateTime::now_utc()).await
+    }
+
+    /// [`Api::submit`], as received at `received_at`.
+    pub(super) async fn submit_received(
+        &self,
+        raw: &[u8],
+        auth_user: Option<&str>,
+        received_at: OffsetDateTime,
+    ) -> String {
         let envelope = Envelope {
             mail_from: "a@example.com".into(),
             rcpt_to: vec!["b@example.com".into()],
@@ -107,7 +117,7 @@ impl Api {
             api: None,
             simulation: None,
         };
-        let message = NewMessage { raw: raw.to_vec(), envelope, received_at: OffsetDateTime::now_utc() };
+        let message = NewMessage { raw: raw.to_vec(), envelope, received_at };
         self.state.store.submit(message).await.unwrap().into_string()
     }
 

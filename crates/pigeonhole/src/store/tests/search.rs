@@ -3,9 +3,11 @@
 use tempfile::TempDir;
 use time::macros::datetime;
 
-use super::{config, eml, from_user, open, received};
+use rusqlite_migration::Migrations;
+
+use super::{config, eml, from_user, ids, new_message, open, received, simple};
 use crate::model::MessageId;
-use crate::store::Selection;
+use crate::store::{DATABASE_FILE, SearchQuery, Selection, Store, schema};
 
 #[tokio::test]
 async fn search_operators() {
@@ -94,5 +96,152 @@ async fn search_operators() {
     assert_eq!(store.latest_id(Some("alice")).unwrap(), Some(c.clone()));
     assert_eq!(store.latest_id(Some("from:billing")).unwrap(), Some(a.clone()));
     assert_eq!(store.latest_id(Some("from:nobody")).unwrap(), None);
+    store.close().await;
+}
+
+/// Free text as Mailpit matches it: substrings, case-insensitive, in every field
+/// free text searches, found the same before and after indexing.
+#[tokio::test]
+async fn free_text_matches_substrings() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let plugh = store
+        .submit(new_message(eml(
+            "From: Quartermaster <qm@ships.example>\r\nTo: crew@ships.example\r\nSubject: xyzzyPLUGH123\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nThe treasure map is enclosed.\r\n\
+             --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=chart-0042.pdf\r\n\r\nPDF\r\n--b--",
+        )))
+        .await
+        .unwrap();
+    let other = store.submit(new_message(simple("Go"))).await.unwrap();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("PLUGH12", vec![plugh.as_str()]),        // inside a word
+        ("plugh12", vec![plugh.as_str()]),        // case-insensitive
+        ("zzyP", vec![plugh.as_str()]),           // across the case change
+        ("termast", vec![plugh.as_str()]),        // the sender's name
+        ("ships.exam", vec![plugh.as_str()]),     // an address
+        ("easure", vec![plugh.as_str()]),         // the body
+        ("rt-004", vec![plugh.as_str()]),         // an attachment name
+        ("\"map is enc\"", vec![plugh.as_str()]), // a phrase, spaces included
+        ("\"map  is\"", vec![]),                  // …exactly
+        ("-PLUGH12", vec![other.as_str()]),       // negated
+        ("PLUGH124", vec![]),
+        // Shorter than a trigram: matched by scanning the text.
+        ("23", vec![plugh.as_str()]),
+        ("Go", vec![other.as_str()]), // the whole subject, two characters
+        ("q", vec![plugh.as_str()]),
+        ("-q", vec![other.as_str()]),
+        ("AP", vec![plugh.as_str()]), // "map", case-insensitive
+        ("zz", vec![plugh.as_str()]),
+        ("3_", vec![]), // LIKE wildcards are literal ("3 " is there)
+        ("2%", vec![]),
+    ];
+    let check = |when: &str| {
+        for (query, expected) in &cases {
+            let mut found =
+                ids(&store.search(query, 0, 10).unwrap()).into_iter().map(str::to_owned).collect::<Vec<_>>();
+            found.sort();
+            let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+            expected.sort();
+            assert_eq!(found, expected, "{query:?} {when}");
+        }
+    };
+    check("before indexing");
+    // Closing indexes all pending text.
+    store.close().await;
+    let (store, _events) = open(dir.path(), config());
+    let pending: i64 = rusqlite::Connection::open(store.database_path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(pending, 0);
+    check("after indexing");
+    // Deleting a message takes its text out of every place search looks.
+    store.delete(Selection::Ids(vec![plugh])).await.unwrap();
+    for query in ["PLUGH12", "23", "q"] {
+        assert!(store.search(query, 0, 10).unwrap().messages.is_empty(), "{query}");
+    }
+    let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+    let kept: i64 = conn.query_row("SELECT count(*) FROM message_text", [], |row| row.get(0)).unwrap();
+    assert_eq!(kept, 1);
+    store.close().await;
+}
+
+/// `before:`/`after:` dates are read in the search's time zone.
+#[tokio::test]
+async fn dates_are_read_in_the_search_time_zone() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    // 23:30 UTC on January 1st is 01:30 on January 2nd at UTC+2.
+    let late = store.submit(received(simple("late"), datetime!(2024-01-01 23:30 UTC))).await.unwrap();
+    let utc = SearchQuery::from("after:2024-01-02");
+    assert!(store.search_in(&utc, 0, 10).unwrap().messages.is_empty());
+    let plus_two = SearchQuery::in_zone("after:2024-01-02", "Etc/GMT-2").unwrap();
+    assert_eq!(ids(&store.search_in(&plus_two, 0, 10).unwrap()), [late.as_str()]);
+    let before = SearchQuery::in_zone("before:2024-01-02", "Etc/GMT-2").unwrap();
+    assert!(store.search_in(&before, 0, 10).unwrap().messages.is_empty());
+    // Behind UTC, the same moment is still January 1st.
+    let new_york = SearchQuery::in_zone("before:2024-01-02 after:2024-01-01", "America/New_York").unwrap();
+    assert_eq!(ids(&store.search_in(&new_york, 0, 10).unwrap()), [late.as_str()]);
+    assert_eq!(SearchQuery::in_zone("x", "Mars/Olympus_Mons").unwrap_err(), "unknown time zone \"Mars/Olympus_Mons\"");
+    // A delete by search reads its dates in the zone too.
+    store.delete(Selection::Search(plus_two)).await.unwrap();
+    assert!(store.search("", 0, 10).unwrap().messages.is_empty());
+    store.close().await;
+}
+
+/// A database made before the trigram index (schema version 2, word index, text
+/// not stored) upgrades in place, and every message in it is found by substring.
+#[tokio::test]
+async fn a_word_indexed_database_upgrades_to_substring_search() {
+    let dir = TempDir::new().unwrap();
+    let (store, _events) = open(dir.path(), config());
+    let plugh = store.submit(new_message(simple("xyzzyPLUGH123"))).await.unwrap();
+    let cafe = store.submit(from_user(simple("Café invoice"), "ci-bot")).await.unwrap();
+    store.close().await;
+
+    // The same mail in a file the previous schema made and its writer indexed.
+    let old_dir = TempDir::new().unwrap();
+    let old_path = old_dir.path().join(DATABASE_FILE);
+    {
+        let mut conn = rusqlite::Connection::open(&old_path).unwrap();
+        Migrations::new(schema::migrations()).to_version(&mut conn, 2).unwrap();
+        conn.execute("ATTACH ?1 AS new", [store.database_path().to_str().unwrap()]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO inboxes SELECT * FROM new.inboxes;
+             INSERT INTO messages SELECT * FROM new.messages;
+             INSERT INTO raw SELECT * FROM new.raw;
+             INSERT INTO envelopes SELECT * FROM new.envelopes;
+             INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names)
+                 SELECT seq, subject, addresses, body, attachment_names FROM new.message_text;
+             DETACH new;",
+        )
+        .unwrap();
+        assert_eq!(conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0)).unwrap(), 2);
+        // The word index finds words and prefixes only.
+        let words: i64 = conn
+            .query_row("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"PLUGH12\" *'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(words, 0);
+    }
+
+    let found = |store: &Store| {
+        assert_eq!(ids(&store.search("PLUGH12", 0, 10).unwrap()), [plugh.as_str()]);
+        assert_eq!(ids(&store.search("voic", 0, 10).unwrap()), [cafe.as_str()]);
+        assert_eq!(ids(&store.search("inbox:ci-bot", 0, 10).unwrap()), [cafe.as_str()]);
+    };
+    let (store, _events) = open(old_dir.path(), config());
+    // Found at once, from the text the upgrade queued…
+    found(&store);
+    // …and from the index, once the writer has indexed it (closing does).
+    store.close().await;
+    let conn = rusqlite::Connection::open(&old_path).unwrap();
+    let pending: i64 = conn.query_row("SELECT count(*) FROM fts_pending", [], |r| r.get(0)).unwrap();
+    assert_eq!(pending, 0);
+    let (store, _events) = open(old_dir.path(), config());
+    found(&store);
+    // Diacritics are folded by the index, as the word index folded them.
+    assert_eq!(ids(&store.search("cafe", 0, 10).unwrap()), [cafe.as_str()]);
     store.close().await;
 }
