@@ -219,6 +219,7 @@ fn bad_request(message: impl Into<String>) -> ProviderError {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         // Mailgun answers a missing and a wrong key alike, in plain text.
         Refusal::MissingCredential | Refusal::UnknownCredential => {
             ProviderError::text(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Forbidden")

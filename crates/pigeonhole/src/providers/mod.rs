@@ -307,23 +307,37 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Refusal> {
     Ok(kept)
 }
 
-/// An answer in a provider's error shape: its status and its body.
+/// An answer in a provider's error shape: its status and its body; or, for a
+/// dropped connection, no answer at all.
 #[derive(Debug)]
 pub struct ProviderError {
     pub status: StatusCode,
     content_type: &'static str,
     body: String,
+    /// Whether the connection is closed instead of answered (see [`dropped_connection`]).
+    drops_connection: bool,
 }
 
 impl ProviderError {
     /// A JSON error body.
     pub fn json(status: StatusCode, body: serde_json::Value) -> ProviderError {
-        ProviderError { status, content_type: "application/json", body: body.to_string() }
+        ProviderError { status, content_type: "application/json", body: body.to_string(), drops_connection: false }
     }
 
     /// A body that is not JSON, e.g. Mailgun's plain `Forbidden`.
     pub fn text(status: StatusCode, content_type: &'static str, body: &str) -> ProviderError {
-        ProviderError { status, content_type, body: body.to_string() }
+        ProviderError { status, content_type, body: body.to_string(), drops_connection: false }
+    }
+
+    /// No answer: the connection is closed, as [`Refusal::Dropped`] asks at every
+    /// provider alike. Its status is the refusal's, for whoever reads it in Rust.
+    pub fn dropped() -> ProviderError {
+        ProviderError {
+            status: Refusal::Dropped.status(),
+            content_type: "text/plain",
+            body: String::new(),
+            drops_connection: true,
+        }
     }
 
     /// The body as sent.
@@ -335,8 +349,26 @@ impl ProviderError {
 
 impl IntoResponse for ProviderError {
     fn into_response(self) -> Response {
+        if self.drops_connection {
+            return dropped_connection();
+        }
         (self.status, [(CONTENT_TYPE, HeaderValue::from_static(self.content_type))], self.body).into_response()
     }
+}
+
+/// A response that never reaches the client: its body fails before its first
+/// byte. hyper writes a response's head together with the body's first frame,
+/// so on that failure it closes the connection with nothing written, and the
+/// app's HTTP client sees what a network failure shows it (a connection closed
+/// or reset with no answer), which is what a `disconnect` rule simulates.
+pub fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the connection is dropped (delivery simulation)",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
 }
 
 /// What the simulation decided for an API send that goes ahead.

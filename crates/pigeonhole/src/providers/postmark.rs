@@ -191,6 +191,7 @@ fn invalid_json() -> ProviderError {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         Refusal::MissingCredential => error(
             StatusCode::UNAUTHORIZED,
             10,

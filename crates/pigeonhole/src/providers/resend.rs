@@ -155,6 +155,7 @@ fn request_error(err: &serde_json::Error) -> Invalid {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         Refusal::MissingCredential => error(
             StatusCode::UNAUTHORIZED,
             "missing_api_key",

@@ -154,6 +154,7 @@ fn invalid(message: impl Into<String>, field: impl AsRef<str>) -> ProviderError 
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         // SendGrid answers a missing and a wrong key alike.
         Refusal::MissingCredential | Refusal::UnknownCredential => {
             error(StatusCode::UNAUTHORIZED, "The provided authorization grant is invalid, expired, or revoked", None)

@@ -298,3 +298,75 @@ async fn simulator_addresses_answer_in_each_providers_shape() {
     assert_eq!(simulations[2]["Reply"], "202 Accepted (held 1000 ms)");
     assert_eq!(simulations[3]["Action"], "defer");
 }
+
+/// A `disconnect` rule drops an API send's connection before any byte of an
+/// answer, at every provider, as a network failure would; nothing is stored.
+/// Over a real socket, since the point is what reaches the client.
+#[tokio::test]
+async fn a_disconnect_rule_closes_the_connection_without_an_answer() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let api = Api::new().await;
+    let rules = "[[rule]]\nname = \"drop\"\nrecipient = \"*@drop.test\"\naction = \"disconnect\"\n";
+    let saved = api.send_json(Method::PUT, "/api/v1/rules", json!({"Rules": rules})).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, api.router.clone()).into_future());
+
+    let json = "application/json";
+    let to = "ann@drop.test";
+    let requests = [
+        (
+            "/v3/mail/send",
+            json,
+            "Bearer SG.a.b",
+            json!({"personalizations": [{"to": [{"email": to}]}], "from": {"email": "app@example.test"},
+                   "subject": "x", "content": [{"type": "text/plain", "value": "x"}]})
+            .to_string(),
+        ),
+        ("/email", json, "", json!({"From": "app@example.test", "To": to, "TextBody": "x"}).to_string()),
+        (
+            "/emails",
+            json,
+            "Bearer re_x_y",
+            json!({"from": "app@example.test", "to": to, "subject": "x", "text": "x"}).to_string(),
+        ),
+        (
+            "/v3/example.test/messages",
+            "application/x-www-form-urlencoded",
+            "Basic YXBpOmtleS0x",
+            format!("from=app%40example.test&to={}&text=x", to.replace('@', "%40")),
+        ),
+        (
+            "/v2/email/outbound-emails",
+            json,
+            concat!(
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, ",
+                "Signature=0000000000000000000000000000000000000000000000000000000000000000"
+            ),
+            json!({"FromEmailAddress": "app@example.test", "Destination": {"ToAddresses": [to]},
+                   "Content": {"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}}}})
+            .to_string(),
+        ),
+    ];
+    for (path, content_type, authorization, body) in requests {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let credential = match authorization {
+            "" => "X-Postmark-Server-Token: token".to_string(),
+            authorization => format!("Authorization: {authorization}"),
+        };
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{credential}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        // Closed (or reset: as good, either way no answer came) with nothing read.
+        assert!(read.is_ok(), "{path}: the connection stayed open: {}", String::from_utf8_lossy(&answer));
+        assert_eq!(String::from_utf8_lossy(&answer), "", "{path} answered");
+    }
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
+}
