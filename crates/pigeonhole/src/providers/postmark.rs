@@ -267,6 +267,7 @@ fn check(email: Email) -> Result<(String, Built), String> {
         html,
         attachments: attachments(email.attachments)?,
         headers,
+        added_headers: Vec::new(),
         tags: tag.into_iter().collect(),
         keep_bcc: false,
         return_path: true,

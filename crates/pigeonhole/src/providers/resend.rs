@@ -228,6 +228,7 @@ fn check(email: Email) -> Result<Built, Invalid> {
         html: email.html,
         attachments: attachments(email.attachments)?,
         headers,
+        added_headers: Vec::new(),
         tags: email.tags.into_iter().map(|tag| tag.value).collect(),
         keep_bcc: false,
         return_path: true,

@@ -277,6 +277,7 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
             html: html.clone(),
             attachments: attachments.clone(),
             headers: headers(&request, personalization)?,
+            added_headers: Vec::new(),
             tags: request.categories.clone(),
             keep_bcc: false,
             return_path: true,

@@ -516,6 +516,7 @@ impl Simple {
             html: self.html,
             attachments: self.attachments,
             headers,
+            added_headers: Vec::new(),
             tags: tag_values(tags),
             keep_bcc: false,
             return_path: false,

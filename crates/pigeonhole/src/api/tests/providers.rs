@@ -370,3 +370,21 @@ async fn a_disconnect_rule_closes_the_connection_without_an_answer() {
     }
     assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
 }
+
+/// Mailgun writes one `X-Mailgun-Tag` header per `o:tag`, as it delivers them;
+/// the tags are Pigeonhole tags too.
+#[tokio::test]
+async fn mailgun_tags_are_one_header_each() {
+    let api = Api::new().await;
+    let form =
+        "from=app%40example.test&to=ann%40example.test&subject=Tagged&text=x&o%3Atag=welcome&o%3Atag=spring%2C+2026";
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", "Basic YXBpOmtleS0x")];
+    let answer = api.request(Method::POST, "/v3/mg.example.test/messages", form, &headers).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let summary = &api.get_json("/api/v1/messages").await["messages"][0];
+    // Pigeonhole's tags are read from X-Tags, where a comma separates them.
+    assert_eq!(summary["Tags"], json!(["2026", "spring", "welcome"]));
+    let id = summary["ID"].as_str().unwrap();
+    let headers = api.get_json(&format!("/api/v1/message/{id}/headers")).await;
+    assert_eq!(headers["X-Mailgun-Tag"], json!(["welcome", "spring, 2026"]));
+}
