@@ -125,9 +125,9 @@ pub async fn messages(
     let built = drafts(&fields, &id)
         .and_then(|drafts| drafts.into_iter().map(Draft::build).collect::<Result<Vec<_>, _>>())
         .map_err(bad_request)?;
-    for message in built {
-        call.submit(&state, message, &id).await.map_err(refused)?;
-    }
+    // One request, one answer: every message of a batch is stored, or none.
+    let messages = built.into_iter().map(|message| (message, id.clone())).collect();
+    call.submit_all(&state, messages).await.map_err(refused)?;
     Ok(queued(&id))
 }
 

@@ -128,9 +128,9 @@ pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) 
         return Ok(StatusCode::OK.into_response());
     }
     let message_id = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
-    for message in checked.messages {
-        call.submit(&state, message, &message_id).await.map_err(refused)?;
-    }
+    // One request, one answer: every personalization's message is stored, or none.
+    let messages = checked.messages.into_iter().map(|message| (message, message_id.clone())).collect();
+    call.submit_all(&state, messages).await.map_err(refused)?;
     Ok((StatusCode::ACCEPTED, [("X-Message-Id", message_id)]).into_response())
 }
 

@@ -388,3 +388,70 @@ async fn mailgun_tags_are_one_header_each() {
     let headers = api.get_json(&format!("/api/v1/message/{id}/headers")).await;
     assert_eq!(headers["X-Mailgun-Tag"], json!(["welcome", "spring, 2026"]));
 }
+
+/// A store that takes the first messages of a request and fails on a later one
+/// (its disk fills up: SQLite reports a database that may not grow as a full
+/// disk). SendGrid, Mailgun and Resend's strict batch answer one request with one
+/// answer: the error, with none of its messages stored. Postmark's batch answers
+/// per message: the failed one's entry says so, the others are stored.
+#[tokio::test]
+async fn a_store_failure_partway_stores_all_or_what_the_answer_says() {
+    let api = Api::with_store(|dir, events| {
+        crate::store::Store::open_with(dir, crate::config::StoreConfig::default(), events, |conn| {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 32), [], |_| Ok(()))
+        })
+        .unwrap()
+    })
+    .await;
+    // Incompressible letters, far more than the 32 pages the database may grow by.
+    let mut x: u32 = 1;
+    let big: String = (0..400_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    let json = ("content-type", "application/json");
+
+    let mut sendgrid = sendgrid_body("SendGrid");
+    sendgrid["personalizations"] = json!([
+        {"to": [{"email": "ann@example.test"}]},
+        {"to": [{"email": "bob@example.test"}], "headers": {"X-Big": big}},
+    ]);
+    let answer = api.sendgrid(sendgrid.to_string(), &[("authorization", "Bearer SG.a.b")]).await;
+    sendgrid_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
+
+    let form = format!(
+        "from=app%40example.test&to=ann%40example.test&to=bob%40example.test&subject=Mailgun&text=%25recipient.note%25\
+         &recipient-variables=%7B%22ann%40example.test%22%3A%7B%22note%22%3A%22hi%22%7D%2C%22bob%40example.test%22%3A\
+         %7B%22note%22%3A%22{big}%22%7D%7D"
+    );
+    let form_headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", "Basic YXBpOmtleS0x")];
+    let answer = api.request(Method::POST, "/v3/mg.example.test/messages", form, &form_headers).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+
+    let email = |subject: &str, text: &str| json!({"from": "app@example.test", "to": "ann@example.test", "subject": subject, "text": text});
+    let batch = json!([email("Resend small", "x"), email("Resend big", &big)]);
+    let key = ("authorization", "Bearer re_x_y");
+    let answer = api.request(Method::POST, "/emails/batch", batch.to_string(), &[json, key]).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0, "nothing of a failed request is stored");
+
+    let email = |subject: &str, text: &str| json!({"From": "app@example.test", "To": "ann@example.test", "Subject": subject, "TextBody": text});
+    let batch = json!([email("Postmark 1", "x"), email("Postmark 2", &big), email("Postmark 3", "x")]);
+    let token = ("x-postmark-server-token", "token");
+    let answer = api.request(Method::POST, "/email/batch", batch.to_string(), &[json, token]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let answers = answer.json();
+    let codes: Vec<&Value> = answers.as_array().unwrap().iter().map(|a| &a["ErrorCode"]).collect();
+    assert_eq!(codes, [&json!(0), &json!(503), &json!(0)], "{answers}");
+    assert_eq!(answers[1].get("MessageID"), None);
+    let page = api.get_json("/api/v1/messages").await;
+    let subjects: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["Postmark 3", "Postmark 1"]);
+}
