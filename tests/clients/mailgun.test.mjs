@@ -61,6 +61,7 @@ describe('mailgun.js', () => {
     assert.doesNotMatch(envelope.Api.Request, /key-0123456789abcdef/, 'the key is masked');
     assert.deepEqual(message.Tags, ['onboarding', 'welcome']);
     assert.deepEqual(headers['X-Campaign'], ['spring']);
+    assert.deepEqual(headers['X-Mailgun-Tag'], ['welcome', 'onboarding'], 'one header per tag, as Mailgun delivers them');
     assert.deepEqual(headers['X-Mailgun-Variables'], ['{"user-id":"42"}']);
     assert.deepEqual(headers['X-Mailgun-Drop-Message'], ['yes']);
     assert.equal(message.MessageID, answer.id.slice(1, -1));

@@ -2,8 +2,10 @@
 // (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
 // pointed at a real `pigeonhole serve`: the stored message and its files byte for
 // byte, the envelope's Api record, a validation error and the missing key as the
-// SDK surfaces them, a 50 MB request, a simulator bounce (the DSN beside the original). The engine runs with --provider-keys: the key's mail lands in
-// the inbox the file maps it to, and any other key is refused.
+// SDK surfaces them, a 50 MB request, a simulator bounce (the DSN beside the original), a
+// `disconnect` rule (the SDK sees a network error, no answer). The engine runs with
+// --provider-keys: the key's mail lands in the inbox the file maps it to, and any other
+// key is refused.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -153,4 +155,32 @@ test('a send to bounce@simulator.test is accepted, then a DSN to the sender land
   assert.equal(envelope.Simulation.Action, 'bounce');
   assert.match(envelope.Simulation.Reply, /^202/);
   assert.equal(envelope.Simulation.Effects.length, 1, JSON.stringify(envelope.Simulation));
+});
+
+test('a disconnect rule drops the connection: the SDK sees a network error, not an HTTP status', async () => {
+  const rules = '[[rule]]\nname = "drop"\nrecipient = "*@drop.test"\naction = "disconnect"\n';
+  const put = await fetch(`${engine.url}/api/v1/rules`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ Rules: rules }),
+  });
+  assert.equal(put.status, 200);
+  try {
+    await assert.rejects(
+      sgMail.send({ to: 'ann@drop.test', from: 'shop@example.test', subject: 'Dropped', text: 'x' }),
+      (err) => {
+        assert.equal(err.response, undefined, `an answer came: ${err.code} ${JSON.stringify(err.response?.body)}`);
+        assert.ok(['ECONNRESET', 'EPIPE'].includes(err.code) || /socket hang up/.test(err.message), `${err.code}: ${err.message}`);
+        return true;
+      },
+    );
+  } finally {
+    await fetch(`${engine.url}/api/v1/rules`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Rules: '' }),
+    });
+  }
+  const page = await (await fetch(`${engine.url}/api/v1/search?query=${encodeURIComponent('subject:"Dropped"')}`)).json();
+  assert.equal(page.messages.length, 0, 'nothing stored');
 });

@@ -217,6 +217,7 @@ fn build(request: SendRequest) -> Result<Built, ApiError> {
             .iter()
             .map(|(name, value)| draft::header(name, value).map_err(ApiError::bad_request))
             .collect::<Result<_, _>>()?,
+        added_headers: Vec::new(),
         tags: request.tags.unwrap_or_default(),
         keep_bcc: true,
         return_path: true,

@@ -3,7 +3,7 @@
 //! `POST /api/v1/send` and every provider API fill a [`Draft`] from their own
 //! request shape and build it here, so all of them write the same structure.
 
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers};
 use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
 
 /// A message to build: every field already checked by the API that read it.
@@ -19,8 +19,11 @@ pub struct Draft {
     pub html: Option<String>,
     pub attachments: Vec<DraftAttachment>,
     /// Extra header fields, checked by [`header`]; they replace fields of the
-    /// same name.
+    /// same name (a later one an earlier one).
     pub headers: Vec<HeaderValue>,
+    /// Header fields added at the end of the header, each beside any of the same
+    /// name (Mailgun's `X-Mailgun-Tag`, one per tag), checked by [`header`].
+    pub added_headers: Vec<HeaderValue>,
     /// Pigeonhole tags, written as an `X-Tags` header (which the store reads).
     pub tags: Vec<String>,
     /// Keep the `Bcc` header in the message (Mailpit does; providers do not).
@@ -83,8 +86,28 @@ impl Draft {
             Body::Multi(multipart) => builder.multipart(multipart),
         }
         .map_err(|err| format!("cannot build the message: {err}"))?;
-        Ok(Built { raw: message.formatted(), mail_from, rcpt_to })
+        let mut raw = message.formatted();
+        if !self.added_headers.is_empty() {
+            // Before the blank line that ends the message's header.
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |blank| blank + 2);
+            raw.splice(end..end, header_lines(self.added_headers).into_bytes());
+        }
+        Ok(Built { raw, mail_from, rcpt_to })
     }
+}
+
+/// The header lines of `headers`, encoded and folded by lettre.
+fn header_lines(headers: Vec<HeaderValue>) -> String {
+    headers
+        .into_iter()
+        .map(|header| {
+            // lettre's message keeps one field of a name; a `Headers` of its own
+            // per field writes each, however many share its name.
+            let mut alone = Headers::new();
+            alone.insert_raw(header);
+            alone.to_string()
+        })
+        .collect()
 }
 
 /// A mailbox from an address and an optional display name; the error names
@@ -290,5 +313,28 @@ mod tests {
         for bad in ["nope", "a@example.test b@example.test", "Ann <ann@example.test> x", "<>"] {
             assert_eq!(address_list("To", bad).unwrap_err(), format!("invalid To address: {bad}"));
         }
+    }
+
+    /// Added fields sit beside those of the same name, in the message's header;
+    /// extra fields replace.
+    #[test]
+    fn added_headers_repeat_a_name_and_extra_headers_replace() {
+        let draft = Draft {
+            from: Some(mailbox("From", "app@example.test", None).unwrap()),
+            to: vec![mailbox("To", "ann@example.test", None).unwrap()],
+            subject: "Given".to_string(),
+            text: Some("Body".to_string()),
+            headers: vec![header("Subject", "First").unwrap(), header("Subject", "Second").unwrap()],
+            added_headers: vec![header("X-Mailgun-Tag", "welcome").unwrap(), header("X-Mailgun-Tag", "Grüße").unwrap()],
+            ..Draft::default()
+        };
+        let raw = draft.build().unwrap().raw;
+        let headers = crate::mail::detail::headers(&raw);
+        assert_eq!(headers["X-Mailgun-Tag"], ["welcome", "Grüße"]);
+        assert_eq!(headers["Subject"], ["Second"]);
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.ends_with("\r\nX-Mailgun-Tag: welcome\r\nX-Mailgun-Tag: =?utf-8?b?R3LDvMOfZQ==?="), "{head}");
+        assert_eq!(body.trim(), "Body");
     }
 }

@@ -8,8 +8,8 @@
 //! `bcc` repeat and each may hold a comma-separated list; `attachment` and
 //! `inline` are files (an inline file's Content-ID is its file name, as Mailgun
 //! makes it); `h:X-Name` is a header; `v:name` goes into the
-//! `X-Mailgun-Variables` JSON header; `o:tag` into `X-Mailgun-Tag` and
-//! Pigeonhole's tags; `o:testmode` into `X-Mailgun-Drop-Message`, the header
+//! `X-Mailgun-Variables` JSON header; each `o:tag` into an `X-Mailgun-Tag`
+//! header of its own (as Mailgun delivers them) and into Pigeonhole's tags; `o:testmode` into `X-Mailgun-Drop-Message`, the header
 //! Mailgun's SMTP side reads for test mode. With `recipient-variables` (batch
 //! sending) each `to` recipient gets a message of its own with its
 //! `%recipient.name%` placeholders filled in, as Mailgun delivers a batch.
@@ -125,9 +125,9 @@ pub async fn messages(
     let built = drafts(&fields, &id)
         .and_then(|drafts| drafts.into_iter().map(Draft::build).collect::<Result<Vec<_>, _>>())
         .map_err(bad_request)?;
-    for message in built {
-        call.submit(&state, message, &id).await.map_err(refused)?;
-    }
+    // One request, one answer: every message of a batch is stored, or none.
+    let messages = built.into_iter().map(|message| (message, id.clone())).collect();
+    call.submit_all(&state, messages).await.map_err(refused)?;
     Ok(queued(&id))
 }
 
@@ -219,6 +219,7 @@ fn bad_request(message: impl Into<String>) -> ProviderError {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         // Mailgun answers a missing and a wrong key alike, in plain text.
         Refusal::MissingCredential | Refusal::UnknownCredential => {
             ProviderError::text(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Forbidden")
@@ -325,9 +326,6 @@ impl Message {
             None => text.to_string(),
         };
         let mut headers = vec![draft::header("Message-ID", message_id)?];
-        if !self.tags.is_empty() {
-            headers.push(draft::header("X-Mailgun-Tag", &self.tags.join(", "))?);
-        }
         if !self.variables.is_empty() {
             headers.push(draft::header("X-Mailgun-Variables", &Value::Object(self.variables.clone()).to_string())?);
         }
@@ -361,6 +359,7 @@ impl Message {
             html: self.html.as_deref().map(fill),
             attachments,
             headers,
+            added_headers: self.tags.iter().map(|tag| draft::header("X-Mailgun-Tag", tag)).collect::<Result<_, _>>()?,
             tags: self.tags.clone(),
             keep_bcc: false,
             return_path: false,
@@ -468,7 +467,7 @@ mod tests {
         assert_eq!(headers["X-Campaign"], ["spring"]);
         assert_eq!(headers["Reply-To"], ["reply@example.test"]);
         assert_eq!(headers["X-Mailgun-Variables"], [r#"{"user-id":"42"}"#]);
-        assert_eq!(headers["X-Mailgun-Tag"], ["welcome, onboarding"]);
+        assert_eq!(headers["X-Mailgun-Tag"], ["welcome", "onboarding"]);
         assert_eq!(headers["X-Tags"], ["welcome, onboarding"]);
         assert_eq!(headers["X-Mailgun-Drop-Message"], ["yes"]);
         assert!(!headers.contains_key("Bcc"));

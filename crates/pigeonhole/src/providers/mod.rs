@@ -307,23 +307,37 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, Refusal> {
     Ok(kept)
 }
 
-/// An answer in a provider's error shape: its status and its body.
+/// An answer in a provider's error shape: its status and its body; or, for a
+/// dropped connection, no answer at all.
 #[derive(Debug)]
 pub struct ProviderError {
     pub status: StatusCode,
     content_type: &'static str,
     body: String,
+    /// Whether the connection is closed instead of answered (see [`dropped_connection`]).
+    drops_connection: bool,
 }
 
 impl ProviderError {
     /// A JSON error body.
     pub fn json(status: StatusCode, body: serde_json::Value) -> ProviderError {
-        ProviderError { status, content_type: "application/json", body: body.to_string() }
+        ProviderError { status, content_type: "application/json", body: body.to_string(), drops_connection: false }
     }
 
     /// A body that is not JSON, e.g. Mailgun's plain `Forbidden`.
     pub fn text(status: StatusCode, content_type: &'static str, body: &str) -> ProviderError {
-        ProviderError { status, content_type, body: body.to_string() }
+        ProviderError { status, content_type, body: body.to_string(), drops_connection: false }
+    }
+
+    /// No answer: the connection is closed, as [`Refusal::Dropped`] asks at every
+    /// provider alike. Its status is the refusal's, for whoever reads it in Rust.
+    pub fn dropped() -> ProviderError {
+        ProviderError {
+            status: Refusal::Dropped.status(),
+            content_type: "text/plain",
+            body: String::new(),
+            drops_connection: true,
+        }
     }
 
     /// The body as sent.
@@ -335,8 +349,26 @@ impl ProviderError {
 
 impl IntoResponse for ProviderError {
     fn into_response(self) -> Response {
+        if self.drops_connection {
+            return dropped_connection();
+        }
         (self.status, [(CONTENT_TYPE, HeaderValue::from_static(self.content_type))], self.body).into_response()
     }
+}
+
+/// A response that never reaches the client: its body fails before its first
+/// byte. hyper writes a response's head together with the body's first frame,
+/// so on that failure it closes the connection with nothing written, and the
+/// app's HTTP client sees what a network failure shows it (a connection closed
+/// or reset with no answer), which is what a `disconnect` rule simulates.
+pub fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the connection is dropped (delivery simulation)",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
 }
 
 /// What the simulation decided for an API send that goes ahead.
@@ -392,10 +424,52 @@ impl Call {
         message: Built,
         provider_message_id: &str,
     ) -> Result<MessageId, Refusal> {
-        let Simulated { outcome: simulation, delay, triggered } = self.simulate(state, &message)?;
-        if let Some(delay) = delay {
+        let send = self.prepare(state, message, provider_message_id)?;
+        if let Some(delay) = send.delay {
             tokio::time::sleep(delay).await;
         }
+        let id = state.store.submit(send.message).await.map_err(|err| self.store_failed(err))?;
+        send.after.run(state, &id);
+        Ok(id)
+    }
+
+    /// [`Call::submit`] for the messages of one request that the app sees as one
+    /// send (SendGrid's personalizations, Mailgun's batch, Resend's strict batch),
+    /// each with the ID the provider's answer gives it: every recipient of every
+    /// message judged first, then all stored in one transaction or none, so a
+    /// refusal or a store failure leaves nothing stored behind the error.
+    pub async fn submit_all(
+        &self,
+        state: &ProviderState,
+        messages: Vec<(Built, String)>,
+    ) -> Result<Vec<MessageId>, Refusal> {
+        let sends = messages
+            .into_iter()
+            .map(|(message, provider_message_id)| self.prepare(state, message, &provider_message_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(delay) = sends.iter().filter_map(|send| send.delay).max() {
+            tokio::time::sleep(delay).await;
+        }
+        let (messages, afters): (Vec<_>, Vec<_>) = sends.into_iter().map(|send| (send.message, send.after)).unzip();
+        let ids = state.store.submit_all(messages).await.map_err(|err| self.store_failed(err))?;
+        for (after, id) in afters.into_iter().zip(&ids) {
+            after.run(state, id);
+        }
+        Ok(ids)
+    }
+
+    /// The store's refusal, its cause logged when it is a failure.
+    fn store_failed(&self, err: SubmitError) -> Refusal {
+        if let SubmitError::Failed(cause) = &err {
+            tracing::error!("{} api: {cause}", self.provider);
+        }
+        Refusal::Store(err)
+    }
+
+    /// The message judged and made ready to store: its envelope says which
+    /// provider took it, under which ID, and what the simulation did.
+    fn prepare(&self, state: &ProviderState, message: Built, provider_message_id: &str) -> Result<JudgedSend, Refusal> {
+        let Simulated { outcome: simulation, delay, triggered } = self.simulate(state, &message)?;
         let envelope = Envelope {
             mail_from: message.mail_from,
             rcpt_to: message.rcpt_to,
@@ -415,7 +489,7 @@ impl Call {
         // Every recipient but those it bounces for is `delivered`, as the provider
         // would report (a complaint comes after its delivery); made only when the
         // provider has a webhook endpoint, which is rare on this path.
-        let delivered = state.webhooks.as_ref().filter(|webhooks| webhooks.posts_for(self.provider)).map(|webhooks| {
+        let delivered = state.webhooks.as_ref().filter(|webhooks| webhooks.posts_for(self.provider)).map(|_| {
             let events: Vec<RecipientEvent> = envelope
                 .rcpt_to
                 .iter()
@@ -424,27 +498,13 @@ impl Call {
                 })
                 .map(|recipient| (EventKind::Delivered, recipient.clone(), Detail::None))
                 .collect();
-            (webhooks, envelope.clone(), events)
+            (envelope.clone(), events)
         });
         // Only a message with effects keeps a copy for after its commit.
         let original = (!triggered.is_empty()).then(|| (Arc::<[u8]>::from(message.raw.as_slice()), envelope.clone()));
         let message = NewMessage { raw: message.raw, envelope, received_at };
-        let id = state.store.submit(message).await.map_err(|err| {
-            if let SubmitError::Failed(cause) = &err {
-                tracing::error!("{} api: {cause}", self.provider);
-            }
-            Refusal::Store(err)
-        })?;
-        if let Some((webhooks, envelope, events)) = delivered {
-            webhooks.after_commit(&state.store, id.clone(), envelope, events);
-        }
-        if let (Some(effects), Some((raw, envelope))) = (&state.effects, original) {
-            // A full queue drops the effects (and logs it): the answer never waits for them.
-            let _ = effects.after_commit(Committed { id: id.clone(), raw, envelope, received_at }, triggered);
-        }
-        Ok(id)
+        Ok(JudgedSend { message, delay, after: AfterCommit { delivered, original, triggered, received_at } })
     }
-
     /// Every recipient judged at once (an API send knows the whole message from
     /// the start): a drop or a refusal of any one refuses the message; otherwise
     /// what to record, from the first rule that matched, and the longest tarpit.
@@ -488,5 +548,37 @@ impl Call {
             judgement.outcome(reply)
         });
         Ok(Simulated { outcome, delay, triggered: effects })
+    }
+}
+
+/// A provider's message judged and ready to store.
+struct JudgedSend {
+    message: NewMessage,
+    /// How long a tarpit holds the answer.
+    delay: Option<Duration>,
+    after: AfterCommit,
+}
+
+/// What follows a provider's message once it is committed.
+struct AfterCommit {
+    /// The envelope and the `delivered` events, when the provider has a webhook.
+    delivered: Option<(Envelope, Vec<RecipientEvent>)>,
+    /// The message's bytes and envelope, kept when it has effects to carry out.
+    original: Option<(Arc<[u8]>, Envelope)>,
+    triggered: Vec<Triggered>,
+    received_at: OffsetDateTime,
+}
+
+impl AfterCommit {
+    /// Tell the webhooks and start the effects of message `id`, now committed.
+    fn run(self, state: &ProviderState, id: &MessageId) {
+        if let (Some(webhooks), Some((envelope, events))) = (&state.webhooks, self.delivered) {
+            webhooks.after_commit(&state.store, id.clone(), envelope, events);
+        }
+        if let (Some(effects), Some((raw, envelope))) = (&state.effects, self.original) {
+            // A full queue drops the effects (and logs it): the answer never waits for them.
+            let committed = Committed { id: id.clone(), raw, envelope, received_at: self.received_at };
+            let _ = effects.after_commit(committed, self.triggered);
+        }
     }
 }

@@ -119,7 +119,8 @@ pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body)
     Ok(Json(sent))
 }
 
-/// `POST /email/batch`: every message checked and stored on its own.
+/// `POST /email/batch`: every message checked and stored on its own, a failure
+/// answered in its message's entry.
 pub async fn batch(
     State(state): State<ProviderState>,
     parts: Parts,
@@ -141,15 +142,13 @@ pub async fn batch(
         let answer = match check(email) {
             Ok((to, built)) => match submit(&state, &call, to, built).await {
                 Ok(sent) => sent,
-                // A batch answers a recipient refused for good in that message's entry.
-                Err(Refusal::Simulated { recipient, reply }) if reply.code >= 500 => Sent {
-                    to: None,
-                    submitted_at: None,
-                    message_id: None,
-                    error_code: INACTIVE_RECIPIENT,
-                    message: inactive(&recipient, &reply.to_string()),
-                },
-                Err(refusal) => return Err(refused(refusal)),
+                Err(Refusal::Dropped) => return Err(ProviderError::dropped()),
+                // Any other failure is that message's entry, as a refused
+                // recipient is: the answer says which messages were stored.
+                Err(refusal) => {
+                    let (_, error_code, message) = failure(refusal);
+                    Sent { to: None, submitted_at: None, message_id: None, error_code, message }
+                }
             },
             Err(message) => {
                 Sent { to: None, submitted_at: None, message_id: None, error_code: INVALID_REQUEST, message }
@@ -191,27 +190,40 @@ fn invalid_json() -> ProviderError {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
-        Refusal::MissingCredential => error(
+        Refusal::Dropped => ProviderError::dropped(),
+        refusal => {
+            let (status, code, message) = failure(refusal);
+            error(status, code, message)
+        }
+    }
+}
+
+/// A failure's HTTP status, Postmark `ErrorCode` and message.
+fn failure(refusal: Refusal) -> (StatusCode, u32, String) {
+    match refusal {
+        Refusal::MissingCredential => (
             StatusCode::UNAUTHORIZED,
             10,
             "No Account or Server API tokens were supplied in the HTTP headers. Please add a header for either \
-             X-Postmark-Server-Token or X-Postmark-Account-Token.",
+             X-Postmark-Server-Token or X-Postmark-Account-Token."
+                .to_string(),
         ),
-        Refusal::UnknownCredential => error(
+        Refusal::UnknownCredential => (
             StatusCode::UNAUTHORIZED,
             10,
             "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. Please verify \
-             that you are using a valid token.",
+             that you are using a valid token."
+                .to_string(),
         ),
-        Refusal::Body { status: StatusCode::PAYLOAD_TOO_LARGE, .. } => error(
+        Refusal::Body { status: StatusCode::PAYLOAD_TOO_LARGE, .. } => (
             StatusCode::PAYLOAD_TOO_LARGE,
             INVALID_REQUEST,
-            "The request is larger than Postmark takes (10 MB a message, 50 MB a batch).",
+            "The request is larger than Postmark takes (10 MB a message, 50 MB a batch).".to_string(),
         ),
         Refusal::Simulated { recipient, reply } if reply.code >= 500 => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, INACTIVE_RECIPIENT, inactive(&recipient, &reply.to_string()))
+            (StatusCode::UNPROCESSABLE_ENTITY, INACTIVE_RECIPIENT, inactive(&recipient, &reply.to_string()))
         }
-        refusal => error(refusal.status(), u32::from(refusal.status().as_u16()), refusal.to_string()),
+        refusal => (refusal.status(), u32::from(refusal.status().as_u16()), refusal.to_string()),
     }
 }
 
@@ -266,6 +278,7 @@ fn check(email: Email) -> Result<(String, Built), String> {
         html,
         attachments: attachments(email.attachments)?,
         headers,
+        added_headers: Vec::new(),
         tags: tag.into_iter().collect(),
         keep_bcc: false,
         return_path: true,

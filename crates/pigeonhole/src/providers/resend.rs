@@ -8,7 +8,8 @@
 //! Pigeonhole tags; `scheduled_at` is kept as `X-Resend-Scheduled-At` (the message
 //! is stored at once). An attachment given by `path` (a URL Resend would fetch) is
 //! never fetched: it is attached as a `text/uri-list` naming the URL. A batch is
-//! checked whole before any of it is stored, as Resend's strict batches are.
+//! checked whole before any of it is stored, and stored whole or not at all, as
+//! Resend's strict batches are.
 //!
 //! Errors are Resend's `{statusCode, name, message}`: 401 `missing_api_key`, 403
 //! `invalid_api_key`, 422 `missing_required_field`, `invalid_from_address`,
@@ -101,7 +102,7 @@ pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) 
     Ok(Json(json!({"id": id})))
 }
 
-/// `POST /emails/batch`: all checked, then each stored.
+/// `POST /emails/batch`: all checked, then all stored or none.
 pub async fn batch(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Value>, ProviderError> {
     let (call, body) =
         Call::admit(&state, Provider::Resend, &parts, body, MAX_REQUEST, credential(&parts)).await.map_err(refused)?;
@@ -118,12 +119,11 @@ pub async fn batch(State(state): State<ProviderState>, parts: Parts, body: Body)
         .map(|(i, email)| check(email).map_err(|err| invalid(err.name, format!("emails[{i}]: {}", err.message))))
         .collect::<Result<Vec<_>, _>>()
         .map_err(unprocessable)?;
-    let mut data = Vec::with_capacity(built.len());
-    for message in built {
-        let id = uuid::Uuid::new_v4().to_string();
-        call.submit(&state, message, &id).await.map_err(refused)?;
-        data.push(json!({"id": id}));
-    }
+    // A strict batch succeeds or fails whole: all of it is stored, or none.
+    let messages: Vec<(Built, String)> =
+        built.into_iter().map(|message| (message, uuid::Uuid::new_v4().to_string())).collect();
+    let data = messages.iter().map(|(_, id)| json!({"id": id})).collect::<Vec<_>>();
+    call.submit_all(&state, messages).await.map_err(refused)?;
     Ok(Json(json!({"data": data})))
 }
 
@@ -155,6 +155,7 @@ fn request_error(err: &serde_json::Error) -> Invalid {
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         Refusal::MissingCredential => error(
             StatusCode::UNAUTHORIZED,
             "missing_api_key",
@@ -227,6 +228,7 @@ fn check(email: Email) -> Result<Built, Invalid> {
         html: email.html,
         attachments: attachments(email.attachments)?,
         headers,
+        added_headers: Vec::new(),
         tags: email.tags.into_iter().map(|tag| tag.value).collect(),
         keep_bcc: false,
         return_path: true,

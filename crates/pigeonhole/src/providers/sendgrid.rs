@@ -128,9 +128,9 @@ pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) 
         return Ok(StatusCode::OK.into_response());
     }
     let message_id = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
-    for message in checked.messages {
-        call.submit(&state, message, &message_id).await.map_err(refused)?;
-    }
+    // One request, one answer: every personalization's message is stored, or none.
+    let messages = checked.messages.into_iter().map(|message| (message, message_id.clone())).collect();
+    call.submit_all(&state, messages).await.map_err(refused)?;
     Ok((StatusCode::ACCEPTED, [("X-Message-Id", message_id)]).into_response())
 }
 
@@ -154,6 +154,7 @@ fn invalid(message: impl Into<String>, field: impl AsRef<str>) -> ProviderError 
 
 fn refused(refusal: Refusal) -> ProviderError {
     match refusal {
+        Refusal::Dropped => ProviderError::dropped(),
         // SendGrid answers a missing and a wrong key alike.
         Refusal::MissingCredential | Refusal::UnknownCredential => {
             error(StatusCode::UNAUTHORIZED, "The provided authorization grant is invalid, expired, or revoked", None)
@@ -276,6 +277,7 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
             html: html.clone(),
             attachments: attachments.clone(),
             headers: headers(&request, personalization)?,
+            added_headers: Vec::new(),
             tags: request.categories.clone(),
             keep_bcc: false,
             return_path: true,

@@ -88,6 +88,7 @@ pub async fn query_api(State(state): State<ProviderState>, parts: Parts, body: B
                     message: format!(
                         "Could not find operation {other} for version 2010-12-01 (Pigeonhole takes SendEmail and SendRawEmail)"
                     ),
+                    drops_connection: false,
                 });
             }
         };
@@ -148,13 +149,21 @@ struct Failure {
     /// v2's `x-amzn-ErrorType`, which the SDKs turn into the error's name.
     v2_type: &'static str,
     message: String,
+    /// Whether the connection is closed instead of answered (a `disconnect` rule).
+    drops_connection: bool,
 }
 
 impl From<Invalid> for Failure {
     fn from(invalid: Invalid) -> Failure {
         // v2 answers most invalid requests BadRequestException.
         let v2_type = if invalid.code == "MessageRejected" { "MessageRejected" } else { "BadRequestException" };
-        Failure { status: StatusCode::BAD_REQUEST, v1_code: invalid.code, v2_type, message: invalid.message }
+        Failure {
+            status: StatusCode::BAD_REQUEST,
+            v1_code: invalid.code,
+            v2_type,
+            message: invalid.message,
+            drops_connection: false,
+        }
     }
 }
 
@@ -165,7 +174,7 @@ impl From<sigv4::Refusal> for Failure {
             sigv4::Refusal::Malformed(_) => ("IncompleteSignature", "IncompleteSignatureException"),
             sigv4::Refusal::Mismatch => ("SignatureDoesNotMatch", "InvalidSignatureException"),
         };
-        Failure { status: StatusCode::FORBIDDEN, v1_code, v2_type, message: refusal.message() }
+        Failure { status: StatusCode::FORBIDDEN, v1_code, v2_type, message: refusal.message(), drops_connection: false }
     }
 }
 
@@ -199,13 +208,17 @@ impl From<Refusal> for Failure {
                 ("ServiceUnavailable", "ServiceUnavailableException", refusal.to_string())
             }
         };
-        Failure { status, v1_code, v2_type, message }
+        let drops_connection = matches!(refusal, Refusal::Dropped);
+        Failure { status, v1_code, v2_type, message, drops_connection }
     }
 }
 
 impl Failure {
     /// v2's error: the type in `x-amzn-ErrorType`, the message in the JSON body.
     fn v2_response(self) -> Response {
+        if self.drops_connection {
+            return super::dropped_connection();
+        }
         let mut response = (self.status, Json(json!({"message": self.message}))).into_response();
         response.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(self.v2_type));
         response
@@ -213,6 +226,9 @@ impl Failure {
 
     /// v1's `ErrorResponse` document.
     fn v1_response(self, request_id: &str) -> Response {
+        if self.drops_connection {
+            return super::dropped_connection();
+        }
         let body = format!(
             "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    \
              <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
@@ -500,6 +516,7 @@ impl Simple {
             html: self.html,
             attachments: self.attachments,
             headers,
+            added_headers: Vec::new(),
             tags: tag_values(tags),
             keep_bcc: false,
             return_path: false,

@@ -23,12 +23,14 @@ use super::query::{AddressSearch, Position, SearchQuery, Selection};
 use super::{StoreError, SubmitError};
 use crate::model::{Envelope, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
 
-/// Stores a message the facade admitted and prepared; answers its ID after the commit.
-pub(crate) type Insert = Box<dyn FnOnce(PreparedMessage) -> BoxFuture<'static, Result<MessageId, SubmitError>> + Send>;
+/// Stores messages the facade admitted and prepared, all of them or none (one
+/// transaction); answers their IDs after the commit.
+pub(crate) type Insert =
+    Box<dyn FnOnce(Vec<PreparedMessage>) -> BoxFuture<'static, Result<Vec<MessageId>, SubmitError>> + Send>;
 
 /// A place messages are kept: what [`super::Store`] needs of a database.
 pub(crate) trait Backend: Send + Sync {
-    /// Room for one more new message, claimed before the message is prepared so
+    /// Room for one more insert (of one message or several), claimed before the message is prepared so
     /// that overload is refused cheaply: [`SubmitError::Busy`] when the write
     /// queue is full, [`SubmitError::Closed`] after [`Backend::close`].
     fn admit(&self) -> Result<Insert, SubmitError>;

@@ -92,7 +92,7 @@ impl Store {
 
     /// [`Store::open`], with a last say over the writer's connection (tests use it
     /// to make the disk "full").
-    fn open_with(
+    pub(crate) fn open_with(
         data_dir: &Path,
         config: StoreConfig,
         events: EventSender,
@@ -164,20 +164,47 @@ impl Store {
         if !reservation.cover(message.raw.len()) {
             return Err(SubmitError::Busy);
         }
-        let prepared = if message.raw.len() > INLINE_PREPARE_LIMIT {
-            let _turn = self.inner.preparing.acquire().await.map_err(|_| SubmitError::Closed)?;
-            let tag_rules = self.inner.tag_rules.clone();
-            tokio::task::spawn_blocking(move || ingest::prepare(message, &tag_rules))
-                .await
-                .map_err(|e| SubmitError::Failed(format!("preparing the message failed: {e}")))??
-        } else {
-            ingest::prepare(message, &self.inner.tag_rules)?
-        };
+        let prepared = self.prepare(message).await?;
+        let queued = Instant::now();
+        let outcome = insert(vec![prepared]).await;
+        self.inner.commit_latency.observe(queued.elapsed());
+        drop(reservation);
+        let id = outcome?.pop();
+        id.ok_or_else(|| SubmitError::Failed("the store answered no ID for the message".to_string()))
+    }
+
+    /// Store several messages all at once or none of them: one transaction, for
+    /// a request that is one send in its sender's eyes (a SendGrid request with
+    /// several personalizations …). Their IDs in order, once all are committed.
+    /// [`SubmitError::Busy`] when together they do not fit in the byte budget.
+    pub async fn submit_all(&self, messages: Vec<NewMessage>) -> Result<Vec<MessageId>, SubmitError> {
+        let insert = self.inner.backend.admit()?;
+        let mut reservation = self.reservation();
+        if !reservation.cover(messages.iter().map(|message| message.raw.len()).sum()) {
+            return Err(SubmitError::Busy);
+        }
+        let mut prepared = Vec::with_capacity(messages.len());
+        for message in messages {
+            prepared.push(self.prepare(message).await?);
+        }
         let queued = Instant::now();
         let outcome = insert(prepared).await;
         self.inner.commit_latency.observe(queued.elapsed());
         drop(reservation);
         outcome
+    }
+
+    /// A message parsed and compressed for the backend; a large one on the
+    /// blocking pool, one per core at a time.
+    async fn prepare(&self, message: NewMessage) -> Result<ingest::PreparedMessage, SubmitError> {
+        if message.raw.len() <= INLINE_PREPARE_LIMIT {
+            return ingest::prepare(message, &self.inner.tag_rules);
+        }
+        let _turn = self.inner.preparing.acquire().await.map_err(|_| SubmitError::Closed)?;
+        let tag_rules = self.inner.tag_rules.clone();
+        tokio::task::spawn_blocking(move || ingest::prepare(message, &tag_rules))
+            .await
+            .map_err(|e| SubmitError::Failed(format!("preparing the message failed: {e}")))?
     }
 
     /// Newest first, with Mailpit's page counts.

@@ -127,7 +127,7 @@ impl Backend for Sqlite {
         })?;
         Ok(Box::new(move |prepared| {
             let (done, answer) = oneshot::channel();
-            slot.send(Command::Insert { message: Box::new(prepared), done });
+            slot.send(Command::Insert { messages: prepared, done });
             async move { answer.await.map_err(|_| SubmitError::Closed)? }.boxed()
         }))
     }

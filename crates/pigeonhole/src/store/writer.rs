@@ -57,9 +57,10 @@ const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Work for the writer thread.
 pub(super) enum Command {
+    /// New messages, all stored or none.
     Insert {
-        message: Box<PreparedMessage>,
-        done: oneshot::Sender<Result<MessageId, SubmitError>>,
+        messages: Vec<PreparedMessage>,
+        done: oneshot::Sender<Result<Vec<MessageId>, SubmitError>>,
     },
     SetRead {
         target: Condition,
@@ -437,9 +438,9 @@ impl Writer {
         for command in batch {
             // A waiter that gave up (its client went away) is no error.
             let _ = match command {
-                Command::Insert { message, done } => {
-                    self.unindexed += 1;
-                    done.send(Ok(message.summary.id)).map_err(drop)
+                Command::Insert { messages, done } => {
+                    self.unindexed += messages.len() as u64;
+                    done.send(Ok(messages.into_iter().map(|message| message.summary.id).collect())).map_err(drop)
                 }
                 Command::SetRead { done, .. }
                 | Command::Delete { done, .. }
@@ -471,20 +472,22 @@ fn commit(
     let mut tags_touched = false;
     for command in batch {
         match command {
-            Command::Insert { message, .. } => {
-                let inbox_id = match inbox_ids.get(&message.inbox) {
-                    Some(id) => id,
-                    None => {
-                        let id = inbox_id(&tx, &message.inbox, message.received_ms)?;
-                        inboxes_seen.push((message.inbox.clone(), id));
-                        id
-                    }
-                };
-                let stored_tags = insert(&tx, message, inbox_id)?;
-                counts.total += 1;
-                counts.unread += 1;
-                counts.bytes += message.summary.size;
-                events.push(Event::New(Box::new(MessageSummary { tags: stored_tags, ..message.summary.clone() })));
+            Command::Insert { messages, .. } => {
+                for message in messages {
+                    let inbox_id = match inbox_ids.get(&message.inbox) {
+                        Some(id) => id,
+                        None => {
+                            let id = inbox_id(&tx, &message.inbox, message.received_ms)?;
+                            inboxes_seen.push((message.inbox.clone(), id));
+                            id
+                        }
+                    };
+                    let stored_tags = insert(&tx, message, inbox_id)?;
+                    counts.total += 1;
+                    counts.unread += 1;
+                    counts.bytes += message.summary.size;
+                    events.push(Event::New(Box::new(MessageSummary { tags: stored_tags, ..message.summary.clone() })));
+                }
             }
             Command::SetTags { ids, tags, .. } => {
                 let mut changed = Vec::new();

@@ -27,6 +27,7 @@ mod view;
 mod webhooks;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -39,7 +40,7 @@ use tower::ServiceExt;
 
 use super::{ApiState, router};
 use crate::config::StoreConfig;
-use crate::model::{Envelope, NewMessage, event};
+use crate::model::{Envelope, EventSender, NewMessage, event};
 use crate::store::Store;
 
 const HOST: &str = "127.0.0.1:8025";
@@ -87,9 +88,15 @@ impl Answer {
 
 impl Api {
     pub(super) async fn new() -> Api {
+        Api::with_store(|dir, events| Store::open(dir, StoreConfig::default(), events).unwrap()).await
+    }
+
+    /// [`Api::new`] over the store `open` opens in the data folder (one whose
+    /// disk fills up …).
+    pub(super) async fn with_store(open: impl FnOnce(&Path, EventSender) -> Store) -> Api {
         let dir = TempDir::new().unwrap();
         let events = event::channel();
-        let store = Store::open(dir.path(), StoreConfig::default(), events.clone()).unwrap();
+        let store = open(dir.path(), events.clone());
         let intake = Arc::new(crate::smtp::Intake::new(events.clone()));
         let state = ApiState::new(store, events, Default::default(), intake);
         Api { dir, router: router(state.clone()), state }

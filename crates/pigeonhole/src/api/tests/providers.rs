@@ -298,3 +298,160 @@ async fn simulator_addresses_answer_in_each_providers_shape() {
     assert_eq!(simulations[2]["Reply"], "202 Accepted (held 1000 ms)");
     assert_eq!(simulations[3]["Action"], "defer");
 }
+
+/// A `disconnect` rule drops an API send's connection before any byte of an
+/// answer, at every provider, as a network failure would; nothing is stored.
+/// Over a real socket, since the point is what reaches the client.
+#[tokio::test]
+async fn a_disconnect_rule_closes_the_connection_without_an_answer() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let api = Api::new().await;
+    let rules = "[[rule]]\nname = \"drop\"\nrecipient = \"*@drop.test\"\naction = \"disconnect\"\n";
+    let saved = api.send_json(Method::PUT, "/api/v1/rules", json!({"Rules": rules})).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, api.router.clone()).into_future());
+
+    let json = "application/json";
+    let to = "ann@drop.test";
+    let requests = [
+        (
+            "/v3/mail/send",
+            json,
+            "Bearer SG.a.b",
+            json!({"personalizations": [{"to": [{"email": to}]}], "from": {"email": "app@example.test"},
+                   "subject": "x", "content": [{"type": "text/plain", "value": "x"}]})
+            .to_string(),
+        ),
+        ("/email", json, "", json!({"From": "app@example.test", "To": to, "TextBody": "x"}).to_string()),
+        (
+            "/emails",
+            json,
+            "Bearer re_x_y",
+            json!({"from": "app@example.test", "to": to, "subject": "x", "text": "x"}).to_string(),
+        ),
+        (
+            "/v3/example.test/messages",
+            "application/x-www-form-urlencoded",
+            "Basic YXBpOmtleS0x",
+            format!("from=app%40example.test&to={}&text=x", to.replace('@', "%40")),
+        ),
+        (
+            "/v2/email/outbound-emails",
+            json,
+            concat!(
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, ",
+                "Signature=0000000000000000000000000000000000000000000000000000000000000000"
+            ),
+            json!({"FromEmailAddress": "app@example.test", "Destination": {"ToAddresses": [to]},
+                   "Content": {"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}}}})
+            .to_string(),
+        ),
+    ];
+    for (path, content_type, authorization, body) in requests {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let credential = match authorization {
+            "" => "X-Postmark-Server-Token: token".to_string(),
+            authorization => format!("Authorization: {authorization}"),
+        };
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{credential}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        // Closed (or reset: as good, either way no answer came) with nothing read.
+        assert!(read.is_ok(), "{path}: the connection stayed open: {}", String::from_utf8_lossy(&answer));
+        assert_eq!(String::from_utf8_lossy(&answer), "", "{path} answered");
+    }
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0);
+}
+
+/// Mailgun writes one `X-Mailgun-Tag` header per `o:tag`, as it delivers them;
+/// the tags are Pigeonhole tags too.
+#[tokio::test]
+async fn mailgun_tags_are_one_header_each() {
+    let api = Api::new().await;
+    let form =
+        "from=app%40example.test&to=ann%40example.test&subject=Tagged&text=x&o%3Atag=welcome&o%3Atag=spring%2C+2026";
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", "Basic YXBpOmtleS0x")];
+    let answer = api.request(Method::POST, "/v3/mg.example.test/messages", form, &headers).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let summary = &api.get_json("/api/v1/messages").await["messages"][0];
+    // Pigeonhole's tags are read from X-Tags, where a comma separates them.
+    assert_eq!(summary["Tags"], json!(["2026", "spring", "welcome"]));
+    let id = summary["ID"].as_str().unwrap();
+    let headers = api.get_json(&format!("/api/v1/message/{id}/headers")).await;
+    assert_eq!(headers["X-Mailgun-Tag"], json!(["welcome", "spring, 2026"]));
+}
+
+/// A store that takes the first messages of a request and fails on a later one
+/// (its disk fills up: SQLite reports a database that may not grow as a full
+/// disk). SendGrid, Mailgun and Resend's strict batch answer one request with one
+/// answer: the error, with none of its messages stored. Postmark's batch answers
+/// per message: the failed one's entry says so, the others are stored.
+#[tokio::test]
+async fn a_store_failure_partway_stores_all_or_what_the_answer_says() {
+    let api = Api::with_store(|dir, events| {
+        crate::store::Store::open_with(dir, crate::config::StoreConfig::default(), events, |conn| {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 32), [], |_| Ok(()))
+        })
+        .unwrap()
+    })
+    .await;
+    // Incompressible letters, far more than the 32 pages the database may grow by.
+    let mut x: u32 = 1;
+    let big: String = (0..400_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    let json = ("content-type", "application/json");
+
+    let mut sendgrid = sendgrid_body("SendGrid");
+    sendgrid["personalizations"] = json!([
+        {"to": [{"email": "ann@example.test"}]},
+        {"to": [{"email": "bob@example.test"}], "headers": {"X-Big": big}},
+    ]);
+    let answer = api.sendgrid(sendgrid.to_string(), &[("authorization", "Bearer SG.a.b")]).await;
+    sendgrid_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
+
+    let form = format!(
+        "from=app%40example.test&to=ann%40example.test&to=bob%40example.test&subject=Mailgun&text=%25recipient.note%25\
+         &recipient-variables=%7B%22ann%40example.test%22%3A%7B%22note%22%3A%22hi%22%7D%2C%22bob%40example.test%22%3A\
+         %7B%22note%22%3A%22{big}%22%7D%7D"
+    );
+    let form_headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", "Basic YXBpOmtleS0x")];
+    let answer = api.request(Method::POST, "/v3/mg.example.test/messages", form, &form_headers).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+
+    let email = |subject: &str, text: &str| json!({"from": "app@example.test", "to": "ann@example.test", "subject": subject, "text": text});
+    let batch = json!([email("Resend small", "x"), email("Resend big", &big)]);
+    let key = ("authorization", "Bearer re_x_y");
+    let answer = api.request(Method::POST, "/emails/batch", batch.to_string(), &[json, key]).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+
+    assert_eq!(api.get_json("/api/v1/messages").await["total"], 0, "nothing of a failed request is stored");
+
+    let email = |subject: &str, text: &str| json!({"From": "app@example.test", "To": "ann@example.test", "Subject": subject, "TextBody": text});
+    let batch = json!([email("Postmark 1", "x"), email("Postmark 2", &big), email("Postmark 3", "x")]);
+    let token = ("x-postmark-server-token", "token");
+    let answer = api.request(Method::POST, "/email/batch", batch.to_string(), &[json, token]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let answers = answer.json();
+    let codes: Vec<&Value> = answers.as_array().unwrap().iter().map(|a| &a["ErrorCode"]).collect();
+    assert_eq!(codes, [&json!(0), &json!(503), &json!(0)], "{answers}");
+    assert_eq!(answers[1].get("MessageID"), None);
+    let page = api.get_json("/api/v1/messages").await;
+    let subjects: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["Subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["Postmark 3", "Postmark 1"]);
+}
