@@ -19,7 +19,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
+#[cfg(unix)]
+use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -135,13 +137,14 @@ impl Engine {
         let ui_policy = api::ui_policy(&config.http.ui_frame_sources)
             .ok_or_else(|| StartError::FrameSources { sources: config.http.ui_frame_sources.join(" ") })?;
         let smtp_socket = bind("SMTP", config.smtp_addr, "--smtp").await?;
-        let http_listener = match &config.http_socket {
-            Some(socket) => HttpListener::Unix(bind_unix(socket)?),
-            None => HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?),
+        let (http_listener, http_socket) = match &config.http_socket {
+            Some(socket) => bind_unix(socket)?,
+            None => (HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?), None),
         };
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
         let http_addr = match &http_listener {
             HttpListener::Tcp(socket) => local_addr(socket, "HTTP", "--http")?,
+            #[cfg(unix)]
             HttpListener::Unix(_) => config.http_addr,
         };
         let metrics_socket = match config.prometheus {
@@ -163,10 +166,10 @@ impl Engine {
                 .expect("opening the store panicked")?
         };
 
-        let base_url = match &http_listener {
-            HttpListener::Tcp(_) => format!("http://{http_addr}"),
+        let base_url = match &http_socket {
+            None => format!("http://{http_addr}"),
             // Reached through whatever forwards to the socket; its name is unknown.
-            HttpListener::Unix(_) => "http://localhost".to_string(),
+            Some(_) => "http://localhost".to_string(),
         };
         let webhooks = Webhooks::start(&config.data_dir, &base_url, &config.message_webhooks)?;
         // Subscribed before the listener starts: no message misses its webhooks.
@@ -191,7 +194,7 @@ impl Engine {
             .with_effects(effects.clone())
             .with_auth(auth)
             .with_provider_keys(provider_keys)
-            .with_http_address(http_addr, http_listener.is_unix())
+            .with_http_address(http_addr, http_socket.is_some())
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
             .with_authentication(verifier)
@@ -217,7 +220,8 @@ impl Engine {
         let smtp_task = tokio::spawn(listener.run());
 
         let metrics_task = metrics_socket.map(|socket| {
-            let router = api::metrics_router(api_state.clone().with_http_address(metrics_addr.unwrap_or(http_addr)));
+            let router =
+                api::metrics_router(api_state.clone().with_http_address(metrics_addr.unwrap_or(http_addr), false));
             let mut stop = shutdown_rx.clone();
             tokio::spawn(async move {
                 let stopped = async move {
@@ -230,10 +234,6 @@ impl Engine {
         });
         let router = mcp::api_router(api_state.clone());
         let mut http_shutdown = shutdown_rx;
-        let (http_listener, http_socket) = match http_listener {
-            HttpListener::Tcp(socket) => (Ok(socket), None),
-            HttpListener::Unix((socket, file)) => (Err(socket), Some(file)),
-        };
         let http_task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = http_shutdown.wait_for(|&stop| stop).await;
@@ -241,13 +241,16 @@ impl Engine {
                 api_state.close_streams();
             };
             let served = match http_listener {
-                Ok(tcp) => {
+                HttpListener::Tcp(tcp) => {
                     axum::serve(tcp, router.into_make_service_with_connect_info::<SocketAddr>())
                         .with_graceful_shutdown(stopped)
                         .await
                 }
                 // No peer address to record: the send APIs do without.
-                Err(unix) => axum::serve(unix, router.into_make_service()).with_graceful_shutdown(stopped).await,
+                #[cfg(unix)]
+                HttpListener::Unix(unix) => {
+                    axum::serve(unix, router.into_make_service()).with_graceful_shutdown(stopped).await
+                }
             };
             if let Err(err) = served {
                 tracing::error!("http server failed: {err}");
@@ -364,16 +367,11 @@ async fn bind(what: &'static str, addr: SocketAddr, flag: &'static str) -> Resul
     })
 }
 
-/// HTTP's listener: TCP, or a Unix socket with its file.
+/// HTTP's listener: TCP, or a Unix socket (its file is a [`SocketFile`]).
 enum HttpListener {
     Tcp(TcpListener),
-    Unix((UnixListener, SocketFile)),
-}
-
-impl HttpListener {
-    fn is_unix(&self) -> bool {
-        matches!(self, HttpListener::Unix(_))
-    }
+    #[cfg(unix)]
+    Unix(UnixListener),
 }
 
 /// A socket file this engine made; removed when dropped (shutdown, or a start
@@ -389,7 +387,8 @@ impl Drop for SocketFile {
 /// Listen on `socket.path` with `socket.mode`. A socket file there that nobody
 /// accepts on is what a killed engine leaves: it is replaced. A live socket, or
 /// anything that is not a socket, is left alone and refused.
-fn bind_unix(socket: &UnixSocket) -> Result<(UnixListener, SocketFile), StartError> {
+#[cfg(unix)]
+fn bind_unix(socket: &UnixSocket) -> Result<(HttpListener, Option<SocketFile>), StartError> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let fail = |reason: String| StartError::BindSocket { path: socket.path.clone(), reason };
     match fs::symlink_metadata(&socket.path) {
@@ -406,7 +405,16 @@ fn bind_unix(socket: &UnixSocket) -> Result<(UnixListener, SocketFile), StartErr
     let listener = UnixListener::bind(&socket.path).map_err(|e| fail(e.to_string()))?;
     let file = SocketFile(socket.path.clone());
     fs::set_permissions(&socket.path, fs::Permissions::from_mode(socket.mode)).map_err(|e| fail(e.to_string()))?;
-    Ok((listener, file))
+    Ok((HttpListener::Unix(listener), Some(file)))
+}
+
+/// Where there are no Unix sockets, `--http unix:PATH` is refused at start.
+#[cfg(not(unix))]
+fn bind_unix(socket: &UnixSocket) -> Result<(HttpListener, Option<SocketFile>), StartError> {
+    Err(StartError::BindSocket {
+        path: socket.path.clone(),
+        reason: "this system has no Unix sockets; use --http ADDRESS:PORT".into(),
+    })
 }
 
 fn local_addr(socket: &TcpListener, what: &'static str, flag: &'static str) -> Result<SocketAddr, StartError> {

@@ -277,6 +277,7 @@ fn database_from_newer_version_is_refused_untouched() {
 }
 
 /// One HTTP/1.1 GET over the Unix socket at `path`: the status line and the body.
+#[cfg(unix)]
 fn get_over_socket(path: &Path, uri: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut socket = std::os::unix::net::UnixStream::connect(path).unwrap();
@@ -293,6 +294,7 @@ fn get_over_socket(path: &Path, uri: &str) -> (String, String) {
 /// listening line naming it; a stale socket file (a killed engine's) is replaced,
 /// and the file is gone after SIGTERM. A path that is anything but a socket is
 /// refused and left as it was.
+#[cfg(unix)]
 #[test]
 fn http_on_a_unix_socket() {
     use std::io::{BufRead, BufReader};

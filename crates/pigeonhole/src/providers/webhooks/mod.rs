@@ -46,8 +46,8 @@ pub use settings::{MessageWebhook, Webhook, WebhooksView};
 
 pub use super::Provider;
 use crate::config::MessageWebhookConfig;
-use crate::model::{ApiRequest, Envelope, Event, MessageId, MessageSummary};
 use crate::metrics::WebhookCounts;
+use crate::model::{ApiRequest, Envelope, Event, MessageId, MessageSummary};
 use crate::store::Store;
 use delivery::{DeliveryLog, Job};
 use settings::Settings;
