@@ -10,10 +10,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[deb-test] %s\n' "$*"; }
 
 [[ -x node_modules/.bin/tauri ]] || npm ci --no-audit --no-fund --loglevel=error
+target=$(cargo metadata --format-version 1 --no-deps --locked | jq -r .target_directory)
+# The headless binary the package ships: the test phase's, when it built one.
+[[ -x $target/debug/pigeonhole ]] && export PIGEONHOLE_BIN=$target/debug/pigeonhole
 start=$SECONDS
 npx tauri build --debug --bundles deb --ci
 say "tauri build --debug --bundles deb: $((SECONDS - start)) s"
-target=$(cargo metadata --format-version 1 --no-deps --locked | jq -r .target_directory)
 deb=$(ls -t "$target"/debug/bundle/deb/*.deb | head -n 1)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-deb.XXXXXX")

@@ -5,6 +5,7 @@
 # client tests (tests/clients/: real third-party API clients against the real engine),
 # then the resilience suite (tests/resilience/run.py, reduced scale),
 # then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh),
+# then the .deb as installed (scripts/deb-test.sh),
 # then the supply-chain checks (cargo deny: licences, duplicate versions, sources, and
 # known advisories against the RustSec snapshot in supply-chain/; npm audit).
 # All test phases always run; exits non-zero if any failed; the output ends with a
@@ -111,6 +112,13 @@ set +e
 openapi_status=${PIPESTATUS[0]}
 set -e
 
+header "package (scripts/deb-test.sh: the .deb built, unpacked into an empty root, its scripts run there)"
+# Both binaries answer from the unpacked package; the sendmail alternative comes and goes.
+set +e
+bash scripts/deb-test.sh 2>&1 | tee "$logs/deb.log"
+deb_status=${PIPESTATUS[0]}
+set -e
+
 header "supply chain (cargo deny check licenses bans sources; scripts/advisories.sh; npm audit in ui/)"
 # Advisories are checked offline against the RustSec snapshot in the repository
 # (scripts/advisories.sh), since this CI cannot reach GitHub. Every UI
@@ -172,6 +180,7 @@ result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
 result "OpenAPI test phase" "$openapi_status"
+result "package (.deb)    " "$deb_status"
 result "supply chain      " "$supply_status"
 if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
-    supply_status != 0)); then exit 1; fi
+    deb_status != 0 || supply_status != 0)); then exit 1; fi

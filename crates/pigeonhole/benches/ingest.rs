@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pigeonhole::config::StoreConfig;
-use pigeonhole::model::Envelope;
-use pigeonhole::model::NewMessage;
 use pigeonhole::model::event;
-use pigeonhole::store::{Store, SubmitError};
-use time::OffsetDateTime;
+use pigeonhole::store::Store;
+
+mod common;
+use common::submit;
 
 /// Submitters in the concurrent case (SMTP sessions delivering at once).
 const SUBMITTERS: u64 = 64;
@@ -62,33 +62,6 @@ fn message(size: usize) -> Vec<u8> {
     }
     raw.push_str(footer);
     raw.into_bytes()
-}
-
-fn new_message(raw: &[u8]) -> NewMessage {
-    NewMessage {
-        raw: raw.to_vec(),
-        envelope: Envelope {
-            mail_from: "orders@shop.example".into(),
-            rcpt_to: vec!["alice@example.com".into()],
-            helo: "client.example".into(),
-            peer: "127.0.0.1:50000".into(),
-            ..Envelope::default()
-        },
-        received_at: OffsetDateTime::now_utc(),
-    }
-}
-
-/// Submit, retrying while the queue is full (as an SMTP client retries a 451).
-async fn submit(store: &Store, raw: &[u8]) {
-    loop {
-        match store.submit(new_message(raw)).await {
-            Err(SubmitError::Busy) => tokio::task::yield_now().await,
-            result => {
-                result.expect("stored");
-                return;
-            }
-        }
-    }
 }
 
 fn ingest(c: &mut Criterion) {

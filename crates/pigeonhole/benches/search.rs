@@ -19,9 +19,11 @@
 use std::time::{Duration, Instant};
 
 use pigeonhole::config::StoreConfig;
-use pigeonhole::model::{Envelope, NewMessage, event};
-use pigeonhole::store::{Store, SubmitError};
-use time::OffsetDateTime;
+use pigeonhole::model::event;
+use pigeonhole::store::Store;
+
+mod common;
+use common::submit;
 
 const NEEDLES: usize = 200;
 const SUBMITTERS: usize = 64;
@@ -120,32 +122,6 @@ fn needle_message(i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn new_message(raw: Vec<u8>) -> NewMessage {
-    NewMessage {
-        raw,
-        envelope: Envelope {
-            mail_from: "orders@shop.example".into(),
-            rcpt_to: vec!["alice@example.com".into()],
-            helo: "client.example".into(),
-            peer: "127.0.0.1:50000".into(),
-            ..Envelope::default()
-        },
-        received_at: OffsetDateTime::now_utc(),
-    }
-}
-
-async fn submit(store: &Store, raw: Vec<u8>) {
-    loop {
-        match store.submit(new_message(raw.clone())).await {
-            Err(SubmitError::Busy) => tokio::task::yield_now().await,
-            result => {
-                result.expect("stored");
-                return;
-            }
-        }
-    }
-}
-
 fn pending(store: &Store) -> i64 {
     let conn = rusqlite::Connection::open(store.database_path()).unwrap();
     conn.query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0)).unwrap()
@@ -192,7 +168,7 @@ fn main() {
                 tokio::spawn(async move {
                     let mut noise = Noise(0x9E37_79B9_7F4A_7C15 ^ (s as u64 + 1));
                     for n in (s..messages).step_by(SUBMITTERS) {
-                        submit(&store, bulk_message(n, &mut noise)).await;
+                        submit(&store, &bulk_message(n, &mut noise)).await;
                     }
                 })
             })
@@ -201,7 +177,7 @@ fn main() {
             task.await.unwrap();
         }
         for i in 0..NEEDLES {
-            submit(&store, needle_message(i)).await;
+            submit(&store, &needle_message(i)).await;
         }
     });
     let stored = started.elapsed();
