@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# deb-test.sh - the .deb as a user gets it: built by the Tauri CLI (`tauri build --debug
-# --bundles deb`: the debug profile, whose dependencies the test phase compiled already;
-# a release build would compile everything again), then its file list (both binaries,
-# the man page), unpacked with dpkg -x into an empty root where both binaries answer
-# --version, and its maintainer scripts run against that root (DPKG_ROOT): the sendmail
-# alternative registered and withdrawn, a real MTA's /usr/sbin/sendmail left alone.
+# deb-test.sh - the .deb as a user gets it: bundled by the Tauri CLI in the debug profile
+# (`tauri bundle --debug --bundles deb` around the desktop binary the test phase built and
+# the desktop tests drove; `tauri build --debug` first where there is none: building it
+# with `cargo build` semantics would compile most of the workspace again), then its file
+# list (both binaries, the man page), unpacked with dpkg -x into an empty root where both
+# binaries answer --version, and its maintainer scripts run against that root
+# (DPKG_ROOT): the sendmail alternative registered and withdrawn, a real MTA's
+# /usr/sbin/sendmail left alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[deb-test] %s\n' "$*"; }
@@ -14,14 +16,20 @@ target=$(cargo metadata --format-version 1 --no-deps --locked | jq -r .target_di
 # The headless binary the package ships: the test phase's, when it built one.
 [[ -x $target/debug/pigeonhole ]] && export PIGEONHOLE_BIN=$target/debug/pigeonhole
 start=$SECONDS
-npx tauri build --debug --bundles deb --ci
-say "tauri build --debug --bundles deb: $((SECONDS - start)) s"
+if [[ -x $target/debug/pigeonhole-desktop ]]; then
+    npx tauri bundle --debug --bundles deb --ci
+    say "tauri bundle --debug --bundles deb: $((SECONDS - start)) s"
+else
+    npx tauri build --debug --bundles deb --ci
+    say "tauri build --debug --bundles deb: $((SECONDS - start)) s"
+fi
 deb=$(ls -t "$target"/debug/bundle/deb/*.deb | head -n 1)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-dpkg-deb -c "$deb" | awk '{print $NF}' >"$work/files"
-for file in ./usr/bin/pigeonhole ./usr/bin/pigeonhole-desktop ./usr/share/man/man1/pigeonhole.1.gz; do
+# Paths as dpkg-deb lists them, without the leading "./" some builders write.
+dpkg-deb -c "$deb" | awk '{sub(/^\.\//, "", $NF); print $NF}' >"$work/files"
+for file in usr/bin/pigeonhole usr/bin/pigeonhole-desktop usr/share/man/man1/pigeonhole.1.gz; do
     grep -qx -- "$file" "$work/files" || { say "$deb lacks $file; it has:"; cat "$work/files"; exit 1; }
 done
 

@@ -145,6 +145,48 @@ fn metrics_on_a_listener_of_their_own() {
     assert!(!server.get("/metrics").text().unwrap().contains("pigeonhole_smtp"));
 }
 
+/// A message webhook's delivery is counted as the provider webhooks' are: one
+/// `--webhook-url` receiver that answers 200 to the one message sent.
+#[test]
+fn message_webhook_deliveries_are_counted() {
+    use std::io::{BufRead, BufReader, Read};
+    let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let received = thread::spawn(move || {
+        let (socket, _) = receiver.accept().unwrap();
+        let mut reader = BufReader::new(socket);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    let server = Server::start_with(&["--enable-prometheus", "true", "--webhook-url", &url]);
+    send_one(server.smtp, "app@example.test", "user@example.test", &message("hooked"));
+    assert!(received.join().unwrap().contains("hooked"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivered = "pigeonhole_webhook_deliveries_total{outcome=\"delivered\"}";
+    let text = loop {
+        let text = scrape(&server.url("/metrics"));
+        if value(&text, delivered) == 1.0 || Instant::now() > deadline {
+            break text;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(value(&text, delivered), 1.0, "{text}");
+    assert_eq!(value(&text, "pigeonhole_webhook_attempts_total"), 1.0, "{text}");
+}
+
 /// The seed outage: a label per sender subdomain. Here every message of the
 /// flood has its own sender subdomain, recipient (with a plus tag), subject and,
 /// per connection, its own AUTH user (the inbox): the series stay the same.

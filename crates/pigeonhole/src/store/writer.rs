@@ -267,7 +267,9 @@ impl Writer {
                 // An empty batch: its commit runs retention, which expires.
                 self.apply(Vec::new());
             }
-            let idle_for = if self.unindexed > 0 {
+            // On a full disk indexing can only fail: it waits until there is room.
+            let indexing = self.unindexed > 0 && !self.disk.is_full();
+            let idle_for = if indexing {
                 Some(INDEX_WHEN_IDLE_FOR)
             } else if !self.cache_released {
                 Some(RELEASE_CACHE_WHEN_IDLE_FOR.min(disk::RECHECK_EVERY))
@@ -285,7 +287,7 @@ impl Writer {
                     match runtime.block_on(async { tokio::time::timeout(wait, commands.recv()).await }) {
                         Ok(command) => command,
                         Err(_due) if self.expiry_due() => continue,
-                        Err(_idle) if self.unindexed > 0 => {
+                        Err(_idle) if indexing => {
                             self.index_pending();
                             continue;
                         }
@@ -310,7 +312,7 @@ impl Writer {
                 self.commands.close();
             }
             self.apply(batch);
-            if self.unindexed >= INDEX_BATCH {
+            if self.unindexed >= INDEX_BATCH && !self.disk.is_full() {
                 self.index_pending();
             }
         }
@@ -370,6 +372,9 @@ impl Writer {
             Err(error) => {
                 // Search still finds pending messages; try again at the next pause.
                 tracing::warn!(%error, "indexing new messages for search failed; will retry");
+                if error.sqlite_error_code() == Some(ErrorCode::DiskFull) {
+                    self.disk_filled();
+                }
                 false
             }
         }
@@ -402,13 +407,19 @@ impl Writer {
             Err(error) => {
                 tracing::error!(%error, commands = batch.len(), "store write failed; nothing in the batch was written");
                 if error.sqlite_error_code() == Some(ErrorCode::DiskFull) {
-                    self.free_at_failure = self.disk.free_bytes();
-                    self.disk_checked = std::time::Instant::now();
-                    self.disk.set_full(true, &self.events);
+                    self.disk_filled();
                 }
                 fail(batch, &error);
             }
         }
+    }
+
+    /// A write failed for want of space: the disk is full until space is freed
+    /// (checked every [`disk::RECHECK_EVERY`]) or a write goes through.
+    fn disk_filled(&mut self) {
+        self.free_at_failure = self.disk.free_bytes();
+        self.disk_checked = std::time::Instant::now();
+        self.disk.set_full(true, &self.events);
     }
 
     /// While the disk is full: room again once space was freed since the failure.
