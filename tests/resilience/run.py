@@ -50,7 +50,7 @@ SCALES = {
         "retention_messages": 6000, "retention_cap": 500,
         "writer_connections": 360, "writer_message_bytes": 1_000_000, "writer_lock_s": 4,
         "held_sockets": 3000, "held_normal_every_s": 0.5,
-        "webhook_messages": 3000,
+        "webhook_messages": 6000,
     },
     "full": {
         "flood_messages": 50000, "flood_recipients": 5000, "flood_connections": 200,
@@ -1412,7 +1412,9 @@ def _scenario_12(self):
                 "max_fds": fig["max_fds"], "log": log}
 
     # Interleaved, three of each, so a burst of load from elsewhere on the machine
-    # hits both kinds alike; the rates compared are the medians.
+    # hits both kinds alike. Each dead-receiver run is compared with the plain run
+    # just before it (a shared machine drifts between pairs more than within one),
+    # and the median of the three ratios is held to the bar.
     plains, hookeds, receivers = [], [], []
     for i in range(3):
         plains.append(run(f"s12-plain{i}", []))
@@ -1424,10 +1426,10 @@ def _scenario_12(self):
         finally:
             receivers.append(dead.finish())
     plain, hooked, receiver = plains[0], hookeds[0], receivers[0]
-    plain_rates = sorted(r["rate_per_s"] for r in plains)
-    dead_rates = sorted(r["rate_per_s"] for r in hookeds)
-    baseline = plain_rates[1]
-    noise = (plain_rates[-1] - plain_rates[0]) / plain_rates[-1]
+    plain_rates = [r["rate_per_s"] for r in plains]
+    dead_rates = [r["rate_per_s"] for r in hookeds]
+    paired = sorted(d / p for d, p in zip(dead_rates, plain_rates))
+    noise = (max(plain_rates) - min(plain_rates)) / max(plain_rates)
     def growth_of(run):
         return (run["rss_end_kb"] - run["rss_half_kb"]) / run["rss_half_kb"] * 100
 
@@ -1443,7 +1445,7 @@ def _scenario_12(self):
         timeouts += sum(1 for a in d["Attempts"] if "no answer within" in (a.get("Error") or ""))
     figures = {"messages": total, "connections": connections,
                "rates_no_webhook_per_s": plain_rates, "rates_dead_webhook_per_s": dead_rates,
-               "rate_ratio_medians_dead_vs_plain": round(dead_rates[1] / baseline, 2),
+               "rate_ratios_dead_vs_plain_by_pair": [round(r, 2) for r in paired],
                "plain_runs_spread_pct": round(noise * 100, 1),
                "rss_no_webhook_end_kb": plain["rss_end_kb"], "rss_dead_half_kb": hooked["rss_half_kb"],
                "rss_dead_end_kb": hooked["rss_end_kb"], "rss_dead_settled_kb": hooked["rss_settled_kb"],
@@ -1456,8 +1458,8 @@ def _scenario_12(self):
                "attempts_timed_out": timeouts}
     checks = [
         ("every message acknowledged in each run", all(r["acknowledged"] == total for r in plains + hookeds)),
-        ("ingest rate with the dead receiver within noise: its median at least 85% of the plain runs' median",
-         dead_rates[1] >= 0.85 * baseline),
+        ("ingest rate with the dead receiver within noise: the median of the runs' ratios to the plain run "
+         "before each at least 0.85", paired[1] >= 0.85),
         ("RSS grows between the half and the end of the flood at most 5 points more than without a webhook",
          growth - plain_growth < 5),
         ("RSS does not grow while deliveries time out and are retried (12 s after the flood, under 5%)",
