@@ -9,12 +9,16 @@
 //! answered: an acknowledged message is on disk, an event describes committed data,
 //! and when a change returns to its caller its events are already out.
 //!
-//! Indexing for search is the most expensive part of storing a message when done
-//! one commit at a time, so new messages' text goes to `fts_pending` in the same
-//! transaction, and the writer moves it into the FTS5 index (and `message_text`,
-//! for the terms too short for the index) when the queue has been quiet for a
-//! moment or a thousand messages wait. Text left pending by a killed
-//! process is indexed after the next start.
+//! Indexing for search is the most expensive part of storing a message (the
+//! trigram index costs several times the commit), so new messages' text goes to
+//! `fts_pending` in the same transaction, and the writer moves it into the FTS5
+//! index (and `message_text`, for the terms too short for the index) in chunks
+//! sized to take about [`INDEX_CHUNK_TIME`]: whenever the queue has been quiet for
+//! a moment, and during a flood, once a thousand messages wait, for at most a
+//! fifth of the writer's time, so a flood is acknowledged at nearly the rate of
+//! an unindexed store and indexed as it ends. Search reads `fts_pending` too, so
+//! waiting text is still found. Text left pending by a killed process is indexed
+//! after the next start.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -40,9 +44,15 @@ const MAX_EVENTS_PER_CHANGE: usize = 200;
 
 /// Index pending text once the queue has been empty this long…
 const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(20);
-/// …or once this many messages wait, whichever comes first; also the most
-/// indexed in one transaction.
+/// …or, between commits, once this many messages wait; also the most indexed in
+/// one transaction.
 const INDEX_BATCH: u64 = 1000;
+/// About how long one indexing transaction may hold the writer (and so the
+/// commits of new mail behind it); the chunk's size follows from the last ones.
+const INDEX_CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(40);
+/// Between commits, after indexing for a time T the writer commits for at least
+/// this many times T before it indexes again: indexing takes at most a fifth.
+const INDEX_SHARE_SPACING: u32 = 4;
 
 /// After this long with nothing to do, the writer hands its page cache back to the
 /// allocator (`PRAGMA shrink_memory`): the cache (up to 16 MiB, see `schema`) speeds
@@ -54,6 +64,37 @@ const RELEASE_CACHE_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::fr
 /// pruning runs every minute too). A shorter `max_age` is looked at ten times per
 /// its length, so a message outlives it by a tenth at most.
 const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How much text the writer indexes at a time, and when it may next do so
+/// between commits. The chunk halves when one took longer than
+/// [`INDEX_CHUNK_TIME`] and doubles (up to [`INDEX_BATCH`]) when a full one took
+/// under half of it, so a chunk of 50 KB messages is smaller than one of 2 KB
+/// ones and the commits behind it wait about the same.
+struct IndexPace {
+    chunk: u64,
+    next_between_commits: std::time::Instant,
+}
+
+impl IndexPace {
+    fn new() -> IndexPace {
+        // Small at first: the first chunk's time says how large they can be.
+        IndexPace { chunk: 64, next_between_commits: std::time::Instant::now() }
+    }
+
+    fn may_index_between_commits(&self) -> bool {
+        std::time::Instant::now() >= self.next_between_commits
+    }
+
+    /// A chunk went into the index in `took`; `full` if it was a whole chunk.
+    fn indexed(&mut self, full: bool, took: std::time::Duration) {
+        if took > INDEX_CHUNK_TIME {
+            self.chunk = (self.chunk / 2).max(1);
+        } else if full && took < INDEX_CHUNK_TIME / 2 {
+            self.chunk = (self.chunk * 2).min(INDEX_BATCH);
+        }
+        self.next_between_commits = std::time::Instant::now() + took * INDEX_SHARE_SPACING;
+    }
+}
 
 /// Work for the writer thread.
 pub(super) enum Command {
@@ -196,6 +237,7 @@ pub(super) struct Writer {
     inbox_ids: InboxIds,
     /// Messages whose text waits in `fts_pending` (about: deletes may take some).
     unindexed: u64,
+    index_pace: IndexPace,
     /// Whether the page cache was released since the last piece of work.
     cache_released: bool,
     checkpointer: Checkpointer,
@@ -242,6 +284,7 @@ impl Writer {
             max_batch: config.max_batch.max(1),
             inbox_ids: InboxIds::default(),
             unindexed,
+            index_pace: IndexPace::new(),
             cache_released: false,
             checkpointer,
             disk,
@@ -312,7 +355,7 @@ impl Writer {
                 self.commands.close();
             }
             self.apply(batch);
-            if self.unindexed >= INDEX_BATCH && !self.disk.is_full() {
+            if self.unindexed >= INDEX_BATCH && self.index_pace.may_index_between_commits() && !self.disk.is_full() {
                 self.index_pending();
             }
         }
@@ -335,9 +378,12 @@ impl Writer {
         self.cache_released = true;
     }
 
-    /// Move up to [`INDEX_BATCH`] messages' text from `fts_pending` into the index,
-    /// oldest first; false if that failed (the text stays pending for next time).
+    /// Move a chunk of messages' text (see [`IndexPace`]) from `fts_pending` into
+    /// the index, oldest first; false if that failed (the text stays pending for
+    /// next time).
     fn index_pending(&mut self) -> bool {
+        let chunk = self.index_pace.chunk;
+        let started = std::time::Instant::now();
         let indexed = (|| -> rusqlite::Result<usize> {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let oldest = "SELECT seq FROM fts_pending ORDER BY seq LIMIT ?1";
@@ -347,7 +393,7 @@ impl Writer {
                  SELECT seq, subject, addresses, body, attachment_names FROM fts_pending
                  WHERE seq IN ({oldest})"
                 ))?
-                .execute([INDEX_BATCH])?;
+                .execute([chunk])?;
             // REPLACE: text queued again for a message indexed before (an index repaired
             // by hand) replaces the old copy rather than failing every batch.
             tx.prepare_cached(&format!(
@@ -355,18 +401,18 @@ impl Writer {
                  SELECT seq, subject, addresses, body, attachment_names FROM fts_pending
                  WHERE seq IN ({oldest})"
             ))?
-            .execute([INDEX_BATCH])?;
-            tx.prepare_cached(&format!("DELETE FROM fts_pending WHERE seq IN ({oldest})"))?.execute([INDEX_BATCH])?;
+            .execute([chunk])?;
+            tx.prepare_cached(&format!("DELETE FROM fts_pending WHERE seq IN ({oldest})"))?.execute([chunk])?;
             tx.commit()?;
             self.checkpointer.nudge();
             Ok(moved)
         })();
         match indexed {
             Ok(moved) => {
-                // Fewer than a full batch means none are left (deletes may have
+                // Fewer than a full chunk means none are left (deletes may have
                 // taken some since they were counted).
-                self.unindexed =
-                    if moved < INDEX_BATCH as usize { 0 } else { self.unindexed.saturating_sub(moved as u64) };
+                self.unindexed = if moved < chunk as usize { 0 } else { self.unindexed.saturating_sub(moved as u64) };
+                self.index_pace.indexed(moved as u64 == chunk, started.elapsed());
                 true
             }
             Err(error) => {
@@ -766,6 +812,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::super::{Store, SubmitError};
+    use super::{INDEX_BATCH, INDEX_CHUNK_TIME, IndexPace};
     use crate::config::StoreConfig;
     use crate::model::{Envelope, NewMessage, event};
 
@@ -775,6 +822,32 @@ mod tests {
             envelope: Envelope { auth_user: Some(user.into()), ..Envelope::default() },
             received_at: time::OffsetDateTime::now_utc(),
         }
+    }
+
+    /// A chunk that took too long halves the next one; a full one that was quick
+    /// doubles it, up to the batch; between commits the writer waits four times
+    /// what the chunk took.
+    #[test]
+    fn index_chunks_follow_how_long_the_last_one_took() {
+        let mut pace = IndexPace::new();
+        let first = pace.chunk;
+        pace.indexed(true, INDEX_CHUNK_TIME * 3);
+        assert_eq!(pace.chunk, first / 2);
+        assert!(!pace.may_index_between_commits());
+        pace.indexed(true, INDEX_CHUNK_TIME / 4);
+        assert_eq!(pace.chunk, first);
+        // A chunk that was not full (nothing more waited) says nothing about size.
+        pace.indexed(false, INDEX_CHUNK_TIME / 4);
+        assert_eq!(pace.chunk, first);
+        for _ in 0..20 {
+            pace.indexed(true, std::time::Duration::ZERO);
+        }
+        assert_eq!(pace.chunk, INDEX_BATCH);
+        assert!(pace.may_index_between_commits());
+        for _ in 0..20 {
+            pace.indexed(true, INDEX_CHUNK_TIME * 2);
+        }
+        assert_eq!(pace.chunk, 1);
     }
 
     /// The first message to a new inbox fails with its batch (the disk is
