@@ -147,14 +147,16 @@ impl Engine {
             #[cfg(unix)]
             HttpListener::Unix(_) => config.http_addr,
         };
-        let metrics_socket = match config.prometheus {
-            Prometheus::Listen(addr) => Some(bind("metrics", addr, "--enable-prometheus").await?),
+        // The metrics listener of its own, with the address it got.
+        let metrics_listener = match config.prometheus {
+            Prometheus::Listen(addr) => {
+                let socket = bind("metrics", addr, "--enable-prometheus").await?;
+                let addr = local_addr(&socket, "metrics", "--enable-prometheus")?;
+                Some((socket, addr))
+            }
             Prometheus::Off | Prometheus::Http => None,
         };
-        let metrics_addr = match &metrics_socket {
-            Some(socket) => Some(local_addr(socket, "metrics", "--enable-prometheus")?),
-            None => None,
-        };
+        let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);
 
         let data_lock = lock_data_dir(&config.data_dir)?;
         let tls = tls::acceptor(&config.data_dir.join("tls"), &config.smtp.hostname)?;
@@ -219,9 +221,8 @@ impl Engine {
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
 
-        let metrics_task = metrics_socket.map(|socket| {
-            let router =
-                api::metrics_router(api_state.clone().with_http_address(metrics_addr.unwrap_or(http_addr), false));
+        let metrics_task = metrics_listener.map(|(socket, addr)| {
+            let router = api::metrics_router(api_state.clone().with_http_address(addr, false));
             let mut stop = shutdown_rx.clone();
             tokio::spawn(async move {
                 let stopped = async move {
