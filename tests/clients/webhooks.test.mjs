@@ -2,11 +2,12 @@
 // providers' real SDKs (SendGrid, Resend, Mailgun) into a real `pigeonhole serve`,
 // whose events reach a receiver on loopback; each signature is checked the way the
 // app would: SendGrid's with npm @sendgrid/eventwebhook, Resend's with npm svix,
-// Mailgun's HMAC by its documented algorithm. A receiver that fails is tried again
-// with growing gaps; one that never answers holds up no mail.
+// Mailgun's HMAC and SNS's RSA signature (SES through SNS, after the subscription
+// handshake an app's handler performs) by their documented algorithms. A receiver
+// that fails is tried again with growing gaps; one that never answers holds up no mail.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, createVerify } from 'node:crypto';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
@@ -15,6 +16,7 @@ import { EventWebhook, EventWebhookHeader } from '@sendgrid/eventwebhook';
 import sgMail from '@sendgrid/mail';
 import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
+import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { Resend } from 'resend';
 import { Webhook as SvixWebhook } from 'svix';
 
@@ -152,6 +154,89 @@ test('Mailgun: delivered with its HMAC signature; a receiver answering 500 twice
   const log = await (await fetch(`${engine.url}/api/v1/webhooks/log`)).json();
   const delivery = log.find((d) => d.Provider === 'mailgun' && d.Event === 'delivered');
   assert.deepEqual(delivery.Attempts.map((a) => a.Status), [500, 500, 200]);
+});
+
+/** An SNS message's signature checked as SNS documents it (SignatureVersion 2:
+ * RSA-SHA256 over "Key\nvalue\n" of its signed fields, the key from the
+ * certificate at SigningCertURL). */
+async function verifySns(message) {
+  const fields =
+    message.Type === 'Notification'
+      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+  const canonical = fields.filter((key) => key in message).map((key) => `${key}\n${message[key]}\n`).join('');
+  const certificate = await (await fetch(message.SigningCertURL)).text();
+  assert.equal(message.SignatureVersion, '2');
+  return createVerify('RSA-SHA256').update(canonical).verify(certificate, message.Signature, 'base64');
+}
+
+test('SES through SNS: the subscription handshake an app performs, then signed notifications until it unsubscribes', async () => {
+  const base = `http://127.0.0.1:${receiver.address().port}`;
+  const put = await fetch(`${engine.url}/api/v1/webhooks`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ Webhooks: [{ Provider: 'ses', URL: `${base}/ses`, Enabled: true, Headers: {} }] }),
+  });
+  assert.equal(put.status, 200);
+  const [request] = await deliveries('/ses', 'SubscriptionConfirmation');
+  assert.equal(request.headers['x-amz-sns-message-type'], 'SubscriptionConfirmation');
+  const confirmation = JSON.parse(request.body);
+  assert.ok(await verifySns(confirmation), 'the confirmation verifies');
+  assert.ok(!(await verifySns({ ...confirmation, Token: `${confirmation.Token}0` })), 'and not with another token');
+
+  const ses = new SESv2Client({
+    endpoint: engine.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIAPIGEONHOLEHOOKS1', secretAccessKey: 'secret' },
+    maxAttempts: 1,
+  });
+  const send = (subject) =>
+    ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: 'shop@example.test',
+        Destination: { ToAddresses: ['dee@example.test'] },
+        Content: { Simple: { Subject: { Data: subject }, Body: { Text: { Data: 'x' } } } },
+      }),
+    );
+  const logged = async (pick) => {
+    for (let tries = 0; tries < 100; tries++) {
+      const entry = (await (await fetch(`${engine.url}/api/v1/webhooks/log`)).json()).find(pick);
+      if (entry) return entry;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail('no such delivery in the log');
+  };
+
+  // Not confirmed yet: SNS posts nothing, and the log says what to do.
+  await send('Before confirming');
+  const withheld = await logged((d) => d.Provider === 'ses' && d.Event === 'delivered' && d.State === 'failed');
+  assert.equal(withheld.State, 'failed');
+  assert.match(withheld.Attempts[0].Error, /SubscribeURL/);
+  assert.equal(received.filter((r) => r.path === '/ses').length, 1, 'only the confirmation reached the app');
+
+  // The app's handler visits the SubscribeURL, with no UI credentials.
+  const confirmed = await fetch(confirmation.SubscribeURL);
+  assert.equal(confirmed.status, 200);
+  const arn = (await confirmed.text()).match(/<SubscriptionArn>([^<]+)<\/SubscriptionArn>/)[1];
+  const shown = (await (await fetch(`${engine.url}/api/v1/webhooks`)).json()).Webhooks.find((w) => w.Provider === 'ses');
+  assert.equal(shown.SubscriptionConfirmed, true);
+
+  const sent = await send('After confirming');
+  const [notificationRequest] = await deliveries('/ses', sent.MessageId);
+  const notification = JSON.parse(notificationRequest.body);
+  assert.equal(notification.Type, 'Notification');
+  assert.equal(notificationRequest.headers['x-amz-sns-subscription-arn'], arn);
+  assert.ok(await verifySns(notification), 'the notification verifies');
+  const event = JSON.parse(notification.Message);
+  assert.equal(event.eventType, 'Delivery');
+  assert.equal(event.mail.messageId, sent.MessageId);
+
+  // Its UnsubscribeURL ends it: nothing more is posted.
+  assert.equal((await fetch(notification.UnsubscribeURL)).status, 200);
+  assert.equal((await fetch(notification.UnsubscribeURL)).status, 404);
+  const after = await send('After unsubscribing');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.ok(!received.some((r) => r.path === '/ses' && r.body.includes(after.MessageId)), 'nothing after unsubscribing');
 });
 
 test('a receiver that never answers holds up no mail', async () => {

@@ -337,6 +337,8 @@ fn openapi_document_matches_the_server() {
     c.get("/api/v1/webhooks/log");
     c.get("/api/v1/webhooks/log?message=not-an-id");
     c.get("/api/v1/webhooks/sns-certificate.pem");
+    c.get("/api/v1/webhooks/sns?Action=ConfirmSubscription&TopicArn=arn&Token=not-the-token");
+    c.get("/api/v1/webhooks/sns?Action=Unsubscribe&SubscriptionArn=arn");
     // SMTP mail has no provider events: the documented 400.
     c.json(Method::POST, &format!("/api/v1/message/{id}/events"), json!({"Event": "open"}));
     c.get("/api/events"); // not an upgrade request: the documented 400

@@ -658,7 +658,13 @@ Headers: { [key in string]: string },
  * Mailgun's and Resend's (to match an app's existing configuration). Always
  * `null` in `webhooks.json`, whose `Keys` hold them.
  */
-VerificationKey: string | null, };
+VerificationKey: string | null, 
+/**
+ * SES only, in the API's view: whether the endpoint confirmed SNS's
+ * subscription (visited the `SubscribeURL` of the `SubscriptionConfirmation`
+ * posted to it); SNS posts it no events until then. Ignored in a PUT.
+ */
+SubscriptionConfirmed?: boolean, };
 
 /**
  * Where new messages are posted: each message that passes the filter (an inbox,
@@ -708,7 +714,7 @@ export type Delivery = {
  */
 ID: number, 
 /**
- * The stored message it is about.
+ * The stored message it is about; `""` for SNS's subscription confirmation.
  */
 MessageID: string, 
 /**
@@ -721,7 +727,8 @@ Provider: string,
 Webhook?: string, 
 /**
  * `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`;
- * `new` for a message webhook's delivery.
+ * `new` for a message webhook's delivery; `subscription-confirmation` for
+ * SNS's, to the SES endpoint.
  */
 Event: string, 
 /**

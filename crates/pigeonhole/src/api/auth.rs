@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use super::ApiState;
 use super::error::ApiError;
 use crate::providers::webhooks::SNS_CERTIFICATE_PATH;
+use crate::providers::webhooks::sns::SNS_ACTIONS_PATH;
 
 /// Credentials remembered as verified; past this many the memory starts over.
 const REMEMBERED_MAX: usize = 64;
@@ -116,8 +117,9 @@ pub async fn check(State(state): State<ApiState>, mut request: Request, next: Ne
         return next.run(request).await;
     };
     // SNS's signing certificate is public, and the apps that fetch it to verify
-    // a notification do not know the UI's password.
-    if matches!(request.uri().path(), "/livez" | "/readyz" | SNS_CERTIFICATE_PATH) {
+    // a notification, or visit a SubscribeURL (which carries its own token), do
+    // not know the UI's password.
+    if matches!(request.uri().path(), "/livez" | "/readyz" | SNS_CERTIFICATE_PATH | SNS_ACTIONS_PATH) {
         return next.run(request).await;
     }
     let Some((user, password)) = basic_credentials(&request) else {

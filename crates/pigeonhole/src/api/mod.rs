@@ -371,6 +371,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(webhooks::show, webhooks::set))
         .routes(routes!(webhooks::log))
         .routes(routes!(webhooks::sns_certificate))
+        .routes(routes!(webhooks::sns_action))
         .routes(routes!(webhooks::emit))
         .routes(routes!(event_stream::connect))
         .routes(routes!(mailhog::list))

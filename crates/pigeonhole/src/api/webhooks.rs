@@ -1,7 +1,8 @@
 //! Webhooks over HTTP (ours, see [`crate::providers::webhooks`]):
 //! `GET`/`PUT /api/v1/webhooks` (a URL per provider, the message webhooks, the
 //! retry policy, the keys apps verify with), `GET /api/v1/webhooks/log` (deliveries and their attempts),
-//! `GET /api/v1/webhooks/sns-certificate.pem` (SNS's `SigningCertURL`) and
+//! `GET /api/v1/webhooks/sns-certificate.pem` (SNS's `SigningCertURL`),
+//! `GET /api/v1/webhooks/sns` (SNS's `SubscribeURL` and `UnsubscribeURL`) and
 //! `POST /api/v1/message/{ID}/events` (an event on request).
 
 use axum::Json;
@@ -18,6 +19,7 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::{ApiState, read};
 use crate::model::MessageId;
+use crate::providers::webhooks::sns::SnsAction;
 use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhooks, WebhooksError, WebhooksView};
 
 /// The webhook settings: each provider's endpoint and verification key, the
@@ -106,6 +108,34 @@ pub async fn sns_certificate(State(state): State<ApiState>) -> Result<impl IntoR
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(([(CONTENT_TYPE, "application/x-pem-file")], pem))
+}
+
+/// SNS's `SubscribeURL` (`Action=ConfirmSubscription`) and `UnsubscribeURL`
+/// (`Action=Unsubscribe`) for the SES endpoint, answered in SNS's XML: an SES
+/// endpoint gets no events until it has visited the `SubscribeURL` of the
+/// `SubscriptionConfirmation` posted to it when it was saved.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/sns",
+    tag = "webhooks",
+    params(SnsAction),
+    responses(
+        (status = 200, description = "Confirmed (`ConfirmSubscriptionResponse`) or ended (`UnsubscribeResponse`)", body = String, content_type = "text/xml"),
+        (status = 400, description = "An unknown action, or a token that is not the subscription's (SNS's `ErrorResponse`)", body = String, content_type = "text/xml"),
+        (status = 404, description = "No such subscription (SNS's `ErrorResponse`)", body = String, content_type = "text/xml"),
+    )
+)]
+pub async fn sns_action(
+    State(state): State<ApiState>,
+    Ext(Query(action)): Ext<Query<SnsAction>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let webhooks = webhooks(&state)?.clone();
+    // A change is saved to webhooks.json before the answer: off the async threads.
+    let (status, xml) = tokio::task::spawn_blocking(move || webhooks.sns_action(&action))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((status, [(CONTENT_TYPE, "text/xml")], xml))
 }
 
 /// The body of `POST /api/v1/message/{ID}/events`.

@@ -59,9 +59,14 @@ async fn settings_show_every_provider_and_its_verification_key() {
     let providers: Vec<_> = view["Webhooks"].as_array().unwrap().iter().map(|w| w["Provider"].clone()).collect();
     assert_eq!(providers, [json!("sendgrid"), json!("postmark"), json!("mailgun"), json!("ses"), json!("resend")]);
     for webhook in view["Webhooks"].as_array().unwrap() {
-        assert_eq!(keys(webhook), set(&["Provider", "URL", "Enabled", "Headers", "VerificationKey"]));
+        let mut expected = vec!["Provider", "URL", "Enabled", "Headers", "VerificationKey"];
+        if webhook["Provider"] == "ses" {
+            expected.push("SubscriptionConfirmed");
+        }
+        assert_eq!(keys(webhook), set(&expected));
         assert_eq!(webhook["Enabled"], false);
     }
+    assert_eq!(view["Webhooks"][3]["SubscriptionConfirmed"], false);
     assert!(
         view["Webhooks"][0]["VerificationKey"].as_str().unwrap().starts_with("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE")
     );
@@ -187,7 +192,7 @@ async fn open_and_click_events_on_request() {
 /// SNS's certificate is served as PEM, also past the UI's basic auth (apps fetch
 /// it without the UI's password); the settings are not.
 #[tokio::test]
-async fn the_sns_certificate_is_public() {
+async fn the_sns_certificate_and_subscription_actions_are_public() {
     let mut api = api().await;
     let users = api.dir.path().join("users");
     std::fs::write(&users, "bob:plain-pw\n").unwrap();
@@ -196,6 +201,11 @@ async fn the_sns_certificate_is_public() {
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.header("content-type"), Some("application/x-pem-file"));
     assert!(answer.body.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    // SNS's SubscribeURL too (the app visits it with no password): a wrong token is
+    // SNS's own 400, not the UI's 401.
+    let confirm = api.get("/api/v1/webhooks/sns?Action=ConfirmSubscription&TopicArn=arn&Token=guess").await;
+    assert_eq!(confirm.status, StatusCode::BAD_REQUEST, "{:?}", confirm.body);
+    assert!(String::from_utf8_lossy(&confirm.body).contains("<Code>InvalidParameter</Code>"));
     let settings = api.request(Method::GET, "/api/v1/webhooks", Body::empty(), &[]).await;
     assert_eq!(settings.status, StatusCode::UNAUTHORIZED);
 }

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use super::messages::{self, MessageJob};
 use super::payload::{self, Outgoing};
 use super::settings::Retries;
+use super::sns::{self, NotificationContext, Subscription};
 use super::{Provider, ProviderEvent, Shared};
 use crate::metrics::WebhookOutcome;
 use crate::model::MessageId;
@@ -42,6 +43,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) enum Job {
     Provider(Box<ProviderEvent>),
     Message(MessageJob),
+    /// SNS's `SubscriptionConfirmation` to the SES endpoint.
+    SnsConfirmation(Subscription),
 }
 
 /// One provider event's or new message's delivery to one endpoint.
@@ -52,7 +55,7 @@ pub struct Delivery {
     /// Numbers deliveries since the start.
     #[serde(rename = "ID")]
     pub id: u64,
-    /// The stored message it is about.
+    /// The stored message it is about; `""` for SNS's subscription confirmation.
     #[serde(rename = "MessageID")]
     #[schema(value_type = String)]
     #[cfg_attr(test, ts(type = "string"))]
@@ -64,7 +67,8 @@ pub struct Delivery {
     #[cfg_attr(test, ts(optional))]
     pub webhook: Option<String>,
     /// `delivered`, `bounced`, `deferred`, `complained`, `opened` or `clicked`;
-    /// `new` for a message webhook's delivery.
+    /// `new` for a message webhook's delivery; `subscription-confirmation` for
+    /// SNS's, to the SES endpoint.
     pub event: String,
     /// The recipient a provider event is about; `""` for a message webhook's.
     pub recipient: String,
@@ -224,6 +228,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job) {
     let prepared = match job {
         Job::Provider(event) => provider_event(shared, *event),
         Job::Message(job) => messages::prepare(shared, job),
+        Job::SnsConfirmation(subscription) => sns_confirmation(shared, subscription),
     };
     let Some(Prepared { record, headers, outgoing, retries }) = prepared else { return };
     let url = record.url.clone();
@@ -277,11 +282,19 @@ fn provider_event(shared: &Shared, event: ProviderEvent) -> Option<Prepared> {
         let settings = shared.settings.lock().expect("webhook settings lock");
         settings.endpoint(event.provider).map(|webhook| (webhook.clone(), settings.retries))?
     };
-    let keys = match event.provider {
-        Provider::Ses => shared.sns_keys().map_err(|e| e.to_string()),
-        _ => Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()),
+    let (keys, sns) = match event.provider {
+        Provider::Ses => {
+            let subscription = shared.settings.lock().expect("webhook settings lock").sns_subscription.clone();
+            match subscription.filter(|s| s.delivers_to(&webhook.url)) {
+                Some(subscription) => {
+                    (shared.sns_keys().map_err(|e| e.to_string()), NotificationContext::new(&shared.sns, &subscription))
+                }
+                None => (Err(sns::not_subscribed(&webhook.url)), NotificationContext::default()),
+            }
+        }
+        _ => (Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()), NotificationContext::default()),
     };
-    let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &shared.certificate_url));
+    let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &sns));
     let record = Delivery {
         id: 0,
         message: event.message.clone(),
@@ -295,6 +308,34 @@ fn provider_event(shared: &Shared, event: ProviderEvent) -> Option<Prepared> {
         attempts: Vec::new(),
     };
     Some(Prepared { record, headers: webhook.headers, outgoing, retries })
+}
+
+/// SNS's confirmation request for `subscription`, to the SES endpoint it is for
+/// (when that is still the endpoint): in the log with no message and the event
+/// `subscription-confirmation`.
+fn sns_confirmation(shared: &Shared, subscription: Subscription) -> Option<Prepared> {
+    let (headers, retries) = {
+        let settings = shared.settings.lock().expect("webhook settings lock");
+        let endpoint = settings.endpoint(Provider::Ses).filter(|w| w.url == subscription.url)?;
+        (endpoint.headers.clone(), settings.retries)
+    };
+    let outgoing = shared
+        .sns_keys()
+        .map_err(|e| e.to_string())
+        .and_then(|keys| sns::confirmation(&subscription, &keys, &shared.sns));
+    let record = Delivery {
+        id: 0,
+        message: MessageId::stored(String::new()),
+        provider: Provider::Ses.name().into(),
+        webhook: None,
+        event: "subscription-confirmation".into(),
+        recipient: String::new(),
+        url: subscription.url,
+        state: DeliveryState::Pending,
+        payload: outgoing.as_ref().map(|o| String::from_utf8_lossy(&o.body).into_owned()).unwrap_or_default(),
+        attempts: Vec::new(),
+    };
+    Some(Prepared { record, headers, outgoing, retries })
 }
 
 /// One POST: what happened, and whether it is worth trying again.

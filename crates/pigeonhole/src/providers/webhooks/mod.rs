@@ -12,6 +12,8 @@
 //!   signatures: SendGrid's ECDSA, Mailgun's HMAC, Standard Webhooks' HMAC (Svix's
 //!   for Resend, ours for message webhooks), SNS's RSA.
 //! * [`payload`]: each provider's documented payload and headers for an event.
+//! * [`sns`]: SNS's subscription handshake for the SES endpoint (the
+//!   `SubscriptionConfirmation`, its `SubscribeURL` and `UnsubscribeURL`).
 //! * [`messages`]: which new messages go to which message webhook, and their
 //!   request.
 //! * [`delivery`]: the worker that POSTs with retries (one per queue), and the log
@@ -31,6 +33,7 @@ mod keys;
 mod messages;
 mod payload;
 pub(crate) mod settings;
+pub mod sns;
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +54,7 @@ use crate::model::{ApiRequest, Envelope, Event, MessageId, MessageSummary};
 use crate::store::Store;
 use delivery::{DeliveryLog, Job};
 use settings::Settings;
+use sns::{SnsAction, SnsAnswer, SnsUrls, Subscription};
 
 /// Events waiting for the worker; beyond this many, new ones are dropped.
 const QUEUE: usize = 10_000;
@@ -232,8 +236,9 @@ struct Shared {
     path: PathBuf,
     settings: Mutex<Settings>,
     log: Mutex<DeliveryLog>,
-    /// Where SNS's certificate is served (`SigningCertURL`).
-    certificate_url: String,
+    /// Where SNS's certificate is served (`SigningCertURL`) and its subscriptions
+    /// are confirmed and ended.
+    sns: SnsUrls,
     /// `--webhook-url`'s message webhooks.
     command_line: Vec<MessageWebhook>,
     /// `--webhook-limit`.
@@ -245,7 +250,8 @@ struct Shared {
 impl Webhooks {
     /// Read (or make) `data_dir/webhooks.json` and start the delivery workers.
     /// `http_base` is our own HTTP address as a URL (`http://127.0.0.1:8025`), for
-    /// SNS's `SigningCertURL`; `messages` the command line's message webhooks.
+    /// SNS's `SigningCertURL`, `SubscribeURL` and `UnsubscribeURL`; `messages` the
+    /// command line's message webhooks.
     /// New messages reach the message webhooks once [`Webhooks::watch`] is called.
     pub fn start(data_dir: &Path, http_base: &str, messages: &MessageWebhookConfig) -> Result<Webhooks, WebhooksError> {
         let mut command_line = Vec::new();
@@ -277,7 +283,10 @@ impl Webhooks {
             path,
             settings: Mutex::new(settings),
             log: Mutex::new(DeliveryLog::default()),
-            certificate_url: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
+            sns: SnsUrls {
+                certificate: format!("{}{SNS_CERTIFICATE_PATH}", http_base.trim_end_matches('/')),
+                actions: format!("{}{}", http_base.trim_end_matches('/'), sns::SNS_ACTIONS_PATH),
+            },
             command_line,
             message_limit: messages.limit,
             counts: WebhookCounts::default(),
@@ -369,6 +378,7 @@ impl Webhooks {
     pub fn update(&self, change: WebhooksView) -> Result<WebhooksView, WebhooksError> {
         let mut settings = self.shared.settings.lock().expect("webhook settings lock");
         let mut next = settings.clone();
+        let ses_listed = change.webhooks.iter().any(|w| w.provider == Provider::Ses.name());
         for mut entry in change.webhooks {
             let provider = Provider::from_name(&entry.provider)
                 .ok_or_else(|| WebhooksError::Invalid(format!("unknown provider {:?}", entry.provider)))?;
@@ -377,7 +387,7 @@ impl Webhooks {
                 set_key(&mut next, provider, key, &self.shared)?;
             }
             let slot = next.webhooks.iter_mut().find(|w| w.provider == provider.name()).expect("every provider");
-            *slot = Webhook { provider: provider.name().into(), ..entry };
+            *slot = Webhook { provider: provider.name().into(), subscription_confirmed: None, ..entry };
         }
         if let Some(message_webhooks) = change.message_webhooks {
             next.message_webhooks = saved_message_webhooks(message_webhooks)?;
@@ -388,13 +398,49 @@ impl Webhooks {
             }
             next.retries = retries;
         }
-        if next.endpoint(Provider::Ses).is_some() {
-            next.keys.fill_sns(&self.shared.certificate_url).map_err(WebhooksError::Invalid)?;
+        // SNS asks a new endpoint to confirm its subscription, and asks again
+        // each time it is saved until it has.
+        let confirm = match next.endpoint(Provider::Ses).map(|w| w.url.clone()) {
+            Some(url) if ses_listed => {
+                next.keys.fill_sns(&self.shared.sns.certificate).map_err(WebhooksError::Invalid)?;
+                match &next.sns_subscription {
+                    Some(current) if current.url == url && current.confirmed => None,
+                    Some(current) if current.url == url => Some(current.clone()),
+                    _ => Some(Subscription::new(&url).map_err(WebhooksError::Invalid)?),
+                }
+            }
+            _ => None,
+        };
+        if let Some(subscription) = &confirm {
+            next.sns_subscription = Some(subscription.clone());
         }
         next.save(&self.shared.path)
             .map_err(|e| WebhooksError::Settings { path: self.shared.path.clone(), reason: e.to_string() })?;
         *settings = next;
-        Ok(self.shared.view(&settings))
+        let view = self.shared.view(&settings);
+        drop(settings);
+        if let Some(subscription) = confirm
+            && self.queue.try_send(Job::SnsConfirmation(subscription)).is_err()
+        {
+            tracing::warn!("webhook queue full: dropped SNS's SubscriptionConfirmation; save the SES webhook again");
+        }
+        Ok(view)
+    }
+
+    /// `GET /api/v1/webhooks/sns`: confirm or end SNS's subscription of the SES
+    /// endpoint (saved before it answers), answered as SNS answers.
+    pub fn sns_action(&self, action: &SnsAction) -> Result<SnsAnswer, WebhooksError> {
+        let mut settings = self.shared.settings.lock().expect("webhook settings lock");
+        let mut subscription = settings.sns_subscription.clone();
+        let answer = sns::act(&mut subscription, action);
+        if subscription != settings.sns_subscription {
+            let mut next = settings.clone();
+            next.sns_subscription = subscription;
+            next.save(&self.shared.path)
+                .map_err(|e| WebhooksError::Settings { path: self.shared.path.clone(), reason: e.to_string() })?;
+            *settings = next;
+        }
+        Ok(answer)
     }
 
     /// The deliveries, newest first: all, or those of one message, or of one
@@ -429,10 +475,12 @@ impl Shared {
                     Provider::SendGrid => Some(settings.keys.sendgrid_public_key()),
                     Provider::Postmark => None,
                     Provider::Mailgun => Some(settings.keys.mailgun_signing_key.clone()),
-                    Provider::Ses => Some(self.certificate_url.clone()),
+                    Provider::Ses => Some(self.sns.certificate.clone()),
                     Provider::Resend => Some(settings.keys.resend_signing_secret.clone()),
                 };
-                Some(Webhook { verification_key, ..webhook })
+                let subscription_confirmed = (provider == Provider::Ses)
+                    .then(|| settings.sns_subscription.as_ref().is_some_and(|s| s.delivers_to(&webhook.url)));
+                Some(Webhook { verification_key, subscription_confirmed, ..webhook })
             })
             .collect();
         WebhooksView {
@@ -458,7 +506,7 @@ impl Shared {
     /// The keys with SNS's made (and saved) if they were missing.
     fn sns_keys(&self) -> Result<keys::Keys, WebhooksError> {
         let mut settings = self.settings.lock().expect("webhook settings lock");
-        if settings.keys.fill_sns(&self.certificate_url).map_err(WebhooksError::Invalid)? {
+        if settings.keys.fill_sns(&self.sns.certificate).map_err(WebhooksError::Invalid)? {
             settings
                 .save(&self.path)
                 .map_err(|e| WebhooksError::Settings { path: self.path.clone(), reason: e.to_string() })?;

@@ -22,6 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::keys::{self, Keys};
+use super::sns::NotificationContext;
 use super::{Detail, EventKind, Provider, ProviderEvent, SmtpStatus};
 
 /// The TopicArn SNS notifications name (a fixed, made-up account and topic).
@@ -34,9 +35,9 @@ pub(super) struct Outgoing {
     pub headers: Vec<(String, String)>,
 }
 
-/// The request `event` makes for its provider, signed with `keys`;
-/// `certificate_url` is SNS's `SigningCertURL`.
-pub(super) fn request(event: &ProviderEvent, keys: &Keys, certificate_url: &str) -> Result<Outgoing, String> {
+/// The request `event` makes for its provider, signed with `keys`; `sns` is what
+/// an SES event's SNS notification names (unused by the other providers).
+pub(super) fn request(event: &ProviderEvent, keys: &Keys, sns: &NotificationContext) -> Result<Outgoing, String> {
     let json = |value: &Value| serde_json::to_vec(value).expect("JSON values serialize");
     let timestamp = event.at.unix_timestamp().to_string();
     let rng = SystemRandom::new();
@@ -72,7 +73,6 @@ pub(super) fn request(event: &ProviderEvent, keys: &Keys, certificate_url: &str)
             let canonical = format!(
                 "Message\n{message}\nMessageId\n{message_id}\nTimestamp\n{sent}\nTopicArn\n{SNS_TOPIC_ARN}\nType\nNotification\n"
             );
-            let subscription = format!("{SNS_TOPIC_ARN}:00000000-0000-0000-0000-000000000000");
             let body = json(&json!({
                 "Type": "Notification",
                 "MessageId": message_id,
@@ -81,8 +81,8 @@ pub(super) fn request(event: &ProviderEvent, keys: &Keys, certificate_url: &str)
                 "Timestamp": sent,
                 "SignatureVersion": "2",
                 "Signature": keys.sns_signature(&canonical)?,
-                "SigningCertURL": certificate_url,
-                "UnsubscribeURL": format!("{certificate_url}?Action=Unsubscribe&SubscriptionArn={subscription}"),
+                "SigningCertURL": sns.certificate_url,
+                "UnsubscribeURL": sns.unsubscribe_url,
             }));
             Ok(Outgoing {
                 body,
@@ -91,7 +91,7 @@ pub(super) fn request(event: &ProviderEvent, keys: &Keys, certificate_url: &str)
                     ("x-amz-sns-message-type".into(), "Notification".into()),
                     ("x-amz-sns-message-id".into(), message_id),
                     ("x-amz-sns-topic-arn".into(), SNS_TOPIC_ARN.into()),
-                    ("x-amz-sns-subscription-arn".into(), subscription),
+                    ("x-amz-sns-subscription-arn".into(), sns.subscription_arn.clone()),
                 ],
             })
         }
@@ -117,7 +117,7 @@ fn content_type(value: &str) -> (String, String) {
 }
 
 /// RFC 3339 with milliseconds, as SNS, SES and Resend write times.
-fn sns_time(at: OffsetDateTime) -> String {
+pub(super) fn sns_time(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"))
         .expect("UTC times format")

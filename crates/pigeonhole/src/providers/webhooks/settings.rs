@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::keys::Keys;
+use super::sns::Subscription;
 use crate::providers::webhooks::Provider;
 
 /// The file, as kept.
@@ -26,6 +27,8 @@ pub(super) struct Settings {
     pub message_webhooks: Vec<MessageWebhook>,
     pub retries: Retries,
     pub keys: Keys,
+    /// SNS's subscription of the SES endpoint, once one was made.
+    pub sns_subscription: Option<Subscription>,
 }
 
 /// One provider's endpoint, and (in the API's view) the key its app verifies
@@ -51,6 +54,12 @@ pub struct Webhook {
     /// `null` in `webhooks.json`, whose `Keys` hold them.
     #[serde(default)]
     pub verification_key: Option<String>,
+    /// SES only, in the API's view: whether the endpoint confirmed SNS's
+    /// subscription (visited the `SubscribeURL` of the `SubscriptionConfirmation`
+    /// posted to it); SNS posts it no events until then. Ignored in a PUT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub subscription_confirmed: Option<bool>,
 }
 
 /// Where new messages are posted: each message that passes the filter (an inbox,

@@ -21,6 +21,7 @@ use super::delivery::DeliveryState;
 use super::keys::Keys;
 use super::payload;
 use super::settings::Retries;
+use super::sns::{self, NotificationContext, SnsUrls, Subscription};
 use super::*;
 use crate::model::{Address, ApiRequest, Envelope, MessageId};
 
@@ -147,7 +148,8 @@ fn sendgrid_events_are_signed_with_the_public_key_shown() {
     let public = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &spki[26..]);
     let names = ["delivered", "bounce", "deferred", "spamreport", "open", "click"];
     for (kind, name) in ALL_KINDS.into_iter().zip(names) {
-        let outgoing = payload::request(&event("sendgrid", kind, detail(kind)), &keys, "").unwrap();
+        let outgoing =
+            payload::request(&event("sendgrid", kind, detail(kind)), &keys, &NotificationContext::default()).unwrap();
         let timestamp = header(&outgoing, "X-Twilio-Email-Event-Webhook-Timestamp");
         let signature = STANDARD.decode(header(&outgoing, "X-Twilio-Email-Event-Webhook-Signature")).unwrap();
         public.verify(&[timestamp.as_bytes(), &outgoing.body].concat(), &signature).unwrap();
@@ -180,7 +182,8 @@ fn postmark_records() {
     let keys = keys();
     let records = ["Delivery", "Bounce", "Bounce", "SpamComplaint", "Open", "Click"];
     for (kind, record) in ALL_KINDS.into_iter().zip(records) {
-        let outgoing = payload::request(&event("postmark", kind, detail(kind)), &keys, "").unwrap();
+        let outgoing =
+            payload::request(&event("postmark", kind, detail(kind)), &keys, &NotificationContext::default()).unwrap();
         let value = body(&outgoing);
         assert_eq!(value["RecordType"], record);
         assert_eq!(value["MessageID"], "pm-123");
@@ -209,7 +212,8 @@ fn mailgun_signature_and_event_data() {
     let keys = keys();
     let names = ["delivered", "failed", "failed", "complained", "opened", "clicked"];
     for (kind, name) in ALL_KINDS.into_iter().zip(names) {
-        let outgoing = payload::request(&event("mailgun", kind, detail(kind)), &keys, "").unwrap();
+        let outgoing =
+            payload::request(&event("mailgun", kind, detail(kind)), &keys, &NotificationContext::default()).unwrap();
         let value = body(&outgoing);
         let signature = &value["signature"];
         let (timestamp, token) = (signature["timestamp"].as_str().unwrap(), signature["token"].as_str().unwrap());
@@ -243,16 +247,24 @@ fn ses_notifications_are_signed_as_sns_does() {
     let pair = signature::RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
     let public = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pair.public().as_ref().to_vec());
     assert!(keys.sns_certificate.starts_with("-----BEGIN CERTIFICATE-----"));
+    let urls = SnsUrls { certificate: "http://x/cert.pem".into(), actions: "http://x/sns".into() };
+    let subscription = Subscription::new("http://127.0.0.1:3000/sns").unwrap();
+    let sns = NotificationContext::new(&urls, &subscription);
     let names = ["Delivery", "Bounce", "DeliveryDelay", "Complaint", "Open", "Click"];
     let objects = ["delivery", "bounce", "deliveryDelay", "complaint", "open", "click"];
     for ((kind, name), object) in ALL_KINDS.into_iter().zip(names).zip(objects) {
-        let outgoing = payload::request(&event("ses", kind, detail(kind)), &keys, "http://x/cert.pem").unwrap();
+        let outgoing = payload::request(&event("ses", kind, detail(kind)), &keys, &sns).unwrap();
         let value = body(&outgoing);
         assert_eq!(value["Type"], "Notification");
         assert_eq!(value["SignatureVersion"], "2");
         assert_eq!(value["SigningCertURL"], "http://x/cert.pem");
         assert_eq!(header(&outgoing, "x-amz-sns-message-type"), "Notification");
         assert_eq!(header(&outgoing, "x-amz-sns-message-id"), value["MessageId"]);
+        assert_eq!(header(&outgoing, "x-amz-sns-subscription-arn"), subscription.arn());
+        assert_eq!(
+            value["UnsubscribeURL"],
+            format!("http://x/sns?Action=Unsubscribe&SubscriptionArn={}", subscription.arn())
+        );
         let canonical: String = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
             .iter()
             .map(|key| format!("{key}\n{}\n", value[key].as_str().unwrap()))
@@ -266,6 +278,40 @@ fn ses_notifications_are_signed_as_sns_does() {
         assert_eq!(message["mail"]["commonHeaders"]["subject"], "Hi \"there\" </script>\u{0}");
         assert!(message[object].is_object(), "{message}");
     }
+}
+
+/// SNS's SubscriptionConfirmation: its Token and SubscribeURL, and a Signature
+/// over SNS's canonical string of its fields that verifies with the certificate's key.
+#[test]
+fn sns_subscription_confirmations_are_signed_as_sns_does() {
+    let mut keys = keys();
+    keys.fill_sns("http://127.0.0.1:8025/api/v1/webhooks/sns-certificate.pem").unwrap();
+    let pkcs8 = STANDARD.decode(&keys.sns_private_key).unwrap();
+    let pair = signature::RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
+    let public = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pair.public().as_ref().to_vec());
+    let urls = SnsUrls { certificate: "http://x/cert.pem".into(), actions: "http://x/sns".into() };
+    let subscription = Subscription::new("http://127.0.0.1:3000/sns").unwrap();
+
+    let outgoing = sns::confirmation(&subscription, &keys, &urls).unwrap();
+    let value = body(&outgoing);
+    assert_eq!(value["Type"], "SubscriptionConfirmation");
+    assert_eq!(header(&outgoing, "x-amz-sns-message-type"), "SubscriptionConfirmation");
+    assert_eq!(value["Token"], subscription.token);
+    assert_eq!(
+        value["SubscribeURL"],
+        format!(
+            "http://x/sns?Action=ConfirmSubscription&TopicArn={}&Token={}",
+            payload::SNS_TOPIC_ARN,
+            subscription.token
+        )
+    );
+    let canonical: String = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+        .iter()
+        .map(|key| format!("{key}\n{}\n", value[key].as_str().unwrap()))
+        .collect();
+    let signature = STANDARD.decode(value["Signature"].as_str().unwrap()).unwrap();
+    public.verify(canonical.as_bytes(), &signature).unwrap();
+    assert!(public.verify(canonical.replace("Token", "Tokens").as_bytes(), &signature).is_err());
 }
 
 /// Resend: Svix's headers, and a signature that is HMAC-SHA256 under the decoded
@@ -284,7 +330,8 @@ fn resend_events_are_signed_as_svix_does() {
         "email.clicked",
     ];
     for (kind, name) in ALL_KINDS.into_iter().zip(names) {
-        let outgoing = payload::request(&event("resend", kind, detail(kind)), &keys, "").unwrap();
+        let outgoing =
+            payload::request(&event("resend", kind, detail(kind)), &keys, &NotificationContext::default()).unwrap();
         let (id, timestamp) = (header(&outgoing, "svix-id"), header(&outgoing, "svix-timestamp"));
         let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", &outgoing.body].concat();
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
@@ -312,6 +359,7 @@ async fn settings_and_keys_are_kept_in_the_data_folder() {
             enabled: true,
             headers: Default::default(),
             verification_key: Some("my-key".into()),
+            subscription_confirmed: None,
         }],
         retries: None,
         ..WebhooksView::default()
@@ -346,6 +394,7 @@ async fn bad_changes_are_refused() {
             enabled: true,
             headers: Default::default(),
             verification_key: key.map(Into::into),
+            subscription_confirmed: None,
         }],
         retries: None,
         ..WebhooksView::default()
@@ -374,6 +423,7 @@ fn started(dir: &std::path::Path, provider: &str, url: &str, attempts: u32, time
                 enabled: true,
                 headers: Default::default(),
                 verification_key: None,
+                subscription_confirmed: None,
             }],
             retries: Some(Retries { attempts, first_delay_millis: 100, timeout_millis }),
             ..WebhooksView::default()
@@ -450,6 +500,7 @@ async fn a_receiver_that_never_answers_holds_up_nothing() {
                 enabled: true,
                 headers: Default::default(),
                 verification_key: None,
+                subscription_confirmed: None,
             }],
             retries: None,
             ..WebhooksView::default()
@@ -489,6 +540,7 @@ async fn custom_headers_and_url_credentials_are_sent() {
                 enabled: true,
                 headers,
                 verification_key: None,
+                subscription_confirmed: None,
             }],
             retries: None,
             ..WebhooksView::default()
