@@ -386,7 +386,7 @@ RecipientAllowlist: string, };
 /**
  * One change, as sent over `/api/events`.
  */
-export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "update", "Data": TagsChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState } | { "Type": "burst", "Data": Burst } | { "Type": "disk", "Data": DiskState };
+export type Event = { "Type": "new", "Data": MessageSummary } | { "Type": "stats", "Data": Stats } | { "Type": "update", "Data": ReadChanged } | { "Type": "update", "Data": TagsChanged } | { "Type": "delete", "Data": Deleted } | { "Type": "truncate", "Data": null } | { "Type": "prune", "Data": null } | { "Type": "intake", "Data": IntakeState } | { "Type": "burst", "Data": Burst } | { "Type": "disk", "Data": DiskState } | { "Type": "effects", "Data": EffectsRecorded };
 
 export type Stats = { Total: number, Unread: number, Version: string, };
 
@@ -431,6 +431,8 @@ export type DiskState = {
  * A write failed for want of space, and there is no room yet.
  */
 Full: boolean, };
+
+export type EffectsRecorded = { ID: string, };
 
 /**
  * Ours: the data folder and whether its disk is full (then SMTP answers

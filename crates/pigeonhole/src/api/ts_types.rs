@@ -28,7 +28,7 @@ use crate::model::{
     ApiRequest, Category, ChaosTrigger, ChaosTriggers, Check, CheckReport, CheckSummary, Envelope, Location, Severity,
     SimulationOutcome,
 };
-use crate::model::{Burst, Deleted, DiskState, Event, IntakeState, ReadChanged, Stats, TagsChanged};
+use crate::model::{Burst, Deleted, DiskState, EffectsRecorded, Event, IntakeState, ReadChanged, Stats, TagsChanged};
 use crate::model::{InboxInfo, MessagePage, MessageSummary};
 use crate::providers::webhooks::delivery::{Attempt, DeliveryState};
 use crate::providers::webhooks::settings::Retries;
@@ -89,6 +89,7 @@ fn render() -> String {
         declaration::<IntakeView>(&config),
         declaration::<Burst>(&config),
         declaration::<DiskState>(&config),
+        declaration::<EffectsRecorded>(&config),
         declaration::<StorageView>(&config),
         declaration::<HtmlCheck>(&config),
         declaration::<Total>(&config),

@@ -53,6 +53,11 @@ pub enum Event {
     /// `452 4.3.1`), or has room again.
     #[serde(rename = "disk")]
     Disk(DiskState),
+    /// Ours: what a delivery simulation did after a message was stored (a DSN
+    /// sent back, an auto-reply, a forward …) was added to its envelope, which a
+    /// client showing it should read again.
+    #[serde(rename = "effects")]
+    Effects(EffectsRecorded),
 }
 
 /// New messages not announced one by one (the `burst` event).
@@ -111,6 +116,15 @@ pub struct TagsChanged {
     /// The message's tags now (all of them).
     #[serde(rename = "Tags")]
     pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct EffectsRecorded {
+    #[serde(rename = "ID")]
+    #[schema(value_type = String)]
+    #[cfg_attr(test, ts(type = "string"))]
+    pub id: MessageId,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

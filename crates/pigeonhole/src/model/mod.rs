@@ -26,6 +26,8 @@ pub mod message_id;
 pub use chaos::{ChaosTrigger, ChaosTriggers};
 pub use check::{Category, Check, CheckReport, CheckSummary, Location, Severity};
 pub use envelope::{ApiRequest, Envelope, NewMessage, SimulationOutcome};
-pub use event::{Burst, Deleted, DiskState, Event, EventSender, IntakeState, ReadChanged, Stats, TagsChanged};
+pub use event::{
+    Burst, Deleted, DiskState, EffectsRecorded, Event, EventSender, IntakeState, ReadChanged, Stats, TagsChanged,
+};
 pub use message::{Address, DEFAULT_INBOX, InboxInfo, MessagePage, MessageSummary};
 pub use message_id::MessageId;

@@ -28,7 +28,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StoreConfig;
-use crate::model::{Deleted, Event, EventSender, ReadChanged, Stats, TagsChanged};
+use crate::model::{Deleted, EffectsRecorded, Event, EventSender, ReadChanged, Stats, TagsChanged};
 
 use super::checkpoint::Checkpointer;
 use super::disk::{self, Disk};
@@ -572,8 +572,12 @@ fn commit(
                          COALESCE(simulation, '{"Rule":"","Action":"","Reply":"","Effects":[]}'), '$.Effects[#]', ?2)
                        WHERE seq = (SELECT seq FROM messages WHERE id = ?1)"#,
                 )?;
+                let mut recorded = 0;
                 for line in lines {
-                    append.execute(params![id.as_str(), line])?;
+                    recorded += append.execute(params![id.as_str(), line])?;
+                }
+                if recorded > 0 {
+                    events.push(Event::Effects(EffectsRecorded { id: id.clone() }));
                 }
             }
             Command::RenameTag { from, to, .. } => {

@@ -71,12 +71,14 @@ async fn stores_and_reads_back_a_message() {
     store.close().await;
 }
 
-/// Effects carried out after the commit join the outcome's lines; a message
-/// without an outcome gets one to hold them, and a deleted one is left alone.
+/// Effects carried out after the commit join the outcome's lines, each time
+/// announced by an `effects` event (so an open message view reads them again); a
+/// message without an outcome gets one to hold them, and a deleted one is left
+/// alone, unannounced.
 #[tokio::test]
 async fn recorded_effects_join_the_simulation_outcome() {
     let dir = TempDir::new().unwrap();
-    let (store, _events) = open(dir.path(), config());
+    let (store, mut events) = open(dir.path(), config());
     let mut message = new_message(simple("bounced"));
     message.envelope.simulation = Some(SimulationOutcome {
         rule: "bounce@simulator.test".into(),
@@ -89,6 +91,11 @@ async fn recorded_effects_join_the_simulation_outcome() {
     let lines = vec!["a DSN to sender@example.com".to_string(), "forward failed: \"quoted\"\n".to_string()];
     store.record_effects(with_outcome.clone(), lines.clone()).await.unwrap();
     store.record_effects(without.clone(), lines[..1].to_vec()).await.unwrap();
+    let announced: Vec<MessageId> = drain(&mut events)
+        .into_iter()
+        .filter_map(|event| if let Event::Effects(recorded) = event { Some(recorded.id) } else { None })
+        .collect();
+    assert_eq!(announced, [with_outcome.clone(), without.clone()]);
 
     let outcome = store.envelope(&with_outcome).unwrap().unwrap().simulation.unwrap();
     assert_eq!(outcome.rule, "bounce@simulator.test");
@@ -99,6 +106,7 @@ async fn recorded_effects_join_the_simulation_outcome() {
     store.delete(Selection::Ids(vec![without.clone()])).await.unwrap();
     store.record_effects(without, lines).await.unwrap();
     assert_eq!(store.stats().unwrap().total, 1);
+    assert!(!drain(&mut events).iter().any(|event| matches!(event, Event::Effects(_))));
 }
 
 #[tokio::test]
