@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Envelope;
 
-pub use checks::{CheckChange, ChecksDiff};
+pub use checks::{CheckChange, ChecksDiff, ChecksSide};
 pub use headers::{HeaderChange, HeaderChangeKind, HeadersDiff, VOLATILE_HEADERS};
 pub use html::HtmlDiff;
 pub use lines::{Hunk, Line, LineKind, LinesDiff};
