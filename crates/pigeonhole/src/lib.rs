@@ -11,6 +11,7 @@
 //! * [`Engine::events`]: what changed ([`model::Event`]), for trays and notifications.
 //! * [`archive`]: mail files in and out (`.eml`, a folder, `.zip`, mbox).
 //! * [`checks`]: what is wrong with a message, as one report ([`checks::report`]).
+//! * [`diff`]: what changed between two messages, part by part ([`diff::compare`]).
 //! * [`simulation`]: delivery simulation's report messages (DSN, ARF, auto-reply)
 //!   and the effects carried out after a message is accepted.
 //! * [`model`]: the types all of the above speak.
@@ -18,7 +19,7 @@
 //!   `pigeonhole mcp` (the engine serves the same server at `/mcp`).
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config`, `metrics` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
+//! (`model`, `config`, `metrics` → `mail` → `checks` → `diff`, `store` → `smtp`, `archive` → `api` →
 //! `mcp` → `engine`):
 //!
 //! ```text
@@ -36,6 +37,7 @@ mod api;
 pub mod archive;
 pub mod checks;
 pub mod config;
+pub mod diff;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -58,6 +58,8 @@ enum Command {
     Readyz(cli::client::ReadyzArgs),
     /// Check a message (headers, MIME, authentication, deliverability, HTML, links, accessibility); exit 1 when a check fails at --fail-on.
     Check(cli::check::CheckArgs),
+    /// Compare two messages (IDs, `latest`, .eml files or a search's newest match) part by part; exit 1 when they differ.
+    Diff(cli::diff::DiffArgs),
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
     #[command(visible_alias = "send")]
     Sendmail(cli::sendmail::SendmailArgs),
@@ -317,6 +319,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => cli::finish(cli::client::delete(args)),
         Command::Readyz(args) => cli::finish(cli::client::readyz(args)),
         Command::Check(args) => cli::finish(cli::check::run(args)),
+        Command::Diff(args) => cli::finish(cli::diff::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
         Command::Mcp(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");

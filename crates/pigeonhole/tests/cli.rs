@@ -407,3 +407,111 @@ fn readyz_exits_0_when_ready_and_1_otherwise() {
         assert!(stderr.contains(args[2]), "{args:?}: {stderr}");
     }
 }
+
+/// The same newsletter as Python's email package writes it on each send: its own
+/// Date, Message-ID and random multipart boundary; sent with smtplib.
+const SEND_NEWSLETTER: &str = r#"
+import smtplib, sys
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+port, price = int(sys.argv[1]), sys.argv[2]
+m = EmailMessage()
+m["From"] = "Shop <news@shop.example.test>"
+m["To"] = "alice@example.test"
+m["Subject"] = "Spring sale"
+m["Date"] = formatdate()
+m["Message-ID"] = make_msgid(domain="shop.example.test")
+m.set_content(f"Everything at {price}.\nSee you soon\n")
+m.add_alternative(f"<html><body><h1>Spring sale</h1><p class='price'>Everything at {price}.</p></body></html>", subtype="html")
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.send_message(m)
+"#;
+
+#[test]
+fn diff_compares_sends_files_and_searches_with_exit_codes() {
+    let python = require_tool("python3");
+    let server = Server::start();
+    let send = |price: &str| {
+        let mut python = without_settings(Command::new(&python));
+        python.args(["-c", SEND_NEWSLETTER, &server.smtp.port().to_string(), price]);
+        let out = run(python, b"");
+        assert!(out.status.success(), "python: {}", text(&out.stderr));
+        server.list()["messages"][0]["ID"].as_str().unwrap().to_string()
+    };
+    let first = send("$10");
+    let second = send("$10");
+    assert_ne!(server.raw(&first), server.raw(&second), "two sends differ in their bytes");
+
+    // Sent twice: equal by default, different with the volatile headers.
+    let out = run(pigeonhole(Some(&server), &["diff", &first, &second]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("\nequal (headers set aside: Date, Message-Id"), "{}", text(&out.stdout));
+    let out = run(pigeonhole(Some(&server), &["diff", &first, "latest", "--include-volatile"]), b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("Message-Id (changed)"), "{}", text(&out.stdout));
+
+    // The golden test: a saved .eml against the latest send.
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = tmp.path().join("golden.eml");
+    std::fs::write(&golden, server.raw(&first)).unwrap();
+    let golden = golden.to_str().unwrap();
+    let out = run(pigeonhole(Some(&server), &["diff", golden, "latest"]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+
+    let changed = send("$12");
+    let out = run(pigeonhole(Some(&server), &["diff", golden, "latest"]), b"");
+    let diff = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{diff}");
+    assert!(diff.starts_with("--- golden.eml  \"Spring sale\""), "{diff}");
+    for expected in [
+        "== text\n",
+        "-Everything at $10.\n",
+        "+Everything at $12.\n",
+        "== html",
+        "changed in b: html > body > p:nth-of-type(1)",
+        "== structure",
+    ] {
+        assert!(diff.contains(expected), "{expected:?} missing from:\n{diff}");
+    }
+    assert!(!diff.contains("\x1b["), "no colours when stdout is not a terminal");
+    assert!(
+        text(&out.stderr).contains("golden.eml and") && text(&out.stderr).contains("differ (text, html, structure)"),
+        "{}",
+        text(&out.stderr)
+    );
+    // JSON, the API's report; the file as b.
+    let out = run(pigeonhole(Some(&server), &["diff", &changed, golden, "--json"]), b"");
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out.stdout);
+    assert_eq!((report["Equal"].as_bool(), report["B"]["Label"].as_str()), (Some(false), Some("golden.eml")));
+    // A search query's newest match (the $12 send).
+    let out = run(pigeonhole(Some(&server), &["diff", "subject:spring", &changed]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Two files need no server at all.
+    let changed_file = tmp.path().join("changed.eml");
+    std::fs::write(&changed_file, server.raw(&changed)).unwrap();
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let out = run(pigeonhole(None, &["diff", golden, changed_file.to_str().unwrap(), "--url", &dead]), b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = run(pigeonhole(None, &["diff", golden, golden, "--url", &dead]), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(
+        pigeonhole(None, &["diff", golden, changed_file.to_str().unwrap(), "--ignore-header", "x", "--url", &dead]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // Exit 2, each with what to do.
+    let cases: [(&[&str], &str); 4] = [
+        (&["diff", &first, "AAAAAAAAAAAAAAAAAAAAAA"], "Message not found"),
+        (&["diff", "missing/golden.eml", "latest"], "cannot read missing/golden.eml"),
+        (&["diff", "subject:nothing-has-this", "latest"], "no message matches the search"),
+        (&["diff", golden, "latest", "--url", &dead], "is `pigeonhole serve` running there?"),
+    ];
+    for (args, says) in cases {
+        let out = run(pigeonhole(Some(&server), args), b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    }
+}

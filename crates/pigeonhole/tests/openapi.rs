@@ -324,6 +324,11 @@ fn openapi_document_matches_the_server() {
     let raw = server.raw(&id);
     c.call(Method::POST, "/api/v1/import", Some(("message/rfc822", raw)));
     c.call(Method::POST, "/api/v1/import", Some(("text/plain", b"hello".to_vec())));
+    c.get(&format!("/api/v1/diff?a={id}&b=latest&ignore=Subject&volatile=true"));
+    c.get(&format!("/api/v1/diff?a={id}&b=nosuchmessage0000000000"));
+    c.get(&format!("/api/v1/diff?a={id}"));
+    c.call(Method::POST, &format!("/api/v1/diff?a={id}&name=golden.eml"), Some(("message/rfc822", server.raw(&id))));
+    c.call(Method::POST, &format!("/api/v1/diff?b={id}"), Some(("text/plain", b"hello".to_vec())));
     c.call(Method::DELETE, &format!("/api/v1/messages/{}", sent["ID"].as_str().unwrap()), None);
     c.call(Method::DELETE, "/api/v1/search?query=nothing-matches-this", None);
     c.call(Method::DELETE, "/api/v1/search", None);

@@ -266,6 +266,206 @@ Line?: number,
 Element?: string, };
 
 /**
+ * What changed from message `A` to message `B`.
+ */
+export type DiffReport = { 
+/**
+ * True when no section below found a difference (under `Options`).
+ */
+Equal: boolean, A: SideInfo, B: SideInfo, Options: DiffOptions, Headers: HeadersDiff, 
+/**
+ * The text body (`text/plain`, or the HTML turned into text when there is none).
+ */
+Text: LinesDiff, Html: HtmlDiff, Structure: StructureDiff, Checks: ChecksDiff, };
+
+/**
+ * Which message a side is.
+ */
+export type SideInfo = { 
+/**
+ * The message's ID, or the compared file's name.
+ */
+Label: string, 
+/**
+ * Its decoded Subject, or `""`.
+ */
+Subject: string, 
+/**
+ * Its size in bytes.
+ */
+Size: number, };
+
+/**
+ * What to leave out of the comparison.
+ */
+export type DiffOptions = { 
+/**
+ * Header names set aside besides the volatile ones (any case).
+ */
+IgnoreHeaders: Array<string>, 
+/**
+ * Compare the volatile headers too ([`VOLATILE_HEADERS`]).
+ */
+IncludeVolatile: boolean, };
+
+/**
+ * The headers' diff.
+ */
+export type HeadersDiff = { 
+/**
+ * No compared header differs.
+ */
+Equal: boolean, 
+/**
+ * The compared headers that differ, by name.
+ */
+Changes: Array<HeaderChange>, 
+/**
+ * The headers set aside (volatile or ignored) that either message has, by
+ * name, whether or not they differ.
+ */
+Ignored: Array<HeaderChange>, };
+
+/**
+ * One header name in both messages.
+ */
+export type HeaderChange = { 
+/**
+ * The name, Go-canonical (`Message-Id`) as `/headers` gives it.
+ */
+Name: string, Kind: HeaderChangeKind, 
+/**
+ * Its values in A, in order, decoded (message content: escape it).
+ */
+A: Array<string>, 
+/**
+ * Its values in B.
+ */
+B: Array<string>, 
+/**
+ * Set aside as volatile (not named by the caller).
+ */
+Volatile: boolean, };
+
+/**
+ * How a header differs: only in B, only in A, other values, or the same.
+ */
+export type HeaderChangeKind = "added" | "removed" | "changed" | "same";
+
+/**
+ * One part's line diff.
+ */
+export type LinesDiff = { Equal: boolean, 
+/**
+ * The changes with their context, in order; empty when equal.
+ */
+Hunks: Array<Hunk>, 
+/**
+ * Lines of hunks left out past the listing's limit (5,000 lines).
+ */
+Omitted: number, };
+
+/**
+ * A run of changes with context: `@@ -OldStart,OldLines +NewStart,NewLines @@`.
+ */
+export type Hunk = { 
+/**
+ * First line in A (1-based; 0 for an empty range).
+ */
+OldStart: number, OldLines: number, 
+/**
+ * First line in B (1-based; 0 for an empty range).
+ */
+NewStart: number, NewLines: number, Lines: Array<Line>, };
+
+/**
+ * One line of a hunk.
+ */
+export type Line = { Kind: LineKind, 
+/**
+ * The line's text (message content: escape it wherever it is shown).
+ */
+Text: string, };
+
+/**
+ * Whether a line is in both messages, only in A or only in B.
+ */
+export type LineKind = "context" | "removed" | "added";
+
+/**
+ * The HTML body's diff.
+ */
+export type HtmlDiff = { 
+/**
+ * The normal forms' line diff (`Equal` says whether the bodies differ).
+ */
+Lines: LinesDiff, 
+/**
+ * Selectors of A's elements that were removed or changed, outermost first.
+ */
+ChangedA: Array<string>, 
+/**
+ * Selectors of B's elements that were added or changed.
+ */
+ChangedB: Array<string>, };
+
+/**
+ * The MIME structure's diff.
+ */
+export type StructureDiff = { 
+/**
+ * The two outlines' line diff.
+ */
+Lines: LinesDiff, 
+/**
+ * A's outline: one line per part (`PartID  type  "name"  size  sha256`).
+ */
+A: Array<string>, 
+/**
+ * B's outline.
+ */
+B: Array<string>, };
+
+/**
+ * The check reports' diff.
+ */
+export type ChecksDiff = { 
+/**
+ * Neither message has an error or warning the other lacks.
+ */
+Equal: boolean, 
+/**
+ * Errors and warnings B has and A not: what the change broke.
+ */
+Added: Array<CheckChange>, 
+/**
+ * Errors and warnings A has and B not: what the change fixed.
+ */
+Removed: Array<CheckChange>, 
+/**
+ * A's report's counts and score.
+ */
+A: ChecksSide, 
+/**
+ * B's.
+ */
+B: ChecksSide, };
+
+/**
+ * One report's counts and score.
+ */
+export type ChecksSide = { Score: number, Summary: CheckSummary, };
+
+/**
+ * A finding one side has and the other not.
+ */
+export type CheckChange = { ID: string, Severity: Severity, Title: string, 
+/**
+ * What was found (message content quoted as data).
+ */
+Detail: string, };
+
+/**
  * Per-inbox counts.
  */
 export type InboxInfo = { Name: string, Total: number, Unread: number, };

@@ -3,6 +3,7 @@
 import type {
   CheckReport,
   CodesView,
+  DiffReport,
   Envelope,
   HTMLCheckResponse,
   ImportResponse,
@@ -86,6 +87,21 @@ export const htmlCheck = (id: string) => json<HTMLCheckResponse>(`/api/v1/messag
 export const spamCheck = (id: string) => json<SpamAssassinResponse>(`/api/v1/message/${enc(id)}/sa-check`);
 /** What the engine offers the UI (SpamAssassin enabled, …). */
 export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
+
+/** What changed from message `a` to message `b` (IDs); `volatile` compares Date, Message-ID … too. */
+export const diff = (a: string, b: string, volatile = false) =>
+  json<DiffReport>(`/api/v1/diff?a=${enc(a)}&b=${enc(b)}${volatile ? '&volatile=true' : ''}`);
+
+/** What changed from stored message `a` to an .eml file (nothing is stored). */
+export async function diffFile(a: string, file: File, volatile = false): Promise<DiffReport> {
+  const query = `a=${enc(a)}&name=${enc(file.name)}${volatile ? '&volatile=true' : ''}`;
+  const response = await request(`/api/v1/diff?${query}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'message/rfc822' },
+    body: file,
+  });
+  return (await response.json()) as DiffReport;
+}
 
 export const rawUrl = (id: string) => `/api/v1/message/${enc(id)}/raw`;
 export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`;

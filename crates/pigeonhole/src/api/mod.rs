@@ -9,6 +9,8 @@
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`checks`]: Mailpit's html-check (caniemail), link-check and sa-check
 //!   (SpamAssassin) of a message.
+//! * [`diff`]: `/api/v1/diff`, what changed between two messages, or a message
+//!   and a posted `.eml` file (ours).
 //! * [`send`]: `POST /api/v1/send`, Mailpit's send API, stored like SMTP mail.
 //! * [`export`]: `POST /api/v1/export`, messages as one mboxrd file (ours).
 //! * [`import`]: `POST /api/v1/import`, an `.eml` or mbox file into the store (ours).
@@ -50,6 +52,7 @@
 mod auth;
 mod chaos;
 mod checks;
+mod diff;
 mod error;
 mod event_stream;
 mod export;
@@ -357,6 +360,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(checks::html_check))
         .routes(routes!(checks::link_check))
         .routes(routes!(checks::spamassassin_check))
+        .routes(routes!(diff::compare, diff::compare_file))
         .routes(routes!(send::send))
         .routes(routes!(export::export))
         .routes(routes!(import::import))

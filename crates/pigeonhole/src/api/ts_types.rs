@@ -18,6 +18,10 @@ use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
 use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
+use crate::diff::{
+    CheckChange, ChecksDiff, ChecksSide, DiffOptions, DiffReport, HeaderChange, HeaderChangeKind, HeadersDiff,
+    HtmlDiff, Hunk, Line, LineKind, LinesDiff, SideInfo, StructureDiff,
+};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
@@ -65,6 +69,21 @@ fn render() -> String {
         declaration::<Severity>(&config),
         declaration::<Category>(&config),
         declaration::<Location>(&config),
+        declaration::<DiffReport>(&config),
+        declaration::<SideInfo>(&config),
+        declaration::<DiffOptions>(&config),
+        declaration::<HeadersDiff>(&config),
+        declaration::<HeaderChange>(&config),
+        declaration::<HeaderChangeKind>(&config),
+        declaration::<LinesDiff>(&config),
+        declaration::<Hunk>(&config),
+        declaration::<Line>(&config),
+        declaration::<LineKind>(&config),
+        declaration::<HtmlDiff>(&config),
+        declaration::<StructureDiff>(&config),
+        declaration::<ChecksDiff>(&config),
+        declaration::<ChecksSide>(&config),
+        declaration::<CheckChange>(&config),
         declaration::<InboxInfo>(&config),
         declaration::<LinksView>(&config),
         declaration::<Link>(&config),

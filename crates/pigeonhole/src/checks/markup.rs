@@ -4,62 +4,13 @@
 
 use scraper::ElementRef;
 
+use crate::mail::highlight;
 use crate::model::Location;
 
-/// An element this deep gets no selector: hostile nesting would make each one
-/// longer than the document it points into.
-const MAX_SELECTOR_DEPTH: usize = 256;
-
-/// Where `element` is, as a CSS selector from the root that `querySelector`
-/// finds: `html > body > table:nth-of-type(1) > tbody:nth-of-type(1) > tr:nth-of-type(2) > td:nth-of-type(1) > img:nth-of-type(1)`.
-/// Every step after `body` (or `head`) has its `:nth-of-type`, so the selector
-/// matches that one element. `None` past [`MAX_SELECTOR_DEPTH`].
+/// Where `element` is, as the selector from the root that the preview's highlight
+/// finds ([`highlight::selector`]); `None` for an element nested too deep.
 pub(super) fn element_location(element: ElementRef<'_>) -> Option<Location> {
-    let mut steps = Vec::new();
-    let mut current = Some(element);
-    while let Some(step) = current {
-        let name = step.value().name();
-        match name {
-            "html" => {
-                steps.push("html".to_string());
-                break;
-            }
-            "body" | "head" => steps.push(name.to_string()),
-            _ => {
-                let index = 1 + step
-                    .prev_siblings()
-                    .filter_map(ElementRef::wrap)
-                    .filter(|sibling| sibling.value().name() == name)
-                    .count();
-                steps.push(format!("{}:nth-of-type({index})", css_identifier(name)));
-            }
-        }
-        if steps.len() > MAX_SELECTOR_DEPTH {
-            return None;
-        }
-        current = step.parent().and_then(ElementRef::wrap);
-    }
-    if steps.last().map(String::as_str) != Some("html") {
-        return None;
-    }
-    steps.reverse();
-    Location::element(steps.join(" > "), None)
-}
-
-/// `name` as a CSS identifier: Outlook's `o:p` is `o\:p`.
-fn css_identifier(name: &str) -> String {
-    let mut escaped = String::with_capacity(name.len());
-    for (at, c) in name.chars().enumerate() {
-        match c {
-            '0'..='9' if at == 0 => escaped.push_str(&format!("\\{:x} ", c as u32)),
-            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii() => escaped.push(c),
-            c => {
-                escaped.push('\\');
-                escaped.push(c);
-            }
-        }
-    }
-    escaped
+    Location::element(highlight::selector(element)?, None)
 }
 
 /// The element's text, whitespace collapsed.

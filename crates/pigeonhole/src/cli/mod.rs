@@ -1,15 +1,17 @@
 //! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get`, `delete`
-//! and `readyz` talk to a running server over its HTTP API ([`client`]), and so does `check`
-//! (a message's check report, [`check`]); `sendmail` (alias `send`)
+//! and `readyz` talk to a running server over its HTTP API ([`client`]), and so do `check`
+//! (a message's check report, [`check`]) and `diff` (what changed between two
+//! messages or mail files, [`diff`]); `sendmail` (alias `send`)
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
 //! HTTP and SMTP interfaces, and take nothing from the engine but the wait API's
-//! duration syntax (so that the client and the server read `--timeout` alike) and
-//! the check report's types.
+//! duration syntax (so that the client and the server read `--timeout` alike), the
+//! check report's types, and the message diff (two files are compared in the client).
 
 pub mod check;
 pub mod client;
+pub mod diff;
 pub mod sendmail;
 
 use std::process::ExitCode;

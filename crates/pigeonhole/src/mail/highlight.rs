@@ -11,12 +11,16 @@
 //! mark. lol_html rewrites the document as a stream of tokens, linear in its size,
 //! with selectors that include `>` and `:nth-of-type`. A selector that does not parse
 //! or matches nothing leaves the document as it was.
+//!
+//! [`selector`] makes the selectors it takes: a parsed element's path from the root,
+//! for the checks' findings and the message diff's changed elements.
 
 use std::borrow::Cow;
 use std::cell::Cell;
 
 use lol_html::html_content::Element;
 use lol_html::{ElementContentHandlers, HandlerResult, RewriteStrSettings, Selector, rewrite_str};
+use scraper::ElementRef;
 
 /// The `id` the marked element gets: the fragment the UI loads the frame at.
 pub const MARK_ID: &str = "pigeonhole-highlight";
@@ -66,6 +70,62 @@ pub fn highlight(document: String, selector: &str) -> String {
         // Nothing matched, or markup the streaming parser cannot follow safely.
         _ => document,
     }
+}
+
+/// An element this deep gets no selector: hostile nesting would make each one
+/// longer than the document it points into.
+const MAX_SELECTOR_DEPTH: usize = 256;
+
+/// Where `element` is, as a CSS selector from the root that [`highlight`] and
+/// `querySelector` find: `html > body > table:nth-of-type(1) > tbody:nth-of-type(1) > tr:nth-of-type(2) > td:nth-of-type(1) > img:nth-of-type(1)`.
+/// Every step after `body` (or `head`) has its `:nth-of-type`, so the selector
+/// matches that one element. `None` past [`MAX_SELECTOR_DEPTH`].
+pub fn selector(element: ElementRef<'_>) -> Option<String> {
+    let mut steps = Vec::new();
+    let mut current = Some(element);
+    while let Some(step) = current {
+        let name = step.value().name();
+        match name {
+            "html" => {
+                steps.push("html".to_string());
+                break;
+            }
+            "body" | "head" => steps.push(name.to_string()),
+            _ => {
+                let index = 1 + step
+                    .prev_siblings()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|sibling| sibling.value().name() == name)
+                    .count();
+                steps.push(format!("{}:nth-of-type({index})", css_identifier(name)));
+            }
+        }
+        if steps.len() > MAX_SELECTOR_DEPTH {
+            return None;
+        }
+        current = step.parent().and_then(ElementRef::wrap);
+    }
+    if steps.last().map(String::as_str) != Some("html") {
+        return None;
+    }
+    steps.reverse();
+    Some(steps.join(" > "))
+}
+
+/// `name` as a CSS identifier: Outlook's `o:p` is `o\:p`.
+fn css_identifier(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for (at, c) in name.chars().enumerate() {
+        match c {
+            '0'..='9' if at == 0 => escaped.push_str(&format!("\\{:x} ", c as u32)),
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii() => escaped.push(c),
+            c => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! handler file of `api/`, named after it.
 
 mod checks;
+mod diff;
 mod event_stream;
 mod export;
 mod guard;

@@ -1,0 +1,126 @@
+//! The message diff: what changed between two messages, part by part, as one
+//! [`DiffReport`] (`GET`/`POST /api/v1/diff`, `pigeonhole diff`, the UI's compare
+//! view). A template's golden `.eml` against the message an app just sent, or two
+//! sends of the same mail, are the cases it is made for.
+//!
+//! Pure like [`crate::checks`]: raw bytes (and each message's envelope, for its
+//! check report) in, a report out; every part is read with the existing parsers
+//! ([`crate::mail::detail`], html5ever through [`crate::mail::html_bounds`]), never
+//! by hand. One module per part:
+//!
+//! * [`headers`]: top-level headers added, removed or changed; the volatile ones
+//!   (`Date`, `Message-ID`, `Received`, signatures, per-send IDs) and those the
+//!   caller ignores are set aside, listed, not compared; a multipart boundary in
+//!   `Content-Type` is never compared.
+//! * [`text`]: the text body, a line diff.
+//! * [`html`]: the HTML body normalized (one element per line, attributes sorted,
+//!   whitespace collapsed), a line diff, and the changed elements as selectors
+//!   into each side's preview.
+//! * [`structure`]: the MIME tree: shape, content types, names, sizes, SHA-256.
+//! * [`checks`]: errors and warnings of the check report that one side has and
+//!   the other not.
+//!
+//! Line diffs share [`lines`] (the `similar` crate, hunks with context). A message
+//! sent twice, with a new `Date`, `Message-ID` and boundaries, compares equal under
+//! the default options. The report is made to grow: the lead's visual diff is to be
+//! one more optional section beside these, leaving the others unchanged.
+
+pub mod checks;
+pub mod headers;
+pub mod html;
+pub mod lines;
+pub mod structure;
+#[cfg(test)]
+mod tests;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Envelope;
+
+pub use checks::{CheckChange, ChecksDiff, ChecksSide};
+pub use headers::{HeaderChange, HeaderChangeKind, HeadersDiff, VOLATILE_HEADERS};
+pub use html::HtmlDiff;
+pub use lines::{Hunk, Line, LineKind, LinesDiff};
+pub use structure::StructureDiff;
+
+/// One message to compare: its bytes, its envelope (the check report reads the
+/// SMTP session from it) and what to call it in the report.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// A message ID, or a file's name.
+    pub label: &'a str,
+    pub raw: &'a [u8],
+    pub envelope: &'a Envelope,
+}
+
+/// What to leave out of the comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct DiffOptions {
+    /// Header names set aside besides the volatile ones (any case).
+    pub ignore_headers: Vec<String>,
+    /// Compare the volatile headers too ([`VOLATILE_HEADERS`]).
+    pub include_volatile: bool,
+}
+
+/// What changed from message `A` to message `B`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct DiffReport {
+    /// True when no section below found a difference (under `Options`).
+    pub equal: bool,
+    pub a: SideInfo,
+    pub b: SideInfo,
+    pub options: DiffOptions,
+    pub headers: HeadersDiff,
+    /// The text body (`text/plain`, or the HTML turned into text when there is none).
+    pub text: LinesDiff,
+    pub html: HtmlDiff,
+    pub structure: StructureDiff,
+    pub checks: ChecksDiff,
+}
+
+/// Which message a side is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SideInfo {
+    /// The message's ID, or the compared file's name.
+    pub label: String,
+    /// Its decoded Subject, or `""`.
+    pub subject: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Compares `a` with `b`.
+pub fn compare(a: Side<'_>, b: Side<'_>, options: &DiffOptions) -> DiffReport {
+    let (a_text, a_html) = crate::mail::detail::bodies(a.raw);
+    let (b_text, b_html) = crate::mail::detail::bodies(b.raw);
+    let headers = headers::compare(a.raw, b.raw, options);
+    let text = text::compare(&a_text, &b_text);
+    let html = html::compare(&a_html, &b_html);
+    let structure = structure::compare(a.raw, b.raw);
+    let checks = checks::compare(a, b);
+    let equal = headers.equal && text.equal && html.lines.equal && structure.lines.equal && checks.equal;
+    DiffReport {
+        equal,
+        a: side_info(a),
+        b: side_info(b),
+        options: options.clone(),
+        headers,
+        text,
+        html,
+        structure,
+        checks,
+    }
+}
+
+fn side_info(side: Side<'_>) -> SideInfo {
+    let message = crate::mail::detail::parse(side.raw);
+    let subject = message.parts.first().and_then(|_| message.subject()).unwrap_or("").to_string();
+    SideInfo { label: side.label.to_string(), subject, size: side.raw.len() as u64 }
+}
