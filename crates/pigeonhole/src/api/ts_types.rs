@@ -18,6 +18,8 @@ use super::intake::IntakeView;
 use super::links::{CodesView, LinksView};
 use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
+use crate::mail::calendar::{CalendarEvent, CalendarInvite, CalendarPerson};
+use crate::mail::client_view::{Removal, ViewNotes};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
@@ -95,6 +97,11 @@ fn render() -> String {
         declaration::<Warning>(&config),
         declaration::<Score>(&config),
         declaration::<ClientResult>(&config),
+        declaration::<ViewNotes>(&config),
+        declaration::<CalendarInvite>(&config),
+        declaration::<CalendarEvent>(&config),
+        declaration::<CalendarPerson>(&config),
+        declaration::<Removal>(&config),
         declaration::<LinkCheck>(&config),
         declaration::<LinkStatus>(&config),
         declaration::<SpamCheck>(&config),
