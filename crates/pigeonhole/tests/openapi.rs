@@ -283,6 +283,8 @@ fn openapi_document_matches_the_server() {
         "/checks",
         "/checks?links=true",
         "/html-check",
+        "/view-notes?view=outlook",
+        "/view-notes?view=nope",
         "/link-check",
         "/sa-check",
     ] {

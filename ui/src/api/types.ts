@@ -37,7 +37,12 @@ export type MessageView = { ID: string, MessageID: string, From: Address, To: Ar
 /**
  * The Date header, or the time received when it is missing or invalid.
  */
-Date: string, Tags: Array<string>, Username: string, Text: string, HTML: string, Size: number, Inline: Array<Attachment>, Attachments: Array<Attachment>, };
+Date: string, Tags: Array<string>, Username: string, Text: string, HTML: string, Size: number, Inline: Array<Attachment>, Attachments: Array<Attachment>, 
+/**
+ * The calendar invitation the message carries (ours, not Mailpit's: only
+ * there when the message has a `text/calendar` part).
+ */
+Calendar?: CalendarInvite, };
 
 /**
  * The List-Unsubscribe headers and what Mailpit's checker makes of them.
@@ -708,6 +713,118 @@ Support: string,
  * The note that qualifies a partial result, or `""`.
  */
 NoteNumber: string, };
+
+/**
+ * What a view took out of a message: `GET /api/v1/message/{ID}/view-notes`, and
+ * `X-Pigeonhole-View-Removed` beside the view itself.
+ */
+export type ViewNotes = { 
+/**
+ * The view (`outlook`).
+ */
+View: string, 
+/**
+ * The dark mode the client uses when its reader has dark mode on.
+ */
+DefaultDark: string, 
+/**
+ * One line: "Outlook dropped 14 declarations: border-radius ×6, …", or "" when
+ * nothing was taken out.
+ */
+Summary: string, 
+/**
+ * What was taken out, grouped by kind and feature, the most frequent first.
+ */
+Removed: Array<Removal>, 
+/**
+ * Gmail clipped the message at 102 KB.
+ */
+Clipped: boolean, 
+/**
+ * Remote images the client does not load until asked.
+ */
+ImagesBlocked: number, };
+
+/**
+ * A message's calendar part, as the event card shows it.
+ */
+export type CalendarInvite = { 
+/**
+ * The part's ID (`1.2`).
+ */
+PartID: string, 
+/**
+ * iTIP's METHOD as sent (`REQUEST`, `CANCEL`, `PUBLISH`, …), or "".
+ */
+Method: string, 
+/**
+ * What it is: `invitation`, `update`, `cancellation`, `reply`, `event`.
+ */
+Kind: string, 
+/**
+ * Why the part could not be read, or "" when it could.
+ */
+Error: string, Events: Array<CalendarEvent>, };
+
+/**
+ * One VEVENT.
+ */
+export type CalendarEvent = { Summary: string, Location: string, 
+/**
+ * The start as an RFC 3339 instant (the UI shows it in the viewer's zone), or
+ * "" for a floating time or a zone this build does not know.
+ */
+Start: string, End: string, 
+/**
+ * The start and end as written (`2025-03-14 10:00`), in [`Self::time_zone`].
+ */
+StartLocal: string, EndLocal: string, 
+/**
+ * DTSTART's TZID (`Europe/Berlin`), `UTC`, or "" for a floating time.
+ */
+TimeZone: string, AllDay: boolean, Organizer: CalendarPerson, Attendees: Array<CalendarPerson>, 
+/**
+ * RRULE in words ("Weekly on Monday and Wednesday, 10 times"), or "".
+ */
+Recurrence: string, Sequence: number, 
+/**
+ * STATUS (`CONFIRMED`, `CANCELLED`…), or "".
+ */
+Status: string, };
+
+/**
+ * An organiser or attendee.
+ */
+export type CalendarPerson = { Name: string, Email: string, 
+/**
+ * PARTSTAT (`ACCEPTED`, `NEEDS-ACTION`, …); "" for the organiser.
+ */
+Status: string, };
+
+/**
+ * One kind of thing a view took out, and the caniemail feature that explains it.
+ */
+export type Removal = { 
+/**
+ * `declaration`, `rule`, `at-rule`, `element`, `attribute` or `style-block`.
+ */
+Kind: string, 
+/**
+ * The caniemail feature (`css-border-radius`): the html-check's `Slug`.
+ */
+Feature: string, 
+/**
+ * The feature's title (`border-radius`).
+ */
+Title: string, 
+/**
+ * caniemail's page for the feature.
+ */
+URL: string, 
+/**
+ * The check in the Checks tab whose findings list the feature.
+ */
+Check: string, Count: number, };
 
 /**
  * `LinkCheckResponse`.

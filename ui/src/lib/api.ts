@@ -6,6 +6,7 @@ import type {
   DiffReport,
   Envelope,
   HTMLCheckResponse,
+  ViewNotes,
   ImportResponse,
   InboxInfo,
   IntakeView,
@@ -108,17 +109,23 @@ export const downloadUrl = (id: string) => `/api/v1/message/${enc(id)}/raw?dl=1`
 export const partUrl = (id: string, part: string) => `/api/v1/message/${enc(id)}/part/${enc(part)}`;
 /**
  * The sanitized HTML preview (`embed=1`: without it the engine answers the HTML part
- * as sent, as Mailpit does); `remote` lets remote content load, `dark` previews dark mode.
- * `highlight` (a CSS selector) has the engine mark that element; the URL then ends in
- * the mark's fragment, so the frame opens scrolled to it.
+ * as sent, as Mailpit does); `remote` lets remote content load; `view` renders it as
+ * a mail client family (`as-sent`, `gmail`, …) and `dark` in a dark mode (`none`,
+ * `partial`, `full`, `prefers`). `highlight` (a CSS selector) has the engine mark that
+ * element; the URL then ends in the mark's fragment, so the frame opens scrolled to it.
  */
-export function htmlUrl(id: string, remote = false, dark = false, highlight = ''): string {
+export function htmlUrl(id: string, remote = false, dark = 'none', highlight = '', view = 'as-sent'): string {
   const params = new URLSearchParams({ embed: '1' });
   if (remote) params.set('remote', '1');
-  if (dark) params.set('dark', '1');
+  if (view !== 'as-sent') params.set('view', view);
+  if (dark !== 'none') params.set('dark', dark);
   if (highlight) params.set('highlight', highlight);
   return `/view/${enc(id)}.html?${params}${highlight ? `#${HIGHLIGHT_ID}` : ''}`;
 }
+
+/** What a client view takes out of the message (caniemail's data, approximated). */
+export const viewNotes = (id: string, view: string) =>
+  json<ViewNotes>(`/api/v1/message/${enc(id)}/view-notes?view=${enc(view)}`);
 
 /** The `id` the engine gives the element `?highlight=` names. */
 export const HIGHLIGHT_ID = 'pigeonhole-highlight';

@@ -358,6 +358,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(links::codes))
         .routes(routes!(checks::checks))
         .routes(routes!(checks::html_check))
+        .routes(routes!(view::notes))
         .routes(routes!(checks::link_check))
         .routes(routes!(checks::spamassassin_check))
         .routes(routes!(diff::compare, diff::compare_file))

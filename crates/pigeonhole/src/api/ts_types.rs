@@ -22,6 +22,8 @@ use crate::diff::{
     CheckChange, ChecksDiff, ChecksSide, DiffOptions, DiffReport, HeaderChange, HeaderChangeKind, HeadersDiff,
     HtmlDiff, Hunk, Line, LineKind, LinesDiff, SideInfo, StructureDiff,
 };
+use crate::mail::calendar::{CalendarEvent, CalendarInvite, CalendarPerson};
+use crate::mail::client_view::{Removal, ViewNotes};
 use crate::mail::detail::{Attachment, Checksums, ListUnsubscribe, MessageView, PartNode};
 use crate::mail::htmlcheck::{ClientResult, HtmlCheck, Score, Total, Warning};
 use crate::mail::linkcheck::{LinkCheck, LinkStatus};
@@ -115,6 +117,11 @@ fn render() -> String {
         declaration::<Warning>(&config),
         declaration::<Score>(&config),
         declaration::<ClientResult>(&config),
+        declaration::<ViewNotes>(&config),
+        declaration::<CalendarInvite>(&config),
+        declaration::<CalendarEvent>(&config),
+        declaration::<CalendarPerson>(&config),
+        declaration::<Removal>(&config),
         declaration::<LinkCheck>(&config),
         declaration::<LinkStatus>(&config),
         declaration::<SpamCheck>(&config),

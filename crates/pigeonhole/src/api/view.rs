@@ -10,8 +10,14 @@
 //! * `GET /view/{ID}.html?embed=1`: Mailpit's embeddable document; ours is the
 //!   sanitized standalone document ([`render::html_document`]) the UI shows in its
 //!   sandboxed frame, every link with `target="_blank" rel="noreferrer noopener"`.
-//!   Its Content-Security-Policy allows no scripts at all. `?dark=1` renders it as
-//!   a mail client in dark mode shows it.
+//!   Its Content-Security-Policy allows no scripts at all. `?view=` renders it as
+//!   one mail client family shows it ([`client_view`]: `as-sent`, the default,
+//!   `gmail`, `outlook`, `outlook-com`, `apple-mail`, `yahoo`, `gmail-android`),
+//!   and `X-Pigeonhole-View-Removed` says what that view took out (the JSON of
+//!   `GET /api/v1/message/{ID}/view-notes`, percent-encoded). `?dark=` is the dark
+//!   mode: `none` (the default), `partial` and `full` ([`dark_mode`]), `prefers`
+//!   (the message's `prefers-color-scheme: dark` rules; `1` is its older name).
+//!   An unknown view or dark mode is a 400 that lists the valid ones.
 //!
 //! * `?highlight=<CSS selector>`: the first element it matches marked and outlined
 //!   ([`highlight::highlight`]), for the UI's Checks tab (loaded at `#pigeonhole-highlight`).
@@ -26,23 +32,32 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, REFERRER_POLICY};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
+use crate::mail::client_view::{self, ClientView, DarkMode, ViewNotes};
 use crate::mail::render::ColorScheme;
-use crate::mail::{detail, highlight, render};
+use crate::mail::{dark_mode, detail, highlight, render};
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
 
 /// What was cut from the HTML to render the document, when something was.
 const HTML_CUT: HeaderName = HeaderName::from_static("x-pigeonhole-html-cut");
+
+/// What the client view took out: [`ViewNotes`] as JSON, percent-encoded.
+const VIEW_REMOVED: HeaderName = HeaderName::from_static("x-pigeonhole-view-removed");
+
+/// What the removal header percent-encodes: controls, non-ASCII (always), and `%`.
+const HEADER_UNSAFE: &AsciiSet = &CONTROLS.add(b'%');
 
 /// The HTML document's policy: images and fonts from our own parts or `data:`,
 /// inline styles; nothing else (no scripts, no remote loads, no forms).
@@ -65,6 +80,26 @@ pub struct ViewQuery {
     embed: Option<String>,
     /// A CSS selector: the element it names is marked.
     highlight: Option<String>,
+    /// With `embed=1`: the mail client to render it as.
+    view: Option<String>,
+}
+
+/// `?view=`: a client view, `as-sent` when absent; anything else a 400 naming them.
+fn parse_view(name: Option<&str>) -> Result<ClientView, ApiError> {
+    let Some(name) = name else { return Ok(ClientView::AsSent) };
+    ClientView::parse(name).ok_or_else(|| {
+        let valid: Vec<&str> = ClientView::ALL.iter().map(|view| view.name()).collect();
+        ApiError::bad_request(format!("Unknown view {name:?}: use one of {}", valid.join(", ")))
+    })
+}
+
+/// `?dark=`: a dark mode, `none` when absent; anything else a 400 naming them.
+fn parse_dark(name: Option<&str>) -> Result<DarkMode, ApiError> {
+    let Some(name) = name else { return Ok(DarkMode::None) };
+    DarkMode::parse(name).ok_or_else(|| {
+        let valid: Vec<&str> = DarkMode::ALL.iter().map(|mode| mode.name()).collect();
+        ApiError::bad_request(format!("Unknown dark mode {name:?}: use one of {} (or 1 for prefers)", valid.join(", ")))
+    })
 }
 
 /// `/view/{file}`: `{ID}.txt` is [`text`], `{ID}.html` is [`html`]; any other
@@ -110,14 +145,22 @@ pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQu
     params(
         ("embed" = Option<String>, Query, description = "`1`: the sanitized document the UI shows in its frame"),
         ("remote" = Option<String>, Query, description = "`1`: let remote images, style sheets and fonts load"),
-        ("dark" = Option<String>, Query, description = "With `embed=1`: as a mail client in dark mode shows it"),
+        ("view" = Option<String>, Query, description = "With `embed=1`: the mail client to render it as: `as-sent` \
+            (default), `gmail`, `outlook`, `outlook-com`, `apple-mail`, `yahoo`, `gmail-android` (an approximation \
+            from caniemail's data)"),
+        ("dark" = Option<String>, Query, description = "With `embed=1`: the dark mode: `none` (default), `partial` \
+            (light backgrounds and dark text flipped), `full` (every colour inverted), `prefers` (the message's \
+            `prefers-color-scheme: dark` rules; `1` is the same)"),
         ("highlight" = Option<String>, Query, description = "A CSS selector (a check's `Where.Element`): the first element it matches gets `id=\"pigeonhole-highlight\"` and an outline; a selector that matches nothing leaves the document unchanged"),
     ),
     responses(
         (status = 200, description = "The message's HTML part as a document", body = String, content_type = "text/html",
             headers(("X-Pigeonhole-Remote-Content" = u64, description = "How many remote resources it refers to"),
                 ("X-Pigeonhole-Html-Cut" = String, description = "With `embed=1`, when the HTML was too deep or \
-                    too large to render whole: what was left out (the document says so at its top too)"))),
+                    too large to render whole: what was left out (the document says so at its top too)"),
+                ("X-Pigeonhole-View-Removed" = String, description = "With `embed=1`: what the view took out, \
+                    the JSON of `/api/v1/message/{ID}/view-notes` (ViewNotes), percent-encoded"))),
+        (status = 400, description = "An unknown `view` or `dark`: the message lists the valid ones", body = ErrorBody),
         (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
     )
 )]
@@ -129,7 +172,9 @@ pub(super) async fn html(
     view_query: ViewQuery,
 ) -> Result<Response, ApiError> {
     let embed = view_query.embed.as_deref() == Some("1");
-    let scheme = if q.dark.as_deref() == Some("1") { ColorScheme::Dark } else { ColorScheme::AsBrowser };
+    let client_view = parse_view(view_query.view.as_deref())?;
+    let dark = parse_dark(q.dark.as_deref())?;
+    let scheme = if dark == DarkMode::Prefers { ColorScheme::Dark } else { ColorScheme::AsBrowser };
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.
     let (id, rendered) = load(&state, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
@@ -138,21 +183,25 @@ pub(super) async fn html(
                 .into_iter()
                 .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id.as_str()))))
                 .collect();
-            let rendered = if embed {
-                render::html_document(&html, part_urls, scheme)
+            let (rendered, notes) = if embed {
+                let client = client_view::apply(client_view, &html);
+                let rendered = render::html_document(&client.html, part_urls, scheme);
+                let document = dark_mode::apply(rendered.document, dark);
+                (render::Rendered { document, ..rendered }, Some(client.notes))
             } else {
-                render::html_part(&html, part_urls)
+                (render::html_part(&html, part_urls), None)
             };
-            match &view_query.highlight {
+            let rendered = match &view_query.highlight {
                 Some(selector) => {
                     render::Rendered { document: highlight::highlight(rendered.document, selector), ..rendered }
                 }
                 None => rendered,
-            }
+            };
+            (rendered, notes)
         })))
     })
     .await?;
-    let rendered = rendered.ok_or_else(|| ApiError::not_found("Message has no HTML part"))?;
+    let (rendered, notes) = rendered.ok_or_else(|| ApiError::not_found("Message has no HTML part"))?;
     let remote = q.remote.as_deref() == Some("1");
     let policy = match (embed, remote) {
         (true, false) => BLOCK_REMOTE_POLICY.to_string(),
@@ -161,6 +210,10 @@ pub(super) async fn html(
         (false, true) => format!("{SANDBOX}{ALLOW_REMOTE_POLICY}"),
     };
     let cut = rendered.cut.map(|cut| [(HTML_CUT, cut.to_string())]);
+    let removed = notes.map(|notes| {
+        let json = serde_json::to_string(&notes).unwrap_or_default();
+        [(VIEW_REMOVED, utf8_percent_encode(&json, HEADER_UNSAFE).to_string())]
+    });
     Ok((
         [
             (CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
@@ -171,9 +224,42 @@ pub(super) async fn html(
             (CACHE_CONTROL, "no-store".to_string()),
         ],
         cut,
+        removed,
         rendered.document,
     )
         .into_response())
+}
+
+/// What `/view/{ID}.html?embed=1&view=` takes out of a message, for the notes
+/// beside the preview (the same as its `X-Pigeonhole-View-Removed`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/view-notes",
+    tag = "message",
+    params(
+        ("ID" = String, Path, description = "Message ID, or `latest`"),
+        ("view" = Option<String>, Query, description = "The client view: `as-sent` (default), `gmail`, `outlook`, \
+            `outlook-com`, `apple-mail`, `yahoo`, `gmail-android`"),
+    ),
+    responses(
+        (status = 200, description = "What the view removed", body = ViewNotes),
+        (status = 400, description = "An unknown `view`: the message lists the valid ones", body = ErrorBody),
+        (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
+    )
+)]
+pub async fn notes(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<MessageQuery>>,
+    Ext(Query(view_query)): Ext<Query<ViewQuery>>,
+) -> Result<Json<ViewNotes>, ApiError> {
+    let client_view = parse_view(view_query.view.as_deref())?;
+    let (_, notes) = load(&state, id, q.query, move |store, id| {
+        let Some(raw) = store.raw(id)? else { return Ok(None) };
+        Ok(Some(detail::html_body_and_content_ids(&raw).map(|(html, _)| client_view::apply(client_view, &html).notes)))
+    })
+    .await?;
+    notes.map(Json).ok_or_else(|| ApiError::not_found("Message has no HTML part"))
 }
 
 /// Where message `id`'s parts are served: `/api/v1/message/{id}/part/`.

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use super::headers::line_at;
 use super::{Findings, Input, Spec, quote};
+use crate::mail::calendar;
 use crate::mail::detail::{self, content_id, media_type};
 use crate::model::{Category, Location, Severity};
 
@@ -58,8 +59,25 @@ pub(super) const ATTACHMENT_TYPE_MISMATCH: Spec = Spec {
     reference: "https://www.rfc-editor.org/rfc/rfc2183",
 };
 
-pub(super) const SPECS: &[&Spec] =
-    &[&CHARSET_MISSING, &NO_TEXT_ALTERNATIVE, &BROKEN_STRUCTURE, &CID_UNRESOLVED, &ATTACHMENT_TYPE_MISMATCH];
+pub(super) const CALENDAR_INVALID: Spec = Spec {
+    id: "mime.calendar-invalid",
+    category: Category::Mime,
+    title: "Calendar invitations can be read",
+    fix: "The text/calendar part is not valid iCalendar (or has no event with a start), \
+          so mail clients show no invitation card and no Accept/Decline buttons. Build it \
+          with an iCalendar library: BEGIN:VCALENDAR, METHOD, one VEVENT with UID, \
+          DTSTART, DTEND and ORGANIZER, END:VCALENDAR.",
+    reference: "https://www.rfc-editor.org/rfc/rfc5545",
+};
+
+pub(super) const SPECS: &[&Spec] = &[
+    &CHARSET_MISSING,
+    &NO_TEXT_ALTERNATIVE,
+    &BROKEN_STRUCTURE,
+    &CID_UNRESOLVED,
+    &ATTACHMENT_TYPE_MISMATCH,
+    &CALENDAR_INVALID,
+];
 
 static CID_REFERENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(?i)\bcid:([^"'\s)>]+)"#).expect("the cid: pattern compiles"));
@@ -96,6 +114,15 @@ pub(super) fn run(input: &Input<'_>, findings: &mut Findings) {
                 Location::part(leaf.id.clone()),
             );
         }
+    }
+
+    if let Some(invite) = calendar::invite(message).filter(|invite| !invite.error.is_empty()) {
+        findings.raise(
+            &CALENDAR_INVALID,
+            Severity::Warning,
+            format!("Part {}: {}", invite.part_id, invite.error),
+            Location::part(invite.part_id.clone()),
+        );
     }
 
     let has_text = leaves.iter().any(|leaf| media_type(leaf.part) == "text/plain" && !is_attachment(leaf.part));

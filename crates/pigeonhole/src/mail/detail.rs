@@ -72,6 +72,11 @@ pub struct MessageView {
     pub inline: Vec<Attachment>,
     #[serde(rename = "Attachments")]
     pub attachments: Vec<Attachment>,
+    /// The calendar invitation the message carries (ours, not Mailpit's: only
+    /// there when the message has a `text/calendar` part).
+    #[serde(rename = "Calendar", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub calendar: Option<super::calendar::CalendarInvite>,
 }
 
 /// The List-Unsubscribe headers and what Mailpit's checker makes of them.
@@ -234,6 +239,7 @@ pub fn message(summary: &MessageSummary, raw: &[u8]) -> MessageView {
         size: raw.len() as u64,
         inline,
         attachments,
+        calendar: super::calendar::invite(&message),
     }
 }
 

@@ -121,8 +121,7 @@ pub(crate) fn check_document(document: &Html, html: &str) -> HtmlCheck {
     let has_body_tag = html.to_ascii_lowercase().contains("<body");
     let nodes = count_nodes(document, has_body_tag);
 
-    let detectors: Vec<(&Feature, Detector)> =
-        data.data.iter().filter_map(|feature| Some((feature, detector(&feature.slug)?))).collect();
+    let detectors = &*DETECTORS;
     let mut selectors: Vec<&'static str> = detectors
         .iter()
         .filter_map(|(_, detector)| match detector {
@@ -135,7 +134,7 @@ pub(crate) fn check_document(document: &Html, html: &str) -> HtmlCheck {
 
     let mut warnings = Vec::new();
     let mut tests = 0;
-    for (feature, detector) in &detectors {
+    for (feature, detector) in detectors.iter() {
         tests += 1;
         let found = detector.count(document, has_body_tag, &css, &found_in);
         if found > 0 {
@@ -539,26 +538,133 @@ impl Detector {
                 .iter()
                 .filter(|src| src.trim_start().to_ascii_lowercase().starts_with("data:image/"))
                 .count(),
-            Property(names) => css.uses(|d| usize::from(names.contains(&d.property))),
-            PropertyValue(property, values) => css.uses(|d| {
-                usize::from(d.property == *property && values.contains(&d.value.trim_end_matches("!important").trim()))
-            }),
-            Function(functions) => css.uses(|d| functions.iter().map(|f| calls(&d.value, f)).sum()),
-            Unit(unit) => css.uses(|d| units(&d.value, unit)),
-            Keyword(keyword) => css.uses(|d| usize::from(d.value == *keyword)),
-            Important => css.uses(|d| usize::from(d.value.ends_with("!important"))),
-            CustomProperties => css.uses(|d| usize::from(d.property.starts_with("--") || calls(&d.value, "var") > 0)),
+            Property(_) | PropertyValue(..) | Function(_) | Unit(_) | Keyword(_) | Important | CustomProperties => {
+                css.uses(|d| self.in_declaration(d))
+            }
             CssComments => css.comments,
-            AtRule(name, features) => css
-                .at_rules
-                .iter()
-                .filter(|(at, prelude)| {
-                    at == name && (features.is_empty() || features.iter().any(|f| prelude.contains(f)))
-                })
-                .count(),
+            AtRule(..) => css.at_rules.iter().filter(|(name, prelude)| self.is_at_rule(name, prelude)).count(),
             Pseudo(pseudo) => css.selectors.iter().map(|selector| pseudo_uses(selector, pseudo)).sum(),
         }
     }
+
+    /// How often the feature occurs in one declaration (0 for the detectors that do
+    /// not look at declarations).
+    fn in_declaration(&self, d: &Declaration) -> usize {
+        use Detector::*;
+        match self {
+            Property(names) => usize::from(names.contains(&d.property)),
+            PropertyValue(property, values) => {
+                usize::from(d.property == *property && values.contains(&d.value.trim_end_matches("!important").trim()))
+            }
+            Function(functions) => functions.iter().map(|f| calls(&d.value, f)).sum(),
+            Unit(unit) => units(&d.value, unit),
+            Keyword(keyword) => usize::from(d.value == *keyword),
+            Important => usize::from(d.value.ends_with("!important")),
+            CustomProperties => usize::from(d.property.starts_with("--") || calls(&d.value, "var") > 0),
+            _ => 0,
+        }
+    }
+
+    /// Whether the at-rule `@name prelude` (both lower-case) is this feature.
+    fn is_at_rule(&self, name: &str, prelude: &str) -> bool {
+        match self {
+            Detector::AtRule(at, features) => {
+                at == name && (features.is_empty() || features.iter().any(|f| prelude.contains(f)))
+            }
+            _ => false,
+        }
+    }
+}
+
+// ---- single features, for the client views ----
+
+/// How a client supports a feature, by its newest result in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Support {
+    Yes,
+    Partial,
+    No,
+}
+
+/// One caniemail feature, as the client views name it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FeatureRef {
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub url: &'static str,
+}
+
+/// Every feature with its detector, built once.
+static DETECTORS: LazyLock<Vec<(&'static Feature, Detector)>> =
+    LazyLock::new(|| DATA.data.iter().filter_map(|feature| Some((feature, detector(&feature.slug)?))).collect());
+
+fn feature_ref(feature: &'static Feature) -> FeatureRef {
+    FeatureRef { slug: &feature.slug, title: &feature.title, url: &feature.url }
+}
+
+/// The newest result of client `family` on `platform` for feature `slug`; `None`
+/// when it was not tested (or the result is unclear).
+pub(crate) fn support(slug: &str, family: &str, platform: &str) -> Option<Support> {
+    let feature = DATA.data.iter().find(|feature| feature.slug == slug)?;
+    let (_, newest) = feature.stats.get(family)?.get(platform)?.0.last()?;
+    match newest.split_whitespace().next() {
+        Some("y") => Some(Support::Yes),
+        Some("a") => Some(Support::Partial),
+        Some("n") => Some(Support::No),
+        _ => None,
+    }
+}
+
+/// The features one `property: value` declaration uses (as [`check`] finds them).
+pub(crate) fn declaration_features(property: &str, value: &str) -> Vec<FeatureRef> {
+    let declaration = Declaration {
+        property: property.trim().to_ascii_lowercase(),
+        value: value.trim().to_ascii_lowercase().replace("! important", "!important"),
+    };
+    DETECTORS
+        .iter()
+        .filter(|(_, detector)| detector.in_declaration(&declaration) > 0)
+        .map(|(feature, _)| feature_ref(feature))
+        .collect()
+}
+
+/// The features an at-rule uses: `name` without its `@`, `prelude` what follows it.
+pub(crate) fn at_rule_features(name: &str, prelude: &str) -> Vec<FeatureRef> {
+    let (name, prelude) = (name.to_ascii_lowercase(), prelude.to_ascii_lowercase());
+    DETECTORS
+        .iter()
+        .filter(|(_, detector)| detector.is_at_rule(&name, &prelude))
+        .map(|(feature, _)| feature_ref(feature))
+        .collect()
+}
+
+/// The pseudo-class and pseudo-element features a selector list uses.
+pub(crate) fn selector_features(selector: &str) -> Vec<FeatureRef> {
+    let selector = selector.to_ascii_lowercase();
+    DETECTORS
+        .iter()
+        .filter(|(_, detector)| matches!(detector, Detector::Pseudo(pseudo) if pseudo_uses(&selector, pseudo) > 0))
+        .map(|(feature, _)| feature_ref(feature))
+        .collect()
+}
+
+/// The features found by a selector over elements (`html-*`), with their parsed
+/// selectors: what a client view tests each element against.
+pub(crate) fn element_features() -> &'static [(FeatureRef, &'static str, Selector)] {
+    static ELEMENTS: LazyLock<Vec<(FeatureRef, &'static str, Selector)>> = LazyLock::new(|| {
+        DETECTORS
+            .iter()
+            .filter_map(|(feature, detector)| match detector {
+                Detector::Selector(selector) => Some((
+                    feature_ref(feature),
+                    *selector,
+                    Selector::parse(selector).expect("the detector table's selectors are valid"),
+                )),
+                _ => None,
+            })
+            .collect()
+    });
+    &ELEMENTS
 }
 
 fn image_sources(document: &Html) -> Vec<&str> {
@@ -649,17 +755,8 @@ impl Css {
 
     /// `text` without its `/* … */` comments, counting them.
     fn strip_comments(&mut self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("/*") {
-            out.push_str(&rest[..start]);
-            self.comments += 1;
-            rest = match rest[start + 2..].find("*/") {
-                Some(end) => &rest[start + 2 + end + 2..],
-                None => "",
-            };
-        }
-        out.push_str(rest);
+        let (out, comments) = comments_removed(text);
+        self.comments += comments;
         out
     }
 
@@ -711,6 +808,28 @@ impl Css {
             }
         }
     }
+}
+
+/// CSS without its `/* … */` comments.
+pub(crate) fn without_comments(css: &str) -> String {
+    comments_removed(css).0
+}
+
+/// `text` without its `/* … */` comments, and how many there were.
+fn comments_removed(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut comments = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        comments += 1;
+        rest = match rest[start + 2..].find("*/") {
+            Some(end) => &rest[start + 2 + end + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    (out, comments)
 }
 
 // ---- the data ----

@@ -7,6 +7,11 @@
 //! * [`html_bounds`]: the limits on nesting depth and size every HTML parse
 //!   below works within, so hostile HTML stays cheap.
 //! * [`render`]: the HTML body as a safe standalone document for the UI's frame.
+//! * [`calendar`]: a calendar invitation part read for the UI's event card.
+//! * [`client_view`]: the HTML as one mail client family would show it ("Render
+//!   as"), from caniemail's data, and what it took out.
+//! * [`dark_mode`]: the rendered document's colours rewritten as clients' partial
+//!   and full dark modes do.
 //! * [`highlight`]: one element of that document marked, for the Checks tab's jumps.
 //! * [`mbox`]: the mbox format, written by export and read by import ([`crate::archive`]).
 //! * [`thumb`]: 180×120 JPEG thumbnails of image attachments.
@@ -20,8 +25,11 @@
 //!   the user's records file and, only when enabled, DNS.
 
 pub mod authentication;
+pub mod calendar;
+pub mod client_view;
 #[cfg(test)]
 pub(crate) mod corpus;
+pub mod dark_mode;
 pub mod detail;
 pub mod highlight;
 pub mod html_bounds;

@@ -495,7 +495,7 @@ fn next_css_url(lower: &str, from: usize) -> Option<(usize, bool)> {
 
 /// Whether a browser would fetch `url` from another host: `http:`, `https:`, or
 /// scheme-relative (`//host`, which browsers also accept written with backslashes).
-fn is_remote(url: &str) -> bool {
+pub(crate) fn is_remote(url: &str) -> bool {
     // Browsers drop tabs and newlines anywhere in a URL, and leading spaces.
     let url: String = url.trim_start().chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).take(8).collect();
     has_scheme(&url, "http:")

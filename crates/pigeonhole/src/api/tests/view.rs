@@ -241,3 +241,45 @@ async fn view_html_highlights_an_element() {
         assert_eq!(std::str::from_utf8(&answer.body).unwrap(), plain_view, "{selector}");
     }
 }
+
+/// `?view=` renders the message as a client shows it, says what it removed in a
+/// header and at `/view-notes`; `?dark=` rewrites colours; unknown values are a
+/// 400 naming the valid ones.
+#[tokio::test]
+async fn view_html_as_a_client_in_a_dark_mode() {
+    let api = Api::new().await;
+    let html = "<div style=\"border-radius: 6px; color: #000000; background-color: #ffffff\">Hi</div>";
+    let raw = format!("Subject: styled\r\nContent-Type: text/html\r\n\r\n{html}\r\n");
+    let id = api.submit(raw.as_bytes(), None).await;
+
+    let outlook = api.get(&format!("/view/{id}.html?embed=1&view=outlook")).await;
+    assert_eq!(outlook.status, StatusCode::OK);
+    let document = std::str::from_utf8(&outlook.body).unwrap();
+    assert!(!document.contains("border-radius"), "{document}");
+    let header = outlook.header("x-pigeonhole-view-removed").expect("the removal header");
+    let decoded = percent_encoding::percent_decode_str(header).decode_utf8().unwrap();
+    let from_header: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    assert_eq!(from_header["Removed"][0]["Feature"], "css-border-radius");
+    let notes = api.get(&format!("/api/v1/message/{id}/view-notes?view=outlook")).await;
+    assert_eq!(notes.status, StatusCode::OK);
+    assert_eq!(notes.json(), from_header);
+    assert_eq!(notes.json()["Summary"], "Outlook dropped 1 declaration: border-radius ×1");
+
+    let as_sent = api.get(&format!("/view/{id}.html?embed=1")).await;
+    assert!(std::str::from_utf8(&as_sent.body).unwrap().contains("border-radius"));
+
+    let partial = api.get(&format!("/view/{id}.html?embed=1&view=outlook-com&dark=partial")).await;
+    let document = std::str::from_utf8(&partial.body).unwrap();
+    assert!(document.contains("background-color: #121212") && document.contains("color: #ededed"), "{document}");
+    // `dark=1` is still `prefers`.
+    let prefers = api.get(&format!("/view/{id}.html?embed=1&dark=1")).await;
+    assert!(std::str::from_utf8(&prefers.body).unwrap().contains("color-scheme:dark"));
+
+    let bad_view = api.get(&format!("/view/{id}.html?embed=1&view=lotus-notes")).await;
+    let message = bad_view.assert_error(StatusCode::BAD_REQUEST);
+    assert!(message.contains("as-sent, gmail, outlook, outlook-com, apple-mail, yahoo, gmail-android"), "{message}");
+    let bad_dark = api.get(&format!("/view/{id}.html?embed=1&dark=sepia")).await;
+    assert!(bad_dark.assert_error(StatusCode::BAD_REQUEST).contains("none, partial, full, prefers"));
+    let bad_notes = api.get(&format!("/api/v1/message/{id}/view-notes?view=nope")).await;
+    assert_eq!(bad_notes.status, StatusCode::BAD_REQUEST);
+}

@@ -455,3 +455,20 @@ fn html_checks_raise_no_error_on_the_corpus() {
         }
     }
 }
+
+#[test]
+fn mime_calendar_invalid() {
+    let calendar = |ics: &str| {
+        replaced(
+            "--b1--\r\n",
+            &format!("--b1\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n{ics}\r\n--b1--\r\n"),
+        )
+    };
+    let check =
+        trips("mime.calendar-invalid", Severity::Warning, &calendar("BEGIN:VCALENDAR\r\nnot ical"), &envelope());
+    assert!(check.detail.contains("not valid iCalendar"), "{}", check.detail);
+    // A Google Calendar invitation reads cleanly.
+    let google = include_str!("../../mail/testdata/google-calendar-invite.eml");
+    let report = run_checks(google, &envelope());
+    assert!(findings(&report, "mime.calendar-invalid").is_empty());
+}
