@@ -44,6 +44,7 @@ pub mod mcp;
 mod metrics;
 pub mod model;
 mod providers;
+mod screenshot;
 pub mod simulation;
 mod smtp;
 pub mod store;

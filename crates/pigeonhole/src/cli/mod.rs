@@ -1,6 +1,7 @@
 //! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get`, `delete`
 //! and `readyz` talk to a running server over its HTTP API ([`client`]), and so does `check`
-//! (a message's check report, [`check`]); `sendmail` (alias `send`)
+//! (a message's check report, [`check`]) and `screenshot` (a PNG of its HTML,
+//! [`screenshot`]); `sendmail` (alias `send`)
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
@@ -10,6 +11,7 @@
 
 pub mod check;
 pub mod client;
+pub mod screenshot;
 pub mod sendmail;
 
 use std::process::ExitCode;
