@@ -104,11 +104,13 @@ impl Screenshots {
         if let Some(hit) = self.cache.lock().expect("screenshot cache").get(&key) {
             return Ok(hit);
         }
-        let executable = browser::find(self.config.browser.as_deref())?;
+        // The document's own refusals first (no such message, a `view` it does not
+        // know): they say more than a missing browser.
         let document = Answer::get(router, &path).await;
         if !document.status.is_success() {
             return Err(ScreenshotError::Document(document));
         }
+        let executable = browser::find(self.config.browser.as_deref())?;
 
         let waiting = Waiting::join(&self.waiting);
         if waiting.ahead >= self.config.queue {
