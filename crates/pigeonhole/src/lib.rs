@@ -18,7 +18,7 @@
 //!   `pigeonhole mcp` (the engine serves the same server at `/mcp`).
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config`, `metrics` → `mail` → `checks`, `store` → `smtp`, `archive` → `api` →
+//! (`model`, `config`, `metrics` → `mail` → `checks`, `store` → `smtp`, `archive`, `screenshot` → `api` →
 //! `mcp` → `engine`):
 //!
 //! ```text
