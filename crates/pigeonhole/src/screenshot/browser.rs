@@ -83,6 +83,12 @@ impl Browser {
         Ok(Browser { child, cdp, events, _profile: profile })
     }
 
+    /// The process's ID, while it runs.
+    #[cfg(test)]
+    pub fn pid(&self) -> Option<i32> {
+        self.child.id().and_then(|pid| i32::try_from(pid).ok())
+    }
+
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -80,7 +80,7 @@ pub struct Screenshots {
     /// The browser, once started; the lock is the one-at-a-time turn (tokio's mutex
     /// is fair: first come, first served).
     browser: tokio::sync::Mutex<Option<Browser>>,
-    /// Requests waiting for their turn.
+    /// Requests waiting for their turn (not the one rendering).
     waiting: AtomicUsize,
     cache: std::sync::Mutex<Cache>,
 }
@@ -112,12 +112,16 @@ impl Screenshots {
         }
         let executable = browser::find(self.config.browser.as_deref())?;
 
-        let waiting = Waiting::join(&self.waiting);
-        if waiting.ahead >= self.config.queue {
-            return Err(ScreenshotError::Busy(waiting.ahead));
-        }
-        let mut browser = self.browser.lock().await;
-        drop(waiting);
+        let mut browser = match self.browser.try_lock() {
+            Ok(idle) => idle,
+            Err(_) => {
+                let waiting = Waiting::join(&self.waiting);
+                if waiting.ahead >= self.config.queue {
+                    return Err(ScreenshotError::Busy(waiting.ahead));
+                }
+                self.browser.lock().await
+            }
+        };
         // Rendered by a request that was ahead in the queue.
         if let Some(hit) = self.cache.lock().expect("screenshot cache").get(&key) {
             return Ok(hit);
@@ -267,6 +271,53 @@ mod tests {
         assert_eq!(document_path(&request), "/view/abc.html?embed=1&view=outlook%2Dcom&dark=a%26b");
         let request = Request { message_id: "abc", width: 600, view: None, dark: None };
         assert_eq!(document_path(&request), "/view/abc.html?embed=1");
+    }
+
+    /// A fixed page as the view route would answer it, for [`Screenshots::take`].
+    fn pages() -> Router {
+        let page = "<body style=\"margin:0;background:#00ff00\"><div style=\"height:40px\"></div></body>";
+        Router::new().route("/view/{file}", axum::routing::get(move || async move { axum::response::Html(page) }))
+    }
+
+    fn chromium() -> Screenshots {
+        Screenshots::new(ScreenshotConfig { browser: Some("/usr/bin/chromium".into()), ..ScreenshotConfig::default() })
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_browser_and_the_next_screenshot_starts_another() {
+        let mut screenshots = chromium();
+        let request = Request { message_id: "m", width: 300, view: None, dark: None };
+        screenshots.config.timeout = Duration::from_millis(1);
+        let timed_out = screenshots.take(&pages(), &request).await;
+        assert!(matches!(timed_out, Err(ScreenshotError::TimedOut(_))), "{:?}", timed_out.err());
+        assert!(screenshots.browser.lock().await.is_none(), "the browser is dropped (killed)");
+
+        screenshots.config.timeout = ScreenshotConfig::default().timeout;
+        let capture = screenshots.take(&pages(), &request).await.expect("a screenshot");
+        let image = image::load_from_memory(&capture.png).expect("a PNG").to_rgb8();
+        assert_eq!(image.dimensions(), (300, 40));
+        assert_eq!(image.get_pixel(150, 20).0, [0, 255, 0]);
+
+        // Killed from outside, it is started again.
+        let pid = screenshots.browser.lock().await.as_mut().and_then(|b| b.pid()).expect("a running browser");
+        // SAFETY: kill(2) on the process this test's browser is.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let request = Request { width: 301, ..request };
+        assert!(screenshots.take(&pages(), &request).await.is_ok(), "the next screenshot restarts the browser");
+    }
+
+    #[tokio::test]
+    async fn past_the_queue_a_request_is_refused_but_an_idle_browser_takes_it() {
+        let mut screenshots = chromium();
+        screenshots.config.queue = 0;
+        let request = Request { message_id: "m", width: 320, view: None, dark: None };
+        {
+            let _rendering = screenshots.browser.lock().await;
+            let refused = screenshots.take(&pages(), &request).await;
+            assert!(matches!(refused, Err(ScreenshotError::Busy(0))), "{:?}", refused.err());
+        }
+        assert!(screenshots.take(&pages(), &request).await.is_ok(), "no queue is needed when it is idle");
     }
 
     #[test]
