@@ -15,7 +15,7 @@ PACKAGES=(
     postfix                      # integration tests: only its smtp-source load tool
     python3                      # integration tests: smtplib client
     curl jq sqlite3              # scripts and poking at a running server
-    chromium                     # web UI tests: driven by playwright-core
+    chromium                     # web UI tests (playwright-core) and the engine's screenshots (tests/screenshot.rs)
     fonts-dejavu-core fonts-noto-color-emoji  # web UI screenshots: text and emoji fonts for the headless browser
     # desktop app (Tauri): WebKitGTK, GTK, the tray's appindicator, icons
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev

@@ -56,6 +56,7 @@ pub struct Config {
     pub message_webhooks: MessageWebhookConfig,
     /// Where `GET /metrics` is served (`--enable-prometheus`); off by default.
     pub prometheus: Prometheus,
+    pub screenshots: ScreenshotConfig,
 }
 
 /// Message webhooks from the command line, as Mailpit's flags give them; more
@@ -144,6 +145,37 @@ impl Default for HttpLimits {
     }
 }
 
+/// Screenshots of messages in a headless browser
+/// (`/api/v1/message/{ID}/screenshot.png`).
+#[derive(Debug, Clone)]
+pub struct ScreenshotConfig {
+    /// The Chromium or Chrome executable (`--browser`); `None`: `chromium`,
+    /// `chromium-browser` or `google-chrome`, the first on `PATH`.
+    pub browser: Option<PathBuf>,
+    /// Longest one screenshot may take; then the browser is killed (and started
+    /// again for the next).
+    pub timeout: Duration,
+    /// Tallest screenshot, in pixels: a taller page is cut there.
+    pub max_height: u32,
+    /// Most requests waiting behind the one being rendered; more get 503.
+    pub queue: usize,
+    /// Bytes of finished PNGs kept, to answer the same request again at once.
+    pub cache_bytes: usize,
+}
+
+impl Default for ScreenshotConfig {
+    fn default() -> Self {
+        ScreenshotConfig {
+            browser: None,
+            timeout: Duration::from_secs(10),
+            max_height: 16_384,
+            // The UI's grid asks for a screenful of cells at once.
+            queue: 64,
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// A Unix socket file to listen on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixSocket {
@@ -191,6 +223,8 @@ pub mod env {
     /// Where the Prometheus metrics are served: Mailpit's variable, so a Mailpit
     /// set-up keeps working.
     pub const PROMETHEUS: &str = "MP_ENABLE_PROMETHEUS";
+    /// The browser that takes screenshots of messages.
+    pub const BROWSER: &str = "PIGEONHOLE_BROWSER";
 }
 
 /// Mailpit's SMTP relay settings, for `POST /api/v1/message/{ID}/release`.
@@ -353,6 +387,7 @@ impl Config {
             checks: CheckConfig::default(),
             message_webhooks: MessageWebhookConfig::default(),
             prometheus: Prometheus::Off,
+            screenshots: ScreenshotConfig::default(),
         }
     }
 }

@@ -201,7 +201,8 @@ impl Engine {
             .with_spamassassin(config.spamassassin.clone())
             .with_authentication(verifier)
             .with_webhooks(webhooks.clone())
-            .with_http_limits(config.http.max_body, ui_policy);
+            .with_http_limits(config.http.max_body, ui_policy)
+            .with_screenshots(config.screenshots.clone());
         let api_state = match config.prometheus {
             Prometheus::Off => api_state,
             Prometheus::Http => api_state.with_metrics(true),

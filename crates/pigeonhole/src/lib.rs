@@ -19,7 +19,7 @@
 //!   `pigeonhole mcp` (the engine serves the same server at `/mcp`).
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config`, `metrics` → `mail` → `checks` → `diff`, `store` → `smtp`, `archive` → `api` →
+//! (`model`, `config`, `metrics` → `mail` → `checks` → `diff`, `store` → `smtp`, `archive`, `screenshot` → `api` →
 //! `mcp` → `engine`):
 //!
 //! ```text
@@ -46,6 +46,7 @@ pub mod mcp;
 mod metrics;
 pub mod model;
 mod providers;
+mod screenshot;
 pub mod simulation;
 mod smtp;
 pub mod store;

@@ -12,7 +12,7 @@
 //! (`http listening on unix:PATH` with `--http unix:PATH`.)
 //!
 //! The other subcommands are clients for scripts (see [`cli`]): `wait`, `list`, `get`,
-//! `delete` and `readyz` talk to a running server over HTTP, `sendmail` delivers stdin to its
+//! `delete`, `readyz` and `screenshot` talk to a running server over HTTP, `sendmail` delivers stdin to its
 //! SMTP listener; `mcp` is the MCP server for coding agents on stdin/stdout, over a
 //! running server's HTTP API ([`pigeonhole::mcp`]). Run under the name `sendmail` (a symlink), the binary is
 //! `pigeonhole sendmail`.
@@ -63,6 +63,8 @@ enum Command {
     /// sendmail-compatible: read a message from stdin and deliver it to the SMTP listener (-t, -f, -i; --help).
     #[command(visible_alias = "send")]
     Sendmail(cli::sendmail::SendmailArgs),
+    /// Save a PNG screenshot of a message's HTML as the preview shows it (rendered by the engine's headless Chromium).
+    Screenshot(cli::screenshot::ScreenshotArgs),
     /// MCP server for coding agents on stdin/stdout, over a running engine's API (the engine serves the same at /mcp).
     Mcp(cli::client::ServerArgs),
 }
@@ -142,6 +144,9 @@ struct ServeArgs {
     /// Serve Prometheus metrics at /metrics: true (on the HTTP port, behind its auth), false, or an address for a listener of its own (127.0.0.1:9090) [default: false].
     #[arg(long, env = env::PROMETHEUS, value_name = "true|false|ADDR", value_parser = Prometheus::parse, default_value = "false", hide_default_value = true)]
     enable_prometheus: Prometheus,
+    /// The Chromium or Chrome executable that takes screenshots of messages (/api/v1/message/{ID}/screenshot.png) [default: chromium, chromium-browser or google-chrome on PATH].
+    #[arg(long, env = env::BROWSER, value_name = "PATH")]
+    browser: Option<PathBuf>,
     #[command(flatten)]
     relay: RelayArgs,
     #[command(flatten)]
@@ -321,6 +326,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::finish(cli::check::run(args)),
         Command::Diff(args) => cli::finish(cli::diff::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
+        Command::Screenshot(args) => cli::finish(cli::screenshot::run(args)),
         Command::Mcp(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
             cli::finish(
@@ -401,6 +407,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.relay = args.relay.config();
     config.rules_file = args.rules;
     config.checks = args.checks.config();
+    config.screenshots.browser = args.browser;
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

@@ -296,6 +296,9 @@ fn openapi_document_matches_the_server() {
     c.get(&format!("/api/v1/message/{id}/part/{part}"));
     c.get(&format!("/api/v1/message/{id}/part/{part}/thumb"));
     c.get(&format!("/api/v1/message/{id}/part/9"));
+    // Chromium from PATH, as CI installs it (tests/screenshot.rs checks the PNGs).
+    c.get(&format!("/api/v1/message/{id}/screenshot.png?width=300"));
+    c.get(&format!("/api/v1/message/{id}/screenshot.png?width=100"));
     c.get(&format!("/view/{id}.txt"));
     c.get(&format!("/view/{id}.html"));
     c.get(&format!("/view/{id}.html?embed=1&dark=1"));

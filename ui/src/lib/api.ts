@@ -126,6 +126,21 @@ export function htmlUrl(id: string, remote = false, dark = 'none', highlight = '
 /** What a client view takes out of the message (caniemail's data, approximated). */
 export const viewNotes = (id: string, view: string) =>
   json<ViewNotes>(`/api/v1/message/${enc(id)}/view-notes?view=${enc(view)}`);
+/** What a screenshot is taken as: the window's width, and the preview's `view` and
+ * `dark` as the view route takes them (passed on unchanged; left out when unset). */
+export interface ScreenshotParams {
+  width: number;
+  view?: string;
+  dark?: string;
+}
+
+/** A PNG of the HTML preview, rendered by the engine's headless browser. */
+export function screenshotUrl(id: string, { width, view, dark }: ScreenshotParams): string {
+  const params = new URLSearchParams({ width: String(width) });
+  if (view) params.set('view', view);
+  if (dark) params.set('dark', dark);
+  return `/api/v1/message/${enc(id)}/screenshot.png?${params}`;
+}
 
 /** The `id` the engine gives the element `?highlight=` names. */
 export const HIGHLIGHT_ID = 'pigeonhole-highlight';

@@ -6,6 +6,8 @@
 //!   (all, by ID or by search).
 //! * [`message`]: one message — full view, raw source, headers, parts (one, or the
 //!   whole MIME tree), image thumbnails, envelope.
+//! * [`screenshot`]: `/api/v1/message/{ID}/screenshot.png`, the HTML preview as a
+//!   PNG from a headless browser ([`crate::screenshot`]) (ours).
 //! * [`links`]: the links and one-time codes in a message (ours).
 //! * [`checks`]: Mailpit's html-check (caniemail), link-check and sa-check
 //!   (SpamAssassin) of a message.
@@ -69,6 +71,7 @@ mod metrics;
 mod openapi;
 mod release;
 mod rules;
+mod screenshot;
 mod send;
 mod tags;
 #[cfg(test)]
@@ -94,11 +97,12 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::{HttpLimits, RelayConfig};
+use crate::config::{HttpLimits, RelayConfig, ScreenshotConfig};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::providers::webhooks::Webhooks;
 use crate::providers::{self, ProviderKeys, ProviderState};
+use crate::screenshot::Screenshots;
 use crate::simulation::effects::EffectsHandle;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
@@ -161,6 +165,8 @@ pub struct ApiState {
     request_latencies: Option<Arc<metrics::RequestLatencies>>,
     /// `/metrics` is served on this router (`--enable-prometheus true`).
     metrics_route: bool,
+    /// Takes `/api/v1/message/{ID}/screenshot.png` in a headless browser.
+    screenshots: Arc<Screenshots>,
 }
 
 impl ApiState {
@@ -196,7 +202,13 @@ impl ApiState {
             webhooks: None,
             request_latencies: None,
             metrics_route: false,
+            screenshots: Arc::new(Screenshots::new(ScreenshotConfig::default())),
         }
+    }
+
+    /// Take screenshots with this browser and these limits.
+    pub fn with_screenshots(self, config: ScreenshotConfig) -> ApiState {
+        ApiState { screenshots: Arc::new(Screenshots::new(config)), ..self }
     }
 
     /// Refuse request bodies over `max_body` bytes with 413, and give the UI's page
@@ -353,6 +365,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(message::parts))
         .routes(routes!(message::part))
         .routes(routes!(message::thumb))
+        .routes(routes!(screenshot::screenshot))
         .routes(routes!(message::envelope))
         .routes(routes!(links::links))
         .routes(routes!(links::codes))

@@ -1,7 +1,8 @@
 //! Client subcommands of the `pigeonhole` binary: `wait`, `list`, `get`, `delete`
 //! and `readyz` talk to a running server over its HTTP API ([`client`]), and so do `check`
-//! (a message's check report, [`check`]) and `diff` (what changed between two
-//! messages or mail files, [`diff`]); `sendmail` (alias `send`)
+//! (a message's check report, [`check`]), `diff` (what changed between two
+//! messages or mail files, [`diff`]) and `screenshot` (a PNG of its HTML,
+//! [`screenshot`]); `sendmail` (alias `send`)
 //! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
@@ -12,6 +13,7 @@
 pub mod check;
 pub mod client;
 pub mod diff;
+pub mod screenshot;
 pub mod sendmail;
 
 use std::process::ExitCode;

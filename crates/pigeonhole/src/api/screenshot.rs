@@ -1,0 +1,128 @@
+//! `GET /api/v1/message/{ID}/screenshot.png` (ours): the HTML preview as a PNG,
+//! rendered by a headless browser ([`crate::screenshot`]). The document is exactly
+//! what `/view/{ID}.html?embed=1` answers (with `view=` and `dark=` passed on as
+//! given), fetched in-process from the same handlers, as are the message's own
+//! parts it shows; the browser has no network, so remote content never loads.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::error::{ApiError, ErrorBody, Ext};
+use super::message::load;
+use super::{ApiState, message, view};
+use crate::screenshot::{Request, ScreenshotError};
+
+/// Said when the page was taller than the cap and the screenshot stops there.
+const SCREENSHOT_CUT: HeaderName = HeaderName::from_static("x-pigeonhole-screenshot-cut");
+
+/// The window's width when none is asked for: a typical mail client's column.
+const DEFAULT_WIDTH: u32 = 600;
+const WIDTHS: std::ops::RangeInclusive<u32> = 200..=2000;
+
+#[derive(Deserialize)]
+pub struct ScreenshotQuery {
+    /// With `latest`: the newest message matching this search.
+    query: Option<String>,
+    width: Option<String>,
+    view: Option<String>,
+    dark: Option<String>,
+}
+
+/// A PNG of the message's HTML as the preview shows it, the whole page tall (up to
+/// a cap). The first one starts the browser (about a second); the same message
+/// and parameters again are answered from a cache.
+#[utoipa::path(
+    get,
+    path = "/api/v1/message/{ID}/screenshot.png",
+    tag = "message",
+    params(
+        ("width" = Option<u32>, Query, description = "The window's width in CSS pixels, 200 to 2000 (default 600); one pixel of the PNG each"),
+        ("view" = Option<String>, Query, description = "Passed on to `/view/{ID}.html?embed=1` as given (a mail client's view), which validates it"),
+        ("dark" = Option<String>, Query, description = "Passed on to `/view/{ID}.html?embed=1` as given (a dark mode), which validates it"),
+    ),
+    responses(
+        (status = 200, description = "The screenshot. Remote images, sheets and fonts never load: the browser has no network", body = String, content_type = "image/png",
+            headers(("X-Pigeonhole-Screenshot-Cut" = String, description = "When the page is taller than the cap (16,384 px by default): how tall it is and where the PNG stops"))),
+        (status = 400, description = "A width outside 200..=2000, or a `view` or `dark` the view route refuses", body = ErrorBody),
+        (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
+        (status = 501, description = "No browser: install Chromium or set --browser", body = ErrorBody),
+        (status = 502, description = "The browser would not start, or failed while rendering", body = ErrorBody),
+        (status = 503, description = "Too many screenshots waiting; try again", body = ErrorBody),
+        (status = 504, description = "The page took longer than the timeout (10 s by default) to render", body = ErrorBody),
+    )
+)]
+pub async fn screenshot(
+    State(state): State<ApiState>,
+    Ext(Path(id)): Ext<Path<String>>,
+    Ext(Query(q)): Ext<Query<ScreenshotQuery>>,
+) -> Result<Response, ApiError> {
+    let width = match q.width.as_deref() {
+        None => DEFAULT_WIDTH,
+        Some(width) => width.parse().ok().filter(|width| WIDTHS.contains(width)).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "width {width:?} is not a number of pixels from {} to {}; leave it out for {DEFAULT_WIDTH}",
+                WIDTHS.start(),
+                WIDTHS.end()
+            ))
+        })?,
+    };
+    // `latest` resolved first: the document's part URLs and the cache name the ID.
+    let (id, ()) = load(&state, id, q.query, |_, _| Ok(Some(()))).await?;
+    let request = Request { message_id: id.as_str(), width, view: q.view.as_deref(), dark: q.dark.as_deref() };
+    let capture = match state.screenshots.take(&pages(&state), &request).await {
+        Ok(capture) => capture,
+        Err(ScreenshotError::Document(answer)) => return Ok(passed_on(answer)),
+        Err(err) => return Err(ApiError::new(status(&err), err.to_string())),
+    };
+    let cut = (capture.page_height > capture.height).then(|| {
+        [(
+            SCREENSHOT_CUT,
+            format!("the page is {} px tall; the screenshot stops at {} px", capture.page_height, capture.height),
+        )]
+    });
+    Ok((
+        [
+            (CONTENT_TYPE, "image/png"),
+            (CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            // The message may be deleted; the engine keeps its own cache.
+            (CACHE_CONTROL, "no-store"),
+        ],
+        cut,
+        capture.png.clone(),
+    )
+        .into_response())
+}
+
+/// What the browser may load, answered in-process: the preview's document and the
+/// message's parts, by the API's own handlers (and nothing else of the API).
+fn pages(state: &ApiState) -> Router {
+    Router::new()
+        .route("/view/{file}", get(view::show))
+        .route("/api/v1/message/{id}/part/{part}", get(message::part))
+        .with_state(state.clone())
+}
+
+/// The view route's own error answer, as it gave it.
+fn passed_on(answer: crate::screenshot::Answer) -> Response {
+    let content_type = answer.headers.iter().find(|(name, _)| name == "content-type").map(|(_, value)| value.clone());
+    let mut response = (answer.status, answer.body).into_response();
+    if let Some(content_type) = content_type.and_then(|value| value.parse().ok()) {
+        response.headers_mut().insert(CONTENT_TYPE, content_type);
+    }
+    response
+}
+
+fn status(err: &ScreenshotError) -> StatusCode {
+    match err {
+        ScreenshotError::NoBrowser(_) => StatusCode::NOT_IMPLEMENTED,
+        ScreenshotError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ScreenshotError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+        ScreenshotError::Launch(..) | ScreenshotError::Browser(_) => StatusCode::BAD_GATEWAY,
+        ScreenshotError::Document(answer) => answer.status,
+    }
+}

@@ -1,0 +1,262 @@
+//! `GET /api/v1/message/{ID}/screenshot.png` and `pigeonhole screenshot` end to end:
+//! the real binary, mail over SMTP, the real Chromium (`/usr/bin/chromium`, which
+//! scripts/setup.sh installs), the PNGs decoded and their pixels read.
+
+mod common;
+
+use std::io::Cursor;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use image::{ImageFormat, Rgb, RgbImage};
+
+/// The browser the tests use, as CI installs it.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The engine's screenshot timeout (10 s) plus slack for a debug build reading and
+/// sanitizing the HTML on a busy 2-core machine.
+const BOUND: Duration = Duration::from_secs(30);
+
+fn server() -> Server {
+    Server::start_with(&["--browser", CHROMIUM])
+}
+
+/// A message with `html` as its HTML body and, if given, `image` as an inline part
+/// with Content-ID `logo`.
+fn message(subject: &str, html: &str, image: Option<&[u8]>) -> Vec<u8> {
+    let head = format!(
+        "From: sender@example.test\r\nTo: rcpt@example.test\r\nSubject: {subject}\r\n\
+         Date: Mon, 7 Dec 2026 04:00:00 +0000\r\nMessage-ID: <{subject}@example.test>\r\nMIME-Version: 1.0\r\n"
+    );
+    match image {
+        None => format!("{head}Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n").into_bytes(),
+        Some(png) => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(png);
+            let lines: Vec<&str> =
+                encoded.as_bytes().chunks(76).map(|line| std::str::from_utf8(line).unwrap()).collect();
+            format!(
+                "{head}Content-Type: multipart/related; boundary=b\r\n\r\n--b\r\n\
+                 Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b\r\n\
+                 Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+                lines.join("\r\n")
+            )
+            .into_bytes()
+        }
+    }
+}
+
+fn send(server: &Server, subject: &str, html: &str, image: Option<&[u8]>) -> String {
+    send_one(server.smtp, "sender@example.test", "rcpt@example.test", &message(subject, html, image))
+}
+
+/// A solid PNG of `width` × `height` in `colour`.
+fn solid_png(width: u32, height: u32, colour: [u8; 3]) -> Vec<u8> {
+    let mut png = Vec::new();
+    RgbImage::from_pixel(width, height, Rgb(colour)).write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+    png
+}
+
+/// GET the screenshot at `query`; the answer's status, headers and decoded image
+/// (when it is a PNG), and how long it took.
+fn screenshot(server: &Server, id: &str, query: &str) -> (u16, reqwest::header::HeaderMap, Option<RgbImage>, Duration) {
+    let started = Instant::now();
+    let answer = server.get(&format!("/api/v1/message/{id}/screenshot.png{query}"));
+    let (status, headers) = (answer.status().as_u16(), answer.headers().clone());
+    let body = answer.bytes().unwrap();
+    let took = started.elapsed();
+    let image = (status == 200).then(|| {
+        assert_eq!(headers["content-type"], "image/png");
+        image::load_from_memory_with_format(&body, ImageFormat::Png).expect("a PNG").to_rgb8()
+    });
+    if status != 200 {
+        eprintln!("{status}: {}", String::from_utf8_lossy(&body));
+    }
+    (status, headers, image, took)
+}
+
+/// The `Error` of a JSON error answer.
+fn error_of(server: &Server, path: &str) -> (u16, String) {
+    let answer = server.get(path);
+    let status = answer.status().as_u16();
+    let json: serde_json::Value = answer.json().expect("a JSON error");
+    (status, json["Error"].as_str().unwrap_or_default().to_string())
+}
+
+fn near(pixel: &Rgb<u8>, colour: [u8; 3]) -> bool {
+    pixel.0.iter().zip(colour).all(|(&got, want)| got.abs_diff(want) <= 2)
+}
+
+#[test]
+fn a_known_message_renders_at_its_size_in_its_colours_with_its_own_image() {
+    let server = server();
+    let html = "<html><body style=\"margin:0;background:#ff0000\">\
+                <img src=\"cid:logo\" width=\"50\" height=\"50\" style=\"display:block\">\
+                <div style=\"height:250px\"></div></body></html>";
+    let id = send(&server, "known", html, Some(&solid_png(50, 50, [0, 0, 255])));
+
+    let (status, headers, image, _) = screenshot(&server, &id, "?width=400");
+    assert_eq!(status, 200);
+    assert!(headers.get("x-pigeonhole-screenshot-cut").is_none());
+    let image = image.unwrap();
+    assert_eq!(image.dimensions(), (400, 300), "the window's width, the page's height");
+    assert!(near(image.get_pixel(10, 10), [0, 0, 255]), "the inline image loaded: {:?}", image.get_pixel(10, 10));
+    assert!(near(image.get_pixel(200, 200), [255, 0, 0]), "the background: {:?}", image.get_pixel(200, 200));
+    assert!(near(image.get_pixel(399, 299), [255, 0, 0]), "no scroll bar or border");
+
+    // The default width, `latest`, and several at once (they take turns).
+    let (status, _, image, _) = screenshot(&server, "latest", "");
+    assert_eq!(status, 200);
+    assert_eq!(image.unwrap().dimensions(), (600, 300));
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [320, 768, 1024]
+            .map(|width| {
+                let (server, id) = (&server, &id);
+                scope.spawn(move || screenshot(server, id, &format!("?width={width}")))
+            })
+            .into_iter()
+            .collect();
+        handles
+            .into_iter()
+            .zip([320, 768, 1024])
+            .map(|(handle, width)| {
+                let (status, _, image, _) = handle.join().unwrap();
+                assert_eq!(image.map(|image| image.width()), Some(width));
+                status
+            })
+            .collect()
+    });
+    assert_eq!(answers, [200, 200, 200]);
+
+    // Cached: the same request again is answered without the browser.
+    let (status, _, _, took) = screenshot(&server, &id, "?width=400");
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_millis(500), "a cached screenshot took {took:?}");
+}
+
+#[test]
+fn dark_is_passed_on_to_the_view() {
+    let server = server();
+    let id = send(&server, "dark", "<p style=\"margin:0;height:100px\">Plain text, no colours of its own</p>", None);
+    let (_, _, light, _) = screenshot(&server, &id, "?width=300");
+    let (_, _, dark, _) = screenshot(&server, &id, "?width=300&dark=1");
+    let (light, dark) = (light.unwrap(), dark.unwrap());
+    let brightness = |pixel: &Rgb<u8>| pixel.0.iter().map(|&c| u32::from(c)).sum::<u32>();
+    assert!(brightness(light.get_pixel(290, 50)) > 700, "light: {:?}", light.get_pixel(290, 50));
+    assert!(brightness(dark.get_pixel(290, 50)) < 150, "dark: {:?}", dark.get_pixel(290, 50));
+}
+
+#[test]
+fn hostile_layouts_end_within_the_timeout_and_the_next_screenshot_works() {
+    let server = server();
+    let many = format!("<html><body>{}</body></html>", "<span>x</span>".repeat(100_000));
+    let many = send(&server, "many", &many, None);
+    let endless = send(&server, "endless", "<div style=\"height:100000000px;background:#00ff00\"></div>", None);
+    let plain = send(&server, "plain", "<body style=\"margin:0;background:#0000ff\"><div style=\"height:80px\">", None);
+
+    let (status, _, _, took) = screenshot(&server, &many, "?width=1000");
+    assert!(status == 200 || status == 504, "100,000 elements: {status}");
+    assert!(took < BOUND, "100,000 elements took {took:?}");
+
+    let (status, headers, image, took) = screenshot(&server, &endless, "?width=200");
+    assert!(took < BOUND, "the endless page took {took:?}");
+    if status == 200 {
+        assert_eq!(image.unwrap().dimensions(), (200, 16_384), "cut at the cap");
+        let cut = headers["x-pigeonhole-screenshot-cut"].to_str().unwrap();
+        assert!(cut.contains("stops at 16384 px"), "{cut}");
+    } else {
+        assert_eq!(status, 504);
+    }
+
+    let (status, _, image, took) = screenshot(&server, &plain, "?width=250");
+    assert_eq!(status, 200, "the engine still takes screenshots");
+    assert_eq!(image.unwrap().dimensions(), (250, 80));
+    assert!(took < BOUND);
+}
+
+#[test]
+fn no_request_leaves_the_browser() {
+    let canary = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = canary.local_addr().unwrap().port();
+    canary.set_nonblocking(true).unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        loop {
+            if canary.accept().is_ok() {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let server = server();
+    let url = format!("http://127.0.0.1:{port}");
+    let html = format!(
+        "<html><head><style>@import url({url}/import.css); body {{ margin:0 }}</style>\
+         <link rel=\"stylesheet\" href=\"{url}/link.css\"></head><body>\
+         <img src=\"{url}/img.png\" width=\"20\" height=\"20\">\
+         <div style=\"height:50px;background-image:url({url}/background.png)\">text</div>\
+         <table background=\"{url}/table.png\"><tr><td>cell</td></tr></table></body></html>"
+    );
+    let id = send(&server, "remote", &html, None);
+    let (status, _, _, _) = screenshot(&server, &id, "?width=300");
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the browser reached the network");
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let server = Server::start_with(&["--browser", "/nonexistent/chromium"]);
+    let id = send(&server, "nobrowser", "<p>hello</p>", None);
+    let (status, error) = error_of(&server, &format!("/api/v1/message/{id}/screenshot.png"));
+    assert_eq!(status, 501);
+    assert!(error.contains("/nonexistent/chromium") && error.contains("apt install chromium"), "{error}");
+
+    for width in ["100", "2001", "wide"] {
+        let (status, error) = error_of(&server, &format!("/api/v1/message/{id}/screenshot.png?width={width}"));
+        assert_eq!(status, 400, "width {width}");
+        assert!(error.contains("200 to 2000"), "{error}");
+    }
+    let (status, _) = error_of(&server, "/api/v1/message/nosuchmessage/screenshot.png");
+    assert_eq!(status, 404);
+    let text_only = send_one(
+        server.smtp,
+        "sender@example.test",
+        "rcpt@example.test",
+        b"From: a@example.test\r\nTo: b@example.test\r\nSubject: text\r\n\r\nplain text only\r\n",
+    );
+    let (status, error) = error_of(&server, &format!("/api/v1/message/{text_only}/screenshot.png"));
+    assert_eq!((status, error.as_str()), (404, "Message has no HTML part"), "the view route's own answer");
+}
+
+#[test]
+fn the_cli_writes_the_png_or_exits_2() {
+    let server = server();
+    send(&server, "cli", "<body style=\"margin:0\"><div style=\"height:120px\">hello</div>", None);
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("shot.png");
+    let url = format!("http://{}", server.http);
+    let run = |args: &[&str]| {
+        let mut cmd = without_settings(std::process::Command::new(BIN));
+        cmd.arg("screenshot").args(args);
+        run_to_exit(cmd, IO_TIMEOUT)
+    };
+    let done = run(&["latest", "--url", &url, "--width", "320", "-o", file.to_str().unwrap()]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let image = image::open(&file).unwrap();
+    assert_eq!((image.width(), image.height()), (320, 120));
+
+    let missing = run(&["nosuchmessage", "--url", &url, "-o", file.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(missing.stderr.contains("404"), "{}", missing.stderr);
+    let bad_width = run(&["latest", "--url", &url, "--width", "50", "-o", file.to_str().unwrap()]);
+    assert_eq!(bad_width.status.code(), Some(2));
+    assert!(bad_width.stderr.contains("200 to 2000"), "{}", bad_width.stderr);
+    let nobody = run(&["latest", "--url", "http://127.0.0.1:9", "-o", file.to_str().unwrap()]);
+    assert_eq!(nobody.status.code(), Some(2));
+    assert!(nobody.stderr.contains("pigeonhole serve"), "{}", nobody.stderr);
+}
