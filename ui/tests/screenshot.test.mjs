@@ -31,8 +31,12 @@ uiTest('the Screenshot button downloads the preview as a PNG at its width', asyn
 
   await page.getByTestId('width-phone').click();
   assert.match(await button.getAttribute('href'), new RegExp(`^/api/v1/message/${msg.id}/screenshot\\.png\\?width=375$`));
+  // The preview's dark mode and client view go with it.
   await page.getByTestId('dark-preview').locator('input').check();
-  assert.match(await button.getAttribute('href'), /width=375&dark=1$/);
+  assert.match(await button.getAttribute('href'), /width=375&dark=prefers$/);
+  await page.getByTestId('render-as').selectOption('outlook');
+  await page.getByTestId('dark-mode').selectOption('full');
+  assert.match(await button.getAttribute('href'), /width=375&view=outlook&dark=full$/);
 });
 
 uiTest('the screenshot grid shows every width, view and dark mode, loading as it scrolls', async ({ engine, page }) => {
