@@ -3,8 +3,10 @@
 //! `POST /api/v1/send` and every provider API fill a [`Draft`] from their own
 //! request shape and build it here, so all of them write the same structure.
 
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers};
-use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::header::{self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MessageBuilder, MultiPart, MultiPartBuilder, SinglePart};
 
 /// A message to build: every field already checked by the API that read it.
 #[derive(Debug, Default)]
@@ -61,18 +63,24 @@ impl Draft {
             return Err("at least one recipient is required".into());
         }
         let mail_from = from.email.to_string();
-        let rcpt_to =
-            self.to.iter().chain(&self.cc).chain(&self.bcc).map(|mailbox| mailbox.email.to_string()).collect();
+        let recipients: Vec<Address> =
+            self.to.iter().chain(&self.cc).chain(&self.bcc).map(|m| m.email.clone()).collect();
+        let rcpt_to = recipients.iter().map(Address::to_string).collect();
+        // The envelope given, not derived: lettre would parse every address
+        // header it just wrote back again to make it.
+        let envelope = Envelope::new(Some(from.email.clone()), recipients).map_err(|err| err.to_string())?;
 
-        let mut builder = MessageBuilder::new().from(from).subject(self.subject).message_id(None);
+        let mut builder = MessageBuilder::new().from(from).subject(self.subject).message_id(None).envelope(envelope);
         if self.return_path {
             builder = builder
                 .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Return-Path"), format!("<{mail_from}>")));
         }
-        builder = self.to.into_iter().fold(builder, MessageBuilder::to);
-        builder = self.cc.into_iter().fold(builder, MessageBuilder::cc);
-        builder = self.bcc.into_iter().fold(builder, MessageBuilder::bcc);
-        builder = self.reply_to.into_iter().fold(builder, MessageBuilder::reply_to);
+        // Each list set whole: adding one mailbox at a time re-parses the header
+        // so far each time, quadratic in the recipients.
+        builder = with_mailboxes::<header::To>(builder, self.to);
+        builder = with_mailboxes::<header::Cc>(builder, self.cc);
+        builder = with_mailboxes::<header::Bcc>(builder, self.bcc);
+        builder = with_mailboxes::<header::ReplyTo>(builder, self.reply_to);
         let tags: Vec<String> = self.tags.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
         if !tags.is_empty() {
             builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tags"), tags.join(", ")));
@@ -94,6 +102,14 @@ impl Draft {
         }
         Ok(Built { raw, mail_from, rcpt_to })
     }
+}
+
+/// `builder` with header `H` listing `mailboxes`, unless there are none.
+fn with_mailboxes<H: header::Header + From<Mailboxes>>(
+    builder: MessageBuilder,
+    mailboxes: Vec<Mailbox>,
+) -> MessageBuilder {
+    if mailboxes.is_empty() { builder } else { builder.header(H::from(mailboxes.into_iter().collect::<Mailboxes>())) }
 }
 
 /// The header lines of `headers`, encoded and folded by lettre.
