@@ -6,8 +6,9 @@
 # JSON body are the documented ones. Deterministic, about half a minute.
 #
 # Left out: DELETE (it would take away the message the other operations need),
-# /api/v1/wait (each case waits its timeout), /api/v1/import (schemathesis cannot
-# make mail files) and the /api/events WebSocket; tests/openapi.rs calls each of them.
+# /api/v1/wait (each case waits its timeout), /api/v1/import and POST /api/v1/diff
+# (schemathesis cannot make mail files; the latter in schemathesis.toml) and the
+# /api/events WebSocket; tests/openapi.rs calls each of them.
 # Not checked: whether generated "valid" requests are accepted. The document types
 # parameters and bodies but leaves their finer rules (a non-empty query, an enabled
 # relay) to the descriptions.

@@ -537,7 +537,7 @@ async fn a_mail_file_opened_with_the_app_is_imported_and_shown() {
     let second = "From: Files <files@example.com>\nSubject: Second from the mbox\n\nTwo.\n";
     std::fs::write(&mbox, format!("From a@example.com Sat Nov 28 10:00:00 2026\nSubject: First from the mbox\n\nOne.\n\nFrom b@example.com Sat Nov 28 10:00:01 2026\n{second}\n")).unwrap();
     desktop.find("[data-testid=import-button]").await;
-    desktop.find("input[type=file]").await.send_keys(mbox.to_str().unwrap()).await.unwrap();
+    desktop.find("[data-testid=import-input]").await.send_keys(mbox.to_str().unwrap()).await.unwrap();
     wait_until_text(&desktop, "[data-testid=message-subject]", "Second from the mbox").await;
     assert_eq!(desktop.text("[data-testid=bulk-summary-count]").await, "3 messages");
     desktop.screenshot("imported").await;

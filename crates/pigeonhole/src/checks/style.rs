@@ -21,6 +21,8 @@ use ego_tree::NodeId;
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html};
 
+use crate::mail::client_view::matching_brace;
+
 /// An opaque colour.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Rgb(pub u8, pub u8, pub u8);
@@ -221,7 +223,8 @@ impl Sheet {
                 rest = &rest[open + 1..];
                 continue;
             }
-            let end = block_end(rest, open);
+            // Past the block's `}`, nested blocks included (the sheet's end when unclosed).
+            let end = (matching_brace(rest, open) + 1).min(rest.len());
             if !prelude.starts_with('@') {
                 let body = &rest[open + 1..end.saturating_sub(1).max(open + 1)];
                 for selector in prelude.split(',').filter_map(simple_selector) {
@@ -238,24 +241,6 @@ impl Sheet {
     fn rules_for(&self, key: &str) -> &[Declaration] {
         self.rules.get(key).map(Vec::as_slice).unwrap_or_default()
     }
-}
-
-/// Where the block opened at `open` ends: past its `}`, nested blocks included.
-fn block_end(css: &str, open: usize) -> usize {
-    let mut depth = 0usize;
-    for (at, c) in css[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return open + at + 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    css.len()
 }
 
 /// `selector` as a rule key when it is one of the simple forms the cascade follows.

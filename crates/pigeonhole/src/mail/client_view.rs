@@ -537,8 +537,9 @@ fn at_rule(text: &str) -> (&str, &str) {
         .map_or((text, ""), |(name, _)| (name, text[name.len()..].trim()))
 }
 
-/// The offset of the `}` closing the block opened at `open`, or `css.len()`.
-fn matching_brace(css: &str, open: usize) -> usize {
+/// The offset of the `}` closing the block opened at `open` (nested blocks
+/// included), or `css.len()` when it is never closed.
+pub(crate) fn matching_brace(css: &str, open: usize) -> usize {
     let mut depth = 0usize;
     for (at, c) in css[open..].char_indices() {
         match c {

@@ -236,16 +236,22 @@ fn mailgun_signature_and_event_data() {
     }
 }
 
-/// SES: an SNS Notification whose Signature (v2, RSA-SHA256 over SNS's canonical
-/// string) verifies with the certificate's key, and whose Message is SES's
-/// event-publishing JSON.
-#[test]
-fn ses_notifications_are_signed_as_sns_does() {
+/// Keys with SNS's made, and the public key its signatures verify with.
+fn sns_keys() -> (Keys, UnparsedPublicKey<Vec<u8>>) {
     let mut keys = keys();
     keys.fill_sns("http://127.0.0.1:8025/api/v1/webhooks/sns-certificate.pem").unwrap();
     let pkcs8 = STANDARD.decode(&keys.sns_private_key).unwrap();
     let pair = signature::RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
     let public = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pair.public().as_ref().to_vec());
+    (keys, public)
+}
+
+/// SES: an SNS Notification whose Signature (v2, RSA-SHA256 over SNS's canonical
+/// string) verifies with the certificate's key, and whose Message is SES's
+/// event-publishing JSON.
+#[test]
+fn ses_notifications_are_signed_as_sns_does() {
+    let (keys, public) = sns_keys();
     assert!(keys.sns_certificate.starts_with("-----BEGIN CERTIFICATE-----"));
     let urls = SnsUrls { certificate: "http://x/cert.pem".into(), actions: "http://x/sns".into() };
     let subscription = Subscription::new("http://127.0.0.1:3000/sns").unwrap();
@@ -284,11 +290,7 @@ fn ses_notifications_are_signed_as_sns_does() {
 /// over SNS's canonical string of its fields that verifies with the certificate's key.
 #[test]
 fn sns_subscription_confirmations_are_signed_as_sns_does() {
-    let mut keys = keys();
-    keys.fill_sns("http://127.0.0.1:8025/api/v1/webhooks/sns-certificate.pem").unwrap();
-    let pkcs8 = STANDARD.decode(&keys.sns_private_key).unwrap();
-    let pair = signature::RsaKeyPair::from_pkcs8(&pkcs8).unwrap();
-    let public = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pair.public().as_ref().to_vec());
+    let (keys, public) = sns_keys();
     let urls = SnsUrls { certificate: "http://x/cert.pem".into(), actions: "http://x/sns".into() };
     let subscription = Subscription::new("http://127.0.0.1:3000/sns").unwrap();
 
