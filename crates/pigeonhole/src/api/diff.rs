@@ -24,7 +24,7 @@ use axum::extract::{Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody, Ext};
@@ -35,6 +35,10 @@ use crate::diff::visual::{self, PixelComparison};
 use crate::diff::{self, DiffOptions, DiffReport, Side, VisualDiff};
 use crate::model::Envelope;
 use crate::screenshot::{Capture, Request};
+
+/// What a query value escapes in the URLs the report gives: all but RFC 3986's
+/// unreserved characters, so `as-sent` stays readable.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 #[derive(Deserialize)]
 pub struct DiffQuery {
@@ -222,7 +226,7 @@ impl Screenshots {
         let mut query = format!("width={}", self.width);
         for (name, value) in [("view", &self.view), ("dark", &self.dark)] {
             if let Some(value) = value {
-                query.push_str(&format!("&{name}={}", utf8_percent_encode(value, NON_ALPHANUMERIC)));
+                query.push_str(&format!("&{name}={}", utf8_percent_encode(value, QUERY_VALUE)));
             }
         }
         query
