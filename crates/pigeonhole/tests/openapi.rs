@@ -332,6 +332,11 @@ fn openapi_document_matches_the_server() {
     c.get(&format!("/api/v1/diff?a={id}&b=latest&ignore=Subject&volatile=true"));
     c.get(&format!("/api/v1/diff?a={id}&b=nosuchmessage0000000000"));
     c.get(&format!("/api/v1/diff?a={id}"));
+    c.get(&format!("/api/v1/diff?a={id}&b=latest&visual=1&width=300&threshold=0.5"));
+    c.get(&format!("/api/v1/diff?a={id}&b=latest&visual=1&threshold=-1"));
+    c.get(&format!("/api/v1/diff.png?a={id}&b=latest&width=300"));
+    c.get(&format!("/api/v1/diff.png?a={id}&b=latest&width=100"));
+    c.call(Method::POST, &format!("/api/v1/diff?a={id}&visual=1"), Some(("message/rfc822", server.raw(&id))));
     c.call(Method::POST, &format!("/api/v1/diff?a={id}&name=golden.eml"), Some(("message/rfc822", server.raw(&id))));
     c.call(Method::POST, &format!("/api/v1/diff?b={id}"), Some(("text/plain", b"hello".to_vec())));
     c.call(Method::DELETE, &format!("/api/v1/messages/{}", sent["ID"].as_str().unwrap()), None);

@@ -260,3 +260,120 @@ fn the_cli_writes_the_png_or_exits_2() {
     assert_eq!(nobody.status.code(), Some(2));
     assert!(nobody.stderr.contains("pigeonhole serve"), "{}", nobody.stderr);
 }
+
+/// A page of two blocks, the second with `background` as its colour.
+fn two_blocks(background: &str) -> String {
+    format!(
+        "<body style=\"margin:0;background:#fff\"><div style=\"height:100px\">hello</div>\
+         <div style=\"height:50px;background:{background}\"></div></body>"
+    )
+}
+
+#[test]
+fn the_visual_diff_counts_changed_pixels_and_gates_equal() {
+    let server = server();
+    let white = send(&server, "visual-white", &two_blocks("#ffffff"), None);
+    let again = send(&server, "visual-white", &two_blocks("#ffffff"), None);
+    let grey = send(&server, "visual-grey", &two_blocks("#eeeeee"), None);
+
+    let same = server.get_json(&format!("/api/v1/diff?a={white}&b={again}&visual=1&width=300"));
+    let visual = &same["Visual"];
+    assert_eq!((visual["ChangedPixels"].as_u64(), visual["TotalPixels"].as_u64()), (Some(0), Some(300 * 150)));
+    assert_eq!((visual["Equal"].as_bool(), same["Equal"].as_bool()), (Some(true), Some(true)), "{same}");
+    assert_eq!((visual["View"].as_str(), visual["Dark"].as_str()), (Some("as-sent"), Some("none")));
+
+    let differ = server.get_json(&format!("/api/v1/diff?a={white}&b={grey}&visual=1&width=300&ignore=Subject"));
+    let visual = &differ["Visual"];
+    // Exactly the second block: 300 × 50 pixels of 300 × 150.
+    assert_eq!(visual["ChangedPixels"].as_u64(), Some(300 * 50), "{visual}");
+    assert!(visual["ChangedPercent"].as_f64().unwrap() > 33.0);
+    assert_eq!((visual["Equal"].as_bool(), differ["Equal"].as_bool()), (Some(false), Some(false)));
+    // Only the pixels differ (the HTML does too), and a threshold above the change calls them equal.
+    let lenient = server.get_json(&format!("/api/v1/diff?a={white}&b={grey}&visual=1&width=300&threshold=40"));
+    assert_eq!(lenient["Visual"]["Equal"].as_bool(), Some(true));
+
+    // The URLs it gives answer with the screenshots and the difference image.
+    let difference = server.get(visual["DifferenceUrl"].as_str().unwrap());
+    assert_eq!(difference.headers()["content-type"], "image/png");
+    let difference =
+        image::load_from_memory_with_format(&difference.bytes().unwrap(), ImageFormat::Png).unwrap().to_rgb8();
+    assert_eq!(difference.dimensions(), (300, 150));
+    assert_eq!(*difference.get_pixel(150, 125), Rgb([0xff, 0, 0xff]), "a changed pixel is magenta");
+    assert_ne!(*difference.get_pixel(150, 50), Rgb([0xff, 0, 0xff]), "an unchanged one is not");
+    for url in ["AUrl", "BUrl"] {
+        let shot = server.get(visual[url].as_str().unwrap());
+        assert_eq!((shot.status().as_u16(), shot.headers()["content-type"].to_str().unwrap()), (200, "image/png"));
+    }
+
+    // A posted file cannot be screenshot.
+    let posted = server
+        .client()
+        .post(server.url(&format!("/api/v1/diff?a={white}&visual=1")))
+        .header("content-type", "message/rfc822")
+        .body(server.raw(&grey))
+        .send()
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 400);
+    let error: serde_json::Value = posted.json().unwrap();
+    assert!(error["Error"].as_str().unwrap().contains("/api/v1/import"), "{error}");
+    let (status, error) = error_of(&server, &format!("/api/v1/diff?a={white}&b={grey}&visual=1&threshold=much"));
+    assert_eq!(status, 400);
+    assert!(error.contains("0 to 100"), "{error}");
+}
+
+#[test]
+fn the_visual_diff_answers_501_without_a_browser() {
+    let server = Server::start_with(&["--browser", "/nonexistent/chromium"]);
+    let id = send(&server, "nobrowser", "<p>hello</p>", None);
+    let (status, error) = error_of(&server, &format!("/api/v1/diff?a={id}&b={id}&visual=1"));
+    assert_eq!(status, 501);
+    assert!(error.contains("/nonexistent/chromium"), "{error}");
+    let (status, _) = error_of(&server, &format!("/api/v1/diff.png?a={id}&b={id}"));
+    assert_eq!(status, 501);
+    // Without `visual` the diff needs no browser.
+    assert_eq!(server.get(&format!("/api/v1/diff?a={id}&b={id}")).status().as_u16(), 200);
+}
+
+#[test]
+fn the_cli_visual_diff_exits_by_the_threshold() {
+    let server = server();
+    let white = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
+    let again = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
+    // A small change: a 10 × 10 square of 300 × 150 pixels (0.22 %).
+    let dotted = "<body style=\"margin:0;background:#fff\"><div style=\"height:100px\">hello</div>\
+                  <div style=\"height:50px;background:#ffffff\"><div style=\"width:10px;height:10px;background:#000\"></div></div></body>";
+    let dot = send(&server, "cli-visual", dotted, None);
+    let url = format!("http://{}", server.http);
+    let run = |args: &[&str]| {
+        let mut cmd = without_settings(std::process::Command::new(BIN));
+        cmd.arg("diff").args(args).args(["--url", &url, "--visual", "--width", "300"]);
+        run_to_exit(cmd, IO_TIMEOUT)
+    };
+    let equal = run(&[&white, &again]);
+    assert_eq!(equal.status.code(), Some(0), "{}{}", equal.stdout, equal.stderr);
+    assert!(
+        equal.stdout.contains("visual: 0 of 45000 pixels changed (0%) at 300px, view as-sent, dark none"),
+        "{}",
+        equal.stdout
+    );
+
+    let changed = run(&[&white, &dot]);
+    assert_eq!(changed.status.code(), Some(1), "{}{}", changed.stdout, changed.stderr);
+    assert!(changed.stdout.contains("visual: 100 of 45000 pixels changed (0.2222%)"), "{}", changed.stdout);
+    assert!(changed.stderr.contains("visual"), "{}", changed.stderr);
+
+    // The threshold forgives the pixels; the HTML still differs, so the exit stays 1.
+    let json = run(&[&white, &dot, "--json", "--threshold", "0.5"]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["Visual"]["Equal"].as_bool(), Some(true), "{}", json.stdout);
+    assert_eq!(report["Visual"]["Threshold"].as_f64(), Some(0.5));
+    assert_eq!((report["Html"]["Lines"]["Equal"].as_bool(), json.status.code()), (Some(false), Some(1)));
+    let forgiven = run(&[&white, &dot, "--threshold", "0.5"]);
+    assert!(!forgiven.stderr.contains("visual") && forgiven.stderr.contains("html"), "{}", forgiven.stderr);
+
+    let file = tempfile::NamedTempFile::with_suffix(".eml").unwrap();
+    std::fs::write(file.path(), server.raw(&white)).unwrap();
+    let refused = run(&[file.path().to_str().unwrap(), &white]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stderr.contains("import it first"), "{}", refused.stderr);
+}

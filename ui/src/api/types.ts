@@ -275,13 +275,18 @@ Element?: string, };
  */
 export type DiffReport = { 
 /**
- * True when no section below found a difference (under `Options`).
+ * True when no section below found a difference (under `Options`; `Visual`
+ * within its threshold).
  */
 Equal: boolean, A: SideInfo, B: SideInfo, Options: DiffOptions, Headers: HeadersDiff, 
 /**
  * The text body (`text/plain`, or the HTML turned into text when there is none).
  */
-Text: LinesDiff, Html: HtmlDiff, Structure: StructureDiff, Checks: ChecksDiff, };
+Text: LinesDiff, Html: HtmlDiff, Structure: StructureDiff, Checks: ChecksDiff, 
+/**
+ * The screenshots compared, when asked for (`visual=1`).
+ */
+Visual?: VisualDiff, };
 
 /**
  * Which message a side is.
@@ -430,6 +435,48 @@ A: Array<string>,
  * B's outline.
  */
 B: Array<string>, };
+
+/**
+ * The visual diff's section of a [`super::DiffReport`]: what was rendered, how it
+ * was compared and what changed.
+ */
+export type VisualDiff = { 
+/**
+ * The browser window's width in CSS pixels.
+ */
+Width: number, 
+/**
+ * The mail client's view the screenshots show (`as-sent` when none was asked for).
+ */
+View: string, 
+/**
+ * The dark mode the screenshots show (`none` when none was asked for).
+ */
+Dark: string, 
+/**
+ * The percentage of changed pixels still called equal.
+ */
+Threshold: number, AWidth: number, AHeight: number, BWidth: number, BHeight: number, ChangedPixels: number, 
+/**
+ * Pixels in the union of both screenshots' sizes.
+ */
+TotalPixels: number, ChangedPercent: number, 
+/**
+ * `ChangedPercent <= Threshold`.
+ */
+Equal: boolean, 
+/**
+ * A's screenshot.
+ */
+AUrl: string, 
+/**
+ * B's screenshot.
+ */
+BUrl: string, 
+/**
+ * The difference image: B greyed, changed pixels in magenta.
+ */
+DifferenceUrl: string, };
 
 /**
  * The check reports' diff.

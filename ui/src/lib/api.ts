@@ -93,6 +93,14 @@ export const webui = () => json<WebUiConfiguration>('/api/v1/webui');
 export const diff = (a: string, b: string, volatile = false) =>
   json<DiffReport>(`/api/v1/diff?a=${enc(a)}&b=${enc(b)}${volatile ? '&volatile=true' : ''}`);
 
+/** The report with the two messages' screenshots compared pixel by pixel (its `Visual` section). */
+export const visualDiff = (a: string, b: string, { width, view, dark }: ScreenshotParams) => {
+  const params = new URLSearchParams({ a, b, visual: '1', width: String(width) });
+  if (view) params.set('view', view);
+  if (dark) params.set('dark', dark);
+  return json<DiffReport>(`/api/v1/diff?${params}`);
+};
+
 /** What changed from stored message `a` to an .eml file (nothing is stored). */
 export async function diffFile(a: string, file: File, volatile = false): Promise<DiffReport> {
   const query = `a=${enc(a)}&name=${enc(file.name)}${volatile ? '&volatile=true' : ''}`;

@@ -4,6 +4,8 @@
 //! given), fetched in-process from the same handlers, as are the message's own
 //! parts it shows; the browser has no network, so remote content never loads.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::load;
 use super::{ApiState, message, view};
-use crate::screenshot::{Request, ScreenshotError};
+use crate::screenshot::{Capture, Request, ScreenshotError};
 
 /// Said when the page was taller than the cap and the screenshot stops there.
 const SCREENSHOT_CUT: HeaderName = HeaderName::from_static("x-pigeonhole-screenshot-cut");
@@ -61,16 +63,7 @@ pub async fn screenshot(
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<ScreenshotQuery>>,
 ) -> Result<Response, ApiError> {
-    let width = match q.width.as_deref() {
-        None => DEFAULT_WIDTH,
-        Some(width) => width.parse().ok().filter(|width| WIDTHS.contains(width)).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "width {width:?} is not a number of pixels from {} to {}; leave it out for {DEFAULT_WIDTH}",
-                WIDTHS.start(),
-                WIDTHS.end()
-            ))
-        })?,
-    };
+    let width = width(q.width.as_deref())?;
     // `latest` resolved first: the document's part URLs and the cache name the ID.
     let (id, ()) = load(&state, id, q.query, |_, _| Ok(Some(()))).await?;
     let request = Request { message_id: id.as_str(), width, view: q.view.as_deref(), dark: q.dark.as_deref() };
@@ -85,17 +78,51 @@ pub async fn screenshot(
             format!("the page is {} px tall; the screenshot stops at {} px", capture.page_height, capture.height),
         )]
     });
-    Ok((
+    Ok((cut, png(capture.png.clone())).into_response())
+}
+
+/// A PNG answer, shown by browsers as an image and nothing else.
+pub(super) fn png(bytes: Vec<u8>) -> Response {
+    (
         [
             (CONTENT_TYPE, "image/png"),
             (CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
             // The message may be deleted; the engine keeps its own cache.
             (CACHE_CONTROL, "no-store"),
         ],
-        cut,
-        capture.png.clone(),
+        bytes,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The `width=` parameter: [`DEFAULT_WIDTH`] when absent, 400 outside [`WIDTHS`].
+pub(super) fn width(width: Option<&str>) -> Result<u32, ApiError> {
+    match width {
+        None => Ok(DEFAULT_WIDTH),
+        Some(width) => width.parse().ok().filter(|width| WIDTHS.contains(width)).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "width {width:?} is not a number of pixels from {} to {}; leave it out for {DEFAULT_WIDTH}",
+                WIDTHS.start(),
+                WIDTHS.end()
+            ))
+        }),
+    }
+}
+
+/// The screenshot of a stored message (an ID, not `latest`), as an API error when
+/// there is none: the view route's refusal keeps its status and message.
+pub(super) async fn capture(state: &ApiState, request: &Request<'_>) -> Result<Arc<Capture>, ApiError> {
+    match state.screenshots.take(&pages(state), request).await {
+        Ok(capture) => Ok(capture),
+        Err(ScreenshotError::Document(answer)) => {
+            let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|body| body["Error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).trim().to_string());
+            Err(ApiError::new(answer.status, message))
+        }
+        Err(err) => Err(ApiError::new(status(&err), err.to_string())),
+    }
 }
 
 /// What the browser may load, answered in-process: the preview's document and the

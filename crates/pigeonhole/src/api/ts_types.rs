@@ -20,7 +20,7 @@ use super::rules::{RulesInfo, SimulatorAddress};
 use super::send::{BccRecipient, SendAddress, SendAttachment, SendRequest, SendResponse};
 use crate::diff::{
     CheckChange, ChecksDiff, ChecksSide, DiffOptions, DiffReport, HeaderChange, HeaderChangeKind, HeadersDiff,
-    HtmlDiff, Hunk, Line, LineKind, LinesDiff, SideInfo, StructureDiff,
+    HtmlDiff, Hunk, Line, LineKind, LinesDiff, SideInfo, StructureDiff, VisualDiff,
 };
 use crate::mail::calendar::{CalendarEvent, CalendarInvite, CalendarPerson};
 use crate::mail::client_view::{Removal, ViewNotes};
@@ -83,6 +83,7 @@ fn render() -> String {
         declaration::<LineKind>(&config),
         declaration::<HtmlDiff>(&config),
         declaration::<StructureDiff>(&config),
+        declaration::<VisualDiff>(&config),
         declaration::<ChecksDiff>(&config),
         declaration::<ChecksSide>(&config),
         declaration::<CheckChange>(&config),

@@ -14,8 +14,13 @@
 //! the server at `--url` (`GET /api/v1/diff`, or `POST /api/v1/diff` with the file
 //! when one side is a file), so both sides are read the same way either way.
 //!
+//! `--visual` compares the two messages' screenshots too (the server renders
+//! them: both sides must be stored messages, not files), equal when at most
+//! `--threshold` percent of the pixels changed.
+//!
 //! Exit codes: 0 equal under the options; 1 different; 2 an error (no server, an
-//! unknown message, a search with no match, an unreadable file).
+//! unknown message, a search with no match, an unreadable file, a file with
+//! `--visual`, no browser on the server).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -24,7 +29,7 @@ use clap::Args;
 use serde_json::Value;
 
 use pigeonhole::archive::import;
-use pigeonhole::diff::{self, DiffOptions, DiffReport, HeaderChangeKind, LineKind, LinesDiff, Side};
+use pigeonhole::diff::{self, DiffOptions, DiffReport, HeaderChangeKind, LineKind, LinesDiff, Side, VisualDiff};
 use pigeonhole::model::MessageId;
 
 use super::Failure;
@@ -50,6 +55,38 @@ pub struct DiffArgs {
     /// Print the report as JSON (the API's shape) instead of a diff.
     #[arg(long)]
     pub json: bool,
+    /// Compare the messages' screenshots too, pixel by pixel (both must be stored messages).
+    #[arg(long)]
+    pub visual: bool,
+    /// With --visual: the browser window's width in CSS pixels (200 to 2000).
+    #[arg(long, default_value_t = 600, requires = "visual")]
+    pub width: u32,
+    /// With --visual: the mail client's view (as-sent, gmail, outlook, outlook-com, apple-mail, yahoo, gmail-android).
+    #[arg(long, requires = "visual")]
+    pub view: Option<String>,
+    /// With --visual: the dark mode (none, partial, full, prefers).
+    #[arg(long, requires = "visual")]
+    pub dark: Option<String>,
+    /// With --visual: the percentage of changed pixels still called equal.
+    #[arg(long, default_value_t = 0.0, requires = "visual")]
+    pub threshold: f64,
+}
+
+impl DiffArgs {
+    /// The API's query parameters for the visual diff, when asked for.
+    fn visual_params(&self) -> Vec<(&'static str, String)> {
+        if !self.visual {
+            return Vec::new();
+        }
+        let mut params = vec![
+            ("visual", "1".to_string()),
+            ("width", self.width.to_string()),
+            ("threshold", self.threshold.to_string()),
+        ];
+        params.extend(self.view.iter().map(|view| ("view", view.clone())));
+        params.extend(self.dark.iter().map(|dark| ("dark", dark.clone())));
+        params
+    }
 }
 
 /// What an argument names.
@@ -86,6 +123,20 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         include_volatile: args.include_volatile,
     };
     let (a, b) = (Source::of(&args.a), Source::of(&args.b));
+    if args.visual
+        && let Some(Source::File(path)) = [&a, &b].into_iter().find(|source| matches!(source, Source::File(_)))
+    {
+        return Err(Failure::new(
+            EXIT_ERROR,
+            format!(
+                "--visual compares screenshots of stored messages, and {path} is a file: import it first \
+                 (the UI's Import…, or `curl --data-binary @{path} -H 'Content-Type: message/rfc822' \
+                 {}/api/v1/import`), then compare its ID (or `latest`)",
+                args.server.url.trim_end_matches('/')
+            ),
+        ));
+    }
+    let visual = args.visual_params();
     let needs_server = !matches!((&a, &b), (Source::File(_), Source::File(_)));
     let api = if needs_server { Some(Api::new(&args.server.url, REQUEST_TIMEOUT)?) } else { None };
     let resolve = |source: Source| match (source, &api) {
@@ -105,7 +156,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
                 &options,
             )
         }
-        (a, b, Some(api)) => server_diff(api, a, b, &options)?,
+        (a, b, Some(api)) => server_diff(api, a, b, &options, &visual)?,
         (_, _, None) => unreachable!("a stored message needs the server, made above"),
     };
 
@@ -165,9 +216,15 @@ fn first_match(api: &Api, query: &str) -> Result<String, Failure> {
 }
 
 /// The server's report for two sides, at least one of them stored.
-fn server_diff(api: &Api, a: Resolved, b: Resolved, options: &DiffOptions) -> Result<DiffReport, Failure> {
+fn server_diff(
+    api: &Api,
+    a: Resolved,
+    b: Resolved,
+    options: &DiffOptions,
+    visual: &[(&'static str, String)],
+) -> Result<DiffReport, Failure> {
     let ignore = options.ignore_headers.join(",");
-    let mut params: Vec<(&str, &str)> = Vec::new();
+    let mut params: Vec<(&str, &str)> = visual.iter().map(|(name, value)| (*name, value.as_str())).collect();
     if !ignore.is_empty() {
         params.push(("ignore", &ignore));
     }
@@ -208,6 +265,7 @@ fn differing(report: &DiffReport) -> String {
         ("html", report.html.lines.equal),
         ("structure", report.structure.lines.equal),
         ("checks", report.checks.equal),
+        ("visual", report.visual.as_ref().is_none_or(|visual| visual.equal)),
     ];
     sections.iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
@@ -279,6 +337,15 @@ fn render(report: &DiffReport, colour: bool) -> String {
             }
         }
     }
+    if let Some(visual) = &report.visual {
+        if !visual.equal {
+            section(&mut out, "visual");
+        }
+        out.push_str(&format!("{}\n", visual_line(visual)));
+        if !visual.equal {
+            out.push_str(&format!("difference image: {}\n", printable(&visual.difference_url)));
+        }
+    }
     let set_aside: Vec<String> = report.headers.ignored.iter().map(|h| printable(&h.name)).collect();
     out.push('\n');
     out.push_str(&if report.equal {
@@ -294,6 +361,25 @@ fn render(report: &DiffReport, colour: bool) -> String {
     }
     out.push('\n');
     out
+}
+
+/// The visual diff in one line.
+fn visual_line(visual: &VisualDiff) -> String {
+    format!(
+        "visual: {} of {} pixels changed ({}%) at {}px, view {}, dark {}",
+        visual.changed_pixels,
+        visual.total_pixels,
+        percent(visual.changed_percent),
+        visual.width,
+        printable(&visual.view),
+        printable(&visual.dark)
+    )
+}
+
+/// A percentage with as many decimals as it takes to tell a small change from none.
+fn percent(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A part's hunks as a unified diff shows them.
@@ -328,6 +414,14 @@ mod tests {
         assert_eq!(Source::of("missing/golden.eml"), Source::File("missing/golden.eml".into()));
         assert_eq!(Source::of("Cargo.toml"), Source::File("Cargo.toml".into()));
         assert_eq!(Source::of("subject:welcome"), Source::Search("subject:welcome".into()));
+    }
+
+    #[test]
+    fn percentages_keep_the_decimals_that_matter() {
+        assert_eq!(percent(0.0), "0");
+        assert_eq!(percent(12.5), "12.5");
+        assert_eq!(percent(0.00042), "0.0004");
+        assert_eq!(percent(100.0), "100");
     }
 
     #[test]

@@ -19,11 +19,13 @@
 //! * [`structure`]: the MIME tree: shape, content types, names, sizes, SHA-256.
 //! * [`checks`]: errors and warnings of the check report that one side has and
 //!   the other not.
+//! * [`visual`]: optional, two screenshots compared pixel by pixel. The caller
+//!   takes them (the API, with the screenshot engine) and passes the PNG bytes in;
+//!   [`DiffReport::with_visual`] adds the section.
 //!
 //! Line diffs share [`lines`] (the `similar` crate, hunks with context). A message
 //! sent twice, with a new `Date`, `Message-ID` and boundaries, compares equal under
-//! the default options. The report is made to grow: the lead's visual diff is to be
-//! one more optional section beside these, leaving the others unchanged.
+//! the default options.
 
 pub mod checks;
 pub mod headers;
@@ -33,6 +35,7 @@ pub mod structure;
 #[cfg(test)]
 mod tests;
 pub mod text;
+pub mod visual;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +46,7 @@ pub use headers::{HeaderChange, HeaderChangeKind, HeadersDiff, VOLATILE_HEADERS}
 pub use html::HtmlDiff;
 pub use lines::{Hunk, Line, LineKind, LinesDiff};
 pub use structure::StructureDiff;
+pub use visual::VisualDiff;
 
 /// One message to compare: its bytes, its envelope (the check report reads the
 /// SMTP session from it) and what to call it in the report.
@@ -66,11 +70,12 @@ pub struct DiffOptions {
 }
 
 /// What changed from message `A` to message `B`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiffReport {
-    /// True when no section below found a difference (under `Options`).
+    /// True when no section below found a difference (under `Options`; `Visual`
+    /// within its threshold).
     pub equal: bool,
     pub a: SideInfo,
     pub b: SideInfo,
@@ -81,6 +86,17 @@ pub struct DiffReport {
     pub html: HtmlDiff,
     pub structure: StructureDiff,
     pub checks: ChecksDiff,
+    /// The screenshots compared, when asked for (`visual=1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub visual: Option<VisualDiff>,
+}
+
+impl DiffReport {
+    /// The report with the screenshots' comparison added; equal only if they are too.
+    pub fn with_visual(self, visual: VisualDiff) -> DiffReport {
+        DiffReport { equal: self.equal && visual.equal, visual: Some(visual), ..self }
+    }
 }
 
 /// Which message a side is.
@@ -116,6 +132,7 @@ pub fn compare(a: Side<'_>, b: Side<'_>, options: &DiffOptions) -> DiffReport {
         html,
         structure,
         checks,
+        visual: None,
     }
 }
 

@@ -1,0 +1,68 @@
+// The compare view's visual section: two stored messages differing in one block's
+// background → Compare screenshots → both screenshots and the difference image (the
+// engine's PNGs, at the chosen width) and the share of changed pixels; a file side
+// cannot be screenshot and says to import it.
+
+import assert from 'node:assert/strict';
+
+import { expectAttribute, expectCount, expectText, htmlMail, openMessage, openUI, row, screenshot, sendMail, uiTest, waitFor } from './harness.mjs';
+
+/** Rendering waits for the browser to start the first time: seconds, not the harness's default. */
+const RENDER_TIMEOUT = 30_000;
+
+const twoBlocks = (background) =>
+  `<html><body style="margin:0;background:#fff"><div style="height:100px">Spring sale</div><div style="height:100px;background:${background}"></div></body></html>`;
+
+uiTest('two messages compare by their screenshots, changed pixels shown in magenta', async ({ engine, page: ui }) => {
+  const white = await sendMail(engine.smtpPort, htmlMail(twoBlocks('#ffffff'), { subject: 'Visual A' }));
+  const blue = await sendMail(engine.smtpPort, htmlMail(twoBlocks('#2050c0'), { subject: 'Visual B' }));
+  await openUI(ui, engine);
+  await row(ui, white.id).getByTestId('row-check').check();
+  await row(ui, blue.id).getByTestId('row-check').check();
+  await ui.getByTestId('bulk-compare').click();
+
+  const visual = ui.getByTestId('diff-visual');
+  await expectCount(visual.locator('img'), 0);
+  await visual.locator('input[type="number"]').fill('400');
+  await ui.getByTestId('diff-visual-run').click();
+
+  const percent = ui.getByTestId('diff-visual-percent');
+  await waitFor(async () => (await percent.count()) === 1, { timeout: RENDER_TIMEOUT, message: 'the visual diff never came' });
+  // The second block is half the page: 400 × 100 of 400 × 200 pixels.
+  await expectText(percent, /^50\.00% of the pixels changed \(40,000 of 80,000\) at 400px, view as-sent, light\./);
+  await expectAttribute(percent, 'data-equal', 'false');
+
+  for (const testid of ['diff-visual-a', 'diff-visual-b', 'diff-visual-image']) {
+    const img = ui.getByTestId(testid);
+    const size = await waitFor(
+      () => img.evaluate((el) => el.complete && el.naturalWidth > 0 && `${el.naturalWidth}x${el.naturalHeight}`),
+      { timeout: RENDER_TIMEOUT, message: `${testid} did not load` },
+    );
+    assert.equal(size, '400x200', testid);
+  }
+  const src = await ui.getByTestId('diff-visual-image').getAttribute('src');
+  assert.equal(src, `/api/v1/diff.png?a=${white.id}&b=${blue.id}&width=400&view=as-sent&dark=none`);
+  // The difference image's changed block is magenta, its unchanged one is not.
+  const response = await ui.request.get(`${engine.url}${src}`);
+  assert.equal(response.headers()['content-type'], 'image/png');
+  const [changed, unchanged] = await ui.getByTestId('diff-visual-image').evaluate((img) => {
+    const canvas = document.createElement('canvas');
+    [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    return [150, 50].map((y) => [...context.getImageData(200, y, 1, 1).data.slice(0, 3)]);
+  });
+  assert.deepEqual(changed, [255, 0, 255]);
+  assert.notDeepEqual(unchanged, [255, 0, 255]);
+  await screenshot(ui, 'diff-visual');
+});
+
+uiTest('a file compared visually says to import it first', async ({ engine, page: ui }) => {
+  const sent = await sendMail(engine.smtpPort, htmlMail(twoBlocks('#ffffff'), { subject: 'Visual file' }));
+  await openUI(ui, engine);
+  await openMessage(ui, sent.id);
+  await ui.getByTestId('action-compare-file').setInputFiles([{ name: 'golden.eml', mimeType: 'message/rfc822', buffer: sent.raw }]);
+  await expectAttribute(ui.getByTestId('diff-summary'), 'data-equal', 'true');
+  await expectText(ui.getByTestId('diff-visual'), /import it first/);
+  await expectCount(ui.getByTestId('diff-visual-run'), 0);
+});
