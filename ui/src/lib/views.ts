@@ -1,5 +1,5 @@
 /** The mail-client views and dark modes the preview route takes (`view=`, `dark=`),
- * with what the UI calls them: shared by the HTML preview and the compare view. */
+ * with what the UI calls them: shared by the HTML preview, its screenshot grid and the compare view. */
 export const CLIENT_VIEWS = [
   ['as-sent', 'As sent'],
   ['gmail', 'Gmail (web)'],
