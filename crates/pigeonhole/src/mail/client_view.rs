@@ -22,6 +22,7 @@
 //! approximation: the data describes support feature by feature, not each client's
 //! sanitizer.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ego_tree::NodeId;
@@ -207,20 +208,21 @@ pub struct Removal {
 
 /// The message's HTML as the client would show it, and what was taken out.
 #[derive(Debug)]
-pub struct ClientHtml {
-    pub html: String,
+pub struct ClientHtml<'a> {
+    /// As sent, the HTML itself: the UI's everyday preview copies nothing.
+    pub html: Cow<'a, str>,
     pub notes: ViewNotes,
 }
 
 /// `html` (a message's HTML part as sent) as `view`'s client would show it.
-pub fn apply(view: ClientView, html: &str) -> ClientHtml {
+pub fn apply(view: ClientView, html: &str) -> ClientHtml<'_> {
     let mut notes = ViewNotes {
         view: view.name().to_string(),
         default_dark: view.default_dark().name().to_string(),
         ..ViewNotes::default()
     };
     let Some((family, platform)) = view.client() else {
-        return ClientHtml { html: html.to_string(), notes };
+        return ClientHtml { html: Cow::Borrowed(html), notes };
     };
     let mut html = html;
     if view.is_gmail() && html.len() > GMAIL_CLIP_BYTES {
@@ -251,7 +253,7 @@ pub fn apply(view: ClientView, html: &str) -> ClientHtml {
     removed.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
     notes.summary = summary(view, &removed);
     notes.removed = removed;
-    ClientHtml { html: out, notes }
+    ClientHtml { html: Cow::Owned(out), notes }
 }
 
 /// Gmail's marker at the end of a clipped message (its link opens the whole

@@ -1,6 +1,6 @@
 use super::*;
 
-fn view(view: ClientView, html: &str) -> ClientHtml {
+fn view(view: ClientView, html: &str) -> ClientHtml<'_> {
     apply(view, html)
 }
 

@@ -278,21 +278,21 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, job: Job) {
 
 /// A provider event's delivery, if its provider's endpoint is on.
 fn provider_event(shared: &Shared, event: ProviderEvent) -> Option<Prepared> {
-    let (webhook, retries) = {
+    // One look at the settings: the endpoint, the policy, and what signs the request.
+    let (webhook, retries, subscription, keys) = {
         let settings = shared.settings.lock().expect("webhook settings lock");
-        settings.endpoint(event.provider).map(|webhook| (webhook.clone(), settings.retries))?
+        let webhook = settings.endpoint(event.provider)?.clone();
+        let subscription = settings.sns_subscription.clone().filter(|s| s.delivers_to(&webhook.url));
+        let keys = (event.provider != Provider::Ses).then(|| settings.keys.clone());
+        (webhook, settings.retries, subscription, keys)
     };
-    let (keys, sns) = match event.provider {
-        Provider::Ses => {
-            let subscription = shared.settings.lock().expect("webhook settings lock").sns_subscription.clone();
-            match subscription.filter(|s| s.delivers_to(&webhook.url)) {
-                Some(subscription) => {
-                    (shared.sns_keys().map_err(|e| e.to_string()), NotificationContext::new(&shared.sns, &subscription))
-                }
-                None => (Err(sns::not_subscribed(&webhook.url)), NotificationContext::default()),
-            }
+    let (keys, sns) = match (keys, subscription) {
+        (Some(keys), _) => (Ok(keys), NotificationContext::default()),
+        // SES: SNS's keys (made on first use), and only under a confirmed subscription.
+        (None, Some(subscription)) => {
+            (shared.sns_keys().map_err(|e| e.to_string()), NotificationContext::new(&shared.sns, &subscription))
         }
-        _ => (Ok(shared.settings.lock().expect("webhook settings lock").keys.clone()), NotificationContext::default()),
+        (None, None) => (Err(sns::not_subscribed(&webhook.url)), NotificationContext::default()),
     };
     let outgoing = keys.and_then(|keys| payload::request(&event, &keys, &sns));
     let record = Delivery {
