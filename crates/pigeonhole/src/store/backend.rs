@@ -19,6 +19,7 @@ use std::path::Path;
 use futures_util::future::BoxFuture;
 
 use super::ingest::PreparedMessage;
+use super::mailbox::{MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
 use super::{StoreError, SubmitError};
 use crate::model::{Envelope, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
@@ -69,6 +70,8 @@ pub(crate) trait Backend: Send + Sync {
     fn messages_deleted(&self) -> u64;
     /// Every inbox with its counts, by name.
     fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError>;
+    /// Inbox `inbox` as IMAP sees it; `None` when no message ever went to it.
+    fn mailbox(&self, inbox: &str) -> Result<Option<MailboxSnapshot>, StoreError>;
     /// Every tag in use, in listing order.
     fn tags(&self) -> Result<Vec<String>, StoreError>;
     /// Every tag in use with the number of messages that have it.
@@ -80,6 +83,9 @@ pub(crate) trait Backend: Send + Sync {
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Give each of the messages `ids` exactly `tags` (already cleaned).
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Move the messages `ids` to inbox `inbox` (created if new); those already
+    /// there or not stored are skipped. Each moved one gets a new UID there.
+    fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>>;
     /// Append `lines` to the effects of message `id`'s simulation outcome (an
     /// empty outcome when it has none); nothing when it is not stored.
     fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;

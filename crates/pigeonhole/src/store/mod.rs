@@ -24,6 +24,7 @@ mod codec;
 mod disk;
 mod error;
 pub(crate) mod ingest;
+mod mailbox;
 mod query;
 mod read;
 mod schema;
@@ -51,6 +52,7 @@ pub(crate) use backend::Backend;
 pub(crate) use budget::Budget;
 pub use budget::Reservation;
 pub use error::{OpenError, StoreError, SubmitError};
+pub use mailbox::{FLAGGED_TAG, MailboxEntry, MailboxSnapshot, Moved};
 pub use query::{AddressSearch, Position, SearchQuery, Selection};
 pub use sqlite::DATABASE_FILE;
 use sqlite::Sqlite;
@@ -310,6 +312,19 @@ impl Store {
     /// Every inbox with its counts, by name.
     pub fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError> {
         self.inner.backend.inboxes()
+    }
+
+    /// Inbox `inbox` as IMAP sees it (messages by UID, flags, UIDVALIDITY);
+    /// `None` when no message ever went to it.
+    pub fn mailbox(&self, inbox: &str) -> Result<Option<MailboxSnapshot>, StoreError> {
+        self.inner.backend.mailbox(inbox)
+    }
+
+    /// Move the messages `ids` to inbox `inbox` (created if new), each with a new
+    /// UID there; those already there or not stored are skipped. Announced as
+    /// `prune` (clients reload). The moved ones, after the commit.
+    pub async fn move_to(&self, ids: Vec<MessageId>, inbox: &str) -> Result<Vec<Moved>, StoreError> {
+        self.inner.backend.move_to(ids, inbox.to_owned()).await
     }
 
     /// Mark the selected messages read or unread; returns after the commit.

@@ -173,6 +173,12 @@ pub(super) fn migrations() -> Vec<M<'static>> {
     "#,
             queue_every_message_for_indexing,
         ),
+        // IMAP (imap/): a message's UID in its inbox is its seq until it moves to
+        // another inbox; there it takes the next value of the messages' AUTOINCREMENT
+        // counter, kept here. UIDs then ascend in every inbox and are never reused,
+        // and storing a message costs nothing more. An inbox's UIDVALIDITY is the
+        // second it was created.
+        M::up("ALTER TABLE messages ADD COLUMN moved_uid INTEGER;"),
     ]
 }
 

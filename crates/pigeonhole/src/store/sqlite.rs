@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
+use super::mailbox::{self, MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
 use super::search::Condition;
 use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
@@ -206,6 +207,10 @@ impl Backend for Sqlite {
         self.readers.with(read::inboxes)
     }
 
+    fn mailbox(&self, inbox: &str) -> Result<Option<MailboxSnapshot>, StoreError> {
+        self.readers.with(|conn| mailbox::read(conn, inbox))
+    }
+
     fn tags(&self) -> Result<Vec<String>, StoreError> {
         self.readers.with(|conn| Ok(tags::all(conn)?))
     }
@@ -229,6 +234,10 @@ impl Backend for Sqlite {
 
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
         self.request(|done| Command::SetTags { ids, tags, done })
+    }
+
+    fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
+        self.request(|done| Command::Move { ids, inbox, done })
     }
 
     fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {

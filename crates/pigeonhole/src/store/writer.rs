@@ -118,6 +118,12 @@ pub(super) enum Command {
         tags: Vec<String>,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Move messages to an inbox (IMAP's MOVE); answers those moved.
+    Move {
+        ids: Vec<MessageId>,
+        inbox: String,
+        done: oneshot::Sender<Result<Vec<super::Moved>, StoreError>>,
+    },
     /// Append lines to a message's simulation effects.
     RecordEffects {
         id: MessageId,
@@ -204,6 +210,8 @@ struct Committed {
     events: Vec<Event>,
     /// Whether each tag rename or delete found its tag, in batch order.
     tags_found: Vec<bool>,
+    /// What each move moved, in batch order.
+    moves: Vec<Vec<super::Moved>>,
     /// Inboxes the batch looked up in the database, for [`InboxIds`].
     inboxes_seen: Vec<(String, i64)>,
 }
@@ -492,6 +500,7 @@ impl Writer {
             let _ = self.events.send(event);
         }
         let mut tags_found = committed.tags_found.into_iter();
+        let mut moves = committed.moves.into_iter();
         for command in batch {
             // A waiter that gave up (its client went away) is no error.
             let _ = match command {
@@ -506,6 +515,7 @@ impl Writer {
                 Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
                     found.send(Ok(tags_found.next().unwrap_or(false))).map_err(drop)
                 }
+                Command::Move { done, .. } => done.send(Ok(moves.next().unwrap_or_default())).map_err(drop),
                 Command::Shutdown => Ok(()),
             };
         }
@@ -523,6 +533,7 @@ fn commit(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut events = Vec::new();
     let mut tags_found = Vec::new();
+    let mut moves = Vec::new();
     let mut inboxes_seen = Vec::new();
     // Deletes and tag changes can leave tags no message has; they are dropped once,
     // at the end of the batch.
@@ -563,6 +574,22 @@ fn commit(
                 } else {
                     events.extend(changed.into_iter().map(Event::Tagged));
                 }
+            }
+            Command::Move { ids, inbox, .. } => {
+                let target = match inbox_ids.get(inbox) {
+                    Some(id) => id,
+                    None => {
+                        let now_ms = super::codec::unix_ms(time::OffsetDateTime::now_utc());
+                        let id = inbox_id(&tx, inbox, now_ms)?;
+                        inboxes_seen.push((inbox.clone(), id));
+                        id
+                    }
+                };
+                let moved = move_to(&tx, ids, target)?;
+                if !moved.is_empty() {
+                    events.push(Event::Prune(()));
+                }
+                moves.push(moved);
             }
             Command::RecordEffects { id, lines, .. } => {
                 // `$.Effects[#]` appends to the array; an envelope without an outcome
@@ -634,7 +661,27 @@ fn commit(
     if !events.is_empty() {
         events.push(Event::Stats(Stats::new(counts.total, counts.unread)));
     }
-    Ok(Committed { counts, events, tags_found, inboxes_seen })
+    Ok(Committed { counts, events, tags_found, moves, inboxes_seen })
+}
+
+/// Move the messages `ids` that are stored elsewhere to inbox `target`, each with
+/// the messages' counter's next value as its UID there (see store::mailbox).
+fn move_to(tx: &Transaction<'_>, ids: &[MessageId], target: i64) -> rusqlite::Result<Vec<super::Moved>> {
+    let mut moved = Vec::new();
+    for id in ids {
+        let elsewhere = tx
+            .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND inbox_id != ?2")?
+            .query_row(params![id.as_str(), target], |row| row.get::<_, i64>(0))
+            .optional()?;
+        let Some(seq) = elsewhere else { continue };
+        let uid: i64 = tx
+            .prepare_cached("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")?
+            .query_row([], |row| row.get(0))?;
+        tx.prepare_cached("UPDATE messages SET inbox_id = ?1, moved_uid = ?2 WHERE seq = ?3")?
+            .execute(params![target, uid, seq])?;
+        moved.push(super::Moved { id: id.clone(), uid: super::mailbox::clamp_uid(uid) });
+    }
+    Ok(moved)
 }
 
 /// Store a new message in inbox `inbox_id`; its tags as stored (an existing tag
@@ -799,6 +846,7 @@ fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
             | Command::Delete { done, .. }
             | Command::SetTags { done, .. }
             | Command::RecordEffects { done, .. } => done.send(Err(store_error(disk_full, error))).map_err(drop),
+            Command::Move { done, .. } => done.send(Err(store_error(disk_full, error))).map_err(drop),
             Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
                 found.send(Err(store_error(disk_full, error))).map_err(drop)
             }

@@ -7,6 +7,7 @@ mod budget;
 mod disk;
 mod events;
 mod indexing;
+mod mailbox;
 mod opening;
 mod read;
 mod retention;
