@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, Prometheus, UnixSocket};
+use crate::login;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::mcp;
 use crate::model::event::{self, EventSender};
@@ -36,8 +37,8 @@ use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::smtp::listener::{self, Listener};
-use crate::smtp::tls::{self, TlsError};
 use crate::store::{OpenError, Store};
+use crate::tls::{self, TlsError};
 
 /// Why the engine could not start. Each message is one line saying what is wrong
 /// and how to fix it.
@@ -105,9 +106,9 @@ impl Engine {
     /// Bind the listeners, open the store and start serving.
     pub async fn start(config: Config) -> Result<Engine, StartError> {
         let auth = match &config.ui_auth_file {
-            Some(path) => Some(
-                api::Credentials::load(path).map_err(|reason| StartError::AuthFile { path: path.clone(), reason })?,
-            ),
+            Some(path) => {
+                Some(login::Users::load(path).map_err(|reason| StartError::AuthFile { path: path.clone(), reason })?)
+            }
             None => None,
         };
         // A Unix socket is reached by who may open its file (its mode), never by

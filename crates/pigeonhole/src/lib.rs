@@ -41,6 +41,7 @@ pub mod diff;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod login;
 pub mod mail;
 pub mod mcp;
 mod metrics;
@@ -50,6 +51,7 @@ mod screenshot;
 pub mod simulation;
 mod smtp;
 pub mod store;
+mod tls;
 
 /// The wait API's duration syntax (`30s`, `2m`), for clients that size their own timeouts.
 pub use api::parse_wait_timeout;

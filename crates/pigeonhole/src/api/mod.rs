@@ -98,6 +98,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::{HttpLimits, RelayConfig, ScreenshotConfig};
+use crate::login::Users;
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::providers::webhooks::Webhooks;
@@ -108,7 +109,6 @@ use crate::simulation::{RULES_FILE, Simulation};
 use crate::smtp;
 use crate::store::{Store, StoreError};
 
-pub use auth::Credentials;
 pub use error::ApiError;
 use event_stream::Streams;
 /// `/metrics` alone, for a listener of its own (`--enable-prometheus ADDR`).
@@ -143,7 +143,7 @@ pub struct ApiState {
     /// Where `PUT /api/v1/rules` saves the rules.
     rules_file: Arc<Path>,
     /// Who may use the UI and API; `None`: anyone who reaches it.
-    auth: Option<Arc<Credentials>>,
+    auth: Option<Arc<Users>>,
     /// HTTP is bound off loopback: the guard takes any Host name (see [`guard`]).
     any_host: bool,
     /// The link check may reach this machine and its networks.
@@ -235,7 +235,7 @@ impl ApiState {
     }
 
     /// Require these credentials for everything but `/livez` and `/readyz`.
-    pub fn with_auth(self, auth: Option<Credentials>) -> ApiState {
+    pub fn with_auth(self, auth: Option<Users>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
     }
 

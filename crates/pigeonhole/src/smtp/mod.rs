@@ -16,7 +16,6 @@ pub mod listener;
 pub mod relay;
 pub mod session;
 mod slots;
-pub mod tls;
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;

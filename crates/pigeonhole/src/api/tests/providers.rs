@@ -6,7 +6,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{Answer, Api};
-use crate::api::{Credentials, router};
+use crate::api::router;
+use crate::login::Users;
 use crate::providers::ProviderKeys;
 
 const SENDGRID_KEY: &str = "SG.shopkey.s3cret-part-of-the-key";
@@ -128,7 +129,7 @@ async fn keys_auth_and_guard() {
         .state
         .clone()
         .with_provider_keys(ProviderKeys::load(&keys).unwrap())
-        .with_auth(Some(Credentials::load(&users).unwrap()));
+        .with_auth(Some(Users::load(&users).unwrap()));
     api.router = router(state);
 
     let bearer = format!("Bearer {SENDGRID_KEY}");

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::{Api, keys, plain, set};
-use crate::api::{Credentials, router};
+use crate::api::router;
 use crate::config::MessageWebhookConfig;
+use crate::login::Users;
 use crate::model::{ApiRequest, Envelope, NewMessage};
 use crate::providers::webhooks::Webhooks;
 
@@ -196,7 +197,7 @@ async fn the_sns_certificate_and_subscription_actions_are_public() {
     let mut api = api().await;
     let users = api.dir.path().join("users");
     std::fs::write(&users, "bob:plain-pw\n").unwrap();
-    api.router = router(api.state.clone().with_auth(Some(Credentials::load(&users).unwrap())));
+    api.router = router(api.state.clone().with_auth(Some(Users::load(&users).unwrap())));
     let answer = api.get("/api/v1/webhooks/sns-certificate.pem").await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.header("content-type"), Some("application/x-pem-file"));

@@ -1,9 +1,12 @@
-//! The STARTTLS certificate: self-signed, made on first run, kept in the data folder.
+//! TLS for the mail listeners (SMTP's STARTTLS, POP3's STLS, IMAP): by default one
+//! self-signed certificate, made on first run and kept in the data folder; or a
+//! certificate and key the user names (`--pop3-tls-cert`/`--pop3-tls-key`).
 //!
 //! Clients of a local capture server do not verify its certificate (there is no CA
-//! that could vouch for `localhost`), but they do want STARTTLS to work, because the
-//! application under test is configured to use it. Keeping the certificate across
-//! runs lets a developer pin it once if their client insists on verifying.
+//! that could vouch for `localhost`), but they do want TLS to work, because the
+//! application or mail client under test is configured to use it. Keeping the
+//! certificate across runs lets a developer pin it once if their client insists on
+//! verifying.
 
 use std::fs;
 use std::io;
@@ -25,6 +28,11 @@ pub enum TlsError {
         "cannot use the TLS certificate in {dir}: {reason}; delete cert.pem and key.pem there to have new ones made"
     )]
     Invalid { dir: PathBuf, reason: String },
+    #[error(
+        "cannot use the TLS certificate {cert} with the key {key}: {reason}; give a PEM certificate chain and its \
+         PEM private key"
+    )]
+    Given { cert: PathBuf, key: PathBuf, reason: String },
 }
 
 /// A TLS acceptor for `tls_dir/cert.pem` + `key.pem`, creating both if missing.
@@ -34,17 +42,25 @@ pub fn acceptor(tls_dir: &Path, hostname: &str) -> Result<TlsAcceptor, TlsError>
     if !cert_path.exists() || !key_path.exists() {
         create_certificate(tls_dir, &cert_path, &key_path, hostname)?;
     }
-    let invalid = |reason: String| TlsError::Invalid { dir: tls_dir.to_path_buf(), reason };
-    let certs = CertificateDer::pem_file_iter(&cert_path)
+    load(&cert_path, &key_path).map_err(|reason| TlsError::Invalid { dir: tls_dir.to_path_buf(), reason })
+}
+
+/// A TLS acceptor for a certificate chain and key the user gave (PEM files).
+pub fn acceptor_from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+    load(cert, key).map_err(|reason| TlsError::Given { cert: cert.to_path_buf(), key: key.to_path_buf(), reason })
+}
+
+fn load(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, String> {
+    let certs = CertificateDer::pem_file_iter(cert_path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| invalid(format!("cert.pem: {err}")))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|err| invalid(format!("key.pem: {err}")))?;
+        .map_err(|err| format!("the certificate: {err}"))?;
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|err| format!("the key: {err}"))?;
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|err| invalid(err.to_string()))?
+        .map_err(|err| err.to_string())?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|err| invalid(err.to_string()))?;
+        .map_err(|err| err.to_string())?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
