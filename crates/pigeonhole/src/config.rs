@@ -57,6 +57,71 @@ pub struct Config {
     /// Where `GET /metrics` is served (`--enable-prometheus`); off by default.
     pub prometheus: Prometheus,
     pub screenshots: ScreenshotConfig,
+    /// The IMAP server (`--imap`); `None`: off.
+    pub imap: Option<ImapConfig>,
+}
+
+/// The IMAP server: where it listens, who may log in, its TLS and its limits.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub addr: SocketAddr,
+    /// htpasswd file of the users who may log in (`--imap-auth-file`); `None`:
+    /// any user name and password, allowed only on a loopback address.
+    pub auth_file: Option<PathBuf>,
+    /// Certificate and key for STARTTLS and implicit TLS (`--imap-tls-cert`,
+    /// `--imap-tls-key`); `None`: STARTTLS with the engine's self-signed one.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// TLS from the first byte (IMAPS, `--imap-tls-implicit`) instead of STARTTLS.
+    pub implicit_tls: bool,
+    pub limits: ImapLimits,
+}
+
+impl ImapConfig {
+    /// IMAP on `addr`, no users file, STARTTLS with the engine's certificate.
+    pub fn new(addr: SocketAddr) -> ImapConfig {
+        ImapConfig { addr, auth_file: None, tls_files: None, implicit_tls: false, limits: ImapLimits::default() }
+    }
+}
+
+/// Limits of the IMAP server and of each session.
+#[derive(Debug, Clone)]
+pub struct ImapLimits {
+    /// Sessions open at once; one more is refused with `* BYE`.
+    pub max_connections: usize,
+    /// Longest literal (an APPENDed message); a longer announcement is refused
+    /// before a byte of it is read.
+    pub max_literal_size: u32,
+    /// Longest command line outside literals.
+    pub max_line_length: u32,
+    /// Bad commands in one session before it is closed.
+    pub max_bad_commands: usize,
+    /// Longest time from a command's first byte to its last.
+    pub command_timeout: Duration,
+    /// Longest wait for a command before logging in.
+    pub login_timeout: Duration,
+    /// Longest wait for a command (or the end of IDLE) once logged in: RFC 3501's
+    /// 30 minutes at least.
+    pub idle_timeout: Duration,
+    /// Failed logins from one address within `login_failure_window` before it is
+    /// refused for the rest of the window.
+    pub login_failures: u32,
+    pub login_failure_window: Duration,
+}
+
+impl Default for ImapLimits {
+    fn default() -> Self {
+        ImapLimits {
+            max_connections: 256,
+            max_literal_size: 50 * 1000 * 1000,
+            max_line_length: 64 * 1024,
+            max_bad_commands: 20,
+            command_timeout: Duration::from_secs(60),
+            login_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(31 * 60),
+            login_failures: 5,
+            login_failure_window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Message webhooks from the command line, as Mailpit's flags give them; more
@@ -388,6 +453,7 @@ impl Config {
             message_webhooks: MessageWebhookConfig::default(),
             prometheus: Prometheus::Off,
             screenshots: ScreenshotConfig::default(),
+            imap: None,
         }
     }
 }

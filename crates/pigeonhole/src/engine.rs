@@ -72,6 +72,12 @@ pub enum StartError {
         "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
     )]
     OpenHttp { addr: SocketAddr },
+    #[error("cannot use the IMAP password file {path}: {reason}; fix it, or leave out --imap-auth-file")]
+    ImapAuthFile { path: PathBuf, reason: String },
+    #[error(
+        "IMAP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --imap-auth-file FILE (htpasswd) so that only its users log in"
+    )]
+    OpenImap { addr: SocketAddr },
     #[error(transparent)]
     Authentication(#[from] VerifierError),
     #[error("cannot use the rules file {path}: {reason}; fix it, or start without it")]
@@ -92,6 +98,8 @@ pub struct Engine {
     events: EventSender,
     shutdown: watch::Sender<bool>,
     smtp_task: JoinHandle<()>,
+    /// Where IMAP listens (`--imap`), and its accept loop.
+    imap: Option<(SocketAddr, JoinHandle<()>)>,
     http_task: JoinHandle<()>,
     metrics_task: Option<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
@@ -131,6 +139,10 @@ impl Engine {
             }
             None => ProviderKeys::default(),
         };
+        let imap_users = match &config.imap {
+            Some(imap) => imap_users(imap)?,
+            None => None,
+        };
         // Before anything is bound: a bad records file is a usage error.
         let verifier = Verifier::new(&config.checks)?;
         let rules_file = config.rules_file.clone().unwrap_or_else(|| config.data_dir.join(RULES_FILE));
@@ -143,6 +155,14 @@ impl Engine {
             None => (HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?), None),
         };
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
+        let imap_socket = match &config.imap {
+            Some(imap) => {
+                let socket = bind("IMAP", imap.addr, "--imap").await?;
+                let addr = local_addr(&socket, "IMAP", "--imap")?;
+                Some((socket, addr))
+            }
+            None => None,
+        };
         let http_addr = match &http_listener {
             HttpListener::Tcp(socket) => local_addr(socket, "HTTP", "--http")?,
             #[cfg(unix)]
@@ -212,7 +232,7 @@ impl Engine {
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {
             limits: config.smtp.clone(),
-            tls: Some(tls),
+            tls: Some(tls.clone()),
             store: store.clone(),
             counters: smtp_counters,
             intake: intake.clone(),
@@ -222,6 +242,26 @@ impl Engine {
         };
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
+        let imap = match (imap_socket, &config.imap) {
+            (Some((socket, addr)), Some(imap)) => {
+                let tls = match &imap.tls_files {
+                    Some((cert, key)) => tls::acceptor_from_files(cert, key)?,
+                    None => tls.clone(),
+                };
+                let setup = crate::imap::ImapSetup {
+                    limits: imap.limits.clone(),
+                    store: store.clone(),
+                    events: events.clone(),
+                    users: imap_users.map(Arc::new),
+                    throttle: login::LoginThrottle::new(imap.limits.login_failures, imap.limits.login_failure_window),
+                    tls: Some(tls),
+                    implicit_tls: imap.implicit_tls,
+                };
+                let listener = crate::imap::listener::Listener::new(socket, setup, shutdown_rx.clone());
+                Some((addr, tokio::spawn(listener.run())))
+            }
+            _ => None,
+        };
 
         let metrics_task = metrics_listener.map(|(socket, addr)| {
             let router = api::metrics_router(api_state.clone().with_http_address(addr, false));
@@ -269,6 +309,7 @@ impl Engine {
             events,
             shutdown,
             smtp_task,
+            imap,
             http_task,
             metrics_task,
             sessions_done,
@@ -308,6 +349,9 @@ impl Engine {
         if let Some(addr) = self.metrics_addr {
             let _ = writeln!(stdout, "metrics listening on {addr}");
         }
+        if let Some((addr, _)) = &self.imap {
+            let _ = writeln!(stdout, "imap listening on {addr}");
+        }
         let _ = stdout.flush();
         drop(stdout);
         if self.http_socket.is_none() {
@@ -318,6 +362,11 @@ impl Engine {
     /// The address SMTP listens on (with the real port when 0 was asked for).
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp_addr
+    }
+
+    /// The address IMAP listens on (`--imap`), if it does.
+    pub fn imap_addr(&self) -> Option<SocketAddr> {
+        self.imap.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The address the metrics listener of its own (`--enable-prometheus ADDR`)
@@ -347,6 +396,9 @@ impl Engine {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.smtp_task.await;
+        if let Some((_, task)) = self.imap.take() {
+            let _ = task.await;
+        }
         if tokio::time::timeout(self.grace, self.sessions_done.recv()).await.is_err() {
             tracing::warn!("some SMTP sessions did not finish within {:?}; closing them", self.grace);
         }
@@ -368,6 +420,18 @@ async fn bind(what: &'static str, addr: SocketAddr, flag: &'static str) -> Resul
         io::ErrorKind::AddrInUse => StartError::AddressInUse { what, addr, flag },
         _ => StartError::Bind { what, addr, flag, source },
     })
+}
+
+/// IMAP's users (`--imap-auth-file`); without a file, anyone may log in, which
+/// only a loopback address allows.
+fn imap_users(imap: &crate::config::ImapConfig) -> Result<Option<login::Users>, StartError> {
+    match &imap.auth_file {
+        Some(path) => {
+            login::Users::load(path).map(Some).map_err(|reason| StartError::ImapAuthFile { path: path.clone(), reason })
+        }
+        None if imap.addr.ip().is_loopback() => Ok(None),
+        None => Err(StartError::OpenImap { addr: imap.addr }),
+    }
 }
 
 /// HTTP's listener: TCP, or a Unix socket (its file is a [`SocketFile`]).

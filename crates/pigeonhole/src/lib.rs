@@ -41,6 +41,7 @@ pub mod diff;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod imap;
 mod login;
 pub mod mail;
 pub mod mcp;

@@ -135,6 +135,21 @@ struct ServeArgs {
     /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
+    /// Serve the captured mail over IMAP on this address (127.0.0.1:1143); every inbox is a mailbox, INBOX the default one [default: off].
+    #[arg(long, env = "PIGEONHOLE_IMAP", value_name = "ADDR")]
+    imap: Option<SocketAddr>,
+    /// The users who may log in to IMAP (htpasswd file: bcrypt or plain entries) [default: anyone, on a loopback --imap only].
+    #[arg(long, env = "PIGEONHOLE_IMAP_AUTH_FILE", value_name = "FILE", requires = "imap")]
+    imap_auth_file: Option<PathBuf>,
+    /// IMAP's TLS certificate (PEM) for STARTTLS and --imap-tls-implicit [default: the engine's self-signed one].
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_CERT", value_name = "FILE", requires_all = ["imap", "imap_tls_key"])]
+    imap_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --imap-tls-cert.
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_KEY", value_name = "FILE", requires_all = ["imap", "imap_tls_cert"])]
+    imap_tls_key: Option<PathBuf>,
+    /// IMAP speaks TLS from the first byte (IMAPS, as port 993) instead of offering STARTTLS.
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_IMPLICIT", requires = "imap")]
+    imap_tls_implicit: bool,
     /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any; an ses key may add secret = "…" to have its SigV4 signatures checked [default: any key, inbox <provider>:<key name>].
     #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
     provider_keys: Option<PathBuf>,
@@ -402,6 +417,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
+    config.imap = args.imap.map(|addr| pigeonhole::config::ImapConfig {
+        auth_file: args.imap_auth_file,
+        tls_files: args.imap_tls_cert.zip(args.imap_tls_key),
+        implicit_tls: args.imap_tls_implicit,
+        ..pigeonhole::config::ImapConfig::new(addr)
+    });
     config.message_webhooks =
         MessageWebhookConfig { urls: args.webhooks.webhook_url, limit: args.webhooks.webhook_limit };
     config.relay = args.relay.config();
