@@ -21,6 +21,8 @@ pub struct Server {
     child: Child,
     pub smtp: SocketAddr,
     pub http: SocketAddr,
+    /// Where IMAP listens, when started with `--imap`.
+    pub imap: Option<SocketAddr>,
     pub data: PathBuf,
     stderr: Arc<Mutex<String>>,
     http_client: reqwest::blocking::Client,
@@ -78,6 +80,7 @@ impl Server {
 
     /// Starts `cmd`, waits for both "listening on" lines and for /livez to answer 200.
     pub fn launch(mut cmd: Command, data: PathBuf, tmp: Option<tempfile::TempDir>) -> Server {
+        let wants_imap = cmd.get_args().any(|arg| arg == "--imap");
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
         let stderr = drain_to_string(child.stderr.take().unwrap());
@@ -88,7 +91,7 @@ impl Server {
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                for kind in ["smtp", "http"] {
+                for kind in ["smtp", "http", "imap"] {
                     if let Some(addr) = line.strip_prefix(&format!("{kind} listening on ")) {
                         let addr = addr
                             .trim()
@@ -101,10 +104,11 @@ impl Server {
         });
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let (mut smtp, mut http) = (None, None);
-        while smtp.is_none() || http.is_none() {
+        let (mut smtp, mut http, mut imap) = (None, None, None);
+        while smtp.is_none() || http.is_none() || (wants_imap && imap.is_none()) {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((kind, addr)) if kind == "smtp" => smtp = Some(addr),
+                Ok((kind, addr)) if kind == "imap" => imap = Some(addr),
                 Ok((_, addr)) => http = Some(addr),
                 Err(_) => {
                     if let Ok(Some(status)) = child.try_wait() {
@@ -128,6 +132,7 @@ impl Server {
             child,
             smtp: smtp.unwrap(),
             http: http.unwrap(),
+            imap,
             data,
             stderr,
             http_client: http_client(),

@@ -155,10 +155,9 @@ impl Session {
             Ok(inboxes) => inboxes,
             Err(error) => return self.no(tag, None, &format!("Could not read the inboxes: {error}")),
         };
-        let mut names: Vec<String> = inboxes.into_iter().map(|info| info.name).collect();
-        if !names.iter().any(|name| name == DEFAULT_INBOX) {
-            names.insert(0, DEFAULT_INBOX.to_owned());
-        }
+        // INBOX first, then the others by name.
+        let others = inboxes.into_iter().map(|info| info.name).filter(|name| name != DEFAULT_INBOX);
+        let names: Vec<String> = std::iter::once(DEFAULT_INBOX.to_owned()).chain(others).collect();
         for name in names {
             let Some(mailbox) = imap_name(&name) else { continue };
             let shown: &[u8] = if matches!(mailbox, Mailbox::Inbox) { b"INBOX" } else { name.as_bytes() };
