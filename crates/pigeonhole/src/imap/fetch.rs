@@ -104,8 +104,7 @@ fn part_structure(message: &Message<'_>, part: &MessagePart<'_>, extensible: boo
             };
         }
     }
-    let raw = message.raw_message();
-    let body_bytes = raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or_default();
+    let body_bytes = span(message, part.offset_body, part.offset_end).unwrap_or_default();
     let lines = u32::try_from(body_bytes.iter().filter(|&&b| b == b'\n').count()).unwrap_or(u32::MAX);
     let mut parameter_list = parameters();
     let c_type = content_type.map_or("text", |ct| ct.ctype()).to_ascii_lowercase();
@@ -158,23 +157,23 @@ pub fn section_bytes(message: &Message<'_>, section: Option<&Section<'_>>) -> Op
     match section {
         Section::Part(part) => {
             let (inner, found) = find(message, &path(&Some(part.clone())))?;
-            slice(inner.raw_message(), found.offset_body, found.offset_end)
+            span(inner, found.offset_body, found.offset_end).map(<[u8]>::to_vec)
         }
         Section::Mime(part) => {
             let (inner, found) = find(message, &path(&Some(part.clone())))?;
-            slice(inner.raw_message(), found.offset_header, found.offset_body)
+            span(inner, found.offset_header, found.offset_body).map(<[u8]>::to_vec)
         }
         Section::Header(part) => {
             let inner = encapsulated(message, &path(part))?;
-            slice(inner.raw_message(), 0, inner.root_part().offset_body)
+            Some(header(inner).to_vec())
         }
         Section::Text(part) => {
             let inner = encapsulated(message, &path(part))?;
-            slice(inner.raw_message(), inner.root_part().offset_body, inner.raw_message().len() as u32)
+            Some(inner.raw_message()[header(inner).len()..].to_vec())
         }
         Section::HeaderFields(part, names) | Section::HeaderFieldsNot(part, names) => {
             let inner = encapsulated(message, &path(part))?;
-            let header = slice(inner.raw_message(), 0, inner.root_part().offset_body)?;
+            let header = header(inner);
             let wanted: Vec<&[u8]> = names.as_ref().iter().map(AString::as_ref).collect();
             let keep = matches!(section, Section::HeaderFields(..));
             Some(header_fields(&header, &wanted, keep))
@@ -182,8 +181,20 @@ pub fn section_bytes(message: &Message<'_>, section: Option<&Section<'_>>) -> Op
     }
 }
 
-fn slice(raw: &[u8], start: u32, end: u32) -> Option<Vec<u8>> {
-    raw.get(start as usize..(end as usize).min(raw.len())).map(<[u8]>::to_vec)
+/// The bytes between two of mail-parser's offsets. They count from the start of
+/// the outermost message, also in a message/rfc822 part's message, whose own
+/// bytes begin at its root part's header.
+fn span<'m>(message: &'m Message<'m>, start: u32, end: u32) -> Option<&'m [u8]> {
+    let base = message.root_part().offset_header;
+    let raw = message.raw_message();
+    let (start, end) = (start.checked_sub(base)? as usize, (end.checked_sub(base)? as usize).min(raw.len()));
+    raw.get(start..end)
+}
+
+/// A message's header, the blank line that ends it included.
+fn header<'m>(message: &'m Message<'m>) -> &'m [u8] {
+    let root = message.root_part();
+    span(message, root.offset_header, root.offset_body).unwrap_or_default()
 }
 
 /// The message a HEADER or TEXT section is about: the top one (empty path) or
@@ -260,15 +271,15 @@ fn istring(text: &str) -> Option<IString<'static>> {
 mod tests {
     use super::*;
 
-    const MIXED: &[u8] = b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.com>\r\nTo: a@example.com, B <b@example.org>\r\n\
+    pub(super) const MIXED: &[u8] = b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.com>\r\nTo: a@example.com, B <b@example.org>\r\n\
 Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <m1@example.com>\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
 hello\r\nworld\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: x@example.com\r\n\r\ninner body\r\n\
 --b1--\r\n";
 
     fn section(text: &str) -> Option<Vec<u8>> {
-        use imap_next::imap_codec::CommandCodec;
-        use imap_next::imap_codec::decode::Decoder;
+        use imap_codec::CommandCodec;
+        use imap_codec::decode::Decoder;
         use imap_next::imap_types::command::CommandBody;
         use imap_next::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
         let line = format!("a FETCH 1 (BODY.PEEK[{text}])\r\n");

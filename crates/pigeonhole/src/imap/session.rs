@@ -534,3 +534,6 @@ fn text(message: &str) -> Text<'static> {
 fn istring(value: &str) -> IString<'static> {
     IString::try_from(value.to_owned()).expect("our strings are valid")
 }
+
+#[cfg(test)]
+mod tests;
