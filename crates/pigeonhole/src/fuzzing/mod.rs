@@ -4,6 +4,8 @@
 //!
 //! * [`smtp_session`]: arbitrary bytes, split at arbitrary points, through the
 //!   SMTP session state machine, which must behave the same whatever the split.
+//! * [`imap_session`]: arbitrary client bytes, fed in arbitrary chunks, through
+//!   an IMAP session over a real store; its output must parse back.
 //! * [`message_pipeline`]: arbitrary bytes as a captured message through parsing,
 //!   the views, links and codes, and the sanitized HTML rendering.
 //!
@@ -11,9 +13,11 @@
 //! on), so the release binary carries none of it. Every invariant is an `assert!`:
 //! a violation is a panic, which is what libFuzzer reports as a crash.
 
+mod imap_session;
 mod message_pipeline;
 mod smtp_session;
 
+pub use imap_session::imap_session;
 pub use message_pipeline::message_pipeline;
 pub use smtp_session::smtp_session;
 
@@ -50,6 +54,11 @@ mod replay {
     #[test]
     fn smtp_session_corpus() {
         replay("smtp_session", super::smtp_session);
+    }
+
+    #[test]
+    fn imap_session_corpus() {
+        replay("imap_session", super::imap_session);
     }
 
     #[test]
