@@ -27,6 +27,7 @@ PACKAGES=(
     dnsmasq-base                 # DKIM/SPF/DMARC over DNS: a DNS server the tests start on loopback (the binary only: no system service)
     python3-boto3                # the SES API's client test: boto3's sesv2 and ses clients (tests/clients/ses_boto3.py)
     prometheus                   # /metrics tests: promtool check metrics, and a server the test starts (tests/metrics.rs)
+    isync neomutt tmux           # IMAP's client tests: mbsync syncing to a Maildir (tests/imap.rs), neomutt driven in tmux
     help2man                     # the .deb: pigeonhole(1) made from `pigeonhole --help` (scripts/deb-extras.sh)
 )
 
