@@ -242,3 +242,94 @@ fn mbsync_syncs_every_inbox_byte_for_byte_and_flags_back() {
     assert_eq!(summary("three").as_array().unwrap().len(), 0, "the message deleted in the Maildir is gone");
     assert_eq!(summary("alice%27s")[0]["Read"], false);
 }
+
+/// A neomutt in its own tmux server, driven by keys; its screen read back.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(home: &Path, muttrc: &Path) -> Tmux {
+        let tmux = require_tool("tmux");
+        require_tool("neomutt");
+        let socket = format!("pigeonhole-imap-{}", std::process::id());
+        run_ok(
+            Command::new(tmux)
+                .args(["-L", &socket, "new-session", "-d", "-x", "160", "-y", "40"])
+                .arg(format!("neomutt -n -F {}", muttrc.display()))
+                .env("HOME", home)
+                .env("TERM", "xterm"),
+            "tmux new-session neomutt",
+        );
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        run_ok(Command::new("tmux").args(["-L", &self.socket, "send-keys"]).args(keys), "tmux send-keys");
+    }
+
+    fn screen(&self) -> String {
+        run_ok(Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p"]), "tmux capture-pane")
+    }
+
+    /// Wait until the screen shows `text`; the screen then.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(std::time::Instant::now() < deadline, "neomutt never showed {text:?}; its screen:\n{screen}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[test]
+fn neomutt_opens_the_account_reads_and_deletes() {
+    let server = Server::start_with(IMAP);
+    for n in 0..3 {
+        let message = format!(
+            "From: a@example.test\r\nTo: b@example.test\r\nSubject: neomutt subject {n}\r\n\
+             Date: Tue, 1 Jul 2025 10:2{n}:00 +0000\r\n\r\nneomutt body number {n}\r\n"
+        );
+        deliver(&server, None, message.as_bytes());
+    }
+    let home = tempfile::tempdir().unwrap();
+    let muttrc = home.path().join("muttrc");
+    std::fs::write(
+        &muttrc,
+        format!(
+            "set folder=\"imap://anyone@127.0.0.1:{}/\"\nset spoolfile=\"+INBOX\"\nset imap_pass=\"anything\"\n\
+             set ssl_starttls=no\nset ssl_force_tls=no\nset header_cache=\"\"\nset message_cachedir=\"\"\n\
+             set sort=date\nset delete=yes\nset mail_check=1\nset timeout=1\nunset wait_key\nunset mark_old\n\
+             set move=no\n",
+            imap_port(&server)
+        ),
+    )
+    .unwrap();
+    let mutt = Tmux::start(home.path(), &muttrc);
+    mutt.wait_for("neomutt subject 2");
+
+    // Read the first message (its body on screen), delete the second, and sync
+    // (neomutt sends its flag changes then): the first is read in the API, the
+    // second gone from the store.
+    mutt.keys(&["Enter"]);
+    mutt.wait_for("neomutt body number 0");
+    mutt.keys(&["q"]);
+    mutt.wait_for("Msgs:3");
+    mutt.keys(&["j", "d", "$"]);
+    mutt.wait_for("Msgs:2");
+    let read = server.get_json("/api/v1/search?query=subject:%22neomutt%20subject%200%22");
+    assert_eq!(read["messages"][0]["Read"], true, "{read:#}");
+    let deleted = server.get_json("/api/v1/search?query=subject:%22neomutt%20subject%201%22");
+    assert_eq!(deleted["messages_count"], 0, "{deleted:#}");
+    assert_eq!(server.total(), 2);
+}
