@@ -333,3 +333,20 @@ fn neomutt_opens_the_account_reads_and_deletes() {
     assert_eq!(deleted["messages_count"], 0, "{deleted:#}");
     assert_eq!(server.total(), 2);
 }
+
+#[test]
+fn before_login_a_command_cannot_grow_past_a_line() {
+    use std::io::{Read, Write};
+    let server = Server::start_with(IMAP);
+    let mut socket = std::net::TcpStream::connect(server.imap.unwrap()).unwrap();
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    // A literal the framing would take (under the literal limit), sent unasked.
+    let mut command = b"a LOGIN {100000+}\r\n".to_vec();
+    command.extend(vec![b'x'; 100_000]);
+    // The server may close while we still write: that is the point.
+    let _ = socket.write_all(&command);
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.contains("* BYE Log in before sending anything large"), "{answer}");
+}

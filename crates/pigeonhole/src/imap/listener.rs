@@ -8,8 +8,10 @@
 //! command must be complete within `command_timeout` of its first byte (no
 //! slowloris), a session waits `login_timeout` for a command before logging in
 //! and `idle_timeout` after (IDLE included, the 29-minute re-IDLE of clients
-//! fits). While the client IDLEs, the session also waits on the store's event
-//! broadcast, so a new message is announced as soon as it is committed.
+//! fits); before login, a command may not grow past a line's length (no literal's
+//! worth of memory for a client nobody knows). While the client IDLEs, the
+//! session also waits on the store's event broadcast, so a new message is
+//! announced as soon as it is committed.
 
 use std::io;
 use std::net::SocketAddr;
@@ -136,8 +138,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<Ended> {
     let limits = &setup.limits;
     let mut buffer = vec![0u8; READ_CHUNK];
-    // When the command being received began, and how many were done then.
+    // When the command being received began, how many were done then, and the
+    // bytes of it received so far.
     let mut command_started: Option<(Instant, u64)> = None;
+    let mut command_bytes = 0usize;
     loop {
         match session.step().await {
             Step::Write(bytes) => {
@@ -156,6 +160,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             Step::Read => {
                 if session.idling() || command_started.is_some_and(|(_, done)| done != session.commands_done()) {
                     command_started = None;
+                    command_bytes = 0;
                 }
                 let wait = match command_started {
                     Some((since, _)) => limits.command_timeout.saturating_sub(since.elapsed()),
@@ -189,6 +194,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     Ok(Ok(n)) => {
                         if command_started.is_none() {
                             command_started = Some((Instant::now(), session.commands_done()));
+                        }
+                        command_bytes += n;
+                        // Before login a command is a line or two: a client may not
+                        // make the framing hold a literal's worth of memory.
+                        if !session.authenticated() && command_bytes > limits.max_line_length as usize {
+                            let bye = b"* BYE Log in before sending anything large; closing\r\n";
+                            let _ = timeout(REFUSAL_WRITE_TIMEOUT, stream.write_all(bye)).await;
+                            return Ok(Ended::Closed);
                         }
                         session.feed(&buffer[..n]);
                     }

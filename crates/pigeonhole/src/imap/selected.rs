@@ -58,6 +58,8 @@ pub struct Selected {
     pub uid_next: NonZeroU32,
     /// In UID order: message sequence number N is `messages[N - 1]`.
     pub messages: Vec<Message>,
+    /// Some messages are marked gone, waiting to be expunged.
+    gone: bool,
 }
 
 impl Selected {
@@ -70,6 +72,7 @@ impl Selected {
             uid_validity: non_zero(snapshot.uid_validity),
             uid_next: non_zero(snapshot.uid_next),
             messages: snapshot.entries.into_iter().map(Message::new).collect(),
+            gone: false,
         }
     }
 
@@ -136,7 +139,11 @@ impl Selected {
     /// (else kept, marked gone); new ones are announced by EXISTS; changed
     /// flags by FETCH.
     pub fn sync(&mut self, snapshot: Option<MailboxSnapshot>, expunge_allowed: bool) -> Vec<Data<'static>> {
-        let Some(snapshot) = snapshot else { return self.expunge_where(expunge_allowed, |_| true) };
+        let Some(snapshot) = snapshot else {
+            self.messages.iter_mut().for_each(|message| message.gone = true);
+            self.gone = !self.messages.is_empty();
+            return self.expunge_gone(expunge_allowed);
+        };
         self.uid_next = self.uid_next.max(non_zero(snapshot.uid_next));
         let mut fresh = snapshot.entries.into_iter().peekable();
         let mut changed = Vec::new();
@@ -154,11 +161,14 @@ impl Selected {
                     }
                     message.entry = entry;
                 }
-                _ => message.gone = true,
+                _ => {
+                    message.gone = true;
+                    self.gone = true;
+                }
             }
         }
         let changed_uids: Vec<u32> = changed.iter().map(|&index| self.messages[index].entry.uid).collect();
-        let mut responses = self.expunge_where(expunge_allowed, |message| message.gone);
+        let mut responses = self.expunge_gone(expunge_allowed);
         let before = self.messages.len();
         self.messages.extend(fresh.map(Message::new));
         if self.messages.len() != before {
@@ -170,6 +180,16 @@ impl Selected {
             }
         }
         responses
+    }
+
+    /// Expunge the messages gone from the store, when allowed (nothing to walk
+    /// when none is: this runs after every command).
+    pub fn expunge_gone(&mut self, allowed: bool) -> Vec<Data<'static>> {
+        if !self.gone || !allowed {
+            return Vec::new();
+        }
+        self.gone = false;
+        self.expunge_where(true, |message| message.gone)
     }
 
     /// Take out the messages `doomed` picks, when allowed: their EXPUNGE

@@ -84,8 +84,13 @@ impl Session {
     /// (implicit TLS). The greeting is the first output.
     pub fn new(setup: Arc<ImapSetup>, peer: SocketAddr, tls: bool) -> Session {
         let events = setup.events.subscribe();
-        let mut session = Session {
-            server: Server::new(Options::default(), Greeting::ok(None, "x").expect("valid")),
+        let greeting = Greeting {
+            kind: imap_next::imap_types::response::GreetingKind::Ok,
+            code: Some(Code::Capability(capabilities(&setup, peer, tls, false))),
+            text: text("Pigeonhole IMAP ready"),
+        };
+        Session {
+            server: Server::new(options(&setup), greeting),
             setup,
             peer,
             tls,
@@ -100,27 +105,12 @@ impl Session {
             closing: false,
             pending: None,
             start_tls: false,
-        };
-        let greeting = Greeting {
-            kind: imap_next::imap_types::response::GreetingKind::Ok,
-            code: Some(Code::Capability(session.capabilities())),
-            text: text("Pigeonhole IMAP ready"),
-        };
-        session.server = Server::new(session.options(), greeting);
-        session
+        }
     }
 
     /// A session refused at the connection cap: its only output is a BYE.
     pub fn too_many_connections() -> Vec<u8> {
         b"* BYE [UNAVAILABLE] Too many IMAP connections; close some and connect again\r\n".to_vec()
-    }
-
-    fn options(&self) -> Options {
-        let mut options = Options::default();
-        options.max_literal_size = self.setup.limits.max_literal_size;
-        options.max_command_size = self.setup.limits.max_literal_size.saturating_add(self.setup.limits.max_line_length);
-        options.crlf_relaxed = true;
-        options
     }
 
     /// Bytes the client sent.
@@ -163,13 +153,9 @@ impl Session {
             match self.server.next() {
                 Ok(event) => self.on_event(event).await,
                 Err(Interrupt::Io(Io::Output(bytes))) => out.extend(bytes),
-                Err(Interrupt::Io(Io::NeedMoreInput)) => {
-                    return match () {
-                        _ if !out.is_empty() => Step::Write(out),
-                        _ if self.closing => Step::Close,
-                        _ => Step::Read,
-                    };
-                }
+                Err(Interrupt::Io(Io::NeedMoreInput)) if !out.is_empty() => return Step::Write(out),
+                Err(Interrupt::Io(Io::NeedMoreInput)) if self.closing => return Step::Close,
+                Err(Interrupt::Io(Io::NeedMoreInput)) => return Step::Read,
                 Err(Interrupt::Error(error)) => self.on_framing_error(error),
             }
         }
@@ -323,7 +309,7 @@ impl Session {
         if let Err(Interrupt::Io(Io::Output(bytes))) = self.server.next() {
             self.pending = Some(bytes);
         }
-        let mut fresh = Server::new(self.options(), Greeting::ok(None, "x").expect("valid"));
+        let mut fresh = Server::new(options(&self.setup), Greeting::ok(None, "-").expect("valid"));
         // Its greeting is not sent: the client had one.
         let _ = fresh.next();
         self.server = fresh;
@@ -463,7 +449,7 @@ impl Session {
                 }
             }
         } else {
-            selected.expunge_where(expunge_allowed, |message| message.gone)
+            selected.expunge_gone(expunge_allowed)
         };
         for data in responses {
             self.server.enqueue_data(data);
@@ -471,28 +457,7 @@ impl Session {
     }
 
     fn capabilities(&self) -> Vec1<Capability<'static>> {
-        let mut capabilities = vec![Capability::Imap4Rev1];
-        if self.user.is_none() {
-            if !self.tls && self.setup.tls.is_some() {
-                capabilities.push(Capability::StartTls);
-            }
-            if plaintext_allowed(self.peer.ip(), self.tls) {
-                capabilities.extend([Capability::Auth(AuthMechanism::Plain), Capability::SaslIr]);
-            } else {
-                capabilities.push(Capability::LoginDisabled);
-            }
-        }
-        capabilities.extend([
-            Capability::Idle,
-            Capability::Namespace,
-            Capability::Id,
-            Capability::Enable,
-            Capability::UidPlus,
-            Capability::Move,
-            Capability::LiteralPlus,
-            Capability::Unselect,
-        ]);
-        Vec1::try_from(capabilities).expect("never empty")
+        capabilities(&self.setup, self.peer, self.tls, self.user.is_some())
     }
 
     fn enqueue(&mut self, status: Result<Status<'static>, impl std::fmt::Debug>) {
@@ -516,6 +481,42 @@ impl Session {
         self.enqueue(Status::bad(Some(tag), None, text(message)));
         self.count_bad();
     }
+}
+
+/// What the server offers a client from `peer` (on TLS or not, logged in or not).
+fn capabilities(setup: &ImapSetup, peer: SocketAddr, tls: bool, logged_in: bool) -> Vec1<Capability<'static>> {
+    let mut capabilities = vec![Capability::Imap4Rev1];
+    if !logged_in {
+        if !tls && setup.tls.is_some() {
+            capabilities.push(Capability::StartTls);
+        }
+        if plaintext_allowed(peer.ip(), tls) {
+            capabilities.extend([Capability::Auth(AuthMechanism::Plain), Capability::SaslIr]);
+        } else {
+            capabilities.push(Capability::LoginDisabled);
+        }
+    }
+    capabilities.extend([
+        Capability::Idle,
+        Capability::Namespace,
+        Capability::Id,
+        Capability::Enable,
+        Capability::UidPlus,
+        Capability::Move,
+        Capability::LiteralPlus,
+        Capability::Unselect,
+    ]);
+    Vec1::try_from(capabilities).expect("never empty")
+}
+
+/// imap-next's framing limits: literals up to `max_literal_size`, a command up
+/// to that plus a line.
+fn options(setup: &ImapSetup) -> Options {
+    let mut options = Options::default();
+    options.max_literal_size = setup.limits.max_literal_size;
+    options.max_command_size = setup.limits.max_literal_size.saturating_add(setup.limits.max_line_length);
+    options.crlf_relaxed = true;
+    options
 }
 
 /// Whether an event may change what a selected mailbox shows.

@@ -68,10 +68,20 @@ impl Session {
                     .unwrap_or_else(OffsetDateTime::now_utc);
                 self.append(tag, &mailbox, &flags, raw, received_at).await;
             }
-            body if self.selected.is_none() => {
-                self.bad(tag, &format!("{} needs a mailbox: SELECT one first", body.name()))
+            body @ (CommandBody::Fetch { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Search { .. }
+            | CommandBody::Expunge
+            | CommandBody::ExpungeUid { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Move { .. }) => {
+                if self.selected.is_some() {
+                    self.message_command(tag, body).await;
+                } else {
+                    self.bad(tag, &format!("{} needs a mailbox: SELECT one first", body.name()));
+                }
             }
-            body => self.message_command(tag, body).await,
+            body => self.bad(tag, &format!("{} is not offered here (see CAPABILITY)", body.name())),
         }
     }
 

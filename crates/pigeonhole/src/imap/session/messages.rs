@@ -5,7 +5,7 @@
 //! written through and seen by the UI and API at once; a non-PEEK body fetch
 //! marks the message read, as RFC 3501 says. EXPUNGE deletes from the store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use imap_next::imap_types::command::CommandBody;
 use imap_next::imap_types::core::{IString, Literal, NString, Tag, Vec1};
@@ -48,7 +48,7 @@ impl Session {
             CommandBody::ExpungeUid { sequence_set } => self.expunge(tag, Some(&sequence_set)).await,
             CommandBody::Copy { sequence_set, mailbox, uid } => self.copy(tag, &sequence_set, &mailbox, uid).await,
             CommandBody::Move { sequence_set, mailbox, uid } => self.move_to(tag, &sequence_set, &mailbox, uid).await,
-            body => self.bad(tag, &format!("{} is not supported here", body.name())),
+            body => unreachable!("mailbox_command sends only the selected state's commands, not {}", body.name()),
         }
     }
 
@@ -223,7 +223,7 @@ impl Session {
             return self.no(tag, None, "The mailbox is read-only (EXAMINE); SELECT it to expunge");
         }
         let within: Option<BTreeSet<usize>> = only.map(|set| self.selected().resolve(set, true).into_iter().collect());
-        let doomed: Vec<u32> = self
+        let doomed: HashSet<u32> = self
             .selected()
             .messages
             .iter()
@@ -334,7 +334,7 @@ impl Session {
         if let Some(code) = copy_uid(validity, &pairs) {
             self.untagged_ok(code, "moved");
         }
-        let gone: Vec<u32> = pairs.iter().map(|(from, _)| *from).collect();
+        let gone: HashSet<u32> = pairs.iter().map(|(from, _)| *from).collect();
         let selected = self.selected.as_mut().expect("selected");
         for data in selected.expunge_where(true, |m| gone.contains(&m.entry.uid)) {
             self.server.enqueue_data(data);
