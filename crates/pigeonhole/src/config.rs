@@ -57,6 +57,47 @@ pub struct Config {
     /// Where `GET /metrics` is served (`--enable-prometheus`); off by default.
     pub prometheus: Prometheus,
     pub screenshots: ScreenshotConfig,
+    /// The POP3 listener (`--pop3 ADDR`); `None`: off.
+    pub pop3: Option<MailboxServerConfig>,
+}
+
+/// A listener mail clients read the captured mail through (POP3, IMAP): where it
+/// binds, who may log in, its certificate and its limits.
+#[derive(Debug, Clone)]
+pub struct MailboxServerConfig {
+    pub addr: SocketAddr,
+    /// htpasswd file of the users who may log in; `None`: any user and password,
+    /// which the engine allows only on a loopback address.
+    pub auth_file: Option<PathBuf>,
+    /// PEM certificate chain and key for TLS; `None`: the engine's self-signed
+    /// certificate (the SMTP listener's).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Open connections at most; more are refused with an error reply.
+    pub max_connections: usize,
+    /// A session that sends no complete command for this long is closed
+    /// (POP3's RFC 1939 asks for at least 10 minutes).
+    pub idle_timeout: Duration,
+    /// Failed logins from one address within `login_failure_window` before it
+    /// is refused for the rest of that window.
+    pub login_failures: u32,
+    pub login_failure_window: Duration,
+}
+
+impl MailboxServerConfig {
+    /// The defaults, listening on `addr`.
+    pub fn new(addr: SocketAddr) -> MailboxServerConfig {
+        MailboxServerConfig {
+            addr,
+            auth_file: None,
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 64,
+            idle_timeout: Duration::from_secs(10 * 60),
+            login_failures: 5,
+            login_failure_window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Message webhooks from the command line, as Mailpit's flags give them; more
@@ -388,6 +429,7 @@ impl Config {
             message_webhooks: MessageWebhookConfig::default(),
             prometheus: Prometheus::Off,
             screenshots: ScreenshotConfig::default(),
+            pop3: None,
         }
     }
 }

@@ -24,13 +24,15 @@ use tokio::net::TcpListener;
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::{self, ApiState};
-use crate::config::{Config, Prometheus, UnixSocket};
+use crate::config::{Config, MailboxServerConfig, Prometheus, UnixSocket};
 use crate::login;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::mcp;
 use crate::model::event::{self, EventSender};
+use crate::pop3::listener::{Pop3Listener, Pop3Setup};
 use crate::providers::ProviderKeys;
 use crate::providers::webhooks::{self, Webhooks, WebhooksError};
 use crate::simulation::effects::Effects;
@@ -64,8 +66,14 @@ pub enum StartError {
     Store(#[from] OpenError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("cannot use the password file {path}: {reason}; fix it, or leave out --ui-auth-file")]
-    AuthFile { path: PathBuf, reason: String },
+    #[error("cannot use the password file {path}: {reason}; fix it, or leave out {flag}")]
+    AuthFile { flag: &'static str, path: PathBuf, reason: String },
+    #[error(
+        "{what} on {addr} can be reached from other machines, and without a password file anyone could log in; add {auth_flag} FILE (htpasswd, bcrypt) or listen on 127.0.0.1"
+    )]
+    OpenMailbox { what: &'static str, addr: SocketAddr, auth_flag: &'static str },
+    #[error("{what}'s TLS needs both a certificate and its key: give {flag}-cert and {flag}-key together, or neither")]
+    TlsPair { what: &'static str, flag: &'static str },
     #[error("cannot use the provider keys file {path}: {reason}; fix it, or leave out --provider-keys")]
     ProviderKeys { path: PathBuf, reason: String },
     #[error(
@@ -86,6 +94,8 @@ pub struct Engine {
     http_addr: SocketAddr,
     /// Where the metrics listener of its own is bound, if there is one.
     metrics_addr: Option<SocketAddr>,
+    /// The listeners mail clients read through (`pop3`), each with its address.
+    mailbox_servers: Vec<(&'static str, SocketAddr, JoinHandle<()>)>,
     /// The Unix socket HTTP listens on instead of `http_addr`; removed on drop.
     http_socket: Option<SocketFile>,
     store: Store,
@@ -106,9 +116,11 @@ impl Engine {
     /// Bind the listeners, open the store and start serving.
     pub async fn start(config: Config) -> Result<Engine, StartError> {
         let auth = match &config.ui_auth_file {
-            Some(path) => {
-                Some(login::Users::load(path).map_err(|reason| StartError::AuthFile { path: path.clone(), reason })?)
-            }
+            Some(path) => Some(login::Users::load(path).map_err(|reason| StartError::AuthFile {
+                flag: "--ui-auth-file",
+                path: path.clone(),
+                reason,
+            })?),
             None => None,
         };
         // A Unix socket is reached by who may open its file (its mode), never by
@@ -141,6 +153,10 @@ impl Engine {
         let (http_listener, http_socket) = match &config.http_socket {
             Some(socket) => bind_unix(socket)?,
             None => (HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?), None),
+        };
+        let pop3 = match &config.pop3 {
+            Some(pop3) => Some(MailboxDoor::open(pop3, &POP3_FLAGS).await?),
+            None => None,
         };
         let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
         let http_addr = match &http_listener {
@@ -212,7 +228,7 @@ impl Engine {
         let (sessions_done_tx, sessions_done) = mpsc::channel(1);
         let setup = listener::ListenerSetup {
             limits: config.smtp.clone(),
-            tls: Some(tls),
+            tls: Some(tls.clone()),
             store: store.clone(),
             counters: smtp_counters,
             intake: intake.clone(),
@@ -220,6 +236,17 @@ impl Engine {
             simulation,
             effects,
         };
+        let mut mailbox_servers = Vec::new();
+        if let (Some(door), Some(pop3)) = (pop3, &config.pop3) {
+            let setup = Pop3Setup {
+                config: pop3.clone(),
+                store: store.clone(),
+                tls: Some(mailbox_tls(pop3, &tls)?),
+                users: door.users,
+            };
+            let listener = Pop3Listener::new(door.socket, setup, shutdown_rx.clone(), sessions_done_tx.clone());
+            mailbox_servers.push(("pop3", door.addr, tokio::spawn(listener.run())));
+        }
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
 
@@ -264,6 +291,7 @@ impl Engine {
             smtp_addr,
             http_addr,
             metrics_addr,
+            mailbox_servers,
             http_socket,
             store,
             events,
@@ -308,6 +336,9 @@ impl Engine {
         if let Some(addr) = self.metrics_addr {
             let _ = writeln!(stdout, "metrics listening on {addr}");
         }
+        for (name, addr, _) in &self.mailbox_servers {
+            let _ = writeln!(stdout, "{name} listening on {addr}");
+        }
         let _ = stdout.flush();
         drop(stdout);
         if self.http_socket.is_none() {
@@ -347,6 +378,9 @@ impl Engine {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.smtp_task.await;
+        for (_, _, task) in self.mailbox_servers.drain(..) {
+            let _ = task.await;
+        }
         if tokio::time::timeout(self.grace, self.sessions_done.recv()).await.is_err() {
             tracing::warn!("some SMTP sessions did not finish within {:?}; closing them", self.grace);
         }
@@ -360,6 +394,61 @@ impl Engine {
         }
         self.webhooks.shutdown();
         self.store.close().await;
+    }
+}
+
+/// The flags of a mail-reading listener, for its errors.
+struct MailboxFlags {
+    what: &'static str,
+    flag: &'static str,
+    auth_flag: &'static str,
+    tls_flag: &'static str,
+}
+
+const POP3_FLAGS: MailboxFlags =
+    MailboxFlags { what: "POP3", flag: "--pop3", auth_flag: "--pop3-auth-file", tls_flag: "--pop3-tls" };
+
+/// A mail-reading listener's socket, bound, with the users its password file lists.
+struct MailboxDoor {
+    socket: TcpListener,
+    addr: SocketAddr,
+    users: Option<Arc<login::Users>>,
+}
+
+impl MailboxDoor {
+    /// Read the password file and bind. Without a password file anyone may log
+    /// in, so the address must be loopback.
+    async fn open(config: &MailboxServerConfig, flags: &MailboxFlags) -> Result<MailboxDoor, StartError> {
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(StartError::TlsPair { what: flags.what, flag: flags.tls_flag });
+        }
+        let users = match &config.auth_file {
+            Some(path) => Some(Arc::new(login::Users::load(path).map_err(|reason| StartError::AuthFile {
+                flag: flags.auth_flag,
+                path: path.clone(),
+                reason,
+            })?)),
+            None if !config.addr.ip().to_canonical().is_loopback() => {
+                return Err(StartError::OpenMailbox {
+                    what: flags.what,
+                    addr: config.addr,
+                    auth_flag: flags.auth_flag,
+                });
+            }
+            None => None,
+        };
+        let socket = bind(flags.what, config.addr, flags.flag).await?;
+        let addr = local_addr(&socket, flags.what, flags.flag)?;
+        Ok(MailboxDoor { socket, addr, users })
+    }
+}
+
+/// A mail-reading listener's TLS: the certificate and key it was given, or the
+/// engine's own.
+fn mailbox_tls(config: &MailboxServerConfig, engine_tls: &TlsAcceptor) -> Result<TlsAcceptor, TlsError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => tls::acceptor_from_files(cert, key),
+        _ => Ok(engine_tls.clone()),
     }
 }
 

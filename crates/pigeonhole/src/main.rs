@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
-    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, Prometheus, RelayConfig, SmtpLimits,
-    StoreConfig, TagRules, UnixSocket, env,
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MailboxServerConfig, MessageWebhookConfig, Prometheus,
+    RelayConfig, SmtpLimits, StoreConfig, TagRules, UnixSocket, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -153,6 +153,35 @@ struct ServeArgs {
     checks: CheckArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    pop3: Pop3Args,
+}
+
+/// Mailpit's POP3 flags: mail clients download an inbox's mail.
+#[derive(Args)]
+struct Pop3Args {
+    /// Serve POP3 on this address (127.0.0.1:1110); the login name picks the inbox (an SMTP AUTH user's, else the default one); DELE deletes the message in Pigeonhole [default: off].
+    #[arg(long, env = "PIGEONHOLE_POP3", value_name = "ADDR")]
+    pop3: Option<SocketAddr>,
+    /// Only these users log in to POP3 (htpasswd file: bcrypt or plain entries) [default: any user and password, loopback addresses only].
+    #[arg(long, env = "PIGEONHOLE_POP3_AUTH_FILE", value_name = "FILE", requires = "pop3")]
+    pop3_auth_file: Option<PathBuf>,
+    /// PEM certificate chain for POP3's STLS [default: the engine's self-signed certificate].
+    #[arg(long, env = "PIGEONHOLE_POP3_TLS_CERT", value_name = "FILE", requires_all = ["pop3", "pop3_tls_key"])]
+    pop3_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --pop3-tls-cert.
+    #[arg(long, env = "PIGEONHOLE_POP3_TLS_KEY", value_name = "FILE", requires = "pop3_tls_cert")]
+    pop3_tls_key: Option<PathBuf>,
+}
+
+impl Pop3Args {
+    fn config(self) -> Option<MailboxServerConfig> {
+        let mut config = MailboxServerConfig::new(self.pop3?);
+        config.auth_file = self.pop3_auth_file;
+        config.tls_cert = self.pop3_tls_cert;
+        config.tls_key = self.pop3_tls_key;
+        Some(config)
+    }
 }
 
 /// Mailpit's webhook flags: every new message's summary POSTed to a URL.
@@ -408,6 +437,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.rules_file = args.rules;
     config.checks = args.checks.config();
     config.screenshots.browser = args.browser;
+    config.pop3 = args.pop3.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

@@ -1,4 +1,5 @@
-//! TLS for the mail listeners (SMTP's STARTTLS, POP3's STLS, IMAP): by default one
+//! The mail listeners' (SMTP, POP3, IMAP) client connections: accepted, and upgraded
+//! to TLS (SMTP's STARTTLS, POP3's STLS, IMAP's STARTTLS). By default TLS uses one
 //! self-signed certificate, made on first run and kept in the data folder; or a
 //! certificate and key the user names (`--pop3-tls-cert`/`--pop3-tls-key`).
 //!
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::crypto::ring;
@@ -68,6 +70,32 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The next client of `listener` (Nagle off: replies are small and awaited), or
+/// `None` once shutdown is signalled. A failed accept (typically out of file
+/// descriptors) is logged and retried after a pause instead of spinning.
+pub async fn accept(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+    what: &str,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|&stop| stop) => return None,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                let _ = socket.set_nodelay(true);
+                return Some((socket, peer));
+            }
+            Err(err) => {
+                tracing::warn!("{what} accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// A client connection, in the clear or upgraded by STARTTLS (SMTP), STLS (POP3)
 /// or STARTTLS (IMAP).
 pub enum Connection {
@@ -100,11 +128,6 @@ impl Connection {
             Connection::Tls(stream) => stream.shutdown().await,
             Connection::Lost => Ok(()),
         }
-    }
-
-    /// Whether the connection is encrypted.
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Connection::Tls(_))
     }
 
     /// The TLS handshake on a plain connection, within `limit`. A failed handshake

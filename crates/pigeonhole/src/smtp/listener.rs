@@ -34,7 +34,7 @@ use crate::model::{MessageId, NewMessage};
 use crate::simulation::Simulation;
 use crate::simulation::effects::{Committed, EffectsHandle};
 use crate::store::{Reservation, Store, SubmitError};
-use crate::tls::Connection;
+use crate::tls::{Connection, accept};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
 const READ_CHUNK: usize = 16 * 1024;
@@ -96,20 +96,9 @@ impl Listener {
     /// Accept connections until shutdown is signalled.
     pub async fn run(mut self) {
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                _ = self.shutdown.wait_for(|&stop| stop) => return,
+            let Some((socket, peer)) = accept(&self.listener, &mut self.shutdown, "smtp").await else {
+                return;
             };
-            let (socket, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!("smtp accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = socket.set_nodelay(true);
             if self.setup.intake.is_paused() {
                 tracing::debug!(%peer, "smtp connection refused: intake paused");
                 self.setup.counters.rejections.add(Rejection::Paused);
