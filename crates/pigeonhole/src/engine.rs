@@ -207,6 +207,7 @@ impl Engine {
         .spawn();
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
             .with_smtp_address(smtp_addr)
+            .with_pop3_address(pop3.as_ref().map(|door| door.addr))
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_simulation(simulation.clone(), &rules_file)

@@ -132,6 +132,7 @@ pub struct ApiState {
     /// Where the SMTP listener is bound, once known (for `/api/v1/intake`, so the UI
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
+    pop3_address: Option<SocketAddr>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
     intake: Arc<smtp::Intake>,
     /// The SMTP chaos triggers (`/api/v1/chaos`); shared with the listener.
@@ -188,6 +189,7 @@ impl ApiState {
             started: Instant::now(),
             smtp,
             smtp_address: None,
+            pop3_address: None,
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
@@ -283,6 +285,11 @@ impl ApiState {
     /// by [`metrics_router`] on a listener of its own.
     pub fn with_metrics(self, on_http: bool) -> ApiState {
         ApiState { request_latencies: Some(Arc::default()), metrics_route: on_http, ..self }
+    }
+
+    /// Tell the UI where the POP3 listener is (`POP3Address` in `/api/v1/intake`).
+    pub fn with_pop3_address(self, address: Option<SocketAddr>) -> ApiState {
+        ApiState { pop3_address: address, ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).
