@@ -49,6 +49,10 @@ pub struct Config {
     /// TOML file of the keys each provider API takes and the inboxes they map to
     /// (`--provider-keys`); `None`: every provider route takes any key.
     pub provider_keys: Option<PathBuf>,
+    /// Folder of copies of the providers' stored templates (`--provider-templates`:
+    /// `ID.subject`, `ID.html`, `ID.txt`), rendered into templated sends; `None`:
+    /// a templated send is stored with the content its request carries.
+    pub provider_templates: Option<PathBuf>,
     pub http: HttpLimits,
     /// Where the authentication checks get keys and records, and which IP they
     /// check SPF for.
@@ -424,6 +428,7 @@ impl Config {
             ui_auth_file: None,
             http_allow_unauthenticated: false,
             provider_keys: None,
+            provider_templates: None,
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
             message_webhooks: MessageWebhookConfig::default(),

@@ -34,6 +34,7 @@ use crate::mcp;
 use crate::model::event::{self, EventSender};
 use crate::pop3::listener::{Pop3Listener, Pop3Setup};
 use crate::providers::ProviderKeys;
+use crate::providers::templates::Templates;
 use crate::providers::webhooks::{self, Webhooks, WebhooksError};
 use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
@@ -214,6 +215,7 @@ impl Engine {
             .with_effects(effects.clone())
             .with_auth(auth)
             .with_provider_keys(provider_keys)
+            .with_provider_templates(Templates::new(config.provider_templates.clone()))
             .with_http_address(http_addr, http_socket.is_some())
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())

@@ -138,6 +138,9 @@ struct ServeArgs {
     /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any; an ses key may add secret = "…" to have its SigV4 signatures checked [default: any key, inbox <provider>:<key name>].
     #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
     provider_keys: Option<PathBuf>,
+    /// Copies of the providers' stored templates, rendered into templated sends (SendGrid's template_id with dynamic_template_data, SES's TemplateName with TemplateData): ID.subject, ID.html and ID.txt in Handlebars, read at every send [default: a templated send keeps the content its request carries].
+    #[arg(long, env = "PIGEONHOLE_PROVIDER_TEMPLATES", value_name = "DIR")]
+    provider_templates: Option<PathBuf>,
     /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
     #[arg(long, env = env::RULES, value_name = "FILE")]
     rules: Option<PathBuf>,
@@ -431,6 +434,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
+    config.provider_templates = args.provider_templates;
     config.message_webhooks =
         MessageWebhookConfig { urls: args.webhooks.webhook_url, limit: args.webhooks.webhook_limit };
     config.relay = args.relay.config();

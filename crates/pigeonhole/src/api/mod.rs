@@ -101,6 +101,7 @@ use crate::config::{HttpLimits, RelayConfig, ScreenshotConfig};
 use crate::login::Users;
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
+use crate::providers::templates::Templates;
 use crate::providers::webhooks::Webhooks;
 use crate::providers::{self, ProviderKeys, ProviderState};
 use crate::screenshot::Screenshots;
@@ -250,6 +251,11 @@ impl ApiState {
     /// Let the provider APIs take only these keys (`--provider-keys`).
     pub fn with_provider_keys(self, keys: ProviderKeys) -> ApiState {
         ApiState { providers: self.providers.clone().with_keys(keys), ..self }
+    }
+
+    /// Render the providers' templated sends from these templates.
+    pub fn with_provider_templates(self, templates: Templates) -> ApiState {
+        ApiState { providers: self.providers.clone().with_templates(templates), ..self }
     }
 
     /// Say that HTTP listens on `address`, or on a Unix socket: off loopback, the
