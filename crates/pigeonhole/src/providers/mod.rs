@@ -16,7 +16,8 @@
 //!   they map to.
 //! * `recording`: the request as the envelope keeps it, secrets masked.
 //! * `sendgrid`: `POST /v3/mail/send`.
-//! * `postmark`: `POST /email`, `POST /email/batch`.
+//! * `postmark`: `POST /email`, `POST /email/batch`, `/email/withTemplate`,
+//!   `/email/batchWithTemplates`.
 //! * `resend`: `POST /emails`, `POST /emails/batch`.
 //! * `mailgun`: `POST /v3/{domain}/messages`, `POST /v3/{domain}/messages.mime`.
 //! * `ses`: Amazon SES v2 `POST /v2/email/outbound-emails` and the v1 query API
@@ -180,6 +181,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<
         .route("/v3/mail/send", post(sendgrid::send))
         .route("/email", post(postmark::email))
         .route("/email/batch", post(postmark::batch))
+        .route("/email/withTemplate", post(postmark::email_with_template))
+        .route("/email/batchWithTemplates", post(postmark::batch_with_templates))
         .route("/emails", post(resend::send))
         .route("/emails/batch", post(resend::batch))
         .route("/v3/{domain}/messages", post(mailgun::messages))
