@@ -26,6 +26,7 @@ PACKAGES=(
     python3-dkim python3-nacl    # the DKIM checks' tests: dkimpy's dkimsign/dknewkey, the independent signer (nacl: ed25519)
     dnsmasq-base                 # DKIM/SPF/DMARC over DNS: a DNS server the tests start on loopback (the binary only: no system service)
     python3-boto3                # the SES API's client test: boto3's sesv2 and ses clients (tests/clients/ses_boto3.py)
+    fetchmail                    # POP3: a real client that downloads and deletes (crates/pigeonhole/tests/pop3.rs)
     prometheus                   # /metrics tests: promtool check metrics, and a server the test starts (tests/metrics.rs)
     isync neomutt tmux           # IMAP's client tests: mbsync syncing to a Maildir (tests/imap.rs), neomutt driven in tmux
     help2man                     # the .deb: pigeonhole(1) made from `pigeonhole --help` (scripts/deb-extras.sh)
@@ -79,7 +80,7 @@ fi
 PATH="$PATH:/usr/sbin:/sbin"
 # rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
-for tool in swaks smtp-source python3 cargo chromium dkimsign dknewkey dnsmasq prometheus promtool; do
+for tool in swaks smtp-source python3 cargo chromium dkimsign dknewkey dnsmasq prometheus promtool fetchmail; do
     command -v "$tool" >/dev/null || { say "missing after set-up: $tool" >&2; exit 1; }
 done
 

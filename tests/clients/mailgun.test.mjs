@@ -3,9 +3,13 @@
 // `POST /v3/{domain}/messages` and `/messages.mime` of the real `pigeonhole serve`.
 // Checked: Mailgun's answer shape, the stored message (recipients, headers, tags,
 // the inbox named after the domain), attachments and inline images byte-exact after
-// decoding, Mailgun's validation error and its 401 for a missing key.
+// decoding, Mailgun's validation error and its 401 for a missing key; a stored
+// template rendered from --provider-templates with t:variables.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import formData from 'form-data';
@@ -18,16 +22,35 @@ const DOMAIN = 'mg.example.test';
 
 let engine;
 let mg;
+let templates;
 
 before(async () => {
-  engine = await startEngine();
+  templates = await mkdtemp(join(tmpdir(), 'pigeonhole-mailgun-templates-'));
+  await writeFile(join(templates, 'order-shipped.subject'), 'Mailgun shipped {{order}}');
+  await writeFile(join(templates, 'order-shipped.html'), '<p>{{name}}, order {{order}} is on its way</p>');
+  engine = await startEngine({ args: ['--provider-templates', templates] });
   mg = new Mailgun(formData).client({ username: 'api', key: 'key-0123456789abcdef', url: engine.url });
 });
-after(() => engine?.stop());
+after(async () => {
+  await engine?.stop();
+  if (templates) await rm(templates, { recursive: true, force: true });
+});
 
 const stored = (subject) => storedWithEnvelope(engine, subject);
 
 describe('mailgun.js', () => {
+  test('messages.create with a template: rendered from t:variables', async () => {
+    const answer = await mg.messages.create(DOMAIN, {
+      from: 'shop@mg.example.test',
+      to: 'ann@example.test',
+      template: 'order-shipped',
+      't:variables': JSON.stringify({ name: 'Ann & Co', order: 77 }),
+    });
+    assert.equal(answer.status, 200);
+    const { message } = await stored('Mailgun shipped 77');
+    assert.match(message.HTML, /<p>Ann &amp; Co, order 77 is on its way<\/p>/);
+  });
+
   test('messages.create: fields, attachment and inline image byte-exact, tags, variables', async () => {
     const png = makePng(3, 2);
     const pdf = makePdf('Mailgun invoice');

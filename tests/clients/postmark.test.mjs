@@ -2,9 +2,13 @@
 // ServerClient, pinned in package.json), its host pointed at a real `pigeonhole
 // serve`: one message and a batch stored as sent, files byte for byte, the
 // envelope's Api record, a validation error and the missing token as the SDK
-// surfaces them.
+// surfaces them; templated sends (sendEmailWithTemplate, sendEmailBatchWithTemplates)
+// rendered from --provider-templates.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import postmark from 'postmark';
@@ -15,13 +19,46 @@ import { assertApiRecord, assertFiles, files, storedMessage } from './provider-m
 const TOKEN = '0f3c9a2e-1b4d-4c6e-8f00-123456789abc';
 let engine;
 let client;
+let templates;
 
 before(async () => {
-  engine = await startEngine();
+  // Copies of the app's Postmark templates: one by alias, one by numeric ID.
+  templates = await mkdtemp(join(tmpdir(), 'pigeonhole-postmark-templates-'));
+  await writeFile(join(templates, 'receipt.subject'), 'Postmark receipt {{order}}');
+  await writeFile(join(templates, 'receipt.html'), '<p>{{name}}: {{#each items}}{{this}};{{/each}}</p>');
+  await writeFile(join(templates, 'receipt.txt'), 'Thanks, {{name}}');
+  await writeFile(join(templates, '31337.subject'), 'Postmark template {{order}}');
+  await writeFile(join(templates, '31337.txt'), 'Order {{order}}');
+  engine = await startEngine({ args: ['--provider-templates', templates] });
   // The one setting an app changes: where the client sends (and plain HTTP).
   client = new postmark.ServerClient(TOKEN, { requestHost: `127.0.0.1:${engine.httpPort}`, useHttps: false });
 });
-after(() => engine?.stop());
+after(async () => {
+  await engine?.stop();
+  if (templates) await rm(templates, { recursive: true, force: true });
+});
+
+test('templated sends are rendered from their TemplateModel, by alias or ID, alone and in a batch', async () => {
+  const sent = await client.sendEmailWithTemplate({
+    From: 'shop@example.test',
+    To: 'ann@example.test',
+    TemplateAlias: 'receipt',
+    TemplateModel: { order: 11, name: 'Ann <3', items: ['tea', 'cake'] },
+  });
+  assert.equal(sent.ErrorCode, 0);
+  const receipt = await storedMessage(engine, 'Postmark receipt 11');
+  assert.match(receipt.HTML, /<p>Ann &lt;3: tea;cake;<\/p>/);
+  assert.match(receipt.Text, /^Thanks, Ann <3/);
+
+  const batch = await client.sendEmailBatchWithTemplates([
+    { From: 'shop@example.test', To: 'bob@example.test', TemplateId: 31337, TemplateModel: { order: 12 } },
+    { From: 'shop@example.test', To: 'cy@example.test', TemplateAlias: 'missing', TemplateModel: {} },
+  ]);
+  assert.equal(batch[0].ErrorCode, 0);
+  assert.equal(batch[1].ErrorCode, 1101);
+  assert.match(batch[1].Message, /add missing\.html/);
+  assert.match((await storedMessage(engine, 'Postmark template 12')).Text, /^Order 12/);
+});
 
 test('a message with an inline image and an attachment is stored as sent', async () => {
   const { png, pdf } = files();

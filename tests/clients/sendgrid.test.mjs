@@ -1,14 +1,14 @@
 // sendgrid.test.mjs - SendGrid's v3 Mail Send API through the real SDK
 // (@sendgrid/mail over @sendgrid/client, pinned in package.json), its base URL
 // pointed at a real `pigeonhole serve`: the stored message and its files byte for
-// byte, the envelope's Api record, a validation error and the missing key as the
+// byte, a dynamic template rendered from --provider-templates, the envelope's Api record, a validation error and the missing key as the
 // SDK surfaces them, a 50 MB request, a simulator bounce (the DSN beside the original), a
 // `disconnect` rule (the SDK sees a network error, no answer). The engine runs with
 // --provider-keys: the key's mail lands in the inbox the file maps it to, and any other
 // key is refused.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -29,7 +29,12 @@ before(async () => {
   keysDir = await mkdtemp(join(tmpdir(), 'pigeonhole-keys-'));
   const keys = join(keysDir, 'keys.toml');
   await writeFile(keys, `[[key]]\nprovider = "sendgrid"\nkey = "${KEY}"\ninbox = "shop"\n`);
-  engine = await startEngine({ args: ['--provider-keys', keys] });
+  // A copy of the app's dynamic template, as exported from SendGrid.
+  const templates = join(keysDir, 'templates');
+  await mkdir(templates);
+  await writeFile(join(templates, 'd-0123456789abcdef.subject'), 'Welcome, {{{first_name}}}');
+  await writeFile(join(templates, 'd-0123456789abcdef.html'), '<p>Hi {{first_name}}</p>{{#each items}}<li>{{this}}</li>{{/each}}');
+  engine = await startEngine({ args: ['--provider-keys', keys, '--provider-templates', templates] });
   const client = new sgClient.Client();
   client.setApiKey(KEY);
   // The one setting an app changes (after setApiKey, which sets the region's URL).
@@ -39,6 +44,33 @@ before(async () => {
 after(async () => {
   await engine?.stop();
   await rm(keysDir, { recursive: true, force: true });
+});
+
+test('a dynamic template is rendered with each personalization\'s data', async () => {
+  const [response] = await sgMail.send({
+    personalizations: [
+      { to: 'ann@example.test', dynamicTemplateData: { first_name: 'Ann & Co', items: ['tea', 'cake'] } },
+      { to: 'bob@example.test', dynamicTemplateData: { first_name: 'Bob', items: [] } },
+    ],
+    from: 'shop@example.test',
+    templateId: 'd-0123456789abcdef',
+  });
+  assert.equal(response.statusCode, 202);
+  const ann = await storedMessage(engine, 'Welcome, Ann & Co');
+  assert.match(ann.HTML, /<p>Hi Ann &amp; Co<\/p><li>tea<\/li><li>cake<\/li>/);
+  const bob = await storedMessage(engine, 'Welcome, Bob');
+  assert.deepEqual(bob.To.map((to) => to.Address), ['bob@example.test']);
+
+  // A template the folder has no copy of: SendGrid's error shape, as the SDK raises it.
+  await assert.rejects(
+    sgMail.send({ to: 'ann@example.test', from: 'shop@example.test', templateId: 'd-unknown' }),
+    (err) => {
+      assert.equal(err.code, 400);
+      assert.equal(err.response.body.errors[0].field, 'template_id');
+      assert.match(err.response.body.errors[0].message, /add d-unknown\.html/);
+      return true;
+    },
+  );
 });
 
 test('a message with an inline image and an attachment is stored as sent', async () => {

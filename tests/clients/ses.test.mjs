@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,13 @@ before(async () => {
   keysDir = await mkdtemp(join(tmpdir(), 'pigeonhole-ses-keys-'));
   const keys = join(keysDir, 'keys.toml');
   await writeFile(keys, `[[key]]\nprovider = "ses"\nkey = "${ACCESS_KEY_ID}"\nsecret = "${SECRET}"\ninbox = "ses-app"\n\n[[key]]\nprovider = "ses"\nkey = "AKIAPIGEONHOLEBOTO3"\n`);
-  engine = await startEngine({ args: ['--provider-keys', keys] });
+  // A copy of the app's stored SES template, for the templated sends.
+  const templates = join(keysDir, 'templates');
+  await mkdir(templates);
+  await writeFile(join(templates, 'receipt.subject'), 'boto3 receipt {{order}}');
+  await writeFile(join(templates, 'receipt.html'), '<p>Paid: {{order}} for {{name}}</p>');
+  await writeFile(join(templates, 'receipt.txt'), 'Paid: {{order}} for {{name}}');
+  engine = await startEngine({ args: ['--provider-keys', keys, '--provider-templates', templates] });
 });
 after(async () => {
   await engine?.stop();
@@ -56,6 +62,25 @@ const stored = (subject) => storedWithEnvelope(engine, subject);
 const MESSAGE_ID = /^0100[0-9a-f]{12}-[0-9a-f-]{36}-000000$/;
 
 describe('@aws-sdk/client-sesv2', () => {
+  test('an inline template is rendered with its data', async () => {
+    const answer = await client().send(
+      new SendEmailCommand({
+        FromEmailAddress: 'app@example.test',
+        Destination: { ToAddresses: ['ann@example.test'] },
+        Content: {
+          Template: {
+            TemplateContent: { Subject: 'SES inline {{order}}', Text: 'Paid: {{order}}', Html: '<p>{{name}}</p>' },
+            TemplateData: JSON.stringify({ order: 8, name: '<Cy>' }),
+          },
+        },
+      }),
+    );
+    const { message, envelope } = await stored('SES inline 8');
+    assert.equal(envelope.Api.ProviderMessageId, answer.MessageId);
+    assert.match(message.Text, /^Paid: 8/);
+    assert.match(message.HTML, /<p>&lt;Cy&gt;<\/p>/);
+  });
+
   test('Simple with attachments and an inline image, byte-exact', async () => {
     const png = makePng(2, 2);
     const pdf = makePdf('SES invoice');
@@ -164,7 +189,7 @@ describe('@aws-sdk/client-sesv2', () => {
 });
 
 describe('boto3 (sesv2 and the v1 ses client)', () => {
-  test('send_email v2, send_email and send_raw_email v1, and v1\'s error XML', async () => {
+  test('send_email v2 (simple and templated), send_email, send_raw_email and send_templated_email v1, and the errors', async () => {
     // Debian's Python, where scripts/setup.sh installs boto3 (python3-boto3); a
     // python3 earlier on PATH (pyenv …) may not have it.
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -190,5 +215,19 @@ describe('boto3 (sesv2 and the v1 ses client)', () => {
     const raw = await stored('boto3 v1 send_raw_email');
     assert.deepEqual(raw.envelope.RcptTo, ['raw@example.test']);
     assert.equal(raw.envelope.Api.ProviderMessageId, results.v1_raw);
+
+    // Templates: v2 by name (stored), v2 inline, v1 SendTemplatedEmail; HTML escaped.
+    for (const [subject, id, name] of [
+      ['boto3 receipt 7', results.v2_template, 'Ann & Bob'],
+      ['boto3 receipt 9', results.v1_template, 'Di'],
+    ]) {
+      const templated = await stored(subject);
+      assert.equal(templated.envelope.Api.ProviderMessageId, id, subject);
+      const { message } = templated;
+      assert.match(message.Text, new RegExp(`Paid: \\d for ${name}`), subject);
+      assert.match(message.HTML, new RegExp(`<p>Paid: \\d for ${name.replace('&', '&amp;')}</p>`), subject);
+    }
+    assert.match(results.v2_template_error.message, /no template "nosuch" in .*: add nosuch.html/);
+    assert.equal(results.v2_template_error.status, 400);
   });
 });

@@ -2,7 +2,10 @@
 
 Usage: python3 ses_boto3.py ENDPOINT_URL. boto3 unchanged but for endpoint_url:
 the v2 client (`sesv2`, JSON) sends a Simple message, the v1 client (`ses`, the
-query API) a SendEmail and a SendRawEmail, then one SendEmail without a Source.
+query API) a SendEmail and a SendRawEmail, then one SendEmail without a Source;
+then templated sends (v2 by name, v1 SendTemplatedEmail; Debian's botocore
+predates inline TemplateContent, which ses.test.mjs sends with the JS SDK) and a v2 send of
+a template Pigeonhole has no copy of.
 Prints one JSON object: the MessageIds the answers gave and the error the last
 one raised (its code and message as botocore read them from SES's XML).
 """
@@ -50,6 +53,28 @@ try:
 except botocore.exceptions.ClientError as err:
     results["v1_error"] = {
         "code": err.response["Error"]["Code"],
+        "message": err.response["Error"]["Message"],
+        "status": err.response["ResponseMetadata"]["HTTPStatusCode"],
+    }
+results["v2_template"] = v2.send_email(
+    FromEmailAddress="boto@example.test",
+    Destination={"ToAddresses": ["ann@example.test"]},
+    Content={"Template": {"TemplateName": "receipt", "TemplateData": json.dumps({"order": 7, "name": "Ann & Bob"})}},
+)["MessageId"]
+results["v1_template"] = v1.send_templated_email(
+    Source="boto@example.test",
+    Destination={"ToAddresses": ["ann@example.test"]},
+    Template="receipt",
+    TemplateData=json.dumps({"order": 9, "name": "Di"}),
+)["MessageId"]
+try:
+    v2.send_email(
+        FromEmailAddress="boto@example.test",
+        Destination={"ToAddresses": ["ann@example.test"]},
+        Content={"Template": {"TemplateName": "nosuch", "TemplateData": "{}"}},
+    )
+except botocore.exceptions.ClientError as err:
+    results["v2_template_error"] = {
         "message": err.response["Error"]["Message"],
         "status": err.response["ResponseMetadata"]["HTTPStatusCode"],
     }

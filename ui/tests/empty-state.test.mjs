@@ -33,3 +33,23 @@ uiTest('empty state shows the SMTP address; send-test creates a message', async 
   await expectAttribute(page.getByTestId('message-row').first(), 'data-id', list.messages[0].ID);
   await empty.waitFor({ state: 'hidden' });
 });
+
+uiTest('with POP3 on, the empty state gives a mail client its account settings', async ({ engine, page }) => {
+  await openUI(page, engine);
+  const empty = page.getByTestId('empty-state');
+  await empty.waitFor({ state: 'visible' });
+  const { json: intake } = await api(engine, '/api/v1/intake');
+  const port = intake.POP3Address.split(':').pop();
+  await expectText(empty.locator('.pop3-address'), new RegExp(`127\\.0\\.0\\.1:${port}$`));
+  const clients = empty.getByTestId('mail-client-settings');
+  for (const name of ['Thunderbird', 'Apple Mail', 'Outlook', 'mutt']) {
+    await expectText(clients, new RegExp(name));
+  }
+  await expectText(clients, new RegExp(`pop://anyone@127\\.0\\.0\\.1:${port}/`));
+}, { engine: { args: ['--pop3', '127.0.0.1:0'] } });
+
+uiTest('without POP3 the empty state gives no mail client settings', async ({ engine, page }) => {
+  await openUI(page, engine);
+  await page.getByTestId('empty-state').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('mail-client-settings').count(), 0);
+});

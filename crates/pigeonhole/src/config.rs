@@ -49,6 +49,10 @@ pub struct Config {
     /// TOML file of the keys each provider API takes and the inboxes they map to
     /// (`--provider-keys`); `None`: every provider route takes any key.
     pub provider_keys: Option<PathBuf>,
+    /// Folder of copies of the providers' stored templates (`--provider-templates`:
+    /// `ID.subject`, `ID.html`, `ID.txt`), rendered into templated sends; `None`:
+    /// a templated send is stored with the content its request carries.
+    pub provider_templates: Option<PathBuf>,
     pub http: HttpLimits,
     /// Where the authentication checks get keys and records, and which IP they
     /// check SPF for.
@@ -57,41 +61,40 @@ pub struct Config {
     /// Where `GET /metrics` is served (`--enable-prometheus`); off by default.
     pub prometheus: Prometheus,
     pub screenshots: ScreenshotConfig,
-    /// The IMAP server (`--imap`); `None`: off.
+    /// The POP3 listener (`--pop3 ADDR`); `None`: off.
+    pub pop3: Option<MailboxServerConfig>,
+    /// The IMAP server (`--imap ADDR`); `None`: off.
     pub imap: Option<ImapConfig>,
 }
 
-/// The IMAP server: where it listens, who may log in, its TLS and its limits.
+/// The IMAP server: the listener's settings every mail-reading one has, TLS
+/// from the first byte or not, and IMAP's own limits.
 #[derive(Debug, Clone)]
 pub struct ImapConfig {
-    pub addr: SocketAddr,
-    /// htpasswd file of the users who may log in (`--imap-auth-file`); `None`:
-    /// any user name and password, allowed only on a loopback address.
-    pub auth_file: Option<PathBuf>,
-    /// Certificate and key for STARTTLS and implicit TLS (`--imap-tls-cert`,
-    /// `--imap-tls-key`); `None`: STARTTLS with the engine's self-signed one.
-    pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub server: MailboxServerConfig,
     /// TLS from the first byte (IMAPS, `--imap-tls-implicit`) instead of STARTTLS.
     pub implicit_tls: bool,
     pub limits: ImapLimits,
 }
 
 impl ImapConfig {
-    /// IMAP on `addr`, no users file, STARTTLS with the engine's certificate.
+    /// The defaults, listening on `addr`: no users file, STARTTLS with the
+    /// engine's certificate, RFC 3501's 30 minutes of idling (and one more).
     pub fn new(addr: SocketAddr) -> ImapConfig {
-        ImapConfig { addr, auth_file: None, tls_files: None, implicit_tls: false, limits: ImapLimits::default() }
+        let mut server = MailboxServerConfig::new(addr);
+        server.idle_timeout = Duration::from_secs(31 * 60);
+        ImapConfig { server, implicit_tls: false, limits: ImapLimits::default() }
     }
 }
 
-/// Limits of the IMAP server and of each session.
+/// IMAP's limits on each session, besides the listener's (connections, idle time,
+/// login failures) in [`MailboxServerConfig`].
 #[derive(Debug, Clone)]
 pub struct ImapLimits {
-    /// Sessions open at once; one more is refused with `* BYE`.
-    pub max_connections: usize,
     /// Longest literal (an APPENDed message); a longer announcement is refused
     /// before a byte of it is read.
     pub max_literal_size: u32,
-    /// Longest command line outside literals.
+    /// Longest command line outside literals; before login, the longest command.
     pub max_line_length: u32,
     /// Bad commands in one session before it is closed.
     pub max_bad_commands: usize,
@@ -99,25 +102,53 @@ pub struct ImapLimits {
     pub command_timeout: Duration,
     /// Longest wait for a command before logging in.
     pub login_timeout: Duration,
-    /// Longest wait for a command (or the end of IDLE) once logged in: RFC 3501's
-    /// 30 minutes at least.
-    pub idle_timeout: Duration,
-    /// Failed logins from one address within `login_failure_window` before it is
-    /// refused for the rest of the window.
-    pub login_failures: u32,
-    pub login_failure_window: Duration,
 }
 
 impl Default for ImapLimits {
     fn default() -> Self {
         ImapLimits {
-            max_connections: 256,
             max_literal_size: 50 * 1000 * 1000,
             max_line_length: 64 * 1024,
             max_bad_commands: 20,
             command_timeout: Duration::from_secs(60),
             login_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(31 * 60),
+        }
+    }
+}
+
+/// A listener mail clients read the captured mail through (POP3, IMAP): where it
+/// binds, who may log in, its certificate and its limits.
+#[derive(Debug, Clone)]
+pub struct MailboxServerConfig {
+    pub addr: SocketAddr,
+    /// htpasswd file of the users who may log in; `None`: any user and password,
+    /// which the engine allows only on a loopback address.
+    pub auth_file: Option<PathBuf>,
+    /// PEM certificate chain and key for TLS; `None`: the engine's self-signed
+    /// certificate (the SMTP listener's).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Open connections at most; more are refused with an error reply.
+    pub max_connections: usize,
+    /// A session that sends no complete command for this long is closed
+    /// (POP3's RFC 1939 asks for at least 10 minutes).
+    pub idle_timeout: Duration,
+    /// Failed logins from one address within `login_failure_window` before it
+    /// is refused for the rest of that window.
+    pub login_failures: u32,
+    pub login_failure_window: Duration,
+}
+
+impl MailboxServerConfig {
+    /// The defaults, listening on `addr`.
+    pub fn new(addr: SocketAddr) -> MailboxServerConfig {
+        MailboxServerConfig {
+            addr,
+            auth_file: None,
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 64,
+            idle_timeout: Duration::from_secs(10 * 60),
             login_failures: 5,
             login_failure_window: Duration::from_secs(60),
         }
@@ -448,11 +479,13 @@ impl Config {
             ui_auth_file: None,
             http_allow_unauthenticated: false,
             provider_keys: None,
+            provider_templates: None,
             http: HttpLimits::default(),
             checks: CheckConfig::default(),
             message_webhooks: MessageWebhookConfig::default(),
             prometheus: Prometheus::Off,
             screenshots: ScreenshotConfig::default(),
+            pop3: None,
             imap: None,
         }
     }

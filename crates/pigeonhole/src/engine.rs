@@ -24,14 +24,19 @@ use tokio::net::TcpListener;
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::{self, ApiState};
-use crate::config::{Config, Prometheus, UnixSocket};
+use crate::config::{Config, MailboxServerConfig, Prometheus, UnixSocket};
+use crate::imap::ImapSetup;
+use crate::imap::listener::Listener as ImapListener;
 use crate::login;
 use crate::mail::authentication::{Verifier, VerifierError};
 use crate::mcp;
 use crate::model::event::{self, EventSender};
+use crate::pop3::listener::{Pop3Listener, Pop3Setup};
 use crate::providers::ProviderKeys;
+use crate::providers::templates::Templates;
 use crate::providers::webhooks::{self, Webhooks, WebhooksError};
 use crate::simulation::effects::Effects;
 use crate::simulation::{RULES_FILE, Simulation};
@@ -64,20 +69,20 @@ pub enum StartError {
     Store(#[from] OpenError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("cannot use the password file {path}: {reason}; fix it, or leave out --ui-auth-file")]
-    AuthFile { path: PathBuf, reason: String },
+    #[error("cannot use the password file {path}: {reason}; fix it, or leave out {flag}")]
+    AuthFile { flag: &'static str, path: PathBuf, reason: String },
+    #[error(
+        "{what} on {addr} can be reached from other machines, and without a password file anyone could log in; add {auth_flag} FILE (htpasswd, bcrypt) or listen on 127.0.0.1"
+    )]
+    OpenMailbox { what: &'static str, addr: SocketAddr, auth_flag: &'static str },
+    #[error("{what}'s TLS needs both a certificate and its key: give {flag}-cert and {flag}-key together, or neither")]
+    TlsPair { what: &'static str, flag: &'static str },
     #[error("cannot use the provider keys file {path}: {reason}; fix it, or leave out --provider-keys")]
     ProviderKeys { path: PathBuf, reason: String },
     #[error(
         "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
     )]
     OpenHttp { addr: SocketAddr },
-    #[error("cannot use the IMAP password file {path}: {reason}; fix it, or leave out --imap-auth-file")]
-    ImapAuthFile { path: PathBuf, reason: String },
-    #[error(
-        "IMAP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --imap-auth-file FILE (htpasswd) so that only its users log in"
-    )]
-    OpenImap { addr: SocketAddr },
     #[error(transparent)]
     Authentication(#[from] VerifierError),
     #[error("cannot use the rules file {path}: {reason}; fix it, or start without it")]
@@ -92,14 +97,14 @@ pub struct Engine {
     http_addr: SocketAddr,
     /// Where the metrics listener of its own is bound, if there is one.
     metrics_addr: Option<SocketAddr>,
+    /// The listeners mail clients read through (`pop3`), each with its address.
+    mailbox_servers: Vec<(&'static str, SocketAddr, JoinHandle<()>)>,
     /// The Unix socket HTTP listens on instead of `http_addr`; removed on drop.
     http_socket: Option<SocketFile>,
     store: Store,
     events: EventSender,
     shutdown: watch::Sender<bool>,
     smtp_task: JoinHandle<()>,
-    /// Where IMAP listens (`--imap`), and its accept loop.
-    imap: Option<(SocketAddr, JoinHandle<()>)>,
     http_task: JoinHandle<()>,
     metrics_task: Option<JoinHandle<()>>,
     sessions_done: mpsc::Receiver<()>,
@@ -114,9 +119,11 @@ impl Engine {
     /// Bind the listeners, open the store and start serving.
     pub async fn start(config: Config) -> Result<Engine, StartError> {
         let auth = match &config.ui_auth_file {
-            Some(path) => {
-                Some(login::Users::load(path).map_err(|reason| StartError::AuthFile { path: path.clone(), reason })?)
-            }
+            Some(path) => Some(login::Users::load(path).map_err(|reason| StartError::AuthFile {
+                flag: "--ui-auth-file",
+                path: path.clone(),
+                reason,
+            })?),
             None => None,
         };
         // A Unix socket is reached by who may open its file (its mode), never by
@@ -139,10 +146,6 @@ impl Engine {
             }
             None => ProviderKeys::default(),
         };
-        let imap_users = match &config.imap {
-            Some(imap) => imap_users(imap)?,
-            None => None,
-        };
         // Before anything is bound: a bad records file is a usage error.
         let verifier = Verifier::new(&config.checks)?;
         let rules_file = config.rules_file.clone().unwrap_or_else(|| config.data_dir.join(RULES_FILE));
@@ -154,15 +157,15 @@ impl Engine {
             Some(socket) => bind_unix(socket)?,
             None => (HttpListener::Tcp(bind("HTTP", config.http_addr, "--http").await?), None),
         };
-        let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
-        let imap_socket = match &config.imap {
-            Some(imap) => {
-                let socket = bind("IMAP", imap.addr, "--imap").await?;
-                let addr = local_addr(&socket, "IMAP", "--imap")?;
-                Some((socket, addr))
-            }
+        let pop3 = match &config.pop3 {
+            Some(pop3) => Some(MailboxDoor::open(pop3, &POP3_FLAGS).await?),
             None => None,
         };
+        let imap = match &config.imap {
+            Some(imap) => Some(MailboxDoor::open(&imap.server, &IMAP_FLAGS).await?),
+            None => None,
+        };
+        let smtp_addr = local_addr(&smtp_socket, "SMTP", "--smtp")?;
         let http_addr = match &http_listener {
             HttpListener::Tcp(socket) => local_addr(socket, "HTTP", "--http")?,
             #[cfg(unix)]
@@ -211,12 +214,14 @@ impl Engine {
         .spawn();
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
             .with_smtp_address(smtp_addr)
+            .with_pop3_address(pop3.as_ref().map(|door| door.addr))
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_simulation(simulation.clone(), &rules_file)
             .with_effects(effects.clone())
             .with_auth(auth)
             .with_provider_keys(provider_keys)
+            .with_provider_templates(Templates::new(config.provider_templates.clone()))
             .with_http_address(http_addr, http_socket.is_some())
             .with_local_link_check(config.allow_local_link_check)
             .with_spamassassin(config.spamassassin.clone())
@@ -240,28 +245,31 @@ impl Engine {
             simulation,
             effects,
         };
+        let mut mailbox_servers = Vec::new();
+        if let (Some(door), Some(pop3)) = (pop3, &config.pop3) {
+            let setup = Pop3Setup {
+                config: pop3.clone(),
+                store: store.clone(),
+                tls: Some(mailbox_tls(pop3, &tls)?),
+                users: door.users,
+            };
+            let listener = Pop3Listener::new(door.socket, setup, shutdown_rx.clone(), sessions_done_tx.clone());
+            mailbox_servers.push(("pop3", door.addr, tokio::spawn(listener.run())));
+        }
+        if let (Some(door), Some(imap)) = (imap, &config.imap) {
+            let setup = ImapSetup {
+                throttle: login::LoginThrottle::new(imap.server.login_failures, imap.server.login_failure_window),
+                tls: Some(mailbox_tls(&imap.server, &tls)?),
+                config: imap.clone(),
+                store: store.clone(),
+                events: events.clone(),
+                users: door.users,
+            };
+            let listener = ImapListener::new(door.socket, setup, shutdown_rx.clone());
+            mailbox_servers.push(("imap", door.addr, tokio::spawn(listener.run())));
+        }
         let listener = Listener::new(smtp_socket, setup, shutdown_rx.clone(), sessions_done_tx);
         let smtp_task = tokio::spawn(listener.run());
-        let imap = match (imap_socket, &config.imap) {
-            (Some((socket, addr)), Some(imap)) => {
-                let tls = match &imap.tls_files {
-                    Some((cert, key)) => tls::acceptor_from_files(cert, key)?,
-                    None => tls.clone(),
-                };
-                let setup = crate::imap::ImapSetup {
-                    limits: imap.limits.clone(),
-                    store: store.clone(),
-                    events: events.clone(),
-                    users: imap_users.map(Arc::new),
-                    throttle: login::LoginThrottle::new(imap.limits.login_failures, imap.limits.login_failure_window),
-                    tls: Some(tls),
-                    implicit_tls: imap.implicit_tls,
-                };
-                let listener = crate::imap::listener::Listener::new(socket, setup, shutdown_rx.clone());
-                Some((addr, tokio::spawn(listener.run())))
-            }
-            _ => None,
-        };
 
         let metrics_task = metrics_listener.map(|(socket, addr)| {
             let router = api::metrics_router(api_state.clone().with_http_address(addr, false));
@@ -304,12 +312,12 @@ impl Engine {
             smtp_addr,
             http_addr,
             metrics_addr,
+            mailbox_servers,
             http_socket,
             store,
             events,
             shutdown,
             smtp_task,
-            imap,
             http_task,
             metrics_task,
             sessions_done,
@@ -349,8 +357,8 @@ impl Engine {
         if let Some(addr) = self.metrics_addr {
             let _ = writeln!(stdout, "metrics listening on {addr}");
         }
-        if let Some((addr, _)) = &self.imap {
-            let _ = writeln!(stdout, "imap listening on {addr}");
+        for (name, addr, _) in &self.mailbox_servers {
+            let _ = writeln!(stdout, "{name} listening on {addr}");
         }
         let _ = stdout.flush();
         drop(stdout);
@@ -366,7 +374,7 @@ impl Engine {
 
     /// The address IMAP listens on (`--imap`), if it does.
     pub fn imap_addr(&self) -> Option<SocketAddr> {
-        self.imap.as_ref().map(|(addr, _)| *addr)
+        self.mailbox_servers.iter().find(|(name, _, _)| *name == "imap").map(|(_, addr, _)| *addr)
     }
 
     /// The address the metrics listener of its own (`--enable-prometheus ADDR`)
@@ -396,7 +404,7 @@ impl Engine {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.smtp_task.await;
-        if let Some((_, task)) = self.imap.take() {
+        for (_, _, task) in self.mailbox_servers.drain(..) {
             let _ = task.await;
         }
         if tokio::time::timeout(self.grace, self.sessions_done.recv()).await.is_err() {
@@ -415,23 +423,68 @@ impl Engine {
     }
 }
 
+/// The flags of a mail-reading listener, for its errors.
+struct MailboxFlags {
+    what: &'static str,
+    flag: &'static str,
+    auth_flag: &'static str,
+    tls_flag: &'static str,
+}
+
+const POP3_FLAGS: MailboxFlags =
+    MailboxFlags { what: "POP3", flag: "--pop3", auth_flag: "--pop3-auth-file", tls_flag: "--pop3-tls" };
+const IMAP_FLAGS: MailboxFlags =
+    MailboxFlags { what: "IMAP", flag: "--imap", auth_flag: "--imap-auth-file", tls_flag: "--imap-tls" };
+
+/// A mail-reading listener's socket, bound, with the users its password file lists.
+struct MailboxDoor {
+    socket: TcpListener,
+    addr: SocketAddr,
+    users: Option<Arc<login::Users>>,
+}
+
+impl MailboxDoor {
+    /// Read the password file and bind. Without a password file anyone may log
+    /// in, so the address must be loopback.
+    async fn open(config: &MailboxServerConfig, flags: &MailboxFlags) -> Result<MailboxDoor, StartError> {
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(StartError::TlsPair { what: flags.what, flag: flags.tls_flag });
+        }
+        let users = match &config.auth_file {
+            Some(path) => Some(Arc::new(login::Users::load(path).map_err(|reason| StartError::AuthFile {
+                flag: flags.auth_flag,
+                path: path.clone(),
+                reason,
+            })?)),
+            None if !config.addr.ip().to_canonical().is_loopback() => {
+                return Err(StartError::OpenMailbox {
+                    what: flags.what,
+                    addr: config.addr,
+                    auth_flag: flags.auth_flag,
+                });
+            }
+            None => None,
+        };
+        let socket = bind(flags.what, config.addr, flags.flag).await?;
+        let addr = local_addr(&socket, flags.what, flags.flag)?;
+        Ok(MailboxDoor { socket, addr, users })
+    }
+}
+
+/// A mail-reading listener's TLS: the certificate and key it was given, or the
+/// engine's own.
+fn mailbox_tls(config: &MailboxServerConfig, engine_tls: &TlsAcceptor) -> Result<TlsAcceptor, TlsError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => tls::acceptor_from_files(cert, key),
+        _ => Ok(engine_tls.clone()),
+    }
+}
+
 async fn bind(what: &'static str, addr: SocketAddr, flag: &'static str) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|source| match source.kind() {
         io::ErrorKind::AddrInUse => StartError::AddressInUse { what, addr, flag },
         _ => StartError::Bind { what, addr, flag, source },
     })
-}
-
-/// IMAP's users (`--imap-auth-file`); without a file, anyone may log in, which
-/// only a loopback address allows.
-fn imap_users(imap: &crate::config::ImapConfig) -> Result<Option<login::Users>, StartError> {
-    match &imap.auth_file {
-        Some(path) => {
-            login::Users::load(path).map(Some).map_err(|reason| StartError::ImapAuthFile { path: path.clone(), reason })
-        }
-        None if imap.addr.ip().is_loopback() => Ok(None),
-        None => Err(StartError::OpenImap { addr: imap.addr }),
-    }
 }
 
 /// HTTP's listener: TCP, or a Unix socket (its file is a [`SocketFile`]).

@@ -47,6 +47,7 @@ pub mod mail;
 pub mod mcp;
 mod metrics;
 pub mod model;
+mod pop3;
 mod providers;
 mod screenshot;
 pub mod simulation;

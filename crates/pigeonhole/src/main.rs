@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
-    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, MessageWebhookConfig, Prometheus, RelayConfig, SmtpLimits,
-    StoreConfig, TagRules, UnixSocket, env,
+    CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, ImapConfig, MailboxServerConfig, MessageWebhookConfig,
+    Prometheus, RelayConfig, SmtpLimits, StoreConfig, TagRules, UnixSocket, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -135,24 +135,12 @@ struct ServeArgs {
     /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
-    /// Serve the captured mail over IMAP on this address (127.0.0.1:1143); every inbox is a mailbox, INBOX the default one [default: off].
-    #[arg(long, env = "PIGEONHOLE_IMAP", value_name = "ADDR")]
-    imap: Option<SocketAddr>,
-    /// The users who may log in to IMAP (htpasswd file: bcrypt or plain entries) [default: anyone, on a loopback --imap only].
-    #[arg(long, env = "PIGEONHOLE_IMAP_AUTH_FILE", value_name = "FILE", requires = "imap")]
-    imap_auth_file: Option<PathBuf>,
-    /// IMAP's TLS certificate (PEM) for STARTTLS and --imap-tls-implicit [default: the engine's self-signed one].
-    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_CERT", value_name = "FILE", requires_all = ["imap", "imap_tls_key"])]
-    imap_tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --imap-tls-cert.
-    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_KEY", value_name = "FILE", requires_all = ["imap", "imap_tls_cert"])]
-    imap_tls_key: Option<PathBuf>,
-    /// IMAP speaks TLS from the first byte (IMAPS, as port 993) instead of offering STARTTLS.
-    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_IMPLICIT", requires = "imap")]
-    imap_tls_implicit: bool,
     /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any; an ses key may add secret = "…" to have its SigV4 signatures checked [default: any key, inbox <provider>:<key name>].
     #[arg(long, env = "PIGEONHOLE_PROVIDER_KEYS", value_name = "FILE")]
     provider_keys: Option<PathBuf>,
+    /// Copies of the providers' stored templates, rendered into templated sends (SendGrid's template_id with dynamic_template_data, SES's TemplateName with TemplateData): ID.subject, ID.html and ID.txt in Handlebars, read at every send [default: a templated send keeps the content its request carries].
+    #[arg(long, env = "PIGEONHOLE_PROVIDER_TEMPLATES", value_name = "DIR")]
+    provider_templates: Option<PathBuf>,
     /// Delivery simulation rules (TOML: reject, defer, tarpit, disconnect, bounce, complaint, auto-reply, forward per recipient, sender, inbox, header or provider) [default: rules.toml in the data folder, when there]; the UI and PUT /api/v1/rules save to it.
     #[arg(long, env = env::RULES, value_name = "FILE")]
     rules: Option<PathBuf>,
@@ -168,6 +156,68 @@ struct ServeArgs {
     checks: CheckArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    pop3: Pop3Args,
+    #[command(flatten)]
+    imap: ImapArgs,
+}
+
+/// The IMAP server: mail clients read, flag, move and delete the captured mail.
+#[derive(Args)]
+struct ImapArgs {
+    /// Serve IMAP on this address (127.0.0.1:1143): every inbox is a mailbox, INBOX the default one; \Seen is read, \Flagged the tag "flagged", EXPUNGE deletes [default: off].
+    #[arg(long, env = "PIGEONHOLE_IMAP", value_name = "ADDR")]
+    imap: Option<SocketAddr>,
+    /// Only these users log in to IMAP (htpasswd file: bcrypt or plain entries) [default: any user and password, loopback addresses only].
+    #[arg(long, env = "PIGEONHOLE_IMAP_AUTH_FILE", value_name = "FILE", requires = "imap")]
+    imap_auth_file: Option<PathBuf>,
+    /// PEM certificate chain for IMAP's STARTTLS and --imap-tls-implicit [default: the engine's self-signed certificate].
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_CERT", value_name = "FILE", requires_all = ["imap", "imap_tls_key"])]
+    imap_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --imap-tls-cert.
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_KEY", value_name = "FILE", requires = "imap_tls_cert")]
+    imap_tls_key: Option<PathBuf>,
+    /// IMAP speaks TLS from the first byte (IMAPS, as on port 993) instead of offering STARTTLS.
+    #[arg(long, env = "PIGEONHOLE_IMAP_TLS_IMPLICIT", requires = "imap")]
+    imap_tls_implicit: bool,
+}
+
+impl ImapArgs {
+    fn config(self) -> Option<ImapConfig> {
+        let mut config = ImapConfig::new(self.imap?);
+        config.server.auth_file = self.imap_auth_file;
+        config.server.tls_cert = self.imap_tls_cert;
+        config.server.tls_key = self.imap_tls_key;
+        config.implicit_tls = self.imap_tls_implicit;
+        Some(config)
+    }
+}
+
+/// Mailpit's POP3 flags: mail clients download an inbox's mail.
+#[derive(Args)]
+struct Pop3Args {
+    /// Serve POP3 on this address (127.0.0.1:1110); the login name picks the inbox (an SMTP AUTH user's, else the default one); DELE deletes the message in Pigeonhole [default: off].
+    #[arg(long, env = "PIGEONHOLE_POP3", value_name = "ADDR")]
+    pop3: Option<SocketAddr>,
+    /// Only these users log in to POP3 (htpasswd file: bcrypt or plain entries) [default: any user and password, loopback addresses only].
+    #[arg(long, env = "PIGEONHOLE_POP3_AUTH_FILE", value_name = "FILE", requires = "pop3")]
+    pop3_auth_file: Option<PathBuf>,
+    /// PEM certificate chain for POP3's STLS [default: the engine's self-signed certificate].
+    #[arg(long, env = "PIGEONHOLE_POP3_TLS_CERT", value_name = "FILE", requires_all = ["pop3", "pop3_tls_key"])]
+    pop3_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --pop3-tls-cert.
+    #[arg(long, env = "PIGEONHOLE_POP3_TLS_KEY", value_name = "FILE", requires = "pop3_tls_cert")]
+    pop3_tls_key: Option<PathBuf>,
+}
+
+impl Pop3Args {
+    fn config(self) -> Option<MailboxServerConfig> {
+        let mut config = MailboxServerConfig::new(self.pop3?);
+        config.auth_file = self.pop3_auth_file;
+        config.tls_cert = self.pop3_tls_cert;
+        config.tls_key = self.pop3_tls_key;
+        Some(config)
+    }
 }
 
 /// Mailpit's webhook flags: every new message's summary POSTed to a URL.
@@ -417,18 +467,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.ui_auth_file = args.ui_auth_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
-    config.imap = args.imap.map(|addr| pigeonhole::config::ImapConfig {
-        auth_file: args.imap_auth_file,
-        tls_files: args.imap_tls_cert.zip(args.imap_tls_key),
-        implicit_tls: args.imap_tls_implicit,
-        ..pigeonhole::config::ImapConfig::new(addr)
-    });
+    config.provider_templates = args.provider_templates;
     config.message_webhooks =
         MessageWebhookConfig { urls: args.webhooks.webhook_url, limit: args.webhooks.webhook_limit };
     config.relay = args.relay.config();
     config.rules_file = args.rules;
     config.checks = args.checks.config();
     config.screenshots.browser = args.browser;
+    config.pop3 = args.pop3.config();
+    config.imap = args.imap.config();
 
     // Listen for signals before anything is bound: a signal that arrives as soon as
     // the ports answer must stop us cleanly, not kill us.

@@ -1,4 +1,5 @@
-//! TLS for the mail listeners (SMTP's STARTTLS, POP3's STLS, IMAP): by default one
+//! The mail listeners' (SMTP, POP3, IMAP) client connections: accepted, and upgraded
+//! to TLS (SMTP's STARTTLS, POP3's STLS, IMAP's STARTTLS). By default TLS uses one
 //! self-signed certificate, made on first run and kept in the data folder; or a
 //! certificate and key the user names (`--pop3-tls-cert`/`--pop3-tls-key`).
 //!
@@ -12,12 +13,17 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::server::TlsStream;
 
 /// Why the TLS set-up failed; each says which file and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +68,80 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, String> {
         .with_single_cert(certs, key)
         .map_err(|err| err.to_string())?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The next client of `listener` (Nagle off: replies are small and awaited), or
+/// `None` once shutdown is signalled. A failed accept (typically out of file
+/// descriptors) is logged and retried after a pause instead of spinning.
+pub async fn accept(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+    what: &str,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|&stop| stop) => return None,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                let _ = socket.set_nodelay(true);
+                return Some((socket, peer));
+            }
+            Err(err) => {
+                tracing::warn!("{what} accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A client connection, in the clear or upgraded by STARTTLS (SMTP), STLS (POP3)
+/// or STARTTLS (IMAP).
+pub enum Connection {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// The stream went into a TLS handshake that failed: nothing to read or write.
+    Lost,
+}
+
+impl Connection {
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.read(buf).await,
+            Connection::Tls(stream) => stream.read(buf).await,
+            Connection::Lost => Ok(0),
+        }
+    }
+
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.write_all(bytes).await,
+            Connection::Tls(stream) => stream.write_all(bytes).await,
+            Connection::Lost => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.shutdown().await,
+            Connection::Tls(stream) => stream.shutdown().await,
+            Connection::Lost => Ok(()),
+        }
+    }
+
+    /// The TLS handshake on a plain connection, within `limit`. A failed handshake
+    /// leaves nothing usable: the caller ends the session.
+    pub async fn upgrade(self, acceptor: &TlsAcceptor, limit: Duration) -> io::Result<Connection> {
+        let Connection::Plain(tcp) = self else {
+            return Err(io::Error::other("TLS asked for on a connection that is already encrypted"));
+        };
+        match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(stream))),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
 }
 
 fn create_certificate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {

@@ -34,7 +34,7 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
 }
 
 fn imap_port(server: &Server) -> String {
-    server.imap.expect("started with --imap").port().to_string()
+    server.listener("imap").port().to_string()
 }
 
 /// Sends `message` over SMTP, as SMTP AUTH user `inbox` when given (its inbox).
@@ -338,7 +338,7 @@ fn neomutt_opens_the_account_reads_and_deletes() {
 fn before_login_a_command_cannot_grow_past_a_line() {
     use std::io::{Read, Write};
     let server = Server::start_with(IMAP);
-    let mut socket = std::net::TcpStream::connect(server.imap.unwrap()).unwrap();
+    let mut socket = std::net::TcpStream::connect(server.listener("imap")).unwrap();
     socket.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
     // A literal the framing would take (under the literal limit), sent unasked.
     let mut command = b"a LOGIN {100000+}\r\n".to_vec();

@@ -664,7 +664,12 @@ export type IntakeView = { Paused: boolean,
 /**
  * Where SMTP listens (`ip:port`; `""` when the API runs without a listener).
  */
-SMTPAddress: string, };
+SMTPAddress: string, 
+/**
+ * Where POP3 listens (`""` when it is off): the first-run help gives a mail
+ * client's account settings for it.
+ */
+POP3Address: string, };
 
 /**
  * New messages not announced one by one (the `burst` event).

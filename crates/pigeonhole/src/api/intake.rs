@@ -1,5 +1,5 @@
 //! `GET`/`PUT /api/v1/intake` (ours): the SMTP intake — where it listens and whether
-//! it takes mail. Pausing makes the listener answer 421 (see
+//! it takes mail — and where mail clients read it (POP3). Pausing makes the listener answer 421 (see
 //! [`crate::smtp::Intake`]); the desktop tray and the UI both pause and resume
 //! through this, and learn of changes from the `intake` event. The UI shows the
 //! address in its first-run help (it is here, not in Mailpit's `/api/v1/webui`,
@@ -26,12 +26,20 @@ pub struct IntakeView {
     /// Where SMTP listens (`ip:port`; `""` when the API runs without a listener).
     #[serde(rename = "SMTPAddress")]
     pub smtp_address: String,
+    /// Where POP3 listens (`""` when it is off): the first-run help gives a mail
+    /// client's account settings for it.
+    #[serde(rename = "POP3Address")]
+    pub pop3_address: String,
 }
 
 impl IntakeView {
     fn of(state: &ApiState) -> IntakeView {
-        let smtp_address = state.smtp_address.map(|address| address.to_string()).unwrap_or_default();
-        IntakeView { paused: state.intake.is_paused(), smtp_address }
+        let address = |address: Option<std::net::SocketAddr>| address.map(|a| a.to_string()).unwrap_or_default();
+        IntakeView {
+            paused: state.intake.is_paused(),
+            smtp_address: address(state.smtp_address),
+            pop3_address: address(state.pop3_address),
+        }
     }
 }
 

@@ -101,6 +101,7 @@ use crate::config::{HttpLimits, RelayConfig, ScreenshotConfig};
 use crate::login::Users;
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
+use crate::providers::templates::Templates;
 use crate::providers::webhooks::Webhooks;
 use crate::providers::{self, ProviderKeys, ProviderState};
 use crate::screenshot::Screenshots;
@@ -132,6 +133,7 @@ pub struct ApiState {
     /// Where the SMTP listener is bound, once known (for `/api/v1/intake`, so the UI
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
+    pop3_address: Option<SocketAddr>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
     intake: Arc<smtp::Intake>,
     /// The SMTP chaos triggers (`/api/v1/chaos`); shared with the listener.
@@ -188,6 +190,7 @@ impl ApiState {
             started: Instant::now(),
             smtp,
             smtp_address: None,
+            pop3_address: None,
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
@@ -250,6 +253,11 @@ impl ApiState {
         ApiState { providers: self.providers.clone().with_keys(keys), ..self }
     }
 
+    /// Render the providers' templated sends from these templates.
+    pub fn with_provider_templates(self, templates: Templates) -> ApiState {
+        ApiState { providers: self.providers.clone().with_templates(templates), ..self }
+    }
+
     /// Say that HTTP listens on `address`, or on a Unix socket: off loopback, the
     /// guard takes any Host name, since clients use the machine's own names; on a
     /// socket too, since a browser cannot reach one, and what forwards to it (a
@@ -283,6 +291,11 @@ impl ApiState {
     /// by [`metrics_router`] on a listener of its own.
     pub fn with_metrics(self, on_http: bool) -> ApiState {
         ApiState { request_latencies: Some(Arc::default()), metrics_route: on_http, ..self }
+    }
+
+    /// Tell the UI where the POP3 listener is (`POP3Address` in `/api/v1/intake`).
+    pub fn with_pop3_address(self, address: Option<SocketAddr>) -> ApiState {
+        ApiState { pop3_address: address, ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).

@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
 use imap_codec::{GreetingCodec, ResponseCodec};
 
-use crate::config::{ImapLimits, StoreConfig};
+use crate::config::{ImapConfig, StoreConfig};
 use crate::imap::ImapSetup;
 use crate::imap::session::{Session, Step};
 use crate::login::LoginThrottle;
@@ -80,15 +80,15 @@ fn run(data: &[u8]) -> Option<Vec<u8>> {
                 NewMessage { raw: raw.as_bytes().to_vec(), envelope, received_at: time::OffsetDateTime::now_utc() };
             shared.store.submit(message).await.expect("stored");
         }
-        let limits = ImapLimits { max_literal_size: 16 * u32::from(*limits_byte), ..ImapLimits::default() };
+        let mut config = ImapConfig::new("127.0.0.1:1143".parse().unwrap());
+        config.limits.max_literal_size = 16 * u32::from(*limits_byte);
         let setup = Arc::new(ImapSetup {
-            throttle: LoginThrottle::new(limits.login_failures, limits.login_failure_window),
-            limits,
+            throttle: LoginThrottle::new(config.server.login_failures, config.server.login_failure_window),
+            config,
             store: shared.store.clone(),
             events: shared.events.clone(),
             users: None,
             tls: None,
-            implicit_tls: false,
         });
         let peer: SocketAddr = if limits_byte & 1 == 1 { "192.0.2.1:1" } else { "127.0.0.1:1" }.parse().unwrap();
         let mut session = Session::new(setup, peer, false);

@@ -45,7 +45,7 @@ impl Listener {
     pub fn new(listener: TcpListener, setup: ImapSetup, shutdown: watch::Receiver<bool>) -> Listener {
         Listener {
             listener,
-            slots: Arc::new(Semaphore::new(setup.limits.max_connections.max(1))),
+            slots: Arc::new(Semaphore::new(setup.config.server.max_connections.max(1))),
             setup: Arc::new(setup),
             shutdown,
         }
@@ -102,7 +102,7 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    if setup.implicit_tls {
+    if setup.config.implicit_tls {
         let acceptor = setup.tls.clone().ok_or_else(|| io::Error::other("implicit TLS without a certificate"))?;
         let mut stream = handshake(&acceptor, socket).await?;
         let mut session = Session::new(setup.clone(), peer, true);
@@ -136,7 +136,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     setup: &ImapSetup,
     shutdown: &mut watch::Receiver<bool>,
 ) -> io::Result<Ended> {
-    let limits = &setup.limits;
+    let limits = &setup.config.limits;
     let mut buffer = vec![0u8; READ_CHUNK];
     // When the command being received began, how many were done then, and the
     // bytes of it received so far.
@@ -164,7 +164,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 let wait = match command_started {
                     Some((since, _)) => limits.command_timeout.saturating_sub(since.elapsed()),
-                    None if session.authenticated() => limits.idle_timeout,
+                    None if session.authenticated() => setup.config.server.idle_timeout,
                     None => limits.login_timeout,
                 };
                 let idling = session.idling();

@@ -26,14 +26,14 @@ use imap_next::imap_types::core::QuotedChar;
 use imap_next::imap_types::mailbox::Mailbox;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::ImapLimits;
+use crate::config::ImapConfig;
 use crate::login::{LoginThrottle, Users};
 use crate::model::{DEFAULT_INBOX, EventSender};
 use crate::store::Store;
 
 /// What every IMAP session shares.
 pub struct ImapSetup {
-    pub limits: ImapLimits,
+    pub config: ImapConfig,
     pub store: Store,
     /// The store's event broadcast, which IDLE waits on.
     pub events: EventSender,
@@ -42,8 +42,6 @@ pub struct ImapSetup {
     pub throttle: LoginThrottle,
     /// For STARTTLS (or implicit TLS); `None` leaves STARTTLS unoffered.
     pub tls: Option<TlsAcceptor>,
-    /// TLS from the first byte instead of STARTTLS.
-    pub implicit_tls: bool,
 }
 
 /// The hierarchy delimiter LIST and NAMESPACE announce (provider inboxes'

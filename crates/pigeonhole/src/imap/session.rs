@@ -235,7 +235,7 @@ impl Session {
 
     fn count_bad(&mut self) {
         self.bad_commands += 1;
-        if self.bad_commands >= self.setup.limits.max_bad_commands {
+        if self.bad_commands >= self.setup.config.limits.max_bad_commands {
             self.bye("Too many bad commands; closing");
         }
     }
@@ -513,8 +513,9 @@ fn capabilities(setup: &ImapSetup, peer: SocketAddr, tls: bool, logged_in: bool)
 /// to that plus a line.
 fn options(setup: &ImapSetup) -> Options {
     let mut options = Options::default();
-    options.max_literal_size = setup.limits.max_literal_size;
-    options.max_command_size = setup.limits.max_literal_size.saturating_add(setup.limits.max_line_length);
+    let limits = &setup.config.limits;
+    options.max_literal_size = limits.max_literal_size;
+    options.max_command_size = limits.max_literal_size.saturating_add(limits.max_line_length);
     options.crlf_relaxed = true;
     options
 }

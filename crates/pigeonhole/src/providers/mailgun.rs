@@ -12,7 +12,9 @@
 //! header of its own (as Mailgun delivers them) and into Pigeonhole's tags; `o:testmode` into `X-Mailgun-Drop-Message`, the header
 //! Mailgun's SMTP side reads for test mode. With `recipient-variables` (batch
 //! sending) each `to` recipient gets a message of its own with its
-//! `%recipient.name%` placeholders filled in, as Mailgun delivers a batch.
+//! `%recipient.name%` placeholders filled in, as Mailgun delivers a batch. With
+//! `template`, the stored template of that name (a copy in `--provider-templates`,
+//! [`super::templates`]) is rendered with `t:variables`, else the `v:` variables.
 //!
 //! The credential is HTTP Basic `api:KEY`; the inbox is `mailgun:<domain>` (or
 //! the name `--provider-keys` maps the key to). Answers are Mailgun's: 200
@@ -33,6 +35,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::draft::{self, Built, Draft, DraftAttachment};
+use super::templates::{Template, Templates};
 use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal};
 
 /// Mailgun's answer to a request that is not a valid message.
@@ -74,8 +77,8 @@ pub fn urlencoded_fields(body: &[u8]) -> Vec<Field> {
 /// A `/messages` request read into drafts: one, or one per `to` recipient for a
 /// batch send (`recipient-variables`). `message_id` becomes each message's
 /// `Message-ID`, as Mailgun's answer names it, unless `h:Message-Id` sets one.
-pub fn drafts(fields: &[Field], message_id: &str) -> Result<Vec<Draft>, String> {
-    let message = Message::read(fields)?;
+pub fn drafts(fields: &[Field], message_id: &str, templates: &Templates) -> Result<Vec<Draft>, String> {
+    let message = Message::read(fields, templates)?;
     match &message.recipient_variables {
         None => Ok(vec![message.draft(message.to.clone(), None, message_id)?]),
         Some(variables) => message
@@ -122,7 +125,7 @@ pub async fn messages(
 ) -> Result<Json<Value>, ProviderError> {
     let (call, fields) = admit(&state, &domain, &parts, body).await?;
     let id = message_id(&domain, OffsetDateTime::now_utc());
-    let built = drafts(&fields, &id)
+    let built = drafts(&fields, &id, &state.templates)
         .and_then(|drafts| drafts.into_iter().map(Draft::build).collect::<Result<Vec<_>, _>>())
         .map_err(bad_request)?;
     // One request, one answer: every message of a batch is stored, or none.
@@ -251,8 +254,19 @@ struct Message {
     recipient_variables: Option<Map<String, Value>>,
 }
 
+/// The stored template `name` rendered with `data`.
+fn render_template(name: &str, data: &Value, templates: &Templates) -> Result<Template, String> {
+    let template = templates.stored(name).map_err(|err| err.to_string())?.ok_or_else(|| {
+        format!(
+            "template {name} not found: Pigeonhole has no copy of it; start it with --provider-templates DIR and add \
+             {name}.html, {name}.txt or {name}.subject there"
+        )
+    })?;
+    template.render(data).map_err(|err| err.to_string())
+}
+
 impl Message {
-    fn read(fields: &[Field]) -> Result<Message, String> {
+    fn read(fields: &[Field], templates: &Templates) -> Result<Message, String> {
         let text_of =
             |name: &str| fields.iter().rev().find(|f| f.name == name && f.file_name.is_none()).map(Field::text);
         let from = text_of("from").filter(|from| !from.trim().is_empty()).ok_or(MISSING_FROM)?;
@@ -268,7 +282,8 @@ impl Message {
             return Err(format!("Too many recipients; max is {MAX_RECIPIENTS}"));
         }
         let (text, html) = (text_of("text"), text_of("html"));
-        if text.is_none() && html.is_none() {
+        let template = text_of("template").filter(|name| !name.trim().is_empty());
+        if text.is_none() && html.is_none() && template.is_none() {
             return Err(MISSING_BODY.into());
         }
         let recipient_variables = match text_of("recipient-variables") {
@@ -309,6 +324,16 @@ impl Message {
             } else if name == "o:testmode" {
                 message.testmode = matches!(field.text().trim().to_ascii_lowercase().as_str(), "yes" | "true");
             }
+        }
+        if let Some(name) = template {
+            // Mailgun fills a template from `t:variables`, else from the `v:` variables.
+            let data = match text_of("t:variables") {
+                Some(json) => serde_json::from_str(&json).map_err(|_| "t:variables is not a valid JSON object")?,
+                None => Value::Object(message.variables.clone()),
+            };
+            let rendered = render_template(&name, &data, templates)?;
+            message.subject = rendered.subject.unwrap_or(message.subject);
+            (message.text, message.html) = (rendered.text.or(message.text), rendered.html.or(message.html));
         }
         Ok(message)
     }
@@ -454,7 +479,7 @@ mod tests {
             text("o:tag", "onboarding"),
             text("o:testmode", "yes"),
         ];
-        let mut built = drafts(&fields, ID).unwrap();
+        let mut built = drafts(&fields, ID, &Templates::default()).unwrap();
         assert_eq!(built.len(), 1);
         let built = built.remove(0).build().unwrap();
         assert_eq!(built.mail_from, "app@mg.example.test");
@@ -482,6 +507,27 @@ mod tests {
     }
 
     #[test]
+    fn a_template_is_rendered_with_t_variables_or_else_the_v_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("welcome.html"), "<p>Hi {{name}}</p>").unwrap();
+        std::fs::write(dir.path().join("welcome.subject"), "Welcome {{name}}").unwrap();
+        let templates = Templates::new(Some(dir.path().to_path_buf()));
+        let base =
+            || vec![text("from", "app@mg.example.test"), text("to", "ann@example.test"), text("template", "welcome")];
+        let mut with_t = base();
+        with_t.push(text("t:variables", r#"{"name": "Ann"}"#));
+        let built = drafts(&with_t, ID, &templates).unwrap().remove(0).build().unwrap();
+        assert_eq!(crate::mail::summarize(&built.raw).subject, "Welcome Ann");
+        let mut with_v = base();
+        with_v.push(text("v:name", "Bob"));
+        let built = drafts(&with_v, ID, &templates).unwrap().remove(0).build().unwrap();
+        let (html, _) = detail::html_body_and_content_ids(&built.raw).unwrap();
+        assert!(html.contains("<p>Hi Bob</p>"), "{html}");
+        let missing = drafts(&base(), ID, &Templates::default()).unwrap_err();
+        assert!(missing.contains("--provider-templates"), "{missing}");
+    }
+
+    #[test]
     fn batch_sends_one_message_per_recipient() {
         let fields = vec![
             text("from", "app@mg.example.test"),
@@ -490,7 +536,8 @@ mod tests {
             text("text", "Your id: %recipient.id%; %recipient.missing%|%recipient.bad key%"),
             text("recipient-variables", r#"{"ann@example.test": {"first": "Ann", "id": 1}}"#),
         ];
-        let built: Vec<_> = drafts(&fields, ID).unwrap().into_iter().map(|d| d.build().unwrap()).collect();
+        let built: Vec<_> =
+            drafts(&fields, ID, &Templates::default()).unwrap().into_iter().map(|d| d.build().unwrap()).collect();
         assert_eq!(built.len(), 2);
         assert_eq!(built[0].rcpt_to, ["ann@example.test"]);
         assert_eq!(crate::mail::summarize(&built[0].raw).subject, "Hi Ann");
@@ -503,7 +550,7 @@ mod tests {
     #[test]
     fn reads_urlencoded_forms() {
         let fields = urlencoded_fields(b"from=a%40example.test&to=b%40example.test&to=c%40example.test&text=Hi+there");
-        let built = drafts(&fields, ID).unwrap().remove(0).build().unwrap();
+        let built = drafts(&fields, ID, &Templates::default()).unwrap().remove(0).build().unwrap();
         assert_eq!(built.rcpt_to, ["b@example.test", "c@example.test"]);
     }
 
@@ -526,12 +573,13 @@ mod tests {
             (vec![from.clone(), to.clone(), body.clone(), text("h:X-A", "a\r\nBcc: x")], "line breaks"),
             (vec![from.clone(), to.clone(), body.clone(), text("recipient-variables", "[")], "recipient-variables"),
         ] {
-            let err = drafts(&fields, ID).and_then(|d| d.into_iter().map(Draft::build).collect::<Result<Vec<_>, _>>());
+            let err = drafts(&fields, ID, &Templates::default())
+                .and_then(|d| d.into_iter().map(Draft::build).collect::<Result<Vec<_>, _>>());
             let err = err.unwrap_err();
             assert!(err.contains(error), "{fields:?}: {err}");
         }
         let many = (0..=MAX_RECIPIENTS).map(|i| format!("r{i}@example.test")).collect::<Vec<_>>().join(",");
-        let err = drafts(&[from.clone(), text("to", &many), body], ID).unwrap_err();
+        let err = drafts(&[from.clone(), text("to", &many), body], ID, &Templates::default()).unwrap_err();
         assert_eq!(err, "Too many recipients; max is 1000");
     }
 

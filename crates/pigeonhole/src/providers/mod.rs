@@ -16,11 +16,14 @@
 //!   they map to.
 //! * `recording`: the request as the envelope keeps it, secrets masked.
 //! * `sendgrid`: `POST /v3/mail/send`.
-//! * `postmark`: `POST /email`, `POST /email/batch`.
+//! * `postmark`: `POST /email`, `POST /email/batch`, `/email/withTemplate`,
+//!   `/email/batchWithTemplates`.
 //! * `resend`: `POST /emails`, `POST /emails/batch`.
 //! * `mailgun`: `POST /v3/{domain}/messages`, `POST /v3/{domain}/messages.mime`.
 //! * `ses`: Amazon SES v2 `POST /v2/email/outbound-emails` and the v1 query API
 //!   `POST /`, signed with SigV4 (`ses::sigv4`).
+//! * [`templates`]: stored templates (SendGrid's dynamic templates, SES's)
+//!   rendered into a templated send (`--provider-templates DIR`).
 //! * [`webhooks`]: the providers' event webhooks (delivered, bounced, opened …)
 //!   posted to the app in each provider's format, signed as each provider signs.
 //!
@@ -37,6 +40,7 @@ mod recording;
 mod resend;
 mod sendgrid;
 mod ses;
+pub mod templates;
 pub mod webhooks;
 
 use std::fmt;
@@ -63,6 +67,7 @@ use crate::simulation::{Effect, Judgement, Reply, Sending, Simulation, Triggered
 use crate::store::{Store, SubmitError};
 use draft::Built;
 pub use keys::ProviderKeys;
+use templates::Templates;
 use webhooks::{Detail, EventKind, RecipientEvent, Webhooks};
 
 /// An email provider whose send API Pigeonhole stands in for.
@@ -124,13 +129,22 @@ pub struct ProviderState {
     effects: Option<EffectsHandle>,
     /// Where the provider's events about what it stored are posted (`delivered`).
     webhooks: Option<Webhooks>,
+    /// Copies of the provider's stored templates, rendered into a templated send.
+    templates: Arc<Templates>,
 }
 
 impl ProviderState {
     /// Provider APIs over `store`, taking any credential, judging recipients by
     /// `simulation`.
     pub fn new(store: Store, simulation: Arc<Simulation>) -> ProviderState {
-        ProviderState { store, keys: Arc::new(ProviderKeys::default()), simulation, effects: None, webhooks: None }
+        ProviderState {
+            store,
+            keys: Arc::new(ProviderKeys::default()),
+            simulation,
+            effects: None,
+            webhooks: None,
+            templates: Arc::default(),
+        }
     }
 
     /// Carry out simulated effects through this handle (the engine's, shared with
@@ -153,6 +167,11 @@ impl ProviderState {
     pub fn with_keys(self, keys: ProviderKeys) -> ProviderState {
         ProviderState { keys: Arc::new(keys), ..self }
     }
+
+    /// Render templated sends from these templates.
+    pub fn with_templates(self, templates: Templates) -> ProviderState {
+        ProviderState { templates: Arc::new(templates), ..self }
+    }
 }
 
 /// Every provider route. Each reads its body through [`Call::admit`], under its
@@ -162,6 +181,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ProviderState) -> Router<
         .route("/v3/mail/send", post(sendgrid::send))
         .route("/email", post(postmark::email))
         .route("/email/batch", post(postmark::batch))
+        .route("/email/withTemplate", post(postmark::email_with_template))
+        .route("/email/batchWithTemplates", post(postmark::batch_with_templates))
         .route("/emails", post(resend::send))
         .route("/emails/batch", post(resend::batch))
         .route("/v3/{domain}/messages", post(mailgun::messages))

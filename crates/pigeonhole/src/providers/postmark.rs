@@ -11,9 +11,15 @@
 //! `MessageStream` as `X-PM-Message-Stream`. `TrackOpens` and `TrackLinks` are
 //! ignored. An attachment with a `ContentID` (`cid:logo`) is inline.
 //!
+//! `POST /email/withTemplate` and `POST /email/batchWithTemplates` (`{Messages:
+//! [...]}`) send a stored template (`TemplateId` or `TemplateAlias`) rendered with
+//! `TemplateModel`, from the copies in `--provider-templates` ([`super::templates`]):
+//! its subject, HTML and text replace the message's.
+//!
 //! Errors are Postmark's `{ErrorCode, Message}`: 422 with code 300 (invalid email
-//! request) or 402 (invalid JSON), 401 with code 10 (a missing or wrong server
-//! token). Failures on our side carry their HTTP status as the code.
+//! request), 402 (invalid JSON) or 1101 (no such template), 401 with code 10 (a
+//! missing or wrong server token). Failures on our side carry their HTTP status as
+//! the code.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +36,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::draft::{self, Built, Draft, DraftAttachment};
+use super::templates::{Template, Templates};
 use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal};
 
 /// Postmark's limits: a batch request (the limit of its routes here), and a
@@ -45,6 +52,8 @@ const TOKEN_HEADER: &str = "X-Postmark-Server-Token";
 
 /// Postmark's code for an invalid email request.
 const INVALID_REQUEST: u32 = 300;
+/// Postmark's code for a template ID or alias it does not know.
+const UNKNOWN_TEMPLATE: u32 = 1101;
 /// Postmark's code for a recipient on its suppression list: what a recipient a
 /// simulation rule refuses for good is.
 const INACTIVE_RECIPIENT: u32 = 406;
@@ -74,6 +83,17 @@ struct Email {
     metadata: BTreeMap<String, Value>,
     attachments: Vec<Attachment>,
     message_stream: Option<String>,
+    /// With a template (the `withTemplate` routes): its ID or alias, and the model.
+    template_id: Option<Value>,
+    template_alias: Option<String>,
+    template_model: Option<Value>,
+}
+
+/// `POST /email/batchWithTemplates`'s body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct TemplatedBatch {
+    messages: Vec<Email>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,13 +129,30 @@ pub struct Sent {
 
 /// `POST /email`.
 pub async fn email(State(state): State<ProviderState>, parts: Parts, body: Body) -> Result<Json<Sent>, ProviderError> {
-    let (call, body) = Call::admit(&state, Provider::Postmark, &parts, body, MAX_REQUEST, credential(&parts))
-        .await
-        .map_err(refused)?;
+    send_one(&state, &parts, body, None).await
+}
+
+/// `POST /email/withTemplate`.
+pub async fn email_with_template(
+    State(state): State<ProviderState>,
+    parts: Parts,
+    body: Body,
+) -> Result<Json<Sent>, ProviderError> {
+    send_one(&state, &parts, body, Some(&state.templates)).await
+}
+
+/// One message, rendered from its template when `templates` is given.
+async fn send_one(
+    state: &ProviderState,
+    parts: &Parts,
+    body: Body,
+    templates: Option<&Templates>,
+) -> Result<Json<Sent>, ProviderError> {
+    let (call, body) = admit(state, parts, body).await?;
     let email: Email = serde_json::from_slice(&body).map_err(|_| invalid_json())?;
     let (to, built) =
-        check(email).map_err(|message| error(StatusCode::UNPROCESSABLE_ENTITY, INVALID_REQUEST, message))?;
-    let sent = submit(&state, &call, to, built).await.map_err(refused)?;
+        check(email, templates).map_err(|(code, message)| error(StatusCode::UNPROCESSABLE_ENTITY, code, message))?;
+    let sent = submit(state, &call, to, built).await.map_err(refused)?;
     Ok(Json(sent))
 }
 
@@ -126,10 +163,29 @@ pub async fn batch(
     parts: Parts,
     body: Body,
 ) -> Result<Json<Vec<Sent>>, ProviderError> {
-    let (call, body) = Call::admit(&state, Provider::Postmark, &parts, body, MAX_REQUEST, credential(&parts))
-        .await
-        .map_err(refused)?;
+    let (call, body) = admit(&state, &parts, body).await?;
     let emails: Vec<Email> = serde_json::from_slice(&body).map_err(|_| invalid_json())?;
+    send_batch(&state, &call, emails, None).await
+}
+
+/// `POST /email/batchWithTemplates`: as `/email/batch`, each message rendered from
+/// its template.
+pub async fn batch_with_templates(
+    State(state): State<ProviderState>,
+    parts: Parts,
+    body: Body,
+) -> Result<Json<Vec<Sent>>, ProviderError> {
+    let (call, body) = admit(&state, &parts, body).await?;
+    let batch: TemplatedBatch = serde_json::from_slice(&body).map_err(|_| invalid_json())?;
+    send_batch(&state, &call, batch.messages, Some(&state.templates)).await
+}
+
+async fn send_batch(
+    state: &ProviderState,
+    call: &Call,
+    emails: Vec<Email>,
+    templates: Option<&Templates>,
+) -> Result<Json<Vec<Sent>>, ProviderError> {
     if emails.len() > MAX_BATCH {
         return Err(error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -139,8 +195,8 @@ pub async fn batch(
     }
     let mut answers = Vec::with_capacity(emails.len());
     for email in emails {
-        let answer = match check(email) {
-            Ok((to, built)) => match submit(&state, &call, to, built).await {
+        let answer = match check(email, templates) {
+            Ok((to, built)) => match submit(state, call, to, built).await {
                 Ok(sent) => sent,
                 Err(Refusal::Dropped) => return Err(ProviderError::dropped()),
                 // Any other failure is that message's entry, as a refused
@@ -150,13 +206,16 @@ pub async fn batch(
                     Sent { to: None, submitted_at: None, message_id: None, error_code, message }
                 }
             },
-            Err(message) => {
-                Sent { to: None, submitted_at: None, message_id: None, error_code: INVALID_REQUEST, message }
-            }
+            Err((error_code, message)) => Sent { to: None, submitted_at: None, message_id: None, error_code, message },
         };
         answers.push(answer);
     }
     Ok(Json(answers))
+}
+
+/// The request's server token checked and its body read.
+async fn admit(state: &ProviderState, parts: &Parts, body: Body) -> Result<(Call, Vec<u8>), ProviderError> {
+    Call::admit(state, Provider::Postmark, parts, body, MAX_REQUEST, credential(parts)).await.map_err(refused)
 }
 
 async fn submit(state: &ProviderState, call: &Call, to: String, built: Built) -> Result<Sent, Refusal> {
@@ -227,9 +286,38 @@ fn failure(refusal: Refusal) -> (StatusCode, u32, String) {
     }
 }
 
+/// One message checked as Postmark checks it, rendered from its template when
+/// `templates` is given (the `withTemplate` routes), built; its `To` as given for
+/// the answer. The error is the answer's `ErrorCode` and `Message`.
+fn check(mut email: Email, templates: Option<&Templates>) -> Result<(String, Built), (u32, String)> {
+    if let Some(templates) = templates {
+        let rendered = render_template(&email, templates).map_err(|message| (UNKNOWN_TEMPLATE, message))?;
+        (email.subject, email.html_body, email.text_body) = (rendered.subject, rendered.html, rendered.text);
+    }
+    build(email).map_err(|message| (INVALID_REQUEST, message))
+}
+
+/// The message's template (by `TemplateId` or `TemplateAlias`) rendered with its
+/// `TemplateModel`.
+fn render_template(email: &Email, templates: &Templates) -> Result<Template, String> {
+    let id = match (&email.template_id, &email.template_alias) {
+        (Some(Value::Number(id)), _) => id.to_string(),
+        (Some(Value::String(id)), _) => id.clone(),
+        (_, Some(alias)) if !alias.trim().is_empty() => alias.clone(),
+        _ => return Err("Provide either 'TemplateId' or 'TemplateAlias'.".to_string()),
+    };
+    let template = templates.stored(&id).map_err(|err| format!("{err}."))?.ok_or_else(|| {
+        format!(
+            "Pigeonhole has no copy of the template {id}: start it with --provider-templates DIR and add {id}.subject, \
+             {id}.html and {id}.txt there."
+        )
+    })?;
+    template.render(email.template_model.as_ref().unwrap_or(&Value::Null)).map_err(|err| format!("{err}."))
+}
+
 /// One message checked as Postmark checks it, built; its `To` as given for the
 /// answer. The error is the answer's `Message`.
-fn check(email: Email) -> Result<(String, Built), String> {
+fn build(email: Email) -> Result<(String, Built), String> {
     let from = email.from.unwrap_or_default();
     let from = draft::address("From", &from).map_err(|_| format!("Invalid 'From' address: '{from}'."))?;
     let list = |field: &str, list: &Option<String>| {
@@ -315,7 +403,34 @@ mod tests {
     use crate::mail::detail;
 
     fn email(json: Value) -> Result<(String, Built), String> {
-        check(serde_json::from_value(json).unwrap())
+        check(serde_json::from_value(json).unwrap(), None).map_err(|(_, message)| message)
+    }
+
+    #[test]
+    fn a_template_is_rendered_by_id_or_alias_with_its_model() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("welcome.subject"), "Hi {{name}}").unwrap();
+        std::fs::write(dir.path().join("welcome.txt"), "Welcome, {{name}}!").unwrap();
+        std::fs::write(dir.path().join("4242.html"), "<p>{{name}}</p>").unwrap();
+        let templates = Templates::new(Some(dir.path().to_path_buf()));
+        let templated = |extra: Value| {
+            let mut json =
+                json!({"From": "app@example.test", "To": "ann@example.test", "TemplateModel": {"name": "Ann"}});
+            json.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            check(serde_json::from_value(json).unwrap(), Some(&templates))
+        };
+        let (_, built) = templated(json!({"TemplateAlias": "welcome"})).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&built.raw).unwrap();
+        assert_eq!(parsed.subject(), Some("Hi Ann"));
+        assert_eq!(parsed.body_text(0).as_deref().map(str::trim_end), Some("Welcome, Ann!"));
+        let (_, built) = templated(json!({"TemplateId": 4242})).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&built.raw).unwrap();
+        assert_eq!(parsed.body_html(0).as_deref().map(str::trim_end), Some("<p>Ann</p>"));
+        let Err((code, message)) = templated(json!({"TemplateAlias": "nope"})) else { panic!("refused") };
+        assert_eq!(code, UNKNOWN_TEMPLATE);
+        assert!(message.contains("add nope.html"), "{message}");
+        let Err((code, _)) = templated(json!({})) else { panic!("refused") };
+        assert_eq!(code, UNKNOWN_TEMPLATE);
     }
 
     fn minimal() -> Value {

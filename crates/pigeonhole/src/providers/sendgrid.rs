@@ -10,8 +10,11 @@
 //! for the reader: `categories` as `X-Tags` (so they are Pigeonhole tags too),
 //! `custom_args` as `X-SendGrid-Custom-Args` (JSON), `send_at` as
 //! `X-SendGrid-Send-At`, `template_id` and `dynamic_template_data` as
-//! `X-SendGrid-Template-Id` and `X-SendGrid-Template-Data` (JSON); no template is
-//! rendered and `substitutions` are not applied. Content types other than
+//! `X-SendGrid-Template-Id` and `X-SendGrid-Template-Data` (JSON). With a templates
+//! folder ([`super::templates`]) a dynamic template is rendered with each
+//! personalization's `dynamic_template_data`, as SendGrid does: its subject, HTML
+//! and text replace the request's; without one the message keeps the request's
+//! content. Legacy `substitutions` are not applied. Content types other than
 //! `text/plain` and `text/html` are left out. With
 //! `mail_settings.sandbox_mode.enable` the request is checked and answered `200`,
 //! and nothing is stored, as SendGrid sends nothing.
@@ -33,6 +36,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::draft::{self, Built, Draft, DraftAttachment};
+use super::templates::Templates;
 use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal, bearer_token};
 
 /// SendGrid's limit on a request, attachments included.
@@ -123,7 +127,7 @@ pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) 
     let (call, body) = Call::admit(&state, Provider::SendGrid, &parts, body, MAX_REQUEST, credential(&parts))
         .await
         .map_err(refused)?;
-    let checked = check(&body)?;
+    let checked = check(&body, &state.templates)?;
     if checked.sandbox {
         return Ok(StatusCode::OK.into_response());
     }
@@ -175,7 +179,7 @@ fn refused(refusal: Refusal) -> ProviderError {
 }
 
 /// The body read and checked as SendGrid does, built into messages.
-fn check(body: &[u8]) -> Result<Checked, ProviderError> {
+fn check(body: &[u8], templates: &Templates) -> Result<Checked, ProviderError> {
     let mut request: MailSend = serde_json::from_slice(body).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => error(StatusCode::BAD_REQUEST, format!("Invalid type: {err}"), None),
         _ => error(StatusCode::BAD_REQUEST, "Bad Request", None),
@@ -193,6 +197,10 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
         ));
     }
     let templated = request.template_id.as_deref().is_some_and(|id| !id.trim().is_empty());
+    let template = match request.template_id.as_deref().filter(|_| templated) {
+        Some(id) => templates.stored(id).map_err(|err| invalid(format!("{err}."), "template_id"))?,
+        None => None,
+    };
     let (text, html) = content(std::mem::take(&mut request.content));
     if !templated && text.is_none() && html.is_none() {
         return Err(invalid(
@@ -264,7 +272,24 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let subject = draft::subject(subject.map_or("", String::as_str))
+        let rendered = match &template {
+            Some(template) => Some(
+                template
+                    .render(personalization.dynamic_template_data.as_ref().unwrap_or(&Value::Null))
+                    .map_err(|err| invalid(format!("The template_id's template failed: {err}."), "template_id"))?,
+            ),
+            None => None,
+        };
+        let (subject, text, html) = match rendered {
+            // The template's parts replace the request's; a part it lacks is the request's.
+            Some(rendered) => (
+                rendered.subject.or_else(|| subject.cloned()),
+                rendered.text.or_else(|| text.clone()),
+                rendered.html.or_else(|| html.clone()),
+            ),
+            None => (subject.cloned(), text.clone(), html.clone()),
+        };
+        let subject = draft::subject(subject.as_deref().unwrap_or(""))
             .map_err(|err| invalid(format!("The subject is invalid: {err}."), "subject"))?;
         let draft = Draft {
             from: Some(from),
@@ -273,8 +298,8 @@ fn check(body: &[u8]) -> Result<Checked, ProviderError> {
             bcc: list("bcc", &personalization.bcc)?,
             reply_to: reply_to.clone(),
             subject,
-            text: text.clone(),
-            html: html.clone(),
+            text,
+            html,
             attachments: attachments.clone(),
             headers: headers(&request, personalization)?,
             added_headers: Vec::new(),
@@ -379,10 +404,42 @@ mod tests {
     use crate::mail::detail;
 
     fn checked(body: Value) -> Result<Checked, Value> {
-        check(body.to_string().as_bytes()).map_err(|err| {
+        check(body.to_string().as_bytes(), &Templates::default()).map_err(|err| {
             let json: Value = serde_json::from_str(err.body()).unwrap();
             json!({"status": err.status.as_u16(), "error": json["errors"][0]})
         })
+    }
+
+    #[test]
+    fn a_dynamic_template_is_rendered_per_personalization() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("d-welcome.subject"), "Welcome, {{name}}").unwrap();
+        std::fs::write(dir.path().join("d-welcome.html"), "<p>Hi {{name}}</p>").unwrap();
+        let templates = Templates::new(Some(dir.path().to_path_buf()));
+        let body = json!({
+            "personalizations": [
+                {"to": [{"email": "ann@example.test"}], "dynamic_template_data": {"name": "Ann & Co"}},
+                {"to": [{"email": "bob@example.test"}], "dynamic_template_data": {"name": "Bob"}},
+            ],
+            "from": {"email": "app@example.test"},
+            "template_id": "d-welcome",
+        });
+        let checked = check(body.to_string().as_bytes(), &templates).unwrap();
+        let parsed: Vec<_> =
+            checked.messages.iter().map(|m| mail_parser::MessageParser::default().parse(&m.raw).unwrap()).collect();
+        assert_eq!(parsed[0].subject(), Some("Welcome, Ann & Co"));
+        assert_eq!(parsed[0].body_html(0).as_deref().map(str::trim_end), Some("<p>Hi Ann &amp; Co</p>"));
+        assert_eq!(parsed[1].subject(), Some("Welcome, Bob"));
+
+        let unknown = json!({
+            "personalizations": [{"to": [{"email": "ann@example.test"}]}],
+            "from": {"email": "app@example.test"},
+            "template_id": "d-missing",
+        });
+        let Err(refused) = check(unknown.to_string().as_bytes(), &templates) else { panic!("refused") };
+        let error: Value = serde_json::from_str(refused.body()).unwrap();
+        assert_eq!(error["errors"][0]["field"], "template_id");
+        assert!(error["errors"][0]["message"].as_str().unwrap().contains("add d-missing.html"), "{error}");
     }
 
     fn minimal() -> Value {
@@ -531,7 +588,7 @@ mod tests {
     #[test]
     fn malformed_json_is_a_bad_request() {
         for body in [&b"{"[..], b"not json", b"[1]", br#"{"personalizations": "x"}"#] {
-            let err = check(body).expect_err("refused");
+            let err = check(body, &Templates::default()).expect_err("refused");
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
             let json: Value = serde_json::from_str(err.body()).unwrap();
             assert_eq!(json["errors"][0]["field"], Value::Null, "{json}");

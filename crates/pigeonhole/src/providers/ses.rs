@@ -35,6 +35,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::draft::{self, Built, Draft, DraftAttachment};
+use super::templates::{Template, Templates};
 use super::{Call, Credential, Provider, ProviderState, Refusal};
 use sigv4::Authorization;
 
@@ -53,7 +54,7 @@ pub async fn outbound_emails(State(state): State<ProviderState>, parts: Parts, b
     let sent = async {
         let (call, body) = admit(&state, &parts, body).await?;
         let message_id = message_id(OffsetDateTime::now_utc());
-        let message = v2(&body, &message_id)?;
+        let message = v2(&body, &message_id, &state.templates)?;
         call.submit(&state, message, &message_id).await?;
         Ok::<_, Failure>(message_id)
     };
@@ -80,13 +81,14 @@ pub async fn query_api(State(state): State<ProviderState>, parts: Parts, body: B
         let message = match action.as_str() {
             "SendEmail" => form.send_email(&message_id)?,
             "SendRawEmail" => form.send_raw_email()?,
+            "SendTemplatedEmail" => form.send_templated_email(&message_id, &state.templates)?,
             other => {
                 return Err(Failure {
                     status: StatusCode::BAD_REQUEST,
                     v1_code: "InvalidAction",
                     v2_type: "InvalidAction",
                     message: format!(
-                        "Could not find operation {other} for version 2010-12-01 (Pigeonhole takes SendEmail and SendRawEmail)"
+                        "Could not find operation {other} for version 2010-12-01 (Pigeonhole takes SendEmail, SendRawEmail and SendTemplatedEmail)"
                     ),
                     drops_connection: false,
                 });
@@ -290,7 +292,27 @@ struct V2Destination {
 struct V2Content {
     simple: Option<V2Simple>,
     raw: Option<V2Raw>,
-    template: Option<serde_json::Value>,
+    template: Option<V2Template>,
+}
+
+/// `Content.Template`: a stored template by name or ARN, or one given inline, and
+/// the data to render it with (a JSON object, as a string).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct V2Template {
+    template_name: Option<String>,
+    template_arn: Option<String>,
+    template_content: Option<V2TemplateContent>,
+    template_data: Option<String>,
+    headers: Option<Vec<V2Header>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct V2TemplateContent {
+    subject: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,7 +372,7 @@ struct Tag {
 }
 
 /// A v2 `SendEmail` body, built into a message with `message_id`.
-pub fn v2(body: &[u8], message_id: &str) -> Result<Built, Invalid> {
+pub fn v2(body: &[u8], message_id: &str, templates: &Templates) -> Result<Built, Invalid> {
     let request: V2Request = serde_json::from_slice(body).map_err(|err| Invalid {
         code: "SerializationException",
         message: format!("Could not read the request body as JSON: {err}"),
@@ -367,49 +389,96 @@ pub fn v2(body: &[u8], message_id: &str) -> Result<Built, Invalid> {
         let recipients = to.into_iter().chain(cc).chain(bcc).collect();
         return raw_message(raw, request.from_email_address, recipients, &tags, configuration_set.as_deref());
     }
-    if content.template.is_some() {
-        return Err(Invalid::parameter("Pigeonhole does not render SES templates: send Content.Simple or Content.Raw"));
-    }
-    let simple = content.simple.ok_or_else(|| Invalid::missing("content.simple"))?;
     let from = request.from_email_address.ok_or_else(|| Invalid::missing("fromEmailAddress"))?;
-    let body = simple.body.unwrap_or_default();
-    let headers = simple
-        .headers
-        .unwrap_or_default()
-        .into_iter()
-        .map(|h| (h.name.unwrap_or_default(), h.value.unwrap_or_default()));
-    let attachments = simple
-        .attachments
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, attachment)| {
-            let name = attachment.file_name.filter(|n| !n.trim().is_empty());
-            let name =
-                name.ok_or_else(|| Invalid::missing(&format!("content.simple.attachments.{}.fileName", i + 1)))?;
-            let content = decode_base64(attachment.raw_content.as_deref().unwrap_or_default(), "RawContent")?;
-            let inline = attachment.content_disposition.is_some_and(|d| d.eq_ignore_ascii_case("INLINE"));
-            Ok(DraftAttachment {
-                content_id: if inline { attachment.content_id.or_else(|| Some(name.clone())) } else { None },
-                content_type: attachment.content_type.as_deref().and_then(draft::content_type),
-                filename: name,
-                content,
-            })
-        })
-        .collect::<Result<Vec<_>, Invalid>>()?;
+    let header_pairs = |headers: Option<Vec<V2Header>>| -> Vec<(String, String)> {
+        headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| (h.name.unwrap_or_default(), h.value.unwrap_or_default()))
+            .collect()
+    };
+    let (subject, text, html, headers, attachments) = match (content.template, content.simple) {
+        (Some(template), _) => {
+            let rendered = render_template(&template, templates)?;
+            let subject = rendered.subject.unwrap_or_default();
+            (subject, rendered.text, rendered.html, header_pairs(template.headers), Vec::new())
+        }
+        (None, Some(simple)) => {
+            let body = simple.body.unwrap_or_default();
+            let attachments = simple
+                .attachments
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(i, attachment)| {
+                    let name = attachment.file_name.filter(|n| !n.trim().is_empty());
+                    let name = name
+                        .ok_or_else(|| Invalid::missing(&format!("content.simple.attachments.{}.fileName", i + 1)))?;
+                    let content = decode_base64(attachment.raw_content.as_deref().unwrap_or_default(), "RawContent")?;
+                    let inline = attachment.content_disposition.is_some_and(|d| d.eq_ignore_ascii_case("INLINE"));
+                    Ok(DraftAttachment {
+                        content_id: if inline { attachment.content_id.or_else(|| Some(name.clone())) } else { None },
+                        content_type: attachment.content_type.as_deref().and_then(draft::content_type),
+                        filename: name,
+                        content,
+                    })
+                })
+                .collect::<Result<Vec<_>, Invalid>>()?;
+            let subject = simple.subject.and_then(|s| s.data).unwrap_or_default();
+            (
+                subject,
+                body.text.and_then(|t| t.data),
+                body.html.and_then(|h| h.data),
+                header_pairs(simple.headers),
+                attachments,
+            )
+        }
+        (None, None) => return Err(Invalid::missing("content.simple")),
+    };
     let simple = Simple {
         from,
         to,
         cc,
         bcc,
         reply_to: request.reply_to_addresses.unwrap_or_default(),
-        subject: simple.subject.and_then(|s| s.data).unwrap_or_default(),
-        text: body.text.and_then(|t| t.data),
-        html: body.html.and_then(|h| h.data),
-        headers: headers.collect(),
+        subject,
+        text,
+        html,
+        headers,
         attachments,
     };
     simple.build(&tags, configuration_set.as_deref(), message_id)
+}
+
+/// A v2 template rendered with its data: the inline content, or the stored
+/// template named (by name, or by the last part of its ARN).
+fn render_template(template: &V2Template, templates: &Templates) -> Result<Template, Invalid> {
+    let data = match template.template_data.as_deref().filter(|data| !data.trim().is_empty()) {
+        Some(data) => serde_json::from_str(data)
+            .map_err(|err| Invalid::parameter(format!("TemplateData is not valid JSON: {err}")))?,
+        None => serde_json::Value::Null,
+    };
+    let source = match &template.template_content {
+        Some(content) => {
+            Template { subject: content.subject.clone(), html: content.html.clone(), text: content.text.clone() }
+        }
+        None => {
+            let arn_name =
+                template.template_arn.as_deref().and_then(|arn| arn.rsplit_once("template/")).map(|(_, n)| n);
+            let name = template
+                .template_name
+                .as_deref()
+                .or(arn_name)
+                .ok_or_else(|| Invalid::missing("content.template.templateName"))?;
+            templates.stored(name).map_err(|err| Invalid::parameter(err.to_string()))?.ok_or_else(|| {
+                Invalid::parameter(format!(
+                    "Pigeonhole has no copy of the template {name}: start it with --provider-templates DIR and add \
+                         {name}.subject, {name}.html and {name}.txt there, or send Content.Template.TemplateContent"
+                ))
+            })?
+        }
+    };
+    source.render(&data).map_err(|err| Invalid::parameter(err.to_string()))
 }
 
 // ------------------------------------------------------------------------ v1
@@ -447,19 +516,40 @@ impl V1Form {
 
     /// `Action=SendEmail`, built into a message with `message_id`.
     pub fn send_email(&self, message_id: &str) -> Result<Built, Invalid> {
-        let simple = Simple {
+        let subject = self.get("Message.Subject.Data").ok_or_else(|| Invalid::missing("message.subject"))?;
+        let text = self.get("Message.Body.Text.Data").map(str::to_string);
+        let html = self.get("Message.Body.Html.Data").map(str::to_string);
+        self.simple(subject.to_string(), text, html)?.build(&self.tags(), self.get("ConfigurationSetName"), message_id)
+    }
+
+    /// `Action=SendTemplatedEmail`: a stored template (`Template` or
+    /// `TemplateArn`) rendered with `TemplateData`.
+    pub fn send_templated_email(&self, message_id: &str, templates: &Templates) -> Result<Built, Invalid> {
+        let template = V2Template {
+            template_name: self.get("Template").map(str::to_string),
+            template_arn: self.get("TemplateArn").map(str::to_string),
+            template_data: Some(self.get("TemplateData").ok_or_else(|| Invalid::missing("templateData"))?.to_string()),
+            ..V2Template::default()
+        };
+        let rendered = render_template(&template, templates)?;
+        let simple = self.simple(rendered.subject.unwrap_or_default(), rendered.text, rendered.html)?;
+        simple.build(&self.tags(), self.get("ConfigurationSetName"), message_id)
+    }
+
+    /// A formatted message from `Source`, the destinations and reply-to.
+    fn simple(&self, subject: String, text: Option<String>, html: Option<String>) -> Result<Simple, Invalid> {
+        Ok(Simple {
             from: self.get("Source").ok_or_else(|| Invalid::missing("source"))?.to_string(),
             to: self.members("Destination.ToAddresses"),
             cc: self.members("Destination.CcAddresses"),
             bcc: self.members("Destination.BccAddresses"),
             reply_to: self.members("ReplyToAddresses"),
-            subject: self.get("Message.Subject.Data").ok_or_else(|| Invalid::missing("message.subject"))?.to_string(),
-            text: self.get("Message.Body.Text.Data").map(str::to_string),
-            html: self.get("Message.Body.Html.Data").map(str::to_string),
+            subject,
+            text,
+            html,
             headers: Vec::new(),
             attachments: Vec::new(),
-        };
-        simple.build(&self.tags(), self.get("ConfigurationSetName"), message_id)
+        })
     }
 
     /// `Action=SendRawEmail`: the message as given.
@@ -628,6 +718,41 @@ mod tests {
     const ID: &str = "0100018c00000000-00000000-0000-0000-0000-000000000000-000000";
 
     #[test]
+    fn v2_templates_render_inline_or_stored_and_say_what_is_missing() {
+        let inline = json!({
+            "FromEmailAddress": "app@example.test",
+            "Destination": {"ToAddresses": ["ann@example.test"]},
+            "Content": {"Template": {
+                "TemplateContent": {"Subject": "Order {{order}}", "Text": "Thanks, {{name}}", "Html": "<b>{{name}}</b>"},
+                "TemplateData": "{\"order\": 42, \"name\": \"Ann <3\"}",
+            }},
+        });
+        let built = v2(inline.to_string().as_bytes(), ID, &Templates::default()).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&built.raw).unwrap();
+        assert_eq!(parsed.subject(), Some("Order 42"));
+        assert_eq!(parsed.body_text(0).as_deref().map(str::trim_end), Some("Thanks, Ann <3"));
+        assert_eq!(parsed.body_html(0).as_deref().map(str::trim_end), Some("<b>Ann &lt;3</b>"));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("receipt.subject"), "Receipt {{order}}").unwrap();
+        std::fs::write(dir.path().join("receipt.txt"), "Order {{order}} is paid.").unwrap();
+        let templates = Templates::new(Some(dir.path().to_path_buf()));
+        let stored = json!({
+            "FromEmailAddress": "app@example.test",
+            "Destination": {"ToAddresses": ["ann@example.test"]},
+            "Content": {"Template": {"TemplateArn": "arn:aws:ses:us-east-1:1:template/receipt", "TemplateData": "{\"order\": 7}"}},
+        });
+        let built = v2(stored.to_string().as_bytes(), ID, &templates).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&built.raw).unwrap();
+        assert_eq!(parsed.subject(), Some("Receipt 7"));
+        let refused = v2(stored.to_string().as_bytes(), ID, &Templates::default()).unwrap_err();
+        assert!(refused.message.contains("--provider-templates"), "{}", refused.message);
+        let bad_data = inline.to_string().replace("{\\\"order", "not json{\\\"order");
+        let refused = v2(bad_data.as_bytes(), ID, &Templates::default()).unwrap_err();
+        assert!(refused.message.contains("TemplateData is not valid JSON"), "{}", refused.message);
+    }
+
+    #[test]
     fn v2_simple_builds_every_field() {
         let png = [0x89u8, b'P', b'N', b'G', 0, 0xff];
         let body = json!({
@@ -646,7 +771,7 @@ mod tests {
             "EmailTags": [{"Name": "campaign", "Value": "welcome"}],
             "ConfigurationSetName": "dev",
         });
-        let built = v2(body.to_string().as_bytes(), ID).unwrap();
+        let built = v2(body.to_string().as_bytes(), ID, &Templates::default()).unwrap();
         assert_eq!(built.mail_from, "app@example.test");
         assert_eq!(built.rcpt_to, ["ann@example.test", "cc@example.test", "hidden@example.test"]);
         let headers = detail::headers(&built.raw);
@@ -667,7 +792,7 @@ mod tests {
     fn raw_keeps_the_message() {
         let raw = b"From: a@example.test\r\nTo: b@example.test\r\nCc: c@example.test\r\nSubject: s\r\n\r\nbody\r\n";
         let body = json!({"Content": {"Raw": {"Data": STANDARD.encode(raw)}}});
-        let built = v2(body.to_string().as_bytes(), ID).unwrap();
+        let built = v2(body.to_string().as_bytes(), ID, &Templates::default()).unwrap();
         assert_eq!((built.raw.as_slice(), built.mail_from.as_str()), (&raw[..], "a@example.test"));
         assert_eq!(built.rcpt_to, ["b@example.test", "c@example.test"]);
 
@@ -711,7 +836,7 @@ mod tests {
                 "line breaks",
             ),
         ] {
-            let refusal = v2(body.as_bytes(), ID).unwrap_err();
+            let refusal = v2(body.as_bytes(), ID, &Templates::default()).unwrap_err();
             assert_eq!(refusal.code, code, "{body}: {refusal:?}");
             assert!(refusal.message.contains(message), "{body}: {refusal:?}");
         }

@@ -19,12 +19,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::session::{Action, BodyBudget, BodyCover, Delivery, Ending, Refusal, Session};
 use super::slots::{self, Slot, Slots};
@@ -35,6 +34,7 @@ use crate::model::{MessageId, NewMessage};
 use crate::simulation::Simulation;
 use crate::simulation::effects::{Committed, EffectsHandle};
 use crate::store::{Reservation, Store, SubmitError};
+use crate::tls::{Connection, accept};
 
 /// Bytes read from the socket at a time, once a client sends in bulk.
 const READ_CHUNK: usize = 16 * 1024;
@@ -96,20 +96,9 @@ impl Listener {
     /// Accept connections until shutdown is signalled.
     pub async fn run(mut self) {
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                _ = self.shutdown.wait_for(|&stop| stop) => return,
+            let Some((socket, peer)) = accept(&self.listener, &mut self.shutdown, "smtp").await else {
+                return;
             };
-            let (socket, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!("smtp accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = socket.set_nodelay(true);
             if self.setup.intake.is_paused() {
                 tracing::debug!(%peer, "smtp connection refused: intake paused");
                 self.setup.counters.rejections.add(Rejection::Paused);
@@ -142,40 +131,6 @@ impl Listener {
 
 async fn refuse(mut socket: TcpStream, reply: &'static [u8]) {
     let _ = timeout(REFUSAL_WRITE_TIMEOUT, socket.write_all(reply)).await;
-}
-
-/// A client connection, in the clear or upgraded by STARTTLS.
-enum Connection {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// The stream went into a TLS handshake that failed: nothing to read or write.
-    Lost,
-}
-
-impl Connection {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Connection::Plain(stream) => stream.read(buf).await,
-            Connection::Tls(stream) => stream.read(buf).await,
-            Connection::Lost => Ok(0),
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Connection::Plain(stream) => stream.write_all(bytes).await,
-            Connection::Tls(stream) => stream.write_all(bytes).await,
-            Connection::Lost => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn shutdown(&mut self) -> io::Result<()> {
-        match self {
-            Connection::Plain(stream) => stream.shutdown().await,
-            Connection::Tls(stream) => stream.shutdown().await,
-            Connection::Lost => Ok(()),
-        }
-    }
 }
 
 /// What waiting for the client came to.
@@ -324,7 +279,10 @@ impl Handler {
         let output = self.session.take_output();
         self.send(&output).await?;
         let plain = std::mem::replace(&mut self.connection, Connection::Lost);
-        self.connection = upgrade(plain, &self.setup, self.setup.limits.command_timeout).await?;
+        let Some(acceptor) = &self.setup.tls else {
+            return Err(io::Error::other("STARTTLS on a listener without TLS"));
+        };
+        self.connection = plain.upgrade(acceptor, self.setup.limits.command_timeout).await?;
         self.session.tls_started();
         Ok(())
     }
@@ -440,17 +398,6 @@ impl Handler {
             tokio::time::sleep(delay).await;
         }
         self.connection.write_all(output).await
-    }
-}
-
-async fn upgrade(connection: Connection, setup: &ListenerSetup, limit: Duration) -> io::Result<Connection> {
-    let (Connection::Plain(tcp), Some(acceptor)) = (connection, &setup.tls) else {
-        return Err(io::Error::other("STARTTLS on a connection that cannot be upgraded"));
-    };
-    match timeout(limit, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(stream))),
-        Ok(Err(err)) => Err(err),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `pigeonhole` process under test: started on free ports, asked over its HTTP
 //! API, signalled, killed; runs expected to end by themselves; the client tools.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -21,9 +22,9 @@ pub struct Server {
     child: Child,
     pub smtp: SocketAddr,
     pub http: SocketAddr,
-    /// Where IMAP listens, when started with `--imap`.
-    pub imap: Option<SocketAddr>,
     pub data: PathBuf,
+    /// Every `NAME listening on ADDR` line read so far (smtp, http, pop3, …).
+    listeners: Arc<Mutex<HashMap<String, SocketAddr>>>,
     stderr: Arc<Mutex<String>>,
     http_client: reqwest::blocking::Client,
     /// Keeps a harness-made data folder alive as long as the server.
@@ -80,7 +81,6 @@ impl Server {
 
     /// Starts `cmd`, waits for both "listening on" lines and for /livez to answer 200.
     pub fn launch(mut cmd: Command, data: PathBuf, tmp: Option<tempfile::TempDir>) -> Server {
-        let wants_imap = cmd.get_args().any(|arg| arg == "--imap");
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
         let stderr = drain_to_string(child.stderr.take().unwrap());
@@ -88,28 +88,26 @@ impl Server {
         // Keep reading stdout for the server's whole life so it never blocks on a full pipe.
         let (tx, rx) = mpsc::channel::<(String, SocketAddr)>();
         let stdout = child.stdout.take().unwrap();
+        let listeners = Arc::new(Mutex::new(HashMap::new()));
+        let heard = listeners.clone();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                for kind in ["smtp", "http", "imap"] {
-                    if let Some(addr) = line.strip_prefix(&format!("{kind} listening on ")) {
-                        let addr = addr
-                            .trim()
-                            .parse()
-                            .unwrap_or_else(|e| panic!("unparseable address in stdout line {line:?}: {e}"));
-                        let _ = tx.send((kind.to_string(), addr));
-                    }
-                }
+                let Some((kind, addr)) = line.split_once(" listening on ") else { continue };
+                // `http listening on unix:PATH` has no TCP address.
+                let Ok(addr) = addr.trim().parse::<SocketAddr>() else { continue };
+                heard.lock().unwrap().insert(kind.to_string(), addr);
+                let _ = tx.send((kind.to_string(), addr));
             }
         });
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let (mut smtp, mut http, mut imap) = (None, None, None);
-        while smtp.is_none() || http.is_none() || (wants_imap && imap.is_none()) {
+        let (mut smtp, mut http) = (None, None);
+        while smtp.is_none() || http.is_none() {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((kind, addr)) if kind == "smtp" => smtp = Some(addr),
-                Ok((kind, addr)) if kind == "imap" => imap = Some(addr),
-                Ok((_, addr)) => http = Some(addr),
+                Ok((kind, addr)) if kind == "http" => http = Some(addr),
+                Ok(_) => {}
                 Err(_) => {
                     if let Ok(Some(status)) = child.try_wait() {
                         panic!(
@@ -132,8 +130,8 @@ impl Server {
             child,
             smtp: smtp.unwrap(),
             http: http.unwrap(),
-            imap,
             data,
+            listeners,
             stderr,
             http_client: http_client(),
             _tmp: tmp,
@@ -152,6 +150,18 @@ impl Server {
             }
             assert!(Instant::now() < deadline, "/livez not 200 within {STARTUP_TIMEOUT:?}; stderr:\n{}", self.stderr());
             thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The address of the listener that announced itself as `kind` (`pop3 listening on …`).
+    pub fn listener(&self, kind: &str) -> SocketAddr {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(addr) = self.listeners.lock().unwrap().get(kind) {
+                return *addr;
+            }
+            assert!(Instant::now() < deadline, "no '{kind} listening on' line; stderr:\n{}", self.stderr());
+            thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -13,9 +13,9 @@ async fn intake_pauses_and_resumes() {
     let api = Api::new().await;
     let mut events = api.state.events.subscribe();
     // The SMTP address is unknown to a router that was not told it.
-    assert_eq!(api.get_json("/api/v1/intake").await, json!({"Paused": false, "SMTPAddress": ""}));
+    assert_eq!(api.get_json("/api/v1/intake").await, json!({"Paused": false, "SMTPAddress": "", "POP3Address": ""}));
     let paused = api.send_json(Method::PUT, "/api/v1/intake", json!({"paused": true})).await;
-    assert_eq!(paused.json(), json!({"Paused": true, "SMTPAddress": ""}));
+    assert_eq!(paused.json(), json!({"Paused": true, "SMTPAddress": "", "POP3Address": ""}));
     assert!(api.state.intake.is_paused());
     let event = serde_json::to_value(events.try_recv().unwrap()).unwrap();
     assert_eq!(event, json!({"Type": "intake", "Data": {"Paused": true}}));
@@ -30,8 +30,15 @@ async fn intake_pauses_and_resumes() {
     let wrong = api.send_json(Method::PUT, "/api/v1/intake", json!({"Paused": "yes"})).await;
     assert!(wrong.assert_error(StatusCode::BAD_REQUEST).starts_with("invalid Paused"));
 
-    let told = router(api.state.clone().with_smtp_address("127.0.0.1:2525".parse().unwrap()));
+    let told = router(
+        api.state
+            .clone()
+            .with_smtp_address("127.0.0.1:2525".parse().unwrap())
+            .with_pop3_address(Some("127.0.0.1:1110".parse().unwrap())),
+    );
     let request = Request::get("/api/v1/intake").header("host", HOST).body(Body::empty()).unwrap();
     let body = to_bytes(told.oneshot(request).await.unwrap().into_body(), usize::MAX).await.unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["SMTPAddress"], "127.0.0.1:2525");
+    let body = serde_json::from_slice::<Value>(&body).unwrap();
+    assert_eq!(body["SMTPAddress"], "127.0.0.1:2525");
+    assert_eq!(body["POP3Address"], "127.0.0.1:1110");
 }

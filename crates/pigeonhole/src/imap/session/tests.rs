@@ -10,7 +10,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::{Session, Step};
-use crate::config::{ImapLimits, StoreConfig};
+use crate::config::{ImapConfig, ImapLimits, StoreConfig};
 use crate::imap::ImapSetup;
 use crate::login::{LoginThrottle, Users};
 use crate::model::{Envelope, NewMessage, event};
@@ -27,13 +27,14 @@ struct Client {
 struct Options {
     peer: &'static str,
     users: Option<&'static str>,
-    limits: ImapLimits,
+    config: ImapConfig,
     tls: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { peer: "127.0.0.1:50000", users: None, limits: ImapLimits::default(), tls: false }
+        let config = ImapConfig::new("127.0.0.1:1143".parse().unwrap());
+        Options { peer: "127.0.0.1:50000", users: None, config, tls: false }
     }
 }
 
@@ -55,13 +56,15 @@ impl Client {
             .tls
             .then(|| crate::tls::acceptor(&dir.path().join("tls"), "imap.test").expect("a self-signed certificate"));
         let setup = Arc::new(ImapSetup {
-            throttle: LoginThrottle::new(options.limits.login_failures, options.limits.login_failure_window),
-            limits: options.limits,
+            throttle: LoginThrottle::new(
+                options.config.server.login_failures,
+                options.config.server.login_failure_window,
+            ),
+            config: options.config,
             store: store.clone(),
             events,
             users,
             tls,
-            implicit_tls: false,
         });
         let peer: SocketAddr = options.peer.parse().unwrap();
         let mut client = Client { session: Session::new(setup, peer, false), store, ended: None, _dir: dir };
@@ -178,8 +181,9 @@ async fn a_four_gigabyte_literal_is_refused_before_it_is_read() {
 async fn a_non_synchronizing_literal_past_the_limit_ends_the_session() {
     // It cannot be refused before it comes (LITERAL+): it is read without being
     // kept (the command-size limit bounds what is buffered), then the session ends.
-    let limits = ImapLimits { max_literal_size: 1000, max_line_length: 1000, ..ImapLimits::default() };
-    let mut c = Client::with(Options { limits, ..Options::default() }).await;
+    let mut options = Options::default();
+    options.config.limits = ImapLimits { max_literal_size: 1000, max_line_length: 1000, ..ImapLimits::default() };
+    let mut c = Client::with(options).await;
     c.login().await;
     let mut command = b"a APPEND INBOX {5000+}\r\n".to_vec();
     command.extend(vec![b'x'; 5000]);
@@ -213,8 +217,9 @@ async fn no_clear_text_password_off_loopback() {
 
 #[tokio::test]
 async fn wrong_passwords_are_refused_then_throttled() {
-    let limits = ImapLimits { login_failures: 2, ..ImapLimits::default() };
-    let mut c = Client::with(Options { users: Some("reader:s3cret\n"), limits, ..Options::default() }).await;
+    let mut options = Options { users: Some("reader:s3cret\n"), ..Options::default() };
+    options.config.server.login_failures = 2;
+    let mut c = Client::with(options).await;
     for tag in ["a", "b"] {
         let answer = c.exchange(format!("{tag} LOGIN reader wrong\r\n").as_bytes()).await;
         assert!(answer.starts_with(&format!("{tag} NO [AUTHENTICATIONFAILED]")), "{answer}");
