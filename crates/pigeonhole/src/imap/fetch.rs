@@ -176,7 +176,7 @@ pub fn section_bytes(message: &Message<'_>, section: Option<&Section<'_>>) -> Op
             let header = header(inner);
             let wanted: Vec<&[u8]> = names.as_ref().iter().map(AString::as_ref).collect();
             let keep = matches!(section, Section::HeaderFields(..));
-            Some(header_fields(&header, &wanted, keep))
+            Some(header_fields(header, &wanted, keep))
         }
     }
 }

@@ -39,7 +39,7 @@ async fn uids_ascend_flags_follow_and_a_move_takes_a_new_uid_that_survives_a_reo
     assert!(drain(&mut events).iter().any(|e| matches!(e, Event::Prune(()))));
 
     let alice = store.mailbox("alice").unwrap().unwrap();
-    assert_eq!(alice.entries.iter().map(|e| (&e.id, e.uid)).last(), Some((&first, moved[0].uid)));
+    assert_eq!(alice.entries.iter().map(|e| (&e.id, e.uid)).next_back(), Some((&first, moved[0].uid)));
     assert!(alice.entries[1].read, "the read flag moves with the message");
     assert_eq!(store.mailbox(DEFAULT_INBOX).unwrap().unwrap().entries.len(), 1);
     store.close().await;
