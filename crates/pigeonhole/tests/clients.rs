@@ -10,19 +10,6 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-/// Runs a client command, failing with its output when it does not succeed.
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 /// Sends `message` with swaks (plus `options`, e.g. TLS and AUTH) from
 /// sender@example.test to rcpt@example.test.
 fn swaks(server: &Server, options: &[&str], message: &[u8]) {

@@ -342,6 +342,19 @@ pub fn run_to_exit(mut cmd: Command, timeout: Duration) -> Exited {
     Exited { status, stdout, stderr }
 }
 
+/// Runs a client command, failing with its output when it does not succeed; its stdout.
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Path of an external client tool. Missing tools fail loudly: a skipped client
 /// test would read as a pass.
 pub fn require_tool(name: &str) -> PathBuf {

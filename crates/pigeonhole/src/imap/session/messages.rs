@@ -243,13 +243,19 @@ impl Session {
         {
             return self.no(tag, None, &format!("Could not delete: {error}"));
         }
+        self.expunge_uids(&doomed);
+        self.ok(tag, None, "EXPUNGE done");
+    }
+
+    /// Tell the client the messages with `uids` are gone (EXPUNGE responses),
+    /// then whatever else changed.
+    fn expunge_uids(&mut self, uids: &HashSet<u32>) {
         let selected = self.selected.as_mut().expect("selected");
-        for data in selected.expunge_where(true, |m| doomed.contains(&m.entry.uid)) {
+        for data in selected.expunge_where(true, |m| uids.contains(&m.entry.uid)) {
             self.server.enqueue_data(data);
         }
         self.note_events();
         self.sync(true);
-        self.ok(tag, None, "EXPUNGE done");
     }
 
     /// The inbox a COPY or MOVE goes to, when it exists.
@@ -334,13 +340,7 @@ impl Session {
         if let Some(code) = copy_uid(validity, &pairs) {
             self.untagged_ok(code, "moved");
         }
-        let gone: HashSet<u32> = pairs.iter().map(|(from, _)| *from).collect();
-        let selected = self.selected.as_mut().expect("selected");
-        for data in selected.expunge_where(true, |m| gone.contains(&m.entry.uid)) {
-            self.server.enqueue_data(data);
-        }
-        self.note_events();
-        self.sync(true);
+        self.expunge_uids(&pairs.iter().map(|(from, _)| *from).collect());
         self.ok(tag, None, "MOVE done");
     }
 }
