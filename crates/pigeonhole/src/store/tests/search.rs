@@ -210,7 +210,9 @@ async fn a_word_indexed_database_upgrades_to_substring_search() {
         conn.execute("ATTACH ?1 AS new", [store.database_path().to_str().unwrap()]).unwrap();
         conn.execute_batch(
             "INSERT INTO inboxes SELECT * FROM new.inboxes;
-             INSERT INTO messages SELECT * FROM new.messages;
+             INSERT INTO messages SELECT seq, id, inbox_id, received_ms, message_id, from_addrs, to_addrs,
+                 cc_addrs, bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines,
+                 username, read FROM new.messages;
              INSERT INTO raw SELECT * FROM new.raw;
              INSERT INTO envelopes SELECT * FROM new.envelopes;
              INSERT INTO messages_fts (rowid, subject, addresses, body, attachment_names)
