@@ -8,7 +8,7 @@
 //! | 0 | `max_literal_size` = 16 × byte; bit 0 also: the client is off loopback (clear-text login refused) |
 //! | 1 | chunk size − 1 the client bytes are fed in (0: one byte at a time) |
 //!
-//! The session runs over a real store (one per process, emptied and given the
+//! The session runs over a real store (one per thread, emptied and given the
 //! same three messages before each input; `INBOX` and `alice`), logged out at
 //! first, so inputs that start with `a LOGIN u p` reach every command. Checked:
 //!
@@ -20,7 +20,7 @@
 //!   made out of nothing.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
 use imap_codec::{GreetingCodec, ResponseCodec};
@@ -50,9 +50,8 @@ struct Shared {
     _dir: tempfile::TempDir,
 }
 
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
+impl Shared {
+    fn new() -> Shared {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let dir = tempfile::tempdir().expect("a temporary folder");
         let events = event::channel();
@@ -60,7 +59,13 @@ fn shared() -> &'static Shared {
             .block_on(async { Store::open(dir.path(), StoreConfig::default(), events.clone()) })
             .expect("a store");
         Shared { runtime, store, events, _dir: dir }
-    })
+    }
+}
+
+thread_local! {
+    /// One store per thread (opening one per input would be most of the time),
+    /// so tests running side by side do not share it.
+    static SHARED: Shared = Shared::new();
 }
 
 /// Run one fuzz input; panics on any broken invariant.
@@ -71,7 +76,10 @@ pub fn imap_session(data: &[u8]) {
 /// The session's output for one input (checked), `None` for too short an input.
 fn run(data: &[u8]) -> Option<Vec<u8>> {
     let [limits_byte, chunk_byte, bytes @ ..] = data else { return None };
-    let shared = shared();
+    SHARED.with(|shared| run_with(shared, *limits_byte, *chunk_byte, bytes))
+}
+
+fn run_with(shared: &Shared, limits_byte: u8, chunk_byte: u8, bytes: &[u8]) -> Option<Vec<u8>> {
     shared.runtime.block_on(async {
         shared.store.delete(Selection::All).await.expect("emptied");
         for (inbox, raw) in MESSAGES {
@@ -81,7 +89,7 @@ fn run(data: &[u8]) -> Option<Vec<u8>> {
             shared.store.submit(message).await.expect("stored");
         }
         let mut config = ImapConfig::new("127.0.0.1:1143".parse().unwrap());
-        config.limits.max_literal_size = 16 * u32::from(*limits_byte);
+        config.limits.max_literal_size = 16 * u32::from(limits_byte);
         let setup = Arc::new(ImapSetup {
             throttle: LoginThrottle::new(config.server.login_failures, config.server.login_failure_window),
             config,
@@ -92,7 +100,7 @@ fn run(data: &[u8]) -> Option<Vec<u8>> {
         });
         let peer: SocketAddr = if limits_byte & 1 == 1 { "192.0.2.1:1" } else { "127.0.0.1:1" }.parse().unwrap();
         let mut session = Session::new(setup, peer, false);
-        let chunk = usize::from(*chunk_byte) + 1;
+        let chunk = usize::from(chunk_byte) + 1;
         let mut output = Vec::new();
         let mut fed = 0;
         'input: loop {
