@@ -819,7 +819,8 @@ Error: string, Events: Array<CalendarEvent>, };
 export type CalendarEvent = { Summary: string, Location: string, 
 /**
  * The start as an RFC 3339 instant (the UI shows it in the viewer's zone), or
- * "" for a floating time or a zone this build does not know.
+ * "" for a floating time or a TZID that neither the calendar's VTIMEZONE nor the
+ * IANA database (by its name or a Windows zone's) defines.
  */
 Start: string, End: string, 
 /**
@@ -827,7 +828,8 @@ Start: string, End: string,
  */
 StartLocal: string, EndLocal: string, 
 /**
- * DTSTART's TZID (`Europe/Berlin`), `UTC`, or "" for a floating time.
+ * DTSTART's TZID as written (`Europe/Berlin`, Outlook's `Pacific Standard Time`),
+ * `UTC`, or "" for a floating time.
  */
 TimeZone: string, AllDay: boolean, Organizer: CalendarPerson, Attendees: Array<CalendarPerson>, 
 /**
