@@ -466,15 +466,16 @@ TotalPixels: number, ChangedPercent: number,
  */
 Equal: boolean, 
 /**
- * A's screenshot.
+ * A's screenshot; "" when A is a posted file (not stored, so not served).
  */
 AUrl: string, 
 /**
- * B's screenshot.
+ * B's screenshot; "" when B is a posted file.
  */
 BUrl: string, 
 /**
- * The difference image: B greyed, changed pixels in magenta.
+ * The difference image: B greyed, changed pixels in magenta; "" when either
+ * side is a posted file.
  */
 DifferenceUrl: string, };
 

@@ -14,17 +14,20 @@
 //! the server at `--url` (`GET /api/v1/diff`, or `POST /api/v1/diff` with the file
 //! when one side is a file), so both sides are read the same way either way.
 //!
-//! `--visual` compares the two messages' screenshots too (the server renders
-//! them: both sides must be stored messages, not files), equal when at most
-//! `--threshold` percent of the pixels changed.
+//! `--visual` compares the two messages' screenshots too, equal when at most
+//! `--threshold` percent of the pixels changed. The server renders them, files
+//! included (posted, never stored; two files go as one JSON body), so `--visual`
+//! always needs the server.
 //!
 //! Exit codes: 0 equal under the options; 1 different; 2 an error (no server, an
-//! unknown message, a search with no match, an unreadable file, a file with
-//! `--visual`, no browser on the server).
+//! unknown message, a search with no match, an unreadable file, no browser on the
+//! server).
 
 use std::io::IsTerminal;
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde_json::Value;
 
@@ -55,7 +58,7 @@ pub struct DiffArgs {
     /// Print the report as JSON (the API's shape) instead of a diff.
     #[arg(long)]
     pub json: bool,
-    /// Compare the messages' screenshots too, pixel by pixel (both must be stored messages).
+    /// Compare the messages' screenshots too, pixel by pixel (the server renders them, files too).
     #[arg(long)]
     pub visual: bool,
     /// With --visual: the browser window's width in CSS pixels (200 to 2000).
@@ -123,21 +126,9 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         include_volatile: args.include_volatile,
     };
     let (a, b) = (Source::of(&args.a), Source::of(&args.b));
-    if args.visual
-        && let Some(Source::File(path)) = [&a, &b].into_iter().find(|source| matches!(source, Source::File(_)))
-    {
-        return Err(Failure::new(
-            EXIT_ERROR,
-            format!(
-                "--visual compares screenshots of stored messages, and {path} is a file: import it first \
-                 (the UI's Import…, or `curl --data-binary @{path} -H 'Content-Type: message/rfc822' \
-                 {}/api/v1/import`), then compare its ID (or `latest`)",
-                args.server.url.trim_end_matches('/')
-            ),
-        ));
-    }
     let visual = args.visual_params();
-    let needs_server = !matches!((&a, &b), (Source::File(_), Source::File(_)));
+    // Only the server has a browser: two files with --visual are posted to it.
+    let needs_server = args.visual || !matches!((&a, &b), (Source::File(_), Source::File(_)));
     let api = if needs_server { Some(Api::new(&args.server.url, REQUEST_TIMEOUT)?) } else { None };
     let resolve = |source: Source| match (source, &api) {
         (Source::File(path), _) => read_file(&path),
@@ -147,7 +138,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     };
     let (a, b) = (resolve(a)?, resolve(b)?);
     let report = match (a, b, &api) {
-        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }, _) => {
+        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }, None) => {
             let (a_envelope, b_envelope) =
                 (import::new_message(a_raw.clone()).envelope, import::new_message(b_raw.clone()).envelope);
             diff::compare(
@@ -157,7 +148,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
             )
         }
         (a, b, Some(api)) => server_diff(api, a, b, &options, &visual)?,
-        (_, _, None) => unreachable!("a stored message needs the server, made above"),
+        (_, _, None) => unreachable!("a stored message or --visual needs the server, made above"),
     };
 
     if args.json {
@@ -246,7 +237,12 @@ fn server_diff(
                 .body(raw.clone());
             ("POST /api/v1/diff", request)
         }
-        (Resolved::File { .. }, Resolved::File { .. }) => unreachable!("two files are compared locally"),
+        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }) => {
+            let file = |name: &str, raw: &[u8]| serde_json::json!({ "Name": name, "Eml": BASE64.encode(raw) });
+            let body = serde_json::json!({ "A": file(a_name, a_raw), "B": file(b_name, b_raw) });
+            let request = api.client.post(api.url("/api/v1/diff", &params)).json(&body);
+            ("POST /api/v1/diff", request)
+        }
     };
     let body = api.ok_body(api.send(request, what)?, what)?;
     serde_json::from_slice(&body).map_err(|e| {
@@ -342,7 +338,8 @@ fn render(report: &DiffReport, colour: bool) -> String {
             section(&mut out, "visual");
         }
         out.push_str(&format!("{}\n", visual_line(visual)));
-        if !visual.equal {
+        // A posted file's screenshots are not stored, so they have no URL.
+        if !visual.equal && !visual.difference_url.is_empty() {
             out.push_str(&format!("difference image: {}\n", printable(&visual.difference_url)));
         }
     }
