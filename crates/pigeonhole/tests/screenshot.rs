@@ -288,9 +288,19 @@ fn the_visual_diff_counts_changed_pixels_and_gates_equal() {
     assert_eq!(visual["ChangedPixels"].as_u64(), Some(300 * 50), "{visual}");
     assert!(visual["ChangedPercent"].as_f64().unwrap() > 33.0);
     assert_eq!((visual["Equal"].as_bool(), differ["Equal"].as_bool()), (Some(false), Some(false)));
-    // Only the pixels differ (the HTML does too), and a threshold above the change calls them equal.
+    // A threshold above the change calls them equal; the screenshots judge the HTML
+    // body, so its changed markup no longer counts (the Subject still does).
     let lenient = server.get_json(&format!("/api/v1/diff?a={white}&b={grey}&visual=1&width=300&threshold=40"));
     assert_eq!(lenient["Visual"]["Equal"].as_bool(), Some(true));
+    assert_eq!(
+        (lenient["Html"]["Lines"]["Equal"].as_bool(), lenient["Html"]["Counted"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!((lenient["Headers"]["Equal"].as_bool(), lenient["Equal"].as_bool()), (Some(false), Some(false)));
+    let ignoring_subject = server.get_json(&format!(
+        "/api/v1/diff?a={white}&b={grey}&visual=1&width=300&threshold=40&ignore=Subject,Message-ID"
+    ));
+    assert_eq!(ignoring_subject["Equal"].as_bool(), Some(true), "{ignoring_subject}");
 
     // The URLs it gives answer with the screenshots and the difference image.
     let difference = server.get(visual["DifferenceUrl"].as_str().unwrap());
@@ -443,9 +453,10 @@ fn the_cli_visual_diff_exits_by_the_threshold() {
     let server = server();
     let white = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
     let again = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
-    // A small change: a 10 × 10 square of 300 × 150 pixels (0.22 %).
+    // A template's small change: a 15 by 15 square of 300 by 150 pixels (0.5 %), a
+    // new element in the markup.
     let dotted = "<body style=\"margin:0;background:#fff\"><div style=\"height:100px\">hello</div>\
-                  <div style=\"height:50px;background:#ffffff\"><div style=\"width:10px;height:10px;background:#000\"></div></div></body>";
+                  <div style=\"height:50px;background:#ffffff\"><div style=\"width:15px;height:15px;background:#000\"></div></div></body>";
     let dot = send(&server, "cli-visual", dotted, None);
     let url = format!("http://{}", server.http);
     let run = |args: &[&str]| {
@@ -463,15 +474,29 @@ fn the_cli_visual_diff_exits_by_the_threshold() {
 
     let changed = run(&[&white, &dot]);
     assert_eq!(changed.status.code(), Some(1), "{}{}", changed.stdout, changed.stderr);
-    assert!(changed.stdout.contains("visual: 100 of 45000 pixels changed (0.2222%)"), "{}", changed.stdout);
-    assert!(changed.stderr.contains("visual"), "{}", changed.stderr);
+    assert!(changed.stdout.contains("visual: 225 of 45000 pixels changed (0.5%)"), "{}", changed.stdout);
+    assert!(changed.stderr.contains("(visual)"), "only the pixels count: {}", changed.stderr);
 
-    // The threshold forgives the pixels; the HTML still differs, so the exit stays 1.
-    let json = run(&[&white, &dot, "--json", "--threshold", "0.5"]);
+    // The screenshots judge the HTML body: a threshold over the change passes it
+    // although the markup changed (printed, informational), one under it does not.
+    let passed = run(&[&white, &dot, "--threshold", "1"]);
+    assert_eq!(passed.status.code(), Some(0), "{}{}", passed.stdout, passed.stderr);
+    assert!(passed.stdout.contains("informational, the screenshots judge it"), "{}", passed.stdout);
+    let failed = run(&[&white, &dot, "--threshold", "0.1"]);
+    assert_eq!(failed.status.code(), Some(1), "{}{}", failed.stdout, failed.stderr);
+    let json = run(&[&white, &dot, "--json", "--threshold", "1"]);
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(report["Visual"]["Equal"].as_bool(), Some(true), "{}", json.stdout);
-    assert_eq!(report["Visual"]["Threshold"].as_f64(), Some(0.5));
-    assert_eq!((report["Html"]["Lines"]["Equal"].as_bool(), json.status.code()), (Some(false), Some(1)));
-    let forgiven = run(&[&white, &dot, "--threshold", "0.5"]);
-    assert!(!forgiven.stderr.contains("visual") && forgiven.stderr.contains("html"), "{}", forgiven.stderr);
+    assert_eq!((report["Equal"].as_bool(), report["Visual"]["Equal"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (report["Html"]["Lines"]["Equal"].as_bool(), report["Html"]["Counted"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(report["Visual"]["Threshold"].as_f64(), Some(1.0));
+    assert_eq!(json.status.code(), Some(0));
+
+    // A changed text still fails, whatever the pixels say.
+    let words = send(&server, "cli-visual", &two_blocks("#ffffff").replace("hello", "hullo"), None);
+    let text = run(&[&white, &words, "--threshold", "50"]);
+    assert_eq!(text.status.code(), Some(1), "{}{}", text.stdout, text.stderr);
+    assert!(text.stderr.contains("(text)"), "{}", text.stderr);
 }

@@ -12,7 +12,8 @@
 //!
 //! `visual=1` adds the visual diff: both messages' screenshots (`width=`, `view=`,
 //! `dark=` as the screenshot route takes them, through its cache) compared pixel by
-//! pixel ([`crate::diff::visual`]), equal when at most `threshold=` percent changed.
+//! pixel ([`crate::diff::visual`]), equal when at most `threshold=` percent changed;
+//! they then judge the HTML body in place of its DOM diff ([`DiffReport::verdicts`]).
 //! A posted file is rendered from its bytes by the view route's code, never stored
 //! ([`screenshot::capture_unstored`]; cached by a hash of the bytes).
 //! `GET /api/v1/diff.png` is the difference image of two stored messages.
@@ -133,7 +134,7 @@ pub struct DiffFile {
         ("b" = String, Query, description = "The second message's ID, or `latest`"),
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated (`X-Campaign,X-Trace-*`)"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers (Date, Message-ID, Received, …) too"),
-        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section); `Equal` then also needs `Visual.Equal`"),
+        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section), which then judge the HTML body: `Equal` needs `Visual.Equal` instead of `Html.Lines.Equal` (the DOM diff stays in the report with `Html.Counted` false) and `Structure.EqualApartFromHtml` instead of `Structure.Lines.Equal`; headers, text and checks count as without it"),
         ("width" = Option<u32>, Query, description = "With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600)"),
         ("view" = Option<String>, Query, description = "With `visual`: the mail client's view, as the screenshot route takes it"),
         ("dark" = Option<String>, Query, description = "With `visual`: the dark mode, as the screenshot route takes it"),
@@ -314,7 +315,7 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers too"),
         ("name" = Option<String>, Query, description = "With an .eml body: the file's name, to call it by in the report"),
-        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section); a file is rendered from its bytes exactly as a stored message's preview, never stored. A file's screenshot has no URL in the report (`AUrl`/`BUrl`/`DifferenceUrl` are empty)"),
+        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section); a file is rendered from its bytes exactly as a stored message's preview, never stored. A file's screenshot has no URL in the report (`AUrl`/`BUrl`/`DifferenceUrl` are empty). The screenshots then judge the HTML body, as on GET"),
         ("width" = Option<u32>, Query, description = "With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600)"),
         ("view" = Option<String>, Query, description = "With `visual`: the mail client's view, as the screenshot route takes it"),
         ("dark" = Option<String>, Query, description = "With `visual`: the dark mode, as the screenshot route takes it"),

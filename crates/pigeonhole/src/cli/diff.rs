@@ -15,9 +15,11 @@
 //! when one side is a file), so both sides are read the same way either way.
 //!
 //! `--visual` compares the two messages' screenshots too, equal when at most
-//! `--threshold` percent of the pixels changed. The server renders them, files
-//! included (posted, never stored; two files go as one JSON body), so `--visual`
-//! always needs the server.
+//! `--threshold` percent of the pixels changed; they then judge the HTML body in
+//! place of its markup diff (printed, marked informational), so a change of a few
+//! pixels passes a threshold. Headers, text, the rest of the structure and checks
+//! count either way. The server renders the screenshots, files included (posted,
+//! never stored; two files go as one JSON body), so `--visual` always needs it.
 //!
 //! Exit codes: 0 equal under the options; 1 different; 2 an error (no server, an
 //! unknown message, a search with no match, an unreadable file, no browser on the
@@ -70,7 +72,8 @@ pub struct DiffArgs {
     /// With --visual: the dark mode (none, partial, full, prefers).
     #[arg(long, requires = "visual")]
     pub dark: Option<String>,
-    /// With --visual: the percentage of changed pixels still called equal.
+    /// With --visual: the percentage of changed pixels still called equal. With --visual the
+    /// screenshots judge the HTML body: its markup diff is printed but does not count.
     #[arg(long, default_value_t = 0.0, requires = "visual")]
     pub threshold: f64,
 }
@@ -253,17 +256,9 @@ fn server_diff(
     })
 }
 
-/// The sections that differ, comma separated.
+/// The sections that differ and count, comma separated.
 fn differing(report: &DiffReport) -> String {
-    let sections = [
-        ("headers", report.headers.equal),
-        ("text", report.text.equal),
-        ("html", report.html.lines.equal),
-        ("structure", report.structure.lines.equal),
-        ("checks", report.checks.equal),
-        ("visual", report.visual.as_ref().is_none_or(|visual| visual.equal)),
-    ];
-    sections.iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    report.verdicts().iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 /// Message content on a terminal: control characters shown escaped, so a hostile
@@ -305,7 +300,14 @@ fn render(report: &DiffReport, colour: bool) -> String {
         hunks(&mut out, &report.text, &paint);
     }
     if !report.html.lines.equal {
-        section(&mut out, "html (normalized: one element per line)");
+        section(
+            &mut out,
+            if report.html.counted {
+                "html (normalized: one element per line)"
+            } else {
+                "html (normalized: one element per line; informational, the screenshots judge it)"
+            },
+        );
         hunks(&mut out, &report.html.lines, &paint);
         for (marker, selectors) in [("a", &report.html.changed_a), ("b", &report.html.changed_b)] {
             for selector in selectors {
@@ -314,7 +316,11 @@ fn render(report: &DiffReport, colour: bool) -> String {
         }
     }
     if !report.structure.lines.equal {
-        section(&mut out, "structure");
+        let html_bytes_only = report.visual.is_some() && report.structure.equal_apart_from_html;
+        section(
+            &mut out,
+            if html_bytes_only { "structure (only the HTML part's bytes: informational)" } else { "structure" },
+        );
         hunks(&mut out, &report.structure.lines, &paint);
     }
     if !report.checks.equal {
