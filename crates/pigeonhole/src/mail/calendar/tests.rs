@@ -119,6 +119,42 @@ fn a_windows_zone_name_without_a_vtimezone_is_read_through_cldr() {
 }
 
 #[test]
+fn a_daylight_rule_that_ended_leaves_standard_time() {
+    // Daylight time until 2015 (UNTIL), standard since: a zone that dropped DST.
+    let vtimezone = "BEGIN:VTIMEZONE\r\nTZID:Ended\r\nBEGIN:STANDARD\r\nDTSTART:16010101T030000\r\n\
+                     TZOFFSETFROM:+0400\r\nTZOFFSETTO:+0300\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n\
+                     END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0300\r\n\
+                     TZOFFSETTO:+0400\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3;UNTIL=20150329T000000Z\r\n\
+                     END:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
+    let at = |start: &str| start_instant(&calendar_in_zone("Ended", vtimezone, start));
+    assert_eq!(at("20140715T120000"), "2014-07-15T08:00:00Z");
+    assert_eq!(at("20250715T120000"), "2025-07-15T09:00:00Z");
+}
+
+#[test]
+fn a_calendar_of_many_events_is_placed_within_a_budget() {
+    // The Outlook invitation's VTIMEZONE.
+    let pacific = "BEGIN:VTIMEZONE\r\nTZID:Pacific Standard Time\r\nBEGIN:STANDARD\r\nDTSTART:16010101T020000\r\n\
+                   TZOFFSETFROM:-0700\r\nTZOFFSETTO:-0800\r\nRRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=1SU;BYMONTH=11\r\n\
+                   END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:-0800\r\n\
+                   TZOFFSETTO:-0700\r\nRRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=2SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n\
+                   END:VTIMEZONE\r\n";
+    let events: String = (0..500)
+        .map(|i| {
+            format!("BEGIN:VEVENT\r\nUID:{i}\r\nDTSTART;TZID=Pacific Standard Time:20250715T100000\r\nEND:VEVENT\r\n")
+        })
+        .collect();
+    let ics = format!("BEGIN:VCALENDAR\r\n{pacific}{events}END:VCALENDAR\r\n");
+    let started = std::time::Instant::now();
+    let invite = read(&ics).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    // The first events are placed; past the budget the rest show only as written.
+    assert_eq!(invite.events[0].start, "2025-07-15T17:00:00Z");
+    assert_eq!(invite.events[499].start, "");
+    assert_eq!(invite.events[499].start_local, "2025-07-15 10:00");
+}
+
+#[test]
 fn a_vtimezone_whose_rule_repeats_too_fast_gives_no_instant() {
     let hostile = "BEGIN:VTIMEZONE\r\nTZID:Busy\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n\
                    TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=SECONDLY\r\nEND:STANDARD\r\n\

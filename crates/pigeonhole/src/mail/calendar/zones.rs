@@ -7,6 +7,8 @@
 //! TZID is looked up as an IANA name, then as a Windows name (Outlook's `Pacific
 //! Standard Time`) through CLDR's windowsZones table (the `localzone` crate).
 
+use std::cell::Cell;
+
 use icalendar::parser::{Calendar, Component};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -17,14 +19,26 @@ use jiff::tz::TimeZone;
 /// rather than walk to the event.
 const MAX_ONSETS: usize = 2_000;
 
-/// The VTIMEZONE definitions of one calendar.
+/// Onsets looked at for one whole calendar, however many events and sub-components
+/// it has: an Outlook invitation takes about 1,700 per event (two rules from 1601,
+/// start and end), so this covers dozens of events and bounds a hostile calendar.
+const ONSET_BUDGET: usize = 100_000;
+
+/// RRULEs read per sub-component (real ones have one).
+const MAX_RULES: usize = 4;
+
+/// The VTIMEZONE definitions of one calendar, and what is left of its onset budget.
 pub(super) struct Zones<'c, 'a> {
     definitions: Vec<&'c Component<'a>>,
+    budget: Cell<usize>,
 }
 
 impl<'c, 'a> Zones<'c, 'a> {
     pub(super) fn of(calendar: &'c Calendar<'a>) -> Self {
-        Zones { definitions: calendar.components.iter().filter(|c| c.name == "VTIMEZONE").collect() }
+        Zones {
+            definitions: calendar.components.iter().filter(|c| c.name == "VTIMEZONE").collect(),
+            budget: Cell::new(ONSET_BUDGET),
+        }
     }
 
     /// The instant of `civil` in the zone `tzid`, or `None` when neither the calendar
@@ -36,7 +50,7 @@ impl<'c, 'a> Zones<'c, 'a> {
             .find(|zone| zone.find_prop("TZID").is_some_and(|id| id.val.as_str().trim().trim_matches('"') == tzid));
         if let Some(definition) = definition {
             let wall = as_if_utc(civil)?;
-            let offset = defined_offset(definition, wall)?;
+            let offset = defined_offset(definition, wall, &self.budget)?;
             return Timestamp::from_second(wall - offset).ok();
         }
         let zone = TimeZone::get(tzid)
@@ -54,13 +68,13 @@ fn as_if_utc(civil: DateTime) -> Option<i64> {
 
 /// The UTC offset (seconds) a VTIMEZONE gives at the wall-clock time `wall`: the
 /// TZOFFSETTO of the sub-component whose latest onset is at or before it.
-fn defined_offset(definition: &Component<'_>, wall: i64) -> Option<i64> {
+fn defined_offset(definition: &Component<'_>, wall: i64, budget: &Cell<usize>) -> Option<i64> {
     definition
         .components
         .iter()
         .filter(|c| c.name == "STANDARD" || c.name == "DAYLIGHT")
         .filter_map(|observance| {
-            let onset = latest_onset(observance, wall)?;
+            let onset = latest_onset(observance, wall, budget)?;
             let offset = utc_offset(observance.find_prop("TZOFFSETTO")?.val.as_str())?;
             Some((onset, offset))
         })
@@ -68,8 +82,9 @@ fn defined_offset(definition: &Component<'_>, wall: i64) -> Option<i64> {
         .map(|(_, offset)| offset)
 }
 
-/// The observance's latest onset (wall-clock seconds) at or before `wall`.
-fn latest_onset(observance: &Component<'_>, wall: i64) -> Option<i64> {
+/// The observance's latest onset (wall-clock seconds) at or before `wall`, each
+/// onset looked at taken from `budget`.
+fn latest_onset(observance: &Component<'_>, wall: i64, budget: &Cell<usize>) -> Option<i64> {
     let start = observance.find_prop("DTSTART")?.val.as_str().trim();
     let start = start.strip_suffix(['Z', 'z']).unwrap_or(start);
     // DTSTART is the first onset whether or not the rule matches it (RFC 5545 3.8.5.3).
@@ -77,16 +92,21 @@ fn latest_onset(observance: &Component<'_>, wall: i64) -> Option<i64> {
     if first > wall {
         return None;
     }
-    let rules: Vec<&str> =
-        observance.properties.iter().filter(|p| p.name == "RRULE").map(|p| p.val.as_str().trim()).collect();
-    if rules.is_empty() {
+    let mut text = format!("DTSTART:{start}Z");
+    let rules = observance.properties.iter().filter(|p| p.name == "RRULE").take(MAX_RULES);
+    for rule in rules {
+        text.push_str("\nRRULE:");
+        text.push_str(rule.val.as_str().trim());
+    }
+    if !text.contains("RRULE:") {
         return Some(first);
     }
-    let onsets: rrule::RRuleSet =
-        rules.iter().fold(format!("DTSTART:{start}Z"), |text, rule| format!("{text}\nRRULE:{rule}")).parse().ok()?;
+    let onsets: rrule::RRuleSet = text.parse().ok()?;
     let mut latest = Some(first);
     let mut seen = 0;
     for onset in onsets.into_iter().take(MAX_ONSETS) {
+        // Out of budget: no answer rather than a wrong one.
+        budget.set(budget.get().checked_sub(1)?);
         let onset = onset.timestamp();
         if onset > wall {
             return latest;
@@ -94,7 +114,8 @@ fn latest_onset(observance: &Component<'_>, wall: i64) -> Option<i64> {
         latest = Some(onset);
         seen += 1;
     }
-    // Still before `wall` after MAX_ONSETS: a rule this fast is no time zone.
+    // A rule that ended (UNTIL, COUNT) before `wall` gave its last onset; one still
+    // before `wall` after MAX_ONSETS repeats too fast to be a time zone.
     if seen == MAX_ONSETS { None } else { latest }
 }
 
