@@ -57,12 +57,30 @@ pub struct DiffQuery {
     volatile: Option<String>,
     /// POST: the posted file's name, to call it by in the report.
     name: Option<String>,
-    /// `true` or `1`: compare the screenshots too.
+    #[serde(flatten)]
+    visual: VisualQuery,
+}
+
+/// The visual diff's parameters, the same on GET and POST.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VisualQuery {
+    /// `true` or `1`: compare both messages' screenshots too (the `Visual` section),
+    /// which then judge the HTML body: `Equal` needs `Visual.Equal` instead of
+    /// `Html.Lines.Equal` (the DOM diff stays in the report with `Html.Counted` false)
+    /// and `Structure.EqualApartFromHtml` instead of `Structure.Lines.Equal`; headers,
+    /// text and checks count as without it.
     visual: Option<String>,
+    /// With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600).
+    #[param(value_type = Option<u32>)]
     width: Option<String>,
+    /// With `visual`: the mail client's view, as the screenshot route takes it.
     view: Option<String>,
+    /// With `visual`: the dark mode, as the screenshot route takes it.
     dark: Option<String>,
-    /// The percentage of changed pixels still called equal.
+    /// With `visual`: the percentage of changed pixels still called equal, 0 to 100
+    /// (default 0).
+    #[param(value_type = Option<f64>)]
     threshold: Option<String>,
 }
 
@@ -82,7 +100,7 @@ impl DiffQuery {
 
     /// The `threshold=` parameter: a percentage, 0 when absent.
     fn threshold(&self) -> Result<f64, ApiError> {
-        let Some(threshold) = self.threshold.as_deref() else { return Ok(0.0) };
+        let Some(threshold) = self.visual.threshold.as_deref() else { return Ok(0.0) };
         threshold.trim().parse().ok().filter(|p: &f64| (0.0..=100.0).contains(p)).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "threshold {threshold:?} is not a percentage from 0 to 100 (`0.5` for half a percent); \
@@ -134,11 +152,7 @@ pub struct DiffFile {
         ("b" = String, Query, description = "The second message's ID, or `latest`"),
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated (`X-Campaign,X-Trace-*`)"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers (Date, Message-ID, Received, …) too"),
-        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section), which then judge the HTML body: `Equal` needs `Visual.Equal` instead of `Html.Lines.Equal` (the DOM diff stays in the report with `Html.Counted` false) and `Structure.EqualApartFromHtml` instead of `Structure.Lines.Equal`; headers, text and checks count as without it"),
-        ("width" = Option<u32>, Query, description = "With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600)"),
-        ("view" = Option<String>, Query, description = "With `visual`: the mail client's view, as the screenshot route takes it"),
-        ("dark" = Option<String>, Query, description = "With `visual`: the dark mode, as the screenshot route takes it"),
-        ("threshold" = Option<f64>, Query, description = "With `visual`: the percentage of changed pixels still called equal, 0 to 100 (default 0)"),
+        VisualQuery,
     ),
     responses(
         (status = 200, description = "The report", body = DiffReport),
@@ -166,7 +180,7 @@ pub async fn compare(
 
 /// The report of `a` against `b`, with the visual diff when `visual=1` asks for it.
 async fn respond(state: &ApiState, query: &DiffQuery, a: Loaded, b: Loaded) -> Result<Json<DiffReport>, ApiError> {
-    let visual = if yes(query.visual.as_deref()) {
+    let visual = if yes(query.visual.visual.as_deref()) {
         let threshold = query.threshold()?;
         let screenshots = Screenshots::of(query)?;
         let (a_png, b_png) = (screenshots.take(state, &a).await?, screenshots.take(state, &b).await?);
@@ -230,9 +244,9 @@ impl Screenshots {
         let given =
             |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
         Ok(Screenshots {
-            width: screenshot::width(query.width.as_deref())?,
-            view: given(&query.view),
-            dark: given(&query.dark),
+            width: screenshot::width(query.visual.width.as_deref())?,
+            view: given(&query.visual.view),
+            dark: given(&query.visual.dark),
         })
     }
 
@@ -305,6 +319,10 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
 }
 
 /// What changed between a stored message and an `.eml` file, or between two files.
+///
+/// With `visual`, a file is rendered from its bytes exactly as a stored message's
+/// preview, and never stored: its screenshot has no URL in the report (`AUrl`,
+/// `BUrl`, `DifferenceUrl` are empty).
 #[utoipa::path(
     post,
     path = "/api/v1/diff",
@@ -315,11 +333,7 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers too"),
         ("name" = Option<String>, Query, description = "With an .eml body: the file's name, to call it by in the report"),
-        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section); a file is rendered from its bytes exactly as a stored message's preview, never stored. A file's screenshot has no URL in the report (`AUrl`/`BUrl`/`DifferenceUrl` are empty). The screenshots then judge the HTML body, as on GET"),
-        ("width" = Option<u32>, Query, description = "With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600)"),
-        ("view" = Option<String>, Query, description = "With `visual`: the mail client's view, as the screenshot route takes it"),
-        ("dark" = Option<String>, Query, description = "With `visual`: the dark mode, as the screenshot route takes it"),
-        ("threshold" = Option<f64>, Query, description = "With `visual`: the percentage of changed pixels still called equal, 0 to 100 (default 0)"),
+        VisualQuery,
     ),
     request_body(description = "One .eml file's bytes (message/rfc822) compared with the stored message `a` or `b`; or two files as JSON (`DiffFiles`, no `a` or `b`)",
         content((String = "message/rfc822"), (DiffFiles = "application/json"))),
