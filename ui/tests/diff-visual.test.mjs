@@ -1,7 +1,7 @@
 // The compare view's visual section: two stored messages differing in one block's
 // background → Compare screenshots → both screenshots and the difference image (the
-// engine's PNGs, at the chosen width) and the share of changed pixels; a file side
-// cannot be screenshot and says to import it.
+// engine's PNGs, at the chosen width), the share of changed pixels and the verdict the
+// screenshots give (they judge the HTML body); a file side is rendered from its bytes.
 
 import assert from 'node:assert/strict';
 
@@ -31,6 +31,8 @@ uiTest('two messages compare by their screenshots, changed pixels shown in magen
   // The second block is half the page: 400 × 100 of 400 × 200 pixels.
   await expectText(percent, /^50\.00% of the pixels changed \(40,000 of 80,000\) at 400px, view as-sent, light\./);
   await expectAttribute(percent, 'data-equal', 'false');
+  // The screenshots judge the HTML body; the subjects still differ.
+  await expectText(ui.getByTestId('diff-visual-verdict'), /different: headers, visual\.$/);
 
   for (const testid of ['diff-visual-a', 'diff-visual-b', 'diff-visual-image']) {
     const img = ui.getByTestId(testid);
@@ -57,12 +59,27 @@ uiTest('two messages compare by their screenshots, changed pixels shown in magen
   await screenshot(ui, 'diff-visual');
 });
 
-uiTest('a file compared visually says to import it first', async ({ engine, page: ui }) => {
+uiTest('a file compared visually is rendered from its bytes', async ({ engine, page: ui }) => {
   const sent = await sendMail(engine.smtpPort, htmlMail(twoBlocks('#ffffff'), { subject: 'Visual file' }));
+  // The same message with a 20 × 20 square in its second block (0.5% of 400 × 200
+  // pixels), as a file: its bytes as sent.
+  const square = '<div style="height:100px;background:#ffffff"><div style="width:20px;height:20px;background:#000"></div></div>';
+  const changed = await sendMail(
+    engine.smtpPort,
+    htmlMail(twoBlocks('#ffffff').replace('<div style="height:100px;background:#ffffff"></div>', square), { subject: 'Visual file' }),
+  );
   await openUI(ui, engine);
   await openMessage(ui, sent.id);
-  await ui.getByTestId('action-compare-file').setInputFiles([{ name: 'golden.eml', mimeType: 'message/rfc822', buffer: sent.raw }]);
-  await expectAttribute(ui.getByTestId('diff-summary'), 'data-equal', 'true');
-  await expectText(ui.getByTestId('diff-visual'), /import it first/);
-  await expectCount(ui.getByTestId('diff-visual-run'), 0);
+  await ui.getByTestId('action-compare-file').setInputFiles([{ name: 'golden.eml', mimeType: 'message/rfc822', buffer: changed.raw }]);
+  await expectAttribute(ui.getByTestId('diff-summary'), 'data-equal', 'false');
+  await ui.getByTestId('diff-visual').locator('input[type="number"]').fill('400');
+  await ui.getByTestId('diff-visual-run').click();
+  const percent = ui.getByTestId('diff-visual-percent');
+  await waitFor(async () => (await percent.count()) === 1, { timeout: RENDER_TIMEOUT, message: 'the visual diff never came' });
+  await expectText(percent, /^0\.50% of the pixels changed \(400 of 80,000\)/);
+  // Only the HTML changed, by half a percent of the pixels: with no threshold that is a difference.
+  await expectText(ui.getByTestId('diff-visual-verdict'), /different: visual\.$/);
+  await expectCount(ui.getByTestId('diff-visual-file-note'), 1);
+  await expectCount(ui.getByTestId('diff-visual-a'), 1);
+  await expectCount(ui.getByTestId('diff-visual-b'), 0);
 });

@@ -339,6 +339,13 @@ fn openapi_document_matches_the_server() {
     c.call(Method::POST, &format!("/api/v1/diff?a={id}&visual=1"), Some(("message/rfc822", server.raw(&id))));
     c.call(Method::POST, &format!("/api/v1/diff?a={id}&name=golden.eml"), Some(("message/rfc822", server.raw(&id))));
     c.call(Method::POST, &format!("/api/v1/diff?b={id}"), Some(("text/plain", b"hello".to_vec())));
+    let eml = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(server.raw(&id))
+    };
+    let files = json!({"A": {"Name": "a.eml", "Eml": eml}, "B": {"Name": "b.eml", "Eml": eml}});
+    c.json(Method::POST, "/api/v1/diff?visual=1&width=300", files.clone());
+    c.json(Method::POST, &format!("/api/v1/diff?a={id}"), files);
     c.call(Method::DELETE, &format!("/api/v1/messages/{}", sent["ID"].as_str().unwrap()), None);
     c.call(Method::DELETE, "/api/v1/search?query=nothing-matches-this", None);
     c.call(Method::DELETE, "/api/v1/search", None);

@@ -288,9 +288,19 @@ fn the_visual_diff_counts_changed_pixels_and_gates_equal() {
     assert_eq!(visual["ChangedPixels"].as_u64(), Some(300 * 50), "{visual}");
     assert!(visual["ChangedPercent"].as_f64().unwrap() > 33.0);
     assert_eq!((visual["Equal"].as_bool(), differ["Equal"].as_bool()), (Some(false), Some(false)));
-    // Only the pixels differ (the HTML does too), and a threshold above the change calls them equal.
+    // A threshold above the change calls them equal; the screenshots judge the HTML
+    // body, so its changed markup no longer counts (the Subject still does).
     let lenient = server.get_json(&format!("/api/v1/diff?a={white}&b={grey}&visual=1&width=300&threshold=40"));
     assert_eq!(lenient["Visual"]["Equal"].as_bool(), Some(true));
+    assert_eq!(
+        (lenient["Html"]["Lines"]["Equal"].as_bool(), lenient["Html"]["Counted"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!((lenient["Headers"]["Equal"].as_bool(), lenient["Equal"].as_bool()), (Some(false), Some(false)));
+    let ignoring_subject = server.get_json(&format!(
+        "/api/v1/diff?a={white}&b={grey}&visual=1&width=300&threshold=40&ignore=Subject,Message-ID"
+    ));
+    assert_eq!(ignoring_subject["Equal"].as_bool(), Some(true), "{ignoring_subject}");
 
     // The URLs it gives answer with the screenshots and the difference image.
     let difference = server.get(visual["DifferenceUrl"].as_str().unwrap());
@@ -305,20 +315,124 @@ fn the_visual_diff_counts_changed_pixels_and_gates_equal() {
         assert_eq!((shot.status().as_u16(), shot.headers()["content-type"].to_str().unwrap()), (200, "image/png"));
     }
 
-    // A posted file cannot be screenshot.
-    let posted = server
-        .client()
-        .post(server.url(&format!("/api/v1/diff?a={white}&visual=1")))
-        .header("content-type", "message/rfc822")
-        .body(server.raw(&grey))
-        .send()
-        .unwrap();
-    assert_eq!(posted.status().as_u16(), 400);
-    let error: serde_json::Value = posted.json().unwrap();
-    assert!(error["Error"].as_str().unwrap().contains("/api/v1/import"), "{error}");
     let (status, error) = error_of(&server, &format!("/api/v1/diff?a={white}&b={grey}&visual=1&threshold=much"));
     assert_eq!(status, 400);
     assert!(error.contains("0 to 100"), "{error}");
+}
+
+/// POST a diff request; its status and JSON body.
+fn post_diff(server: &Server, query: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let answer = server
+        .client()
+        .post(server.url(&format!("/api/v1/diff?{query}")))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .unwrap();
+    (answer.status().as_u16(), answer.json().expect("a JSON answer"))
+}
+
+#[test]
+fn the_visual_diff_renders_posted_files_from_their_bytes() {
+    let server = server();
+    let white = send(&server, "visual-file", &two_blocks("#ffffff"), None);
+    let stored_count = || server.get_json("/api/v1/messages")["total"].as_u64();
+    let before = stored_count();
+
+    // The file differs only in a colour: exactly the second block changed.
+    let grey = message("visual-file", &two_blocks("#eeeeee"), None);
+    let (status, differ) =
+        post_diff(&server, &format!("a={white}&visual=1&width=300&name=grey.eml"), "message/rfc822", grey);
+    assert_eq!(status, 200, "{differ}");
+    let visual = &differ["Visual"];
+    assert_eq!(visual["ChangedPixels"].as_u64(), Some(300 * 50), "{visual}");
+    assert_eq!((visual["Equal"].as_bool(), differ["Equal"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(differ["B"]["Label"], "grey.eml");
+    // The stored side's screenshot is served; the file's is not (nothing was stored).
+    assert!(visual["AUrl"].as_str().unwrap().starts_with(&format!("/api/v1/message/{white}/")), "{visual}");
+    assert_eq!((visual["BUrl"].as_str(), visual["DifferenceUrl"].as_str()), (Some(""), Some("")));
+
+    // The same bytes as the stored message, as `a` this time: equal.
+    let (status, same) =
+        post_diff(&server, &format!("b={white}&visual=1&width=300"), "message/rfc822", server.raw(&white));
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["Visual"]["ChangedPixels"].as_u64(), Some(0), "{same}");
+    assert_eq!((same["Visual"]["Equal"].as_bool(), same["Equal"].as_bool()), (Some(true), Some(true)), "{same}");
+
+    // Two files, neither stored, as JSON; each one's inline image comes from its own
+    // bytes: only the 50 × 50 logo differs.
+    use base64::Engine as _;
+    let logo = |colour| {
+        let html = "<body style=\"margin:0;background:#fff\"><img src=\"cid:logo\" width=\"50\" height=\"50\" \
+                    style=\"display:block\"><div style=\"height:50px\"></div></body>";
+        base64::engine::general_purpose::STANDARD.encode(message("logo", html, Some(&solid_png(50, 50, colour))))
+    };
+    let files = |b_colour| {
+        serde_json::to_vec(&serde_json::json!({
+            "A": { "Name": "blue.eml", "Eml": logo([0, 0, 255]) },
+            "B": { "Name": "other.eml", "Eml": logo(b_colour) },
+        }))
+        .unwrap()
+    };
+    let (status, logos) = post_diff(&server, "visual=1&width=300", "application/json", files([255, 0, 0]));
+    assert_eq!(status, 200, "{logos}");
+    assert_eq!(logos["Visual"]["ChangedPixels"].as_u64(), Some(50 * 50), "{logos}");
+    assert_eq!((logos["A"]["Label"].as_str(), logos["B"]["Label"].as_str()), (Some("blue.eml"), Some("other.eml")));
+    let (_, same_logos) = post_diff(&server, "visual=1&width=300", "application/json", files([0, 0, 255]));
+    assert_eq!((same_logos["Visual"]["ChangedPixels"].as_u64(), same_logos["Equal"].as_bool()), (Some(0), Some(true)));
+
+    let (status, error) = post_diff(&server, &format!("a={white}"), "application/json", files([0, 0, 255]));
+    assert_eq!(status, 400);
+    assert!(error["Error"].as_str().unwrap().contains("leave out ?a="), "{error}");
+    let (status, error) = post_diff(
+        &server,
+        "",
+        "application/json",
+        br#"{"A":{"Name":"x","Eml":"!"},"B":{"Name":"y","Eml":""}}"#.to_vec(),
+    );
+    assert_eq!(status, 400);
+    assert!(error["Error"].as_str().unwrap().contains("not base64"), "{error}");
+    assert_eq!(stored_count(), before, "nothing posted was stored");
+}
+
+#[test]
+fn the_cli_visual_diff_takes_files() {
+    let server = server();
+    let white = send(&server, "cli-file", &two_blocks("#ffffff"), None);
+    let url = format!("http://{}", server.http);
+    let run = |args: &[&str]| {
+        let mut cmd = without_settings(std::process::Command::new(BIN));
+        cmd.arg("diff").args(args).args(["--url", &url, "--visual", "--width", "300"]);
+        run_to_exit(cmd, IO_TIMEOUT)
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let same = file("same.eml", &server.raw(&white));
+    let grey = file("grey.eml", &message("cli-file", &two_blocks("#eeeeee"), None));
+
+    let equal = run(&[&same, &white]);
+    assert_eq!(equal.status.code(), Some(0), "{}{}", equal.stdout, equal.stderr);
+    assert!(equal.stdout.contains("visual: 0 of 45000 pixels changed (0%)"), "{}", equal.stdout);
+
+    let changed = run(&[&white, &grey, "--json"]);
+    assert_eq!(changed.status.code(), Some(1), "{}{}", changed.stdout, changed.stderr);
+    let report: serde_json::Value = serde_json::from_str(&changed.stdout).unwrap();
+    assert_eq!(
+        (report["Visual"]["Equal"].as_bool(), report["Visual"]["ChangedPixels"].as_u64()),
+        (Some(false), Some(300 * 50))
+    );
+
+    // Two files: posted together.
+    let files = run(&[&same, &grey]);
+    assert_eq!(files.status.code(), Some(1), "{}{}", files.stdout, files.stderr);
+    assert!(files.stdout.contains("visual: 15000 of 45000 pixels changed"), "{}", files.stdout);
+    assert!(!files.stdout.contains("difference image"), "a file's screenshots have no URL: {}", files.stdout);
+    let same_files = run(&[&same, &file("again.eml", &server.raw(&white))]);
+    assert_eq!(same_files.status.code(), Some(0), "{}{}", same_files.stdout, same_files.stderr);
 }
 
 #[test]
@@ -339,9 +453,10 @@ fn the_cli_visual_diff_exits_by_the_threshold() {
     let server = server();
     let white = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
     let again = send(&server, "cli-visual", &two_blocks("#ffffff"), None);
-    // A small change: a 10 × 10 square of 300 × 150 pixels (0.22 %).
+    // A template's small change: a 15 by 15 square of 300 by 150 pixels (0.5 %), a
+    // new element in the markup.
     let dotted = "<body style=\"margin:0;background:#fff\"><div style=\"height:100px\">hello</div>\
-                  <div style=\"height:50px;background:#ffffff\"><div style=\"width:10px;height:10px;background:#000\"></div></div></body>";
+                  <div style=\"height:50px;background:#ffffff\"><div style=\"width:15px;height:15px;background:#000\"></div></div></body>";
     let dot = send(&server, "cli-visual", dotted, None);
     let url = format!("http://{}", server.http);
     let run = |args: &[&str]| {
@@ -359,21 +474,29 @@ fn the_cli_visual_diff_exits_by_the_threshold() {
 
     let changed = run(&[&white, &dot]);
     assert_eq!(changed.status.code(), Some(1), "{}{}", changed.stdout, changed.stderr);
-    assert!(changed.stdout.contains("visual: 100 of 45000 pixels changed (0.2222%)"), "{}", changed.stdout);
-    assert!(changed.stderr.contains("visual"), "{}", changed.stderr);
+    assert!(changed.stdout.contains("visual: 225 of 45000 pixels changed (0.5%)"), "{}", changed.stdout);
+    assert!(changed.stderr.contains("(visual)"), "only the pixels count: {}", changed.stderr);
 
-    // The threshold forgives the pixels; the HTML still differs, so the exit stays 1.
-    let json = run(&[&white, &dot, "--json", "--threshold", "0.5"]);
+    // The screenshots judge the HTML body: a threshold over the change passes it
+    // although the markup changed (printed, informational), one under it does not.
+    let passed = run(&[&white, &dot, "--threshold", "1"]);
+    assert_eq!(passed.status.code(), Some(0), "{}{}", passed.stdout, passed.stderr);
+    assert!(passed.stdout.contains("informational, the screenshots judge it"), "{}", passed.stdout);
+    let failed = run(&[&white, &dot, "--threshold", "0.1"]);
+    assert_eq!(failed.status.code(), Some(1), "{}{}", failed.stdout, failed.stderr);
+    let json = run(&[&white, &dot, "--json", "--threshold", "1"]);
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(report["Visual"]["Equal"].as_bool(), Some(true), "{}", json.stdout);
-    assert_eq!(report["Visual"]["Threshold"].as_f64(), Some(0.5));
-    assert_eq!((report["Html"]["Lines"]["Equal"].as_bool(), json.status.code()), (Some(false), Some(1)));
-    let forgiven = run(&[&white, &dot, "--threshold", "0.5"]);
-    assert!(!forgiven.stderr.contains("visual") && forgiven.stderr.contains("html"), "{}", forgiven.stderr);
+    assert_eq!((report["Equal"].as_bool(), report["Visual"]["Equal"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (report["Html"]["Lines"]["Equal"].as_bool(), report["Html"]["Counted"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(report["Visual"]["Threshold"].as_f64(), Some(1.0));
+    assert_eq!(json.status.code(), Some(0));
 
-    let file = tempfile::NamedTempFile::with_suffix(".eml").unwrap();
-    std::fs::write(file.path(), server.raw(&white)).unwrap();
-    let refused = run(&[file.path().to_str().unwrap(), &white]);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(refused.stderr.contains("import it first"), "{}", refused.stderr);
+    // A changed text still fails, whatever the pixels say.
+    let words = send(&server, "cli-visual", &two_blocks("#ffffff").replace("hello", "hullo"), None);
+    let text = run(&[&white, &words, "--threshold", "50"]);
+    assert_eq!(text.status.code(), Some(1), "{}{}", text.stdout, text.stderr);
+    assert!(text.stderr.contains("(text)"), "{}", text.stderr);
 }

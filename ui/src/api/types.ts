@@ -271,12 +271,16 @@ Line?: number,
 Element?: string, };
 
 /**
- * What changed from message `A` to message `B`.
+ * What changed from message `A` to message `B`. Each section has its own `Equal`;
+ * [`DiffReport::verdicts`] says which of them count toward the report's.
  */
 export type DiffReport = { 
 /**
- * True when no section below found a difference (under `Options`; `Visual`
- * within its threshold).
+ * True when no section below that counts found a difference (under `Options`).
+ * With `Visual`, the screenshots (within its threshold) judge the HTML body in
+ * place of `Html` (then `Html.Counted` is false) and of the HTML part's size and
+ * checksum in `Structure` (`Structure.EqualApartFromHtml` counts); headers, text,
+ * the rest of the structure and checks count either way.
  */
 Equal: boolean, A: SideInfo, B: SideInfo, Options: DiffOptions, Headers: HeadersDiff, 
 /**
@@ -411,6 +415,12 @@ export type HtmlDiff = {
  */
 Lines: LinesDiff, 
 /**
+ * Whether `Lines.Equal` counts toward the report's `Equal`: false when the
+ * report has a `Visual` section, whose screenshots then judge the HTML body
+ * (this diff is still there, for information).
+ */
+Counted: boolean, 
+/**
  * Selectors of A's elements that were removed or changed, outermost first.
  */
 ChangedA: Array<string>, 
@@ -427,6 +437,11 @@ export type StructureDiff = {
  * The two outlines' line diff.
  */
 Lines: LinesDiff, 
+/**
+ * The outlines are equal but for the HTML body part's size and SHA-256: what
+ * counts when the screenshots judge the HTML body (a visual diff).
+ */
+EqualApartFromHtml: boolean, 
 /**
  * A's outline: one line per part (`PartID  type  "name"  size  sha256`).
  */
@@ -466,15 +481,16 @@ TotalPixels: number, ChangedPercent: number,
  */
 Equal: boolean, 
 /**
- * A's screenshot.
+ * A's screenshot; "" when A is a posted file (not stored, so not served).
  */
 AUrl: string, 
 /**
- * B's screenshot.
+ * B's screenshot; "" when B is a posted file.
  */
 BUrl: string, 
 /**
- * The difference image: B greyed, changed pixels in magenta.
+ * The difference image: B greyed, changed pixels in magenta; "" when either
+ * side is a posted file.
  */
 DifferenceUrl: string, };
 
@@ -824,7 +840,8 @@ Error: string, Events: Array<CalendarEvent>, };
 export type CalendarEvent = { Summary: string, Location: string, 
 /**
  * The start as an RFC 3339 instant (the UI shows it in the viewer's zone), or
- * "" for a floating time or a zone this build does not know.
+ * "" for a floating time or a TZID that neither the calendar's VTIMEZONE nor the
+ * IANA database (by its name or a Windows zone's) defines.
  */
 Start: string, End: string, 
 /**
@@ -832,7 +849,8 @@ Start: string, End: string,
  */
 StartLocal: string, EndLocal: string, 
 /**
- * DTSTART's TZID (`Europe/Berlin`), `UTC`, or "" for a floating time.
+ * DTSTART's TZID as written (`Europe/Berlin`, Outlook's `Pacific Standard Time`),
+ * `UTC`, or "" for a floating time.
  */
 TimeZone: string, AllDay: boolean, Organizer: CalendarPerson, Attendees: Array<CalendarPerson>, 
 /**

@@ -101,10 +101,20 @@ export const visualDiff = (a: string, b: string, { width, view, dark }: Screensh
   return json<DiffReport>(`/api/v1/diff?${params}`);
 };
 
-/** What changed from stored message `a` to an .eml file (nothing is stored). */
-export async function diffFile(a: string, file: File, volatile = false): Promise<DiffReport> {
-  const query = `a=${enc(a)}&name=${enc(file.name)}${volatile ? '&volatile=true' : ''}`;
-  const response = await request(`/api/v1/diff?${query}`, {
+/**
+ * What changed from stored message `a` to an .eml file (nothing is stored); `visual`
+ * compares their screenshots too (the engine renders the file from its bytes).
+ */
+export async function diffFile(a: string, file: File, volatile = false, visual?: ScreenshotParams): Promise<DiffReport> {
+  const params = new URLSearchParams({ a, name: file.name });
+  if (volatile) params.set('volatile', 'true');
+  if (visual) {
+    params.set('visual', '1');
+    params.set('width', String(visual.width));
+    if (visual.view) params.set('view', visual.view);
+    if (visual.dark) params.set('dark', visual.dark);
+  }
+  const response = await request(`/api/v1/diff?${params}`, {
     method: 'POST',
     headers: { 'Content-Type': 'message/rfc822' },
     body: file,

@@ -2,18 +2,21 @@
 //! as one [`DiffReport`] ([`crate::diff`]), for the UI's compare view and
 //! `pigeonhole diff`. `POST /api/v1/diff?a=ID` compares a stored message with an
 //! `.eml` file sent as the body (`Content-Type: message/rfc822`), which is then
-//! `b`; `?b=ID` makes the file `a`. IDs may be `latest`. Nothing is stored and no
-//! message is marked read.
+//! `b`; `?b=ID` makes the file `a`. IDs may be `latest`. `POST /api/v1/diff` with a
+//! JSON body ([`DiffFiles`]: two files, base64) compares two files, neither stored.
+//! Nothing is stored and no message is marked read.
 //!
 //! `ignore=H,…` sets headers aside besides the volatile ones (a name ending in `*`
 //! covers a prefix); `volatile=true` compares the volatile ones too. A file's check
 //! report reads its envelope from its headers, as an import would store it.
 //!
-//! `visual=1` (GET only: only stored messages can be screenshot) adds the visual
-//! diff: both messages' screenshots (`width=`, `view=`, `dark=` as the screenshot
-//! route takes them, through its cache) compared pixel by pixel
-//! ([`crate::diff::visual`]), equal when at most `threshold=` percent changed.
-//! `GET /api/v1/diff.png` is the difference image itself.
+//! `visual=1` adds the visual diff: both messages' screenshots (`width=`, `view=`,
+//! `dark=` as the screenshot route takes them, through its cache) compared pixel by
+//! pixel ([`crate::diff::visual`]), equal when at most `threshold=` percent changed;
+//! they then judge the HTML body in place of its DOM diff ([`DiffReport::verdicts`]).
+//! A posted file is rendered from its bytes by the view route's code, never stored
+//! ([`screenshot::capture_unstored`]; cached by a hash of the bytes).
+//! `GET /api/v1/diff.png` is the difference image of two stored messages.
 
 use std::sync::Arc;
 
@@ -24,6 +27,8 @@ use axum::extract::{Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
@@ -52,12 +57,30 @@ pub struct DiffQuery {
     volatile: Option<String>,
     /// POST: the posted file's name, to call it by in the report.
     name: Option<String>,
-    /// `true` or `1`: compare the screenshots too.
+    #[serde(flatten)]
+    visual: VisualQuery,
+}
+
+/// The visual diff's parameters, the same on GET and POST.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VisualQuery {
+    /// `true` or `1`: compare both messages' screenshots too (the `Visual` section),
+    /// which then judge the HTML body: `Equal` needs `Visual.Equal` instead of
+    /// `Html.Lines.Equal` (the DOM diff stays in the report with `Html.Counted` false)
+    /// and `Structure.EqualApartFromHtml` instead of `Structure.Lines.Equal`; headers,
+    /// text and checks count as without it.
     visual: Option<String>,
+    /// With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600).
+    #[param(value_type = Option<u32>)]
     width: Option<String>,
+    /// With `visual`: the mail client's view, as the screenshot route takes it.
     view: Option<String>,
+    /// With `visual`: the dark mode, as the screenshot route takes it.
     dark: Option<String>,
-    /// The percentage of changed pixels still called equal.
+    /// With `visual`: the percentage of changed pixels still called equal, 0 to 100
+    /// (default 0).
+    #[param(value_type = Option<f64>)]
     threshold: Option<String>,
 }
 
@@ -77,7 +100,7 @@ impl DiffQuery {
 
     /// The `threshold=` parameter: a percentage, 0 when absent.
     fn threshold(&self) -> Result<f64, ApiError> {
-        let Some(threshold) = self.threshold.as_deref() else { return Ok(0.0) };
+        let Some(threshold) = self.visual.threshold.as_deref() else { return Ok(0.0) };
         threshold.trim().parse().ok().filter(|p: &f64| (0.0..=100.0).contains(p)).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "threshold {threshold:?} is not a percentage from 0 to 100 (`0.5` for half a percent); \
@@ -92,11 +115,31 @@ fn yes(flag: Option<&str>) -> bool {
     matches!(flag.map(str::trim), Some("true" | "1"))
 }
 
-/// A message to compare: its label, bytes and envelope.
+/// A message to compare: its label, bytes and envelope, and whether it is stored
+/// (its label is then its ID) or a posted file.
 struct Loaded {
     label: String,
-    raw: Vec<u8>,
+    raw: Arc<Vec<u8>>,
     envelope: Envelope,
+    stored: bool,
+}
+
+/// Two `.eml` files to compare, neither stored: `POST /api/v1/diff`'s JSON body.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiffFiles {
+    pub a: DiffFile,
+    pub b: DiffFile,
+}
+
+/// One `.eml` file of [`DiffFiles`].
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiffFile {
+    /// What to call it in the report (its file name).
+    pub name: String,
+    /// The file's bytes, base64 (the standard alphabet, padded).
+    pub eml: String,
 }
 
 /// What changed from message `a` to message `b`.
@@ -109,11 +152,7 @@ struct Loaded {
         ("b" = String, Query, description = "The second message's ID, or `latest`"),
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated (`X-Campaign,X-Trace-*`)"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers (Date, Message-ID, Received, …) too"),
-        ("visual" = Option<String>, Query, description = "`true` or `1`: compare both messages' screenshots too (the `Visual` section); `Equal` then also needs `Visual.Equal`"),
-        ("width" = Option<u32>, Query, description = "With `visual`: the window's width in CSS pixels, 200 to 2000 (default 600)"),
-        ("view" = Option<String>, Query, description = "With `visual`: the mail client's view, as the screenshot route takes it"),
-        ("dark" = Option<String>, Query, description = "With `visual`: the dark mode, as the screenshot route takes it"),
-        ("threshold" = Option<f64>, Query, description = "With `visual`: the percentage of changed pixels still called equal, 0 to 100 (default 0)"),
+        VisualQuery,
     ),
     responses(
         (status = 200, description = "The report", body = DiffReport),
@@ -136,12 +175,17 @@ pub async fn compare(
     };
     let a = stored(&state, a).await?;
     let b = stored(&state, b).await?;
-    let visual = if yes(query.visual.as_deref()) {
+    respond(&state, &query, a, b).await
+}
+
+/// The report of `a` against `b`, with the visual diff when `visual=1` asks for it.
+async fn respond(state: &ApiState, query: &DiffQuery, a: Loaded, b: Loaded) -> Result<Json<DiffReport>, ApiError> {
+    let visual = if yes(query.visual.visual.as_deref()) {
         let threshold = query.threshold()?;
-        let screenshots = Screenshots::of(&query)?;
-        let (a_png, b_png) = screenshots.take(&state, &a.label, &b.label).await?;
+        let screenshots = Screenshots::of(query)?;
+        let (a_png, b_png) = (screenshots.take(state, &a).await?, screenshots.take(state, &b).await?);
         let found = pixels(a_png, b_png).await?;
-        Some(screenshots.section(&a.label, &b.label, threshold, &found))
+        Some(screenshots.section(&a, &b, threshold, &found))
     } else {
         None
     };
@@ -183,9 +227,8 @@ pub async fn difference_image(
         return Err(ApiError::bad_request("name both messages: ?a=ID&b=ID (an ID or `latest`)"));
     };
     let screenshots = Screenshots::of(&query)?;
-    let (a, ()) = load(&state, a, None, |_, _| Ok(Some(()))).await?;
-    let (b, ()) = load(&state, b, None, |_, _| Ok(Some(()))).await?;
-    let (a_png, b_png) = screenshots.take(&state, a.as_str(), b.as_str()).await?;
+    let (a, b) = (stored(&state, a).await?, stored(&state, b).await?);
+    let (a_png, b_png) = (screenshots.take(&state, &a).await?, screenshots.take(&state, &b).await?);
     Ok(screenshot::png(pixels(a_png, b_png).await?.difference_png))
 }
 
@@ -201,24 +244,27 @@ impl Screenshots {
         let given =
             |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
         Ok(Screenshots {
-            width: screenshot::width(query.width.as_deref())?,
-            view: given(&query.view),
-            dark: given(&query.dark),
+            width: screenshot::width(query.visual.width.as_deref())?,
+            view: given(&query.visual.view),
+            dark: given(&query.visual.dark),
         })
     }
 
-    /// Both messages' screenshots (IDs, not `latest`), one after the other: the
-    /// engine renders one at a time anyway.
-    async fn take(&self, state: &ApiState, a: &str, b: &str) -> Result<(Arc<Capture>, Arc<Capture>), ApiError> {
-        let request = |message_id| Request {
-            message_id,
+    /// A message's screenshot: a stored one's by its ID (not `latest`), a file's
+    /// from its bytes. The engine renders one at a time anyway, so a caller takes
+    /// both sides' one after the other.
+    async fn take(&self, state: &ApiState, side: &Loaded) -> Result<Arc<Capture>, ApiError> {
+        let request = Request {
+            message_id: &side.label,
             width: self.width,
             view: self.view.as_deref(),
             dark: self.dark.as_deref(),
         };
-        let a = screenshot::capture(state, &request(a)).await?;
-        let b = screenshot::capture(state, &request(b)).await?;
-        Ok((a, b))
+        if side.stored {
+            screenshot::capture(state, &request).await
+        } else {
+            screenshot::capture_unstored(state, side.raw.clone(), &request).await
+        }
     }
 
     /// The query string naming these screenshots, after `a` and `b` or an ID.
@@ -232,9 +278,18 @@ impl Screenshots {
         query
     }
 
-    fn section(&self, a: &str, b: &str, threshold: f64, found: &PixelComparison) -> VisualDiff {
+    /// The report's section; a posted file's screenshot has no URL (it is not stored).
+    fn section(&self, a: &Loaded, b: &Loaded, threshold: f64, found: &PixelComparison) -> VisualDiff {
         let changed_percent = found.changed_percent();
         let query = self.query();
+        let url = |side: &Loaded| {
+            if side.stored { format!("/api/v1/message/{}/screenshot.png?{query}", side.label) } else { String::new() }
+        };
+        let difference_url = if a.stored && b.stored {
+            format!("/api/v1/diff.png?a={}&b={}&{query}", a.label, b.label)
+        } else {
+            String::new()
+        };
         VisualDiff {
             width: self.width,
             view: self.view.clone().unwrap_or_else(|| "as-sent".to_string()),
@@ -248,9 +303,9 @@ impl Screenshots {
             total_pixels: found.total_pixels,
             changed_percent,
             equal: changed_percent <= threshold,
-            a_url: format!("/api/v1/message/{a}/screenshot.png?{query}"),
-            b_url: format!("/api/v1/message/{b}/screenshot.png?{query}"),
-            difference_url: format!("/api/v1/diff.png?a={a}&b={b}&{query}"),
+            a_url: url(a),
+            b_url: url(b),
+            difference_url,
         }
     }
 }
@@ -263,24 +318,34 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
         .map_err(|err| ApiError::internal(format!("a screenshot could not be decoded: {err}")))
 }
 
-/// What changed between a stored message and an `.eml` file.
+/// What changed between a stored message and an `.eml` file, or between two files.
+///
+/// With `visual`, a file is rendered from its bytes exactly as a stored message's
+/// preview, and never stored: its screenshot has no URL in the report (`AUrl`,
+/// `BUrl`, `DifferenceUrl` are empty).
 #[utoipa::path(
     post,
     path = "/api/v1/diff",
     tag = "message",
     params(
-        ("a" = Option<String>, Query, description = "The stored message (ID or `latest`) the file is compared with; the file is `b`"),
-        ("b" = Option<String>, Query, description = "Instead of `a`: the stored message is `b` and the file `a`"),
+        ("a" = Option<String>, Query, description = "With an .eml body: the stored message (ID or `latest`) the file is compared with; the file is `b`"),
+        ("b" = Option<String>, Query, description = "With an .eml body, instead of `a`: the stored message is `b` and the file `a`"),
         ("ignore" = Option<String>, Query, description = "Header names to set aside besides the volatile ones, comma separated"),
         ("volatile" = Option<String>, Query, description = "`true` or `1`: compare the volatile headers too"),
-        ("name" = Option<String>, Query, description = "The file's name, to call it by in the report"),
+        ("name" = Option<String>, Query, description = "With an .eml body: the file's name, to call it by in the report"),
+        VisualQuery,
     ),
-    request_body(description = "The .eml file's bytes", content((String = "message/rfc822"))),
+    request_body(description = "One .eml file's bytes (message/rfc822) compared with the stored message `a` or `b`; or two files as JSON (`DiffFiles`, no `a` or `b`)",
+        content((String = "message/rfc822"), (DiffFiles = "application/json"))),
     responses(
         (status = 200, description = "The report", body = DiffReport),
-        (status = 400, description = "Neither or both of `a` and `b`, the body is not mail, or `visual` (only stored messages can be screenshot: import the file first)", body = ErrorBody),
-        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 400, description = "With an .eml body neither or both of `a` and `b`; with JSON `a` or `b` given; a body that is not mail or not base64; a `width`, `threshold`, `view` or `dark` out of range", body = ErrorBody),
+        (status = 404, description = "No such message, or (with `visual`) one has no HTML part", body = ErrorBody),
         (status = 415, description = "Another Content-Type", body = ErrorBody),
+        (status = 501, description = "With `visual`: no browser; install Chromium or set --browser", body = ErrorBody),
+        (status = 502, description = "With `visual`: the browser would not start, or failed while rendering", body = ErrorBody),
+        (status = 503, description = "With `visual`: too many screenshots waiting; try again", body = ErrorBody),
+        (status = 504, description = "With `visual`: a page took longer than the timeout to render", body = ErrorBody),
     )
 )]
 pub async fn compare_file(
@@ -290,39 +355,60 @@ pub async fn compare_file(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DiffReport>, ApiError> {
     let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !media_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("message/rfc822") {
+    let media_type = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media_type == "application/json" {
+        if query.a.is_some() || query.b.is_some() {
+            return Err(ApiError::bad_request(
+                "a JSON body holds both files (A and B): leave out ?a= and ?b=, or POST one file as \
+                 message/rfc822 with ?a=ID to compare it with a stored message",
+            ));
+        }
+        let files: DiffFiles = serde_json::from_slice(&body.map_err(ApiError::from)?).map_err(|err| {
+            ApiError::bad_request(format!(
+                "the body is not two files as JSON ({err}): send {{\"A\": {{\"Name\": \"a.eml\", \"Eml\": \"<base64>\"}}, \
+                 \"B\": {{…}}}}"
+            ))
+        })?;
+        let a = posted(&files.a.name, &decoded(&files.a)?)?;
+        let b = posted(&files.b.name, &decoded(&files.b)?)?;
+        return respond(&state, &query, a, b).await;
+    }
+    if media_type != "message/rfc822" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the .eml file's bytes with Content-Type message/rfc822",
-        ));
-    }
-    if yes(query.visual.as_deref()) {
-        return Err(ApiError::bad_request(
-            "only stored messages can be screenshot: import the file first (POST it to /api/v1/import, or Import… \
-             in the UI), then compare the two IDs with GET /api/v1/diff?a=ID&b=ID&visual=1",
+            "send the .eml file's bytes with Content-Type message/rfc822, or two files as application/json",
         ));
     }
     let body = body.map_err(ApiError::from)?;
-    let mut messages = import::messages_in(&body).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let name = query.name.clone().filter(|name| !name.trim().is_empty()).unwrap_or_else(|| "file".to_string());
+    let file = posted(&name, &body)?;
+    match (query.a.clone(), query.b.clone()) {
+        (Some(a), None) => respond(&state, &query, stored(&state, a).await?, file).await,
+        (None, Some(b)) => respond(&state, &query, file, stored(&state, b).await?).await,
+        _ => Err(ApiError::bad_request(
+            "name the stored message once: ?a=ID (the file is then b) or ?b=ID (the file is then a)",
+        )),
+    }
+}
+
+/// A JSON body's file, decoded.
+fn decoded(file: &DiffFile) -> Result<Vec<u8>, ApiError> {
+    BASE64.decode(file.eml.trim()).map_err(|err| {
+        ApiError::bad_request(format!("{}'s Eml is not base64 ({err}): encode the file's bytes", file.name))
+    })
+}
+
+/// A posted file as a side: one message (not an mbox of several), its envelope
+/// from its headers as an import would make it.
+fn posted(name: &str, bytes: &[u8]) -> Result<Loaded, ApiError> {
+    let mut messages = import::messages_in(bytes).map_err(|err| ApiError::bad_request(err.to_string()))?;
     let (Some(raw), None) = (messages.pop(), messages.first()) else {
         return Err(ApiError::bad_request(
             "the body is an mbox file of several messages: send one message's .eml file",
         ));
     };
     let message = import::new_message(raw);
-    let file = Loaded {
-        label: query.name.clone().filter(|name| !name.trim().is_empty()).unwrap_or_else(|| "file".to_string()),
-        raw: message.raw,
-        envelope: message.envelope,
-    };
-    let options = query.options();
-    match (query.a, query.b) {
-        (Some(a), None) => report(stored(&state, a).await?, file, options).await,
-        (None, Some(b)) => report(file, stored(&state, b).await?, options).await,
-        _ => Err(ApiError::bad_request(
-            "name the stored message once: ?a=ID (the file is then b) or ?b=ID (the file is then a)",
-        )),
-    }
+    Ok(Loaded { label: name.to_string(), raw: Arc::new(message.raw), envelope: message.envelope, stored: false })
 }
 
 impl Loaded {
@@ -338,7 +424,7 @@ async fn stored(state: &ApiState, id: String) -> Result<Loaded, ApiError> {
         Ok(store.envelope(id)?.map(|envelope| (raw, envelope)))
     })
     .await?;
-    Ok(Loaded { label: id.to_string(), raw, envelope })
+    Ok(Loaded { label: id.to_string(), raw: Arc::new(raw), envelope, stored: true })
 }
 
 /// The report, made on the blocking pool: parsing and diffing is CPU work.

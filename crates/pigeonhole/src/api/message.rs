@@ -203,6 +203,12 @@ pub async fn part(
 ) -> Result<Response, ApiError> {
     let (_, part) =
         load(&state, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id)))).await?;
+    part_answer(part)
+}
+
+/// One part's answer, or 404 when the message has no such part: also how a message
+/// that is not stored (a posted file's screenshot) serves its parts.
+pub(super) fn part_answer(part: Option<detail::Part>) -> Result<Response, ApiError> {
     let part = part.ok_or_else(|| ApiError::not_found("Part not found"))?;
 
     // Types a browser would run as a document are only ever downloaded (as Mailpit

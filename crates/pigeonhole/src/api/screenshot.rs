@@ -3,20 +3,24 @@
 //! what `/view/{ID}.html?embed=1` answers (with `view=` and `dark=` passed on as
 //! given), fetched in-process from the same handlers, as are the message's own
 //! parts it shows; the browser has no network, so remote content never loads.
+//! [`capture_unstored`] does the same for a message that is not stored (the visual
+//! diff of a posted `.eml` file): the view and part code over its bytes.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody, Ext};
-use super::message::load;
+use super::message::{MessageQuery, load};
+use super::view::ViewQuery;
 use super::{ApiState, message, view};
+use crate::mail::detail;
 use crate::screenshot::{Capture, Request, ScreenshotError};
 
 /// Said when the page was taller than the cap and the screenshot stops there.
@@ -112,7 +116,34 @@ pub(super) fn width(width: Option<&str>) -> Result<u32, ApiError> {
 /// The screenshot of a stored message (an ID, not `latest`), as an API error when
 /// there is none: the view route's refusal keeps its status and message.
 pub(super) async fn capture(state: &ApiState, request: &Request<'_>) -> Result<Arc<Capture>, ApiError> {
-    match state.screenshots.take(&pages(state), request).await {
+    as_api_error(state.screenshots.take(&pages(state), request).await)
+}
+
+/// The screenshot of a message that is not stored (a posted `.eml` file), from its
+/// bytes: the same view and part code as a stored message's, answered from `raw`
+/// instead of the store. `request.message_id` is ignored: the page is named by a
+/// hash of the bytes, which also keys the screenshot cache.
+pub(super) async fn capture_unstored(
+    state: &ApiState,
+    raw: Arc<Vec<u8>>,
+    request: &Request<'_>,
+) -> Result<Arc<Capture>, ApiError> {
+    let key = unstored_key(&raw);
+    let request = Request { message_id: &key, ..*request };
+    as_api_error(state.screenshots.take(&unstored_pages(raw, key.clone()), &request).await)
+}
+
+/// A message's name for its page and part URLs, from its bytes: letters and digits,
+/// like an ID, and never one (an ID is 22 characters).
+fn unstored_key(raw: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(raw);
+    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    format!("file{hex}")
+}
+
+fn as_api_error(taken: Result<Arc<Capture>, ScreenshotError>) -> Result<Arc<Capture>, ApiError> {
+    match taken {
         Ok(capture) => Ok(capture),
         Err(ScreenshotError::Document(answer)) => {
             let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
@@ -132,6 +163,40 @@ fn pages(state: &ApiState) -> Router {
         .route("/view/{file}", get(view::show))
         .route("/api/v1/message/{id}/part/{part}", get(message::part))
         .with_state(state.clone())
+}
+
+/// What the browser may load for a message that is not stored, named `key`: its
+/// document (`/view/{key}.html`) and its parts, from its bytes, by the view and part
+/// routes' own code.
+fn unstored_pages(raw: Arc<Vec<u8>>, key: String) -> Router {
+    let document = {
+        let (raw, key) = (raw.clone(), key.clone());
+        move |headers: HeaderMap,
+              Ext(Path(file)): Ext<Path<String>>,
+              Ext(Query(q)): Ext<Query<MessageQuery>>,
+              Ext(Query(view_query)): Ext<Query<ViewQuery>>| {
+            let (raw, key) = (raw.clone(), key.clone());
+            async move {
+                if file != format!("{key}.html") {
+                    return Err(ApiError::not_found("Not found"));
+                }
+                view::unstored_html(raw, key, headers, q, view_query).await
+            }
+        }
+    };
+    let part = move |Ext(Path((id, part_id))): Ext<Path<(String, String)>>| {
+        let (raw, named) = (raw.clone(), id == key);
+        async move {
+            if !named {
+                return Err(ApiError::not_found("Part not found"));
+            }
+            let part = tokio::task::spawn_blocking(move || detail::part(&raw, &part_id))
+                .await
+                .map_err(|err| ApiError::internal(format!("reading the part failed: {err}")))?;
+            message::part_answer(part)
+        }
+    };
+    Router::new().route("/view/{file}", get(document)).route("/api/v1/message/{id}/part/{part}", get(part))
 }
 
 /// The view route's own error answer, as it gave it.

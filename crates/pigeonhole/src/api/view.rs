@@ -171,63 +171,114 @@ pub(super) async fn html(
     q: MessageQuery,
     view_query: ViewQuery,
 ) -> Result<Response, ApiError> {
-    let embed = view_query.embed.as_deref() == Some("1");
-    let client_view = parse_view(view_query.view.as_deref())?;
-    let dark = parse_dark(q.dark.as_deref())?;
-    let scheme = if dark == DarkMode::Prefers { ColorScheme::Dark } else { ColorScheme::AsBrowser };
+    let view = HtmlView::of(&q, view_query)?;
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.
     let (id, rendered) = load(&state, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
-        Ok(Some(detail::html_body_and_content_ids(&raw).map(|(html, content_ids)| {
-            let part_urls: HashMap<String, String> = content_ids
-                .into_iter()
-                .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id.as_str()))))
-                .collect();
-            let (rendered, notes) = if embed {
-                let client = client_view::apply(client_view, &html);
-                let rendered = render::html_document(&client.html, part_urls, scheme);
-                let document = dark_mode::apply(rendered.document, dark);
-                (render::Rendered { document, ..rendered }, Some(client.notes))
-            } else {
-                (render::html_part(&html, part_urls), None)
-            };
-            let rendered = match &view_query.highlight {
-                Some(selector) => {
-                    render::Rendered { document: highlight::highlight(rendered.document, selector), ..rendered }
-                }
-                None => rendered,
-            };
-            (rendered, notes)
-        })))
+        Ok(Some((view.render(&raw, id.as_str()), view)))
     })
     .await?;
-    let (rendered, notes) = rendered.ok_or_else(|| ApiError::not_found("Message has no HTML part"))?;
-    let remote = q.remote.as_deref() == Some("1");
-    let policy = match (embed, remote) {
-        (true, false) => BLOCK_REMOTE_POLICY.to_string(),
-        (true, true) => ALLOW_REMOTE_POLICY.to_string(),
-        (false, false) => part_policy(headers.get(HOST).and_then(|host| host.to_str().ok()), id.as_str()),
-        (false, true) => format!("{SANDBOX}{ALLOW_REMOTE_POLICY}"),
-    };
-    let cut = rendered.cut.map(|cut| [(HTML_CUT, cut.to_string())]);
-    let removed = notes.map(|notes| {
-        let json = serde_json::to_string(&notes).unwrap_or_default();
-        [(VIEW_REMOVED, utf8_percent_encode(&json, HEADER_UNSAFE).to_string())]
-    });
-    Ok((
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
-            (CONTENT_SECURITY_POLICY, policy),
-            (REMOTE_CONTENT, rendered.remote_resources.to_string()),
-            (REFERRER_POLICY, "no-referrer".to_string()),
-            // The same URL answers differently with `?remote=`, and the message may go.
-            (CACHE_CONTROL, "no-store".to_string()),
-        ],
-        cut,
-        removed,
-        rendered.document,
-    )
-        .into_response())
+    let (rendered, view) = rendered;
+    view.answer(rendered, headers.get(HOST).and_then(|host| host.to_str().ok()), id.as_str())
+}
+
+/// `/view/{key}.html` of a message that is not stored (a posted `.eml` file, for the
+/// visual diff's screenshot): the same document from its bytes, its parts under
+/// `/api/v1/message/{key}/part/`, answered from the same bytes by the caller.
+pub(super) async fn unstored_html(
+    raw: std::sync::Arc<Vec<u8>>,
+    key: String,
+    headers: HeaderMap,
+    q: MessageQuery,
+    view_query: ViewQuery,
+) -> Result<Response, ApiError> {
+    let view = HtmlView::of(&q, view_query)?;
+    let (rendered, view, key) = tokio::task::spawn_blocking(move || (view.render(&raw, &key), view, key))
+        .await
+        .map_err(|err| ApiError::internal(format!("rendering the message failed: {err}")))?;
+    view.answer(rendered, headers.get(HOST).and_then(|host| host.to_str().ok()), &key)
+}
+
+/// One `/view/{ID}.html` request's parameters, read and checked.
+struct HtmlView {
+    embed: bool,
+    remote: bool,
+    client_view: ClientView,
+    dark: DarkMode,
+    highlight: Option<String>,
+}
+
+impl HtmlView {
+    fn of(q: &MessageQuery, view_query: ViewQuery) -> Result<HtmlView, ApiError> {
+        Ok(HtmlView {
+            embed: view_query.embed.as_deref() == Some("1"),
+            remote: q.remote.as_deref() == Some("1"),
+            client_view: parse_view(view_query.view.as_deref())?,
+            dark: parse_dark(q.dark.as_deref())?,
+            highlight: view_query.highlight,
+        })
+    }
+
+    /// Message `id`'s document from its bytes, and what its client view took out;
+    /// `None` when it has no HTML part.
+    fn render(&self, raw: &[u8], id: &str) -> Option<(render::Rendered, Option<ViewNotes>)> {
+        let (html, content_ids) = detail::html_body_and_content_ids(raw)?;
+        let part_urls: HashMap<String, String> = content_ids
+            .into_iter()
+            .map(|(content_id, part_id)| (content_id, format!("{}{part_id}", parts_path(id))))
+            .collect();
+        let (rendered, notes) = if self.embed {
+            let client = client_view::apply(self.client_view, &html);
+            let scheme = if self.dark == DarkMode::Prefers { ColorScheme::Dark } else { ColorScheme::AsBrowser };
+            let rendered = render::html_document(&client.html, part_urls, scheme);
+            let document = dark_mode::apply(rendered.document, self.dark);
+            (render::Rendered { document, ..rendered }, Some(client.notes))
+        } else {
+            (render::html_part(&html, part_urls), None)
+        };
+        let rendered = match &self.highlight {
+            Some(selector) => {
+                render::Rendered { document: highlight::highlight(rendered.document, selector), ..rendered }
+            }
+            None => rendered,
+        };
+        Some((rendered, notes))
+    }
+
+    /// The answer for message `id`'s rendered document, under its policy and headers.
+    fn answer(
+        &self,
+        rendered: Option<(render::Rendered, Option<ViewNotes>)>,
+        host: Option<&str>,
+        id: &str,
+    ) -> Result<Response, ApiError> {
+        let (rendered, notes) = rendered.ok_or_else(|| ApiError::not_found("Message has no HTML part"))?;
+        let policy = match (self.embed, self.remote) {
+            (true, false) => BLOCK_REMOTE_POLICY.to_string(),
+            (true, true) => ALLOW_REMOTE_POLICY.to_string(),
+            (false, false) => part_policy(host, id),
+            (false, true) => format!("{SANDBOX}{ALLOW_REMOTE_POLICY}"),
+        };
+        let cut = rendered.cut.map(|cut| [(HTML_CUT, cut.to_string())]);
+        let removed = notes.map(|notes| {
+            let json = serde_json::to_string(&notes).unwrap_or_default();
+            [(VIEW_REMOVED, utf8_percent_encode(&json, HEADER_UNSAFE).to_string())]
+        });
+        Ok((
+            [
+                (CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                (CONTENT_SECURITY_POLICY, policy),
+                (REMOTE_CONTENT, rendered.remote_resources.to_string()),
+                (REFERRER_POLICY, "no-referrer".to_string()),
+                // The same URL answers differently with `?remote=`, and the message may go.
+                (CACHE_CONTROL, "no-store".to_string()),
+            ],
+            cut,
+            removed,
+            rendered.document,
+        )
+            .into_response())
+    }
 }
 
 /// What `/view/{ID}.html?embed=1&view=` takes out of a message, for the notes

@@ -14,17 +14,22 @@
 //! the server at `--url` (`GET /api/v1/diff`, or `POST /api/v1/diff` with the file
 //! when one side is a file), so both sides are read the same way either way.
 //!
-//! `--visual` compares the two messages' screenshots too (the server renders
-//! them: both sides must be stored messages, not files), equal when at most
-//! `--threshold` percent of the pixels changed.
+//! `--visual` compares the two messages' screenshots too, equal when at most
+//! `--threshold` percent of the pixels changed; they then judge the HTML body in
+//! place of its markup diff (printed, marked informational), so a change of a few
+//! pixels passes a threshold. Headers, text, the rest of the structure and checks
+//! count either way. The server renders the screenshots, files included (posted,
+//! never stored; two files go as one JSON body), so `--visual` always needs it.
 //!
 //! Exit codes: 0 equal under the options; 1 different; 2 an error (no server, an
-//! unknown message, a search with no match, an unreadable file, a file with
-//! `--visual`, no browser on the server).
+//! unknown message, a search with no match, an unreadable file, no browser on the
+//! server).
 
 use std::io::IsTerminal;
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde_json::Value;
 
@@ -55,7 +60,7 @@ pub struct DiffArgs {
     /// Print the report as JSON (the API's shape) instead of a diff.
     #[arg(long)]
     pub json: bool,
-    /// Compare the messages' screenshots too, pixel by pixel (both must be stored messages).
+    /// Compare the messages' screenshots too, pixel by pixel (the server renders them, files too).
     #[arg(long)]
     pub visual: bool,
     /// With --visual: the browser window's width in CSS pixels (200 to 2000).
@@ -67,7 +72,8 @@ pub struct DiffArgs {
     /// With --visual: the dark mode (none, partial, full, prefers).
     #[arg(long, requires = "visual")]
     pub dark: Option<String>,
-    /// With --visual: the percentage of changed pixels still called equal.
+    /// With --visual: the percentage of changed pixels still called equal. With --visual the
+    /// screenshots judge the HTML body: its markup diff is printed but does not count.
     #[arg(long, default_value_t = 0.0, requires = "visual")]
     pub threshold: f64,
 }
@@ -123,21 +129,9 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         include_volatile: args.include_volatile,
     };
     let (a, b) = (Source::of(&args.a), Source::of(&args.b));
-    if args.visual
-        && let Some(Source::File(path)) = [&a, &b].into_iter().find(|source| matches!(source, Source::File(_)))
-    {
-        return Err(Failure::new(
-            EXIT_ERROR,
-            format!(
-                "--visual compares screenshots of stored messages, and {path} is a file: import it first \
-                 (the UI's Import…, or `curl --data-binary @{path} -H 'Content-Type: message/rfc822' \
-                 {}/api/v1/import`), then compare its ID (or `latest`)",
-                args.server.url.trim_end_matches('/')
-            ),
-        ));
-    }
     let visual = args.visual_params();
-    let needs_server = !matches!((&a, &b), (Source::File(_), Source::File(_)));
+    // Only the server has a browser: two files with --visual are posted to it.
+    let needs_server = args.visual || !matches!((&a, &b), (Source::File(_), Source::File(_)));
     let api = if needs_server { Some(Api::new(&args.server.url, REQUEST_TIMEOUT)?) } else { None };
     let resolve = |source: Source| match (source, &api) {
         (Source::File(path), _) => read_file(&path),
@@ -147,7 +141,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     };
     let (a, b) = (resolve(a)?, resolve(b)?);
     let report = match (a, b, &api) {
-        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }, _) => {
+        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }, None) => {
             let (a_envelope, b_envelope) =
                 (import::new_message(a_raw.clone()).envelope, import::new_message(b_raw.clone()).envelope);
             diff::compare(
@@ -157,7 +151,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
             )
         }
         (a, b, Some(api)) => server_diff(api, a, b, &options, &visual)?,
-        (_, _, None) => unreachable!("a stored message needs the server, made above"),
+        (_, _, None) => unreachable!("a stored message or --visual needs the server, made above"),
     };
 
     if args.json {
@@ -246,7 +240,12 @@ fn server_diff(
                 .body(raw.clone());
             ("POST /api/v1/diff", request)
         }
-        (Resolved::File { .. }, Resolved::File { .. }) => unreachable!("two files are compared locally"),
+        (Resolved::File { name: a_name, raw: a_raw }, Resolved::File { name: b_name, raw: b_raw }) => {
+            let file = |name: &str, raw: &[u8]| serde_json::json!({ "Name": name, "Eml": BASE64.encode(raw) });
+            let body = serde_json::json!({ "A": file(a_name, a_raw), "B": file(b_name, b_raw) });
+            let request = api.client.post(api.url("/api/v1/diff", &params)).json(&body);
+            ("POST /api/v1/diff", request)
+        }
     };
     let body = api.ok_body(api.send(request, what)?, what)?;
     serde_json::from_slice(&body).map_err(|e| {
@@ -257,17 +256,9 @@ fn server_diff(
     })
 }
 
-/// The sections that differ, comma separated.
+/// The sections that differ and count, comma separated.
 fn differing(report: &DiffReport) -> String {
-    let sections = [
-        ("headers", report.headers.equal),
-        ("text", report.text.equal),
-        ("html", report.html.lines.equal),
-        ("structure", report.structure.lines.equal),
-        ("checks", report.checks.equal),
-        ("visual", report.visual.as_ref().is_none_or(|visual| visual.equal)),
-    ];
-    sections.iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    report.verdicts().iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 /// Message content on a terminal: control characters shown escaped, so a hostile
@@ -309,7 +300,14 @@ fn render(report: &DiffReport, colour: bool) -> String {
         hunks(&mut out, &report.text, &paint);
     }
     if !report.html.lines.equal {
-        section(&mut out, "html (normalized: one element per line)");
+        section(
+            &mut out,
+            if report.html.counted {
+                "html (normalized: one element per line)"
+            } else {
+                "html (normalized: one element per line; informational, the screenshots judge it)"
+            },
+        );
         hunks(&mut out, &report.html.lines, &paint);
         for (marker, selectors) in [("a", &report.html.changed_a), ("b", &report.html.changed_b)] {
             for selector in selectors {
@@ -318,7 +316,11 @@ fn render(report: &DiffReport, colour: bool) -> String {
         }
     }
     if !report.structure.lines.equal {
-        section(&mut out, "structure");
+        let html_bytes_only = report.visual.is_some() && report.structure.equal_apart_from_html;
+        section(
+            &mut out,
+            if html_bytes_only { "structure (only the HTML part's bytes: informational)" } else { "structure" },
+        );
         hunks(&mut out, &report.structure.lines, &paint);
     }
     if !report.checks.equal {
@@ -342,7 +344,8 @@ fn render(report: &DiffReport, colour: bool) -> String {
             section(&mut out, "visual");
         }
         out.push_str(&format!("{}\n", visual_line(visual)));
-        if !visual.equal {
+        // A posted file's screenshots are not stored, so they have no URL.
+        if !visual.equal && !visual.difference_url.is_empty() {
             out.push_str(&format!("difference image: {}\n", printable(&visual.difference_url)));
         }
     }

@@ -34,6 +34,10 @@ pub const MAX_CHANGED: usize = 100;
 pub struct HtmlDiff {
     /// The normal forms' line diff (`Equal` says whether the bodies differ).
     pub lines: LinesDiff,
+    /// Whether `Lines.Equal` counts toward the report's `Equal`: false when the
+    /// report has a `Visual` section, whose screenshots then judge the HTML body
+    /// (this diff is still there, for information).
+    pub counted: bool,
     /// Selectors of A's elements that were removed or changed, outermost first.
     pub changed_a: Vec<String>,
     /// Selectors of B's elements that were added or changed.
@@ -55,6 +59,7 @@ pub fn compare(a: &str, b: &str) -> HtmlDiff {
         changed_a: outermost_selectors(a_document.as_ref(), &a_changed),
         changed_b: outermost_selectors(b_document.as_ref(), &b_changed),
         lines: lines::hunks(&a_form.lines, &b_form.lines, ops),
+        counted: true,
     }
 }
 

@@ -69,13 +69,17 @@ pub struct DiffOptions {
     pub include_volatile: bool,
 }
 
-/// What changed from message `A` to message `B`.
+/// What changed from message `A` to message `B`. Each section has its own `Equal`;
+/// [`DiffReport::verdicts`] says which of them count toward the report's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiffReport {
-    /// True when no section below found a difference (under `Options`; `Visual`
-    /// within its threshold).
+    /// True when no section below that counts found a difference (under `Options`).
+    /// With `Visual`, the screenshots (within its threshold) judge the HTML body in
+    /// place of `Html` (then `Html.Counted` is false) and of the HTML part's size and
+    /// checksum in `Structure` (`Structure.EqualApartFromHtml` counts); headers, text,
+    /// the rest of the structure and checks count either way.
     pub equal: bool,
     pub a: SideInfo,
     pub b: SideInfo,
@@ -93,9 +97,26 @@ pub struct DiffReport {
 }
 
 impl DiffReport {
-    /// The report with the screenshots' comparison added; equal only if they are too.
+    /// The report with the screenshots' comparison added, which from now on judges
+    /// the HTML body: a template whose pixels barely change passes a threshold even
+    /// though its markup changed.
     pub fn with_visual(self, visual: VisualDiff) -> DiffReport {
-        DiffReport { equal: self.equal && visual.equal, visual: Some(visual), ..self }
+        let html = HtmlDiff { counted: false, ..self.html };
+        let report = DiffReport { html, visual: Some(visual), ..self };
+        DiffReport { equal: report.verdicts().iter().all(|(_, equal)| *equal), ..report }
+    }
+
+    /// Each section that counts toward `Equal`, by name, and whether it is equal.
+    pub fn verdicts(&self) -> Vec<(&'static str, bool)> {
+        let mut verdicts = vec![("headers", self.headers.equal), ("text", self.text.equal)];
+        match &self.visual {
+            None => verdicts.extend([("html", self.html.lines.equal), ("structure", self.structure.lines.equal)]),
+            Some(visual) => {
+                verdicts.extend([("visual", visual.equal), ("structure", self.structure.equal_apart_from_html)])
+            }
+        }
+        verdicts.push(("checks", self.checks.equal));
+        verdicts
     }
 }
 
@@ -121,9 +142,8 @@ pub fn compare(a: Side<'_>, b: Side<'_>, options: &DiffOptions) -> DiffReport {
     let html = html::compare(&a_html, &b_html);
     let structure = structure::compare(a.raw, b.raw);
     let checks = checks::compare(a, b);
-    let equal = headers.equal && text.equal && html.lines.equal && structure.lines.equal && checks.equal;
-    DiffReport {
-        equal,
+    let report = DiffReport {
+        equal: false,
         a: side_info(a),
         b: side_info(b),
         options: options.clone(),
@@ -133,7 +153,8 @@ pub fn compare(a: Side<'_>, b: Side<'_>, options: &DiffOptions) -> DiffReport {
         structure,
         checks,
         visual: None,
-    }
+    };
+    DiffReport { equal: report.verdicts().iter().all(|(_, equal)| *equal), ..report }
 }
 
 fn side_info(side: Side<'_>) -> SideInfo {

@@ -4,6 +4,8 @@
 //! alone), diffed as lines. Boundaries and transfer encodings are not in it, so a
 //! message re-sent (new boundaries) or re-encoded (base64 for quoted-printable)
 //! has the same structure; a changed attachment shows by its size and checksum.
+//! `EqualApartFromHtml` is the verdict without the HTML body part's bytes, for a
+//! report whose screenshots judge the HTML body.
 
 use std::collections::HashMap;
 
@@ -20,6 +22,9 @@ use crate::mail::detail::{self, PartNode};
 pub struct StructureDiff {
     /// The two outlines' line diff.
     pub lines: LinesDiff,
+    /// The outlines are equal but for the HTML body part's size and SHA-256: what
+    /// counts when the screenshots judge the HTML body (a visual diff).
+    pub equal_apart_from_html: bool,
     /// A's outline: one line per part (`PartID  type  "name"  size  sha256`).
     pub a: Vec<String>,
     /// B's outline.
@@ -29,41 +34,63 @@ pub struct StructureDiff {
 /// `a`'s MIME structure against `b`'s.
 pub fn compare(a: &[u8], b: &[u8]) -> StructureDiff {
     let (a, b) = (outline(a), outline(b));
-    let compared = |outline: &[(String, String)]| outline.iter().map(|(_, line)| line.clone()).collect::<Vec<_>>();
+    let compared = |outline: &[OutlineLine]| outline.iter().map(|part| part.line.clone()).collect::<Vec<_>>();
+    let apart_from_html = |outline: &[OutlineLine]| {
+        outline
+            .iter()
+            .map(|part| part.without_html_bytes.as_deref().unwrap_or(&part.line).to_string())
+            .collect::<Vec<_>>()
+    };
     let (a_lines, b_lines) = (compared(&a), compared(&b));
-    let listed = |outline: Vec<(String, String)>| {
+    let equal_apart_from_html = apart_from_html(&a) == apart_from_html(&b);
+    let listed = |outline: Vec<OutlineLine>| {
         outline
             .into_iter()
-            .map(|(id, line)| format!("{:<6}{}", if id.is_empty() { "-" } else { &id }, line.trim_start()))
+            .map(|part| format!("{:<6}{}", if part.id.is_empty() { "-" } else { &part.id }, part.line.trim_start()))
             .collect()
     };
-    StructureDiff { lines: lines::compare(&a_lines, &b_lines), a: listed(a), b: listed(b) }
+    StructureDiff { lines: lines::compare(&a_lines, &b_lines), equal_apart_from_html, a: listed(a), b: listed(b) }
 }
 
-/// Each part as (part ID, the line compared). The part ID is left out of what is
-/// compared: an inserted part renumbers those after it, which is no change to them.
-fn outline(raw: &[u8]) -> Vec<(String, String)> {
+/// One part of the outline.
+struct OutlineLine {
+    id: String,
+    /// What is compared (the part ID is not: an inserted part renumbers those after
+    /// it, which is no change to them).
+    line: String,
+    /// For the HTML body part: its line without its size and checksum.
+    without_html_bytes: Option<String>,
+}
+
+/// Each part of the message, in tree order.
+fn outline(raw: &[u8]) -> Vec<OutlineLine> {
     let message = detail::parse(raw);
-    let checksums: HashMap<String, String> = detail::leaves(&message)
-        .into_iter()
-        .map(|leaf| (leaf.id, format!("{:x}", Sha256::digest(leaf.part.contents()))))
-        .collect();
+    let leaves = detail::leaves(&message);
+    let checksums: HashMap<&str, String> =
+        leaves.iter().map(|leaf| (leaf.id.as_str(), format!("{:x}", Sha256::digest(leaf.part.contents())))).collect();
+    let html_body = detail::html_part_index(&message)
+        .and_then(|index| leaves.iter().find(|leaf| leaf.index == index))
+        .map(|leaf| leaf.id.as_str());
     let mut out = Vec::new();
     // An explicit stack: the tree's depth is bounded, but the walk need not recurse.
     let tree = detail::part_tree(raw);
     let mut stack: Vec<(&PartNode, usize)> = vec![(&tree, 0)];
     while let Some((node, depth)) = stack.pop() {
         let mut line = format!("{:indent$}{}", "", node.content_type, indent = depth * 2);
+        let mut without_html_bytes = None;
         if node.parts.is_empty() {
             if !node.file_name.is_empty() {
                 line.push_str(&format!("  {:?}", node.file_name));
             }
+            if html_body == Some(node.part_id.as_str()) {
+                without_html_bytes = Some(line.clone());
+            }
             line.push_str(&format!("  {} bytes", node.size));
-            if let Some(sha256) = checksums.get(&node.part_id) {
+            if let Some(sha256) = checksums.get(node.part_id.as_str()) {
                 line.push_str(&format!("  sha256:{sha256}"));
             }
         }
-        out.push((node.part_id.clone(), line));
+        out.push(OutlineLine { id: node.part_id.clone(), line, without_html_bytes });
         stack.extend(node.parts.iter().rev().map(|child| (child, depth + 1)));
     }
     out
@@ -91,6 +118,23 @@ mod tests {
         assert_eq!(diff.a.len(), 3);
         assert!(diff.a[0].starts_with("-     multipart/mixed"), "{:?}", diff.a);
         assert!(diff.a[2].starts_with("2     application/pdf  \"invoice.pdf\"  9 bytes  sha256:"), "{:?}", diff.a);
+    }
+
+    #[test]
+    fn only_the_html_body_s_bytes_can_be_set_aside() {
+        let with_html = |html: &str, attachment: &str| {
+            format!(
+                "From: a@example.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/html\r\n\r\n{html}\r\n\
+                 --b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n"
+            )
+            .into_bytes()
+        };
+        let html_changed = compare(&with_html("<p>one</p>", "JVBERi0xLjQK"), &with_html("<p>two!</p>", "JVBERi0xLjQK"));
+        assert!(!html_changed.lines.equal && html_changed.equal_apart_from_html, "{html_changed:?}");
+        let pdf_changed =
+            compare(&with_html("<p>one</p>", "JVBERi0xLjQK"), &with_html("<p>one</p>", "JVBERi0xLjUKJQ=="));
+        assert!(!pdf_changed.lines.equal && !pdf_changed.equal_apart_from_html, "{pdf_changed:?}");
     }
 
     #[test]

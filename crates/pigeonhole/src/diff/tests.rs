@@ -62,3 +62,59 @@ fn the_report_serializes_with_equal_on_top() {
     let back: DiffReport = serde_json::from_value(json).unwrap();
     assert_eq!(back, diff);
 }
+
+/// A visual section with `changed_percent` of the pixels changed, under `threshold`.
+fn visual(changed_percent: f64, threshold: f64) -> VisualDiff {
+    VisualDiff {
+        width: 600,
+        view: "as-sent".into(),
+        dark: "none".into(),
+        threshold,
+        a_width: 600,
+        a_height: 100,
+        b_width: 600,
+        b_height: 100,
+        changed_pixels: (changed_percent * 600.0) as u64,
+        total_pixels: 60_000,
+        changed_percent,
+        equal: changed_percent <= threshold,
+        a_url: String::new(),
+        b_url: String::new(),
+        difference_url: String::new(),
+    }
+}
+
+#[test]
+fn with_screenshots_the_pixels_judge_the_html_body() {
+    let styled = String::from_utf8(newsletter(2, "$10"))
+        .unwrap()
+        .replace("class=\"price\"", "class=\"price\" style=\"color:#111\"");
+    let diff = report(&newsletter(1, "$10"), styled.as_bytes(), &DiffOptions::default());
+    assert!(!diff.equal && diff.html.counted && !diff.html.lines.equal);
+    assert!(!diff.structure.lines.equal && diff.structure.equal_apart_from_html, "only the HTML part's bytes changed");
+    assert_eq!(
+        diff.verdicts().iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>(),
+        ["html", "structure"]
+    );
+
+    // A half-percent change within a 1% threshold: equal; the DOM diff stays, not counted.
+    let passed = diff.clone().with_visual(visual(0.5, 1.0));
+    assert!(passed.equal, "{:?}", passed.verdicts());
+    assert!(!passed.html.counted && !passed.html.lines.equal);
+    // Over a 0.1% threshold: different, by the pixels.
+    let failed = diff.with_visual(visual(0.5, 0.1));
+    assert!(!failed.equal);
+    assert_eq!(
+        failed.verdicts().iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>(),
+        ["visual"]
+    );
+
+    // The text still counts: a changed price fails whatever the pixels say.
+    let price =
+        report(&newsletter(1, "$10"), &newsletter(2, "$12"), &DiffOptions::default()).with_visual(visual(0.0, 1.0));
+    assert!(!price.equal);
+    assert_eq!(
+        price.verdicts().iter().filter(|(_, equal)| !equal).map(|(name, _)| *name).collect::<Vec<_>>(),
+        ["text", "structure"]
+    );
+}

@@ -67,11 +67,12 @@ pub struct VisualDiff {
     pub changed_percent: f64,
     /// `ChangedPercent <= Threshold`.
     pub equal: bool,
-    /// A's screenshot.
+    /// A's screenshot; "" when A is a posted file (not stored, so not served).
     pub a_url: String,
-    /// B's screenshot.
+    /// B's screenshot; "" when B is a posted file.
     pub b_url: String,
-    /// The difference image: B greyed, changed pixels in magenta.
+    /// The difference image: B greyed, changed pixels in magenta; "" when either
+    /// side is a posted file.
     pub difference_url: String,
 }
 

@@ -3,7 +3,8 @@
 //! (the message detail's `Calendar`): the method (invitation, update,
 //! cancellation…), and per event its title, start and end (an instant, and as
 //! written in the organiser's time zone), place, organiser, attendees with their
-//! answers, and its recurrence in words. A part that cannot be read gives an
+//! answers, and its recurrence in words. The instant comes from the calendar's own
+//! VTIMEZONE, an IANA zone name or a Windows one (Outlook's), see [`zones`]. A part that cannot be read gives an
 //! [`CalendarInvite::error`] instead, which the UI says and `mime.calendar-invalid`
 //! reports. Everything here is the sender's text: the UI escapes it.
 
@@ -13,6 +14,7 @@ use mail_parser::Message;
 use serde::Serialize;
 
 use super::detail::{self, media_type};
+use zones::Zones;
 
 /// A message's calendar part, as the event card shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -39,13 +41,15 @@ pub struct CalendarEvent {
     pub summary: String,
     pub location: String,
     /// The start as an RFC 3339 instant (the UI shows it in the viewer's zone), or
-    /// "" for a floating time or a zone this build does not know.
+    /// "" for a floating time or a TZID that neither the calendar's VTIMEZONE nor the
+    /// IANA database (by its name or a Windows zone's) defines.
     pub start: String,
     pub end: String,
     /// The start and end as written (`2025-03-14 10:00`), in [`Self::time_zone`].
     pub start_local: String,
     pub end_local: String,
-    /// DTSTART's TZID (`Europe/Berlin`), `UTC`, or "" for a floating time.
+    /// DTSTART's TZID as written (`Europe/Berlin`, Outlook's `Pacific Standard Time`),
+    /// `UTC`, or "" for a floating time.
     pub time_zone: String,
     pub all_day: bool,
     pub organizer: CalendarPerson,
@@ -90,6 +94,7 @@ pub fn read(text: &str) -> Result<CalendarInvite, String> {
         properties.iter().find(|p| p.name == name).map(|p| p.val.as_str().to_string()).unwrap_or_default()
     };
     let method = property(&calendar.properties, "METHOD").to_ascii_uppercase();
+    let zones = Zones::of(&calendar);
     let mut events = Vec::new();
     for component in calendar.components.iter().filter(|c| c.name == "VEVENT") {
         let text_of = |name: &str| {
@@ -98,8 +103,8 @@ pub fn read(text: &str) -> Result<CalendarInvite, String> {
         let start_property = component
             .find_prop("DTSTART")
             .ok_or_else(|| "An event in the calendar part has no start (DTSTART).".to_string())?;
-        let start = Time::read(start_property)?;
-        let end = component.find_prop("DTEND").map(Time::read).transpose()?.unwrap_or_default();
+        let start = Time::read(start_property, &zones)?;
+        let end = component.find_prop("DTEND").map(|end| Time::read(end, &zones)).transpose()?.unwrap_or_default();
         events.push(CalendarEvent {
             summary: text_of("SUMMARY"),
             location: text_of("LOCATION"),
@@ -159,7 +164,7 @@ struct Time {
 }
 
 impl Time {
-    fn read(property: &icalendar::parser::Property<'_>) -> Result<Time, String> {
+    fn read(property: &icalendar::parser::Property<'_>, zones: &Zones<'_, '_>) -> Result<Time, String> {
         let value = property.val.as_str().trim();
         let invalid = || format!("The event's time {value:?} is not an iCalendar date or date-time.");
         if value.len() == 8 {
@@ -173,20 +178,15 @@ impl Time {
         let civil = DateTime::strptime("%Y%m%dT%H%M%S", civil).map_err(|_| invalid())?;
         let local = civil.strftime("%Y-%m-%d %H:%M").to_string();
         let tzid = parameter(property, "TZID");
-        let (zone, tz) = if utc {
-            ("UTC".to_string(), Some(TimeZone::UTC))
+        let (zone, instant) = if utc {
+            ("UTC".to_string(), civil.to_zoned_datetime(TimeZone::UTC).ok().map(|zoned| zoned.timestamp()))
         } else if tzid.is_empty() {
             (String::new(), None)
         } else {
-            // Outlook writes Windows names (with a VTIMEZONE), which the IANA
-            // database does not know: then only the time as written is shown.
-            let tz = TimeZone::get(&tzid).ok();
-            (tzid, tz)
+            let instant = zones.instant(&tzid, civil);
+            (tzid, instant)
         };
-        let instant = tz
-            .and_then(|tz| civil.to_zoned_datetime(tz).ok())
-            .map(|zoned| zoned.timestamp().to_string())
-            .unwrap_or_default();
+        let instant = instant.map(|instant| instant.to_string()).unwrap_or_default();
         Ok(Time { instant, local, zone, all_day: false })
     }
 }
@@ -256,3 +256,4 @@ fn and_list(items: &[String]) -> String {
 
 #[cfg(test)]
 mod tests;
+mod zones;

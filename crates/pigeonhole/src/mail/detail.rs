@@ -475,10 +475,20 @@ fn html_body(message: &Message<'_>) -> String {
 
 /// The first real HTML body (mail-parser would otherwise offer text turned into HTML).
 pub(crate) fn html_part(message: &Message<'_>) -> Option<String> {
-    message.html_body.iter().find_map(|&index| match &message.parts.get(index as usize)?.body {
+    let index = html_part_index(message)?;
+    match &message.parts.get(index as usize)?.body {
         PartType::Html(html) => Some(html.to_string()),
         _ => None,
-    })
+    }
+}
+
+/// Where [`html_part`] is in `message.parts` (a [`Leaf`]'s `index`).
+pub(crate) fn html_part_index(message: &Message<'_>) -> Option<u32> {
+    message
+        .html_body
+        .iter()
+        .copied()
+        .find(|&index| matches!(message.parts.get(index as usize).map(|part| &part.body), Some(PartType::Html(_))))
 }
 
 fn to_offset_datetime(date: &mail_parser::DateTime) -> Option<OffsetDateTime> {

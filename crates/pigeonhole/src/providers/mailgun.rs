@@ -256,12 +256,7 @@ struct Message {
 
 /// The stored template `name` rendered with `data`.
 fn render_template(name: &str, data: &Value, templates: &Templates) -> Result<Template, String> {
-    let template = templates.stored(name).map_err(|err| err.to_string())?.ok_or_else(|| {
-        format!(
-            "template {name} not found: Pigeonhole has no copy of it; start it with --provider-templates DIR and add \
-             {name}.html, {name}.txt or {name}.subject there"
-        )
-    })?;
+    let template = templates.required(name).map_err(|err| err.to_string())?;
     template.render(data).map_err(|err| err.to_string())
 }
 

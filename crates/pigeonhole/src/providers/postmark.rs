@@ -306,12 +306,7 @@ fn render_template(email: &Email, templates: &Templates) -> Result<Template, Str
         (_, Some(alias)) if !alias.trim().is_empty() => alias.clone(),
         _ => return Err("Provide either 'TemplateId' or 'TemplateAlias'.".to_string()),
     };
-    let template = templates.stored(&id).map_err(|err| format!("{err}."))?.ok_or_else(|| {
-        format!(
-            "Pigeonhole has no copy of the template {id}: start it with --provider-templates DIR and add {id}.subject, \
-             {id}.html and {id}.txt there."
-        )
-    })?;
+    let template = templates.required(&id).map_err(|err| format!("{err}."))?;
     template.render(email.template_model.as_ref().unwrap_or(&Value::Null)).map_err(|err| format!("{err}."))
 }
 

@@ -470,12 +470,7 @@ fn render_template(template: &V2Template, templates: &Templates) -> Result<Templ
                 .as_deref()
                 .or(arn_name)
                 .ok_or_else(|| Invalid::missing("content.template.templateName"))?;
-            templates.stored(name).map_err(|err| Invalid::parameter(err.to_string()))?.ok_or_else(|| {
-                Invalid::parameter(format!(
-                    "Pigeonhole has no copy of the template {name}: start it with --provider-templates DIR and add \
-                         {name}.subject, {name}.html and {name}.txt there, or send Content.Template.TemplateContent"
-                ))
-            })?
+            templates.required(name).map_err(|err| Invalid::parameter(err.to_string()))?
         }
     };
     source.render(&data).map_err(|err| Invalid::parameter(err.to_string()))

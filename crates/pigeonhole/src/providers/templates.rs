@@ -39,6 +39,11 @@ pub enum TemplateError {
         "no template {id:?} in {dir}: add {id}.html, {id}.txt or {id}.subject there (a copy of the provider's template)"
     )]
     Unknown { id: String, dir: String },
+    #[error(
+        "Pigeonhole has no copy of the template {id}: start it with --provider-templates DIR and add {id}.html, \
+         {id}.txt or {id}.subject there"
+    )]
+    NoFolder { id: String },
     #[error("{id:?} cannot name a template file: use letters, digits, '.', '-' and '_'")]
     BadId { id: String },
     #[error("cannot read the template {path}: {reason}")]
@@ -74,6 +79,13 @@ impl Templates {
             return Err(TemplateError::Unknown { id: id.to_string(), dir: dir.display().to_string() });
         }
         Ok(Some(template))
+    }
+}
+
+impl Templates {
+    /// The stored template `id`, where the send cannot go without it.
+    pub fn required(&self, id: &str) -> Result<Template, TemplateError> {
+        self.stored(id)?.ok_or_else(|| TemplateError::NoFolder { id: id.trim().to_string() })
     }
 }
 
