@@ -48,6 +48,18 @@ uiTest('with POP3 on, the empty state gives a mail client its account settings',
   await expectText(clients, new RegExp(`pop://anyone@127\\.0\\.0\\.1:${port}/`));
 }, { engine: { args: ['--pop3', '127.0.0.1:0'] } });
 
+uiTest('with IMAP on, the settings are IMAP\'s (every inbox a folder)', async ({ engine, page }) => {
+  await openUI(page, engine);
+  const empty = page.getByTestId('empty-state');
+  await empty.waitFor({ state: 'visible' });
+  const { json: intake } = await api(engine, '/api/v1/intake');
+  const port = intake.IMAPAddress.split(':').pop();
+  await expectText(empty.locator('.imap-address'), new RegExp(`127\\.0\\.0\\.1:${port}$`));
+  const clients = empty.getByTestId('mail-client-settings');
+  await expectText(clients, new RegExp(`Incoming: IMAP, server 127\\.0\\.0\\.1, port ${port}`));
+  await expectText(clients, new RegExp(`imap://anyone@127\\.0\\.0\\.1:${port}/`));
+}, { engine: { args: ['--imap', '127.0.0.1:0', '--pop3', '127.0.0.1:0'] } });
+
 uiTest('without POP3 the empty state gives no mail client settings', async ({ engine, page }) => {
   await openUI(page, engine);
   await page.getByTestId('empty-state').waitFor({ state: 'visible' });

@@ -215,6 +215,9 @@ impl Engine {
         let api_state = ApiState::new(store.clone(), events.clone(), smtp_counters.clone(), intake.clone())
             .with_smtp_address(smtp_addr)
             .with_pop3_address(pop3.as_ref().map(|door| door.addr))
+            .with_imap_address(
+                imap.as_ref().zip(config.imap.as_ref()).map(|(door, imap)| (door.addr, imap.implicit_tls)),
+            )
             .with_chaos(chaos.clone())
             .with_relay(config.relay.clone())
             .with_simulation(simulation.clone(), &rules_file)

@@ -685,7 +685,12 @@ SMTPAddress: string,
  * Where POP3 listens (`""` when it is off): the first-run help gives a mail
  * client's account settings for it.
  */
-POP3Address: string, };
+POP3Address: string, 
+/**
+ * Where IMAP listens (`""` when it is off), and whether with TLS from the
+ * first byte (`--imap-tls-implicit`) rather than STARTTLS.
+ */
+IMAPAddress: string, IMAPImplicitTLS: boolean, };
 
 /**
  * New messages not announced one by one (the `burst` event).

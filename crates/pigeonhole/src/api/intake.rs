@@ -1,5 +1,5 @@
 //! `GET`/`PUT /api/v1/intake` (ours): the SMTP intake — where it listens and whether
-//! it takes mail — and where mail clients read it (POP3). Pausing makes the listener answer 421 (see
+//! it takes mail — and where mail clients read it (POP3, IMAP). Pausing makes the listener answer 421 (see
 //! [`crate::smtp::Intake`]); the desktop tray and the UI both pause and resume
 //! through this, and learn of changes from the `intake` event. The UI shows the
 //! address in its first-run help (it is here, not in Mailpit's `/api/v1/webui`,
@@ -30,6 +30,12 @@ pub struct IntakeView {
     /// client's account settings for it.
     #[serde(rename = "POP3Address")]
     pub pop3_address: String,
+    /// Where IMAP listens (`""` when it is off), and whether with TLS from the
+    /// first byte (`--imap-tls-implicit`) rather than STARTTLS.
+    #[serde(rename = "IMAPAddress")]
+    pub imap_address: String,
+    #[serde(rename = "IMAPImplicitTLS")]
+    pub imap_implicit_tls: bool,
 }
 
 impl IntakeView {
@@ -39,6 +45,8 @@ impl IntakeView {
             paused: state.intake.is_paused(),
             smtp_address: address(state.smtp_address),
             pop3_address: address(state.pop3_address),
+            imap_address: address(state.imap_address.map(|(addr, _)| addr)),
+            imap_implicit_tls: state.imap_address.is_some_and(|(_, implicit)| implicit),
         }
     }
 }

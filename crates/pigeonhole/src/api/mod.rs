@@ -134,6 +134,8 @@ pub struct ApiState {
     /// can tell users where to point their app).
     smtp_address: Option<SocketAddr>,
     pop3_address: Option<SocketAddr>,
+    /// IMAP's address and whether it takes TLS from the first byte.
+    imap_address: Option<(SocketAddr, bool)>,
     /// Whether SMTP takes mail (`/api/v1/intake`); shared with the listener.
     intake: Arc<smtp::Intake>,
     /// The SMTP chaos triggers (`/api/v1/chaos`); shared with the listener.
@@ -191,6 +193,7 @@ impl ApiState {
             smtp,
             smtp_address: None,
             pop3_address: None,
+            imap_address: None,
             intake,
             chaos: Arc::new(smtp::Chaos::new(None)),
             relay: None,
@@ -296,6 +299,12 @@ impl ApiState {
     /// Tell the UI where the POP3 listener is (`POP3Address` in `/api/v1/intake`).
     pub fn with_pop3_address(self, address: Option<SocketAddr>) -> ApiState {
         ApiState { pop3_address: address, ..self }
+    }
+
+    /// Tell the UI where the IMAP listener is and whether its TLS is implicit
+    /// (`IMAPAddress`, `IMAPImplicitTLS` in `/api/v1/intake`).
+    pub fn with_imap_address(self, address: Option<(SocketAddr, bool)>) -> ApiState {
+        ApiState { imap_address: address, ..self }
     }
 
     /// Tell the UI where the SMTP listener is (`SMTPAddress` in `/api/v1/intake`).

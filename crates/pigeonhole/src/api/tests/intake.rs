@@ -13,9 +13,15 @@ async fn intake_pauses_and_resumes() {
     let api = Api::new().await;
     let mut events = api.state.events.subscribe();
     // The SMTP address is unknown to a router that was not told it.
-    assert_eq!(api.get_json("/api/v1/intake").await, json!({"Paused": false, "SMTPAddress": "", "POP3Address": ""}));
+    assert_eq!(
+        api.get_json("/api/v1/intake").await,
+        json!({"Paused": false, "SMTPAddress": "", "POP3Address": "", "IMAPAddress": "", "IMAPImplicitTLS": false})
+    );
     let paused = api.send_json(Method::PUT, "/api/v1/intake", json!({"paused": true})).await;
-    assert_eq!(paused.json(), json!({"Paused": true, "SMTPAddress": "", "POP3Address": ""}));
+    assert_eq!(
+        paused.json(),
+        json!({"Paused": true, "SMTPAddress": "", "POP3Address": "", "IMAPAddress": "", "IMAPImplicitTLS": false})
+    );
     assert!(api.state.intake.is_paused());
     let event = serde_json::to_value(events.try_recv().unwrap()).unwrap();
     assert_eq!(event, json!({"Type": "intake", "Data": {"Paused": true}}));
@@ -34,11 +40,14 @@ async fn intake_pauses_and_resumes() {
         api.state
             .clone()
             .with_smtp_address("127.0.0.1:2525".parse().unwrap())
-            .with_pop3_address(Some("127.0.0.1:1110".parse().unwrap())),
+            .with_pop3_address(Some("127.0.0.1:1110".parse().unwrap()))
+            .with_imap_address(Some(("127.0.0.1:1143".parse().unwrap(), true))),
     );
     let request = Request::get("/api/v1/intake").header("host", HOST).body(Body::empty()).unwrap();
     let body = to_bytes(told.oneshot(request).await.unwrap().into_body(), usize::MAX).await.unwrap();
     let body = serde_json::from_slice::<Value>(&body).unwrap();
     assert_eq!(body["SMTPAddress"], "127.0.0.1:2525");
     assert_eq!(body["POP3Address"], "127.0.0.1:1110");
+    assert_eq!(body["IMAPAddress"], "127.0.0.1:1143");
+    assert_eq!(body["IMAPImplicitTLS"], true);
 }
