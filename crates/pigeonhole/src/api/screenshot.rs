@@ -122,15 +122,20 @@ pub(super) async fn capture(state: &ApiState, request: &Request<'_>) -> Result<A
 /// The screenshot of a message that is not stored (a posted `.eml` file), from its
 /// bytes: the same view and part code as a stored message's, answered from `raw`
 /// instead of the store. `request.message_id` is ignored: the page is named by a
-/// hash of the bytes, which also keys the screenshot cache.
+/// hash of the bytes, which also keys the screenshot cache. The screenshot is
+/// published there ([`crate::screenshot::Screenshots::publish`]) under the key
+/// returned with it, for the report's URL.
 pub(super) async fn capture_unstored(
     state: &ApiState,
     raw: Arc<Vec<u8>>,
     request: &Request<'_>,
-) -> Result<Arc<Capture>, ApiError> {
-    let key = unstored_key(&raw);
-    let request = Request { message_id: &key, ..*request };
-    as_api_error(state.screenshots.take(&unstored_pages(raw, key.clone()), &request).await)
+) -> Result<(String, Arc<Capture>), ApiError> {
+    let name = unstored_key(&raw);
+    let request = Request { message_id: &name, ..*request };
+    let capture = as_api_error(state.screenshots.take(&unstored_pages(raw, name.clone()), &request).await)?;
+    let key = crate::screenshot::key(&request);
+    state.screenshots.publish(key.clone(), capture.clone());
+    Ok((key, capture))
 }
 
 /// A message's name for its page and part URLs, from its bytes: letters and digits,
