@@ -1,7 +1,8 @@
 // The compare view's visual section: two stored messages differing in one block's
 // background → Compare screenshots → both screenshots and the difference image (the
 // engine's PNGs, at the chosen width), the share of changed pixels and the verdict the
-// screenshots give (they judge the HTML body); a file side is rendered from its bytes.
+// screenshots give (they judge the HTML body); a file side is rendered from its bytes
+// and its screenshot and the difference image load from the engine's cache.
 
 import assert from 'node:assert/strict';
 
@@ -80,6 +81,15 @@ uiTest('a file compared visually is rendered from its bytes', async ({ engine, p
   // Only the HTML changed, by half a percent of the pixels: with no threshold that is a difference.
   await expectText(ui.getByTestId('diff-visual-verdict'), /different: visual\.$/);
   await expectCount(ui.getByTestId('diff-visual-file-note'), 1);
-  await expectCount(ui.getByTestId('diff-visual-a'), 1);
-  await expectCount(ui.getByTestId('diff-visual-b'), 0);
+  // Both screenshots and the difference image show, the file's from the engine's cache.
+  for (const testid of ['diff-visual-a', 'diff-visual-b', 'diff-visual-image']) {
+    const img = ui.getByTestId(testid);
+    const size = await waitFor(
+      () => img.evaluate((el) => el.complete && el.naturalWidth > 0 && `${el.naturalWidth}x${el.naturalHeight}`),
+      { timeout: RENDER_TIMEOUT, message: `${testid} did not load` },
+    );
+    assert.equal(size, '400x200', testid);
+  }
+  assert.match(await ui.getByTestId('diff-visual-b').getAttribute('src'), /^\/api\/v1\/diff\/capture\/[0-9a-f]{64}\.png$/);
+  assert.match(await ui.getByTestId('diff-visual-image').getAttribute('src'), /^\/api\/v1\/diff\/capture\/[0-9a-f]{64}\.png$/);
 });

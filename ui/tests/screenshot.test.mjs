@@ -1,11 +1,13 @@
 // Screenshots from the HTML preview: the "Screenshot" button downloads the PNG the
 // engine's headless Chromium renders at the preview's width, and the grid shows the
-// message across widths × views × dark modes, each cell a lazily loaded <img>.
+// message across widths × views × dark modes, each cell asked for as it comes into
+// sight, a few at a time, waiting out a full queue (503 + Retry-After), never a broken
+// image.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
-import { expectCount, htmlMail, openMessage, openUI, screenshot, sendMail, uiTest, waitFor } from './harness.mjs';
+import { expectAttribute, expectCount, expectText, htmlMail, openMessage, openUI, screenshot, sendMail, uiTest, waitFor } from './harness.mjs';
 
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(bytes) {
@@ -51,10 +53,9 @@ uiTest('the screenshot grid shows every width, view and dark mode, loading as it
   await expectCount(cells, 3 * 7 * 4);
 
   const first = cells.first();
-  assert.deepEqual(
-    await first.evaluate((cell) => ({ ...cell.dataset })),
-    { testid: 'screenshot-cell', width: '375', view: 'as-sent', dark: 'none' },
-  );
+  const { state, ...named } = await first.evaluate((cell) => ({ ...cell.dataset }));
+  assert.deepEqual(named, { testid: 'screenshot-cell', width: '375', view: 'as-sent', dark: 'none' });
+  assert.notEqual(state, 'error');
   assert.match(await first.textContent(), /375px · as-sent · dark: none/);
   const combinations = await cells.evaluateAll((all) => new Set(all.map((c) => `${c.dataset.width}/${c.dataset.view}/${c.dataset.dark}`)).size);
   assert.equal(combinations, 84, 'each cell a different combination');
@@ -62,16 +63,98 @@ uiTest('the screenshot grid shows every width, view and dark mode, loading as it
   // The first row's images load (rendered by the engine's browser) at their widths.
   const loaded = await waitFor(
     async () => {
-      const widths = await cells.locator('img').evaluateAll((imgs) => imgs.slice(0, 3).map((img) => img.complete && img.naturalWidth));
+      const widths = await cells.evaluateAll((all) => all.slice(0, 3).map((cell) => cell.querySelector('img')?.complete && cell.querySelector('img').naturalWidth));
       return widths.every((w) => w > 0) && widths;
     },
     { timeout: RENDER_TIMEOUT, message: "the first row's screenshots did not load" },
   );
   assert.deepEqual(loaded, [375, 768, 1024]);
-  const lazy = await cells.locator('img').evaluateAll((imgs) => imgs.every((img) => img.loading === 'lazy'));
-  assert.ok(lazy, 'every cell loads lazily');
+  // Cells out of sight are not asked for yet.
+  await expectAttribute(cells.last(), 'data-state', 'hidden');
   await screenshot(page, 'screenshot-grid');
 
   await page.getByTestId('screenshot-grid-close').click();
   await page.getByTestId('html-frame').waitFor();
+});
+
+uiTest('the whole grid loads a few at a time, waits out a full queue, and shows no broken image', async ({ engine, page }) => {
+  const msg = await sendMail(engine.smtpPort, htmlMail(HTML, { subject: 'Screenshot grid load' }));
+  // Count the screenshot requests the engine has open at once; the first request of one cell is
+  // answered as the engine answers past its queue (503 + Retry-After), and one
+  // other cell's as a refusal, to see both paths.
+  // Counted from when a request reaches the route to when the engine has answered it.
+  let open = 0;
+  let mostOpen = 0;
+  let refusedOnce = false;
+  await page.route('**/screenshot.png?*', async (route) => {
+    const url = new URL(route.request().url());
+    const is = (width, view, dark) => url.searchParams.get('width') === width && url.searchParams.get('view') === view && url.searchParams.get('dark') === dark;
+    if (is('768', 'outlook', 'none') && !refusedOnce) {
+      refusedOnce = true;
+      return route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' }, body: JSON.stringify({ Error: '64 screenshots are already waiting' }) });
+    }
+    if (is('1024', 'gmail', 'full')) {
+      return route.fulfill({ status: 400, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Error: 'the view refused: try another' }) });
+    }
+    mostOpen = Math.max(mostOpen, ++open);
+    let response;
+    try {
+      response = await route.fetch({ timeout: RENDER_TIMEOUT });
+    } finally {
+      open -= 1;
+    }
+    return route.fulfill({ response });
+  });
+  await openUI(page, engine);
+  await openMessage(page, msg.id);
+  await page.getByTestId('screenshot-grid-open').click();
+  const grid = page.getByTestId('screenshot-grid');
+  await grid.waitFor();
+  const cells = grid.getByTestId('screenshot-cell');
+  await expectCount(cells, 84);
+
+  // Scroll through it all, so every cell is asked for (84 > the engine's 64 waiting).
+  await waitFor(
+    async () => {
+      await grid.locator('.grid').evaluate((el) => el.scrollBy(0, 600));
+      const states = await cells.evaluateAll((all) => all.map((cell) => cell.dataset.state));
+      return states.every((state) => state === 'loaded' || state === 'error');
+    },
+    { timeout: 180_000, interval: 250, message: 'the grid never finished loading' },
+  );
+  const outcomes = await cells.evaluateAll((all) =>
+    all.map((cell) => {
+      const img = cell.querySelector('img');
+      return { state: cell.dataset.state, loaded: Boolean(img && img.complete && img.naturalWidth > 0), text: cell.querySelector('[data-testid="screenshot-cell-status"]')?.textContent ?? '' };
+    }),
+  );
+  const errors = outcomes.filter((cell) => cell.state === 'error');
+  assert.deepEqual(errors.map((cell) => cell.text), ['the view refused: try another'], 'only the refused cell, with its text');
+  assert.ok(outcomes.filter((cell) => cell.state === 'loaded').every((cell) => cell.loaded), 'every image loaded, none broken');
+  assert.equal(outcomes.filter((cell) => cell.loaded).length, 83);
+  assert.ok(refusedOnce, 'the 503 was answered');
+  assert.ok(mostOpen <= 4, `at most 4 screenshots asked for at once, not ${mostOpen}`);
+}, { timeout: 240_000 });
+
+uiTest('a cell refused for a full queue says "waiting…" until it asks again', async ({ engine, page }) => {
+  const msg = await sendMail(engine.smtpPort, htmlMail(HTML, { subject: 'Screenshot grid wait' }));
+  let refused = 0;
+  const firstCell = (url) =>
+    url.pathname.endsWith('/screenshot.png') && url.search === '?width=375&view=as-sent&dark=none';
+  await page.route(firstCell, async (route) => {
+    refused += 1;
+    if (refused === 1) {
+      return route.fulfill({ status: 503, headers: { 'Retry-After': '3', 'Content-Type': 'application/json' }, body: JSON.stringify({ Error: 'busy' }) });
+    }
+    return route.continue();
+  });
+  await openUI(page, engine);
+  await openMessage(page, msg.id);
+  await page.getByTestId('screenshot-grid-open').click();
+  const first = page.getByTestId('screenshot-cell').first();
+  await expectAttribute(first, 'data-state', 'waiting', { timeout: RENDER_TIMEOUT });
+  await expectText(first.getByTestId('screenshot-cell-status'), /^waiting…$/);
+  await expectAttribute(first, 'data-state', 'loaded', { timeout: RENDER_TIMEOUT });
+  assert.equal(refused, 2, 'asked again after Retry-After');
+  assert.ok(await first.locator('img').evaluate((img) => img.complete && img.naturalWidth === 375));
 });

@@ -344,7 +344,9 @@ fn openapi_document_matches_the_server() {
         base64::engine::general_purpose::STANDARD.encode(server.raw(&id))
     };
     let files = json!({"A": {"Name": "a.eml", "Eml": eml}, "B": {"Name": "b.eml", "Eml": eml}});
-    c.json(Method::POST, "/api/v1/diff?visual=1&width=300", files.clone());
+    let files_report = c.json(Method::POST, "/api/v1/diff?visual=1&width=300", files.clone());
+    c.get(files_report["Visual"]["DifferenceUrl"].as_str().unwrap());
+    c.get("/api/v1/diff/capture/nosuchkey.png");
     c.json(Method::POST, &format!("/api/v1/diff?a={id}"), files);
     c.call(Method::DELETE, &format!("/api/v1/messages/{}", sent["ID"].as_str().unwrap()), None);
     c.call(Method::DELETE, "/api/v1/search?query=nothing-matches-this", None);

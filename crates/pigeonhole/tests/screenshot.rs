@@ -320,6 +320,25 @@ fn the_visual_diff_counts_changed_pixels_and_gates_equal() {
     assert!(error.contains("0 to 100"), "{error}");
 }
 
+/// The PNG at `url`, decoded; the test fails on any other answer.
+fn png_at(server: &Server, url: &str) -> RgbImage {
+    let answer = server.get(url);
+    assert_eq!(answer.status().as_u16(), 200, "{url}");
+    assert_eq!(answer.headers()["content-type"], "image/png", "{url}");
+    image::load_from_memory_with_format(&answer.bytes().unwrap(), ImageFormat::Png).expect("a PNG").to_rgb8()
+}
+
+/// A visual diff's `AUrl`, `BUrl` and `DifferenceUrl` answer PNGs of the sizes it
+/// gives (the difference image is the size of both together).
+fn assert_report_images(server: &Server, visual: &serde_json::Value) {
+    let size = |width: &str, height: &str| (visual[width].as_u64().unwrap(), visual[height].as_u64().unwrap());
+    let (a, b) = (size("AWidth", "AHeight"), size("BWidth", "BHeight"));
+    for (url, (width, height)) in [("AUrl", a), ("BUrl", b), ("DifferenceUrl", (a.0.max(b.0), a.1.max(b.1)))] {
+        let image = png_at(server, visual[url].as_str().unwrap());
+        assert_eq!((u64::from(image.width()), u64::from(image.height())), (width, height), "{url}: {visual}");
+    }
+}
+
 /// POST a diff request; its status and JSON body.
 fn post_diff(server: &Server, query: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
     let answer = server
@@ -348,9 +367,30 @@ fn the_visual_diff_renders_posted_files_from_their_bytes() {
     assert_eq!(visual["ChangedPixels"].as_u64(), Some(300 * 50), "{visual}");
     assert_eq!((visual["Equal"].as_bool(), differ["Equal"].as_bool()), (Some(false), Some(false)));
     assert_eq!(differ["B"]["Label"], "grey.eml");
-    // The stored side's screenshot is served; the file's is not (nothing was stored).
+    // The stored side's screenshot is its route's; the file's and the difference
+    // image are answered from the screenshot cache, at the report's sizes.
     assert!(visual["AUrl"].as_str().unwrap().starts_with(&format!("/api/v1/message/{white}/")), "{visual}");
-    assert_eq!((visual["BUrl"].as_str(), visual["DifferenceUrl"].as_str()), (Some(""), Some("")));
+    assert_report_images(&server, visual);
+    let difference = png_at(&server, visual["DifferenceUrl"].as_str().unwrap());
+    assert_eq!(*difference.get_pixel(150, 125), Rgb([0xff, 0, 0xff]), "a changed pixel is magenta");
+    let file_shot = png_at(&server, visual["BUrl"].as_str().unwrap());
+    assert!(near(file_shot.get_pixel(150, 125), [0xee, 0xee, 0xee]), "the file's own colours");
+    for unknown in ["/api/v1/diff/capture/0000.png", "/api/v1/diff/capture/..%2F..%2Fetc%2Fpasswd"] {
+        let (status, error) = error_of(&server, unknown);
+        assert_eq!((status, error.as_str()), (404, "the screenshot is no longer cached; compare again"));
+    }
+    // Only what a diff published: a stored message's screenshot is not answered by
+    // its cache key, even when it is cached.
+    let key = |url: &str| url.rsplit('/').next().unwrap().trim_end_matches(".png").to_string();
+    let published = key(visual["BUrl"].as_str().unwrap());
+    assert_eq!(published.len(), 64, "an opaque SHA-256 key: {published}");
+    let stored_key: String = {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("300 /view/{white}.html?embed=1"));
+        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    };
+    let (status, _) = error_of(&server, &format!("/api/v1/diff/capture/{stored_key}.png"));
+    assert_eq!(status, 404, "a stored message's cached screenshot is not published");
 
     // The same bytes as the stored message, as `a` this time: equal.
     let (status, same) =
@@ -377,6 +417,9 @@ fn the_visual_diff_renders_posted_files_from_their_bytes() {
     let (status, logos) = post_diff(&server, "visual=1&width=300", "application/json", files([255, 0, 0]));
     assert_eq!(status, 200, "{logos}");
     assert_eq!(logos["Visual"]["ChangedPixels"].as_u64(), Some(50 * 50), "{logos}");
+    assert_report_images(&server, &logos["Visual"]);
+    let a_shot = png_at(&server, logos["Visual"]["AUrl"].as_str().unwrap());
+    assert!(near(a_shot.get_pixel(25, 25), [0, 0, 255]), "A's logo from A's bytes");
     assert_eq!((logos["A"]["Label"].as_str(), logos["B"]["Label"].as_str()), (Some("blue.eml"), Some("other.eml")));
     let (_, same_logos) = post_diff(&server, "visual=1&width=300", "application/json", files([0, 0, 255]));
     assert_eq!((same_logos["Visual"]["ChangedPixels"].as_u64(), same_logos["Equal"].as_bool()), (Some(0), Some(true)));
@@ -430,7 +473,7 @@ fn the_cli_visual_diff_takes_files() {
     let files = run(&[&same, &grey]);
     assert_eq!(files.status.code(), Some(1), "{}{}", files.stdout, files.stderr);
     assert!(files.stdout.contains("visual: 15000 of 45000 pixels changed"), "{}", files.stdout);
-    assert!(!files.stdout.contains("difference image"), "a file's screenshots have no URL: {}", files.stdout);
+    assert!(files.stdout.contains("difference image: /api/v1/diff/capture/"), "{}", files.stdout);
     let same_files = run(&[&same, &file("again.eml", &server.raw(&white))]);
     assert_eq!(same_files.status.code(), Some(0), "{}{}", same_files.stdout, same_files.stderr);
 }

@@ -481,16 +481,17 @@ TotalPixels: number, ChangedPercent: number,
  */
 Equal: boolean, 
 /**
- * A's screenshot; "" when A is a posted file (not stored, so not served).
+ * A's screenshot: a stored message's screenshot route, or for a posted file
+ * `/api/v1/diff/capture/{KEY}.png`, answered while the screenshot cache keeps it.
  */
 AUrl: string, 
 /**
- * B's screenshot; "" when B is a posted file.
+ * B's screenshot, as `AUrl`.
  */
 BUrl: string, 
 /**
- * The difference image: B greyed, changed pixels in magenta; "" when either
- * side is a posted file.
+ * The difference image: B greyed, changed pixels in magenta. `/api/v1/diff.png`
+ * for two stored messages, else `/api/v1/diff/capture/{KEY}.png` as `AUrl`.
  */
 DifferenceUrl: string, };
 

@@ -16,14 +16,18 @@
 //! they then judge the HTML body in place of its DOM diff ([`DiffReport::verdicts`]).
 //! A posted file is rendered from its bytes by the view route's code, never stored
 //! ([`screenshot::capture_unstored`]; cached by a hash of the bytes).
-//! `GET /api/v1/diff.png` is the difference image of two stored messages.
+//! `GET /api/v1/diff.png` is the difference image of two stored messages. When a
+//! side is a file, its screenshot and the difference image are published in the
+//! screenshot cache under opaque keys, and the report's URLs name them:
+//! `GET /api/v1/diff/capture/{KEY}.png` answers them from the cache only, while
+//! they are there (nothing else: the key never reaches the filesystem).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -183,9 +187,21 @@ async fn respond(state: &ApiState, query: &DiffQuery, a: Loaded, b: Loaded) -> R
     let visual = if yes(query.visual.visual.as_deref()) {
         let threshold = query.threshold()?;
         let screenshots = Screenshots::of(query)?;
-        let (a_png, b_png) = (screenshots.take(state, &a).await?, screenshots.take(state, &b).await?);
-        let found = pixels(a_png, b_png).await?;
-        Some(screenshots.section(&a, &b, threshold, &found))
+        let (a_shot, b_shot) = (screenshots.take(state, &a).await?, screenshots.take(state, &b).await?);
+        let found = pixels(a_shot.1, b_shot.1).await?;
+        let a = Shot { side: &a, key: a_shot.0 };
+        let b = Shot { side: &b, key: b_shot.0 };
+        let difference_url = if a.side.stored && b.side.stored {
+            format!("/api/v1/diff.png?a={}&b={}&{}", a.side.label, b.side.label, screenshots.query())
+        } else {
+            // Both sides' keys name the width, view and dark mode too.
+            let key = crate::screenshot::key_of(&format!("difference {} {}", a.key, b.key));
+            let height = found.a_height.max(found.b_height);
+            let png = found.difference_png.clone();
+            state.screenshots.publish(key.clone(), Arc::new(Capture { png, height, page_height: height }));
+            capture_url(&key)
+        };
+        Some(screenshots.section(&a, &b, threshold, &found, difference_url))
     } else {
         None
     };
@@ -228,8 +244,43 @@ pub async fn difference_image(
     };
     let screenshots = Screenshots::of(&query)?;
     let (a, b) = (stored(&state, a).await?, stored(&state, b).await?);
-    let (a_png, b_png) = (screenshots.take(&state, &a).await?, screenshots.take(&state, &b).await?);
-    Ok(screenshot::png(pixels(a_png, b_png).await?.difference_png))
+    let (a_shot, b_shot) = (screenshots.take(&state, &a).await?, screenshots.take(&state, &b).await?);
+    Ok(screenshot::png(pixels(a_shot.1, b_shot.1).await?.difference_png))
+}
+
+/// A posted file's screenshot or a difference image a visual diff's report names
+/// (`AUrl`, `BUrl`, `DifferenceUrl`), from the screenshot cache while it is there.
+#[utoipa::path(
+    get,
+    path = "/api/v1/diff/capture/{file}",
+    tag = "message",
+    params(
+        ("file" = String, Path, description = "The key the report's URL names, then `.png`"),
+    ),
+    responses(
+        (status = 200, description = "The PNG", body = String, content_type = "image/png"),
+        (status = 404, description = "No such key, or the PNG is no longer cached: compare again", body = ErrorBody),
+    )
+)]
+pub async fn published_capture(
+    State(state): State<ApiState>,
+    Ext(Path(file)): Ext<Path<String>>,
+) -> Result<Response, ApiError> {
+    file.strip_suffix(".png")
+        .and_then(|key| state.screenshots.published(key))
+        .map(|capture| screenshot::png(capture.png.clone()))
+        .ok_or_else(|| ApiError::not_found("the screenshot is no longer cached; compare again"))
+}
+
+/// Where [`published_capture`] answers the PNG published under `key`.
+fn capture_url(key: &str) -> String {
+    format!("/api/v1/diff/capture/{key}.png")
+}
+
+/// A side of a visual diff and the cache key of its screenshot.
+struct Shot<'a> {
+    side: &'a Loaded,
+    key: String,
 }
 
 /// Which screenshots the visual diff compares.
@@ -252,8 +303,8 @@ impl Screenshots {
 
     /// A message's screenshot: a stored one's by its ID (not `latest`), a file's
     /// from its bytes. The engine renders one at a time anyway, so a caller takes
-    /// both sides' one after the other.
-    async fn take(&self, state: &ApiState, side: &Loaded) -> Result<Arc<Capture>, ApiError> {
+    /// both sides' one after the other. With its cache key; a file's is published.
+    async fn take(&self, state: &ApiState, side: &Loaded) -> Result<(String, Arc<Capture>), ApiError> {
         let request = Request {
             message_id: &side.label,
             width: self.width,
@@ -261,7 +312,7 @@ impl Screenshots {
             dark: self.dark.as_deref(),
         };
         if side.stored {
-            screenshot::capture(state, &request).await
+            Ok((crate::screenshot::key(&request), screenshot::capture(state, &request).await?))
         } else {
             screenshot::capture_unstored(state, side.raw.clone(), &request).await
         }
@@ -278,17 +329,24 @@ impl Screenshots {
         query
     }
 
-    /// The report's section; a posted file's screenshot has no URL (it is not stored).
-    fn section(&self, a: &Loaded, b: &Loaded, threshold: f64, found: &PixelComparison) -> VisualDiff {
+    /// The report's section: a stored message's screenshot by its route, a posted
+    /// file's by its published key.
+    fn section(
+        &self,
+        a: &Shot<'_>,
+        b: &Shot<'_>,
+        threshold: f64,
+        found: &PixelComparison,
+        difference_url: String,
+    ) -> VisualDiff {
         let changed_percent = found.changed_percent();
         let query = self.query();
-        let url = |side: &Loaded| {
-            if side.stored { format!("/api/v1/message/{}/screenshot.png?{query}", side.label) } else { String::new() }
-        };
-        let difference_url = if a.stored && b.stored {
-            format!("/api/v1/diff.png?a={}&b={}&{query}", a.label, b.label)
-        } else {
-            String::new()
+        let url = |shot: &Shot<'_>| {
+            if shot.side.stored {
+                format!("/api/v1/message/{}/screenshot.png?{query}", shot.side.label)
+            } else {
+                capture_url(&shot.key)
+            }
         };
         VisualDiff {
             width: self.width,
@@ -321,8 +379,9 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
 /// What changed between a stored message and an `.eml` file, or between two files.
 ///
 /// With `visual`, a file is rendered from its bytes exactly as a stored message's
-/// preview, and never stored: its screenshot has no URL in the report (`AUrl`,
-/// `BUrl`, `DifferenceUrl` are empty).
+/// preview, and never stored: its screenshot and the difference image are kept in
+/// the screenshot cache for a while, and the report's `AUrl`, `BUrl` and
+/// `DifferenceUrl` name them there (`/api/v1/diff/capture/{KEY}.png`).
 #[utoipa::path(
     post,
     path = "/api/v1/diff",

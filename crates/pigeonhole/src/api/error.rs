@@ -23,6 +23,8 @@ use crate::store::{StoreError, SubmitError};
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds for a `Retry-After` header: when trying again later will work.
+    retry_after: Option<u32>,
 }
 
 /// Every error's body.
@@ -35,7 +37,12 @@ pub(super) struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), retry_after: None }
+    }
+
+    /// The same error, saying (`Retry-After`) when to try again.
+    pub fn retry_after(self, seconds: u32) -> ApiError {
+        ApiError { retry_after: Some(seconds), ..self }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -64,7 +71,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: &self.message })).into_response()
+        let retry_after = self.retry_after.map(|seconds| [(axum::http::header::RETRY_AFTER, seconds.to_string())]);
+        (self.status, retry_after, Json(ErrorBody { error: &self.message })).into_response()
     }
 }
 

@@ -398,6 +398,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(checks::spamassassin_check))
         .routes(routes!(diff::compare, diff::compare_file))
         .routes(routes!(diff::difference_image))
+        .routes(routes!(diff::published_capture))
         .routes(routes!(send::send))
         .routes(routes!(export::export))
         .routes(routes!(import::import))

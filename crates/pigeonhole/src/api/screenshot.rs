@@ -26,6 +26,10 @@ use crate::screenshot::{Capture, Request, ScreenshotError};
 /// Said when the page was taller than the cap and the screenshot stops there.
 const SCREENSHOT_CUT: HeaderName = HeaderName::from_static("x-pigeonhole-screenshot-cut");
 
+/// How long a request refused for a full queue is told to wait (`Retry-After`):
+/// about as long as the renders ahead of it take to drain a few places.
+const BUSY_RETRY_SECONDS: u32 = 2;
+
 /// The window's width when none is asked for: a typical mail client's column.
 const DEFAULT_WIDTH: u32 = 600;
 const WIDTHS: std::ops::RangeInclusive<u32> = 200..=2000;
@@ -58,7 +62,8 @@ pub struct ScreenshotQuery {
         (status = 404, description = "No such message, or it has no HTML part", body = ErrorBody),
         (status = 501, description = "No browser: install Chromium or set --browser", body = ErrorBody),
         (status = 502, description = "The browser would not start, or failed while rendering", body = ErrorBody),
-        (status = 503, description = "Too many screenshots waiting; try again", body = ErrorBody),
+        (status = 503, description = "Too many screenshots waiting; try again after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
         (status = 504, description = "The page took longer than the timeout (10 s by default) to render", body = ErrorBody),
     )
 )]
@@ -74,7 +79,7 @@ pub async fn screenshot(
     let capture = match state.screenshots.take(&pages(&state), &request).await {
         Ok(capture) => capture,
         Err(ScreenshotError::Document(answer)) => return Ok(passed_on(answer)),
-        Err(err) => return Err(ApiError::new(status(&err), err.to_string())),
+        Err(err) => return Err(refused(&err)),
     };
     let cut = (capture.page_height > capture.height).then(|| {
         [(
@@ -122,15 +127,20 @@ pub(super) async fn capture(state: &ApiState, request: &Request<'_>) -> Result<A
 /// The screenshot of a message that is not stored (a posted `.eml` file), from its
 /// bytes: the same view and part code as a stored message's, answered from `raw`
 /// instead of the store. `request.message_id` is ignored: the page is named by a
-/// hash of the bytes, which also keys the screenshot cache.
+/// hash of the bytes, which also keys the screenshot cache. The screenshot is
+/// published there ([`crate::screenshot::Screenshots::publish`]) under the key
+/// returned with it, for the report's URL.
 pub(super) async fn capture_unstored(
     state: &ApiState,
     raw: Arc<Vec<u8>>,
     request: &Request<'_>,
-) -> Result<Arc<Capture>, ApiError> {
-    let key = unstored_key(&raw);
-    let request = Request { message_id: &key, ..*request };
-    as_api_error(state.screenshots.take(&unstored_pages(raw, key.clone()), &request).await)
+) -> Result<(String, Arc<Capture>), ApiError> {
+    let name = unstored_key(&raw);
+    let request = Request { message_id: &name, ..*request };
+    let capture = as_api_error(state.screenshots.take(&unstored_pages(raw, name.clone()), &request).await)?;
+    let key = crate::screenshot::key(&request);
+    state.screenshots.publish(key.clone(), capture.clone());
+    Ok((key, capture))
 }
 
 /// A message's name for its page and part URLs, from its bytes: letters and digits,
@@ -152,7 +162,17 @@ fn as_api_error(taken: Result<Arc<Capture>, ScreenshotError>) -> Result<Arc<Capt
                 .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).trim().to_string());
             Err(ApiError::new(answer.status, message))
         }
-        Err(err) => Err(ApiError::new(status(&err), err.to_string())),
+        Err(err) => Err(refused(&err)),
+    }
+}
+
+/// Why there is no screenshot, as the client is told; a full queue says when to
+/// try again.
+fn refused(err: &ScreenshotError) -> ApiError {
+    let refusal = ApiError::new(status(err), err.to_string());
+    match err {
+        ScreenshotError::Busy(_) => refusal.retry_after(BUSY_RETRY_SECONDS),
+        _ => refusal,
     }
 }
 
@@ -216,5 +236,20 @@ fn status(err: &ScreenshotError) -> StatusCode {
         ScreenshotError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
         ScreenshotError::Launch(..) | ScreenshotError::Browser(_) => StatusCode::BAD_GATEWAY,
         ScreenshotError::Document(answer) => answer.status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_says_when_to_try_again_and_other_refusals_do_not() {
+        let busy = refused(&ScreenshotError::Busy(64)).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[axum::http::header::RETRY_AFTER], BUSY_RETRY_SECONDS.to_string().as_str());
+        let timed_out = refused(&ScreenshotError::TimedOut(std::time::Duration::from_secs(10))).into_response();
+        assert_eq!(timed_out.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(!timed_out.headers().contains_key(axum::http::header::RETRY_AFTER));
     }
 }

@@ -344,8 +344,8 @@ fn render(report: &DiffReport, colour: bool) -> String {
             section(&mut out, "visual");
         }
         out.push_str(&format!("{}\n", visual_line(visual)));
-        // A posted file's screenshots are not stored, so they have no URL.
-        if !visual.equal && !visual.difference_url.is_empty() {
+        // A file comparison's is served only while the server's screenshot cache keeps it.
+        if !visual.equal {
             out.push_str(&format!("difference image: {}\n", printable(&visual.difference_url)));
         }
     }

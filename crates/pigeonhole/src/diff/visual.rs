@@ -67,12 +67,13 @@ pub struct VisualDiff {
     pub changed_percent: f64,
     /// `ChangedPercent <= Threshold`.
     pub equal: bool,
-    /// A's screenshot; "" when A is a posted file (not stored, so not served).
+    /// A's screenshot: a stored message's screenshot route, or for a posted file
+    /// `/api/v1/diff/capture/{KEY}.png`, answered while the screenshot cache keeps it.
     pub a_url: String,
-    /// B's screenshot; "" when B is a posted file.
+    /// B's screenshot, as `AUrl`.
     pub b_url: String,
-    /// The difference image: B greyed, changed pixels in magenta; "" when either
-    /// side is a posted file.
+    /// The difference image: B greyed, changed pixels in magenta. `/api/v1/diff.png`
+    /// for two stored messages, else `/api/v1/diff/capture/{KEY}.png` as `AUrl`.
     pub difference_url: String,
 }
 

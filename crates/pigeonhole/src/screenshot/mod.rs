@@ -14,7 +14,10 @@
 //! * Here, [`Screenshots`]: the browser started on first use and kept (started
 //!   again when it died), one render at a time with a bounded queue behind it, a
 //!   timeout after which the browser is killed, a height cap, and a small cache of
-//!   finished PNGs by message and parameters (messages never change).
+//!   finished PNGs by message and parameters (messages never change). The visual
+//!   diff *publishes* PNGs in that cache ([`Screenshots::publish`]: a posted file's
+//!   screenshot, a difference image) under an opaque key its report names, and only
+//!   those are answered by key ([`Screenshots::published`]) until evicted.
 
 mod browser;
 mod cdp;
@@ -100,9 +103,9 @@ impl Screenshots {
     /// document and its parts, in-process: the API's own routes.
     pub async fn take(&self, router: &Router, request: &Request<'_>) -> Result<Arc<Capture>, ScreenshotError> {
         let path = document_path(request);
-        let key = format!("{} {path}", request.width);
+        let key = key(request);
         if let Some(hit) = self.cache.lock().expect("screenshot cache").get(&key) {
-            return Ok(hit);
+            return Ok(hit.capture);
         }
         // The document's own refusals first (no such message, a `view` it does not
         // know): they say more than a missing browser.
@@ -124,7 +127,7 @@ impl Screenshots {
         };
         // Rendered by a request that was ahead in the queue.
         if let Some(hit) = self.cache.lock().expect("screenshot cache").get(&key) {
-            return Ok(hit);
+            return Ok(hit.capture);
         }
         let subresources = format!("/api/v1/message/{}/part/", request.message_id);
         let page = Page {
@@ -148,9 +151,32 @@ impl Screenshots {
                 return Err(ScreenshotError::TimedOut(self.config.timeout));
             }
         };
-        self.cache.lock().expect("screenshot cache").insert(key, captured.clone());
+        self.cache.lock().expect("screenshot cache").insert(key, captured.clone(), false);
         Ok(captured)
     }
+
+    /// Keeps `capture` in the cache under `key` (from [`key`] or [`key_of`]) and
+    /// makes it answerable by that key, until evicted.
+    pub fn publish(&self, key: String, capture: Arc<Capture>) {
+        self.cache.lock().expect("screenshot cache").insert(key, capture, true);
+    }
+
+    /// A PNG [`Screenshots::publish`] kept, while it is cached; never another one.
+    pub fn published(&self, key: &str) -> Option<Arc<Capture>> {
+        self.cache.lock().expect("screenshot cache").get(key).filter(|entry| entry.published).map(|entry| entry.capture)
+    }
+}
+
+/// The cache key of `request`'s screenshot: opaque (a SHA-256 of its width and
+/// document path), so a published one's URL tells nothing about it.
+pub fn key(request: &Request<'_>) -> String {
+    key_of(&format!("{} {}", request.width, document_path(request)))
+}
+
+/// An opaque cache key for what `description` names: its SHA-256, in hex.
+pub fn key_of(description: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(description.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Render `page` in the running browser, started first if there is none or it died.
@@ -198,10 +224,10 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Finished screenshots by width and document path, least recently used dropped
-/// first once their PNGs pass the byte budget.
+/// Finished screenshots by [`key`], least recently used dropped first once their
+/// PNGs pass the byte budget.
 struct Cache {
-    entries: HashMap<String, (Arc<Capture>, u64)>,
+    entries: HashMap<String, Entry>,
     /// Bumped on every use; an entry's is when it was last used.
     clock: u64,
     bytes: usize,
@@ -213,32 +239,44 @@ impl Cache {
         Cache { entries: HashMap::new(), clock: 0, bytes: 0, budget }
     }
 
-    fn get(&mut self, key: &str) -> Option<Arc<Capture>> {
+    fn get(&mut self, key: &str) -> Option<Entry> {
         self.clock += 1;
-        let (capture, used) = self.entries.get_mut(key)?;
-        *used = self.clock;
-        Some(capture.clone())
+        let entry = self.entries.get_mut(key)?;
+        entry.used = self.clock;
+        Some(entry.clone())
     }
 
-    fn insert(&mut self, key: String, capture: Arc<Capture>) {
+    /// Keeps `capture`; `published` makes it answerable by key (a later
+    /// unpublished insert of the same key does not take that back).
+    fn insert(&mut self, key: String, capture: Arc<Capture>, published: bool) {
         if capture.png.len() > self.budget {
             return;
         }
         self.clock += 1;
         self.bytes += capture.png.len();
-        if let Some((old, _)) = self.entries.insert(key, (capture, self.clock)) {
-            self.bytes -= old.png.len();
+        let published = published || self.entries.get(&key).is_some_and(|old| old.published);
+        if let Some(old) = self.entries.insert(key, Entry { capture, used: self.clock, published }) {
+            self.bytes -= old.capture.png.len();
         }
         while self.bytes > self.budget {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(key, _)| key.clone())
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, entry)| entry.used).map(|(key, _)| key.clone())
             else {
                 break;
             };
-            if let Some((dropped, _)) = self.entries.remove(&oldest) {
-                self.bytes -= dropped.png.len();
+            if let Some(dropped) = self.entries.remove(&oldest) {
+                self.bytes -= dropped.capture.png.len();
             }
         }
     }
+}
+
+#[derive(Clone)]
+struct Entry {
+    capture: Arc<Capture>,
+    /// The cache's clock when it was last used.
+    used: u64,
+    /// Put there by [`Screenshots::publish`].
+    published: bool,
 }
 
 #[cfg(test)]
@@ -252,17 +290,32 @@ mod tests {
     #[test]
     fn the_cache_keeps_the_recently_used_within_its_budget() {
         let mut cache = Cache::new(100);
-        cache.insert("a".into(), capture(40));
-        cache.insert("b".into(), capture(40));
+        cache.insert("a".into(), capture(40), false);
+        cache.insert("b".into(), capture(40), false);
         assert!(cache.get("a").is_some());
-        cache.insert("c".into(), capture(40));
+        cache.insert("c".into(), capture(40), false);
         assert!(cache.get("b").is_none(), "the least recently used goes first");
         assert!(cache.get("a").is_some() && cache.get("c").is_some());
         assert_eq!(cache.bytes, 80);
-        cache.insert("huge".into(), capture(101));
+        cache.insert("huge".into(), capture(101), false);
         assert!(cache.get("huge").is_none(), "a PNG over the whole budget is not kept");
-        cache.insert("a".into(), capture(10));
+        cache.insert("a".into(), capture(10), false);
         assert_eq!(cache.bytes, 50, "a replaced entry's bytes are given back");
+    }
+
+    #[test]
+    fn only_published_captures_are_answered_by_key_until_evicted() {
+        let screenshots = Screenshots::new(ScreenshotConfig { cache_bytes: 100, ..ScreenshotConfig::default() });
+        let taken = key(&Request { message_id: "m", width: 300, view: None, dark: None });
+        assert_eq!(taken.len(), 64, "a SHA-256 in hex: {taken}");
+        screenshots.cache.lock().unwrap().insert(taken.clone(), capture(10), false);
+        assert!(screenshots.published(&taken).is_none(), "a screenshot taken for its own route is not published");
+        screenshots.publish(taken.clone(), capture(10));
+        screenshots.cache.lock().unwrap().insert(taken.clone(), capture(10), false);
+        assert!(screenshots.published(&taken).is_some(), "taking it again does not unpublish it");
+        screenshots.publish(key_of("another"), capture(95));
+        assert!(screenshots.published(&taken).is_none(), "evicted, it is gone");
+        assert!(screenshots.published(&key_of("another")).is_some());
     }
 
     #[test]
