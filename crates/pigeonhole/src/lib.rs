@@ -19,8 +19,8 @@
 //!   `pigeonhole mcp` (the engine serves the same server at `/mcp`).
 //!
 //! Data flows in one direction, each layer importing only from those below it
-//! (`model`, `config`, `metrics` → `mail` → `checks` → `diff`, `store` → `smtp`, `archive`, `screenshot` → `api` →
-//! `mcp` → `engine`):
+//! (`model`, `config`, `metrics` → `mail` → `checks` → `diff`, `store` → `login`, `tls`
+//! → `smtp`, `pop3`, `imap`, `archive`, `screenshot` → `api` → `mcp` → `engine`):
 //!
 //! ```text
 //! SMTP client ─TCP─> smtp::listener ─bytes─> smtp::session (pure state machine)
