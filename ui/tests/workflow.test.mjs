@@ -176,7 +176,13 @@ uiTest('pause intake from the UI: SMTP answers 421 until resumed', async ({ engi
   await openUI(page, engine);
   await page.getByTestId('intake-toggle').click();
   await page.getByTestId('intake-paused').waitFor();
-  assert.deepEqual((await api(engine, '/api/v1/intake')).json, { Paused: true, SMTPAddress: `127.0.0.1:${engine.smtpPort}` });
+  assert.deepEqual((await api(engine, '/api/v1/intake')).json, {
+    Paused: true,
+    SMTPAddress: `127.0.0.1:${engine.smtpPort}`,
+    POP3Address: '',
+    IMAPAddress: '',
+    IMAPImplicitTLS: false,
+  });
   await assert.rejects(sendMail(engine.smtpPort, plainMail({ subject: 'While paused' })), (err) => {
     assert.match(String(err.response ?? err.message), /421/);
     return true;

@@ -561,7 +561,13 @@ fn paused_intake_answers_421_until_resumed() {
     sending.expect("DATA", 354);
 
     server.mutate(reqwest::Method::PUT, "/api/v1/intake", Some(serde_json::json!({"Paused": true})));
-    let intake = serde_json::json!({"Paused": true, "SMTPAddress": server.smtp.to_string()});
+    let intake = serde_json::json!({
+        "Paused": true,
+        "SMTPAddress": server.smtp.to_string(),
+        "POP3Address": "",
+        "IMAPAddress": "",
+        "IMAPImplicitTLS": false,
+    });
     assert_eq!(server.get_json("/api/v1/intake"), intake);
 
     let closed = idle.reply();
