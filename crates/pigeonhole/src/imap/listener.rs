@@ -25,6 +25,7 @@ use tokio::time::{Instant, timeout};
 
 use super::ImapSetup;
 use super::session::{Session, Step};
+use crate::tls::accept;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -54,20 +55,9 @@ impl Listener {
     /// Accept connections until shutdown is signalled.
     pub async fn run(mut self) {
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                _ = self.shutdown.wait_for(|&stop| stop) => return,
+            let Some((socket, peer)) = accept(&self.listener, &mut self.shutdown, "imap").await else {
+                return;
             };
-            let (socket, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!("imap accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = socket.set_nodelay(true);
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 tracing::warn!(%peer, "imap connection refused: too many connections");
                 tokio::spawn(refuse(socket));
