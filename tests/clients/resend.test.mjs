@@ -1,10 +1,14 @@
 // resend.test.mjs - Resend's email API through the real SDK (npm resend, pinned in
 // package.json), its base URL pointed at a real `pigeonhole serve` through
 // RESEND_BASE_URL: one email and a batch stored as sent, files byte for byte, the
-// envelope's Api record, a validation error, a refusing simulator address and the
-// missing key as the SDK surfaces them.
+// envelope's Api record, a templated send rendered from --provider-templates, a
+// validation error, a refusing simulator address and the missing key as the SDK
+// surfaces them.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { Resend } from 'resend';
@@ -15,14 +19,22 @@ import { assertApiRecord, assertFiles, files, storedMessage } from './provider-m
 const KEY = 're_e2eid_TheSecretPartOfTheKey';
 let engine;
 let resend;
+let templates;
 
 before(async () => {
-  engine = await startEngine();
+  // A copy of the app's Resend template, its variables written as Resend writes them.
+  templates = await mkdtemp(join(tmpdir(), 'pigeonhole-resend-templates-'));
+  await writeFile(join(templates, 'order-confirmation.subject'), 'Resend order {{{PRODUCT}}}');
+  await writeFile(join(templates, 'order-confirmation.html'), '<p>{{{PRODUCT}}} costs {{{PRICE}}}</p>');
+  engine = await startEngine({ args: ['--provider-templates', templates] });
   // The one setting an app changes: the SDK reads it when the client is made.
   process.env.RESEND_BASE_URL = engine.url;
   resend = new Resend(KEY);
 });
-after(() => engine?.stop());
+after(async () => {
+  await engine?.stop();
+  if (templates) await rm(templates, { recursive: true, force: true });
+});
 
 test('an email with an inline image and an attachment is stored as sent', async () => {
   const { png, pdf } = files();
@@ -57,6 +69,22 @@ test('an email with an inline image and an attachment is stored as sent', async 
     secret: 'TheSecretPart',
     rcptTo: ['ann@example.test', 'cc@example.test', 'hidden@example.test'],
   });
+});
+
+test('a templated send is rendered from its variables', async () => {
+  const { data, error } = await resend.emails.send({
+    from: 'shop@example.test',
+    to: 'ann@example.test',
+    template: { id: 'order-confirmation', variables: { PRODUCT: 'Vintage Macintosh', PRICE: 499 } },
+  });
+  assert.equal(error, null, JSON.stringify(error));
+  assert.ok(data.id);
+  const message = await storedMessage(engine, 'Resend order Vintage Macintosh');
+  assert.equal(message.HTML.trim(), '<p>Vintage Macintosh costs 499</p>');
+
+  const unknown = await resend.emails.send({ from: 'shop@example.test', to: 'ann@example.test', template: { id: 'nope' } });
+  assert.equal(unknown.error?.name, 'validation_error');
+  assert.match(unknown.error.message, /add nope\.html/);
 });
 
 test('a batch answers an ID per email', async () => {

@@ -9,7 +9,10 @@
 //! is stored at once). An attachment given by `path` (a URL Resend would fetch) is
 //! never fetched: it is attached as a `text/uri-list` naming the URL. A batch is
 //! checked whole before any of it is stored, and stored whole or not at all, as
-//! Resend's strict batches are.
+//! Resend's strict batches are. A `template` (`{id, variables}`, in place of `html`
+//! and `text`) is the copy of that template in `--provider-templates`
+//! ([`super::templates`]) rendered with the variables (Resend writes them
+//! `{{{NAME}}}`); the request's `subject` wins over the template's.
 //!
 //! Errors are Resend's `{statusCode, name, message}`: 401 `missing_api_key`, 403
 //! `invalid_api_key`, 422 `missing_required_field`, `invalid_from_address`,
@@ -29,6 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::draft::{self, Built, Draft, DraftAttachment};
+use super::templates::Templates;
 use super::{Call, Credential, Provider, ProviderError, ProviderState, Refusal, bearer_token};
 use crate::store::SubmitError;
 
@@ -53,6 +57,15 @@ struct Email {
     attachments: Vec<Attachment>,
     tags: Vec<Tag>,
     scheduled_at: Option<String>,
+    template: Option<TemplateRef>,
+}
+
+/// A stored template to send, and the values of its variables.
+#[derive(Debug, Deserialize)]
+struct TemplateRef {
+    id: String,
+    #[serde(default)]
+    variables: Value,
 }
 
 /// An address field: one address or a list.
@@ -96,7 +109,7 @@ pub async fn send(State(state): State<ProviderState>, parts: Parts, body: Body) 
     let (call, body) =
         Call::admit(&state, Provider::Resend, &parts, body, MAX_REQUEST, credential(&parts)).await.map_err(refused)?;
     let email: Email = serde_json::from_slice(&body).map_err(|err| unprocessable(request_error(&err)))?;
-    let built = check(email).map_err(unprocessable)?;
+    let built = check(email, &state.templates).map_err(unprocessable)?;
     let id = uuid::Uuid::new_v4().to_string();
     call.submit(&state, built, &id).await.map_err(refused)?;
     Ok(Json(json!({"id": id})))
@@ -116,7 +129,9 @@ pub async fn batch(State(state): State<ProviderState>, parts: Parts, body: Body)
     let built = emails
         .into_iter()
         .enumerate()
-        .map(|(i, email)| check(email).map_err(|err| invalid(err.name, format!("emails[{i}]: {}", err.message))))
+        .map(|(i, email)| {
+            check(email, &state.templates).map_err(|err| invalid(err.name, format!("emails[{i}]: {}", err.message)))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(unprocessable)?;
     // A strict batch succeeds or fails whole: all of it is stored, or none.
@@ -178,8 +193,23 @@ fn refused(refusal: Refusal) -> ProviderError {
     }
 }
 
-/// One email checked as Resend checks it, and built.
-fn check(email: Email) -> Result<Built, Invalid> {
+/// One email checked as Resend checks it, rendered from its template if it names
+/// one, and built.
+fn check(mut email: Email, templates: &Templates) -> Result<Built, Invalid> {
+    if let Some(template) = email.template.take() {
+        if email.html.is_some() || email.text.is_some() {
+            return Err(invalid(
+                "validation_error",
+                "Invalid `template` field: send either a `template` or `html`/`text`, not both.",
+            ));
+        }
+        let rendered = templates
+            .required(&template.id)
+            .and_then(|stored| stored.render(&template.variables))
+            .map_err(|err| invalid("validation_error", format!("Invalid `template` field: {err}.")))?;
+        email.subject = email.subject.filter(|subject| !subject.is_empty()).or(rendered.subject);
+        (email.html, email.text) = (rendered.html, rendered.text);
+    }
     let from = email.from.filter(|from| !from.trim().is_empty()).ok_or_else(|| missing("from"))?;
     let from = draft::address("from", &from).map_err(|_| {
         invalid(
@@ -297,7 +327,34 @@ mod tests {
     use crate::mail::detail;
 
     fn email(json: Value) -> Result<Built, Invalid> {
-        check(serde_json::from_value(json).unwrap())
+        check(serde_json::from_value(json).unwrap(), &Templates::default())
+    }
+
+    #[test]
+    fn a_template_is_rendered_with_its_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("order-confirmation.subject"), "Order {{{PRODUCT}}}").unwrap();
+        std::fs::write(dir.path().join("order-confirmation.html"), "<p>{{{PRODUCT}}}: {{{PRICE}}}</p>").unwrap();
+        let templates = Templates::new(Some(dir.path().to_path_buf()));
+        let send = |extra: Value| {
+            let mut body = json!({"from": "app@example.test", "to": "ann@example.test",
+                "template": {"id": "order-confirmation", "variables": {"PRODUCT": "Mac", "PRICE": 499}}});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            check(serde_json::from_value(body).unwrap(), &templates)
+        };
+        let built = send(json!({})).unwrap();
+        let headers = detail::headers(&built.raw);
+        assert_eq!(headers["Subject"], ["Order Mac"]);
+        let (html, _) = detail::html_body_and_content_ids(&built.raw).unwrap();
+        assert!(html.contains("<p>Mac: 499</p>"), "{html}");
+        let own_subject = send(json!({"subject": "Yours"})).unwrap();
+        assert_eq!(detail::headers(&own_subject.raw)["Subject"], ["Yours"]);
+        assert!(send(json!({"html": "<p>x</p>"})).unwrap_err().message.contains("not both"));
+        let unknown = json!({"from": "app@example.test", "to": "ann@example.test", "template": {"id": "nope"}});
+        let err = check(serde_json::from_value(unknown.clone()).unwrap(), &templates).unwrap_err();
+        assert!(err.message.contains("add nope.html"), "{}", err.message);
+        let err = check(serde_json::from_value(unknown).unwrap(), &Templates::default()).unwrap_err();
+        assert!(err.message.contains("--provider-templates"), "{}", err.message);
     }
 
     fn minimal() -> Value {
