@@ -153,7 +153,8 @@ frontend http
 backend http_nodes
     mode http
     balance roundrobin
-    option httpchk GET /readyz
+    option httpchk
+    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host {HOST}
     http-check expect status 200
 {http_servers}
 """)
@@ -167,10 +168,11 @@ backend http_nodes
         while time.time() < deadline:
             try:
                 resilience.greet(self.smtp_port, timeout=2).close()
+                api(self.http_port, "/readyz", timeout=2)
                 return
             except (OSError, RuntimeError):
                 time.sleep(0.1)
-        raise RuntimeError("haproxy did not answer SMTP within 10 s")
+        raise RuntimeError("haproxy did not answer SMTP and /readyz within 10 s")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -431,9 +433,13 @@ class TeamSuite(resilience.Suite):
         watcher = resilience.EventCounter(watcher_node)
         watcher.start()
         time.sleep(0.5)
-        latencies, missed = [], 0
+        latencies, missed, missed_at = [], 0, []
         c = resilience.greet(sender_node.smtp_port)
         for i in range(self.s["latency_messages"]):
+            # Paced below the WebSocket's announcing rate (past 50 at once, 20 a
+            # second, new mail is coalesced into `burst` frames), so that every
+            # message has its own `new` event to time.
+            time.sleep(0.06)
             mid = f"lat{i}-{random.getrandbits(40)}@team.test"
             data = resilience.message(mid, "app@team.test", "r@team.test", f"latency {i}")
             code, _ = c.send_mail("app@team.test", ["r@team.test"], data)
@@ -448,6 +454,7 @@ class TeamSuite(resilience.Suite):
                 latencies.append(max(0.0, watcher.new_at[mid] - acked_at))
             else:
                 missed += 1
+                missed_at.append(i)
         c.close()
         frames = watcher.finish()
         latencies.sort()
@@ -459,7 +466,8 @@ class TeamSuite(resilience.Suite):
             ("p99 within 200 ms", latencies and latencies[int(len(latencies) * 0.99) - 1] <= 0.2),
         ], {"messages": self.s["latency_messages"], "missed": missed, "p50_ms": pick(0.5), "p90_ms": pick(0.9),
             "p99_ms": pick(0.99), "max_ms": resilience.ms(latencies[-1]) if latencies else None,
-            "cumulative_histogram": histogram, "ws_error": frames["error"]})
+            "cumulative_histogram": histogram, "missed_messages": missed_at[:10], "event_types": frames["types"],
+            "ws_error": frames["error"]})
 
 
     # ---- 5: a user limited to one inbox, through every route, on every node
