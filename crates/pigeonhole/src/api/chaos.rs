@@ -3,6 +3,8 @@
 //! engine was started with `--enable-chaos`; otherwise both answer 400 with
 //! Mailpit's "Chaos is not enabled".
 
+use super::auth::require_every_inbox;
+use crate::model::Access;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -44,8 +46,10 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<ChaosTriggers>, 
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChaosTriggers>, ApiError> {
+    require_every_inbox(&access)?;
     enabled(&state)?;
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let defaults = ChaosTriggers::default();

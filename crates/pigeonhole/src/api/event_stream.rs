@@ -37,6 +37,7 @@ use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
+use crate::model::Access;
 use crate::model::{Burst, Event, Stats};
 
 /// Event streams open at once.
@@ -96,7 +97,11 @@ impl Streams {
         (status = 503, description = "Too many streams open, or shutting down", body = ErrorBody),
     )
 )]
-pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketUpgrade>) -> Result<Response, ApiError> {
+pub async fn connect(
+    State(state): State<ApiState>,
+    access: Access,
+    Ext(upgrade): Ext<WebSocketUpgrade>,
+) -> Result<Response, ApiError> {
     let slot =
         state.streams.slots.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many event streams open, or shutting down")
@@ -104,12 +109,13 @@ pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketU
     // Subscribe before the stats are read, so no change between the two is lost.
     let events = state.events.subscribe();
     let closing = state.streams.closing.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, events, closing, slot)))
+    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, access, events, closing, slot)))
 }
 
 async fn stream(
     socket: WebSocket,
     state: ApiState,
+    access: Access,
     mut events: broadcast::Receiver<Event>,
     mut closing: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
@@ -130,6 +136,8 @@ async fn stream(
             let stats_at = stats_due;
             let messages: Vec<Message> = tokio::select! {
                 event = events.recv() => match event {
+                    // A message in an inbox this principal does not see: never sent.
+                    Ok(event) if event.inbox().is_some_and(|inbox| !access.allows(inbox)) => continue,
                     Ok(event) => frames(coalescer.offer(event, Instant::now()), &mut stats_due),
                     Err(RecvError::Lagged(_)) => frames(coalescer.offer(Event::Prune(()), Instant::now()), &mut stats_due),
                     Err(RecvError::Closed) => vec![going_away("the event source closed")],
@@ -291,6 +299,7 @@ mod tests {
             size: 1,
             attachments: 0,
             snippet: String::new(),
+            inbox: String::new(),
         }))
     }
 
@@ -381,7 +390,7 @@ mod tests {
             coalescer.offer(new(n), start);
         }
         coalescer.offer(Event::Stats(Stats::new(53, 53)), start);
-        let sent = coalescer.offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()) }), start);
+        let sent = coalescer.offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()), inbox: String::new() }), start);
         assert_eq!(names(&sent), ["stats 53", "burst 3", "delete id7"]);
         assert_eq!(coalescer.deadline(), None);
         // A `prune` (the stream lagged) too; with nothing held, it goes alone.

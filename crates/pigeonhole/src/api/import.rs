@@ -19,6 +19,8 @@
 //! [`archive::import`]: crate::archive::import
 //! [`Store::submit`]: crate::store::Store::submit
 
+use super::auth::require_inbox;
+use crate::model::{Access, DEFAULT_INBOX};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -62,9 +64,12 @@ pub struct ImportResponse {
 )]
 pub async fn import(
     State(state): State<ApiState>,
+    access: Access,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportResponse>, ApiError> {
+    // Imported mail goes to the default inbox.
+    require_inbox(&access, DEFAULT_INBOX)?;
     let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media_type = media_type.split(';').next().unwrap_or("").trim();
     if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(media_type)) {

@@ -5,6 +5,8 @@
 //! address in its first-run help (it is here, not in Mailpit's `/api/v1/webui`,
 //! whose key set Mailpit's clients check exactly).
 
+use super::auth::require_every_inbox;
+use crate::model::Access;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -83,8 +85,10 @@ pub(super) struct IntakeParams {
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeView>, ApiError> {
+    require_every_inbox(&access)?;
     let params = IntakeParams {
         paused: GoObject::parse(&body?)
             .and_then(|body| body.field::<bool>("Paused"))

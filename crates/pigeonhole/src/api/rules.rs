@@ -3,6 +3,8 @@
 //! valid, then saves it to the rules file (a temporary file renamed over it, so
 //! a crash leaves the old file or the new one, never half of one).
 
+use super::auth::require_every_inbox;
+use crate::model::Access;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -74,8 +76,10 @@ pub async fn show(State(state): State<ApiState>) -> Json<RulesInfo> {
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RulesInfo>, ApiError> {
+    require_every_inbox(&access)?;
     let update = RulesUpdate {
         rules: GoObject::parse(&body?)
             .and_then(|body| body.field::<String>("Rules"))

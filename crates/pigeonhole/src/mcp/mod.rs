@@ -24,6 +24,9 @@ mod engine_api;
 mod prompts;
 mod tools;
 
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use axum::Router;
@@ -43,6 +46,7 @@ use serde_json::Value;
 
 pub use engine_api::EngineApi;
 
+use crate::model::Access;
 use crate::api::{self, ApiState};
 use tools::{Failure, HtmlAs};
 
@@ -85,7 +89,22 @@ pub async fn serve_stdio(url: &str) -> Result<(), String> {
 /// same basic auth and Host/Origin guard stand in front of both.
 pub(crate) fn api_router(state: ApiState) -> Router {
     let handlers = api::handlers(state.clone());
-    api::guarded(state, handlers.clone().nest_service("/mcp", http_service(handlers)))
+    let mcp = Router::new().fallback_service(http_service(handlers.clone())).layer(middleware::from_fn(every_inbox_only));
+    api::guarded(state, handlers.nest_service("/mcp", mcp))
+}
+
+/// `/mcp`'s tools call the API in-process, where every inbox is visible, so a user
+/// or token limited to some inboxes is refused here; it runs `pigeonhole mcp`
+/// against the API instead, whose answers keep to its inboxes.
+async fn every_inbox_only(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Access>() {
+        Some(Access::Inboxes(_)) => api::ApiError::forbidden(
+            "/mcp serves users and tokens that see every inbox; yours is limited to some: read your inboxes through \
+             the HTTP API with your credentials instead",
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// `/mcp`: streamable HTTP, stateless (each POST answered on its own, as JSON), over

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::search::Condition;
 use crate::config::TagRules;
 use crate::mail::ParsedSummary;
 use crate::model::Address;
@@ -120,6 +121,17 @@ pub(super) fn of_message(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<St
 pub(super) fn all(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare_cached("SELECT name FROM tags ORDER BY name")?;
     statement.query_map([], |row| row.get(0))?.collect()
+}
+
+/// The tags on the messages matching `filter`, in listing order.
+pub(super) fn on_messages(conn: &Connection, filter: &Condition) -> rusqlite::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT DISTINCT t.name FROM tags t JOIN message_tags mt ON mt.tag_id = t.id \
+         JOIN messages m ON m.seq = mt.seq WHERE {} ORDER BY t.name",
+        filter.sql
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    statement.query_map(rusqlite::params_from_iter(filter.params.iter()), |row| row.get(0))?.collect()
 }
 
 /// Every tag with the number of messages that have it.
