@@ -264,12 +264,18 @@ fn the_event_stream_never_sends_a_foreign_inboxs_events() {
         let Some(Ok(Message::Text(text))) = frame else { continue };
         let event: Value = serde_json::from_str(text.as_str()).unwrap();
         assert!(!text.contains(foreign.as_str()), "a foreign event was sent: {text} (after {seen:?})");
+        if event["Type"] == "stats" {
+            assert!(event["Data"]["Total"].as_u64() <= Some(1), "foreign mail in the totals: {text}");
+        }
         seen.push(event["Type"].clone());
         if event["Type"] == "new" {
             assert_eq!(event["Data"]["ID"], own.as_str());
+        }
+        if event["Type"] == "stats" && event["Data"]["Total"] == 1 {
             break;
         }
     }
+    assert!(seen.contains(&json!("new")), "{seen:?}");
 }
 
 #[test]

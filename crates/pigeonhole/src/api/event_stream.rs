@@ -14,7 +14,9 @@
 //! last change (a client that listens for the next `stats` after a delete-all gets
 //! `Total: 0`, not the totals a message sent just before left in flight). A client
 //! too slow to keep up misses events rather than slowing ingest; it then gets a
-//! `prune` event, which tells it to reload. The server pings
+//! `prune` event, which tells it to reload. A user or token limited to some inboxes
+//! ([`Access`]) never gets an event about a message in another, and its `stats`
+//! count its inboxes alone. The server pings
 //! every [`PING_EVERY`], reads and discards whatever the client sends, and closes
 //! every stream with "going away" when the engine shuts down.
 //!
@@ -37,8 +39,8 @@ use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::Access;
-use crate::model::{Burst, Event, Stats};
+use crate::model::{Access, Burst, Event, Stats};
+use crate::store::{SearchQuery, Store, StoreError};
 
 /// Event streams open at once.
 const MAX_STREAMS: usize = 256;
@@ -121,7 +123,8 @@ async fn stream(
     _slot: OwnedSemaphorePermit,
 ) {
     let (mut sink, mut source) = socket.split();
-    let first = match read(&state, |store| store.stats()).await {
+    let totals = access.clone();
+    let first = match read(&state, move |store| visible_stats(store, &totals)).await {
         Ok(stats) => frame(&Event::Stats(stats)),
         Err(_) => going_away("the store is unavailable"), // the cause is logged
     };
@@ -147,8 +150,11 @@ async fn stream(
                 }
                 _ = sleep_until(stats_at.unwrap_or_else(Instant::now)), if stats_at.is_some() => {
                     stats_due = None;
-                    // The totals now, not those the change that called for it saw.
-                    state.store.stats().map(|stats| frame(&Event::Stats(stats))).into_iter().collect()
+                    // The totals now, not those the change that called for it saw
+                    // (for a limited principal a count over its inboxes, read here:
+                    // at most one per STATS_AFTER, and nothing may be awaited in
+                    // this arm).
+                    visible_stats(&state.store, &access).map(|stats| frame(&Event::Stats(stats))).into_iter().collect()
                 }
                 _ = ping.tick() => vec![Message::Ping(Default::default())],
                 _ = closing.wait_for(|closing| *closing) => vec![going_away("server shutting down")],
@@ -168,6 +174,17 @@ async fn stream(
     }
     // Completes the closing handshake when the client started it.
     let _ = timeout(SEND_TIMEOUT, sink.close()).await;
+}
+
+/// The totals `access` may see: the store's, or those of its inboxes alone.
+fn visible_stats(store: &Store, access: &Access) -> Result<Stats, StoreError> {
+    match access {
+        Access::All => store.stats(),
+        Access::Inboxes(_) => {
+            let page = store.search_in(&SearchQuery::from("").within(access), 0, 0)?;
+            Ok(Stats::new(page.total, page.unread))
+        }
+    }
 }
 
 /// The frames for `events`, in order, but for `stats`: each is left out and makes
