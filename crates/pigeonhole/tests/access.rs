@@ -306,3 +306,40 @@ fn imap_and_pop3_users_see_only_their_inboxes() {
     let team_b = inboxes.as_array().unwrap().iter().find(|inbox| inbox["Name"] == "team-b").unwrap();
     assert_eq!(team_b, &json!({"Name": "team-b", "Total": 1, "Unread": 1}));
 }
+
+#[test]
+fn a_tokens_file_alone_lets_http_listen_off_loopback_and_a_bad_one_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new(BIN).args(["token", "new", "deploy"]).output().unwrap();
+    let token = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let line = String::from_utf8(made.stderr).unwrap().lines().last().unwrap().to_owned();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{line}\n")).unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = serve_command();
+    cmd.args(["--smtp", "127.0.0.1:0", "--http", "0.0.0.0:0", "--api-tokens-file"]).arg(&tokens).arg("--data").arg(&data);
+    let server = Server::launch(cmd, data, None);
+    let url = format!("http://127.0.0.1:{}/api/v1/messages", server.http.port());
+    let status = |token: Option<&str>| {
+        let request = server.client().get(&url);
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(status(Some(&token)), 200, "an unlimited token sees the mailbox");
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some(line.split(':').nth(1).unwrap())), 401, "the file's hash is not the token");
+    drop(server);
+
+    // The token itself where its hash belongs: refused at start, with the line and the fix.
+    std::fs::write(&tokens, format!("deploy:{token}\n")).unwrap();
+    let mut cmd = serve_command();
+    cmd.args(port0_args(&dir.path().join("data2"))).arg("--api-tokens-file").arg(&tokens);
+    let refused = run_to_exit(cmd, STARTUP_TIMEOUT);
+    assert!(!refused.status.success());
+    for part in ["--api-tokens-file", "line 1 (deploy)", "SHA-256", "pigeonhole token new deploy"] {
+        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+    }
+}
