@@ -201,6 +201,20 @@ impl ApiTokens {
     }
 }
 
+/// The headers a client of the API sends with every request to authenticate with
+/// API token `token` (`Authorization: Bearer`, marked sensitive so that it is kept
+/// out of debug output); none without a token.
+pub fn bearer_headers(token: Option<&str>) -> Result<reqwest::header::HeaderMap, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token.map(str::trim).filter(|token| !token.is_empty()) {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the API token has characters a header cannot carry: copy it again".to_string())?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
 /// A fresh random token (32 random bytes, base64url, after [`TOKEN_PREFIX`]) and
 /// the tokens file's line for it: `name:sha256-hex[:inboxes]`.
 pub fn new_token(name: &str, inboxes: Option<&str>) -> Result<(String, String), String> {

@@ -402,7 +402,7 @@ fn main() -> ExitCode {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
             cli::finish(
                 runtime
-                    .block_on(pigeonhole::mcp::serve_stdio(&args.url))
+                    .block_on(pigeonhole::mcp::serve_stdio(&args.url, args.token.as_deref()))
                     .map_err(|err| cli::Failure::new(cli::client::EXIT_ERROR, err)),
             )
         }

@@ -152,6 +152,12 @@ fn a_limited_principal_sees_only_its_inboxes_everywhere() {
     let bob_page = team.json(As::User("bob", "pw-b"), "/api/v1/messages");
     assert_eq!(ids(&bob_page), set(&[&d1, &b1, &b2]));
     assert_eq!(ids(&team.json(admin, "/api/v1/messages")).len(), 5);
+    // The CLI clients (and `pigeonhole mcp`) send a token and see what it sees.
+    let url = format!("http://{}", team.server.http);
+    let mut list = without_settings(Command::new(BIN));
+    list.args(["list", "--url", &url]).env("PIGEONHOLE_TOKEN", &team.token);
+    let listed: Value = serde_json::from_str(&run_ok(&mut list, "pigeonhole list")).unwrap();
+    assert_eq!(ids(&listed), set(&[&b1, &b2]));
     assert_eq!(team.json(admin, "/api/v1/messages")["total"], 5);
 
     // `latest` and the wait API: the newest and the first of its own, not the store's.

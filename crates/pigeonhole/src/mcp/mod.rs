@@ -78,8 +78,8 @@ impl PigeonholeMcp {
 /// Serve MCP on stdin/stdout for the engine at `url` until the client closes the
 /// stream. It starts whether or not an engine answers there: the tools then say how
 /// to start one, which is what an agent shows its user.
-pub async fn serve_stdio(url: &str) -> Result<(), String> {
-    let server = PigeonholeMcp::new(EngineApi::remote(url)?);
+pub async fn serve_stdio(url: &str, token: Option<&str>) -> Result<(), String> {
+    let server = PigeonholeMcp::new(EngineApi::remote(url, token)?);
     let running = server.serve(rmcp::transport::stdio()).await.map_err(|err| format!("MCP handshake failed: {err}"))?;
     running.waiting().await.map_err(|err| format!("the MCP session broke off: {err}"))?;
     Ok(())
