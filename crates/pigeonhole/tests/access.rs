@@ -142,6 +142,10 @@ fn a_limited_principal_sees_only_its_inboxes_everywhere() {
     assert_eq!((search["total"].as_u64(), search["messages_count"].as_u64()), (Some(2), Some(1)));
     assert_eq!(team.json(alice, "/api/v1/inboxes"), json!([{"Name": "team-a", "Total": 2, "Unread": 2}]));
     assert_eq!(team.json(alice, "/api/v1/tags"), json!(["secret-a"]));
+    let info = team.json(alice, "/api/v1/info");
+    assert_eq!((info["Messages"].as_u64(), info["Unread"].as_u64()), (Some(2), Some(2)), "{info:#}");
+    assert_eq!(info["Tags"], json!({"secret-a": 2}));
+    assert_eq!(team.json(admin, "/api/v1/info")["Messages"], 5);
     let mailhog = team.json(alice, "/api/v2/messages");
     assert_eq!(mailhog["total"], 2);
     let mailhog_search = team.json(alice, "/api/v2/search?kind=containing&query=b-one");

@@ -39,8 +39,8 @@ use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
+use super::messages::visible_stats;
 use crate::model::{Access, Burst, Event, Stats};
-use crate::store::{SearchQuery, Store, StoreError};
 
 /// Event streams open at once.
 const MAX_STREAMS: usize = 256;
@@ -174,17 +174,6 @@ async fn stream(
     }
     // Completes the closing handshake when the client started it.
     let _ = timeout(SEND_TIMEOUT, sink.close()).await;
-}
-
-/// The totals `access` may see: the store's, or those of its inboxes alone.
-fn visible_stats(store: &Store, access: &Access) -> Result<Stats, StoreError> {
-    match access {
-        Access::All => store.stats(),
-        Access::Inboxes(_) => {
-            let page = store.search_in(&SearchQuery::from("").within(access), 0, 0)?;
-            Ok(Stats::new(page.total, page.unread))
-        }
-    }
 }
 
 /// The frames for `events`, in order, but for `stats`: each is left out and makes

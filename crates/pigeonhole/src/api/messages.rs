@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::{Access, MessageId, MessagePage};
+use crate::model::{Access, MessageId, MessagePage, Stats};
 use crate::store::{SearchQuery, Selection, Store, StoreError};
 
 /// The parameters of the list and the search, as documented (a query of only
@@ -84,6 +84,17 @@ pub async fn list(
 ) -> Result<Json<MessagePage>, ApiError> {
     let (start, limit) = (page.start(), page.limit());
     Ok(Json(read(&state, move |store| list_page(store, &access, start, limit)).await?))
+}
+
+/// The totals `access` may see: the store's, or those of its inboxes alone.
+pub(super) fn visible_stats(store: &Store, access: &Access) -> Result<Stats, StoreError> {
+    match access {
+        Access::All => store.stats(),
+        Access::Inboxes(_) => {
+            let page = store.search_in(&SearchQuery::from("").within(access), 0, 0)?;
+            Ok(Stats::new(page.total, page.unread))
+        }
+    }
 }
 
 /// The newest messages `access` sees, with the totals of its inboxes.

@@ -76,8 +76,9 @@ pub(crate) trait Backend: Send + Sync {
     fn mailbox(&self, inbox: &str) -> Result<Option<MailboxSnapshot>, StoreError>;
     /// Every tag in use (on messages in these inboxes, when given), in listing order.
     fn tags(&self, within: Option<&[String]>) -> Result<Vec<String>, StoreError>;
-    /// Every tag in use with the number of messages that have it.
-    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// Every tag in use (on messages in these inboxes, when given) with the number
+    /// of those messages that have it.
+    fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError>;
 
     /// Mark the selected messages read or unread.
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>>;

@@ -351,9 +351,9 @@ impl Store {
         self.inner.backend.tags(access.inboxes().as_deref())
     }
 
-    /// Every tag in use with the number of messages that have it.
-    pub fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.inner.backend.tag_counts()
+    /// Every tag in use on the messages `access` sees, with how many of them have it.
+    pub fn tag_counts(&self, access: &Access) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.inner.backend.tag_counts(access.inboxes().as_deref())
     }
 
     /// Give each of the messages `ids` exactly `tags` (cleaned, as at ingest; none

@@ -254,8 +254,11 @@ impl Backend for Sqlite {
         })
     }
 
-    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.readers.with(|conn| Ok(tags::counts(conn)?))
+    fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.readers.with(|conn| match within {
+            None => Ok(tags::counts(conn)?),
+            Some(inboxes) => Ok(tags::counts_on(conn, &Condition::inboxes(inboxes))?),
+        })
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -141,6 +141,17 @@ pub(super) fn counts(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64
     statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
 }
 
+/// The tags on the messages matching `filter`, with how many of those have each.
+pub(super) fn counts_on(conn: &Connection, filter: &Condition) -> rusqlite::Result<BTreeMap<String, u64>> {
+    let sql = format!(
+        "SELECT t.name, count(*) FROM tags t JOIN message_tags mt ON mt.tag_id = t.id \
+         JOIN messages m ON m.seq = mt.seq WHERE {} GROUP BY t.id",
+        filter.sql
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    statement.query_map(rusqlite::params_from_iter(filter.params.iter()), |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
+}
+
 /// Rename tag `from` to `to` (already cleaned, not empty). A name another tag has
 /// (case-insensitively) merges the two; a change of case only respells it.
 /// `false` when there is no tag `from`.

@@ -39,7 +39,7 @@ async fn tags_from_x_tags_and_plus_addresses_at_ingest() {
     assert_eq!(ids(&store.search("tag:\"big deal\"", 0, 50).unwrap()), [a.as_str()]);
     assert_eq!(ids(&store.search("is:tagged", 0, 50).unwrap()), [b.as_str(), a.as_str()]);
     assert_eq!(ids(&store.search("-is:tagged", 0, 50).unwrap()), [plain.as_str()]);
-    let counts = store.tag_counts().unwrap();
+    let counts = store.tag_counts(&crate::model::Access::All).unwrap();
     assert_eq!(counts.get("audit"), Some(&1));
     assert_eq!(counts.len(), 4);
     store.close().await;
@@ -116,6 +116,6 @@ async fn set_rename_and_delete_tags() {
     store.set_tags(vec![a.clone()], &["keep".into()]).await.unwrap();
     store.delete(Selection::Ids(vec![a.clone()])).await.unwrap();
     assert!(store.tags(&crate::model::Access::All).unwrap().is_empty());
-    assert!(store.tag_counts().unwrap().is_empty());
+    assert!(store.tag_counts(&crate::model::Access::All).unwrap().is_empty());
     store.close().await;
 }
