@@ -130,8 +130,7 @@ impl Engine {
         };
         let tokens = match &config.api_tokens_file {
             Some(path) => Some(
-                login::ApiTokens::load(path)
-                    .map_err(|reason| StartError::TokensFile { path: path.clone(), reason })?,
+                login::ApiTokens::load(path).map_err(|reason| StartError::TokensFile { path: path.clone(), reason })?,
             ),
             None => None,
         };

@@ -67,10 +67,14 @@ impl Users {
             }
             let mut fields = line.splitn(3, ':');
             let (Some(user), Some(secret)) = (fields.next(), fields.next()) else {
-                return Err(format!("line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"));
+                return Err(format!(
+                    "line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"
+                ));
             };
             if user.is_empty() || secret.is_empty() {
-                return Err(format!("line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"));
+                return Err(format!(
+                    "line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"
+                ));
             }
             let access = access_field(fields.next(), number)?;
             let secret = if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|prefix| secret.starts_with(prefix)) {

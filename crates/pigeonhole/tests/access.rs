@@ -236,7 +236,11 @@ fn a_limited_principal_sees_only_its_inboxes_everywhere() {
         (Method::PUT, "/api/v1/intake", json!({"Paused": true})),
         (Method::PUT, "/api/v1/tags/plain", json!({"Name": "renamed"})),
         (Method::DELETE, "/api/v1/tags/plain", json!({})),
-        (Method::POST, "/api/v1/send", json!({"From": {"Email": "a@example.test"}, "To": [{"Email": "b@example.test"}]})),
+        (
+            Method::POST,
+            "/api/v1/send",
+            json!({"From": {"Email": "a@example.test"}, "To": [{"Email": "b@example.test"}]}),
+        ),
         (Method::POST, "/mcp", json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})),
     ] {
         let (status, answer) = team.call(alice, method.clone(), path, Some(body));
@@ -270,7 +274,9 @@ fn the_event_stream_never_sends_a_foreign_inboxs_events() {
     let mut seen = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let frame = rt.block_on(async { tokio::time::timeout(left, ws.next()).await }).expect("no `new` for team-a within 15 s");
+        let frame = rt
+            .block_on(async { tokio::time::timeout(left, ws.next()).await })
+            .expect("no `new` for team-a within 15 s");
         let Some(Ok(Message::Text(text))) = frame else { continue };
         let event: Value = serde_json::from_str(text.as_str()).unwrap();
         assert!(!text.contains(foreign.as_str()), "a foreign event was sent: {text} (after {seen:?})");
@@ -327,7 +333,10 @@ fn a_tokens_file_alone_lets_http_listen_off_loopback_and_a_bad_one_refuses_to_st
     std::fs::write(&tokens, format!("{line}\n")).unwrap();
     let data = dir.path().join("data");
     let mut cmd = serve_command();
-    cmd.args(["--smtp", "127.0.0.1:0", "--http", "0.0.0.0:0", "--api-tokens-file"]).arg(&tokens).arg("--data").arg(&data);
+    cmd.args(["--smtp", "127.0.0.1:0", "--http", "0.0.0.0:0", "--api-tokens-file"])
+        .arg(&tokens)
+        .arg("--data")
+        .arg(&data);
     let server = Server::launch(cmd, data, None);
     let url = format!("http://127.0.0.1:{}/api/v1/messages", server.http.port());
     let status = |token: Option<&str>| {

@@ -133,7 +133,7 @@ fn unauthorized(path: &str) -> Response {
             "Unauthorized: give the user and password of the --ui-auth-file, or `Authorization: Bearer <token>` with a \
              token of the --api-tokens-file",
         )
-            .into_response()
+        .into_response()
     } else {
         (StatusCode::UNAUTHORIZED, "Unauthorized.").into_response()
     };

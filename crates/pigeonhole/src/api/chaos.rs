@@ -3,8 +3,6 @@
 //! engine was started with `--enable-chaos`; otherwise both answer 400 with
 //! Mailpit's "Chaos is not enabled".
 
-use super::auth::require_every_inbox;
-use crate::model::Access;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,9 +10,10 @@ use axum::extract::rejection::BytesRejection;
 use serde_json::Value;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
-use crate::model::{ChaosTrigger, ChaosTriggers};
+use crate::model::{Access, ChaosTrigger, ChaosTriggers};
 
 /// The chaos triggers.
 #[utoipa::path(

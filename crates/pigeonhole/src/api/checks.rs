@@ -18,13 +18,12 @@ use serde::Deserialize;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
-use crate::model::Access;
 use crate::checks::{self, Extras};
 use crate::mail::detail;
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
 use crate::mail::spamassassin::{self, SpamCheck};
-use crate::model::CheckReport;
+use crate::model::{Access, CheckReport};
 
 #[derive(Deserialize)]
 pub struct ChecksQuery {
@@ -131,7 +130,8 @@ pub async fn link_check(
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(options)): Ext<Query<LinkCheckQuery>>,
 ) -> Result<Json<LinkCheck>, ApiError> {
-    let (_, urls) = load(&state, &access, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| message_urls(&raw)))).await?;
+    let (_, urls) =
+        load(&state, &access, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| message_urls(&raw)))).await?;
     Ok(Json(linkcheck::check(urls, is_on(options.follow.as_deref()), state.allow_local_link_check).await))
 }
 

@@ -39,11 +39,10 @@ use serde::Deserialize;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::load;
 use super::{ApiState, screenshot};
-use crate::model::Access;
 use crate::archive::import;
 use crate::diff::visual::{self, PixelComparison};
 use crate::diff::{self, DiffOptions, DiffReport, Side, VisualDiff};
-use crate::model::Envelope;
+use crate::model::{Access, Envelope};
 use crate::screenshot::{Capture, Request};
 
 /// What a query value escapes in the URLs the report gives: all but RFC 3986's

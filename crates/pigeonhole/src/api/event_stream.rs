@@ -38,8 +38,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
-use super::{ApiState, read};
 use super::messages::visible_stats;
+use super::{ApiState, read};
 use crate::model::{Access, Burst, Event, Stats};
 
 /// Event streams open at once.
@@ -396,7 +396,8 @@ mod tests {
             coalescer.offer(new(n), start);
         }
         coalescer.offer(Event::Stats(Stats::new(53, 53)), start);
-        let sent = coalescer.offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()), inbox: String::new() }), start);
+        let sent = coalescer
+            .offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()), inbox: String::new() }), start);
         assert_eq!(names(&sent), ["stats 53", "burst 3", "delete id7"]);
         assert_eq!(coalescer.deadline(), None);
         // A `prune` (the stream lagged) too; with nothing held, it goes alone.

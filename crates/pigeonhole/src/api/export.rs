@@ -7,7 +7,6 @@
 //! streamed: one message is read from the store at a time, so an export of any size
 //! holds little memory.
 
-use crate::model::Access;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -21,7 +20,7 @@ use super::messages::GoObject;
 use super::{ApiState, read};
 use crate::archive;
 use crate::mail::mbox;
-use crate::model::MessageId;
+use crate::model::{Access, MessageId};
 use crate::store::{SearchQuery, Store, StoreError};
 
 /// Messages read ahead of a slow client.
@@ -75,7 +74,10 @@ pub async fn export(
             });
             found.await?.map_err(|id| ApiError::not_found(format!("Message not found: {id}")))?
         }
-        (true, Some(search)) => read(&state, move |store| archive::matching(store, SearchQuery::from(search.trim()).within(&access))).await?,
+        (true, Some(search)) => {
+            read(&state, move |store| archive::matching(store, SearchQuery::from(search.trim()).within(&access)))
+                .await?
+        }
         _ => return Err(ApiError::bad_request("give either IDs or a Search query")),
     };
 

@@ -19,8 +19,6 @@
 //! [`archive::import`]: crate::archive::import
 //! [`Store::submit`]: crate::store::Store::submit
 
-use super::auth::require_inbox;
-use crate::model::{Access, DEFAULT_INBOX};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -30,9 +28,11 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use super::ApiState;
+use super::auth::require_inbox;
 use super::error::{ApiError, ErrorBody};
 use crate::archive::import;
 use crate::model::MessageId;
+use crate::model::{Access, DEFAULT_INBOX};
 
 /// The media types a mail file may be sent as.
 const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];

@@ -15,10 +15,10 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::{ApiState, read};
 use super::messages::visible_stats;
-use crate::model::Access;
+use super::{ApiState, read};
 use crate::config::RelayConfig;
+use crate::model::Access;
 
 /// `/api/v1/info` (Mailpit's `AppInformation`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -5,8 +5,6 @@
 //! address in its first-run help (it is here, not in Mailpit's `/api/v1/webui`,
 //! whose key set Mailpit's clients check exactly).
 
-use super::auth::require_every_inbox;
-use crate::model::Access;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,8 +14,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
+use crate::model::Access;
 
 /// The answer to both methods.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -12,9 +12,9 @@ use serde::Serialize;
 use super::ApiState;
 use super::error::{ApiError, Ext};
 use super::message::{MessageQuery, load};
-use crate::model::Access;
 use crate::mail::detail;
 use crate::mail::links::{self, Code, Link};
+use crate::model::Access;
 
 /// `{"Links": [{"URL", "Text"}]}`
 #[derive(Serialize, utoipa::ToSchema)]

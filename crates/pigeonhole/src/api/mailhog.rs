@@ -25,7 +25,6 @@
 //! undecoded, multipart bodies split at their boundaries. IDs are ours, so the IDs
 //! from here work with the Mailpit routes and the other way round.
 
-use super::messages::list_page;
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -39,11 +38,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::load;
-use super::messages::GoObject;
+use super::messages::{GoObject, list_page};
 use super::{ApiState, read};
-use crate::model::Access;
-use crate::model::Envelope;
-use crate::model::{MessageId, MessagePage, MessageSummary};
+use crate::model::{Access, Envelope, MessageId, MessagePage, MessageSummary};
 use crate::smtp::relay::Outgoing;
 use crate::store::{AddressSearch, SearchQuery, Selection, Store, StoreError};
 

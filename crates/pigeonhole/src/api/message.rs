@@ -219,7 +219,8 @@ pub async fn part(
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
     let (_, part) =
-        load(&state, &access, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id)))).await?;
+        load(&state, &access, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id))))
+            .await?;
     part_answer(part)
 }
 

@@ -26,10 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Unit;
 
-use super::{ApiState, guard};
 use super::auth::require_every_inbox;
-use crate::model::Access;
+use super::{ApiState, guard};
 use crate::metrics::{CONTENT_TYPE as TEXT_FORMAT, Exposition, LatencyHistogram, Rejection, WebhookOutcome};
+use crate::model::Access;
 
 /// Where `/metrics` is served.
 pub const PATH: &str = "/metrics";

@@ -3,8 +3,6 @@
 //! valid, then saves it to the rules file (a temporary file renamed over it, so
 //! a crash leaves the old file or the new one, never half of one).
 
-use super::auth::require_every_inbox;
-use crate::model::Access;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,8 +14,10 @@ use axum::extract::rejection::BytesRejection;
 use serde::Serialize;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
+use crate::model::Access;
 
 /// The rules in force, where they are saved, and the built-in simulator addresses.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -20,8 +20,8 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::view::ViewQuery;
 use super::{ApiState, message, view};
-use crate::model::Access;
 use crate::mail::detail;
+use crate::model::Access;
 use crate::screenshot::{Capture, Request, ScreenshotError};
 
 /// Said when the page was taller than the cap and the screenshot stops there.

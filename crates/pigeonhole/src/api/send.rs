@@ -11,8 +11,6 @@
 //!
 //! [`Store::submit`]: crate::store::Store::submit
 
-use super::auth::require_inbox;
-use crate::model::{Access, DEFAULT_INBOX};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -29,8 +27,10 @@ use time::OffsetDateTime;
 
 use super::ApiState;
 use super::auth::AuthenticatedUser;
+use super::auth::require_inbox;
 use super::error::{ApiError, ErrorBody};
 use crate::model::Envelope;
+use crate::model::{Access, DEFAULT_INBOX};
 use crate::model::{MessageId, NewMessage};
 use crate::providers::draft::{self, Built, Draft, DraftAttachment};
 

@@ -3,9 +3,6 @@
 //! /api/v1/tags/{Tag}` takes it off every message. The store does the writes on its
 //! writer thread and announces them (`update` per message, or `prune`).
 
-use super::message::visible;
-use super::auth::require_every_inbox;
-use crate::model::Access;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -13,10 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody, Ext};
+use super::message::visible;
 use super::messages::GoObject;
 use super::messages::parse_ids;
 use super::{ApiState, read};
+use crate::model::Access;
 use crate::store::TagError;
 
 /// `GET /api/v1/tags`: every tag in use, as a JSON array.

@@ -43,10 +43,10 @@ use serde::Deserialize;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
-use crate::model::Access;
 use crate::mail::client_view::{self, ClientView, DarkMode, ViewNotes};
 use crate::mail::render::ColorScheme;
 use crate::mail::{dark_mode, detail, highlight, render};
+use crate::model::Access;
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
@@ -129,7 +129,12 @@ pub async fn show(
         (status = 200, description = "The message's text part", body = String, content_type = "text/plain"),
     )
 )]
-pub(super) async fn text(State(state): State<ApiState>, access: Access, id: String, q: MessageQuery) -> Result<Response, ApiError> {
+pub(super) async fn text(
+    State(state): State<ApiState>,
+    access: Access,
+    id: String,
+    q: MessageQuery,
+) -> Result<Response, ApiError> {
     let (_, text) = load(&state, &access, id, q.query, |store, id| {
         let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
             return Ok(None);

@@ -21,7 +21,6 @@
 //! the query. A waiter costs one broadcast receiver while idle; if it falls too far
 //! behind the events it looks in the store again. Shutdown answers waiters 503.
 
-use crate::model::Access;
 use std::time::Duration;
 
 use axum::Json;
@@ -34,7 +33,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::Event;
+use crate::model::{Access, Event};
 use crate::model::{MessageId, MessageSummary};
 use crate::store::{Position, SearchQuery};
 

@@ -5,7 +5,6 @@
 //! `GET /api/v1/webhooks/sns` (SNS's `SubscribeURL` and `UnsubscribeURL`) and
 //! `POST /api/v1/message/{ID}/events` (an event on request).
 
-use super::auth::require_every_inbox;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,11 +15,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::{ApiState, read};
-use crate::model::Access;
-use crate::model::MessageId;
+use crate::model::{Access, MessageId};
 use crate::providers::webhooks::sns::SnsAction;
 use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhooks, WebhooksError, WebhooksView};
 

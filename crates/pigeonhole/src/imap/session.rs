@@ -34,9 +34,8 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::ImapSetup;
 use super::selected::Selected;
-use crate::model::Access;
 use crate::login::plaintext_allowed;
-use crate::model::Event;
+use crate::model::{Access, Event};
 
 /// Output gathered before it is handed to the socket in one write (a FETCH of
 /// every message's flags is thousands of small responses).

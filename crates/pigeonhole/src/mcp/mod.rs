@@ -24,13 +24,13 @@ mod engine_api;
 mod prompts;
 mod tools;
 
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -46,8 +46,8 @@ use serde_json::Value;
 
 pub use engine_api::EngineApi;
 
-use crate::model::Access;
 use crate::api::{self, ApiState};
+use crate::model::Access;
 use tools::{Failure, HtmlAs};
 
 /// The scheme and path of a message's resource URI, before its ID.
@@ -89,7 +89,8 @@ pub async fn serve_stdio(url: &str, token: Option<&str>) -> Result<(), String> {
 /// same basic auth and Host/Origin guard stand in front of both.
 pub(crate) fn api_router(state: ApiState) -> Router {
     let handlers = api::handlers(state.clone());
-    let mcp = Router::new().fallback_service(http_service(handlers.clone())).layer(middleware::from_fn(every_inbox_only));
+    let mcp =
+        Router::new().fallback_service(http_service(handlers.clone())).layer(middleware::from_fn(every_inbox_only));
     api::guarded(state, handlers.nest_service("/mcp", mcp))
 }
 

@@ -19,10 +19,9 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use super::session::{Maildrop, Session, Step, message_lines};
-use crate::model::Access;
 use crate::config::MailboxServerConfig;
 use crate::login::{LoginThrottle, Users, plaintext_allowed};
-use crate::model::DEFAULT_INBOX;
+use crate::model::{Access, DEFAULT_INBOX};
 use crate::store::{SearchQuery, Selection, Store, StoreError};
 use crate::tls::{Connection, accept};
 

@@ -56,8 +56,11 @@ pub(crate) trait Backend: Send + Sync {
     /// Just after message `id` in storage order; `None` when it is not stored.
     fn position_of(&self, id: &MessageId) -> Result<Option<Position>, StoreError>;
     /// The oldest message stored after `position` that matches `query`.
-    fn first_matching_after(&self, query: &SearchQuery, position: Position)
-    -> Result<Option<MessageSummary>, StoreError>;
+    fn first_matching_after(
+        &self,
+        query: &SearchQuery,
+        position: Position,
+    ) -> Result<Option<MessageSummary>, StoreError>;
     /// Message `id`'s summary if it is stored and matches `query`.
     fn summary_if_matching(&self, id: &MessageId, query: &SearchQuery) -> Result<Option<MessageSummary>, StoreError>;
     fn summary(&self, id: &MessageId) -> Result<Option<MessageSummary>, StoreError>;

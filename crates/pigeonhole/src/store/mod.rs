@@ -274,7 +274,11 @@ impl Store {
     }
 
     /// Message `id`'s summary if it is stored and matches `query`.
-    pub fn summary_if_matching(&self, id: &MessageId, query: &SearchQuery) -> Result<Option<MessageSummary>, StoreError> {
+    pub fn summary_if_matching(
+        &self,
+        id: &MessageId,
+        query: &SearchQuery,
+    ) -> Result<Option<MessageSummary>, StoreError> {
         self.inner.backend.summary_if_matching(id, query)
     }
 

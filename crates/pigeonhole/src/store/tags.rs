@@ -149,7 +149,9 @@ pub(super) fn counts_on(conn: &Connection, filter: &Condition) -> rusqlite::Resu
         filter.sql
     );
     let mut statement = conn.prepare_cached(&sql)?;
-    statement.query_map(rusqlite::params_from_iter(filter.params.iter()), |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
+    statement
+        .query_map(rusqlite::params_from_iter(filter.params.iter()), |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
 }
 
 /// Rename tag `from` to `to` (already cleaned, not empty). A name another tag has

@@ -169,10 +169,8 @@ impl Session {
         };
         // INBOX first, then the others by name.
         let others = inboxes.into_iter().map(|info| info.name).filter(|name| name != DEFAULT_INBOX);
-        let names: Vec<String> = std::iter::once(DEFAULT_INBOX.to_owned())
-            .chain(others)
-            .filter(|name| self.access.allows(name))
-            .collect();
+        let names: Vec<String> =
+            std::iter::once(DEFAULT_INBOX.to_owned()).chain(others).filter(|name| self.access.allows(name)).collect();
         for name in names {
             let Some(mailbox) = imap_name(&name) else { continue };
             let shown: &[u8] = if matches!(mailbox, Mailbox::Inbox) { b"INBOX" } else { name.as_bytes() };
