@@ -61,22 +61,13 @@ impl Users {
 
     fn parse(text: &str) -> Result<Users, String> {
         let mut users = Vec::new();
-        for (number, line) in text.lines().enumerate().map(|(i, line)| (i + 1, line.trim())) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut fields = line.splitn(3, ':');
-            let (Some(user), Some(secret)) = (fields.next(), fields.next()) else {
-                return Err(format!(
-                    "line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"
-                ));
-            };
+        for Entry { number, name: user, secret, inboxes } in entries(text) {
             if user.is_empty() || secret.is_empty() {
                 return Err(format!(
                     "line {number} is not `user:password-hash` (or `user:password-hash:inbox-a,inbox-b`)"
                 ));
             }
-            let access = access_field(fields.next(), number)?;
+            let access = access_field(inboxes, number)?;
             let secret = if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|prefix| secret.starts_with(prefix)) {
                 Secret::Bcrypt(secret.to_string())
             } else if ["$apr1$", "$1$", "$5$", "$6$", "{SHA}", "{SSHA}"].iter().any(|prefix| secret.starts_with(prefix))
@@ -126,6 +117,28 @@ impl Users {
     }
 }
 
+/// One line of a users or tokens file: `name:secret[:inboxes]`, with its number.
+struct Entry<'a> {
+    number: usize,
+    name: &'a str,
+    secret: &'a str,
+    inboxes: Option<&'a str>,
+}
+
+/// The entries of a users or tokens file; blank lines and `#` comments skipped,
+/// missing fields empty (the caller says what is wrong with them).
+fn entries(text: &str) -> impl Iterator<Item = Entry<'_>> {
+    text.lines().enumerate().filter_map(|(index, line)| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        let mut fields = line.splitn(3, ':');
+        let (name, secret) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        Some(Entry { number: index + 1, name, secret, inboxes: fields.next() })
+    })
+}
+
 /// A line's optional inbox list: no field, every inbox.
 fn access_field(field: Option<&str>, number: usize) -> Result<Access, String> {
     match field {
@@ -164,12 +177,7 @@ impl ApiTokens {
 
     fn parse(text: &str) -> Result<ApiTokens, String> {
         let mut tokens = Vec::new();
-        for (number, line) in text.lines().enumerate().map(|(i, line)| (i + 1, line.trim())) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut fields = line.splitn(3, ':');
-            let (name, hash) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        for Entry { number, name, secret: hash, inboxes } in entries(text) {
             if name.is_empty() {
                 return Err(format!(
                     "line {number} is not `name:sha256-hex[:inbox-a,inbox-b]`; `pigeonhole token new NAME` prints one"
@@ -181,7 +189,7 @@ impl ApiTokens {
                      token; `pigeonhole token new {name}` prints a token and its line"
                 )
             })?;
-            let access = access_field(fields.next(), number)?;
+            let access = access_field(inboxes, number)?;
             tokens.push(ApiToken { name: name.to_owned(), sha256, access });
         }
         if tokens.is_empty() {
