@@ -234,6 +234,7 @@ fn a_limited_principal_sees_only_its_inboxes_everywhere() {
     // What reaches every inbox, and sending outside its own, is refused.
     for (method, path, body) in [
         (Method::PUT, "/api/v1/intake", json!({"Paused": true})),
+        (Method::GET, "/api/v1/webhooks", json!({})),
         (Method::PUT, "/api/v1/tags/plain", json!({"Name": "renamed"})),
         (Method::DELETE, "/api/v1/tags/plain", json!({})),
         (
@@ -311,7 +312,7 @@ fn imap_and_pop3_users_see_only_their_inboxes() {
     );
     let result: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(result["list"], json!(["team-a"]), "{result:#}");
-    for refused in ["select_foreign", "examine_foreign", "status_foreign", "append_foreign"] {
+    for refused in ["select_foreign", "examine_foreign", "status_foreign", "append_foreign", "copy_foreign"] {
         assert_eq!(result[refused][0], "NO", "{refused}: {result:#}");
     }
     assert_eq!(result["select_own"], json!(["OK", "2"]), "{result:#}");

@@ -37,8 +37,8 @@ use crate::providers::webhooks::sns::SNS_ACTIONS_PATH;
 pub struct AuthenticatedUser(pub String);
 
 /// The middleware: let the request through with valid credentials, with their
-/// [`Access`] (or when no file is configured, with every inbox; or for `/livez` and
-/// `/readyz`, with none), else answer 401.
+/// [`Access`] (with every inbox when no file is configured; `/livez`, `/readyz` and
+/// SNS's public paths without credentials), else answer 401.
 pub async fn check(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     if state.auth.is_none() && state.tokens.is_none() {
         request.extensions_mut().insert(Access::All);
@@ -46,7 +46,7 @@ pub async fn check(State(state): State<ApiState>, mut request: Request, next: Ne
     }
     // SNS's signing certificate is public, and the apps that fetch it to verify
     // a notification, or visit a SubscribeURL (which carries its own token), do
-    // not know the UI's password. They read no mail, so they get no Access.
+    // not know the UI's password. They read no mail (their handlers take no Access).
     if matches!(request.uri().path(), "/livez" | "/readyz" | SNS_CERTIFICATE_PATH | SNS_ACTIONS_PATH) {
         return next.run(request).await;
     }
@@ -101,13 +101,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Access {
     }
 }
 
-/// 403 for a change that reaches every inbox (the server's settings, a tag on
-/// every message), asked by a principal limited to some.
+/// 403 for what reaches every inbox (a server setting, a tag on every message,
+/// server-wide webhooks and metrics), asked by a principal limited to some.
 pub fn require_every_inbox(access: &Access) -> Result<(), ApiError> {
     match access {
         Access::All => Ok(()),
         Access::Inboxes(_) => Err(ApiError::forbidden(
-            "this changes every inbox, and your user or token is limited to some: ask someone whose line in the \
+            "this reaches every inbox, and your user or token is limited to some: ask someone whose line in the \
              auth file or tokens file has no inbox list",
         )),
     }

@@ -31,7 +31,9 @@ use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhoo
     tag = "webhooks",
     responses((status = 200, description = "The settings", body = WebhooksView))
 )]
-pub async fn show(State(state): State<ApiState>) -> Result<Json<WebhooksView>, ApiError> {
+pub async fn show(State(state): State<ApiState>, access: Access) -> Result<Json<WebhooksView>, ApiError> {
+    // The signing keys, and message webhooks that watch every inbox.
+    require_every_inbox(&access)?;
     Ok(Json(webhooks(&state)?.view()))
 }
 

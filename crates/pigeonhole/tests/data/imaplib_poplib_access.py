@@ -1,6 +1,6 @@
 """A user limited to some inboxes (a third field in --imap-auth-file and
 --pop3-auth-file) through Python's imaplib and poplib: LIST shows only its
-inboxes, SELECT, EXAMINE and STATUS of another are refused, and its POP3
+inboxes, SELECT, EXAMINE, STATUS, APPEND and COPY naming another are refused, and its POP3
 maildrop is one of its inboxes.
 
 Usage: imaplib_poplib_access.py IMAP_PORT POP3_PORT USER PASSWORD OWN FOREIGN
@@ -32,6 +32,8 @@ for command, call in [
         result[command] = ["error", str(error)]
 typ, data = m.select(own, readonly=True)
 result["select_own"] = [typ, data[0].decode()]
+typ, data = m.copy("1", foreign)
+result["copy_foreign"] = [typ] + [d.decode() for d in data if d]
 m.logout()
 
 p = poplib.POP3("127.0.0.1", int(pop3_port))
