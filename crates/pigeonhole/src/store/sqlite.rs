@@ -101,14 +101,18 @@ impl Sqlite {
                     (read::count_matching(&snapshot, &visible)?, tags::on_messages(&snapshot, &visible)?)
                 }
             };
+            let restricted;
             let filter = match within {
-                None => filter.clone(),
-                Some(inboxes) => filter.clone().and(Condition::inboxes(inboxes)),
+                None => filter,
+                Some(inboxes) => {
+                    restricted = filter.clone().and(Condition::inboxes(inboxes));
+                    &restricted
+                }
             };
             Ok((
                 totals,
-                read::count_matching(&snapshot, &filter)?,
-                read::summaries(&snapshot, &filter, start, limit)?,
+                read::count_matching(&snapshot, filter)?,
+                read::summaries(&snapshot, filter, start, limit)?,
                 tags,
             ))
         })?;
