@@ -76,7 +76,7 @@ pub async fn export_messages(
         Selection::Ids(ids) => ids.iter().map(|id| parse_id(id)).collect::<Result<_, _>>()?,
         Selection::Search(query) => {
             let search = store.clone();
-            blocking(move || archive::matching(&search, &query).map_err(|err| err.to_string())).await?
+            blocking(move || archive::matching(&search, query.as_str()).map_err(|err| err.to_string())).await?
         }
     };
     if ids.is_empty() {

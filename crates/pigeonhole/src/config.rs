@@ -42,6 +42,9 @@ pub struct Config {
     /// htpasswd file of the users allowed into the UI, the API and the event stream
     /// (`--ui-auth-file`); `None`: no authentication.
     pub ui_auth_file: Option<PathBuf>,
+    /// API tokens (`--api-tokens-file`): `name:sha256-hex[:inboxes]` lines, taken
+    /// as `Authorization: Bearer`; `None`: no tokens.
+    pub api_tokens_file: Option<PathBuf>,
     /// Serve HTTP on an address other machines can reach without authentication
     /// (`--http-allow-unauthenticated`). Without it such an address needs
     /// `ui_auth_file`: captured mail holds password-reset links and codes.
@@ -477,6 +480,7 @@ impl Config {
             relay: None,
             rules_file: None,
             ui_auth_file: None,
+            api_tokens_file: None,
             http_allow_unauthenticated: false,
             provider_keys: None,
             provider_templates: None,

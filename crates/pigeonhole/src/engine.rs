@@ -77,10 +77,12 @@ pub enum StartError {
     OpenMailbox { what: &'static str, addr: SocketAddr, auth_flag: &'static str },
     #[error("{what}'s TLS needs both a certificate and its key: give {flag}-cert and {flag}-key together, or neither")]
     TlsPair { what: &'static str, flag: &'static str },
+    #[error("cannot use the API tokens file {path}: {reason}; fix it, or leave out --api-tokens-file")]
+    TokensFile { path: PathBuf, reason: String },
     #[error("cannot use the provider keys file {path}: {reason}; fix it, or leave out --provider-keys")]
     ProviderKeys { path: PathBuf, reason: String },
     #[error(
-        "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password, or --http-allow-unauthenticated to serve it open anyway"
+        "HTTP on {addr} can be reached from other machines, and captured mail holds password-reset links and codes; add --ui-auth-file FILE (htpasswd, bcrypt) to require a password (or --api-tokens-file FILE for API tokens), or --http-allow-unauthenticated to serve it open anyway"
     )]
     OpenHttp { addr: SocketAddr },
     #[error(transparent)]
@@ -126,14 +128,26 @@ impl Engine {
             })?),
             None => None,
         };
+        let tokens = match &config.api_tokens_file {
+            Some(path) => Some(
+                login::ApiTokens::load(path).map_err(|reason| StartError::TokensFile { path: path.clone(), reason })?,
+            ),
+            None => None,
+        };
         // A Unix socket is reached by who may open its file (its mode), never by
         // the network, so it is as private as loopback.
         let private_http = config.http_socket.is_some() || config.http_addr.ip().is_loopback();
-        if auth.is_none() && !private_http && !config.http_allow_unauthenticated {
+        // Tokens are authentication as a password is: with either, every request
+        // needs credentials.
+        if auth.is_none() && tokens.is_none() && !private_http && !config.http_allow_unauthenticated {
             return Err(StartError::OpenHttp { addr: config.http_addr });
+        }
+        if let Some(path) = &config.api_tokens_file {
+            tracing::info!("the API takes the tokens of {}", path.display());
         }
         match (&config.ui_auth_file, private_http) {
             (Some(path), _) => tracing::info!("the web UI and API ask for a user of {}", path.display()),
+            (None, _) if tokens.is_some() => {}
             (None, false) => tracing::warn!(
                 "HTTP on {} is open to anyone who reaches it (--http-allow-unauthenticated)",
                 config.http_addr
@@ -223,6 +237,7 @@ impl Engine {
             .with_simulation(simulation.clone(), &rules_file)
             .with_effects(effects.clone())
             .with_auth(auth)
+            .with_tokens(tokens)
             .with_provider_keys(provider_keys)
             .with_provider_templates(Templates::new(config.provider_templates.clone()))
             .with_http_address(http_addr, http_socket.is_some())

@@ -59,4 +59,5 @@ mod tls;
 pub use api::parse_wait_timeout;
 pub use config::Config;
 pub use engine::{Engine, StartError};
+pub use login::{bearer_headers, new_token};
 pub use store::{Selection, Store};

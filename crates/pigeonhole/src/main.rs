@@ -67,6 +67,8 @@ enum Command {
     Screenshot(cli::screenshot::ScreenshotArgs),
     /// MCP server for coding agents on stdin/stdout, over a running engine's API (the engine serves the same at /mcp).
     Mcp(cli::client::ServerArgs),
+    /// API tokens for CI (`Authorization: Bearer`): `token new NAME [--inboxes a,b]` prints one and its --api-tokens-file line.
+    Token(cli::token::TokenArgs),
 }
 
 /// `serve --help`'s closing text: the one setting to change in an app that sends
@@ -129,10 +131,13 @@ struct ServeArgs {
     /// Enable chaos with these triggers: <trigger>:<error-code>:<probability>, comma separated (Sender:451:50,Recipient:451:50).
     #[arg(long, env = "PIGEONHOLE_CHAOS_TRIGGERS", value_parser = ChaosTriggers::parse)]
     chaos_triggers: Option<ChaosTriggers>,
-    /// Require a user and password (htpasswd file: bcrypt or plain entries) for the UI, API and events.
+    /// Require a user and password (htpasswd file: bcrypt or plain entries) for the UI, API and events; a third field `user:hash:inbox-a,inbox-b` limits a user to those inboxes (here and in POP3/IMAP).
     #[arg(long, env = "PIGEONHOLE_UI_AUTH_FILE")]
     ui_auth_file: Option<PathBuf>,
-    /// Serve HTTP on a non-loopback address without --ui-auth-file (anyone who reaches it reads the mail).
+    /// API tokens for CI, sent as `Authorization: Bearer <token>`: lines `name:sha256-hex[:inbox-a,inbox-b]` (`pigeonhole token new NAME` prints one); an inbox list limits a token to those inboxes.
+    #[arg(long, env = "PIGEONHOLE_API_TOKENS_FILE", value_name = "FILE")]
+    api_tokens_file: Option<PathBuf>,
+    /// Serve HTTP on a non-loopback address without --ui-auth-file or --api-tokens-file (anyone who reaches it reads the mail).
     #[arg(long, env = "PIGEONHOLE_HTTP_ALLOW_UNAUTHENTICATED")]
     http_allow_unauthenticated: bool,
     /// The keys the provider APIs take, and the inbox each key's mail lands in (TOML: [[key]] provider = "sendgrid", key = "SG.x.y", inbox = "shop"); a provider with keys listed refuses any other, one without takes any; an ses key may add secret = "…" to have its SigV4 signatures checked [default: any key, inbox <provider>:<key name>].
@@ -392,11 +397,12 @@ fn main() -> ExitCode {
         Command::Diff(args) => cli::finish(cli::diff::run(args)),
         Command::Sendmail(args) => cli::finish(cli::sendmail::run(args)),
         Command::Screenshot(args) => cli::finish(cli::screenshot::run(args)),
+        Command::Token(args) => cli::finish(cli::token::run(args)),
         Command::Mcp(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
             cli::finish(
                 runtime
-                    .block_on(pigeonhole::mcp::serve_stdio(&args.url))
+                    .block_on(pigeonhole::mcp::serve_stdio(&args.url, args.token.as_deref()))
                     .map_err(|err| cli::Failure::new(cli::client::EXIT_ERROR, err)),
             )
         }
@@ -465,6 +471,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     config.spamassassin = args.enable_spamassassin;
     config.chaos = args.chaos_triggers.or(args.enable_chaos.then(ChaosTriggers::default));
     config.ui_auth_file = args.ui_auth_file;
+    config.api_tokens_file = args.api_tokens_file;
     config.http_allow_unauthenticated = args.http_allow_unauthenticated;
     config.provider_keys = args.provider_keys;
     config.provider_templates = args.provider_templates;

@@ -206,6 +206,15 @@ fn openapi_document_matches_the_server() {
     assert_eq!(doc["info"]["title"], "Pigeonhole");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(doc["components"]["securitySchemes"]["basicAuth"]["scheme"], "basic");
+    assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    let requirements: Vec<&str> = doc["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_object().unwrap().keys())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(requirements, ["basicAuth", "bearerAuth"], "either scheme, or none");
     let meta: Value = serde_json::from_str(include_str!("data/openapi-3.1-schema.json")).unwrap();
     let meta = jsonschema::draft202012::new(&meta).expect("the OpenAPI 3.1 schema compiles");
     let errors: Vec<String> = meta.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();

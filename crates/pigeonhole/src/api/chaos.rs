@@ -10,9 +10,10 @@ use axum::extract::rejection::BytesRejection;
 use serde_json::Value;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
-use crate::model::{ChaosTrigger, ChaosTriggers};
+use crate::model::{Access, ChaosTrigger, ChaosTriggers};
 
 /// The chaos triggers.
 #[utoipa::path(
@@ -44,8 +45,10 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<ChaosTriggers>, 
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChaosTriggers>, ApiError> {
+    require_every_inbox(&access)?;
     enabled(&state)?;
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let defaults = ChaosTriggers::default();

@@ -23,7 +23,7 @@ use crate::mail::detail;
 use crate::mail::htmlcheck::{self, HtmlCheck};
 use crate::mail::linkcheck::{self, LinkCheck};
 use crate::mail::spamassassin::{self, SpamCheck};
-use crate::model::CheckReport;
+use crate::model::{Access, CheckReport};
 
 #[derive(Deserialize)]
 pub struct ChecksQuery {
@@ -51,13 +51,14 @@ pub struct ChecksQuery {
 )]
 pub async fn checks(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(options)): Ext<Query<ChecksQuery>>,
 ) -> Result<Json<CheckReport>, ApiError> {
     let check_links = is_on(options.links.as_deref());
     // The links are read with the message, on the blocking pool: finding them parses the HTML.
-    let (_, (raw, envelope, urls)) = load(&state, id, q.query, move |store, id| {
+    let (_, (raw, envelope, urls)) = load(&state, &access, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
         let urls = check_links.then(|| message_urls(&raw));
         Ok(store.envelope(id)?.map(|envelope| (raw, envelope, urls)))
@@ -92,11 +93,12 @@ pub async fn checks(
 )]
 pub async fn html_check(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<HtmlCheck>, ApiError> {
     // Parsing and matching some 300 features is CPU work: on the blocking pool.
-    let (_, report) = load(&state, id, q.query, |store, id| {
+    let (_, report) = load(&state, &access, id, q.query, |store, id| {
         Ok(store.raw(id)?.map(|raw| {
             let (_, html) = detail::bodies(&raw);
             (!html.trim().is_empty()).then(|| htmlcheck::check(&html))
@@ -123,11 +125,13 @@ pub struct LinkCheckQuery {
 )]
 pub async fn link_check(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(options)): Ext<Query<LinkCheckQuery>>,
 ) -> Result<Json<LinkCheck>, ApiError> {
-    let (_, urls) = load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| message_urls(&raw)))).await?;
+    let (_, urls) =
+        load(&state, &access, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| message_urls(&raw)))).await?;
     Ok(Json(linkcheck::check(urls, is_on(options.follow.as_deref()), state.allow_local_link_check).await))
 }
 
@@ -156,6 +160,7 @@ fn is_on(flag: Option<&str>) -> bool {
 )]
 pub async fn spamassassin_check(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<SpamCheck>, ApiError> {
@@ -163,6 +168,6 @@ pub async fn spamassassin_check(
         return Err(ApiError::not_found("SpamAssassin is not enabled")
             .with_note("start Pigeonhole with --enable-spamassassin <host:port>"));
     };
-    let (_, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
+    let (_, raw) = load(&state, &access, id, q.query, |store, id| store.raw(id)).await?;
     Ok(Json(spamassassin::check(&address, &raw).await))
 }

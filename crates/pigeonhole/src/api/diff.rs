@@ -42,7 +42,7 @@ use super::{ApiState, screenshot};
 use crate::archive::import;
 use crate::diff::visual::{self, PixelComparison};
 use crate::diff::{self, DiffOptions, DiffReport, Side, VisualDiff};
-use crate::model::Envelope;
+use crate::model::{Access, Envelope};
 use crate::screenshot::{Capture, Request};
 
 /// What a query value escapes in the URLs the report gives: all but RFC 3986's
@@ -170,6 +170,7 @@ pub struct DiffFile {
 )]
 pub async fn compare(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(query)): Ext<Query<DiffQuery>>,
 ) -> Result<Json<DiffReport>, ApiError> {
     let (Some(a), Some(b)) = (query.a.clone(), query.b.clone()) else {
@@ -177,8 +178,8 @@ pub async fn compare(
             "name both messages: ?a=ID&b=ID (an ID or `latest`); to compare with a file, POST it with ?a=ID",
         ));
     };
-    let a = stored(&state, a).await?;
-    let b = stored(&state, b).await?;
+    let a = stored(&state, &access, a).await?;
+    let b = stored(&state, &access, b).await?;
     respond(&state, &query, a, b).await
 }
 
@@ -237,13 +238,14 @@ async fn respond(state: &ApiState, query: &DiffQuery, a: Loaded, b: Loaded) -> R
 )]
 pub async fn difference_image(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(query)): Ext<Query<DiffQuery>>,
 ) -> Result<Response, ApiError> {
     let (Some(a), Some(b)) = (query.a.clone(), query.b.clone()) else {
         return Err(ApiError::bad_request("name both messages: ?a=ID&b=ID (an ID or `latest`)"));
     };
     let screenshots = Screenshots::of(&query)?;
-    let (a, b) = (stored(&state, a).await?, stored(&state, b).await?);
+    let (a, b) = (stored(&state, &access, a).await?, stored(&state, &access, b).await?);
     let (a_shot, b_shot) = (screenshots.take(&state, &a).await?, screenshots.take(&state, &b).await?);
     Ok(screenshot::png(pixels(a_shot.1, b_shot.1).await?.difference_png))
 }
@@ -409,6 +411,7 @@ async fn pixels(a: Arc<Capture>, b: Arc<Capture>) -> Result<PixelComparison, Api
 )]
 pub async fn compare_file(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(query)): Ext<Query<DiffQuery>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -442,8 +445,8 @@ pub async fn compare_file(
     let name = query.name.clone().filter(|name| !name.trim().is_empty()).unwrap_or_else(|| "file".to_string());
     let file = posted(&name, &body)?;
     match (query.a.clone(), query.b.clone()) {
-        (Some(a), None) => respond(&state, &query, stored(&state, a).await?, file).await,
-        (None, Some(b)) => respond(&state, &query, file, stored(&state, b).await?).await,
+        (Some(a), None) => respond(&state, &query, stored(&state, &access, a).await?, file).await,
+        (None, Some(b)) => respond(&state, &query, file, stored(&state, &access, b).await?).await,
         _ => Err(ApiError::bad_request(
             "name the stored message once: ?a=ID (the file is then b) or ?b=ID (the file is then a)",
         )),
@@ -477,8 +480,8 @@ impl Loaded {
 }
 
 /// A stored message (`latest` included) with its envelope; 404 when there is none.
-async fn stored(state: &ApiState, id: String) -> Result<Loaded, ApiError> {
-    let (id, (raw, envelope)) = load(state, id, None, |store, id| {
+async fn stored(state: &ApiState, access: &Access, id: String) -> Result<Loaded, ApiError> {
+    let (id, (raw, envelope)) = load(state, access, id, None, |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
         Ok(store.envelope(id)?.map(|envelope| (raw, envelope)))
     })

@@ -14,7 +14,9 @@
 //! last change (a client that listens for the next `stats` after a delete-all gets
 //! `Total: 0`, not the totals a message sent just before left in flight). A client
 //! too slow to keep up misses events rather than slowing ingest; it then gets a
-//! `prune` event, which tells it to reload. The server pings
+//! `prune` event, which tells it to reload. A user or token limited to some inboxes
+//! ([`Access`]) never gets an event about a message in another, and its `stats`
+//! count its inboxes alone. The server pings
 //! every [`PING_EVERY`], reads and discards whatever the client sends, and closes
 //! every stream with "going away" when the engine shuts down.
 //!
@@ -36,8 +38,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::time::{Instant, interval_at, sleep_until, timeout};
 
 use super::error::{ApiError, ErrorBody, Ext};
+use super::messages::visible_stats;
 use super::{ApiState, read};
-use crate::model::{Burst, Event, Stats};
+use crate::model::{Access, Burst, Event, Stats};
 
 /// Event streams open at once.
 const MAX_STREAMS: usize = 256;
@@ -96,7 +99,11 @@ impl Streams {
         (status = 503, description = "Too many streams open, or shutting down", body = ErrorBody),
     )
 )]
-pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketUpgrade>) -> Result<Response, ApiError> {
+pub async fn connect(
+    State(state): State<ApiState>,
+    access: Access,
+    Ext(upgrade): Ext<WebSocketUpgrade>,
+) -> Result<Response, ApiError> {
     let slot =
         state.streams.slots.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many event streams open, or shutting down")
@@ -104,18 +111,20 @@ pub async fn connect(State(state): State<ApiState>, Ext(upgrade): Ext<WebSocketU
     // Subscribe before the stats are read, so no change between the two is lost.
     let events = state.events.subscribe();
     let closing = state.streams.closing.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, events, closing, slot)))
+    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, access, events, closing, slot)))
 }
 
 async fn stream(
     socket: WebSocket,
     state: ApiState,
+    access: Access,
     mut events: broadcast::Receiver<Event>,
     mut closing: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) {
     let (mut sink, mut source) = socket.split();
-    let first = match read(&state, |store| store.stats()).await {
+    let totals = access.clone();
+    let first = match read(&state, move |store| visible_stats(store, &totals)).await {
         Ok(stats) => frame(&Event::Stats(stats)),
         Err(_) => going_away("the store is unavailable"), // the cause is logged
     };
@@ -130,6 +139,8 @@ async fn stream(
             let stats_at = stats_due;
             let messages: Vec<Message> = tokio::select! {
                 event = events.recv() => match event {
+                    // A message in an inbox this principal does not see: never sent.
+                    Ok(event) if event.inbox().is_some_and(|inbox| !access.allows(inbox)) => continue,
                     Ok(event) => frames(coalescer.offer(event, Instant::now()), &mut stats_due),
                     Err(RecvError::Lagged(_)) => frames(coalescer.offer(Event::Prune(()), Instant::now()), &mut stats_due),
                     Err(RecvError::Closed) => vec![going_away("the event source closed")],
@@ -139,8 +150,11 @@ async fn stream(
                 }
                 _ = sleep_until(stats_at.unwrap_or_else(Instant::now)), if stats_at.is_some() => {
                     stats_due = None;
-                    // The totals now, not those the change that called for it saw.
-                    state.store.stats().map(|stats| frame(&Event::Stats(stats))).into_iter().collect()
+                    // The totals now, not those the change that called for it saw
+                    // (for a limited principal a count over its inboxes, read here:
+                    // at most one per STATS_AFTER, and nothing may be awaited in
+                    // this arm).
+                    visible_stats(&state.store, &access).map(|stats| frame(&Event::Stats(stats))).into_iter().collect()
                 }
                 _ = ping.tick() => vec![Message::Ping(Default::default())],
                 _ = closing.wait_for(|closing| *closing) => vec![going_away("server shutting down")],
@@ -291,6 +305,7 @@ mod tests {
             size: 1,
             attachments: 0,
             snippet: String::new(),
+            inbox: String::new(),
         }))
     }
 
@@ -381,7 +396,8 @@ mod tests {
             coalescer.offer(new(n), start);
         }
         coalescer.offer(Event::Stats(Stats::new(53, 53)), start);
-        let sent = coalescer.offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()) }), start);
+        let sent = coalescer
+            .offer(Event::Delete(Deleted { id: MessageId::stored("id7".into()), inbox: String::new() }), start);
         assert_eq!(names(&sent), ["stats 53", "burst 3", "delete id7"]);
         assert_eq!(coalescer.deadline(), None);
         // A `prune` (the stream lagged) too; with nothing held, it goes alone.

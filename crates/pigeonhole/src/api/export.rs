@@ -20,8 +20,8 @@ use super::messages::GoObject;
 use super::{ApiState, read};
 use crate::archive;
 use crate::mail::mbox;
-use crate::model::MessageId;
-use crate::store::{Store, StoreError};
+use crate::model::{Access, MessageId};
+use crate::store::{SearchQuery, Store, StoreError};
 
 /// Messages read ahead of a slow client.
 const READ_AHEAD: usize = 4;
@@ -49,7 +49,11 @@ pub(super) struct ExportParams {
         (status = 404, description = "One of the IDs is not stored", body = ErrorBody),
     )
 )]
-pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+pub async fn export(
+    State(state): State<ApiState>,
+    access: Access,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let params = ExportParams { ids: body.param("IDs")?, search: body.param("Search")? };
     let ids = params.ids.unwrap_or_default();
@@ -60,7 +64,9 @@ pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesReje
                 let mut stored = Vec::with_capacity(ids.len());
                 for id in ids {
                     match MessageId::parse(&id) {
-                        Some(parsed) if store.summary(&parsed)?.is_some() => stored.push(parsed),
+                        Some(parsed) if store.summary(&parsed)?.is_some_and(|s| access.allows(&s.inbox)) => {
+                            stored.push(parsed)
+                        }
                         _ => return Ok(Err(id)),
                     }
                 }
@@ -68,7 +74,10 @@ pub async fn export(State(state): State<ApiState>, body: Result<Bytes, BytesReje
             });
             found.await?.map_err(|id| ApiError::not_found(format!("Message not found: {id}")))?
         }
-        (true, Some(search)) => read(&state, move |store| archive::matching(store, search.trim())).await?,
+        (true, Some(search)) => {
+            read(&state, move |store| archive::matching(store, SearchQuery::from(search.trim()).within(&access)))
+                .await?
+        }
         _ => return Err(ApiError::bad_request("give either IDs or a Search query")),
     };
 

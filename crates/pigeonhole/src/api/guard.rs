@@ -6,9 +6,10 @@
 //! * **Host** must name a loopback host (`localhost`, `*.localhost`, 127.0.0.0/8,
 //!   `[::1]`). A DNS-rebinding page reaches us under its own name, so its requests
 //!   carry that name and are refused. When HTTP is bound to an address other
-//!   machines reach (which needs `--ui-auth-file`, or `--http-allow-unauthenticated`
-//!   on purpose), they use the machine's own names, which we cannot know: then any
-//!   name is taken, and the password is what keeps a rebinding page out.
+//!   machines reach (which needs `--ui-auth-file` or `--api-tokens-file`, or
+//!   `--http-allow-unauthenticated` on purpose), they use the machine's own names,
+//!   which we cannot know: then any name is taken, and the password or token is what
+//!   keeps a rebinding page out.
 //! * **Origin**, when a browser sends one on a state-changing request or a WebSocket
 //!   upgrade, must be the API's own origin or a loopback one (the desktop webview's
 //!   `tauri://localhost`, the UI's dev server). This stops cross-site requests

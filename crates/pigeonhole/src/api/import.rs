@@ -28,9 +28,11 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use super::ApiState;
+use super::auth::require_inbox;
 use super::error::{ApiError, ErrorBody};
 use crate::archive::import;
 use crate::model::MessageId;
+use crate::model::{Access, DEFAULT_INBOX};
 
 /// The media types a mail file may be sent as.
 const TYPES: [&str; 2] = ["message/rfc822", "application/mbox"];
@@ -62,9 +64,12 @@ pub struct ImportResponse {
 )]
 pub async fn import(
     State(state): State<ApiState>,
+    access: Access,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportResponse>, ApiError> {
+    // Imported mail goes to the default inbox.
+    require_inbox(&access, DEFAULT_INBOX)?;
     let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media_type = media_type.split(';').next().unwrap_or("").trim();
     if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(media_type)) {

@@ -15,8 +15,10 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::messages::visible_stats;
 use super::{ApiState, read};
 use crate::config::RelayConfig;
+use crate::model::Access;
 
 /// `/api/v1/info` (Mailpit's `AppInformation`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -62,11 +64,13 @@ pub struct RuntimeStats {
     tag = "server",
     responses((status = 200, description = "About the server", body = AppInformation))
 )]
-pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>, ApiError> {
+pub async fn info(State(state): State<ApiState>, access: Access) -> Result<Json<AppInformation>, ApiError> {
     let uptime = state.started.elapsed().as_secs();
     let smtp = state.smtp.clone();
     let info = read(&state, move |store| {
-        let stats = store.stats()?;
+        // Messages and tags as the principal sees them; the server's own
+        // counters (SMTP, deletes, memory) as they are.
+        let stats = visible_stats(store, &access)?;
         let path = store.database_path();
         Ok(AppInformation {
             version: env!("CARGO_PKG_VERSION"),
@@ -75,7 +79,7 @@ pub async fn info(State(state): State<ApiState>) -> Result<Json<AppInformation>,
             database_size: database_size(path),
             messages: stats.total,
             unread: stats.unread,
-            tags: store.tag_counts()?,
+            tags: store.tag_counts(&access)?,
             runtime_stats: RuntimeStats {
                 uptime,
                 memory: resident_memory(),

@@ -14,8 +14,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
+use crate::model::Access;
 
 /// The answer to both methods.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,8 +85,10 @@ pub(super) struct IntakeParams {
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntakeView>, ApiError> {
+    require_every_inbox(&access)?;
     let params = IntakeParams {
         paused: GoObject::parse(&body?)
             .and_then(|body| body.field::<bool>("Paused"))

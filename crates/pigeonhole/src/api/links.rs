@@ -14,6 +14,7 @@ use super::error::{ApiError, Ext};
 use super::message::{MessageQuery, load};
 use crate::mail::detail;
 use crate::mail::links::{self, Code, Link};
+use crate::model::Access;
 
 /// `{"Links": [{"URL", "Text"}]}`
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,10 +41,11 @@ pub struct CodesView {
 )]
 pub async fn links(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<LinksView>, ApiError> {
-    let links = from_bodies(&state, id, q.query, links::links).await?;
+    let links = from_bodies(&state, &access, id, q.query, links::links).await?;
     Ok(Json(LinksView { links }))
 }
 
@@ -56,21 +58,23 @@ pub async fn links(
 )]
 pub async fn codes(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<CodesView>, ApiError> {
-    let codes = from_bodies(&state, id, q.query, links::codes).await?;
+    let codes = from_bodies(&state, &access, id, q.query, links::codes).await?;
     Ok(Json(CodesView { codes }))
 }
 
 /// `find` over the text and HTML bodies of message `id` (or `latest`).
 async fn from_bodies<T: Send + 'static>(
     state: &ApiState,
+    access: &Access,
     id: String,
     query: Option<String>,
     find: fn(&str, &str) -> T,
 ) -> Result<T, ApiError> {
-    let (_, found) = load(state, id, query, move |store, id| {
+    let (_, found) = load(state, access, id, query, move |store, id| {
         Ok(store.raw(id)?.map(|raw| {
             let (text, html) = detail::bodies(&raw);
             find(&text, &html)

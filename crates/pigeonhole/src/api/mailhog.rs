@@ -38,12 +38,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::load;
-use super::messages::GoObject;
+use super::messages::{GoObject, list_page};
 use super::{ApiState, read};
-use crate::model::Envelope;
-use crate::model::{MessageId, MessagePage, MessageSummary};
+use crate::model::{Access, Envelope, MessageId, MessagePage, MessageSummary};
 use crate::smtp::relay::Outgoing;
-use crate::store::{AddressSearch, Selection, Store, StoreError};
+use crate::store::{AddressSearch, SearchQuery, Selection, Store, StoreError};
 
 /// Page size when `limit` is missing, not a number or not positive (MailHog's).
 const DEFAULT_LIMIT: u64 = 50;
@@ -153,10 +152,12 @@ struct SmtpMessage {
 )]
 pub async fn list(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(q)): Ext<Query<MailhogQuery>>,
 ) -> Result<Response, ApiError> {
     let (start, limit) = q.page();
-    let messages = read(&state, move |store| messages(store, store.list(start, limit)?, |page| page.total)).await?;
+    let messages =
+        read(&state, move |store| messages(store, list_page(store, &access, start, limit)?, |page| page.total)).await?;
     Ok(json(&messages))
 }
 
@@ -189,6 +190,7 @@ enum Search {
 )]
 pub async fn search(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(q)): Ext<Query<MailhogQuery>>,
 ) -> Result<Response, ApiError> {
     let (start, limit) = q.page();
@@ -208,9 +210,12 @@ pub async fn search(
     }
     let messages = read(&state, move |store| {
         let page = match search {
-            Search::Addresses(kind) => store.search_addresses(kind, &query, start, limit)?,
+            Search::Addresses(kind) => store.search_addresses(kind, &query, &access, start, limit)?,
             // Quoted, the whole query is one phrase; quotes inside it would end it.
-            Search::Containing => store.search(&format!("\"{}\"", query.replace('"', " ")), start, limit)?,
+            Search::Containing => {
+                let phrase = SearchQuery::from(format!("\"{}\"", query.replace('"', " "))).within(&access);
+                store.search_in(&phrase, start, limit)?
+            }
         };
         messages(store, page, |page| page.messages_count)
     })
@@ -229,12 +234,16 @@ pub async fn search(
         (status = 404, description = "No such message", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<Response, ApiError> {
+pub async fn show(
+    State(state): State<ApiState>,
+    access: Access,
+    Ext(UrlPath(id)): Ext<UrlPath<String>>,
+) -> Result<Response, ApiError> {
     let found = read(&state, move |store| {
         let Some(id) = MessageId::parse(&id) else { return Ok(None) };
         match store.summary(&id)? {
-            Some(summary) => message(store, &summary),
-            None => Ok(None),
+            Some(summary) if access.allows(&summary.inbox) => message(store, &summary),
+            _ => Ok(None),
         }
     })
     .await?;
@@ -249,10 +258,14 @@ pub async fn show(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<S
     params(("ID" = String, Path, description = "The message's ID")),
     responses((status = 200, description = "Deleted (or was not there)"))
 )]
-pub async fn delete(State(state): State<ApiState>, Ext(UrlPath(id)): Ext<UrlPath<String>>) -> Result<(), ApiError> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    access: Access,
+    Ext(UrlPath(id)): Ext<UrlPath<String>>,
+) -> Result<(), ApiError> {
     // An ID that has not the shape of one names no message: nothing to delete.
     if let Some(id) = MessageId::parse(&id) {
-        state.store.delete(Selection::Ids(vec![id])).await?;
+        state.store.delete(Selection::Ids(vec![id]).within(&access)).await?;
     }
     Ok(())
 }
@@ -289,6 +302,7 @@ pub(super) struct ReleaseConfig {
 )]
 pub async fn release(
     State(state): State<ApiState>,
+    access: Access,
     Ext(UrlPath(id)): Ext<UrlPath<String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {
@@ -318,7 +332,7 @@ pub async fn release(
     if config.email.trim().is_empty() {
         return Err(ApiError::bad_request("no recipient: the body's Email is required"));
     }
-    let (_, raw) = load(&state, id, None, |store, id| store.raw(id)).await?;
+    let (_, raw) = load(&state, &access, id, None, |store, id| store.raw(id)).await?;
     let outgoing = Outgoing::prepare(&relay, &raw, &[config.email]).map_err(ApiError::bad_request)?;
     tokio::task::spawn_blocking(move || outgoing.send(&relay))
         .await

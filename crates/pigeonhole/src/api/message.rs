@@ -20,8 +20,8 @@ use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
 use crate::mail::detail::{self, MessageView, PartNode};
 use crate::mail::thumb;
-use crate::model::{Envelope, MessageId};
-use crate::store::{Selection, Store, StoreError};
+use crate::model::{Access, Envelope, MessageId};
+use crate::store::{SearchQuery, Selection, Store, StoreError};
 
 /// The `PartID` path parameter, as documented.
 const PART_ID: &str = "The part's IMAP section number, as `PartID` in the message's JSON";
@@ -38,11 +38,14 @@ pub struct MessageQuery {
     pub(super) dark: Option<String>,
 }
 
-/// Resolve `id` (`latest` included) and read `load(store, id)` for it, in one trip
-/// to the blocking pool. Not the shape of an ID, no such message, or `load` found
-/// nothing: 404.
+/// Resolve `id` (`latest` included: the newest `access` sees) and read
+/// `load(store, id)` for it, in one trip to the blocking pool. Not the shape of an
+/// ID, no such message, a message in an inbox `access` does not see, or `load`
+/// found nothing: the same 404, so a foreign message is indistinguishable from a
+/// missing one. Every route about one message goes through here.
 pub(super) async fn load<T, F>(
     state: &ApiState,
+    access: &Access,
     id: String,
     query: Option<String>,
     load: F,
@@ -51,23 +54,32 @@ where
     T: Send + 'static,
     F: FnOnce(&Store, &MessageId) -> Result<Option<T>, StoreError> + Send + 'static,
 {
+    let access = access.clone();
     let found = read(state, move |store| {
         let id = if id == "latest" {
-            let query = query.as_deref().map(str::trim).filter(|q| !q.is_empty());
-            match store.latest_id(query)? {
+            let query = SearchQuery::from(query.unwrap_or_default().trim()).within(&access);
+            match store.latest_id(&query)? {
                 Some(id) => id,
                 None => return Ok(None),
             }
         } else {
             match MessageId::parse(&id) {
-                Some(id) => id,
-                None => return Ok(None),
+                Some(id) if visible(store, &access, &id)? => id,
+                _ => return Ok(None),
             }
         };
         Ok(load(store, &id)?.map(|value| (id, value)))
     })
     .await?;
     found.ok_or_else(|| ApiError::not_found("Message not found"))
+}
+
+/// Whether message `id` is stored in an inbox `access` sees.
+pub(super) fn visible(store: &Store, access: &Access, id: &MessageId) -> Result<bool, StoreError> {
+    match access {
+        Access::All => Ok(true),
+        Access::Inboxes(_) => Ok(store.summary(id)?.is_some_and(|summary| access.allows(&summary.inbox))),
+    }
 }
 
 /// Whether a request for a message may mark it read. Mailpit's GET does, which lets
@@ -98,11 +110,12 @@ fn marks_read(headers: &HeaderMap) -> bool {
 )]
 pub async fn show(
     State(state): State<ApiState>,
+    access: Access,
     headers: HeaderMap,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<MessageView>, ApiError> {
-    let (id, (view, was_read)) = load(&state, id, q.query, |store, id| {
+    let (id, (view, was_read)) = load(&state, &access, id, q.query, |store, id| {
         let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
             return Ok(None);
         };
@@ -130,10 +143,11 @@ pub async fn show(
 )]
 pub async fn raw(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
-    let (id, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
+    let (id, raw) = load(&state, &access, id, q.query, |store, id| store.raw(id)).await?;
     let content_type = [(CONTENT_TYPE, "text/plain; charset=utf-8".to_string())];
     Ok(if q.dl.as_deref() == Some("1") {
         // IDs are the store's own alphanumeric IDs, safe inside the quotes.
@@ -155,11 +169,12 @@ pub async fn raw(
 )]
 pub async fn headers(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<BTreeMap<String, Vec<String>>>, ApiError> {
     let (_, headers) =
-        load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::headers(&raw)))).await?;
+        load(&state, &access, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::headers(&raw)))).await?;
     Ok(Json(headers))
 }
 
@@ -174,11 +189,12 @@ pub async fn headers(
 )]
 pub async fn parts(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<PartNode>, ApiError> {
     let (_, tree) =
-        load(&state, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::part_tree(&raw)))).await?;
+        load(&state, &access, id, q.query, |store, id| Ok(store.raw(id)?.map(|raw| detail::part_tree(&raw)))).await?;
     Ok(Json(tree))
 }
 
@@ -198,11 +214,13 @@ pub async fn parts(
 )]
 pub async fn part(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
     let (_, part) =
-        load(&state, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id)))).await?;
+        load(&state, &access, id, q.query, move |store, id| Ok(store.raw(id)?.map(|raw| detail::part(&raw, &part_id))))
+            .await?;
     part_answer(part)
 }
 
@@ -247,10 +265,11 @@ pub(super) fn part_answer(part: Option<detail::Part>) -> Result<Response, ApiErr
 )]
 pub async fn thumb(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path((id, part_id))): Ext<Path<(String, String)>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Response, ApiError> {
-    let (_, jpeg) = load(&state, id, q.query, move |store, id| {
+    let (_, jpeg) = load(&state, &access, id, q.query, move |store, id| {
         Ok(store
             .raw(id)?
             .map(|raw| detail::part(&raw, &part_id).map(|part| thumb::thumbnail(&part.content_type, &part.body))))
@@ -271,10 +290,11 @@ pub async fn thumb(
 )]
 pub async fn envelope(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
 ) -> Result<Json<Envelope>, ApiError> {
-    let (_, envelope) = load(&state, id, q.query, |store, id| store.envelope(id)).await?;
+    let (_, envelope) = load(&state, &access, id, q.query, |store, id| store.envelope(id)).await?;
     Ok(Json(envelope))
 }
 

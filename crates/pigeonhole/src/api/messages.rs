@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::{MessageId, MessagePage};
-use crate::store::{SearchQuery, Selection};
+use crate::model::{Access, MessageId, MessagePage, Stats};
+use crate::store::{SearchQuery, Selection, Store, StoreError};
 
 /// The parameters of the list and the search, as documented (a query of only
 /// spaces is refused like a missing one).
@@ -79,10 +79,30 @@ impl PageQuery {
 )]
 pub async fn list(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(page)): Ext<Query<PageQuery>>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let (start, limit) = (page.start(), page.limit());
-    Ok(Json(read(&state, move |store| store.list(start, limit)).await?))
+    Ok(Json(read(&state, move |store| list_page(store, &access, start, limit)).await?))
+}
+
+/// The totals `access` may see: the store's, or those of its inboxes alone.
+pub(super) fn visible_stats(store: &Store, access: &Access) -> Result<Stats, StoreError> {
+    match access {
+        Access::All => store.stats(),
+        Access::Inboxes(_) => {
+            let page = store.search_in(&SearchQuery::from("").within(access), 0, 0)?;
+            Ok(Stats::new(page.total, page.unread))
+        }
+    }
+}
+
+/// The newest messages `access` sees, with the totals of its inboxes.
+pub(super) fn list_page(store: &Store, access: &Access, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+    match access {
+        Access::All => store.list(start, limit),
+        Access::Inboxes(_) => store.search_in(&SearchQuery::from("").within(access), start, limit),
+    }
 }
 
 /// The messages matching a search (Mailpit's syntax), newest first.
@@ -103,10 +123,11 @@ pub async fn list(
 )]
 pub async fn search(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(page)): Ext<Query<PageQuery>>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let (start, limit) = (page.start(), page.limit());
-    let query = page.search()?;
+    let query = page.search()?.within(&access);
     Ok(Json(read(&state, move |store| store.search_in(&query, start, limit)).await?))
 }
 
@@ -127,9 +148,10 @@ pub async fn search(
 )]
 pub async fn delete_search(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(page)): Ext<Query<PageQuery>>,
 ) -> Result<&'static str, ApiError> {
-    state.store.delete(Selection::Search(page.search()?)).await?;
+    state.store.delete(Selection::Search(page.search()?).within(&access)).await?;
     Ok("ok")
 }
 
@@ -160,6 +182,7 @@ pub(super) struct SetReadParams {
 )]
 pub async fn set_read(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(page)): Ext<Query<PageQuery>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
@@ -177,7 +200,7 @@ pub async fn set_read(
         (true, false) => Selection::Search(page.zoned(search)?),
         (true, true) => Selection::All,
     };
-    state.store.set_read(selection, mark_read).await?;
+    state.store.set_read(selection.within(&access), mark_read).await?;
     Ok("ok")
 }
 
@@ -200,12 +223,13 @@ pub(super) struct Ids {
 )]
 pub async fn delete(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
     let ids = Ids { ids: GoObject::parse(&body?).ok().and_then(|body| body.field("IDs").ok().flatten()) };
     let ids = ids.ids.unwrap_or_default();
     let selection = if ids.is_empty() { Selection::All } else { Selection::Ids(parse_ids(&ids)) };
-    state.store.delete(selection).await?;
+    state.store.delete(selection.within(&access)).await?;
     Ok("ok")
 }
 

@@ -26,8 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Unit;
 
+use super::auth::require_every_inbox;
 use super::{ApiState, guard};
 use crate::metrics::{CONTENT_TYPE as TEXT_FORMAT, Exposition, LatencyHistogram, Rejection, WebhookOutcome};
+use crate::model::Access;
 
 /// Where `/metrics` is served.
 pub const PATH: &str = "/metrics";
@@ -106,7 +108,11 @@ pub fn listener_router(state: ApiState) -> Router {
 }
 
 /// The handler: every metric, read now.
-pub(super) async fn serve(State(state): State<ApiState>) -> Response {
+pub(super) async fn serve(State(state): State<ApiState>, access: Access) -> Response {
+    // Whole-server counts: for those who see every inbox.
+    if let Err(refusal) = require_every_inbox(&access) {
+        return refusal.into_response();
+    }
     let mut exposition = Exposition::default();
     smtp(&state, &mut exposition);
     store(&state, &mut exposition);

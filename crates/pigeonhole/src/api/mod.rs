@@ -38,7 +38,8 @@
 //! * [`event_stream`]: the `/api/events` WebSocket.
 //! * [`ui`]: the web UI, embedded in the binary, for every other GET.
 //! * [`guard`]: Host and Origin checks in front of everything.
-//! * [`auth`]: basic auth (`--ui-auth-file`) in front of everything but `/livez` and `/readyz`
+//! * [`auth`]: basic auth (`--ui-auth-file`) and API tokens (`--api-tokens-file`),
+//!   resolving each request's [`crate::model::Access`], in front of everything but `/livez` and `/readyz`
 //!   and the provider APIs ([`crate::providers`], merged into [`router`]), which
 //!   check their provider's own credential.
 //! * [`error`]: the one error type; every error is JSON `{"Error": "…"}`.
@@ -98,7 +99,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::{HttpLimits, RelayConfig, ScreenshotConfig};
-use crate::login::Users;
+use crate::login::{ApiTokens, Users};
 use crate::mail::authentication::Verifier;
 use crate::model::EventSender;
 use crate::providers::templates::Templates;
@@ -146,8 +147,10 @@ pub struct ApiState {
     simulation: Arc<Simulation>,
     /// Where `PUT /api/v1/rules` saves the rules.
     rules_file: Arc<Path>,
-    /// Who may use the UI and API; `None`: anyone who reaches it.
+    /// Who may use the UI and API; `None` (and no `tokens`): anyone who reaches it.
     auth: Option<Arc<Users>>,
+    /// The API tokens (`--api-tokens-file`); `None`: bearer tokens are not taken.
+    tokens: Option<Arc<ApiTokens>>,
     /// HTTP is bound off loopback: the guard takes any Host name (see [`guard`]).
     any_host: bool,
     /// The link check may reach this machine and its networks.
@@ -199,6 +202,7 @@ impl ApiState {
             relay: None,
             simulation,
             auth: None,
+            tokens: None,
             any_host: false,
             allow_local_link_check: false,
             spamassassin: None,
@@ -243,6 +247,12 @@ impl ApiState {
     /// Require these credentials for everything but `/livez` and `/readyz`.
     pub fn with_auth(self, auth: Option<Users>) -> ApiState {
         ApiState { auth: auth.map(Arc::new), ..self }
+    }
+
+    /// Take these API tokens (`Authorization: Bearer`) too; with them, a request
+    /// needs credentials even without a users file.
+    pub fn with_tokens(self, tokens: Option<ApiTokens>) -> ApiState {
+        ApiState { tokens: tokens.map(Arc::new), ..self }
     }
 
     /// Carry out the provider APIs' simulated effects through this handle (the

@@ -6,7 +6,7 @@
 //! one call (utoipa-axum's `routes!`), so a route cannot be served without being
 //! documented. What operations share is added here once ([`add_shared`]): the errors
 //! of the guard, of basic auth and of our own failures, the optional basic-auth
-//! scheme, and the `ID` (with `latest` and `query`) of every route that resolves a
+//! and bearer-token schemes, and the `ID` (with `latest` and `query`) of every route that resolves a
 //! message through [`super::message::load`].
 //!
 //! The API tests check the served document against the running server: every
@@ -67,14 +67,19 @@ fn add_shared(openapi: &mut OpenApi) {
             .content("text/plain", ContentBuilder::new().schema(Some(String::schema())).build())
             .build()
     };
-    let auth = "Basic auth is on (`--ui-auth-file`) and the request has no valid credentials";
+    let auth = "Basic auth (`--ui-auth-file`) or API tokens (`--api-tokens-file`) are on and the request has no \
+                valid credentials";
     let components = openapi.components.get_or_insert_with(Default::default);
     components.responses.extend([
         ("Unauthorized".to_string(), RefOr::T(json_error(auth))),
         ("UnauthorizedText".to_string(), RefOr::T(text_error(&format!("{auth} (Mailpit's plain text)")))),
         (
             "Forbidden".to_string(),
-            RefOr::T(json_error("The Host or Origin header is not allowed (DNS rebinding and cross-site guard)")),
+            RefOr::T(json_error(
+                "The Host or Origin header is not allowed (DNS rebinding and cross-site guard), or the user or token \
+                 is limited to some inboxes and the request would reach others (a server setting, a tag on every \
+                 message, mail sent to an inbox it does not see)",
+            )),
         ),
         ("InternalError".to_string(), RefOr::T(json_error("A failure on the server's side, see its log"))),
         ("BadParameters".to_string(), RefOr::T(json_error("A malformed path or query string"))),
@@ -94,8 +99,25 @@ fn add_shared(openapi: &mut OpenApi) {
                 .build(),
         ),
     );
-    // Basic auth, or none when the server runs without `--ui-auth-file`.
-    openapi.security = Some(vec![SecurityRequirement::new("basicAuth", Vec::<String>::new()), Default::default()]);
+    components.add_security_scheme(
+        "bearerAuth",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "An API token (`pigeonhole token new NAME`), only when the server runs with `--api-tokens-file`. \
+                     A token (or user) limited to some inboxes sees only their messages: any other answers 404 as \
+                     a missing one does, and lists count only its inboxes.",
+                ))
+                .build(),
+        ),
+    );
+    // Basic auth, a bearer token, or none when the server runs with neither file.
+    openapi.security = Some(vec![
+        SecurityRequirement::new("basicAuth", Vec::<String>::new()),
+        SecurityRequirement::new("bearerAuth", Vec::<String>::new()),
+        Default::default(),
+    ]);
 
     for (path, item) in openapi.paths.paths.iter_mut() {
         let operations =

@@ -13,6 +13,7 @@ use super::ApiState;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::messages::GoObject;
+use crate::model::Access;
 use crate::smtp::relay::Outgoing;
 
 /// The body.
@@ -36,6 +37,7 @@ pub(super) struct ReleaseParams {
 )]
 pub async fn release(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     body: Result<Bytes, BytesRejection>,
@@ -44,7 +46,7 @@ pub async fn release(
         return Err(ApiError::bad_request("Message relay is not enabled")
             .with_note("start Pigeonhole with --smtp-relay-host to release messages"));
     };
-    let (_, raw) = load(&state, id, q.query, |store, id| store.raw(id)).await?;
+    let (_, raw) = load(&state, &access, id, q.query, |store, id| store.raw(id)).await?;
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let params = ReleaseParams { to: body.param("To")?.unwrap_or_default() };
     let outgoing = Outgoing::prepare(&relay, &raw, &params.to).map_err(ApiError::bad_request)?;

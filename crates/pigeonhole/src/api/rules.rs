@@ -14,8 +14,10 @@ use axum::extract::rejection::BytesRejection;
 use serde::Serialize;
 
 use super::ApiState;
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody};
 use super::messages::GoObject;
+use crate::model::Access;
 
 /// The rules in force, where they are saved, and the built-in simulator addresses.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -74,8 +76,10 @@ pub async fn show(State(state): State<ApiState>) -> Json<RulesInfo> {
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RulesInfo>, ApiError> {
+    require_every_inbox(&access)?;
     let update = RulesUpdate {
         rules: GoObject::parse(&body?)
             .and_then(|body| body.field::<String>("Rules"))

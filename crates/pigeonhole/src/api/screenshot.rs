@@ -21,6 +21,7 @@ use super::message::{MessageQuery, load};
 use super::view::ViewQuery;
 use super::{ApiState, message, view};
 use crate::mail::detail;
+use crate::model::Access;
 use crate::screenshot::{Capture, Request, ScreenshotError};
 
 /// Said when the page was taller than the cap and the screenshot stops there.
@@ -69,12 +70,13 @@ pub struct ScreenshotQuery {
 )]
 pub async fn screenshot(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<ScreenshotQuery>>,
 ) -> Result<Response, ApiError> {
     let width = width(q.width.as_deref())?;
     // `latest` resolved first: the document's part URLs and the cache name the ID.
-    let (id, ()) = load(&state, id, q.query, |_, _| Ok(Some(()))).await?;
+    let (id, ()) = load(&state, &access, id, q.query, |_, _| Ok(Some(()))).await?;
     let request = Request { message_id: id.as_str(), width, view: q.view.as_deref(), dark: q.dark.as_deref() };
     let capture = match state.screenshots.take(&pages(&state), &request).await {
         Ok(capture) => capture,

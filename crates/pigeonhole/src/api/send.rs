@@ -27,8 +27,10 @@ use time::OffsetDateTime;
 
 use super::ApiState;
 use super::auth::AuthenticatedUser;
+use super::auth::require_inbox;
 use super::error::{ApiError, ErrorBody};
 use crate::model::Envelope;
+use crate::model::{Access, DEFAULT_INBOX};
 use crate::model::{MessageId, NewMessage};
 use crate::providers::draft::{self, Built, Draft, DraftAttachment};
 
@@ -135,10 +137,15 @@ const HELO: &str = "pigeonhole-api";
 )]
 pub async fn send(
     State(state): State<ApiState>,
+    access: Access,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     user: Option<axum::Extension<AuthenticatedUser>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SendResponse>, ApiError> {
+    // The message lands in the inbox of the sender's name (the default one
+    // without one): a principal limited to inboxes may only fill its own.
+    let auth_user = user.map(|user| user.0.0);
+    require_inbox(&access, auth_user.as_deref().filter(|name| !name.is_empty()).unwrap_or(DEFAULT_INBOX))?;
     let request = parse(&body?)?;
     let Built { raw, mail_from, rcpt_to } = build(request)?;
     let envelope = Envelope {
@@ -148,7 +155,7 @@ pub async fn send(
         peer: peer.map_or_else(|| "api".to_string(), |peer| peer.0.0.to_string()),
         tls: false,
         // The basic-auth user (`--ui-auth-file`), Mailpit's `Username`.
-        auth_user: user.map(|user| user.0.0),
+        auth_user,
         transcript: String::new(),
         api: None,
         simulation: None,

@@ -10,10 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody, Ext};
+use super::message::visible;
 use super::messages::GoObject;
 use super::messages::parse_ids;
 use super::{ApiState, read};
+use crate::model::Access;
 use crate::store::TagError;
 
 /// `GET /api/v1/tags`: every tag in use, as a JSON array.
@@ -23,8 +26,8 @@ use crate::store::TagError;
     tag = "tags",
     responses((status = 200, description = "The tags, sorted", body = Vec<String>))
 )]
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(read(&state, |store| store.tags()).await?))
+pub async fn list(State(state): State<ApiState>, access: Access) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(read(&state, move |store| store.tags(&access)).await?))
 }
 
 /// `PUT /api/v1/tags`'s body.
@@ -49,12 +52,27 @@ pub(super) struct SetTagsParams {
         (status = 400, description = "Not a JSON object, or a tag name is invalid", body = ErrorBody),
     )
 )]
-pub async fn set(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<&'static str, ApiError> {
+pub async fn set(
+    State(state): State<ApiState>,
+    access: Access,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<&'static str, ApiError> {
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let params = SetTagsParams { ids: body.param("IDs")?, tags: body.param("Tags")? };
     let (ids, tags) = (params.ids.unwrap_or_default(), params.tags.unwrap_or_default());
+    // IDs of messages the principal does not see are skipped, as unknown ones are.
+    let ids = read(&state, move |store| {
+        let mut seen = Vec::new();
+        for id in parse_ids(&ids) {
+            if visible(store, &access, &id)? {
+                seen.push(id);
+            }
+        }
+        Ok(seen)
+    })
+    .await?;
     if !ids.is_empty() {
-        state.store.set_tags(parse_ids(&ids), &tags).await?;
+        state.store.set_tags(ids, &tags).await?;
     }
     Ok("ok")
 }
@@ -82,9 +100,11 @@ pub(super) struct RenameTagParams {
 )]
 pub async fn rename(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(tag)): Ext<Path<String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
+    require_every_inbox(&access)?;
     let body = GoObject::parse(&body?).map_err(ApiError::bad_request)?;
     let params = RenameTagParams { name: body.param("Name")? };
     state.store.rename_tag(&tag, &params.name.unwrap_or_default()).await?;
@@ -104,8 +124,10 @@ pub async fn rename(
 )]
 pub async fn delete(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(tag)): Ext<Path<String>>,
 ) -> Result<&'static str, ApiError> {
+    require_every_inbox(&access)?;
     state.store.delete_tag(&tag).await?;
     Ok("ok")
 }

@@ -46,6 +46,7 @@ use super::message::{MessageQuery, load};
 use crate::mail::client_view::{self, ClientView, DarkMode, ViewNotes};
 use crate::mail::render::ColorScheme;
 use crate::mail::{dark_mode, detail, highlight, render};
+use crate::model::Access;
 
 /// How many remote resources the HTML document refers to.
 const REMOTE_CONTENT: HeaderName = HeaderName::from_static("x-pigeonhole-remote-content");
@@ -106,6 +107,7 @@ fn parse_dark(name: Option<&str>) -> Result<DarkMode, ApiError> {
 /// name is not found.
 pub async fn show(
     state: State<ApiState>,
+    access: Access,
     headers: HeaderMap,
     Ext(Path(file)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
@@ -113,8 +115,8 @@ pub async fn show(
 ) -> Result<Response, ApiError> {
     let named = |suffix| file.strip_suffix(suffix).filter(|id: &&str| !id.is_empty()).map(str::to_string);
     match (named(".txt"), named(".html")) {
-        (Some(id), _) => text(state, id, q).await,
-        (_, Some(id)) => html(state, headers, id, q, view_query).await,
+        (Some(id), _) => text(state, access, id, q).await,
+        (_, Some(id)) => html(state, access, headers, id, q, view_query).await,
         _ => Err(ApiError::not_found("Not found")),
     }
 }
@@ -127,8 +129,13 @@ pub async fn show(
         (status = 200, description = "The message's text part", body = String, content_type = "text/plain"),
     )
 )]
-pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQuery) -> Result<Response, ApiError> {
-    let (_, text) = load(&state, id, q.query, |store, id| {
+pub(super) async fn text(
+    State(state): State<ApiState>,
+    access: Access,
+    id: String,
+    q: MessageQuery,
+) -> Result<Response, ApiError> {
+    let (_, text) = load(&state, &access, id, q.query, |store, id| {
         let (Some(summary), Some(raw)) = (store.summary(id)?, store.raw(id)?) else {
             return Ok(None);
         };
@@ -166,6 +173,7 @@ pub(super) async fn text(State(state): State<ApiState>, id: String, q: MessageQu
 )]
 pub(super) async fn html(
     State(state): State<ApiState>,
+    access: Access,
     headers: HeaderMap,
     id: String,
     q: MessageQuery,
@@ -173,7 +181,7 @@ pub(super) async fn html(
 ) -> Result<Response, ApiError> {
     let view = HtmlView::of(&q, view_query)?;
     // Rendering parses the HTML twice; it runs on the blocking pool with the read.
-    let (id, rendered) = load(&state, id, q.query, move |store, id| {
+    let (id, rendered) = load(&state, &access, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
         Ok(Some((view.render(&raw, id.as_str()), view)))
     })
@@ -300,12 +308,13 @@ impl HtmlView {
 )]
 pub async fn notes(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     Ext(Query(view_query)): Ext<Query<ViewQuery>>,
 ) -> Result<Json<ViewNotes>, ApiError> {
     let client_view = parse_view(view_query.view.as_deref())?;
-    let (_, notes) = load(&state, id, q.query, move |store, id| {
+    let (_, notes) = load(&state, &access, id, q.query, move |store, id| {
         let Some(raw) = store.raw(id)? else { return Ok(None) };
         Ok(Some(detail::html_body_and_content_ids(&raw).map(|(html, _)| client_view::apply(client_view, &html).notes)))
     })

@@ -33,9 +33,9 @@ use tokio::time::{Instant, timeout_at};
 
 use super::error::{ApiError, ErrorBody, Ext};
 use super::{ApiState, read};
-use crate::model::Event;
+use crate::model::{Access, Event};
 use crate::model::{MessageId, MessageSummary};
-use crate::store::Position;
+use crate::store::{Position, SearchQuery};
 
 /// `timeout` when the request gives none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,6 +72,7 @@ enum Cursor {
 )]
 pub async fn wait(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(params)): Ext<Query<Vec<(String, String)>>>,
 ) -> Result<Json<MessageSummary>, ApiError> {
     let started = Instant::now();
@@ -82,7 +83,7 @@ pub async fn wait(
         Some(text) => parse_timeout(text).map_err(ApiError::bad_request)?,
     };
     let cursor = parse_cursor(param("after").unwrap_or("")).map_err(ApiError::bad_request)?;
-    let query = param("query").unwrap_or("").to_owned();
+    let query = SearchQuery::from(param("query").unwrap_or("")).within(&access);
     let deadline = started + limit;
 
     // Subscribe before looking in the store: a message stored in between is then
@@ -112,7 +113,7 @@ pub async fn wait(
         return Ok(Json(summary));
     }
 
-    let any = query.trim().is_empty();
+    let any = query.text.trim().is_empty();
     loop {
         let event = tokio::select! {
             event = timeout_at(deadline, events.recv()) => event,
@@ -128,7 +129,9 @@ pub async fn wait(
                 ));
             }
             Ok(Ok(Event::New(summary))) => {
-                if !position.admits_new(&summary) || matches!(&cursor, Cursor::Message(id) if id == summary.id.as_str())
+                if !position.admits_new(&summary)
+                    || matches!(&cursor, Cursor::Message(id) if id == summary.id.as_str())
+                    || !access.allows(&summary.inbox)
                 {
                     None
                 } else if any {

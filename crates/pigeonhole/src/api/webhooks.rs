@@ -15,10 +15,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::require_every_inbox;
 use super::error::{ApiError, ErrorBody, Ext};
 use super::message::{MessageQuery, load};
 use super::{ApiState, read};
-use crate::model::MessageId;
+use crate::model::{Access, MessageId};
 use crate::providers::webhooks::sns::SnsAction;
 use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhooks, WebhooksError, WebhooksView};
 
@@ -30,7 +31,9 @@ use crate::providers::webhooks::{Delivery, Detail, EventKind, SmtpStatus, Webhoo
     tag = "webhooks",
     responses((status = 200, description = "The settings", body = WebhooksView))
 )]
-pub async fn show(State(state): State<ApiState>) -> Result<Json<WebhooksView>, ApiError> {
+pub async fn show(State(state): State<ApiState>, access: Access) -> Result<Json<WebhooksView>, ApiError> {
+    // The signing keys, and message webhooks that watch every inbox.
+    require_every_inbox(&access)?;
     Ok(Json(webhooks(&state)?.view()))
 }
 
@@ -49,8 +52,10 @@ pub async fn show(State(state): State<ApiState>) -> Result<Json<WebhooksView>, A
 )]
 pub async fn set(
     State(state): State<ApiState>,
+    access: Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhooksView>, ApiError> {
+    require_every_inbox(&access)?;
     let change: WebhooksView =
         serde_json::from_slice(&body?).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
     let webhooks = webhooks(&state)?.clone();
@@ -85,8 +90,10 @@ pub(super) struct LogQuery {
 )]
 pub async fn log(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Query(query)): Ext<Query<LogQuery>>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
+    require_every_inbox(&access)?;
     let message = match query.message {
         Some(id) => Some(MessageId::parse(&id).ok_or_else(|| ApiError::bad_request("not a message ID"))?),
         None => None,
@@ -165,6 +172,7 @@ pub(super) struct EventRequest {
 )]
 pub async fn emit(
     State(state): State<ApiState>,
+    access: Access,
     Ext(Path(id)): Ext<Path<String>>,
     Ext(Query(q)): Ext<Query<MessageQuery>>,
     body: Result<Bytes, BytesRejection>,
@@ -184,7 +192,7 @@ pub async fn emit(
             )));
         }
     };
-    let (id, envelope) = load(&state, id, q.query, |store, id| store.envelope(id)).await?;
+    let (id, envelope) = load(&state, &access, id, q.query, |store, id| store.envelope(id)).await?;
     if envelope.api.is_none() {
         return Err(ApiError::bad_request(
             "the message was not sent through a provider API, so it has no provider events",

@@ -11,7 +11,7 @@ use time::macros::format_description;
 
 use crate::mail::mbox;
 use crate::model::{MessageId, MessageSummary};
-use crate::store::{Store, StoreError};
+use crate::store::{SearchQuery, Store, StoreError};
 
 /// What an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -88,8 +88,8 @@ pub fn write(
 
 /// The IDs of every message matching search `query`, oldest first: the order an
 /// export of a search result is written in.
-pub fn matching(store: &Store, query: &str) -> Result<Vec<MessageId>, StoreError> {
-    let page = store.search(query, 0, u64::MAX)?;
+pub fn matching(store: &Store, query: impl Into<SearchQuery>) -> Result<Vec<MessageId>, StoreError> {
+    let page = store.search_in(&query.into(), 0, u64::MAX)?;
     Ok(page.messages.into_iter().rev().map(|summary| summary.id).collect())
 }
 

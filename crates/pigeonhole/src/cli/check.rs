@@ -61,7 +61,7 @@ impl FailOn {
 }
 
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let api = Api::new(&args.server, REQUEST_TIMEOUT)?;
     let id = utf8_percent_encode(args.id.trim(), NON_ALPHANUMERIC).to_string();
     let path = format!("/api/v1/message/{id}/checks");
     let mut params = Vec::new();

@@ -43,6 +43,9 @@ pub struct ServerArgs {
     /// Base URL of a running `pigeonhole serve` (its HTTP address).
     #[arg(long, env = "PIGEONHOLE_URL", default_value = "http://127.0.0.1:8025")]
     pub url: String,
+    /// API token of the server's --api-tokens-file, sent as `Authorization: Bearer` (better given in the environment than on the command line).
+    #[arg(long, env = "PIGEONHOLE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -115,7 +118,7 @@ pub struct DeleteArgs {
 }
 
 pub fn wait(args: WaitArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, parse_wait_timeout(&args.timeout).map_or(WAIT_FALLBACK, |d| d + WAIT_SLACK))?;
+    let api = Api::new(&args.server, parse_wait_timeout(&args.timeout).map_or(WAIT_FALLBACK, |d| d + WAIT_SLACK))?;
     let mut params = vec![("query", args.query.as_str()), ("timeout", args.timeout.as_str())];
     if let Some(after) = &args.after {
         params.push(("after", after));
@@ -132,7 +135,7 @@ pub fn wait(args: WaitArgs) -> Result<(), Failure> {
 }
 
 pub fn list(args: ListArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let api = Api::new(&args.server, REQUEST_TIMEOUT)?;
     let (start, limit) = (args.start.map(|n| n.to_string()), args.limit.map(|n| n.to_string()));
     let mut params = Vec::new();
     if let Some(start) = &start {
@@ -180,7 +183,7 @@ pub fn list(args: ListArgs) -> Result<(), Failure> {
 }
 
 pub fn get(args: GetArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let api = Api::new(&args.server, REQUEST_TIMEOUT)?;
     let id = utf8_percent_encode(&args.id, NON_ALPHANUMERIC).to_string();
     let path = if args.raw { format!("/api/v1/message/{id}/raw") } else { format!("/api/v1/message/{id}") };
     let what = format!("GET {path}");
@@ -190,7 +193,7 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
 }
 
 pub fn delete(args: DeleteArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let api = Api::new(&args.server, REQUEST_TIMEOUT)?;
     let mut request = api.client.delete(api.url("/api/v1/messages", &[]));
     if !args.all {
         request = request.json(&serde_json::json!({ "IDs": args.ids }));
@@ -204,7 +207,7 @@ pub fn delete(args: DeleteArgs) -> Result<(), Failure> {
 /// (Mailpit's `readyz`, for a container's health check).
 pub fn readyz(args: ReadyzArgs) -> Result<(), Failure> {
     let not_ready = |failure: Failure| Failure { code: EXIT_NOT_READY, ..failure };
-    let api = Api::new(&args.server.url, READYZ_TIMEOUT).map_err(not_ready)?;
+    let api = Api::new(&args.server, READYZ_TIMEOUT).map_err(not_ready)?;
     let response = api.send(api.client.get(api.url("/readyz", &[])), "GET /readyz").map_err(not_ready)?;
     api.ok_body(response, "GET /readyz").map_err(not_ready)?;
     Ok(())
@@ -217,7 +220,8 @@ pub(super) struct Api {
 }
 
 impl Api {
-    pub(super) fn new(url: &str, timeout: Duration) -> Result<Api, Failure> {
+    pub(super) fn new(server: &ServerArgs, timeout: Duration) -> Result<Api, Failure> {
+        let url = &server.url;
         let base = url.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Failure::new(
@@ -225,7 +229,9 @@ impl Api {
                 format!("--url {url:?} is not an http:// URL (like http://127.0.0.1:8025)"),
             ));
         }
+        let headers = pigeonhole::bearer_headers(server.token.as_deref()).map_err(|e| Failure::new(EXIT_ERROR, e))?;
         let client = Client::builder()
+            .default_headers(headers)
             // Loopback (the usual server) must never go through a proxy from the environment.
             .no_proxy()
             .timeout(timeout)
@@ -318,12 +324,12 @@ mod tests {
 
     #[test]
     fn urls_are_encoded() {
-        let api = Api::new("http://127.0.0.1:8025/", REQUEST_TIMEOUT).unwrap();
+        let api = Api::new(&ServerArgs { url: "http://127.0.0.1:8025/".into(), token: None }, REQUEST_TIMEOUT).unwrap();
         assert_eq!(
             api.url("/api/v1/search", &[("query", "to:bob@example.test a&b"), ("limit", "5")]),
             "http://127.0.0.1:8025/api/v1/search?query=to%3Abob%40example%2Etest%20a%26b&limit=5"
         );
-        assert!(Api::new("127.0.0.1:8025", REQUEST_TIMEOUT).is_err());
+        assert!(Api::new(&ServerArgs { url: "127.0.0.1:8025".into(), token: None }, REQUEST_TIMEOUT).is_err());
     }
 
     #[test]

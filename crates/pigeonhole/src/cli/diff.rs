@@ -132,7 +132,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     let visual = args.visual_params();
     // Only the server has a browser: two files with --visual are posted to it.
     let needs_server = args.visual || !matches!((&a, &b), (Source::File(_), Source::File(_)));
-    let api = if needs_server { Some(Api::new(&args.server.url, REQUEST_TIMEOUT)?) } else { None };
+    let api = if needs_server { Some(Api::new(&args.server, REQUEST_TIMEOUT)?) } else { None };
     let resolve = |source: Source| match (source, &api) {
         (Source::File(path), _) => read_file(&path),
         (Source::Stored(id), _) => Ok(Resolved::Stored(id)),

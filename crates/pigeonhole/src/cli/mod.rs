@@ -3,7 +3,8 @@
 //! (a message's check report, [`check`]), `diff` (what changed between two
 //! messages or mail files, [`diff`]) and `screenshot` (a PNG of its HTML,
 //! [`screenshot`]); `sendmail` (alias `send`)
-//! delivers a message read from stdin to its SMTP listener ([`sendmail`]).
+//! delivers a message read from stdin to its SMTP listener ([`sendmail`]); `token new`
+//! makes an API token and its tokens-file line, offline ([`token`]).
 //!
 //! They live in the binary, not the library: they are thin scripts around the public
 //! HTTP and SMTP interfaces, and take nothing from the engine but the wait API's
@@ -15,6 +16,7 @@ pub mod client;
 pub mod diff;
 pub mod screenshot;
 pub mod sendmail;
+pub mod token;
 
 use std::process::ExitCode;
 

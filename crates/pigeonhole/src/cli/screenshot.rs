@@ -32,7 +32,7 @@ pub struct ScreenshotArgs {
 }
 
 pub fn run(args: ScreenshotArgs) -> Result<(), Failure> {
-    let api = Api::new(&args.server.url, REQUEST_TIMEOUT)?;
+    let api = Api::new(&args.server, REQUEST_TIMEOUT)?;
     let width = args.width.map(|width| width.to_string());
     let params: Vec<(&str, &str)> =
         [("width", width.as_deref()), ("view", args.view.as_deref()), ("dark", args.dark.as_deref())]

@@ -35,7 +35,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use super::ImapSetup;
 use super::selected::Selected;
 use crate::login::plaintext_allowed;
-use crate::model::Event;
+use crate::model::{Access, Event};
 
 /// Output gathered before it is handed to the socket in one write (a FETCH of
 /// every message's flags is thousands of small responses).
@@ -63,6 +63,9 @@ pub struct Session {
     tls: bool,
     /// The logged-in user, once authenticated.
     user: Option<String>,
+    /// The inboxes the user may see (every one without --imap-auth-file, or
+    /// without an inbox list on its line).
+    access: Access,
     selected: Option<Selected>,
     events: broadcast::Receiver<Event>,
     /// The store changed in a way the selected mailbox may show.
@@ -95,6 +98,7 @@ impl Session {
             peer,
             tls,
             user: None,
+            access: Access::All,
             selected: None,
             events,
             dirty: false,
@@ -344,11 +348,12 @@ impl Session {
         }
         let accepted = match &self.setup.users {
             Some(users) => users.verify_off_thread(user.clone(), password).await,
-            None => true,
+            None => Some(Access::All),
         };
-        if accepted {
+        if let Some(access) = accepted {
             self.setup.throttle.succeeded(self.peer.ip());
             self.user = Some(user);
+            self.access = access;
             Ok(())
         } else {
             self.setup.throttle.failed(self.peer.ip());

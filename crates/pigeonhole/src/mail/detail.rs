@@ -592,6 +592,7 @@ mod tests {
             size: 0,
             attachments: 1,
             snippet: String::new(),
+            inbox: String::new(),
         }
     }
 

@@ -33,14 +33,16 @@ pub struct Answer {
 pub struct Unreachable(pub String);
 
 impl EngineApi {
-    /// The API of the engine at `url`, over HTTP. Loopback (the usual engine) never
-    /// goes through a proxy from the environment.
-    pub fn remote(url: &str) -> Result<EngineApi, String> {
+    /// The API of the engine at `url`, over HTTP, with API token `token` when given
+    /// (then the engine shows only what the token may see). Loopback (the usual
+    /// engine) never goes through a proxy from the environment.
+    pub fn remote(url: &str, token: Option<&str>) -> Result<EngineApi, String> {
         let base = url.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!("--url {url:?} is not an http:// URL (like http://127.0.0.1:8025)"));
         }
         let http = reqwest::Client::builder()
+            .default_headers(crate::login::bearer_headers(token)?)
             .no_proxy()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()

@@ -27,7 +27,10 @@ mod tools;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -44,6 +47,7 @@ use serde_json::Value;
 pub use engine_api::EngineApi;
 
 use crate::api::{self, ApiState};
+use crate::model::Access;
 use tools::{Failure, HtmlAs};
 
 /// The scheme and path of a message's resource URI, before its ID.
@@ -74,8 +78,8 @@ impl PigeonholeMcp {
 /// Serve MCP on stdin/stdout for the engine at `url` until the client closes the
 /// stream. It starts whether or not an engine answers there: the tools then say how
 /// to start one, which is what an agent shows its user.
-pub async fn serve_stdio(url: &str) -> Result<(), String> {
-    let server = PigeonholeMcp::new(EngineApi::remote(url)?);
+pub async fn serve_stdio(url: &str, token: Option<&str>) -> Result<(), String> {
+    let server = PigeonholeMcp::new(EngineApi::remote(url, token)?);
     let running = server.serve(rmcp::transport::stdio()).await.map_err(|err| format!("MCP handshake failed: {err}"))?;
     running.waiting().await.map_err(|err| format!("the MCP session broke off: {err}"))?;
     Ok(())
@@ -85,7 +89,23 @@ pub async fn serve_stdio(url: &str) -> Result<(), String> {
 /// same basic auth and Host/Origin guard stand in front of both.
 pub(crate) fn api_router(state: ApiState) -> Router {
     let handlers = api::handlers(state.clone());
-    api::guarded(state, handlers.clone().nest_service("/mcp", http_service(handlers)))
+    let mcp =
+        Router::new().fallback_service(http_service(handlers.clone())).layer(middleware::from_fn(every_inbox_only));
+    api::guarded(state, handlers.nest_service("/mcp", mcp))
+}
+
+/// `/mcp`'s tools call the API in-process, where every inbox is visible, so a user
+/// or token limited to some inboxes is refused here; it runs `pigeonhole mcp`
+/// against the API instead, whose answers keep to its inboxes.
+async fn every_inbox_only(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Access>() {
+        Some(Access::Inboxes(_)) => api::ApiError::forbidden(
+            "/mcp serves users and tokens that see every inbox; yours is limited to some: read your inboxes through \
+             the HTTP API with your credentials instead",
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// `/mcp`: streamable HTTP, stateless (each POST answered on its own, as JSON), over

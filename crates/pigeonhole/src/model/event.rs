@@ -104,6 +104,10 @@ pub struct ReadChanged {
     pub id: MessageId,
     #[serde(rename = "Read")]
     pub read: bool,
+    /// The message's inbox: not on the wire, for the streams that show only some
+    /// inboxes ([`crate::model::Access`]).
+    #[serde(skip)]
+    pub inbox: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -116,6 +120,10 @@ pub struct TagsChanged {
     /// The message's tags now (all of them).
     #[serde(rename = "Tags")]
     pub tags: Vec<String>,
+    /// The message's inbox: not on the wire, for the streams that show only some
+    /// inboxes ([`crate::model::Access`]).
+    #[serde(skip)]
+    pub inbox: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -125,6 +133,10 @@ pub struct EffectsRecorded {
     #[schema(value_type = String)]
     #[cfg_attr(test, ts(type = "string"))]
     pub id: MessageId,
+    /// The message's inbox: not on the wire, for the streams that show only some
+    /// inboxes ([`crate::model::Access`]).
+    #[serde(skip)]
+    pub inbox: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -134,6 +146,10 @@ pub struct Deleted {
     #[schema(value_type = String)]
     #[cfg_attr(test, ts(type = "string"))]
     pub id: MessageId,
+    /// The message's inbox: not on the wire, for the streams that show only some
+    /// inboxes ([`crate::model::Access`]).
+    #[serde(skip)]
+    pub inbox: String,
 }
 
 pub type EventSender = broadcast::Sender<Event>;
@@ -141,6 +157,26 @@ pub type EventSender = broadcast::Sender<Event>;
 /// A new channel for the engine's events.
 pub fn channel() -> EventSender {
     broadcast::channel(EVENT_BACKLOG).0
+}
+
+impl Event {
+    /// The inbox of the message this event is about; `None` for an event about
+    /// the store as a whole (totals, truncate, prune, intake, disk).
+    pub fn inbox(&self) -> Option<&str> {
+        match self {
+            Event::New(summary) => Some(&summary.inbox),
+            Event::Update(ReadChanged { inbox, .. })
+            | Event::Tagged(TagsChanged { inbox, .. })
+            | Event::Delete(Deleted { inbox, .. })
+            | Event::Effects(EffectsRecorded { inbox, .. }) => Some(inbox),
+            Event::Stats(_)
+            | Event::Truncate(())
+            | Event::Prune(())
+            | Event::Intake(_)
+            | Event::Burst(_)
+            | Event::Disk(_) => None,
+        }
+    }
 }
 
 impl Stats {

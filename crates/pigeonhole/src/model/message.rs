@@ -58,6 +58,11 @@ pub struct MessageSummary {
     pub attachments: u32,
     #[serde(rename = "Snippet")]
     pub snippet: String,
+    /// The inbox it is in: not on the wire (Mailpit's shape has no such key), for
+    /// deciding who may see it ([`crate::model::Access`]).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub inbox: String,
 }
 
 /// Mailpit's key set and order for a [`MessagePage`] and a [`MessageSummary`]:

@@ -5,6 +5,7 @@
 //! names and order), utoipa for the OpenAPI document, and ts-rs (test builds only)
 //! for the UI's generated TypeScript (`ui/src/api/types.ts`).
 //!
+//! * [`access`]: which inboxes a user or API token may see.
 //! * [`envelope`]: a message as handed over by SMTP, the send API, a provider API or
 //!   an import, with what delivery simulation did with it.
 //! * [`message`]: summaries, pages, inboxes, addresses — what lists show.
@@ -16,6 +17,7 @@
 //! Layers, bottom up: `model` and `config` → `mail` → `checks`, `store` → `smtp`, `archive`
 //! → `api` → `engine` → the CLI and the desktop app.
 
+pub mod access;
 pub mod chaos;
 pub mod check;
 pub mod envelope;
@@ -23,6 +25,7 @@ pub mod event;
 pub mod message;
 pub mod message_id;
 
+pub use access::Access;
 pub use chaos::{ChaosTrigger, ChaosTriggers};
 pub use check::{Category, Check, CheckReport, CheckSummary, Location, Severity};
 pub use envelope::{ApiRequest, Envelope, NewMessage, SimulationOutcome};

@@ -21,8 +21,8 @@ use tokio_rustls::TlsAcceptor;
 use super::session::{Maildrop, Session, Step, message_lines};
 use crate::config::MailboxServerConfig;
 use crate::login::{LoginThrottle, Users, plaintext_allowed};
-use crate::model::DEFAULT_INBOX;
-use crate::store::{Selection, Store, StoreError};
+use crate::model::{Access, DEFAULT_INBOX};
+use crate::store::{SearchQuery, Selection, Store, StoreError};
 use crate::tls::{Connection, accept};
 
 /// Longest line read, CRLF included: a command (255 octets) or a SASL response.
@@ -233,18 +233,18 @@ impl Handler {
                 wait.as_secs().max(1)
             ));
         }
-        let good = match &self.setup.users {
+        let access = match &self.setup.users {
             Some(users) => users.verify_off_thread(user.clone(), password).await,
-            None => true,
+            None => Some(Access::All),
         };
-        if !good {
+        let Some(access) = access else {
             self.throttle.failed(peer);
             tracing::info!(%peer, user, "pop3 login failed");
             return session.login_failed("[AUTH] wrong user or password");
-        }
+        };
         self.throttle.succeeded(peer);
         let store = self.setup.store.clone();
-        match tokio::task::spawn_blocking(move || open_maildrop(&store, &user)).await {
+        match tokio::task::spawn_blocking(move || open_maildrop(&store, &user, &access)).await {
             Ok(Ok(maildrop)) => session.logged_in(maildrop),
             Ok(Err(err)) => session.login_failed(&store_failure(&err)),
             Err(err) => session.login_failed(&format!("[SYS/TEMP] reading the inbox failed: {err}")),
@@ -253,13 +253,22 @@ impl Handler {
 }
 
 /// The inbox a login name picks: the inbox of that name (an SMTP AUTH user's), or
-/// the default inbox for any other name. Oldest message first.
-fn open_maildrop(store: &Store, user: &str) -> Result<Maildrop, StoreError> {
+/// the default inbox for any other name. A user limited to some inboxes gets the
+/// one of its name if it is among them, else the first of them by name. Oldest
+/// message first.
+fn open_maildrop(store: &Store, user: &str, access: &Access) -> Result<Maildrop, StoreError> {
     // The search's quotes keep a name with spaces whole; a name with a quote of its
     // own cannot be searched for, so it gets the default inbox too.
     let named = store.inboxes()?.iter().any(|inbox| inbox.name == user) && !user.contains('"');
-    let inbox = if named { user } else { DEFAULT_INBOX };
-    let page = store.search(&format!("inbox:\"{inbox}\""), 0, i64::MAX as u64)?;
+    let inbox = match access.inboxes() {
+        Some(allowed) if !allowed.iter().any(|name| name == user) => allowed.into_iter().next().unwrap_or_default(),
+        Some(_) => user.to_owned(),
+        None if named => user.to_owned(),
+        None => DEFAULT_INBOX.to_owned(),
+    };
+    // Kept within the access too, so a name with a quote cannot reach further.
+    let query = SearchQuery::from(format!("inbox:\"{inbox}\"")).within(access);
+    let page = store.search_in(&query, 0, i64::MAX as u64)?;
     Ok(Maildrop::new(page.messages.into_iter().rev().map(|summary| (summary.id, summary.size))))
 }
 

@@ -45,19 +45,24 @@ pub(crate) trait Backend: Send + Sync {
         &self,
         kind: AddressSearch,
         value: &str,
+        within: Option<&[String]>,
         start: u64,
         limit: u64,
     ) -> Result<MessagePage, StoreError>;
-    /// ID of the newest message (matching `query` if given).
-    fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError>;
+    /// ID of the newest message matching `query`.
+    fn latest_id(&self, query: &SearchQuery) -> Result<Option<MessageId>, StoreError>;
     /// Where the store is now: every message stored so far lies before it.
     fn position_now(&self) -> Result<Position, StoreError>;
     /// Just after message `id` in storage order; `None` when it is not stored.
     fn position_of(&self, id: &MessageId) -> Result<Option<Position>, StoreError>;
     /// The oldest message stored after `position` that matches `query`.
-    fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError>;
+    fn first_matching_after(
+        &self,
+        query: &SearchQuery,
+        position: Position,
+    ) -> Result<Option<MessageSummary>, StoreError>;
     /// Message `id`'s summary if it is stored and matches `query`.
-    fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError>;
+    fn summary_if_matching(&self, id: &MessageId, query: &SearchQuery) -> Result<Option<MessageSummary>, StoreError>;
     fn summary(&self, id: &MessageId) -> Result<Option<MessageSummary>, StoreError>;
     /// The exact bytes received.
     fn raw(&self, id: &MessageId) -> Result<Option<Vec<u8>>, StoreError>;
@@ -72,10 +77,11 @@ pub(crate) trait Backend: Send + Sync {
     fn inboxes(&self) -> Result<Vec<InboxInfo>, StoreError>;
     /// Inbox `inbox` as IMAP sees it; `None` when no message ever went to it.
     fn mailbox(&self, inbox: &str) -> Result<Option<MailboxSnapshot>, StoreError>;
-    /// Every tag in use, in listing order.
-    fn tags(&self) -> Result<Vec<String>, StoreError>;
-    /// Every tag in use with the number of messages that have it.
-    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// Every tag in use (on messages in these inboxes, when given), in listing order.
+    fn tags(&self, within: Option<&[String]>) -> Result<Vec<String>, StoreError>;
+    /// Every tag in use (on messages in these inboxes, when given) with the number
+    /// of those messages that have it.
+    fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError>;
 
     /// Mark the selected messages read or unread.
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>>;

@@ -97,6 +97,7 @@ pub(crate) fn prepare(message: NewMessage, tag_rules: &TagRules) -> Result<Prepa
             size: raw.len() as u64,
             attachments: parsed.attachments,
             snippet: parsed.snippet,
+            inbox: inbox.clone(),
         },
         inbox,
         received_ms,

@@ -46,7 +46,9 @@ use tokio::sync::Semaphore;
 
 use crate::config::{StoreConfig, TagRules};
 use crate::metrics::LatencyHistogram;
-use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, NewMessage, Stats};
+use crate::model::{
+    Access, Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, NewMessage, Stats,
+};
 
 pub(crate) use backend::Backend;
 pub(crate) use budget::Budget;
@@ -224,7 +226,8 @@ impl Store {
         self.search_in(&SearchQuery::from(query), start, limit)
     }
 
-    /// [`Store::search`], with dates read in the query's time zone.
+    /// [`Store::search`], with dates read in the query's time zone, kept within
+    /// the query's inboxes (whose totals the page then counts) if it names some.
     pub fn search_in(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         self.inner.backend.search(query, start, limit)
     }
@@ -236,14 +239,15 @@ impl Store {
         &self,
         kind: AddressSearch,
         value: &str,
+        access: &Access,
         start: u64,
         limit: u64,
     ) -> Result<MessagePage, StoreError> {
-        self.inner.backend.search_addresses(kind, value, start, limit)
+        self.inner.backend.search_addresses(kind, value, access.inboxes().as_deref(), start, limit)
     }
 
-    /// ID of the newest message (matching `query` if given).
-    pub fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError> {
+    /// ID of the newest message matching `query` (an empty one matches all).
+    pub fn latest_id(&self, query: &SearchQuery) -> Result<Option<MessageId>, StoreError> {
         self.inner.backend.latest_id(query)
     }
 
@@ -261,12 +265,20 @@ impl Store {
 
     /// The first (oldest) message stored after `position` that matches `query`
     /// (Mailpit's search syntax, as [`Store::search`]; empty matches all).
-    pub fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
+    pub fn first_matching_after(
+        &self,
+        query: &SearchQuery,
+        position: Position,
+    ) -> Result<Option<MessageSummary>, StoreError> {
         self.inner.backend.first_matching_after(query, position)
     }
 
     /// Message `id`'s summary if it is stored and matches `query`.
-    pub fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError> {
+    pub fn summary_if_matching(
+        &self,
+        id: &MessageId,
+        query: &SearchQuery,
+    ) -> Result<Option<MessageSummary>, StoreError> {
         self.inner.backend.summary_if_matching(id, query)
     }
 
@@ -337,14 +349,15 @@ impl Store {
         self.inner.backend.delete(selection).await
     }
 
-    /// Every tag in use, in listing order (case-insensitive).
-    pub fn tags(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.backend.tags()
+    /// Every tag in use on the messages `access` sees, in listing order
+    /// (case-insensitive).
+    pub fn tags(&self, access: &Access) -> Result<Vec<String>, StoreError> {
+        self.inner.backend.tags(access.inboxes().as_deref())
     }
 
-    /// Every tag in use with the number of messages that have it.
-    pub fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.inner.backend.tag_counts()
+    /// Every tag in use on the messages `access` sees, with how many of them have it.
+    pub fn tag_counts(&self, access: &Access) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.inner.backend.tag_counts(access.inboxes().as_deref())
     }
 
     /// Give each of the messages `ids` exactly `tags` (cleaned, as at ingest; none

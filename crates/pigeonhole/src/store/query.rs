@@ -1,11 +1,13 @@
 //! What callers ask the store for, beyond one message by ID: a point in its history
-//! to wait after, a search, an address search, a set of messages to change.
+//! to wait after, a search, an address search, a set of messages to change. A
+//! search and a set of messages can be kept within some inboxes (`within`), for a
+//! principal limited to them ([`Access`]).
 
 use jiff::tz::TimeZone;
 use time::OffsetDateTime;
 
 use super::codec;
-use crate::model::{MessageId, MessageSummary};
+use crate::model::{Access, MessageId, MessageSummary};
 
 /// A point in the store's history, for "the first message stored after this":
 /// [`Store::position_now`], [`Store::position_after`], [`Position::received_after`].
@@ -49,11 +51,14 @@ pub enum AddressSearch {
 }
 
 /// A search in Mailpit's syntax, with the time zone its `before:` and `after:`
-/// dates are read in: UTC unless one is given.
+/// dates are read in (UTC unless one is given), and the inboxes it is kept within.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
     pub text: String,
     pub zone: TimeZone,
+    /// Only messages in these inboxes, and page totals counted over them alone;
+    /// `None`: every inbox.
+    pub inboxes: Option<Vec<String>>,
 }
 
 impl SearchQuery {
@@ -64,19 +69,24 @@ impl SearchQuery {
             "" => TimeZone::UTC,
             name => TimeZone::get(name).map_err(|_| format!("unknown time zone {name:?}"))?,
         };
-        Ok(SearchQuery { text: text.into(), zone })
+        Ok(SearchQuery { text: text.into(), zone, inboxes: None })
+    }
+
+    /// This search kept within what `access` may see.
+    pub fn within(self, access: &Access) -> SearchQuery {
+        SearchQuery { inboxes: access.inboxes(), ..self }
     }
 }
 
 impl From<&str> for SearchQuery {
     fn from(text: &str) -> SearchQuery {
-        SearchQuery { text: text.to_owned(), zone: TimeZone::UTC }
+        SearchQuery::from(text.to_owned())
     }
 }
 
 impl From<String> for SearchQuery {
     fn from(text: String) -> SearchQuery {
-        SearchQuery { text, zone: TimeZone::UTC }
+        SearchQuery { text, zone: TimeZone::UTC, inboxes: None }
     }
 }
 
@@ -86,4 +96,17 @@ pub enum Selection {
     Ids(Vec<MessageId>),
     Search(SearchQuery),
     All,
+    /// Those of the selection in these inboxes (by name).
+    Within(Vec<String>, Box<Selection>),
+}
+
+impl Selection {
+    /// This selection kept within what `access` may see: "all" is then all of
+    /// its inboxes, never a foreign message.
+    pub fn within(self, access: &Access) -> Selection {
+        match access.inboxes() {
+            None => self,
+            Some(inboxes) => Selection::Within(inboxes, Box::new(self)),
+        }
+    }
 }

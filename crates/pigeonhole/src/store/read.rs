@@ -22,11 +22,12 @@ use crate::model::{InboxInfo, MessageId, MessageSummary};
 const MAX_IDLE_READERS: usize = 4;
 
 /// The columns [`summary_from_row`] reads, in its order; the last is the message's
-/// tags as a JSON array, in listing order.
+/// tags as a JSON array, in listing order, and its inbox's name.
 const SUMMARY_COLUMNS: &str = "m.id, m.message_id, m.read, m.from_addrs, m.to_addrs, m.cc_addrs, m.bcc_addrs, \
      m.reply_to_addrs, m.subject, m.received_ms, m.username, m.size, m.attachments, m.snippet, \
      (SELECT json_group_array(name) FROM (SELECT t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag_id \
-      WHERE mt.seq = m.seq ORDER BY t.name))";
+      WHERE mt.seq = m.seq ORDER BY t.name)), \
+     (SELECT name FROM inboxes WHERE id = m.inbox_id)";
 
 pub(super) struct Readers {
     path: PathBuf,
@@ -183,6 +184,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
         size: row.get(11)?,
         attachments: row.get(12)?,
         snippet: row.get(13)?,
+        inbox: row.get(15)?,
     })
 }
 

@@ -41,6 +41,15 @@ impl Condition {
         Condition { sql: "m.id IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(list)] }
     }
 
+    /// The messages in these inboxes (by name): plain SQL, one `?` per inbox.
+    pub fn inboxes(names: &[String]) -> Condition {
+        let marks = vec!["?"; names.len()].join(", ");
+        Condition {
+            sql: format!("m.inbox_id IN (SELECT id FROM inboxes WHERE name IN ({marks}))"),
+            params: names.iter().map(|name| text(name)).collect(),
+        }
+    }
+
     /// The messages stored after `position`.
     pub fn after(position: Position) -> Condition {
         let (sql, value) = match position {
@@ -77,6 +86,7 @@ impl Condition {
 
     /// The messages matching a Mailpit search query (an empty query matches all),
     /// its dates read in UTC.
+    #[cfg(test)]
     pub fn search(query: &str) -> Condition {
         Condition::search_in(query, &TimeZone::UTC)
     }
@@ -356,6 +366,13 @@ mod tests {
         let c = Condition::ids(&[MessageId::stored("x".into())]).and(Condition::search("subject:hi"));
         assert_eq!(c.sql, "(m.id IN (SELECT value FROM json_each(?))) AND ((m.subject LIKE ? ESCAPE '\\'))");
         assert_eq!(c.params, vec![text(r#"["x"]"#), text("%hi%")]);
+    }
+
+    #[test]
+    fn inboxes_are_one_parameter_each() {
+        let c = Condition::inboxes(&["a".to_owned(), "b'c".to_owned()]);
+        assert_eq!(c.sql, "m.inbox_id IN (SELECT id FROM inboxes WHERE name IN (?, ?))");
+        assert_eq!(c.params, vec![text("a"), text("b'c")]);
     }
 
     #[test]

@@ -81,18 +81,42 @@ impl Sqlite {
         })
     }
 
-    fn page_matching(&self, filter: &Condition, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
+    /// A page of the messages matching `filter`; kept `within` some inboxes, the
+    /// page's totals and tags are those of these inboxes alone.
+    fn page_matching(
+        &self,
+        filter: &Condition,
+        within: Option<&[String]>,
+        start: u64,
+        limit: u64,
+    ) -> Result<MessagePage, StoreError> {
         let stats = self.counts.stats();
-        let (matching, messages, tags) = self.readers.with(|conn| {
+        let (totals, matching, messages, tags) = self.readers.with(|conn| {
             // One snapshot for the counts, the page and the tags.
             let snapshot = conn.unchecked_transaction()?;
+            let (totals, tags) = match within {
+                None => ((stats.total, stats.unread), tags::all(&snapshot)?),
+                Some(inboxes) => {
+                    let visible = Condition::inboxes(inboxes);
+                    (read::count_matching(&snapshot, &visible)?, tags::on_messages(&snapshot, &visible)?)
+                }
+            };
+            let restricted;
+            let filter = match within {
+                None => filter,
+                Some(inboxes) => {
+                    restricted = filter.clone().and(Condition::inboxes(inboxes));
+                    &restricted
+                }
+            };
             Ok((
+                totals,
                 read::count_matching(&snapshot, filter)?,
                 read::summaries(&snapshot, filter, start, limit)?,
-                tags::all(&snapshot)?,
+                tags,
             ))
         })?;
-        Ok(MessagePage::new(&stats, matching, start, messages, tags))
+        Ok(MessagePage::new(&Stats::new(totals.0, totals.1), matching, start, messages, tags))
     }
 
     /// Queue an API-driven change (waiting for room: these are few and a person is
@@ -116,7 +140,17 @@ fn condition(selection: Selection) -> Condition {
     match selection {
         Selection::All => Condition::everything(),
         Selection::Ids(ids) => Condition::ids(&ids),
-        Selection::Search(query) => Condition::search_in(&query.text, &query.zone),
+        Selection::Search(query) => matching(&query),
+        Selection::Within(inboxes, selection) => condition(*selection).and(Condition::inboxes(&inboxes)),
+    }
+}
+
+/// The messages a search matches, within its inboxes when it names some.
+fn matching(query: &SearchQuery) -> Condition {
+    let condition = Condition::search_in(&query.text, &query.zone);
+    match &query.inboxes {
+        Some(inboxes) => condition.and(Condition::inboxes(inboxes)),
+        None => condition,
     }
 }
 
@@ -143,21 +177,23 @@ impl Backend for Sqlite {
     }
 
     fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::search_in(&query.text, &query.zone), start, limit)
+        let filter = Condition::search_in(&query.text, &query.zone);
+        self.page_matching(&filter, query.inboxes.as_deref(), start, limit)
     }
 
     fn search_addresses(
         &self,
         kind: AddressSearch,
         value: &str,
+        within: Option<&[String]>,
         start: u64,
         limit: u64,
     ) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::addresses(kind, value), start, limit)
+        self.page_matching(&Condition::addresses(kind, value), within, start, limit)
     }
 
-    fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError> {
-        let filter = query.map_or_else(Condition::everything, Condition::search);
+    fn latest_id(&self, query: &SearchQuery) -> Result<Option<MessageId>, StoreError> {
+        let filter = matching(query);
         self.readers.with(|conn| read::latest_id(conn, &filter))
     }
 
@@ -169,13 +205,17 @@ impl Backend for Sqlite {
         Ok(self.readers.with(|conn| read::seq_of(conn, id.as_str()))?.map(Position::Stored))
     }
 
-    fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::after(position).and(Condition::search(query));
+    fn first_matching_after(
+        &self,
+        query: &SearchQuery,
+        position: Position,
+    ) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::after(position).and(matching(query));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
-    fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::ids(std::slice::from_ref(id)).and(Condition::search(query));
+    fn summary_if_matching(&self, id: &MessageId, query: &SearchQuery) -> Result<Option<MessageSummary>, StoreError> {
+        let filter = Condition::ids(std::slice::from_ref(id)).and(matching(query));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
@@ -211,12 +251,18 @@ impl Backend for Sqlite {
         self.readers.with(|conn| mailbox::read(conn, inbox))
     }
 
-    fn tags(&self) -> Result<Vec<String>, StoreError> {
-        self.readers.with(|conn| Ok(tags::all(conn)?))
+    fn tags(&self, within: Option<&[String]>) -> Result<Vec<String>, StoreError> {
+        self.readers.with(|conn| match within {
+            None => Ok(tags::all(conn)?),
+            Some(inboxes) => Ok(tags::on_messages(conn, &Condition::inboxes(inboxes))?),
+        })
     }
 
-    fn tag_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.readers.with(|conn| Ok(tags::counts(conn)?))
+    fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.readers.with(|conn| match within {
+            None => Ok(tags::counts(conn)?),
+            Some(inboxes) => Ok(tags::counts_on(conn, &Condition::inboxes(inboxes))?),
+        })
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::search::Condition;
 use crate::config::TagRules;
 use crate::mail::ParsedSummary;
 use crate::model::Address;
@@ -122,11 +123,35 @@ pub(super) fn all(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     statement.query_map([], |row| row.get(0))?.collect()
 }
 
+/// The tags on the messages matching `filter`, in listing order.
+pub(super) fn on_messages(conn: &Connection, filter: &Condition) -> rusqlite::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT DISTINCT t.name FROM tags t JOIN message_tags mt ON mt.tag_id = t.id \
+         JOIN messages m ON m.seq = mt.seq WHERE {} ORDER BY t.name",
+        filter.sql
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    statement.query_map(rusqlite::params_from_iter(filter.params.iter()), |row| row.get(0))?.collect()
+}
+
 /// Every tag with the number of messages that have it.
 pub(super) fn counts(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64>> {
     let mut statement = conn
         .prepare_cached("SELECT t.name, count(*) FROM tags t JOIN message_tags mt ON mt.tag_id = t.id GROUP BY t.id")?;
     statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
+}
+
+/// The tags on the messages matching `filter`, with how many of those have each.
+pub(super) fn counts_on(conn: &Connection, filter: &Condition) -> rusqlite::Result<BTreeMap<String, u64>> {
+    let sql = format!(
+        "SELECT t.name, count(*) FROM tags t JOIN message_tags mt ON mt.tag_id = t.id \
+         JOIN messages m ON m.seq = mt.seq WHERE {} GROUP BY t.id",
+        filter.sql
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    statement
+        .query_map(rusqlite::params_from_iter(filter.params.iter()), |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
 }
 
 /// Rename tag `from` to `to` (already cleaned, not empty). A name another tag has

@@ -560,12 +560,14 @@ fn commit(
             Command::SetTags { ids, tags, .. } => {
                 let mut changed = Vec::new();
                 for id in ids {
-                    let seq = tx
-                        .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
-                        .query_row([id.as_str()], |row| row.get(0))
+                    let found: Option<(i64, String)> = tx
+                        .prepare_cached(
+                            "SELECT m.seq, i.name FROM messages m JOIN inboxes i ON i.id = m.inbox_id WHERE m.id = ?1",
+                        )?
+                        .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional()?;
-                    if let Some(seq) = seq {
-                        changed.push(TagsChanged { id: id.clone(), tags: tags::replace(&tx, seq, tags)? });
+                    if let Some((seq, inbox)) = found {
+                        changed.push(TagsChanged { id: id.clone(), tags: tags::replace(&tx, seq, tags)?, inbox });
                     }
                 }
                 tags_touched = true;
@@ -604,7 +606,12 @@ fn commit(
                     recorded += append.execute(params![id.as_str(), line])?;
                 }
                 if recorded > 0 {
-                    events.push(Event::Effects(EffectsRecorded { id: id.clone() }));
+                    let inbox = tx
+                        .prepare_cached(
+                            "SELECT i.name FROM messages m JOIN inboxes i ON i.id = m.inbox_id WHERE m.id = ?1",
+                        )?
+                        .query_row([id.as_str()], |row| row.get(0))?;
+                    events.push(Event::Effects(EffectsRecorded { id: id.clone(), inbox }));
                 }
             }
             Command::RenameTag { from, to, .. } => {
@@ -628,7 +635,9 @@ fn commit(
                 if changed.len() > MAX_EVENTS_PER_CHANGE {
                     events.push(Event::Prune(()));
                 } else {
-                    events.extend(changed.into_iter().map(|id| Event::Update(ReadChanged { id, read: *read })));
+                    events.extend(
+                        changed.into_iter().map(|(id, inbox)| Event::Update(ReadChanged { id, read: *read, inbox })),
+                    );
                 }
             }
             Command::Delete { target: DeleteTarget::All, .. } => {
@@ -644,7 +653,7 @@ fn commit(
                 if ids.len() > MAX_EVENTS_PER_CHANGE {
                     events.push(Event::Prune(()));
                 } else {
-                    events.extend(ids.into_iter().map(|id| Event::Delete(Deleted { id })));
+                    events.extend(ids.into_iter().map(|(id, inbox)| Event::Delete(Deleted { id, inbox })));
                 }
             }
             Command::Shutdown => {}
@@ -753,37 +762,45 @@ fn inbox_id(tx: &Transaction<'_>, name: &str, now_ms: i64) -> rusqlite::Result<i
     }
 }
 
-/// Set the read flag where it differs; the IDs of the messages that changed.
-fn set_read(tx: &Transaction<'_>, target: &Condition, read: bool) -> rusqlite::Result<Vec<MessageId>> {
-    let sql = format!("UPDATE messages AS m SET read = ? WHERE m.read = ? AND ({}) RETURNING id", target.sql);
+/// The inbox name of the row a RETURNING clause returns.
+const RETURNING_INBOX: &str = "(SELECT name FROM inboxes WHERE id = inbox_id)";
+
+/// Set the read flag where it differs; the IDs and inboxes of the messages that changed.
+fn set_read(tx: &Transaction<'_>, target: &Condition, read: bool) -> rusqlite::Result<Vec<(MessageId, String)>> {
+    let sql = format!(
+        "UPDATE messages AS m SET read = ? WHERE m.read = ? AND ({}) RETURNING id, {RETURNING_INBOX}",
+        target.sql
+    );
     let params = [Value::from(read), Value::from(!read)].into_iter().chain(target.params.iter().cloned());
     let mut statement = tx.prepare(&sql)?;
-    statement.query_map(params_from_iter(params), |row| row.get(0).map(MessageId::stored))?.collect()
+    statement.query_map(params_from_iter(params), |row| Ok((MessageId::stored(row.get(0)?), row.get(1)?)))?.collect()
 }
 
-/// A deleted message: its ID, read flag and raw size.
-type DeletedRow = (String, bool, u64);
+/// A deleted message: its ID, read flag, raw size and inbox.
+type DeletedRow = (String, bool, u64, String);
 
 /// Delete the messages matching `condition` (raw, envelope and index rows follow
 /// through foreign keys and a trigger).
 fn delete(tx: &Transaction<'_>, condition: &Condition) -> rusqlite::Result<Vec<DeletedRow>> {
-    let sql = format!("DELETE FROM messages AS m WHERE {} RETURNING id, read, size", condition.sql);
+    let sql = format!("DELETE FROM messages AS m WHERE {} RETURNING id, read, size, {RETURNING_INBOX}", condition.sql);
     let mut statement = tx.prepare_cached(&sql)?;
     statement
-        .query_map(params_from_iter(condition.params.iter()), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .query_map(params_from_iter(condition.params.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
         .collect()
 }
 
-/// Take deleted rows off the counts; their IDs.
-fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<MessageId> {
+/// Take deleted rows off the counts; their IDs and inboxes.
+fn forget(counts: &mut Totals, deleted: Vec<DeletedRow>) -> Vec<(MessageId, String)> {
     deleted
         .into_iter()
-        .map(|(id, read, size)| {
+        .map(|(id, read, size, inbox)| {
             counts.total -= 1;
             counts.unread -= u64::from(!read);
             counts.bytes -= size;
             counts.deleted += 1;
-            MessageId::stored(id)
+            (MessageId::stored(id), inbox)
         })
         .collect()
 }

@@ -85,10 +85,12 @@ impl Session {
         }
     }
 
-    /// Whether inbox `inbox` exists (the default one always does).
-    fn inbox_exists(&self, inbox: &str) -> bool {
-        inbox == DEFAULT_INBOX
-            || self.setup.store.inboxes().is_ok_and(|inboxes| inboxes.iter().any(|info| info.name == inbox))
+    /// Whether inbox `inbox` exists (the default one always does) and the user
+    /// may see it: SELECT, EXAMINE, STATUS, APPEND, COPY and MOVE name no other.
+    pub(super) fn inbox_exists(&self, inbox: &str) -> bool {
+        self.access.allows(inbox)
+            && (inbox == DEFAULT_INBOX
+                || self.setup.store.inboxes().is_ok_and(|inboxes| inboxes.iter().any(|info| info.name == inbox)))
     }
 
     fn no_such_mailbox(&mut self, tag: Tag<'static>) {
@@ -167,7 +169,8 @@ impl Session {
         };
         // INBOX first, then the others by name.
         let others = inboxes.into_iter().map(|info| info.name).filter(|name| name != DEFAULT_INBOX);
-        let names: Vec<String> = std::iter::once(DEFAULT_INBOX.to_owned()).chain(others).collect();
+        let names: Vec<String> =
+            std::iter::once(DEFAULT_INBOX.to_owned()).chain(others).filter(|name| self.access.allows(name)).collect();
         for name in names {
             let Some(mailbox) = imap_name(&name) else { continue };
             let shown: &[u8] = if matches!(mailbox, Mailbox::Inbox) { b"INBOX" } else { name.as_bytes() };
@@ -226,6 +229,10 @@ impl Session {
         received_at: OffsetDateTime,
     ) {
         let inbox = inbox_name(mailbox);
+        // A new inbox is made by appending to it, but not one the user may not see.
+        if !self.access.allows(&inbox) {
+            return self.no_such_mailbox(tag);
+        }
         let envelope = Envelope {
             helo: "IMAP APPEND".into(),
             peer: self.peer.to_string(),

@@ -261,9 +261,7 @@ impl Session {
     /// The inbox a COPY or MOVE goes to, when it exists.
     fn target(&mut self, tag: &Tag<'static>, mailbox: &Mailbox<'_>) -> Option<String> {
         let inbox = inbox_name(mailbox);
-        let exists = inbox == DEFAULT_INBOX
-            || self.setup.store.inboxes().is_ok_and(|inboxes| inboxes.iter().any(|info| info.name == inbox));
-        if !exists {
+        if !self.inbox_exists(&inbox) {
             self.no(
                 tag.clone(),
                 Some(Code::TryCreate),

@@ -24,7 +24,7 @@ use super::keys::Keys;
 use super::payload::Outgoing;
 use super::{Shared, Webhooks};
 use crate::model::{Event, MessageId, MessageSummary};
-use crate::store::Store;
+use crate::store::{SearchQuery, Store};
 
 /// New messages' deliveries waiting for their turn; beyond this many, new ones
 /// are dropped.
@@ -93,7 +93,7 @@ pub(super) async fn watch(
 /// Whether message `id` is stored and matches `filter`.
 async fn matches(store: &Store, id: &MessageId, filter: String) -> bool {
     let (store, id) = (store.clone(), id.clone());
-    match tokio::task::spawn_blocking(move || store.summary_if_matching(&id, &filter)).await {
+    match tokio::task::spawn_blocking(move || store.summary_if_matching(&id, &SearchQuery::from(filter))).await {
         Ok(Ok(found)) => found.is_some(),
         Ok(Err(err)) => {
             tracing::warn!("message webhooks: cannot search: {err}");

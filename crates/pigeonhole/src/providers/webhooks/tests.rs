@@ -75,6 +75,7 @@ fn summary(id: &MessageId) -> MessageSummary {
         size: 100,
         attachments: 0,
         snippet: String::new(),
+        inbox: String::new(),
     }
 }
 

@@ -54,7 +54,7 @@ async fn read_flags_and_deletes_publish_events() {
     store.delete(Selection::All).await.unwrap();
     assert!(matches!(&drain(&mut events)[..], [Event::Truncate(()), Event::Stats(s)] if s.total == 0));
     assert_eq!(store.list(0, 10).unwrap().total, 0);
-    assert!(store.latest_id(None).unwrap().is_none());
+    assert!(store.latest_id(&"".into()).unwrap().is_none());
     // The store keeps working after a truncate.
     let id = store.submit(new_message(simple("after"))).await.unwrap();
     assert_eq!(store.search("after", 0, 10).unwrap().messages[0].id, id);

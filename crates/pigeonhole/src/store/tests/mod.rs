@@ -3,6 +3,7 @@
 //! This module is the helpers they share (opening a store, small messages, draining
 //! events, stalling the writer); the tests sit in one file per concern.
 
+mod access;
 mod budget;
 mod disk;
 mod events;

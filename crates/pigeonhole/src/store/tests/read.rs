@@ -63,7 +63,7 @@ async fn stores_and_reads_back_a_message() {
     let published = drain(&mut events);
     assert!(matches!(&published[..], [Event::New(new), Event::Stats(stats)]
         if **new == summary && stats.total == 1 && stats.unread == 1));
-    assert_eq!(store.latest_id(None).unwrap().as_ref(), Some(&id));
+    assert_eq!(store.latest_id(&"".into()).unwrap().as_ref(), Some(&id));
     let nope = MessageId::generate(0);
     assert!(store.raw(&nope).unwrap().is_none());
     assert!(store.summary(&nope).unwrap().is_none());
@@ -190,13 +190,13 @@ async fn first_matching_after_a_position() {
     let (store, _events) = open(dir.path(), StoreConfig { max_messages: 3, ..config() });
     let start = store.position_now().unwrap();
     assert_eq!(start, Position::Stored(0));
-    assert_eq!(store.first_matching_after("", start).unwrap(), None);
+    assert_eq!(store.first_matching_after(&"".into(), start).unwrap(), None);
 
     let t0 = datetime!(2025-07-01 10:00:00 UTC);
     let a = store.submit(received(simple("alpha"), t0)).await.unwrap();
     let b = store.submit(received(simple("beta"), t0 + Duration::from_millis(5))).await.unwrap();
     let c = store.submit(received(simple("alpha again"), t0 + Duration::from_millis(9))).await.unwrap();
-    let first = |query: &str, position| store.first_matching_after(query, position).unwrap().map(|m| m.id);
+    let first = |query: &str, position| store.first_matching_after(&query.into(), position).unwrap().map(|m| m.id);
 
     // Oldest first, whatever the page windows; the query filters.
     assert_eq!(first("", start), Some(a.clone()));
@@ -219,9 +219,9 @@ async fn first_matching_after_a_position() {
     assert_eq!(MessageId::parse("not an id"), None, "names no position");
 
     // One message against a query.
-    assert_eq!(store.summary_if_matching(&c, "alpha").unwrap().map(|m| m.id), Some(c.clone()));
-    assert_eq!(store.summary_if_matching(&b, "alpha").unwrap(), None);
-    assert_eq!(store.summary_if_matching(&a, "").unwrap(), None, "gone");
+    assert_eq!(store.summary_if_matching(&c, &"alpha".into()).unwrap().map(|m| m.id), Some(c.clone()));
+    assert_eq!(store.summary_if_matching(&b, &"alpha".into()).unwrap(), None);
+    assert_eq!(store.summary_if_matching(&a, &"".into()).unwrap(), None, "gone");
 
     // A message received in the position's millisecond is not after it; a later one is.
     let summary = store.summary(&b).unwrap().unwrap();

@@ -93,9 +93,9 @@ async fn search_operators() {
     for (query, expected) in cases {
         assert_eq!(found(query), expected, "query {query:?}");
     }
-    assert_eq!(store.latest_id(Some("alice")).unwrap(), Some(c.clone()));
-    assert_eq!(store.latest_id(Some("from:billing")).unwrap(), Some(a.clone()));
-    assert_eq!(store.latest_id(Some("from:nobody")).unwrap(), None);
+    assert_eq!(store.latest_id(&"alice".into()).unwrap(), Some(c.clone()));
+    assert_eq!(store.latest_id(&"from:billing".into()).unwrap(), Some(a.clone()));
+    assert_eq!(store.latest_id(&"from:nobody".into()).unwrap(), None);
     store.close().await;
 }
 

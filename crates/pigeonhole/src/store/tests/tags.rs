@@ -39,7 +39,7 @@ async fn tags_from_x_tags_and_plus_addresses_at_ingest() {
     assert_eq!(ids(&store.search("tag:\"big deal\"", 0, 50).unwrap()), [a.as_str()]);
     assert_eq!(ids(&store.search("is:tagged", 0, 50).unwrap()), [b.as_str(), a.as_str()]);
     assert_eq!(ids(&store.search("-is:tagged", 0, 50).unwrap()), [plain.as_str()]);
-    let counts = store.tag_counts().unwrap();
+    let counts = store.tag_counts(&crate::model::Access::All).unwrap();
     assert_eq!(counts.get("audit"), Some(&1));
     assert_eq!(counts.len(), 4);
     store.close().await;
@@ -87,7 +87,7 @@ async fn set_rename_and_delete_tags() {
     assert!(matches!(published.last(), Some(Event::Stats(_))));
     store.set_tags(vec![b.clone()], &["red".into(), "green".into()]).await.unwrap();
     assert_eq!(tags_of(&b), ["green", "red"]);
-    assert_eq!(store.tags().unwrap(), ["Blue", "green", "red"]);
+    assert_eq!(store.tags(&crate::model::Access::All).unwrap(), ["Blue", "green", "red"]);
 
     // Rename: any case finds the tag; a case change respells it; another tag's
     // name merges the two.
@@ -95,7 +95,7 @@ async fn set_rename_and_delete_tags() {
     assert_eq!(tags_of(&a), ["navy blue", "red"]);
     store.rename_tag("Navy Blue", "RED").await.unwrap();
     assert_eq!(tags_of(&a), ["red"]);
-    assert_eq!(store.tags().unwrap(), ["green", "red"]);
+    assert_eq!(store.tags(&crate::model::Access::All).unwrap(), ["green", "red"]);
     store.rename_tag("red", "Red").await.unwrap();
     assert_eq!(tags_of(&b), ["green", "Red"]);
     assert!(matches!(store.rename_tag("nope", "x").await, Err(TagError::NoSuchTag(name)) if name == "nope"));
@@ -112,10 +112,10 @@ async fn set_rename_and_delete_tags() {
     // Clearing a message's tags, and deleting the last message with a tag, drop
     // the tag from the list.
     store.set_tags(vec![b.clone()], &[]).await.unwrap();
-    assert!(store.tags().unwrap().is_empty());
+    assert!(store.tags(&crate::model::Access::All).unwrap().is_empty());
     store.set_tags(vec![a.clone()], &["keep".into()]).await.unwrap();
     store.delete(Selection::Ids(vec![a.clone()])).await.unwrap();
-    assert!(store.tags().unwrap().is_empty());
-    assert!(store.tag_counts().unwrap().is_empty());
+    assert!(store.tags(&crate::model::Access::All).unwrap().is_empty());
+    assert!(store.tag_counts(&crate::model::Access::All).unwrap().is_empty());
     store.close().await;
 }
