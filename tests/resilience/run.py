@@ -1555,17 +1555,26 @@ class EventCounter(threading.Thread):
 ORDER = [5, 10, 3, 2, 11, 1, 12, 6, 9, 7, 8, 4]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--full", action="store_true", help="full scale (also PIGEONHOLE_RESILIENCE=full)")
-    ap.add_argument("-k", help="only these scenarios, comma-separated (e.g. 5,10)")
-    ap.add_argument("--report", default=os.path.join(ROOT, "artifacts", "resilience.json"))
+def command_line(doc, report_name, scale_variable, example):
+    """The suites' shared command line: (args, scale, binary); binary is None, and
+    that said, when there is no binary to run."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help=f"full scale (also {scale_variable}=full)")
+    ap.add_argument("-k", help=f"only these scenarios, comma-separated (e.g. {example})")
+    ap.add_argument("--report", default=os.path.join(ROOT, "artifacts", report_name))
     args = ap.parse_args()
-    scale = "full" if args.full or os.environ.get("PIGEONHOLE_RESILIENCE") == "full" else "reduced"
+    scale = "full" if args.full or os.environ.get(scale_variable) == "full" else "reduced"
     binary = os.environ.get("PIGEONHOLE_BIN") or os.path.join(ROOT, "target", "debug", "pigeonhole")
     if not os.access(binary, os.X_OK):
         print(f"no pigeonhole binary at {binary}: run `cargo build -p pigeonhole` or set PIGEONHOLE_BIN")
         print("0 passed, 1 failed")
+        return args, scale, None
+    return args, scale, binary
+
+
+def main():
+    args, scale, binary = command_line(__doc__, "resilience.json", "PIGEONHOLE_RESILIENCE", "5,10")
+    if binary is None:
         return 1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:

@@ -26,7 +26,6 @@ any route, on any node.
 The binary is target/debug/pigeonhole, or PIGEONHOLE_BIN.
 """
 
-import argparse
 import base64
 import glob
 import hashlib
@@ -556,16 +555,8 @@ ORDER = [1, 4, 2, 3, 5]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--full", action="store_true", help="full scale (also PIGEONHOLE_TEAM=full)")
-    ap.add_argument("-k", help="only these scenarios, comma-separated (e.g. 1,4)")
-    ap.add_argument("--report", default=os.path.join(ROOT, "artifacts", "team.json"))
-    args = ap.parse_args()
-    scale = "full" if args.full or os.environ.get("PIGEONHOLE_TEAM") == "full" else "reduced"
-    binary = os.environ.get("PIGEONHOLE_BIN") or os.path.join(ROOT, "target", "debug", "pigeonhole")
-    if not os.access(binary, os.X_OK):
-        print(f"no pigeonhole binary at {binary}: run `cargo build -p pigeonhole` or set PIGEONHOLE_BIN")
-        print("0 passed, 1 failed")
+    args, scale, binary = resilience.command_line(__doc__, "team.json", "PIGEONHOLE_TEAM", "1,4")
+    if binary is None:
         return 1
     wanted = [int(x) for x in args.k.split(",")] if args.k else ORDER
     workdir = tempfile.mkdtemp(prefix="pigeonhole-team.")
