@@ -26,7 +26,7 @@ use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
 use super::mailbox::{self, MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
-use super::search::Condition;
+use super::search::{Condition, Dialect};
 use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
 use crate::config::StoreConfig;
@@ -111,15 +111,6 @@ impl Sqlite {
     }
 }
 
-/// Which messages a selection names, as SQL.
-fn condition(selection: Selection) -> Condition {
-    match selection {
-        Selection::All => Condition::everything(),
-        Selection::Ids(ids) => Condition::ids(&ids),
-        Selection::Search(query) => Condition::search_in(&query.text, &query.zone),
-    }
-}
-
 impl Backend for Sqlite {
     fn admit(&self) -> Result<Insert, SubmitError> {
         let slot = self.commands.clone().try_reserve_owned().map_err(|e| match e {
@@ -143,7 +134,7 @@ impl Backend for Sqlite {
     }
 
     fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::search_in(&query.text, &query.zone), start, limit)
+        self.page_matching(&Condition::search_in(&query.text, &query.zone, Dialect::Sqlite), start, limit)
     }
 
     fn search_addresses(
@@ -153,11 +144,11 @@ impl Backend for Sqlite {
         start: u64,
         limit: u64,
     ) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::addresses(kind, value), start, limit)
+        self.page_matching(&Condition::addresses(kind, value, Dialect::Sqlite), start, limit)
     }
 
     fn latest_id(&self, query: Option<&str>) -> Result<Option<MessageId>, StoreError> {
-        let filter = query.map_or_else(Condition::everything, Condition::search);
+        let filter = query.map_or_else(Condition::everything, |query| Condition::search(query, Dialect::Sqlite));
         self.readers.with(|conn| read::latest_id(conn, &filter))
     }
 
@@ -170,12 +161,13 @@ impl Backend for Sqlite {
     }
 
     fn first_matching_after(&self, query: &str, position: Position) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::after(position).and(Condition::search(query));
+        let filter = Condition::after(position).and(Condition::search(query, Dialect::Sqlite));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
     fn summary_if_matching(&self, id: &MessageId, query: &str) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::ids(std::slice::from_ref(id)).and(Condition::search(query));
+        let filter =
+            Condition::ids(std::slice::from_ref(id), Dialect::Sqlite).and(Condition::search(query, Dialect::Sqlite));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
@@ -220,14 +212,14 @@ impl Backend for Sqlite {
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = condition(selection);
+        let target = Condition::selected(selection, Dialect::Sqlite);
         self.request(|done| Command::SetRead { target, read, done })
     }
 
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
         let target = match selection {
             Selection::All => DeleteTarget::All,
-            other => DeleteTarget::Matching(condition(other)),
+            other => DeleteTarget::Matching(Condition::selected(other, Dialect::Sqlite)),
         };
         self.request(|done| Command::Delete { target, done })
     }
