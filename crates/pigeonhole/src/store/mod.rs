@@ -27,6 +27,7 @@ pub(crate) mod ingest;
 mod mailbox;
 mod postgres;
 mod query;
+mod queue;
 mod read;
 mod schema;
 mod search;

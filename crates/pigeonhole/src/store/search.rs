@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn postgres_spells_what_differs_its_own_way() {
+        let c = Condition::search("from:bob tag:x abc", Dialect::Postgres);
+        assert_eq!(
+            numbered(&c.sql),
+            "(m.from_addrs ILIKE $1 ESCAPE '\\') AND (m.seq IN (SELECT mt.seq FROM message_tags mt JOIN tags t \
+             ON t.id = mt.tag_id WHERE t.name = $2)) AND (m.seq IN (SELECT seq FROM message_text \
+             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE $3 ESCAPE '\\'))"
+        );
+        assert_eq!(c.params, vec![text("%bob%"), text("x"), text("%abc%")]);
+        let ids = Condition::ids(&[MessageId::stored("x".into())], Dialect::Postgres);
+        assert_eq!(ids.sql, "m.id IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))");
+        assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
     fn ignores_terms_that_filter_nothing() {
         assert_eq!(Condition::search("- ! from: before:notadate \"\" ...", Dialect::Sqlite), Condition::everything());
     }

@@ -19,15 +19,14 @@ use std::thread;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use rusqlite::Connection;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
 use super::mailbox::{self, MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
+use super::queue::Queue;
 use super::search::{Condition, Dialect};
-use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
+use super::writer::{PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
 use crate::config::StoreConfig;
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
@@ -38,7 +37,7 @@ pub const DATABASE_FILE: &str = "pigeonhole.db";
 /// `data_dir/pigeonhole.db`, its writer thread and its readers.
 pub(super) struct Sqlite {
     path: PathBuf,
-    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) queue: Queue,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     readers: read::Readers,
     counts: Arc<PublishedTotals>,
@@ -61,11 +60,11 @@ impl Sqlite {
         let database_error = |e: rusqlite::Error| OpenError::Database { path: path.clone(), detail: e.to_string() };
         let conn = schema::open_writer(&path, config.fsync)?;
         tune_writer(&conn).map_err(database_error)?;
-        let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let (queue, commands) = Queue::new(config.queue_capacity, Dialect::Sqlite);
         let counts = Arc::new(PublishedTotals::default());
         let checkpointer = Checkpointer::start(&path)?;
         let disk = Arc::new(disk::Disk::new(data_dir.to_owned()));
-        let writer = Writer::new(conn, queue, events, config, counts.clone(), checkpointer, disk.clone())
+        let writer = Writer::new(conn, commands, events, config, counts.clone(), checkpointer, disk.clone())
             .map_err(database_error)?;
         let handle = thread::Builder::new()
             .name("pigeonhole-writer".into())
@@ -74,7 +73,7 @@ impl Sqlite {
         Ok(Sqlite {
             readers: read::Readers::new(path.clone()),
             path,
-            commands,
+            queue,
             writer: Mutex::new(Some(handle)),
             counts,
             disk,
@@ -94,34 +93,11 @@ impl Sqlite {
         })?;
         Ok(MessagePage::new(&stats, matching, start, messages, tags))
     }
-
-    /// Queue an API-driven change (waiting for room: these are few and a person is
-    /// waiting) and wait for its commit.
-    fn request<T: Send + 'static>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> BoxFuture<'_, Result<T, StoreError>> {
-        let (done, answer) = oneshot::channel();
-        let command = command(done);
-        async move {
-            self.commands.send(command).await.map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        }
-        .boxed()
-    }
 }
 
 impl Backend for Sqlite {
     fn admit(&self) -> Result<Insert, SubmitError> {
-        let slot = self.commands.clone().try_reserve_owned().map_err(|e| match e {
-            TrySendError::Full(_) => SubmitError::Busy,
-            TrySendError::Closed(_) => SubmitError::Closed,
-        })?;
-        Ok(Box::new(move |prepared| {
-            let (done, answer) = oneshot::channel();
-            slot.send(Command::Insert { messages: prepared, done });
-            async move { answer.await.map_err(|_| SubmitError::Closed)? }.boxed()
-        }))
+        self.queue.admit()
     }
 
     fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
@@ -188,7 +164,7 @@ impl Backend for Sqlite {
     }
 
     fn queued(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
+        self.queue.queued()
     }
 
     fn messages_deleted(&self) -> u64 {
@@ -212,36 +188,31 @@ impl Backend for Sqlite {
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = Condition::selected(selection, Dialect::Sqlite);
-        self.request(|done| Command::SetRead { target, read, done })
+        self.queue.set_read(selection, read)
     }
 
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = match selection {
-            Selection::All => DeleteTarget::All,
-            other => DeleteTarget::Matching(Condition::selected(other, Dialect::Sqlite)),
-        };
-        self.request(|done| Command::Delete { target, done })
+        self.queue.delete(selection)
     }
 
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::SetTags { ids, tags, done })
+        self.queue.set_tags(ids, tags)
     }
 
     fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
-        self.request(|done| Command::Move { ids, inbox, done })
+        self.queue.move_to(ids, inbox)
     }
 
     fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::RecordEffects { id, lines, done })
+        self.queue.record_effects(id, lines)
     }
 
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::RenameTag { from, to, found })
+        self.queue.rename_tag(from, to)
     }
 
     fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::DeleteTag { name, found })
+        self.queue.delete_tag(name)
     }
 
     fn disk_full(&self) -> bool {
@@ -258,8 +229,7 @@ impl Backend for Sqlite {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         async move {
-            // Queued behind everything already submitted, so all of that is written.
-            let _ = self.commands.send(Command::Shutdown).await;
+            self.queue.shutdown().await;
             let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
             if let Some(handle) = handle {
                 match tokio::task::spawn_blocking(move || handle.join()).await {

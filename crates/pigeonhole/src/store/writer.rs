@@ -373,17 +373,7 @@ impl Writer {
             };
             self.cache_released = false;
             let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match self.commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
-                // New sends now fail; what is queued already is still received.
-                self.commands.close();
-            }
+            let batch = take_batch(first, &mut self.commands, self.max_batch);
             self.apply(batch);
             if self.unindexed >= INDEX_BATCH && self.index_pace.may_index_between_commits() && !self.disk.is_full() {
                 self.index_pending();
@@ -513,6 +503,23 @@ impl Writer {
         }
         self.unindexed += answer_committed(batch, committed.tags_found, committed.moves);
     }
+}
+
+/// `first` and whatever else is queued, up to `max_batch` commands: one
+/// transaction's worth. After a `Shutdown` new sends fail; what is queued
+/// already is still received.
+pub(super) fn take_batch(first: Command, commands: &mut mpsc::Receiver<Command>, max_batch: usize) -> Vec<Command> {
+    let mut batch = vec![first];
+    while batch.len() < max_batch {
+        match commands.try_recv() {
+            Ok(command) => batch.push(command),
+            Err(_) => break,
+        }
+    }
+    if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
+        commands.close();
+    }
+    batch
 }
 
 /// Answer every waiter of a committed batch: the new messages' IDs, whether

@@ -223,3 +223,38 @@ fn publish_totals(session: &mut Session, published: &PublishedTotals, events: &E
         Err(error) => tracing::warn!(%error, "reading the totals failed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: usize) -> MessageId {
+        MessageId::stored(format!("{n:022}"))
+    }
+
+    #[test]
+    fn a_notice_names_what_changed_and_a_large_change_is_a_prune() {
+        let events = [
+            Event::Tagged(TagsChanged { id: id(1), tags: vec!["a".into()] }),
+            Event::Update(ReadChanged { id: id(2), read: true }),
+            Event::Delete(Deleted { id: id(3) }),
+            Event::Stats(Stats::new(1, 1)),
+        ];
+        let notice: Notice = serde_json::from_str(&Notice::of("node-a", &events)).unwrap();
+        assert_eq!(
+            notice,
+            Notice {
+                node: "node-a".into(),
+                tagged: vec![id(1).as_str().into()],
+                read: vec![(id(2).as_str().into(), true)],
+                deleted: vec![id(3).as_str().into()],
+                ..Notice::default()
+            }
+        );
+        let many: Vec<Event> = (0..=MAX_EVENTS_PER_CHANGE).map(|n| Event::Delete(Deleted { id: id(n) })).collect();
+        let payload = Notice::of("node-a", &many);
+        assert!(payload.len() < 100, "{payload}");
+        let notice: Notice = serde_json::from_str(&payload).unwrap();
+        assert!(notice.prune && notice.deleted.is_empty());
+    }
+}

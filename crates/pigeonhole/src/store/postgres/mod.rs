@@ -25,14 +25,13 @@ use std::thread;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, Insert};
 use super::mailbox::{MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
+use super::queue::Queue;
 use super::search::{Condition, Dialect};
-use super::writer::{Command, DeleteTarget, PublishedTotals};
+use super::writer::PublishedTotals;
 use super::{OpenError, StoreError, SubmitError};
 use crate::config::StoreConfig;
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
@@ -53,7 +52,7 @@ pub(super) struct Postgres {
     /// The URL without its password, as `/api/v1/info` shows the database.
     name: PathBuf,
     data_dir: PathBuf,
-    commands: mpsc::Sender<Command>,
+    queue: Queue,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     readers: read::Readers,
     counts: Arc<PublishedTotals>,
@@ -83,11 +82,11 @@ impl Postgres {
         let counts = Arc::new(PublishedTotals::default());
         let totals = writer::totals(&mut session.client, &mut session.statements).map_err(|e| failed(e.to_string()))?;
         counts.publish(totals);
-        let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let (queue, commands) = Queue::new(config.queue_capacity, DIALECT);
         let up = Arc::new(AtomicBool::new(true));
         let writer = writer::Writer::new(
             Link::with_session(settings.clone(), session),
-            queue,
+            commands,
             events.clone(),
             config,
             counts.clone(),
@@ -104,7 +103,7 @@ impl Postgres {
         Ok(Postgres {
             name: PathBuf::from(name),
             data_dir: data_dir.to_owned(),
-            commands,
+            queue,
             writer: Mutex::new(Some(handle)),
             readers: read::Readers::start(&settings, READERS).map_err(OpenError::Thread)?,
             counts,
@@ -115,28 +114,13 @@ impl Postgres {
 
     fn page_matching(&self, filter: Condition, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         let stats = self.counts.stats();
-        let (counts, messages, tags) =
-            self.readers.with(move |session| read::page(session, &filter, start, limit, true))?;
-        let matching = counts.unwrap_or((stats.total, stats.unread));
-        Ok(MessagePage::new(&stats, matching, start, messages, tags))
+        let page = self.readers.with(move |session| read::page(session, &filter, start, limit, true))?;
+        let matching = page.counts.unwrap_or((stats.total, stats.unread));
+        Ok(MessagePage::new(&stats, matching, start, page.messages, page.tags))
     }
 
     fn first(&self, filter: Condition, newest: bool) -> Result<Option<MessageSummary>, StoreError> {
         self.readers.with(move |session| read::first_summary(session, &filter, newest))
-    }
-
-    /// Queue an API-driven change and wait for its commit.
-    fn request<T: Send + 'static>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> BoxFuture<'_, Result<T, StoreError>> {
-        let (done, answer) = oneshot::channel();
-        let command = command(done);
-        async move {
-            self.commands.send(command).await.map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        }
-        .boxed()
     }
 }
 
@@ -156,22 +140,14 @@ impl Backend for Postgres {
                 self.name.display()
             )));
         }
-        let slot = self.commands.clone().try_reserve_owned().map_err(|e| match e {
-            TrySendError::Full(_) => SubmitError::Busy,
-            TrySendError::Closed(_) => SubmitError::Closed,
-        })?;
-        Ok(Box::new(move |prepared| {
-            let (done, answer) = oneshot::channel();
-            slot.send(Command::Insert { messages: prepared, done });
-            async move { answer.await.map_err(|_| SubmitError::Closed)? }.boxed()
-        }))
+        self.queue.admit()
     }
 
     fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
         let stats = self.counts.stats();
-        let (_, messages, tags) =
+        let page =
             self.readers.with(move |session| read::page(session, &Condition::everything(), start, limit, false))?;
-        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, messages, tags))
+        Ok(MessagePage::new(&stats, (stats.total, stats.unread), start, page.messages, page.tags))
     }
 
     fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
@@ -229,7 +205,7 @@ impl Backend for Postgres {
     }
 
     fn queued(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
+        self.queue.queued()
     }
 
     fn messages_deleted(&self) -> u64 {
@@ -257,36 +233,31 @@ impl Backend for Postgres {
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = Condition::selected(selection, DIALECT);
-        self.request(|done| Command::SetRead { target, read, done })
+        self.queue.set_read(selection, read)
     }
 
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = match selection {
-            Selection::All => DeleteTarget::All,
-            other => DeleteTarget::Matching(Condition::selected(other, DIALECT)),
-        };
-        self.request(|done| Command::Delete { target, done })
+        self.queue.delete(selection)
     }
 
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::SetTags { ids, tags, done })
+        self.queue.set_tags(ids, tags)
     }
 
     fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
-        self.request(|done| Command::Move { ids, inbox, done })
+        self.queue.move_to(ids, inbox)
     }
 
     fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::RecordEffects { id, lines, done })
+        self.queue.record_effects(id, lines)
     }
 
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::RenameTag { from, to, found })
+        self.queue.rename_tag(from, to)
     }
 
     fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::DeleteTag { name, found })
+        self.queue.delete_tag(name)
     }
 
     fn ready(&self) -> bool {
@@ -309,7 +280,7 @@ impl Backend for Postgres {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         async move {
-            let _ = self.commands.send(Command::Shutdown).await;
+            self.queue.shutdown().await;
             let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
             if let Some(handle) = handle {
                 match tokio::task::spawn_blocking(move || handle.join()).await {

@@ -79,15 +79,24 @@ fn next_job(queue: &Mutex<Receiver<Job>>) -> Option<Job> {
     queue.lock().unwrap_or_else(PoisonError::into_inner).recv().ok()
 }
 
-/// A page of matching summaries, newest first, with the matching counts and every
-/// tag in use, from one snapshot.
+/// One page as read from one snapshot.
+pub(super) struct Page {
+    /// Matching messages and how many of them are unread, when asked for.
+    pub counts: Option<(u64, u64)>,
+    pub messages: Vec<MessageSummary>,
+    /// Every tag in use.
+    pub tags: Vec<String>,
+}
+
+/// A page of matching summaries, newest first, with the matching counts (if
+/// `count`) and every tag in use, from one snapshot.
 pub(super) fn page(
     session: &mut Session,
     filter: &Condition,
     start: u64,
     limit: u64,
     count: bool,
-) -> Result<(Option<(u64, u64)>, Vec<MessageSummary>, Vec<String>), StoreError> {
+) -> Result<Page, StoreError> {
     let Session { client, statements } = session;
     let mut tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
     let counts = if count {
@@ -104,7 +113,7 @@ pub(super) fn page(
     let messages = statements.query(&mut tx, &sql, &values)?.iter().map(summary_from_row).collect::<Result<_, _>>()?;
     let tags = all_tags(&mut tx, statements)?;
     tx.commit()?;
-    Ok((counts, messages, tags))
+    Ok(Page { counts, messages, tags })
 }
 
 /// The newest (`newest`) or oldest message matching `filter`.

@@ -36,7 +36,7 @@ use crate::store::ingest::PreparedMessage;
 use crate::store::search::Condition;
 use crate::store::writer::{
     Command, DeleteTarget, Expiry, InboxIds, MAX_EVENTS_PER_CHANGE, PublishedTotals, Retention, Totals,
-    answer_committed, answer_failed,
+    answer_committed, answer_failed, take_batch,
 };
 use crate::store::{Moved, StoreError, SubmitError, mailbox};
 
@@ -134,16 +134,7 @@ impl Writer {
                 }
             };
             let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match self.commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
-                self.commands.close();
-            }
+            let batch = take_batch(first, &mut self.commands, self.max_batch);
             self.apply(batch);
         }
     }
