@@ -209,6 +209,11 @@ impl Link {
         }
     }
 
+    /// Forget the session whatever its state: the next use connects again.
+    pub fn reset(&mut self) {
+        self.session = None;
+    }
+
     /// Ask the server whether the connection still works (the client learns of
     /// a dropped connection only when it next talks); forget it if not.
     pub fn probe(&mut self) {

@@ -125,8 +125,8 @@ pub(super) fn start(
             if let Err(error) = relay(session, &node, &events, &published) {
                 tracing::warn!(%error, "reading other nodes' changes failed; reconnecting");
                 missed = true;
+                link.reset();
             }
-            link.check();
         }
     })
 }
