@@ -547,6 +547,16 @@ mod tests {
     }
 
     #[test]
+    fn store_locations_are_postgres_urls() {
+        let url = "postgres://u@db:5432/mail";
+        assert_eq!(StoreLocation::parse(url), Ok(StoreLocation::Postgres(url.into())));
+        assert!(StoreLocation::parse("postgresql://u@db/mail").is_ok());
+        assert!(StoreLocation::parse("/var/lib/mail.db").unwrap_err().contains("postgres://USER@HOST:PORT/DB"));
+        // The URL may hold a password: never in a debug print.
+        assert_eq!(format!("{:?}", StoreLocation::Postgres("postgres://u:pw@db/m".into())), "Postgres(..)");
+    }
+
+    #[test]
     fn unix_socket_specs() {
         let socket = |path: &str, mode| Some(Ok(UnixSocket { path: PathBuf::from(path), mode }));
         assert_eq!(UnixSocket::parse("unix:/run/ph.sock"), socket("/run/ph.sock", 0o600));

@@ -55,3 +55,20 @@ fn a_store_that_is_not_a_postgres_url_is_refused_with_what_to_do() {
     assert!(!out.status.success());
     assert!(out.stderr.contains("postgres://USER@HOST:PORT/DB"), "{}", out.stderr);
 }
+
+#[test]
+fn an_unreachable_database_stops_the_start_with_what_to_do() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://someone:secret@127.0.0.1:{port}/mail");
+    let mut cmd = serve_command();
+    cmd.args(["--store", &url, "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data"]);
+    let data = tempfile::tempdir().unwrap();
+    cmd.arg(data.path());
+    let out = run_to_exit(cmd, Duration::from_secs(30));
+    assert!(!out.status.success());
+    let stderr = out.stderr.trim();
+    assert!(stderr.contains(&format!("postgres://someone@127.0.0.1:{port}/mail")), "{stderr}");
+    assert!(stderr.contains("check that it runs"), "{stderr}");
+    assert!(!stderr.contains("secret"), "the password was shown: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
