@@ -214,7 +214,7 @@ fn publish(session: &mut Session, notice: Notice, events: &EventSender) -> Resul
 
 /// Read the totals again (others changed them) and publish them.
 fn publish_totals(session: &mut Session, published: &PublishedTotals, events: &EventSender) {
-    let super::connection::Session { client, statements } = session;
+    let Session { client, statements } = session;
     match super::writer::totals(client, statements) {
         Ok(totals) => {
             published.publish(Totals { deleted: published.deleted(), ..totals });

@@ -23,7 +23,7 @@ use postgres::{GenericClient, Transaction};
 use rusqlite::types::Value;
 use tokio::sync::mpsc;
 
-use super::connection::{Link, Statements, without_nul};
+use super::connection::{Link, Session, Statements, without_nul};
 use super::events::Notice;
 use super::read::{signed, unsigned};
 use super::schema::{EVENTS_CHANNEL, RETENTION_LOCK};
@@ -215,15 +215,14 @@ fn concerns_one_command(error: &postgres::Error) -> bool {
 
 /// Apply a batch in one transaction; nothing of it is written unless all of it is.
 fn commit(
-    session: &mut super::connection::Session,
+    session: &mut Session,
     node: &str,
     retention: Retention,
     inbox_ids: &InboxIds,
     batch: &[Command],
 ) -> Result<Committed, postgres::Error> {
-    let super::connection::Session { client, statements } = session;
+    let Session { client, statements: st } = session;
     let mut tx = client.transaction()?;
-    let st = statements;
     let mut deltas = Deltas::default();
     let mut events = Vec::new();
     let mut tags_found = Vec::new();

@@ -343,3 +343,22 @@ async fn an_outage_refuses_mail_quickly_and_ingest_resumes_by_itself() {
     assert_eq!(store.stats().unwrap().total, 2);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_past_max_age_expire() {
+    let aging = StoreConfig { max_age: Some(Duration::from_secs(5)), ..config() };
+    let (store, mut events) = open_pg(&PgCluster::shared().database(), aging).await;
+    let old = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let expired = store.submit(received(simple("an hour old"), old)).await.unwrap();
+    let fresh = store.submit(new_message(simple("fresh"))).await.unwrap();
+    // The insert's own commit does not look for expired mail; the writer's next
+    // look (every tenth of max_age: half a second here) does.
+    let pruned =
+        event_within(&mut events, Duration::from_secs(3), |event| matches!(event, Event::Prune(())).then_some(()))
+            .await;
+    assert!(pruned.is_some(), "no prune for the expired message");
+    assert!(store.summary(&expired).unwrap().is_none());
+    assert!(store.summary(&fresh).unwrap().is_some());
+    assert_eq!(store.stats().unwrap().total, 1);
+    store.close().await;
+}
