@@ -21,6 +21,8 @@ pub struct Config {
     /// Folder holding the database and the TLS certificate.
     pub data_dir: PathBuf,
     pub smtp: SmtpLimits,
+    /// Where mail is kept: the data folder, or a shared PostgreSQL database.
+    pub store_location: StoreLocation,
     pub store: StoreConfig,
     /// Longest time shutdown waits for in-flight SMTP sessions before closing them.
     pub shutdown_grace: Duration,
@@ -378,6 +380,38 @@ pub struct SmtpLimits {
     pub session_timeout: Duration,
 }
 
+/// Where mail is kept (`--store`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `pigeonhole.db` in the data folder (SQLite).
+    DataDir,
+    /// A PostgreSQL database that several nodes share: its `postgres://` URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// `--store`'s value: a `postgres://` (or `postgresql://`) URL.
+    pub fn parse(value: &str) -> Result<StoreLocation, String> {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Ok(StoreLocation::Postgres(value.to_owned()))
+        } else {
+            Err("give a PostgreSQL URL, postgres://USER@HOST:PORT/DB, or leave --store out to keep mail in the \
+                 data folder"
+                .to_owned())
+        }
+    }
+}
+
+/// Never shows the URL, which may hold a password.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::DataDir => f.write_str("DataDir"),
+            StoreLocation::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
 /// Storage settings.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -472,6 +506,7 @@ impl Config {
             http_socket: None,
             data_dir,
             smtp: SmtpLimits::default(),
+            store_location: StoreLocation::DataDir,
             store: StoreConfig::default(),
             shutdown_grace: Duration::from_secs(10),
             allow_local_link_check: false,
@@ -513,6 +548,16 @@ mod tests {
         assert_eq!(Prometheus::parse("[::1]:9090"), Ok(Prometheus::Listen("[::1]:9090".parse().unwrap())));
         assert!(Prometheus::parse("yes").is_err());
         assert!(Prometheus::parse("9090").is_err());
+    }
+
+    #[test]
+    fn store_locations_are_postgres_urls() {
+        let url = "postgres://u@db:5432/mail";
+        assert_eq!(StoreLocation::parse(url), Ok(StoreLocation::Postgres(url.into())));
+        assert!(StoreLocation::parse("postgresql://u@db/mail").is_ok());
+        assert!(StoreLocation::parse("/var/lib/mail.db").unwrap_err().contains("postgres://USER@HOST:PORT/DB"));
+        // The URL may hold a password: never in a debug print.
+        assert_eq!(format!("{:?}", StoreLocation::Postgres("postgres://u:pw@db/m".into())), "Postgres(..)");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api::{self, ApiState};
-use crate::config::{Config, MailboxServerConfig, Prometheus, UnixSocket};
+use crate::config::{Config, MailboxServerConfig, Prometheus, StoreLocation, UnixSocket};
 use crate::imap::ImapSetup;
 use crate::imap::listener::Listener as ImapListener;
 use crate::login;
@@ -201,9 +201,13 @@ impl Engine {
         let events = event::channel();
         let store = {
             let (dir, store_config, events) = (config.data_dir.clone(), config.store.clone(), events.clone());
-            tokio::task::spawn_blocking(move || Store::open(&dir, store_config, events))
-                .await
-                .expect("opening the store panicked")?
+            let location = config.store_location.clone();
+            tokio::task::spawn_blocking(move || match location {
+                StoreLocation::DataDir => Store::open(&dir, store_config, events),
+                StoreLocation::Postgres(url) => Store::open_postgres(&url, &dir, store_config, events),
+            })
+            .await
+            .expect("opening the store panicked")?
         };
 
         let base_url = match &http_socket {

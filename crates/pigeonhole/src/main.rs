@@ -26,7 +26,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pigeonhole::config::{
     CheckConfig, DEFAULT_HTTP_ADDR, DEFAULT_SMTP_ADDR, ImapConfig, MailboxServerConfig, MessageWebhookConfig,
-    Prometheus, RelayConfig, SmtpLimits, StoreConfig, TagRules, UnixSocket, env,
+    Prometheus, RelayConfig, SmtpLimits, StoreConfig, StoreLocation, TagRules, UnixSocket, env,
 };
 use pigeonhole::model::ChaosTriggers;
 use pigeonhole::{Config, Engine};
@@ -95,6 +95,9 @@ struct ServeArgs {
     /// Data folder [default: $XDG_DATA_HOME/pigeonhole].
     #[arg(long, env = env::DATA)]
     data: Option<PathBuf>,
+    /// Keep mail in a PostgreSQL database several servers share (postgres://USER@HOST:PORT/DB) instead of the data folder's SQLite file.
+    #[arg(long, env = "PIGEONHOLE_STORE", value_parser = StoreLocation::parse)]
+    store: Option<StoreLocation>,
     /// Largest message accepted over SMTP, in bytes.
     #[arg(long, env = "PIGEONHOLE_MAX_MESSAGE_SIZE", default_value_t = SmtpLimits::default().max_message_size)]
     max_message_size: usize,
@@ -452,6 +455,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let mut config = Config::new(data_dir);
+    if let Some(location) = args.store {
+        config.store_location = location;
+    }
     config.smtp_addr = args.smtp;
     match args.http {
         HttpListen::Tcp(addr) => config.http_addr = addr,

@@ -234,7 +234,8 @@ pub async fn livez() -> &'static str {
 /// Readiness, for health checks (`pigeonhole readyz`, a container's probe): `ok`
 /// while the engine takes mail. The HTTP server answers only once the store is
 /// open and both listeners are bound, so what is left to refuse is a full disk
-/// (SMTP answers 452: a probe should send traffic elsewhere) and shutdown. Like
+/// (SMTP answers 452: a probe should send traffic elsewhere), a PostgreSQL store
+/// whose database is unreachable (SMTP answers 451) and shutdown. Like
 /// `/livez`, never asks for auth.
 #[utoipa::path(
     get,
@@ -249,6 +250,8 @@ pub async fn livez() -> &'static str {
 pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, &'static str) {
     if *state.streams.closing().borrow() {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down")
+    } else if !state.store.ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the PostgreSQL database is unreachable")
     } else if state.store.disk_full() {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: the data folder's disk is full")
     } else {

@@ -1,8 +1,8 @@
 //! The seam between the store's facade ([`super::Store`]) and the database behind
 //! it: everything the SMTP listener, the API and the archive ask of storage, as one
-//! trait. SQLite ([`super::sqlite::Sqlite`]) is the only implementation; a second
-//! backend implements [`Backend`] and is handed to [`super::Store::with_backend`],
-//! and nothing above the store changes.
+//! trait, implemented by SQLite ([`super::sqlite::Sqlite`]) and PostgreSQL
+//! ([`super::postgres::Postgres`]); a backend is handed to
+//! [`super::Store::with_backend`], and nothing above the store changes.
 //!
 //! What stays in the facade, the same for every backend: the byte budget of
 //! messages on their way in, parsing and compressing a message before it is
@@ -100,6 +100,12 @@ pub(crate) trait Backend: Send + Sync {
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Take tag `name` (any case) off every message; `false` when none had it.
     fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Whether the database takes writes now (`/readyz`): false while a database
+    /// server is unreachable. A local file always does.
+    fn ready(&self) -> bool {
+        true
+    }
 
     /// Whether the disk holding the data is full (no space was freed since a
     /// write failed for want of it).

@@ -48,6 +48,11 @@ pub enum OpenError {
     DiskFull { path: PathBuf },
     #[error("cannot open the database {}: {detail}; point --data at another folder to start afresh", path.display())]
     Database { path: PathBuf, detail: String },
+    #[error(
+        "cannot use the PostgreSQL database {url}: {detail}; check that it runs, that the URL is right and that its \
+         user may create tables and the pg_trgm and citext extensions"
+    )]
+    Postgres { url: String, detail: String },
     #[error("cannot start the store's writer thread: {0}; the system is short of resources, try again")]
     Thread(io::Error),
 }
@@ -67,6 +72,12 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> Self {
         StoreError::Database(error.to_string())
     }
 }

@@ -1,5 +1,5 @@
-//! The message store: a facade ([`Store`]) over a database ([`Backend`]), SQLite
-//! ([`sqlite`]) being the one there is.
+//! The message store: a facade ([`Store`]) over a database ([`Backend`]): SQLite
+//! ([`sqlite`]), or PostgreSQL shared by several nodes ([`postgres`]).
 //!
 //! The facade holds what is the same whatever keeps the messages:
 //! * the byte budget of messages on their way in ([`budget`]): every byte of a
@@ -25,7 +25,9 @@ mod disk;
 mod error;
 pub(crate) mod ingest;
 mod mailbox;
+mod postgres;
 mod query;
+mod queue;
 mod read;
 mod schema;
 mod search;
@@ -94,6 +96,20 @@ impl Store {
         Store::open_with(data_dir, config, events, |_| Ok(()))
     }
 
+    /// Open the store in the PostgreSQL database at `url` (`postgres://…`), shared
+    /// with other nodes: migrate it, start the writer, readers and the listener
+    /// for other nodes' changes. `data_dir` keeps what is not mail.
+    pub fn open_postgres(
+        url: &str,
+        data_dir: &Path,
+        config: StoreConfig,
+        events: EventSender,
+    ) -> Result<Store, OpenError> {
+        budget::large_buffers_from_the_system();
+        let postgres = postgres::Postgres::open(url, data_dir, &config, events)?;
+        Ok(Store::with_backend(Arc::new(postgres), &config))
+    }
+
     /// [`Store::open`], with a last say over the writer's connection (tests use it
     /// to make the disk "full").
     pub(crate) fn open_with(
@@ -124,6 +140,12 @@ impl Store {
     /// of space (SMTP answers `452 4.3.1`) and no space was freed since.
     pub fn disk_full(&self) -> bool {
         self.inner.backend.disk_full()
+    }
+
+    /// Whether the database takes writes now: false while a PostgreSQL server is
+    /// unreachable (`/readyz` answers 503).
+    pub fn ready(&self) -> bool {
+        self.inner.backend.ready()
     }
 
     /// The data folder.

@@ -13,14 +13,56 @@
 //! in the search's time zone. User text only ever reaches SQLite as a bound
 //! parameter; free text is additionally quoted as an FTS5 string so that FTS5
 //! operators in it are inert.
+//!
+//! The same parse serves the PostgreSQL backend ([`Dialect::Postgres`]): only what
+//! the two databases spell differently branches on the dialect — case-insensitive
+//! matching (SQLite's LIKE is ASCII case-insensitive already; PostgreSQL's ILIKE),
+//! free text (there `message_text` with a `pg_trgm` GIN index answers ILIKE
+//! '%term%' directly, the same substring semantics, nothing pending), and a JSON
+//! list of IDs (`json_each` vs `jsonb_array_elements_text`). Placeholders are `?`
+//! in both; the PostgreSQL backend numbers them ([`numbered`]).
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use rusqlite::types::Value;
 
-use super::{AddressSearch, Position};
+use super::{AddressSearch, Position, SearchQuery, Selection};
 use crate::model::MessageId;
+
+/// Which database's SQL a [`Condition`] is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The case-insensitive substring operator.
+    fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+}
+
+/// `sql` with its `?` placeholders numbered `$1`, `$2`… as PostgreSQL wants them
+/// (no `?` appears in the SQL this module writes other than as a placeholder).
+pub(super) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// A SQL boolean expression over `messages m` and the values bound to its `?`s.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +74,38 @@ pub(super) struct Condition {
 impl Condition {
     /// Every message.
     pub fn everything() -> Condition {
-        Condition { sql: "1".into(), params: Vec::new() }
+        Condition { sql: "TRUE".into(), params: Vec::new() }
     }
 
     /// The messages with these public IDs.
-    pub fn ids(ids: &[MessageId]) -> Condition {
+    pub fn ids(ids: &[MessageId], dialect: Dialect) -> Condition {
         let list = serde_json::to_string(ids).expect("IDs always serialise");
-        Condition { sql: "m.id IN (SELECT value FROM json_each(?))".into(), params: vec![Value::Text(list)] }
+        let sql = match dialect {
+            Dialect::Sqlite => "m.id IN (SELECT value FROM json_each(?))",
+            Dialect::Postgres => "m.id IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))",
+        };
+        Condition { sql: sql.into(), params: vec![Value::Text(list)] }
+    }
+
+    /// Which messages a selection names.
+    pub fn selected(selection: Selection, dialect: Dialect) -> Condition {
+        match selection {
+            Selection::All => Condition::everything(),
+            Selection::Ids(ids) => Condition::ids(&ids, dialect),
+            Selection::Search(query) => Condition::matching(&query, dialect),
+            Selection::Within(inboxes, selection) => {
+                Condition::selected(*selection, dialect).and(Condition::inboxes(&inboxes))
+            }
+        }
+    }
+
+    /// The messages a search matches, within its inboxes when it names some.
+    pub fn matching(query: &SearchQuery, dialect: Dialect) -> Condition {
+        let condition = Condition::search_in(&query.text, &query.zone, dialect);
+        match &query.inboxes {
+            Some(inboxes) => condition.and(Condition::inboxes(inboxes)),
+            None => condition,
+        }
     }
 
     /// The messages in these inboxes (by name): plain SQL, one `?` per inbox.
@@ -69,16 +136,17 @@ impl Condition {
 
     /// The messages whose envelope or header sender or recipients contain `value`
     /// (an empty value matches all).
-    pub fn addresses(kind: AddressSearch, value: &str) -> Condition {
+    pub fn addresses(kind: AddressSearch, value: &str, dialect: Dialect) -> Condition {
         let Some(pattern) = like_pattern(value) else { return Condition::everything() };
         let (envelope, header) = match kind {
             AddressSearch::From => ("mail_from", "m.from_addrs"),
             AddressSearch::To => ("rcpt_to", "m.to_addrs"),
         };
+        let like = dialect.like();
         Condition {
             sql: format!(
-                "m.seq IN (SELECT seq FROM envelopes WHERE {envelope} LIKE ? ESCAPE '\\') \
-                 OR {header} LIKE ? ESCAPE '\\'"
+                "m.seq IN (SELECT seq FROM envelopes WHERE {envelope} {like} ? ESCAPE '\\') \
+                 OR {header} {like} ? ESCAPE '\\'"
             ),
             params: vec![Value::Text(pattern.clone()), Value::Text(pattern)],
         }
@@ -87,12 +155,12 @@ impl Condition {
     /// The messages matching a Mailpit search query (an empty query matches all),
     /// its dates read in UTC.
     #[cfg(test)]
-    pub fn search(query: &str) -> Condition {
-        Condition::search_in(query, &TimeZone::UTC)
+    pub fn search(query: &str, dialect: Dialect) -> Condition {
+        Condition::search_in(query, &TimeZone::UTC, dialect)
     }
 
     /// The messages matching a Mailpit search query, its dates read in `zone`.
-    pub fn search_in(query: &str, zone: &TimeZone) -> Condition {
+    pub fn search_in(query: &str, zone: &TimeZone, dialect: Dialect) -> Condition {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
         for token in tokenize(query) {
@@ -104,7 +172,7 @@ impl Condition {
             if !term.chars().any(char::is_alphanumeric) {
                 continue;
             }
-            if let Some((sql, values)) = term_condition(term, zone) {
+            if let Some((sql, values)) = term_condition(term, zone, dialect) {
                 clauses.push(if negated { format!("NOT ({sql})") } else { format!("({sql})") });
                 params.extend(values);
             }
@@ -140,7 +208,7 @@ fn tokenize(query: &str) -> Vec<String> {
 
 /// The condition for one (un-negated) term, or `None` when it filters nothing
 /// (an empty field value, an unparseable date).
-fn term_condition(term: &str, zone: &TimeZone) -> Option<(String, Vec<Value>)> {
+fn term_condition(term: &str, zone: &TimeZone, dialect: Dialect) -> Option<(String, Vec<Value>)> {
     const ADDRESS_FIELDS: [(&str, &str); 5] = [
         ("from:", "m.from_addrs"),
         ("to:", "m.to_addrs"),
@@ -154,19 +222,20 @@ fn term_condition(term: &str, zone: &TimeZone) -> Option<(String, Vec<Value>)> {
 
     for (prefix, column) in ADDRESS_FIELDS {
         if let Some(value) = value_after(prefix) {
-            return like(column, &clean_address(value));
+            return like(column, &clean_address(value), dialect);
         }
     }
     if let Some(value) = value_after("addressed:") {
         let pattern = like_pattern(&clean_address(value))?;
-        let any = ADDRESS_FIELDS.map(|(_, column)| format!("{column} LIKE ? ESCAPE '\\'")).join(" OR ");
+        let like = dialect.like();
+        let any = ADDRESS_FIELDS.map(|(_, column)| format!("{column} {like} ? ESCAPE '\\'")).join(" OR ");
         return Some((any, vec![Value::Text(pattern); ADDRESS_FIELDS.len()]));
     }
     if let Some(value) = value_after("subject:") {
-        return like("m.subject", value);
+        return like("m.subject", value, dialect);
     }
     if let Some(value) = value_after("message-id:") {
-        return like("m.message_id", &clean_address(value));
+        return like("m.message_id", &clean_address(value), dialect);
     }
     if let Some(value) = value_after("inbox:") {
         return Some(("m.inbox_id IN (SELECT id FROM inboxes WHERE name = ?)".into(), vec![text(value)]));
@@ -203,7 +272,10 @@ fn term_condition(term: &str, zone: &TimeZone) -> Option<(String, Vec<Value>)> {
     if let Some(bytes) = value_after("smaller:").and_then(parse_size) {
         return Some(("m.size < ?".into(), vec![Value::Integer(bytes)]));
     }
-    free_text(term)
+    match dialect {
+        Dialect::Sqlite => free_text(term),
+        Dialect::Postgres => free_text_postgres(term),
+    }
 }
 
 /// The trigram tokenizer's unit: shorter text has nothing in the index.
@@ -232,10 +304,24 @@ fn free_text(term: &str) -> Option<(String, Vec<Value>)> {
     ))
 }
 
-/// `column LIKE %value%`, or `None` for an empty value.
-fn like(column: &str, value: &str) -> Option<(String, Vec<Value>)> {
+/// Free text in PostgreSQL: ILIKE over `message_text`'s document, the expression
+/// its `pg_trgm` GIN index is built on (see `postgres::schema`), so a term of three
+/// characters or more is answered by the index and a shorter one by a scan, as
+/// in SQLite. A message's text is written with it, so nothing is pending.
+fn free_text_postgres(term: &str) -> Option<(String, Vec<Value>)> {
+    let pattern = like_pattern(term)?;
+    Some((
+        "m.seq IN (SELECT seq FROM message_text \
+             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE ? ESCAPE '\\')"
+            .into(),
+        vec![Value::Text(pattern)],
+    ))
+}
+
+/// `column LIKE %value%` (ILIKE in PostgreSQL), or `None` for an empty value.
+fn like(column: &str, value: &str, dialect: Dialect) -> Option<(String, Vec<Value>)> {
     let pattern = like_pattern(value)?;
-    Some((format!("{column} LIKE ? ESCAPE '\\'"), vec![Value::Text(pattern)]))
+    Some((format!("{column} {} ? ESCAPE '\\'", dialect.like()), vec![Value::Text(pattern)]))
 }
 
 /// `%value%` with LIKE's wildcards in the value escaped, so they match literally.
@@ -356,14 +442,15 @@ mod tests {
 
     #[test]
     fn builds_parameterised_conditions() {
-        let c = Condition::search(r#"from:bob -subject:"50% off" is:unread"#);
+        let c = Condition::search(r#"from:bob -subject:"50% off" is:unread"#, Dialect::Sqlite);
         assert_eq!(c.sql, "(m.from_addrs LIKE ? ESCAPE '\\') AND NOT (m.subject LIKE ? ESCAPE '\\') AND (m.read = 0)");
         assert_eq!(c.params, vec![text("%bob%"), text("%50\\% off%")]);
     }
 
     #[test]
     fn and_keeps_both_sides_and_their_params_in_order() {
-        let c = Condition::ids(&[MessageId::stored("x".into())]).and(Condition::search("subject:hi"));
+        let c = Condition::ids(&[MessageId::stored("x".into())], Dialect::Sqlite)
+            .and(Condition::search("subject:hi", Dialect::Sqlite));
         assert_eq!(c.sql, "(m.id IN (SELECT value FROM json_each(?))) AND ((m.subject LIKE ? ESCAPE '\\'))");
         assert_eq!(c.params, vec![text(r#"["x"]"#), text("%hi%")]);
     }
@@ -377,18 +464,18 @@ mod tests {
 
     #[test]
     fn address_searches_look_at_envelope_and_header() {
-        let c = Condition::addresses(AddressSearch::To, "50%_off");
+        let c = Condition::addresses(AddressSearch::To, "50%_off", Dialect::Sqlite);
         assert_eq!(
             c.sql,
             "m.seq IN (SELECT seq FROM envelopes WHERE rcpt_to LIKE ? ESCAPE '\\') OR m.to_addrs LIKE ? ESCAPE '\\'"
         );
         assert_eq!(c.params, vec![text("%50\\%\\_off%"); 2]);
-        assert_eq!(Condition::addresses(AddressSearch::From, "  "), Condition::everything());
+        assert_eq!(Condition::addresses(AddressSearch::From, "  ", Dialect::Sqlite), Condition::everything());
     }
 
     #[test]
     fn free_text_is_an_inert_fts_string() {
-        let c = Condition::search(r#"NEAR(a b) col:x*"#);
+        let c = Condition::search(r#"NEAR(a b) col:x*"#, Dialect::Sqlite);
         let fts: Vec<_> = c.params.iter().step_by(2).cloned().collect();
         assert_eq!(fts, vec![text("\"NEAR(a\" *"), text("\"b)\" *"), text("\"col:x*\" *")]);
         let pending: Vec<_> = c.params.iter().skip(1).step_by(2).cloned().collect();
@@ -396,8 +483,23 @@ mod tests {
     }
 
     #[test]
+    fn postgres_spells_what_differs_its_own_way() {
+        let c = Condition::search("from:bob tag:x abc", Dialect::Postgres);
+        assert_eq!(
+            numbered(&c.sql),
+            "(m.from_addrs ILIKE $1 ESCAPE '\\') AND (m.seq IN (SELECT mt.seq FROM message_tags mt JOIN tags t \
+             ON t.id = mt.tag_id WHERE t.name = $2)) AND (m.seq IN (SELECT seq FROM message_text \
+             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE $3 ESCAPE '\\'))"
+        );
+        assert_eq!(c.params, vec![text("%bob%"), text("x"), text("%abc%")]);
+        let ids = Condition::ids(&[MessageId::stored("x".into())], Dialect::Postgres);
+        assert_eq!(ids.sql, "m.id IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))");
+        assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
     fn ignores_terms_that_filter_nothing() {
-        assert_eq!(Condition::search("- ! from: before:notadate \"\" ..."), Condition::everything());
+        assert_eq!(Condition::search("- ! from: before:notadate \"\" ...", Dialect::Sqlite), Condition::everything());
     }
 
     #[test]
@@ -411,7 +513,11 @@ mod tests {
         assert_eq!(parse_size("1.5MB"), Some(1_572_864));
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("lots"), None);
-        assert!(Condition::search("larger:lots").sql.starts_with("(m.seq IN (SELECT rowid FROM messages_fts"));
+        assert!(
+            Condition::search("larger:lots", Dialect::Sqlite)
+                .sql
+                .starts_with("(m.seq IN (SELECT rowid FROM messages_fts")
+        );
     }
 
     #[test]
@@ -451,18 +557,18 @@ mod tests {
         assert_eq!(parse_date("2024-01-02T00:00:00Z", &berlin), Some(1_704_153_600_000));
         // A time in the spring-forward gap reads as the moment after it.
         assert_eq!(parse_date("2024-03-31 02:30", &berlin), parse_date("2024-03-31T01:30:00Z", &berlin));
-        let c = Condition::search_in("after:2024-01-02", &berlin);
+        let c = Condition::search_in("after:2024-01-02", &berlin, Dialect::Sqlite);
         assert_eq!(c.params, vec![Value::Integer(1_704_153_600_000 - 3_600_000)]);
     }
 
     #[test]
     fn short_free_text_scans_all_the_text() {
-        let short = Condition::search("ab");
+        let short = Condition::search("ab", Dialect::Sqlite);
         assert!(short.sql.contains("FROM message_text"), "{}", short.sql);
         assert_eq!(short.params, vec![text("\"ab\" *"), text("%ab%")]);
-        let long = Condition::search("abc");
+        let long = Condition::search("abc", Dialect::Sqlite);
         assert!(!long.sql.contains("message_text"), "{}", long.sql);
         // Characters, not bytes: two accented letters are still too short.
-        assert!(Condition::search("éé").sql.contains("FROM message_text"));
+        assert!(Condition::search("éé", Dialect::Sqlite).sql.contains("FROM message_text"));
     }
 }

@@ -19,15 +19,14 @@ use std::thread;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use rusqlite::Connection;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
 use super::mailbox::{self, MailboxSnapshot, Moved};
 use super::query::{AddressSearch, Position, SearchQuery, Selection};
-use super::search::Condition;
-use super::writer::{Command, DeleteTarget, PublishedTotals, Writer};
+use super::queue::Queue;
+use super::search::{Condition, Dialect};
+use super::writer::{PublishedTotals, Writer};
 use super::{OpenError, StoreError, SubmitError, disk, read, schema, tags};
 use crate::config::StoreConfig;
 use crate::model::{Envelope, EventSender, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
@@ -38,7 +37,7 @@ pub const DATABASE_FILE: &str = "pigeonhole.db";
 /// `data_dir/pigeonhole.db`, its writer thread and its readers.
 pub(super) struct Sqlite {
     path: PathBuf,
-    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) queue: Queue,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     readers: read::Readers,
     counts: Arc<PublishedTotals>,
@@ -61,11 +60,11 @@ impl Sqlite {
         let database_error = |e: rusqlite::Error| OpenError::Database { path: path.clone(), detail: e.to_string() };
         let conn = schema::open_writer(&path, config.fsync)?;
         tune_writer(&conn).map_err(database_error)?;
-        let (commands, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let (queue, commands) = Queue::new(config.queue_capacity, Dialect::Sqlite);
         let counts = Arc::new(PublishedTotals::default());
         let checkpointer = Checkpointer::start(&path)?;
         let disk = Arc::new(disk::Disk::new(data_dir.to_owned()));
-        let writer = Writer::new(conn, queue, events, config, counts.clone(), checkpointer, disk.clone())
+        let writer = Writer::new(conn, commands, events, config, counts.clone(), checkpointer, disk.clone())
             .map_err(database_error)?;
         let handle = thread::Builder::new()
             .name("pigeonhole-writer".into())
@@ -74,7 +73,7 @@ impl Sqlite {
         Ok(Sqlite {
             readers: read::Readers::new(path.clone()),
             path,
-            commands,
+            queue,
             writer: Mutex::new(Some(handle)),
             counts,
             disk,
@@ -118,53 +117,11 @@ impl Sqlite {
         })?;
         Ok(MessagePage::new(&Stats::new(totals.0, totals.1), matching, start, messages, tags))
     }
-
-    /// Queue an API-driven change (waiting for room: these are few and a person is
-    /// waiting) and wait for its commit.
-    fn request<T: Send + 'static>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> BoxFuture<'_, Result<T, StoreError>> {
-        let (done, answer) = oneshot::channel();
-        let command = command(done);
-        async move {
-            self.commands.send(command).await.map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        }
-        .boxed()
-    }
-}
-
-/// Which messages a selection names, as SQL.
-fn condition(selection: Selection) -> Condition {
-    match selection {
-        Selection::All => Condition::everything(),
-        Selection::Ids(ids) => Condition::ids(&ids),
-        Selection::Search(query) => matching(&query),
-        Selection::Within(inboxes, selection) => condition(*selection).and(Condition::inboxes(&inboxes)),
-    }
-}
-
-/// The messages a search matches, within its inboxes when it names some.
-fn matching(query: &SearchQuery) -> Condition {
-    let condition = Condition::search_in(&query.text, &query.zone);
-    match &query.inboxes {
-        Some(inboxes) => condition.and(Condition::inboxes(inboxes)),
-        None => condition,
-    }
 }
 
 impl Backend for Sqlite {
     fn admit(&self) -> Result<Insert, SubmitError> {
-        let slot = self.commands.clone().try_reserve_owned().map_err(|e| match e {
-            TrySendError::Full(_) => SubmitError::Busy,
-            TrySendError::Closed(_) => SubmitError::Closed,
-        })?;
-        Ok(Box::new(move |prepared| {
-            let (done, answer) = oneshot::channel();
-            slot.send(Command::Insert { messages: prepared, done });
-            async move { answer.await.map_err(|_| SubmitError::Closed)? }.boxed()
-        }))
+        self.queue.admit()
     }
 
     fn list(&self, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
@@ -177,8 +134,12 @@ impl Backend for Sqlite {
     }
 
     fn search(&self, query: &SearchQuery, start: u64, limit: u64) -> Result<MessagePage, StoreError> {
-        let filter = Condition::search_in(&query.text, &query.zone);
-        self.page_matching(&filter, query.inboxes.as_deref(), start, limit)
+        self.page_matching(
+            &Condition::search_in(&query.text, &query.zone, Dialect::Sqlite),
+            query.inboxes.as_deref(),
+            start,
+            limit,
+        )
     }
 
     fn search_addresses(
@@ -189,11 +150,11 @@ impl Backend for Sqlite {
         start: u64,
         limit: u64,
     ) -> Result<MessagePage, StoreError> {
-        self.page_matching(&Condition::addresses(kind, value), within, start, limit)
+        self.page_matching(&Condition::addresses(kind, value, Dialect::Sqlite), within, start, limit)
     }
 
     fn latest_id(&self, query: &SearchQuery) -> Result<Option<MessageId>, StoreError> {
-        let filter = matching(query);
+        let filter = Condition::matching(query, Dialect::Sqlite);
         self.readers.with(|conn| read::latest_id(conn, &filter))
     }
 
@@ -210,12 +171,13 @@ impl Backend for Sqlite {
         query: &SearchQuery,
         position: Position,
     ) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::after(position).and(matching(query));
+        let filter = Condition::after(position).and(Condition::matching(query, Dialect::Sqlite));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
     fn summary_if_matching(&self, id: &MessageId, query: &SearchQuery) -> Result<Option<MessageSummary>, StoreError> {
-        let filter = Condition::ids(std::slice::from_ref(id)).and(matching(query));
+        let filter =
+            Condition::ids(std::slice::from_ref(id), Dialect::Sqlite).and(Condition::matching(query, Dialect::Sqlite));
         self.readers.with(|conn| read::first_summary(conn, &filter))
     }
 
@@ -236,7 +198,7 @@ impl Backend for Sqlite {
     }
 
     fn queued(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
+        self.queue.queued()
     }
 
     fn messages_deleted(&self) -> u64 {
@@ -266,36 +228,31 @@ impl Backend for Sqlite {
     }
 
     fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = condition(selection);
-        self.request(|done| Command::SetRead { target, read, done })
+        self.queue.set_read(selection, read)
     }
 
     fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
-        let target = match selection {
-            Selection::All => DeleteTarget::All,
-            other => DeleteTarget::Matching(condition(other)),
-        };
-        self.request(|done| Command::Delete { target, done })
+        self.queue.delete(selection)
     }
 
     fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::SetTags { ids, tags, done })
+        self.queue.set_tags(ids, tags)
     }
 
     fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
-        self.request(|done| Command::Move { ids, inbox, done })
+        self.queue.move_to(ids, inbox)
     }
 
     fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.request(|done| Command::RecordEffects { id, lines, done })
+        self.queue.record_effects(id, lines)
     }
 
     fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::RenameTag { from, to, found })
+        self.queue.rename_tag(from, to)
     }
 
     fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.request(|found| Command::DeleteTag { name, found })
+        self.queue.delete_tag(name)
     }
 
     fn disk_full(&self) -> bool {
@@ -312,8 +269,7 @@ impl Backend for Sqlite {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         async move {
-            // Queued behind everything already submitted, so all of that is written.
-            let _ = self.commands.send(Command::Shutdown).await;
+            self.queue.shutdown().await;
             let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
             if let Some(handle) = handle {
                 match tokio::task::spawn_blocking(move || handle.join()).await {

@@ -40,7 +40,7 @@ use crate::model::{MessageId, MessageSummary};
 /// Above this many messages changed at once, one `prune` event ("reload") replaces
 /// the per-message events, as Mailpit does for large deletes, so a bulk change does
 /// not flood the event stream.
-const MAX_EVENTS_PER_CHANGE: usize = 200;
+pub(super) const MAX_EVENTS_PER_CHANGE: usize = 200;
 
 /// Index pending text once the queue has been empty this long…
 const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(20);
@@ -153,13 +153,13 @@ pub(super) enum DeleteTarget {
 /// Message counts as of the last commit; the writer keeps them up to date so that
 /// nothing has to count a large table.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Totals {
-    total: u64,
-    unread: u64,
+pub(super) struct Totals {
+    pub total: u64,
+    pub unread: u64,
     /// Sum of raw (uncompressed) sizes, for the size budget.
-    bytes: u64,
+    pub bytes: u64,
     /// Messages deleted (through the API or by retention) since the store opened.
-    deleted: u64,
+    pub deleted: u64,
 }
 
 /// The counts as of the last commit, for readers.
@@ -176,30 +176,57 @@ impl PublishedTotals {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).deleted
     }
 
-    fn publish(&self, counts: Totals) {
+    pub(super) fn publish(&self, counts: Totals) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = counts;
     }
 }
 
 /// What retention keeps.
 #[derive(Debug, Clone, Copy)]
-struct Retention {
-    max_messages: u64,
-    max_bytes: u64,
+pub(super) struct Retention {
+    pub max_messages: u64,
+    pub max_bytes: u64,
     /// Delete messages received before this (Unix milliseconds): set only for the
     /// commit that looks for expired messages, since finding them scans the table.
-    expire_before_ms: Option<i64>,
+    pub expire_before_ms: Option<i64>,
+}
+
+impl Retention {
+    pub(super) fn new(config: &StoreConfig) -> Retention {
+        Retention { max_messages: config.max_messages, max_bytes: config.max_total_size, expire_before_ms: None }
+    }
+
+    /// What the next commit keeps: with `max_age`'s cutoff when a look for expired
+    /// messages is due, the next look then scheduled whether this commit succeeds
+    /// or not (a failing one must not be retried in a loop).
+    pub(super) fn for_next_commit(self, expiry: &mut Option<Expiry>) -> Retention {
+        let Some(expiry) = expiry.as_mut().filter(|expiry| expiry.is_due()) else { return self };
+        expiry.next = std::time::Instant::now() + expiry.every();
+        let max_age_ms = i64::try_from(expiry.max_age.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = super::codec::unix_ms(time::OffsetDateTime::now_utc());
+        Retention { expire_before_ms: Some(now_ms.saturating_sub(max_age_ms)), ..self }
+    }
 }
 
 /// When to look for messages past `max_age` next.
 #[derive(Debug, Clone, Copy)]
-struct Expiry {
-    max_age: std::time::Duration,
-    next: std::time::Instant,
+pub(super) struct Expiry {
+    pub max_age: std::time::Duration,
+    pub next: std::time::Instant,
 }
 
 impl Expiry {
-    fn every(&self) -> std::time::Duration {
+    /// Due at once: what expired while no engine ran goes at start. `None` when
+    /// messages never expire.
+    pub(super) fn new(config: &StoreConfig) -> Option<Expiry> {
+        config.max_age.map(|max_age| Expiry { max_age, next: std::time::Instant::now() })
+    }
+
+    pub(super) fn is_due(&self) -> bool {
+        self.next <= std::time::Instant::now()
+    }
+
+    pub(super) fn every(&self) -> std::time::Duration {
         (self.max_age / 10).clamp(std::time::Duration::from_millis(10), EXPIRE_EVERY)
     }
 }
@@ -220,14 +247,14 @@ struct Committed {
 /// lookup of its inbox. Inboxes are never deleted, so a committed ID stays right;
 /// one a batch created is remembered only once that batch committed.
 #[derive(Default)]
-struct InboxIds(HashMap<String, i64>);
+pub(super) struct InboxIds(HashMap<String, i64>);
 
 impl InboxIds {
-    fn get(&self, name: &str) -> Option<i64> {
+    pub(super) fn get(&self, name: &str) -> Option<i64> {
         self.0.get(name).copied()
     }
 
-    fn remember(&mut self, seen: Vec<(String, i64)>) {
+    pub(super) fn remember(&mut self, seen: Vec<(String, i64)>) {
         self.0.extend(seen);
     }
 }
@@ -282,13 +309,8 @@ impl Writer {
             events,
             published,
             counts,
-            retention: Retention {
-                max_messages: config.max_messages,
-                max_bytes: config.max_total_size,
-                expire_before_ms: None,
-            },
-            // Due at once: what expired while no engine ran goes at start.
-            expiry: config.max_age.map(|max_age| Expiry { max_age, next: std::time::Instant::now() }),
+            retention: Retention::new(config),
+            expiry: Expiry::new(config),
             max_batch: config.max_batch.max(1),
             inbox_ids: InboxIds::default(),
             unindexed,
@@ -351,17 +373,7 @@ impl Writer {
             };
             self.cache_released = false;
             let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match self.commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
-                // New sends now fail; what is queued already is still received.
-                self.commands.close();
-            }
+            let batch = take_batch(first, &mut self.commands, self.max_batch);
             self.apply(batch);
             if self.unindexed >= INDEX_BATCH && self.index_pace.may_index_between_commits() && !self.disk.is_full() {
                 self.index_pending();
@@ -435,21 +447,11 @@ impl Writer {
     }
 
     fn expiry_due(&self) -> bool {
-        self.expiry.is_some_and(|expiry| expiry.next <= std::time::Instant::now())
+        self.expiry.is_some_and(|expiry| expiry.is_due())
     }
 
     fn apply(&mut self, batch: Vec<Command>) {
-        let mut retention = self.retention;
-        if self.expiry_due()
-            && let Some(expiry) = &mut self.expiry
-        {
-            // Next time whether this commit succeeds or not: a failing one (a full
-            // disk) must not be retried in a loop.
-            expiry.next = std::time::Instant::now() + expiry.every();
-            let max_age_ms = i64::try_from(expiry.max_age.as_millis()).unwrap_or(i64::MAX);
-            let now_ms = super::codec::unix_ms(time::OffsetDateTime::now_utc());
-            retention.expire_before_ms = Some(now_ms.saturating_sub(max_age_ms));
-        }
+        let retention = self.retention.for_next_commit(&mut self.expiry);
         match commit(&mut self.conn, self.counts, retention, &self.inbox_ids, &batch) {
             Ok(committed) => self.finish(batch, committed),
             Err(error) if batch.len() > 1 && concerns_one_command(&error) => {
@@ -499,27 +501,53 @@ impl Writer {
             // Sending fails only when nobody listens.
             let _ = self.events.send(event);
         }
-        let mut tags_found = committed.tags_found.into_iter();
-        let mut moves = committed.moves.into_iter();
-        for command in batch {
-            // A waiter that gave up (its client went away) is no error.
-            let _ = match command {
-                Command::Insert { messages, done } => {
-                    self.unindexed += messages.len() as u64;
-                    done.send(Ok(messages.into_iter().map(|message| message.summary.id).collect())).map_err(drop)
-                }
-                Command::SetRead { done, .. }
-                | Command::Delete { done, .. }
-                | Command::SetTags { done, .. }
-                | Command::RecordEffects { done, .. } => done.send(Ok(())).map_err(drop),
-                Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
-                    found.send(Ok(tags_found.next().unwrap_or(false))).map_err(drop)
-                }
-                Command::Move { done, .. } => done.send(Ok(moves.next().unwrap_or_default())).map_err(drop),
-                Command::Shutdown => Ok(()),
-            };
+        self.unindexed += answer_committed(batch, committed.tags_found, committed.moves);
+    }
+}
+
+/// `first` and whatever else is queued, up to `max_batch` commands: one
+/// transaction's worth. After a `Shutdown` new sends fail; what is queued
+/// already is still received.
+pub(super) fn take_batch(first: Command, commands: &mut mpsc::Receiver<Command>, max_batch: usize) -> Vec<Command> {
+    let mut batch = vec![first];
+    while batch.len() < max_batch {
+        match commands.try_recv() {
+            Ok(command) => batch.push(command),
+            Err(_) => break,
         }
     }
+    if batch.iter().any(|command| matches!(command, Command::Shutdown)) {
+        commands.close();
+    }
+    batch
+}
+
+/// Answer every waiter of a committed batch: the new messages' IDs, whether
+/// each tag rename or delete found its tag and what each move moved (both in
+/// batch order). How many messages the batch stored.
+pub(super) fn answer_committed(batch: Vec<Command>, tags_found: Vec<bool>, moves: Vec<Vec<super::Moved>>) -> u64 {
+    let mut tags_found = tags_found.into_iter();
+    let mut moves = moves.into_iter();
+    let mut stored = 0;
+    for command in batch {
+        // A waiter that gave up (its client went away) is no error.
+        let _ = match command {
+            Command::Insert { messages, done } => {
+                stored += messages.len() as u64;
+                done.send(Ok(messages.into_iter().map(|message| message.summary.id).collect())).map_err(drop)
+            }
+            Command::SetRead { done, .. }
+            | Command::Delete { done, .. }
+            | Command::SetTags { done, .. }
+            | Command::RecordEffects { done, .. } => done.send(Ok(())).map_err(drop),
+            Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
+                found.send(Ok(tags_found.next().unwrap_or(false))).map_err(drop)
+            }
+            Command::Move { done, .. } => done.send(Ok(moves.next().unwrap_or_default())).map_err(drop),
+            Command::Shutdown => Ok(()),
+        };
+    }
+    stored
 }
 
 /// Apply a batch in one transaction; nothing of it is written unless all of it is.
@@ -854,18 +882,30 @@ fn concerns_one_command(error: &rusqlite::Error) -> bool {
 /// Answer every waiter of a batch that was not written.
 fn fail(batch: Vec<Command>, error: &rusqlite::Error) {
     let disk_full = error.sqlite_error_code() == Some(ErrorCode::DiskFull);
+    answer_failed(
+        batch,
+        || if disk_full { SubmitError::DiskFull } else { SubmitError::Failed(error.to_string()) },
+        || store_error(disk_full, error),
+    );
+}
+
+/// Answer every waiter of a batch that was not written: new messages with
+/// `submit_error`, the other changes with `store_error`.
+pub(super) fn answer_failed(
+    batch: Vec<Command>,
+    submit_error: impl Fn() -> SubmitError,
+    store_error: impl Fn() -> StoreError,
+) {
     for command in batch {
         let _ = match command {
-            Command::Insert { done, .. } => done
-                .send(Err(if disk_full { SubmitError::DiskFull } else { SubmitError::Failed(error.to_string()) }))
-                .map_err(drop),
+            Command::Insert { done, .. } => done.send(Err(submit_error())).map_err(drop),
             Command::SetRead { done, .. }
             | Command::Delete { done, .. }
             | Command::SetTags { done, .. }
-            | Command::RecordEffects { done, .. } => done.send(Err(store_error(disk_full, error))).map_err(drop),
-            Command::Move { done, .. } => done.send(Err(store_error(disk_full, error))).map_err(drop),
+            | Command::RecordEffects { done, .. } => done.send(Err(store_error())).map_err(drop),
+            Command::Move { done, .. } => done.send(Err(store_error())).map_err(drop),
             Command::RenameTag { found, .. } | Command::DeleteTag { found, .. } => {
-                found.send(Err(store_error(disk_full, error))).map_err(drop)
+                found.send(Err(store_error())).map_err(drop)
             }
             Command::Shutdown => Ok(()),
         };

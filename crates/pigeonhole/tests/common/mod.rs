@@ -3,19 +3,22 @@
 //!
 //! server.rs: the process (starting, HTTP requests, signals, running to exit, the
 //! client tools); message_bytes.rs: building and comparing message bytes; smtp.rs: the
-//! hand-driven SMTP client. All three are re-exported here.
+//! hand-driven SMTP client; postgres.rs: a throwaway PostgreSQL server for the
+//! PostgreSQL store. All are re-exported here.
 //!
 //! Every test file does `mod common;` and uses only some of this (not every part it
 //! re-exports), hence the allow.
 #![allow(dead_code, unused_imports)]
 
 mod message_bytes;
+mod postgres;
 mod server;
 mod smtp;
 
 use std::time::Duration;
 
 pub use message_bytes::*;
+pub use postgres::*;
 pub use server::*;
 pub use smtp::*;
 

@@ -1,4 +1,5 @@
-//! Store tests on real SQLite files in temporary folders.
+//! Store tests on real SQLite files in temporary folders, and on a real
+//! PostgreSQL server (`postgres`).
 //!
 //! This module is the helpers they share (opening a store, small messages, draining
 //! events, stalling the writer); the tests sit in one file per concern.
@@ -10,11 +11,17 @@ mod events;
 mod indexing;
 mod mailbox;
 mod opening;
+mod postgres;
 mod read;
 mod retention;
 mod search;
 mod tags;
 mod writer;
+
+/// The PostgreSQL server the end-to-end tests use too.
+#[allow(dead_code)]
+#[path = "../../../tests/common/postgres.rs"]
+mod pg_fixture;
 
 use std::future::Future;
 use std::path::Path;

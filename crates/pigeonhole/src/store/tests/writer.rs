@@ -25,12 +25,12 @@ fn open_sqlite(dir: &Path, config: StoreConfig) -> (Store, Arc<Sqlite>, broadcas
 /// Wait until the writer's queue has exactly `free` free slots.
 async fn queue_has_free_slots(sqlite: &Sqlite, free: usize) {
     for _ in 0..500 {
-        if sqlite.commands.capacity() == free {
+        if sqlite.queue.free_slots() == free {
             return;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    panic!("queue never had {free} free slots (has {})", sqlite.commands.capacity());
+    panic!("queue never had {free} free slots (has {})", sqlite.queue.free_slots());
 }
 
 #[tokio::test]
@@ -72,7 +72,7 @@ async fn group_commit_acknowledges_every_message() {
     for n in 0..100 {
         queued.push(enqueue(&store, simple(&format!("queued {n}"))).await);
     }
-    assert_eq!(sqlite.commands.capacity(), capacity - 100);
+    assert_eq!(sqlite.queue.free_slots(), capacity - 100);
     lock.release();
     first.await.unwrap();
     for submit in queued {
@@ -118,7 +118,7 @@ async fn full_queue_answers_busy() {
     let in_writer = enqueue(&store, simple("in the writer")).await;
     queue_has_free_slots(&sqlite, 1).await; // the writer took it and waits for the lock
     let queued = enqueue(&store, simple("queued")).await;
-    assert_eq!(sqlite.commands.capacity(), 0);
+    assert_eq!(sqlite.queue.free_slots(), 0);
 
     let refused = store.submit(new_message(simple("refused"))).await;
     assert!(matches!(refused, Err(SubmitError::Busy)), "{refused:?}");

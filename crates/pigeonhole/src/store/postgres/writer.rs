@@ -1,0 +1,646 @@
+//! The PostgreSQL writer thread: every change this node makes, in group commits,
+//! on its own connection.
+//!
+//! The loop has the SQLite writer's shape and takes its [`Command`]s: block for
+//! one command, take what else is queued (up to `max_batch`) into one
+//! transaction, and only after COMMIT publish the events and answer the waiters
+//! ("250 only after the PostgreSQL COMMIT"). In the same transaction it adds its
+//! changes to this node's `node_totals` row, prunes to `max_messages` and
+//! `max_total_size` when it wins the retention lock (a node that does not skips:
+//! the winner prunes for all), and announces the commit to the other nodes with
+//! one `NOTIFY` ([`super::events::Notice`]).
+//!
+//! When the database is unreachable the batch fails ([`SubmitError::Failed`]:
+//! SMTP 451), the shared `up` flag drops, so admission refuses at once and
+//! `/readyz` says not ready, and the thread tries to connect again every few
+//! hundred milliseconds until it can.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use postgres::{GenericClient, Transaction};
+use rusqlite::types::Value;
+use tokio::sync::mpsc;
+
+use super::connection::{Link, Session, Statements, without_nul};
+use super::events::Notice;
+use super::read::{signed, unsigned};
+use super::schema::{EVENTS_CHANNEL, RETENTION_LOCK};
+use crate::config::StoreConfig;
+use crate::model::{
+    Deleted, EffectsRecorded, Event, EventSender, MessageId, MessageSummary, ReadChanged, Stats, TagsChanged,
+};
+use crate::store::codec::unix_ms;
+use crate::store::ingest::PreparedMessage;
+use crate::store::search::Condition;
+use crate::store::writer::{
+    Command, DeleteTarget, Expiry, InboxIds, MAX_EVENTS_PER_CHANGE, PublishedTotals, Retention, Totals,
+    answer_committed, answer_failed, take_batch,
+};
+use crate::store::{Moved, StoreError, SubmitError, mailbox};
+
+/// While connected and idle, the connection is checked this often (the client
+/// learns of a lost connection only when it talks).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// While the database is unreachable, a connection is tried about this often.
+const RECONNECT_EVERY: Duration = Duration::from_millis(200);
+
+/// Changes to this node's row of `node_totals`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Deltas {
+    messages: i64,
+    unread: i64,
+    bytes: i64,
+}
+
+/// A committed batch.
+struct Committed {
+    totals: Totals,
+    events: Vec<Event>,
+    tags_found: Vec<bool>,
+    moves: Vec<Vec<Moved>>,
+    inboxes_seen: Vec<(String, i64)>,
+    deleted: u64,
+}
+
+pub(super) struct Writer {
+    link: Link,
+    commands: mpsc::Receiver<Command>,
+    events: EventSender,
+    published: Arc<PublishedTotals>,
+    /// Messages this node deleted since the store opened.
+    deleted: u64,
+    node: Arc<str>,
+    retention: Retention,
+    expiry: Option<Expiry>,
+    max_batch: usize,
+    inbox_ids: InboxIds,
+    /// Whether the writer's connection works: admission and `ready()` read it.
+    up: Arc<AtomicBool>,
+}
+
+impl Writer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        link: Link,
+        commands: mpsc::Receiver<Command>,
+        events: EventSender,
+        config: &StoreConfig,
+        published: Arc<PublishedTotals>,
+        node: Arc<str>,
+        up: Arc<AtomicBool>,
+    ) -> Writer {
+        Writer {
+            link,
+            commands,
+            events,
+            published,
+            deleted: 0,
+            node,
+            retention: Retention::new(config),
+            expiry: Expiry::new(config),
+            max_batch: config.max_batch.max(1),
+            inbox_ids: InboxIds::default(),
+            up,
+        }
+    }
+
+    /// The thread's body: runs until `Shutdown` (or every sender is gone) and the
+    /// queue is drained.
+    pub fn run(mut self) {
+        // A timer is all this runtime is for; the postgres client never runs on it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime with a timer always builds");
+        let mut probed = Instant::now();
+        loop {
+            if self.expiry.is_some_and(|expiry| expiry.is_due()) && self.link.is_connected() {
+                self.apply(Vec::new());
+            }
+            let tick = if self.up.load(Ordering::Relaxed) { PROBE_EVERY } else { RECONNECT_EVERY };
+            let until_expiry = self.expiry.map(|expiry| expiry.next.saturating_duration_since(Instant::now()));
+            let wait = until_expiry.map_or(tick, |until| until.min(tick));
+            let commands = &mut self.commands;
+            let first = match runtime.block_on(async { tokio::time::timeout(wait, commands.recv()).await }) {
+                Ok(command) => command,
+                Err(_idle) => {
+                    if probed.elapsed() >= tick {
+                        probed = Instant::now();
+                        self.keep_connected();
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let batch = take_batch(first, &mut self.commands, self.max_batch);
+            self.apply(batch);
+        }
+    }
+
+    /// While idle: check the connection, or make it again.
+    fn keep_connected(&mut self) {
+        if self.link.is_connected() {
+            self.link.probe();
+        }
+        let up = self.link.session().is_ok();
+        self.set_up(up);
+    }
+
+    fn set_up(&self, up: bool) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            if up {
+                tracing::info!("PostgreSQL is reachable again; taking mail");
+            } else {
+                tracing::error!("PostgreSQL is unreachable; mail is refused (451) until it is back");
+            }
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<Command>) {
+        let retention = self.retention.for_next_commit(&mut self.expiry);
+        let session = match self.link.session() {
+            Ok((session, _)) => session,
+            Err(reason) => {
+                self.set_up(false);
+                answer_failed(batch, || SubmitError::Failed(reason.clone()), || StoreError::Database(reason.clone()));
+                return;
+            }
+        };
+        let outcome = commit(session, &self.node, retention, &self.inbox_ids, &batch);
+        self.link.check();
+        match outcome {
+            Ok(committed) => {
+                self.set_up(true);
+                self.finish(batch, committed);
+            }
+            Err(error) if batch.len() > 1 && concerns_one_command(&error) && self.link.is_connected() => {
+                // One bad command must not fail the others in its group.
+                for command in batch {
+                    self.apply(vec![command]);
+                }
+            }
+            Err(error) => {
+                let connected = self.link.is_connected();
+                self.set_up(connected);
+                tracing::error!(%error, commands = batch.len(), "store write failed; nothing in the batch was written");
+                let reason = if connected {
+                    format!("PostgreSQL refused the write: {error}")
+                } else {
+                    format!("PostgreSQL is unreachable: {error}")
+                };
+                answer_failed(batch, || SubmitError::Failed(reason.clone()), || StoreError::Database(reason.clone()));
+            }
+        }
+    }
+
+    fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
+        self.deleted += committed.deleted;
+        self.inbox_ids.remember(committed.inboxes_seen);
+        self.published.publish(Totals { deleted: self.deleted, ..committed.totals });
+        // Events first: when a caller's change returns, its events are out.
+        for event in committed.events {
+            let _ = self.events.send(event);
+        }
+        answer_committed(batch, committed.tags_found, committed.moves);
+    }
+}
+
+/// Errors one command can cause on its own: its data (class 22) or a constraint
+/// (class 23), as opposed to the connection or the server, which fail all alike.
+fn concerns_one_command(error: &postgres::Error) -> bool {
+    error.code().is_some_and(|code| code.code().starts_with("22") || code.code().starts_with("23"))
+}
+
+/// Apply a batch in one transaction; nothing of it is written unless all of it is.
+fn commit(
+    session: &mut Session,
+    node: &str,
+    retention: Retention,
+    inbox_ids: &InboxIds,
+    batch: &[Command],
+) -> Result<Committed, postgres::Error> {
+    let Session { client, statements: st } = session;
+    let mut tx = client.transaction()?;
+    let mut deltas = Deltas::default();
+    let mut events = Vec::new();
+    let mut tags_found = Vec::new();
+    let mut moves = Vec::new();
+    let mut inboxes_seen = Vec::new();
+    let mut deleted = 0u64;
+    let mut tags_touched = false;
+    let mut inserted = false;
+    for command in batch {
+        match command {
+            Command::Insert { messages, .. } => {
+                inserted = true;
+                for message in messages {
+                    let inbox = match inbox_ids.get(&message.inbox) {
+                        Some(id) => id,
+                        None => {
+                            let id = inbox_id(&mut tx, st, &message.inbox, message.received_ms)?;
+                            inboxes_seen.push((message.inbox.clone(), id));
+                            id
+                        }
+                    };
+                    let stored_tags = insert(&mut tx, st, message, inbox)?;
+                    deltas.messages += 1;
+                    deltas.unread += 1;
+                    deltas.bytes += signed(message.summary.size);
+                    events.push(Event::New(Box::new(MessageSummary { tags: stored_tags, ..message.summary.clone() })));
+                }
+            }
+            Command::SetTags { ids, tags, .. } => {
+                let mut changed = Vec::new();
+                for id in ids {
+                    if let Some((seq, inbox)) = seq_and_inbox(&mut tx, st, id)? {
+                        let tags = replace_tags(&mut tx, st, seq, tags)?;
+                        changed.push(TagsChanged { id: id.clone(), tags, inbox });
+                    }
+                }
+                tags_touched = true;
+                if changed.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(changed.into_iter().map(Event::Tagged));
+                }
+            }
+            Command::Move { ids, inbox, .. } => {
+                let target = match inbox_ids.get(inbox) {
+                    Some(id) => id,
+                    None => {
+                        let id = inbox_id(&mut tx, st, inbox, unix_ms(time::OffsetDateTime::now_utc()))?;
+                        inboxes_seen.push((inbox.clone(), id));
+                        id
+                    }
+                };
+                let moved = move_to(&mut tx, st, ids, target)?;
+                if !moved.is_empty() {
+                    events.push(Event::Prune(()));
+                }
+                moves.push(moved);
+            }
+            Command::RecordEffects { id, lines, .. } => {
+                let mut recorded = 0;
+                for line in lines {
+                    recorded += st.execute(
+                        &mut tx,
+                        r#"UPDATE envelopes SET simulation = jsonb_set(
+                             coalesce(simulation::jsonb, '{"Rule":"","Action":"","Reply":"","Effects":[]}'::jsonb),
+                             '{Effects}',
+                             coalesce(simulation::jsonb -> 'Effects', '[]'::jsonb) || to_jsonb(CAST(? AS text)))::text
+                           WHERE seq = (SELECT seq FROM messages WHERE id = ?)"#,
+                        &[line, &id.as_str()],
+                    )?;
+                }
+                if let Some((_, inbox)) = seq_and_inbox(&mut tx, st, id)?.filter(|_| recorded > 0) {
+                    events.push(Event::Effects(EffectsRecorded { id: id.clone(), inbox }));
+                }
+            }
+            Command::RenameTag { from, to, .. } => {
+                let found = rename_tag(&mut tx, st, from, to)?;
+                tags_found.push(found);
+                if found {
+                    events.push(Event::Prune(()));
+                }
+            }
+            Command::DeleteTag { name, .. } => {
+                let found = st.execute(&mut tx, "DELETE FROM tags WHERE name = ?", &[name])? > 0;
+                tags_found.push(found);
+                if found {
+                    events.push(Event::Prune(()));
+                }
+            }
+            Command::SetRead { target, read, .. } => {
+                let sql = format!(
+                    "UPDATE messages AS m SET read = ? WHERE m.read = ? AND ({}) RETURNING id, {RETURNING_INBOX}",
+                    target.sql
+                );
+                let mut values = vec![Value::Integer(i64::from(*read)), Value::Integer(i64::from(!*read))];
+                values.extend(target.params.iter().cloned());
+                let changed: Vec<(MessageId, String)> = st
+                    .query(&mut tx, &sql, &values)?
+                    .iter()
+                    .map(|row| (MessageId::stored(row.get(0)), row.get(1)))
+                    .collect();
+                let n = changed.len() as i64;
+                deltas.unread += if *read { -n } else { n };
+                if changed.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(
+                        changed.into_iter().map(|(id, inbox)| Event::Update(ReadChanged { id, read: *read, inbox })),
+                    );
+                }
+            }
+            Command::Delete { target: DeleteTarget::All, .. } => {
+                let gone = delete(&mut tx, st, &Condition::everything(), &mut deltas)?;
+                deleted += gone.len() as u64;
+                tags_touched = true;
+                events.push(Event::Truncate(()));
+            }
+            Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
+                let ids = delete(&mut tx, st, condition, &mut deltas)?;
+                deleted += ids.len() as u64;
+                tags_touched |= !ids.is_empty();
+                if ids.len() > MAX_EVENTS_PER_CHANGE {
+                    events.push(Event::Prune(()));
+                } else {
+                    events.extend(ids.into_iter().map(|(id, inbox)| Event::Delete(Deleted { id, inbox })));
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+    // Retention after inserts and on the timer: by one node at a time.
+    if (inserted || retention.expire_before_ms.is_some())
+        && tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])?.get::<_, bool>(0)
+    {
+        let pruned = prune(&mut tx, st, node, retention, &mut deltas)?;
+        if pruned > 0 {
+            deleted += pruned;
+            tags_touched = true;
+            events.push(Event::Prune(()));
+        }
+    }
+    if tags_touched {
+        st.execute(&mut tx, "DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM message_tags)", &[])?;
+    }
+    add_to_totals(&mut tx, st, node, deltas)?;
+    let totals = totals(&mut tx, st)?;
+    if !events.is_empty() {
+        let notice = Notice::of(node, &events);
+        st.execute(&mut tx, "SELECT pg_notify(CAST(? AS text), CAST(? AS text))", &[&EVENTS_CHANNEL, &notice])?;
+    }
+    tx.commit()?;
+    if !events.is_empty() {
+        events.push(Event::Stats(Stats::new(totals.total, totals.unread)));
+    }
+    Ok(Committed { totals, events, tags_found, moves, inboxes_seen, deleted })
+}
+
+/// Add `deltas` to this node's row (made on its first change).
+fn add_to_totals(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    node: &str,
+    deltas: Deltas,
+) -> Result<(), postgres::Error> {
+    if deltas.messages == 0 && deltas.unread == 0 && deltas.bytes == 0 {
+        return Ok(());
+    }
+    st.execute(
+        tx,
+        "INSERT INTO node_totals (node_id, messages, unread, bytes) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id) DO UPDATE SET messages = node_totals.messages + EXCLUDED.messages,
+             unread = node_totals.unread + EXCLUDED.unread, bytes = node_totals.bytes + EXCLUDED.bytes",
+        &[&node, &deltas.messages, &deltas.unread, &deltas.bytes],
+    )?;
+    Ok(())
+}
+
+/// The totals of every node's rows, as this connection sees them.
+pub(super) fn totals(client: &mut impl GenericClient, st: &mut Statements) -> Result<Totals, postgres::Error> {
+    let rows = st.query(
+        client,
+        "SELECT coalesce(sum(messages), 0)::bigint, coalesce(sum(unread), 0)::bigint, coalesce(sum(bytes), 0)::bigint
+         FROM node_totals",
+        &[],
+    )?;
+    let row = &rows[0];
+    Ok(Totals { total: unsigned(row.get(0)), unread: unsigned(row.get(1)), bytes: unsigned(row.get(2)), deleted: 0 })
+}
+
+/// Store a new message in inbox `inbox`; its tags as stored.
+fn insert(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    m: &PreparedMessage,
+    inbox: i64,
+) -> Result<Vec<String>, postgres::Error> {
+    let s = &m.summary;
+    // Text as PostgreSQL can hold it (JSON columns escape a NUL already).
+    let (message_id, subject, snippet, username) =
+        (without_nul(&s.message_id), without_nul(&s.subject), without_nul(&s.snippet), without_nul(&s.username));
+    let seq: i64 = st.rows(
+        tx,
+        "INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
+            bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        &[
+            &s.id.as_str(),
+            &inbox,
+            &m.received_ms,
+            &message_id,
+            &m.addresses.from,
+            &m.addresses.to,
+            &m.addresses.cc,
+            &m.addresses.bcc,
+            &m.addresses.reply_to,
+            &subject,
+            &m.date_ms,
+            &signed(s.size),
+            &snippet,
+            &i64::from(s.attachments),
+            &i64::from(m.inlines),
+            &username,
+        ],
+    )?[0]
+        .get(0);
+    st.execute(tx, "INSERT INTO raw (seq, zstd) VALUES (?, ?)", &[&seq, &m.compressed])?;
+    let e = &m.envelope;
+    let auth_user = e.auth_user.as_deref().map(without_nul);
+    st.execute(
+        tx,
+        "INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api, simulation)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            &seq,
+            &without_nul(&e.mail_from),
+            &m.rcpt_json,
+            &without_nul(&e.helo),
+            &without_nul(&e.peer),
+            &e.tls,
+            &auth_user,
+            &without_nul(&e.transcript),
+            &m.api_json,
+            &m.simulation_json,
+        ],
+    )?;
+    st.execute(
+        tx,
+        "INSERT INTO message_text (seq, subject, addresses, body, attachment_names) VALUES (?, ?, ?, ?, ?)",
+        &[
+            &seq,
+            &subject,
+            &without_nul(&m.search.addresses),
+            &without_nul(&m.search.body),
+            &without_nul(&m.search.attachment_names),
+        ],
+    )?;
+    if s.tags.is_empty() { Ok(Vec::new()) } else { replace_tags(tx, st, seq, &s.tags) }
+}
+
+/// The inbox's row ID, creating the inbox on first use (another node may be
+/// creating it at the same moment: then its row is the one).
+fn inbox_id(tx: &mut Transaction<'_>, st: &mut Statements, name: &str, now_ms: i64) -> Result<i64, postgres::Error> {
+    let name = without_nul(name);
+    let select = "SELECT id FROM inboxes WHERE name = ?";
+    if let Some(row) = st.rows(tx, select, &[&name])?.first() {
+        return Ok(row.get(0));
+    }
+    let created = st.rows(
+        tx,
+        "INSERT INTO inboxes (name, created_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id",
+        &[&name, &now_ms],
+    )?;
+    match created.first() {
+        Some(row) => Ok(row.get(0)),
+        None => Ok(st.rows(tx, select, &[&name])?[0].get(0)),
+    }
+}
+
+fn seq_and_inbox(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    id: &MessageId,
+) -> Result<Option<(i64, String)>, postgres::Error> {
+    let sql = "SELECT m.seq, i.name FROM messages m JOIN inboxes i ON i.id = m.inbox_id WHERE m.id = ?";
+    Ok(st.rows(tx, sql, &[&id.as_str()])?.first().map(|row| (row.get(0), row.get(1))))
+}
+
+/// The inbox name of the row a RETURNING clause returns.
+const RETURNING_INBOX: &str = "(SELECT name FROM inboxes WHERE id = inbox_id)";
+
+/// Give message `seq` exactly `tags` (normalised), creating tags as needed;
+/// its tags as stored (an existing tag keeps its spelling), in listing order.
+fn replace_tags(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    seq: i64,
+    tags: &[String],
+) -> Result<Vec<String>, postgres::Error> {
+    st.execute(tx, "DELETE FROM message_tags WHERE seq = ?", &[&seq])?;
+    for tag in tags {
+        st.execute(tx, "INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING", &[tag])?;
+        st.execute(
+            tx,
+            "INSERT INTO message_tags (seq, tag_id) SELECT ?, id FROM tags WHERE name = ?
+             ON CONFLICT DO NOTHING",
+            &[&seq, tag],
+        )?;
+    }
+    let rows = st.rows(
+        tx,
+        "SELECT t.name::text FROM message_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.seq = ? ORDER BY t.name",
+        &[&seq],
+    )?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Rename tag `from` to `to`, merging it into a tag already named `to` (any case).
+fn rename_tag(tx: &mut Transaction<'_>, st: &mut Statements, from: &str, to: &str) -> Result<bool, postgres::Error> {
+    let tag_id = |tx: &mut Transaction<'_>, st: &mut Statements, name: &str| -> Result<Option<i64>, postgres::Error> {
+        Ok(st.rows(tx, "SELECT id FROM tags WHERE name = ?", &[&name])?.first().map(|row| row.get(0)))
+    };
+    let Some(id) = tag_id(tx, st, from)? else { return Ok(false) };
+    match tag_id(tx, st, to)? {
+        Some(other) if other != id => {
+            st.execute(
+                tx,
+                "INSERT INTO message_tags (seq, tag_id) SELECT seq, ? FROM message_tags WHERE tag_id = ?
+                 ON CONFLICT DO NOTHING",
+                &[&other, &id],
+            )?;
+            st.execute(tx, "DELETE FROM tags WHERE id = ?", &[&id])?;
+        }
+        _ => {
+            st.execute(tx, "UPDATE tags SET name = ? WHERE id = ?", &[&to, &id])?;
+        }
+    }
+    Ok(true)
+}
+
+/// Move the messages `ids` stored in another inbox to `target`, each with the
+/// sequence's next value as its UID there.
+fn move_to(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    ids: &[MessageId],
+    target: i64,
+) -> Result<Vec<Moved>, postgres::Error> {
+    let mut moved = Vec::new();
+    for id in ids {
+        let rows = st.rows(
+            tx,
+            "UPDATE messages SET inbox_id = ?, moved_uid = nextval('messages_seq')
+             WHERE id = ? AND inbox_id <> ? RETURNING moved_uid",
+            &[&target, &id.as_str(), &target],
+        )?;
+        if let Some(row) = rows.first() {
+            moved.push(Moved { id: id.clone(), uid: mailbox::clamp_uid(row.get(0)) });
+        }
+    }
+    Ok(moved)
+}
+
+/// Delete the messages matching `condition`, taking them off `deltas`; their IDs.
+fn delete(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    condition: &Condition,
+    deltas: &mut Deltas,
+) -> Result<Vec<(MessageId, String)>, postgres::Error> {
+    let sql = format!("DELETE FROM messages AS m WHERE {} RETURNING id, read, size, {RETURNING_INBOX}", condition.sql);
+    let rows = st.query(tx, &sql, &condition.params)?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            deltas.messages -= 1;
+            deltas.unread -= i64::from(row.get::<_, i64>(1) == 0);
+            deltas.bytes -= row.get::<_, i64>(2);
+            (MessageId::stored(row.get(0)), row.get(3))
+        })
+        .collect())
+}
+
+/// Delete the messages received before `expire_before_ms`, if set, then the
+/// oldest until both limits hold (over every node's messages, changes in this
+/// transaction included); how many went.
+fn prune(
+    tx: &mut Transaction<'_>,
+    st: &mut Statements,
+    node: &str,
+    retention: Retention,
+    deltas: &mut Deltas,
+) -> Result<u64, postgres::Error> {
+    let mut pruned = 0;
+    if let Some(cutoff) = retention.expire_before_ms {
+        let older = Condition { sql: "m.received_ms < ?".into(), params: vec![Value::Integer(cutoff)] };
+        pruned += delete(tx, st, &older, deltas)?.len() as u64;
+    }
+    // Totals as committed plus this transaction's own changes, not yet in its row.
+    add_to_totals(tx, st, node, std::mem::take(deltas))?;
+    let now = totals(tx, st)?;
+    let excess_messages = signed(now.total.saturating_sub(retention.max_messages));
+    let excess_bytes = signed(now.bytes.saturating_sub(retention.max_bytes));
+    if excess_messages == 0 && excess_bytes == 0 {
+        return Ok(pruned);
+    }
+    // The newest message to go: the first, oldest first, where both running sums
+    // reach their excess.
+    let cutoff = st.rows(
+        tx,
+        "SELECT seq FROM (SELECT seq, count(*) OVER w AS n, (sum(size) OVER w)::bigint AS bytes FROM messages
+             WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)) oldest
+         WHERE n >= ? AND bytes >= ? ORDER BY seq LIMIT 1",
+        &[&excess_messages, &excess_bytes],
+    )?;
+    let condition = match cutoff.first() {
+        Some(row) => Condition { sql: "m.seq <= ?".into(), params: vec![Value::Integer(row.get(0))] },
+        None => Condition::everything(),
+    };
+    pruned += delete(tx, st, &condition, deltas)?.len() as u64;
+    Ok(pruned)
+}
