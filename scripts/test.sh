@@ -4,6 +4,7 @@
 # UI's browser tests (ui/tests/, headless Chromium against the real engine), then the
 # client tests (tests/clients/: real third-party API clients against the real engine),
 # then the resilience suite (tests/resilience/run.py, reduced scale),
+# then the team server's suite (tests/team/run.py: three nodes on PostgreSQL behind HAProxy),
 # then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh),
 # then the .deb as installed (scripts/deb-test.sh),
 # then the supply-chain checks (cargo deny: licences, duplicate versions, sources, and
@@ -103,6 +104,16 @@ set +e
 resilience_status=${PIPESTATUS[0]}
 set -e
 
+header "team server tests (tests/team/run.py: three nodes on one PostgreSQL behind HAProxy; reduced scale)"
+# Its own PostgreSQL cluster and HAProxy on loopback, started and stopped by the suite.
+set +e
+{
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        PIGEONHOLE_BIN="$engine_bin" python3 tests/team/run.py
+} 2>&1 | tee "$logs/team.log"
+team_status=${PIPESTATUS[0]}
+set -e
+
 header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
 set +e
 {
@@ -172,6 +183,7 @@ node_summary() {
 node_summary "browser tests:" "$logs/ui.log"
 node_summary "client tests: " "$logs/clients.log"
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/resilience.log" | tail -1 | sed 's/^/resilience:    /' || true
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/team.log" | tail -1 | sed 's/^/team server:   /' || true
 grep -E '^advisories: ' "$logs/supply.log" | tail -1 || true
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
 result "no-op build       " "$rebuild_status"
@@ -179,8 +191,9 @@ result "cargo test phase  " "$cargo_status"
 result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
+result "team server phase " "$team_status"
 result "OpenAPI test phase" "$openapi_status"
 result "package (.deb)    " "$deb_status"
 result "supply chain      " "$supply_status"
-if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || openapi_status != 0 ||
+if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || team_status != 0 || openapi_status != 0 ||
     deb_status != 0 || supply_status != 0)); then exit 1; fi

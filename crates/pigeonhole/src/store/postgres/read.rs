@@ -60,15 +60,24 @@ impl Readers {
     /// Run `read` on a reader's connection and wait for its answer.
     pub fn with<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&mut Session) -> Result<T, StoreError> + Send + 'static,
+        read: impl Fn(&mut Session) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, answered) = sync_channel(1);
         let job: Job = Box::new(move |link: &mut Link| {
-            let result = match link.session() {
-                Ok((session, _)) => read(session),
-                Err(reason) => Err(StoreError::Database(reason)),
+            let mut attempt = |link: &mut Link| {
+                let (result, fresh) = match link.session() {
+                    Ok((session, fresh)) => (read(session), fresh),
+                    Err(reason) => (Err(StoreError::Database(reason)), true),
+                };
+                link.check();
+                (result, fresh)
             };
-            link.check();
+            let (mut result, fresh) = attempt(link);
+            // A connection the server dropped (it restarted) is found out only by
+            // using it: the read goes again, once, on a new one.
+            if result.is_err() && !fresh && !link.is_connected() {
+                result = attempt(link).0;
+            }
             let _ = answer.send(result);
         });
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;

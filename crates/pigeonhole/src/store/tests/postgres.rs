@@ -313,6 +313,19 @@ async fn an_outage_refuses_mail_quickly_and_ingest_resumes_by_itself() {
     let mut acknowledged: Vec<MessageId> = Vec::new();
     acknowledged.push(store.submit(new_message(simple("before"))).await.unwrap());
     assert!(store.ready());
+    // Reads at once, so every reader has a connection for the outage to break.
+    let reads_at_once = |store: &Store| {
+        let reads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.list(0, 1).map(|page| page.total))
+            })
+            .collect();
+        futures_util::future::join_all(reads)
+    };
+    for read in reads_at_once(&store).await {
+        assert_eq!(read.unwrap().unwrap(), 1);
+    }
 
     cluster.stop_immediately();
     let started = Instant::now();
@@ -345,6 +358,10 @@ async fn an_outage_refuses_mail_quickly_and_ingest_resumes_by_itself() {
         event_within(&mut events, Duration::from_secs(3), |event| matches!(event, Event::Prune(())).then_some(()))
             .await;
     assert!(reload.is_some(), "no prune after the listener reconnected");
+    // Each reader finds its connection gone and reads on a new one.
+    for read in reads_at_once(&store).await {
+        assert_eq!(read.unwrap().unwrap(), 2, "a read after the database came back");
+    }
     for id in &acknowledged {
         assert!(store.summary(id).unwrap().is_some(), "acknowledged message {id} lost");
     }
