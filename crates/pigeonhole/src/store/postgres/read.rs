@@ -64,7 +64,7 @@ impl Readers {
     ) -> Result<T, StoreError> {
         let (answer, answered) = sync_channel(1);
         let job: Job = Box::new(move |link: &mut Link| {
-            let mut attempt = |link: &mut Link| {
+            let attempt = |link: &mut Link| {
                 let (result, fresh) = match link.session() {
                     Ok((session, fresh)) => (read(session), fresh),
                     Err(reason) => (Err(StoreError::Database(reason)), true),
