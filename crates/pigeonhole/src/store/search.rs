@@ -307,14 +307,17 @@ fn free_text(term: &str) -> Option<(String, Vec<Value>)> {
 /// Free text in PostgreSQL: ILIKE over `message_text`'s document, the expression
 /// its `pg_trgm` GIN index is built on (see `postgres::schema`), so a term of three
 /// characters or more is answered by the index and a shorter one by a scan, as
-/// in SQLite. A message's text is written with it, so nothing is pending.
+/// in SQLite; and over `text_pending`, the text not moved into the index yet (a
+/// few thousand messages at most), so a message is found once it is acknowledged.
 fn free_text_postgres(term: &str) -> Option<(String, Vec<Value>)> {
     let pattern = like_pattern(term)?;
+    let document = "(subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE ? ESCAPE '\\'";
     Some((
-        "m.seq IN (SELECT seq FROM message_text \
-             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE ? ESCAPE '\\')"
-            .into(),
-        vec![Value::Text(pattern)],
+        format!(
+            "m.seq IN (SELECT seq FROM message_text WHERE {document}) \
+             OR m.seq IN (SELECT seq FROM text_pending WHERE {document})"
+        ),
+        vec![Value::Text(pattern.clone()), Value::Text(pattern)],
     ))
 }
 
@@ -489,9 +492,11 @@ mod tests {
             numbered(&c.sql),
             "(m.from_addrs ILIKE $1 ESCAPE '\\') AND (m.seq IN (SELECT mt.seq FROM message_tags mt JOIN tags t \
              ON t.id = mt.tag_id WHERE t.name = $2)) AND (m.seq IN (SELECT seq FROM message_text \
-             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE $3 ESCAPE '\\'))"
+             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE $3 ESCAPE '\\') \
+             OR m.seq IN (SELECT seq FROM text_pending \
+             WHERE (subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) ILIKE $4 ESCAPE '\\'))"
         );
-        assert_eq!(c.params, vec![text("%bob%"), text("x"), text("%abc%")]);
+        assert_eq!(c.params, vec![text("%bob%"), text("x"), text("%abc%"), text("%abc%")]);
         let ids = Condition::ids(&[MessageId::stored("x".into())], Dialect::Postgres);
         assert_eq!(ids.sql, "m.id IN (SELECT jsonb_array_elements_text(CAST(? AS text)::jsonb))");
         assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");

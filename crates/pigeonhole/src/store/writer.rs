@@ -43,10 +43,10 @@ use crate::model::{MessageId, MessageSummary};
 pub(super) const MAX_EVENTS_PER_CHANGE: usize = 200;
 
 /// Index pending text once the queue has been empty this long…
-const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(20);
+pub(super) const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(20);
 /// …or, between commits, once this many messages wait; also the most indexed in
 /// one transaction.
-const INDEX_BATCH: u64 = 1000;
+pub(super) const INDEX_BATCH: u64 = 1000;
 /// About how long one indexing transaction may hold the writer (and so the
 /// commits of new mail behind it); the chunk's size follows from the last ones.
 const INDEX_CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(40);
@@ -70,23 +70,23 @@ const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// [`INDEX_CHUNK_TIME`] and doubles (up to [`INDEX_BATCH`]) when a full one took
 /// under half of it, so a chunk of 50 KB messages is smaller than one of 2 KB
 /// ones and the commits behind it wait about the same.
-struct IndexPace {
-    chunk: u64,
+pub(super) struct IndexPace {
+    pub chunk: u64,
     next_between_commits: std::time::Instant,
 }
 
 impl IndexPace {
-    fn new() -> IndexPace {
+    pub fn new() -> IndexPace {
         // Small at first: the first chunk's time says how large they can be.
         IndexPace { chunk: 64, next_between_commits: std::time::Instant::now() }
     }
 
-    fn may_index_between_commits(&self) -> bool {
+    pub fn may_index_between_commits(&self) -> bool {
         std::time::Instant::now() >= self.next_between_commits
     }
 
     /// A chunk went into the index in `took`; `full` if it was a whole chunk.
-    fn indexed(&mut self, full: bool, took: std::time::Duration) {
+    pub fn indexed(&mut self, full: bool, took: std::time::Duration) {
         if took > INDEX_CHUNK_TIME {
             self.chunk = (self.chunk / 2).max(1);
         } else if full && took < INDEX_CHUNK_TIME / 2 {

@@ -5,8 +5,9 @@
 //! binds `i64`s), the raw message is `bytea`, tag names are `citext` (SQLite's
 //! `COLLATE NOCASE`), `messages.seq` and IMAP's moved UIDs come from one sequence
 //! (SQLite's AUTOINCREMENT counter), free text is `message_text` with a `pg_trgm`
-//! GIN index over the expression search matches with ILIKE (no FTS5, nothing
-//! pending), and the totals are per-node rows (`node_totals`) that each writer adds
+//! GIN index over the expression search matches with ILIKE (no FTS5; new text
+//! waits in `text_pending` until a writer moves it there, as SQLite's
+//! `fts_pending`), and the totals are per-node rows (`node_totals`) that each writer adds
 //! its changes to, so no node counts the table and no row is every node's.
 //!
 //! Migrations are append-only, recorded one row each in `schema_version`, and run
@@ -106,6 +107,20 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     CREATE INDEX message_text_trigrams ON message_text
         USING gin ((subject || ' ' || addresses || ' ' || body || ' ' || attachment_names) gin_trgm_ops);
+
+    -- New messages' text, written in the message's own transaction and moved into
+    -- message_text (and so the trigram index) by a writer with time to spare:
+    -- indexing is most of what storing a message costs. Search reads both. No
+    -- foreign key: a delete then never waits on a move (which locks these rows
+    -- first and the message second, a deadlock with a cascade); a move skips the
+    -- text of messages deleted meanwhile, and drops it.
+    CREATE TABLE text_pending (
+        seq              bigint PRIMARY KEY,
+        subject          text NOT NULL,
+        addresses        text NOT NULL,
+        body             text NOT NULL,
+        attachment_names text NOT NULL
+    );
 
     -- Each node's changes to the totals; the totals are the sum of the rows.
     CREATE TABLE node_totals (

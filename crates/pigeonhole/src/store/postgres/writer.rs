@@ -35,8 +35,8 @@ use crate::store::codec::unix_ms;
 use crate::store::ingest::PreparedMessage;
 use crate::store::search::Condition;
 use crate::store::writer::{
-    Command, DeleteTarget, Expiry, InboxIds, MAX_EVENTS_PER_CHANGE, PublishedTotals, Retention, Totals,
-    answer_committed, answer_failed, take_batch,
+    Command, DeleteTarget, Expiry, INDEX_BATCH, INDEX_WHEN_IDLE_FOR, InboxIds, IndexPace, MAX_EVENTS_PER_CHANGE,
+    PublishedTotals, Retention, Totals, answer_committed, answer_failed, take_batch,
 };
 use crate::store::{Moved, StoreError, SubmitError, mailbox};
 
@@ -78,6 +78,10 @@ pub(super) struct Writer {
     inbox_ids: InboxIds,
     /// Whether the writer's connection works: admission and `ready()` read it.
     up: Arc<AtomicBool>,
+    /// Messages this writer stored whose text waits in `text_pending` (1 at
+    /// first: a killed node may have left some).
+    unindexed: u64,
+    index_pace: IndexPace,
 }
 
 impl Writer {
@@ -103,6 +107,8 @@ impl Writer {
             max_batch: config.max_batch.max(1),
             inbox_ids: InboxIds::default(),
             up,
+            unindexed: 1,
+            index_pace: IndexPace::new(),
         }
     }
 
@@ -119,9 +125,12 @@ impl Writer {
             if self.expiry.is_some_and(|expiry| expiry.is_due()) && self.link.is_connected() {
                 self.apply(Vec::new());
             }
-            let tick = if self.up.load(Ordering::Relaxed) { PROBE_EVERY } else { RECONNECT_EVERY };
+            let up = self.up.load(Ordering::Relaxed);
+            let tick = if up { PROBE_EVERY } else { RECONNECT_EVERY };
+            let indexing = up && self.unindexed > 0;
             let until_expiry = self.expiry.map(|expiry| expiry.next.saturating_duration_since(Instant::now()));
             let wait = until_expiry.map_or(tick, |until| until.min(tick));
+            let wait = if indexing { wait.min(INDEX_WHEN_IDLE_FOR) } else { wait };
             let commands = &mut self.commands;
             let first = match runtime.block_on(async { tokio::time::timeout(wait, commands.recv()).await }) {
                 Ok(command) => command,
@@ -129,6 +138,8 @@ impl Writer {
                     if probed.elapsed() >= tick {
                         probed = Instant::now();
                         self.keep_connected();
+                    } else if indexing {
+                        self.index_pending();
                     }
                     continue;
                 }
@@ -136,6 +147,50 @@ impl Writer {
             let Some(first) = first else { break };
             let batch = take_batch(first, &mut self.commands, self.max_batch);
             self.apply(batch);
+            if self.unindexed >= INDEX_BATCH && self.index_pace.may_index_between_commits() {
+                self.index_pending();
+            }
+        }
+    }
+
+    /// Move a chunk of new messages' text (the oldest; sized by [`IndexPace`])
+    /// from `text_pending` into `message_text` and so into the trigram index.
+    /// Rows another node is moving at the same moment are skipped, not waited for.
+    fn index_pending(&mut self) {
+        let chunk = self.index_pace.chunk;
+        let started = Instant::now();
+        let Ok((session, _)) = self.link.session() else { return };
+        let Session { client, statements: st } = session;
+        let moved = (|| -> Result<u64, postgres::Error> {
+            let mut tx = client.transaction()?;
+            let taken: i64 = st.rows(
+                &mut tx,
+                "WITH moved AS (
+                     DELETE FROM text_pending WHERE seq IN
+                         (SELECT seq FROM text_pending ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)
+                     RETURNING seq, subject, addresses, body, attachment_names),
+                 indexed AS (
+                     INSERT INTO message_text (seq, subject, addresses, body, attachment_names)
+                     SELECT seq, subject, addresses, body, attachment_names FROM moved
+                     WHERE EXISTS (SELECT 1 FROM messages m WHERE m.seq = moved.seq)
+                     ON CONFLICT (seq) DO NOTHING)
+                 SELECT count(*) FROM moved",
+                &[&signed(chunk)],
+            )?[0]
+                .get(0);
+            let moved = unsigned(taken);
+            tx.commit()?;
+            Ok(moved)
+        })();
+        self.link.check();
+        match moved {
+            Ok(moved) => {
+                // Fewer than a full chunk: none are left (or other nodes hold them).
+                self.unindexed = if moved < chunk { 0 } else { self.unindexed.saturating_sub(moved) };
+                self.index_pace.indexed(moved == chunk, started.elapsed());
+            }
+            // Search still finds pending text; the next pause tries again.
+            Err(error) => tracing::warn!(%error, "indexing new messages for search failed; will retry"),
         }
     }
 
@@ -186,7 +241,9 @@ impl Writer {
                 self.set_up(connected);
                 tracing::error!(%error, commands = batch.len(), "store write failed; nothing in the batch was written");
                 let reason = if connected {
-                    format!("PostgreSQL refused the write: {error}")
+                    // The server's own words ("deadlock detected", "value too long" …).
+                    let said = error.as_db_error().map_or_else(|| error.to_string(), |db| db.message().to_owned());
+                    format!("PostgreSQL refused the write: {said}")
                 } else {
                     format!("PostgreSQL is unreachable: {error}")
                 };
@@ -203,7 +260,7 @@ impl Writer {
         for event in committed.events {
             let _ = self.events.send(event);
         }
-        answer_committed(batch, committed.tags_found, committed.moves);
+        self.unindexed += answer_committed(batch, committed.tags_found, committed.moves);
     }
 }
 
@@ -423,11 +480,23 @@ fn insert(
     // Text as PostgreSQL can hold it (JSON columns escape a NUL already).
     let (message_id, subject, snippet, username) =
         (without_nul(&s.message_id), without_nul(&s.subject), without_nul(&s.snippet), without_nul(&s.username));
+    let e = &m.envelope;
+    let auth_user = e.auth_user.as_deref().map(without_nul);
+    // One statement, one round trip to the server, for the message's four rows:
+    // the writer's time per message is mostly round trips.
     let seq: i64 = st.rows(
         tx,
-        "INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        "WITH m AS (
+             INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
+                 bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq),
+         r AS (INSERT INTO raw (seq, zstd) SELECT seq, ? FROM m),
+         e AS (INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api,
+                 simulation)
+             SELECT seq, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM m),
+         t AS (INSERT INTO text_pending (seq, subject, addresses, body, attachment_names)
+             SELECT seq, ?, ?, ?, ? FROM m)
+         SELECT seq FROM m",
         &[
             &s.id.as_str(),
             &inbox,
@@ -445,18 +514,7 @@ fn insert(
             &i64::from(s.attachments),
             &i64::from(m.inlines),
             &username,
-        ],
-    )?[0]
-        .get(0);
-    st.execute(tx, "INSERT INTO raw (seq, zstd) VALUES (?, ?)", &[&seq, &m.compressed])?;
-    let e = &m.envelope;
-    let auth_user = e.auth_user.as_deref().map(without_nul);
-    st.execute(
-        tx,
-        "INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api, simulation)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            &seq,
+            &m.compressed,
             &without_nul(&e.mail_from),
             &m.rcpt_json,
             &without_nul(&e.helo),
@@ -466,19 +524,13 @@ fn insert(
             &without_nul(&e.transcript),
             &m.api_json,
             &m.simulation_json,
-        ],
-    )?;
-    st.execute(
-        tx,
-        "INSERT INTO message_text (seq, subject, addresses, body, attachment_names) VALUES (?, ?, ?, ?, ?)",
-        &[
-            &seq,
             &subject,
             &without_nul(&m.search.addresses),
             &without_nul(&m.search.body),
             &without_nul(&m.search.attachment_names),
         ],
-    )?;
+    )?[0]
+        .get(0);
     if s.tags.is_empty() { Ok(Vec::new()) } else { replace_tags(tx, st, seq, &s.tags) }
 }
 

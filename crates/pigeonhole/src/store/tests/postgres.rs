@@ -197,6 +197,32 @@ async fn writes_and_reads_round_trip() {
     store.close().await;
 }
 
+/// New text waits in `text_pending` and is moved into the trigram index when the
+/// writer is idle: found by free text before and after, and a message deleted
+/// while its text waits leaves none behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_text_is_found_while_pending_and_once_indexed() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let (store, _events) = open_pg(&url, config()).await;
+    let kept = store.submit(new_message(simple("zanzibar invoice"))).await.unwrap();
+    let gone = store.submit(new_message(simple("zanzibar receipt"))).await.unwrap();
+    // Just acknowledged: both found, whether or not their text was moved yet.
+    assert_eq!(store.search("anziba", 0, 10).unwrap().messages_count, 2);
+    store.delete(Selection::Ids(vec![gone])).await.unwrap();
+    let count = |table: &str| cluster.execute(&url, &format!("SELECT count(*) FROM {table}"))[0].clone();
+    let started = Instant::now();
+    while count("text_pending") != "0" {
+        assert!(started.elapsed() < Duration::from_secs(5), "text still pending after 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count("message_text"), "1", "the deleted message's text was dropped, not indexed");
+    let found = store.search("voic", 0, 10).unwrap();
+    assert_eq!(subjects(&found), ["zanzibar invoice"]);
+    assert_eq!(found.messages[0].id, kept);
+    store.close().await;
+}
+
 /// Wait for an event `wanted` picks, up to `within`.
 async fn event_within<T>(
     events: &mut broadcast::Receiver<Event>,
