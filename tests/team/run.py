@@ -34,7 +34,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import smtplib
 import subprocess
 import sys
@@ -174,11 +173,7 @@ backend http_nodes
         raise RuntimeError("haproxy did not answer SMTP and /readyz within 10 s")
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        resilience.terminate(self.proc, 10)
         self.log.close()
 
 
