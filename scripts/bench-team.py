@@ -5,9 +5,10 @@ message costs each part (the figures ARCHITECTURE.md's scaling model is made of)
 
 1. `../shared/bench/peers.sh` (smtp-source, its workloads small-1c and
    small-20c, smtp-sink as the ceiling) against one `pigeonhole serve` on SQLite
-   and one on PostgreSQL, taking turns round by round so that drift of a shared
-   machine hits both alike; each round's PostgreSQL node gets a fresh database.
-   Prints msgs/s per round and the median ratio PostgreSQL / SQLite.
+   (as it runs by default, and with `--fsync`: every commit synced, as
+   PostgreSQL does) and one on PostgreSQL, taking turns round by round so that
+   drift of a shared machine hits them alike; each round's PostgreSQL node gets a
+   fresh database. Prints msgs/s per round and the median ratios.
 2. Per-message costs on PostgreSQL, from one small-20c load: WAL bytes
    (pg_current_wal_lsn), transactions (pg_stat_database.xact_commit, so messages
    per commit), CPU of the node and of all PostgreSQL processes.
@@ -119,23 +120,26 @@ def main():
             database = f"round{r}"
             pg.run("createdb", "-h", HOST, "-p", str(pg.port), "-U", "pigeonhole", database)
             postgres_url = pg.url.rsplit("/", 1)[0] + "/" + database
-            order = [("sqlite", []), ("postgres", ["--store", postgres_url])]
+            # SQLite by default syncs at checkpoints, not every commit (a killed
+            # process loses nothing, a power cut may); PostgreSQL syncs every
+            # commit. `--fsync` makes SQLite do so too: the like-for-like pair.
+            order = [("sqlite", []), ("sqlite-fsync", ["--fsync"]), ("postgres", ["--store", postgres_url])]
             for name, store_args in (order if r % 2 == 0 else order[::-1]):
                 print(f"round {r + 1}/{args.rounds}: peers.sh against one node on {name} …", flush=True)
                 peers_round(args, workdir, args.binary, name, store_args, csv_path)
         # Each peers.sh run appends its own header line: those are not rows.
         rows = [row for row in csv.DictReader(open(csv_path)) if row["server"] != "server"]
         print("\n1. one node, peers.sh (msgs/s per round; smtp-sink = the load generator's ceiling)")
-        ratios = {}
         for workload in ("small-1c", "small-20c"):
             rates = {s: [float(x["msgs_s"]) for x in rows if x["server"] == s and x["workload"] == workload]
-                     for s in ("sqlite", "postgres", "smtp-sink")}
-            ratios[workload] = [p / q for p, q in zip(rates["postgres"], rates["sqlite"]) if q]
-            print(f"   {workload}: sqlite {rates['sqlite']}  postgres {rates['postgres']}  "
-                  f"smtp-sink {rates['smtp-sink']}")
-            if ratios[workload]:
-                print(f"   {workload}: postgres / sqlite median {statistics.median(ratios[workload]):.2f} "
-                      f"(rounds: {', '.join(f'{x:.2f}' for x in ratios[workload])})")
+                     for s in ("sqlite", "sqlite-fsync", "postgres", "smtp-sink")}
+            print(f"   {workload}: sqlite {rates['sqlite']}  sqlite --fsync {rates['sqlite-fsync']}  "
+                  f"postgres {rates['postgres']}  smtp-sink {rates['smtp-sink']}")
+            for against in ("sqlite", "sqlite-fsync"):
+                ratios = [p / q for p, q in zip(rates["postgres"], rates[against]) if q]
+                if ratios:
+                    print(f"   {workload}: postgres / {against} median {statistics.median(ratios):.2f} "
+                          f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
         notes = [x["note"] for x in rows if x["note"]]
         if notes:
             print(f"   peers.sh notes: {notes}")
