@@ -18,7 +18,8 @@
 //! the two databases spell differently branches on the dialect — case-insensitive
 //! matching (SQLite's LIKE is ASCII case-insensitive already; PostgreSQL's ILIKE),
 //! free text (there `message_text` with a `pg_trgm` GIN index answers ILIKE
-//! '%term%' directly, the same substring semantics, nothing pending), and a JSON
+//! '%term%', the same substring semantics, and `text_pending` the text not moved
+//! into it yet, as SQLite's `fts_pending`), and a JSON
 //! list of IDs (`json_each` vs `jsonb_array_elements_text`). Placeholders are `?`
 //! in both; the PostgreSQL backend numbers them ([`numbered`]).
 

@@ -8,7 +8,10 @@
 //! changes to this node's `node_totals` row, prunes to `max_messages` and
 //! `max_total_size` when it wins the retention lock (a node that does not skips:
 //! the winner prunes for all), and announces the commit to the other nodes with
-//! one `NOTIFY` ([`super::events::Notice`]).
+//! one `NOTIFY` ([`super::events::Notice`]). A new message's text goes to
+//! `text_pending` in the same transaction; the writer moves it into the trigram
+//! index when idle, or during a flood in chunks paced by the SQLite writer's
+//! [`IndexPace`], since indexing is most of what storing a message costs.
 //!
 //! When the database is unreachable the batch fails ([`SubmitError::Failed`]:
 //! SMTP 451), the shared `up` flag drops, so admission refuses at once and
