@@ -19,8 +19,9 @@ use std::path::Path;
 use futures_util::future::BoxFuture;
 
 use super::ingest::PreparedMessage;
-use super::mailbox::{MailboxSnapshot, Moved};
-use super::query::{AddressSearch, Position, SearchQuery, Selection};
+use super::mailbox::MailboxSnapshot;
+use super::query::{AddressSearch, Position, SearchQuery};
+use super::queue::Queue;
 use super::{StoreError, SubmitError};
 use crate::model::{Envelope, InboxInfo, MessageId, MessagePage, MessageSummary, Stats};
 
@@ -69,8 +70,6 @@ pub(crate) trait Backend: Send + Sync {
     fn envelope(&self, id: &MessageId) -> Result<Option<Envelope>, StoreError>;
     /// Totals as of the last commit.
     fn stats(&self) -> Stats;
-    /// Writes (mostly messages) admitted and waiting in the writer's queue.
-    fn queued(&self) -> usize;
     /// Messages deleted since the store opened.
     fn messages_deleted(&self) -> u64;
     /// Every inbox with its counts, by name.
@@ -83,23 +82,10 @@ pub(crate) trait Backend: Send + Sync {
     /// of those messages that have it.
     fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError>;
 
-    /// Mark the selected messages read or unread.
-    fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Delete the selected messages.
-    fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Give each of the messages `ids` exactly `tags` (already cleaned).
-    fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Move the messages `ids` to inbox `inbox` (created if new); those already
-    /// there or not stored are skipped. Each moved one gets a new UID there.
-    fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>>;
-    /// Append `lines` to the effects of message `id`'s simulation outcome (an
-    /// empty outcome when it has none); nothing when it is not stored.
-    fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Rename tag `from` (any case) to `to` (already cleaned); `false` when no
-    /// message has `from`.
-    fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Take tag `name` (any case) off every message; `false` when none had it.
-    fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// The queue of this backend's writer: the API's changes (read flags,
+    /// deletes, tags, moves, effects, tag renames) are put on it as commands,
+    /// answered after their commit, the same way for every backend.
+    fn queue(&self) -> &Queue;
 
     /// Whether the database takes writes now (`/readyz`): false while a database
     /// server is unreachable. A local file always does.

@@ -334,7 +334,7 @@ impl Store {
 
     /// Writes (mostly messages) waiting in the writer's queue.
     pub fn queued(&self) -> usize {
-        self.inner.backend.queued()
+        self.inner.backend.queue().queued()
     }
 
     /// Bytes of mail on their way in held against the byte budget now, and the
@@ -358,17 +358,17 @@ impl Store {
     /// UID there; those already there or not stored are skipped. Announced as
     /// `prune` (clients reload). The moved ones, after the commit.
     pub async fn move_to(&self, ids: Vec<MessageId>, inbox: &str) -> Result<Vec<Moved>, StoreError> {
-        self.inner.backend.move_to(ids, inbox.to_owned()).await
+        self.inner.backend.queue().move_to(ids, inbox.to_owned()).await
     }
 
     /// Mark the selected messages read or unread; returns after the commit.
     pub async fn set_read(&self, selection: Selection, read: bool) -> Result<(), StoreError> {
-        self.inner.backend.set_read(selection, read).await
+        self.inner.backend.queue().set_read(selection, read).await
     }
 
     /// Delete the selected messages; returns after the commit.
     pub async fn delete(&self, selection: Selection) -> Result<(), StoreError> {
-        self.inner.backend.delete(selection).await
+        self.inner.backend.queue().delete(selection).await
     }
 
     /// Every tag in use on the messages `access` sees, in listing order
@@ -387,14 +387,14 @@ impl Store {
     /// as an `update` event with its new tags.
     pub async fn set_tags(&self, ids: Vec<MessageId>, names: &[String]) -> Result<(), StoreError> {
         let tags = tags::normalize(names.iter().map(String::as_str), &self.inner.tag_rules);
-        self.inner.backend.set_tags(ids, tags).await
+        self.inner.backend.queue().set_tags(ids, tags).await
     }
 
     /// Append `lines` to what message `id`'s simulation outcome says followed its
     /// acceptance (a DSN stored, a forward that failed …), once they happened;
     /// nothing when the message is no longer stored.
     pub async fn record_effects(&self, id: MessageId, lines: Vec<String>) -> Result<(), StoreError> {
-        self.inner.backend.record_effects(id, lines).await
+        self.inner.backend.queue().record_effects(id, lines).await
     }
 
     /// Rename tag `from` (any case) to `to` (cleaned as at ingest); a name another
@@ -404,7 +404,7 @@ impl Store {
         if cleaned.is_empty() {
             return Err(TagError::InvalidName(to.to_owned()));
         }
-        match self.inner.backend.rename_tag(from.to_owned(), cleaned).await? {
+        match self.inner.backend.queue().rename_tag(from.to_owned(), cleaned).await? {
             true => Ok(()),
             false => Err(TagError::NoSuchTag(from.to_owned())),
         }
@@ -413,7 +413,7 @@ impl Store {
     /// Take tag `name` (any case) off every message; the messages stay. Announced
     /// as `prune` (clients reload).
     pub async fn delete_tag(&self, name: &str) -> Result<(), TagError> {
-        match self.inner.backend.delete_tag(name.to_owned()).await? {
+        match self.inner.backend.queue().delete_tag(name.to_owned()).await? {
             true => Ok(()),
             false => Err(TagError::NoSuchTag(name.to_owned())),
         }

@@ -17,7 +17,7 @@ use super::writer::{Command, DeleteTarget};
 use super::{StoreError, SubmitError};
 use crate::model::MessageId;
 
-pub(super) struct Queue {
+pub(crate) struct Queue {
     commands: mpsc::Sender<Command>,
     /// The SQL the writer runs selections in.
     dialect: Dialect,
@@ -25,7 +25,7 @@ pub(super) struct Queue {
 
 impl Queue {
     /// A queue of `capacity` commands (at least one) and the writer's end of it.
-    pub fn new(capacity: usize, dialect: Dialect) -> (Queue, mpsc::Receiver<Command>) {
+    pub(super) fn new(capacity: usize, dialect: Dialect) -> (Queue, mpsc::Receiver<Command>) {
         let (commands, queue) = mpsc::channel(capacity.max(1));
         (Queue { commands, dialect }, queue)
     }

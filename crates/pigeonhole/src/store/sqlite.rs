@@ -22,8 +22,8 @@ use rusqlite::Connection;
 
 use super::backend::{Backend, Insert};
 use super::checkpoint::Checkpointer;
-use super::mailbox::{self, MailboxSnapshot, Moved};
-use super::query::{AddressSearch, Position, SearchQuery, Selection};
+use super::mailbox::{self, MailboxSnapshot};
+use super::query::{AddressSearch, Position, SearchQuery};
 use super::queue::Queue;
 use super::search::{Condition, Dialect};
 use super::writer::{PublishedTotals, Writer};
@@ -120,6 +120,10 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
     fn admit(&self) -> Result<Insert, SubmitError> {
         self.queue.admit()
     }
@@ -197,10 +201,6 @@ impl Backend for Sqlite {
         self.counts.stats()
     }
 
-    fn queued(&self) -> usize {
-        self.queue.queued()
-    }
-
     fn messages_deleted(&self) -> u64 {
         self.counts.deleted()
     }
@@ -225,34 +225,6 @@ impl Backend for Sqlite {
             None => Ok(tags::counts(conn)?),
             Some(inboxes) => Ok(tags::counts_on(conn, &Condition::inboxes(inboxes))?),
         })
-    }
-
-    fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.set_read(selection, read)
-    }
-
-    fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.delete(selection)
-    }
-
-    fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.set_tags(ids, tags)
-    }
-
-    fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
-        self.queue.move_to(ids, inbox)
-    }
-
-    fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.record_effects(id, lines)
-    }
-
-    fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.queue.rename_tag(from, to)
-    }
-
-    fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.queue.delete_tag(name)
     }
 
     fn disk_full(&self) -> bool {

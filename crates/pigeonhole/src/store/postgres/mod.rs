@@ -27,8 +27,8 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::backend::{Backend, Insert};
-use super::mailbox::{MailboxSnapshot, Moved};
-use super::query::{AddressSearch, Position, SearchQuery, Selection};
+use super::mailbox::MailboxSnapshot;
+use super::query::{AddressSearch, Position, SearchQuery};
 use super::queue::Queue;
 use super::search::{Condition, Dialect};
 use super::writer::PublishedTotals;
@@ -144,6 +144,10 @@ impl Drop for Postgres {
 }
 
 impl Backend for Postgres {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
     fn admit(&self) -> Result<Insert, SubmitError> {
         if !self.up.load(Ordering::Relaxed) {
             return Err(SubmitError::Failed(format!(
@@ -225,10 +229,6 @@ impl Backend for Postgres {
         self.counts.stats()
     }
 
-    fn queued(&self) -> usize {
-        self.queue.queued()
-    }
-
     fn messages_deleted(&self) -> u64 {
         self.counts.deleted()
     }
@@ -256,34 +256,6 @@ impl Backend for Postgres {
     fn tag_counts(&self, within: Option<&[String]>) -> Result<BTreeMap<String, u64>, StoreError> {
         let visible = within.map_or_else(Condition::everything, Condition::inboxes);
         self.readers.with(move |session| read::tag_counts(session, &visible))
-    }
-
-    fn set_read(&self, selection: Selection, read: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.set_read(selection, read)
-    }
-
-    fn delete(&self, selection: Selection) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.delete(selection)
-    }
-
-    fn set_tags(&self, ids: Vec<MessageId>, tags: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.set_tags(ids, tags)
-    }
-
-    fn move_to(&self, ids: Vec<MessageId>, inbox: String) -> BoxFuture<'_, Result<Vec<Moved>, StoreError>> {
-        self.queue.move_to(ids, inbox)
-    }
-
-    fn record_effects(&self, id: MessageId, lines: Vec<String>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.queue.record_effects(id, lines)
-    }
-
-    fn rename_tag(&self, from: String, to: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.queue.rename_tag(from, to)
-    }
-
-    fn delete_tag(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.queue.delete_tag(name)
     }
 
     fn ready(&self) -> bool {
