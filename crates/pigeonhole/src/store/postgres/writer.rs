@@ -2,27 +2,33 @@
 //! on its own connection.
 //!
 //! The loop has the SQLite writer's shape and takes its [`Command`]s: block for
-//! one command, take what else is queued (up to `max_batch`) into one
-//! transaction, and only after COMMIT publish the events and answer the waiters
-//! ("250 only after the PostgreSQL COMMIT"). In the same transaction it adds its
-//! changes to this node's `node_totals` row, prunes to `max_messages` and
-//! `max_total_size` when it wins the retention lock (a node that does not skips:
-//! the winner prunes for all), and announces the commit to the other nodes with
-//! one `NOTIFY` ([`super::events::Notice`]). A new message's text goes to
-//! `text_pending` in the same transaction; the writer moves it into the trigram
-//! index when idle, or during a flood in chunks paced by the SQLite writer's
-//! [`IndexPace`], since indexing is most of what storing a message costs.
+//! one command, take what else is queued (up to `max_batch`) and apply it
+//! atomically, and only after COMMIT publish the events and answer the waiters
+//! ("250 only after the PostgreSQL COMMIT"). The batch's new messages go in one
+//! statement, which also adds the batch's changes to this node's `node_totals`
+//! row and announces the commit to the other nodes with one `NOTIFY`
+//! ([`super::events::Notice`]): a flood's batch is that one statement alone, a
+//! single round trip, since round trips, not rows, were most of what a write
+//! cost both sides. When a commit leaves the totals past `max_messages` or
+//! `max_total_size`, a transaction of its own prunes them if it wins the
+//! retention lock (a node that does not skips: the winner prunes for all).
+//!
+//! A new message's text goes to `text_pending` in the same statement; the writer
+//! moves it into the trigram index when idle, or, once a flood has left
+//! [`INDEX_DURING_FLOOD_ABOVE`] messages waiting, in chunks paced by the SQLite
+//! writer's [`IndexPace`] between commits.
 //!
 //! When the database is unreachable the batch fails ([`SubmitError::Failed`]:
 //! SMTP 451), the shared `up` flag drops, so admission refuses at once and
 //! `/readyz` says not ready, and the thread tries to connect again every few
 //! hundred milliseconds until it can.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use postgres::{GenericClient, Transaction};
+use postgres::GenericClient;
 use rusqlite::types::Value;
 use tokio::sync::mpsc;
 
@@ -38,8 +44,8 @@ use crate::store::codec::unix_ms;
 use crate::store::ingest::PreparedMessage;
 use crate::store::search::Condition;
 use crate::store::writer::{
-    Command, DeleteTarget, Expiry, INDEX_BATCH, INDEX_WHEN_IDLE_FOR, InboxIds, IndexPace, MAX_EVENTS_PER_CHANGE,
-    PublishedTotals, Retention, Totals, answer_committed, answer_failed, take_batch,
+    Command, DeleteTarget, Expiry, INDEX_WHEN_IDLE_FOR, InboxIds, IndexPace, MAX_EVENTS_PER_CHANGE, PublishedTotals,
+    Retention, Totals, answer_committed, answer_failed, take_batch,
 };
 use crate::store::{Moved, StoreError, SubmitError, mailbox};
 
@@ -48,6 +54,12 @@ use crate::store::{Moved, StoreError, SubmitError, mailbox};
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// While the database is unreachable, a connection is tried about this often.
 const RECONNECT_EVERY: Duration = Duration::from_millis(200);
+/// Between commits, text is moved into the trigram index only once this many
+/// messages' text waits (otherwise it is moved when the writer is idle). Indexing
+/// costs PostgreSQL about as much as storing the message, so a burst this large
+/// is stored at full speed and indexed in the pause after it; searches read the
+/// pending text by a scan meanwhile, which stays around a tenth of a second.
+const INDEX_DURING_FLOOD_ABOVE: u64 = 10_000;
 
 /// Changes to this node's row of `node_totals`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -150,7 +162,7 @@ impl Writer {
             let Some(first) = first else { break };
             let batch = take_batch(first, &mut self.commands, self.max_batch);
             self.apply(batch);
-            if self.unindexed >= INDEX_BATCH && self.index_pace.may_index_between_commits() {
+            if self.unindexed >= INDEX_DURING_FLOOD_ABOVE && self.index_pace.may_index_between_commits() {
                 self.index_pending();
             }
         }
@@ -226,11 +238,16 @@ impl Writer {
                 return;
             }
         };
-        let outcome = commit(session, &self.node, retention, &self.inbox_ids, &batch);
+        let outcome = commit(session, &self.node, &self.inbox_ids, &batch);
         self.link.check();
         match outcome {
-            Ok(committed) => {
+            Ok(mut committed) => {
                 self.set_up(true);
+                let Totals { total, bytes, .. } = committed.totals;
+                if retention.expire_before_ms.is_some() || total > retention.max_messages || bytes > retention.max_bytes
+                {
+                    self.retain(retention, &mut committed);
+                }
                 self.finish(batch, committed);
             }
             Err(error) if batch.len() > 1 && concerns_one_command(&error) && self.link.is_connected() => {
@@ -255,10 +272,34 @@ impl Writer {
         }
     }
 
-    fn finish(&mut self, batch: Vec<Command>, committed: Committed) {
+    /// Prune to `retention` after a commit took the totals past a limit (or a
+    /// look for expired messages is due), in a transaction of its own and only
+    /// if this node wins the retention lock (one that does not skips: the winner
+    /// prunes for all). A failure leaves the commit as it is; the next one tries again.
+    fn retain(&mut self, retention: Retention, committed: &mut Committed) {
+        let Ok((session, _)) = self.link.session() else { return };
+        let pruned = prune_alone(session, &self.node, retention);
+        self.link.check();
+        match pruned {
+            Ok(Some((pruned, totals))) => {
+                committed.totals = totals;
+                if pruned > 0 {
+                    committed.deleted += pruned;
+                    committed.events.push(Event::Prune(()));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "pruning to the retention limits failed; the next commit tries again"),
+        }
+    }
+
+    fn finish(&mut self, batch: Vec<Command>, mut committed: Committed) {
         self.deleted += committed.deleted;
         self.inbox_ids.remember(committed.inboxes_seen);
         self.published.publish(Totals { deleted: self.deleted, ..committed.totals });
+        if !committed.events.is_empty() {
+            committed.events.push(Event::Stats(Stats::new(committed.totals.total, committed.totals.unread)));
+        }
         // Events first: when a caller's change returns, its events are out.
         for event in committed.events {
             let _ = self.events.send(event);
@@ -273,49 +314,85 @@ fn concerns_one_command(error: &postgres::Error) -> bool {
     error.code().is_some_and(|code| code.code().starts_with("22") || code.code().starts_with("23"))
 }
 
-/// Apply a batch in one transaction; nothing of it is written unless all of it is.
+/// Apply a batch atomically: nothing of it is written unless all of it is.
+///
+/// A flood's batch (new messages without tags, to inboxes this node knows) is
+/// one statement, committed on its own: one round trip to the server for the
+/// whole group, since round trips, not rows, are most of what a write costs
+/// both sides. Any other batch runs in a transaction.
 fn commit(
     session: &mut Session,
     node: &str,
-    retention: Retention,
     inbox_ids: &InboxIds,
     batch: &[Command],
 ) -> Result<Committed, postgres::Error> {
     let Session { client, statements: st } = session;
+    let one_statement = batch.iter().all(|command| {
+        matches!(command, Command::Insert { messages, .. }
+            if messages.iter().all(|m| m.summary.tags.is_empty() && inbox_ids.get(&m.inbox).is_some()))
+    });
+    if one_statement {
+        return apply_commands(client, st, node, inbox_ids, batch);
+    }
     let mut tx = client.transaction()?;
+    let committed = apply_commands(&mut tx, st, node, inbox_ids, batch)?;
+    tx.commit()?;
+    Ok(committed)
+}
+
+/// New messages not yet stored: each with its inbox's row ID and the index of
+/// its `Event::New` (whose tags are those stored).
+type Unstored<'a> = Vec<(&'a PreparedMessage, i64, usize)>;
+
+/// Apply the batch's commands in order through `db`. New messages are stored
+/// together: those of consecutive inserts in one statement, before the next
+/// other command (which may concern them) and last with the totals and the
+/// notice to the other nodes.
+fn apply_commands(
+    db: &mut impl GenericClient,
+    st: &mut Statements,
+    node: &str,
+    inbox_ids: &InboxIds,
+    batch: &[Command],
+) -> Result<Committed, postgres::Error> {
     let mut deltas = Deltas::default();
     let mut events = Vec::new();
     let mut tags_found = Vec::new();
     let mut moves = Vec::new();
-    let mut inboxes_seen = Vec::new();
-    let mut deleted = 0u64;
+    let mut inboxes_seen: Vec<(String, i64)> = Vec::new();
     let mut tags_touched = false;
-    let mut inserted = false;
+    let mut unstored: Unstored<'_> = Vec::new();
+    let mut deleted = 0u64;
     for command in batch {
+        if !matches!(command, Command::Insert { .. }) && !unstored.is_empty() {
+            store_new(db, st, node, &std::mem::take(&mut unstored), Deltas::default(), None, &mut events)?;
+        }
         match command {
             Command::Insert { messages, .. } => {
-                inserted = true;
                 for message in messages {
-                    let inbox = match inbox_ids.get(&message.inbox) {
+                    let known = inbox_ids
+                        .get(&message.inbox)
+                        .or_else(|| inboxes_seen.iter().find(|(name, _)| *name == message.inbox).map(|(_, id)| *id));
+                    let inbox = match known {
                         Some(id) => id,
                         None => {
-                            let id = inbox_id(&mut tx, st, &message.inbox, message.received_ms)?;
+                            let id = inbox_id(db, st, &message.inbox, message.received_ms)?;
                             inboxes_seen.push((message.inbox.clone(), id));
                             id
                         }
                     };
-                    let stored_tags = insert(&mut tx, st, message, inbox)?;
                     deltas.messages += 1;
                     deltas.unread += 1;
                     deltas.bytes += signed(message.summary.size);
-                    events.push(Event::New(Box::new(MessageSummary { tags: stored_tags, ..message.summary.clone() })));
+                    unstored.push((message, inbox, events.len()));
+                    events.push(Event::New(Box::new(MessageSummary { tags: Vec::new(), ..message.summary.clone() })));
                 }
             }
             Command::SetTags { ids, tags, .. } => {
                 let mut changed = Vec::new();
                 for id in ids {
-                    if let Some((seq, inbox)) = seq_and_inbox(&mut tx, st, id)? {
-                        let tags = replace_tags(&mut tx, st, seq, tags)?;
+                    if let Some((seq, inbox)) = seq_and_inbox(db, st, id)? {
+                        let tags = replace_tags(db, st, seq, tags)?;
                         changed.push(TagsChanged { id: id.clone(), tags, inbox });
                     }
                 }
@@ -330,12 +407,12 @@ fn commit(
                 let target = match inbox_ids.get(inbox) {
                     Some(id) => id,
                     None => {
-                        let id = inbox_id(&mut tx, st, inbox, unix_ms(time::OffsetDateTime::now_utc()))?;
+                        let id = inbox_id(db, st, inbox, unix_ms(time::OffsetDateTime::now_utc()))?;
                         inboxes_seen.push((inbox.clone(), id));
                         id
                     }
                 };
-                let moved = move_to(&mut tx, st, ids, target)?;
+                let moved = move_to(db, st, ids, target)?;
                 if !moved.is_empty() {
                     events.push(Event::Prune(()));
                 }
@@ -345,7 +422,7 @@ fn commit(
                 let mut recorded = 0;
                 for line in lines {
                     recorded += st.execute(
-                        &mut tx,
+                        db,
                         r#"UPDATE envelopes SET simulation = jsonb_set(
                              coalesce(simulation::jsonb, '{"Rule":"","Action":"","Reply":"","Effects":[]}'::jsonb),
                              '{Effects}',
@@ -354,19 +431,19 @@ fn commit(
                         &[line, &id.as_str()],
                     )?;
                 }
-                if let Some((_, inbox)) = seq_and_inbox(&mut tx, st, id)?.filter(|_| recorded > 0) {
+                if let Some((_, inbox)) = seq_and_inbox(db, st, id)?.filter(|_| recorded > 0) {
                     events.push(Event::Effects(EffectsRecorded { id: id.clone(), inbox }));
                 }
             }
             Command::RenameTag { from, to, .. } => {
-                let found = rename_tag(&mut tx, st, from, to)?;
+                let found = rename_tag(db, st, from, to)?;
                 tags_found.push(found);
                 if found {
                     events.push(Event::Prune(()));
                 }
             }
             Command::DeleteTag { name, .. } => {
-                let found = st.execute(&mut tx, "DELETE FROM tags WHERE name = ?", &[name])? > 0;
+                let found = st.execute(db, "DELETE FROM tags WHERE name = ?", &[name])? > 0;
                 tags_found.push(found);
                 if found {
                     events.push(Event::Prune(()));
@@ -380,7 +457,7 @@ fn commit(
                 let mut values = vec![Value::Integer(i64::from(*read)), Value::Integer(i64::from(!*read))];
                 values.extend(target.params.iter().cloned());
                 let changed: Vec<(MessageId, String)> = st
-                    .query(&mut tx, &sql, &values)?
+                    .query(db, &sql, &values)?
                     .iter()
                     .map(|row| (MessageId::stored(row.get(0)), row.get(1)))
                     .collect();
@@ -395,13 +472,13 @@ fn commit(
                 }
             }
             Command::Delete { target: DeleteTarget::All, .. } => {
-                let gone = delete(&mut tx, st, &Condition::everything(), &mut deltas)?;
+                let gone = delete(db, st, &Condition::everything(), &mut deltas)?;
                 deleted += gone.len() as u64;
                 tags_touched = true;
                 events.push(Event::Truncate(()));
             }
             Command::Delete { target: DeleteTarget::Matching(condition), .. } => {
-                let ids = delete(&mut tx, st, condition, &mut deltas)?;
+                let ids = delete(db, st, condition, &mut deltas)?;
                 deleted += ids.len() as u64;
                 tags_touched |= !ids.is_empty();
                 if ids.len() > MAX_EVENTS_PER_CHANGE {
@@ -413,36 +490,158 @@ fn commit(
             Command::Shutdown => {}
         }
     }
-    // Retention after inserts and on the timer: by one node at a time.
-    if (inserted || retention.expire_before_ms.is_some())
-        && tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])?.get::<_, bool>(0)
-    {
-        let pruned = prune(&mut tx, st, node, retention, &mut deltas)?;
-        if pruned > 0 {
-            deleted += pruned;
-            tags_touched = true;
-            events.push(Event::Prune(()));
+    if tags_touched {
+        drop_unused_tags(db, st)?;
+    }
+    let notice = (!events.is_empty()).then(|| Notice::of(node, &events));
+    let totals = store_new(db, st, node, &unstored, deltas, notice.as_deref(), &mut events)?;
+    Ok(Committed { totals, events, tags_found, moves, inboxes_seen, deleted })
+}
+
+/// Store the `unstored` messages, add `deltas` to this node's row of the totals
+/// and announce `notice` to the other nodes, all in one statement (tags
+/// aside: a tagged message's take one more per tag); the totals after it.
+fn store_new(
+    db: &mut impl GenericClient,
+    st: &mut Statements,
+    node: &str,
+    unstored: &Unstored<'_>,
+    deltas: Deltas,
+    notice: Option<&str>,
+    events: &mut [Event],
+) -> Result<Totals, postgres::Error> {
+    // Each column as an array, an element per message. Text as PostgreSQL can
+    // hold it (a NUL may be in any header).
+    let text = |column: fn(&PreparedMessage) -> &str| -> Vec<Cow<'_, str>> {
+        unstored.iter().map(|(m, _, _)| without_nul(column(m))).collect()
+    };
+    let optional = |column: fn(&PreparedMessage) -> Option<&str>| -> Vec<Option<Cow<'_, str>>> {
+        unstored.iter().map(|(m, _, _)| column(m).map(without_nul)).collect()
+    };
+    let number = |column: fn(&PreparedMessage, i64) -> i64| -> Vec<i64> {
+        unstored.iter().map(|(m, inbox, _)| column(m, *inbox)).collect()
+    };
+    let dates: Vec<Option<i64>> = unstored.iter().map(|(m, _, _)| m.date_ms).collect();
+    let raw: Vec<&[u8]> = unstored.iter().map(|(m, _, _)| m.compressed.as_slice()).collect();
+    let tls: Vec<bool> = unstored.iter().map(|(m, _, _)| m.envelope.tls).collect();
+    let row = &st.rows(
+        db,
+        "WITH s AS (
+             SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[],
+                 ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[],
+                 ?::text[], ?::bytea[], ?::text[], ?::text[], ?::text[], ?::text[], ?::boolean[], ?::text[],
+                 ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+             WITH ORDINALITY AS s(id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
+                 bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username, zstd,
+                 mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api, simulation, addresses, body,
+                 attachment_names, n)),
+         m AS (INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
+                 bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
+             SELECT id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs, bcc_addrs,
+                 reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username FROM s ORDER BY n
+             RETURNING seq, id),
+         r AS (INSERT INTO raw (seq, zstd) SELECT m.seq, s.zstd FROM m JOIN s USING (id)),
+         e AS (INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api,
+                 simulation)
+             SELECT m.seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api, simulation
+             FROM m JOIN s USING (id)),
+         t AS (INSERT INTO text_pending (seq, subject, addresses, body, attachment_names)
+             SELECT m.seq, subject, addresses, body, attachment_names FROM m JOIN s USING (id)),
+         d AS (SELECT CAST(? AS text) AS node, CAST(? AS bigint) AS messages, CAST(? AS bigint) AS unread,
+                 CAST(? AS bigint) AS bytes),
+         c AS (INSERT INTO node_totals (node_id, messages, unread, bytes)
+             SELECT * FROM d WHERE messages <> 0 OR unread <> 0 OR bytes <> 0
+             ON CONFLICT (node_id) DO UPDATE SET messages = node_totals.messages + EXCLUDED.messages,
+                 unread = node_totals.unread + EXCLUDED.unread, bytes = node_totals.bytes + EXCLUDED.bytes),
+         now AS (SELECT coalesce(sum(messages), 0)::bigint AS messages, coalesce(sum(unread), 0)::bigint AS unread,
+                 coalesce(sum(bytes), 0)::bigint AS bytes FROM node_totals)
+         SELECT ARRAY(SELECT seq FROM m ORDER BY seq), now.messages + d.messages, now.unread + d.unread,
+             now.bytes + d.bytes,
+             (SELECT pg_notify(CAST(? AS text), notice) FROM (SELECT CAST(? AS text)) AS x(notice)
+              WHERE notice IS NOT NULL) IS NULL
+         FROM d, now",
+        &[
+            &text(|m| m.summary.id.as_str()),
+            &number(|_, inbox| inbox),
+            &number(|m, _| m.received_ms),
+            &text(|m| &m.summary.message_id),
+            &text(|m| &m.addresses.from),
+            &text(|m| &m.addresses.to),
+            &text(|m| &m.addresses.cc),
+            &text(|m| &m.addresses.bcc),
+            &text(|m| &m.addresses.reply_to),
+            &text(|m| &m.summary.subject),
+            &dates,
+            &number(|m, _| signed(m.summary.size)),
+            &text(|m| &m.summary.snippet),
+            &number(|m, _| i64::from(m.summary.attachments)),
+            &number(|m, _| i64::from(m.inlines)),
+            &text(|m| &m.summary.username),
+            &raw,
+            &text(|m| &m.envelope.mail_from),
+            &text(|m| &m.rcpt_json),
+            &text(|m| &m.envelope.helo),
+            &text(|m| &m.envelope.peer),
+            &tls,
+            &optional(|m| m.envelope.auth_user.as_deref()),
+            &text(|m| &m.envelope.transcript),
+            &optional(|m| m.api_json.as_deref()),
+            &optional(|m| m.simulation_json.as_deref()),
+            &text(|m| &m.search.addresses),
+            &text(|m| &m.search.body),
+            &text(|m| &m.search.attachment_names),
+            &node,
+            &deltas.messages,
+            &deltas.unread,
+            &deltas.bytes,
+            &EVENTS_CHANNEL,
+            &notice,
+        ],
+    )?[0];
+    let seqs: Vec<i64> = row.get(0);
+    for ((message, _, event), seq) in unstored.iter().zip(seqs) {
+        if let (false, Event::New(summary)) = (message.summary.tags.is_empty(), &mut events[*event]) {
+            summary.tags = replace_tags(db, st, seq, &message.summary.tags)?;
         }
     }
-    if tags_touched {
-        st.execute(&mut tx, "DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM message_tags)", &[])?;
+    Ok(Totals { total: unsigned(row.get(1)), unread: unsigned(row.get(2)), bytes: unsigned(row.get(3)), deleted: 0 })
+}
+
+/// Prune to `retention` in a transaction of its own, if this node wins the
+/// retention lock: how many messages went and the totals after, or `None` when
+/// another node holds the lock (and prunes for all).
+fn prune_alone(
+    session: &mut Session,
+    node: &str,
+    retention: Retention,
+) -> Result<Option<(u64, Totals)>, postgres::Error> {
+    let Session { client, statements: st } = session;
+    let mut tx = client.transaction()?;
+    if !tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])?.get::<_, bool>(0) {
+        return Ok(None);
     }
+    let mut deltas = Deltas::default();
+    let pruned = prune(&mut tx, st, node, retention, &mut deltas)?;
     add_to_totals(&mut tx, st, node, deltas)?;
-    let totals = totals(&mut tx, st)?;
-    if !events.is_empty() {
-        let notice = Notice::of(node, &events);
+    if pruned > 0 {
+        drop_unused_tags(&mut tx, st)?;
+        let notice = Notice::of(node, &[Event::Prune(())]);
         st.execute(&mut tx, "SELECT pg_notify(CAST(? AS text), CAST(? AS text))", &[&EVENTS_CHANNEL, &notice])?;
     }
+    let totals = totals(&mut tx, st)?;
     tx.commit()?;
-    if !events.is_empty() {
-        events.push(Event::Stats(Stats::new(totals.total, totals.unread)));
-    }
-    Ok(Committed { totals, events, tags_found, moves, inboxes_seen, deleted })
+    Ok(Some((pruned, totals)))
+}
+
+/// Delete the tags no message has any more.
+fn drop_unused_tags(db: &mut impl GenericClient, st: &mut Statements) -> Result<(), postgres::Error> {
+    st.execute(db, "DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM message_tags)", &[])?;
+    Ok(())
 }
 
 /// Add `deltas` to this node's row (made on its first change).
 fn add_to_totals(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     node: &str,
     deltas: Deltas,
@@ -472,74 +671,9 @@ pub(super) fn totals(client: &mut impl GenericClient, st: &mut Statements) -> Re
     Ok(Totals { total: unsigned(row.get(0)), unread: unsigned(row.get(1)), bytes: unsigned(row.get(2)), deleted: 0 })
 }
 
-/// Store a new message in inbox `inbox`; its tags as stored.
-fn insert(
-    tx: &mut Transaction<'_>,
-    st: &mut Statements,
-    m: &PreparedMessage,
-    inbox: i64,
-) -> Result<Vec<String>, postgres::Error> {
-    let s = &m.summary;
-    // Text as PostgreSQL can hold it (JSON columns escape a NUL already).
-    let (message_id, subject, snippet, username) =
-        (without_nul(&s.message_id), without_nul(&s.subject), without_nul(&s.snippet), without_nul(&s.username));
-    let e = &m.envelope;
-    let auth_user = e.auth_user.as_deref().map(without_nul);
-    // One statement, one round trip to the server, for the message's four rows:
-    // the writer's time per message is mostly round trips.
-    let seq: i64 = st.rows(
-        tx,
-        "WITH m AS (
-             INSERT INTO messages (id, inbox_id, received_ms, message_id, from_addrs, to_addrs, cc_addrs,
-                 bcc_addrs, reply_to_addrs, subject, date_ms, size, snippet, attachments, inlines, username)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq),
-         r AS (INSERT INTO raw (seq, zstd) SELECT seq, ? FROM m),
-         e AS (INSERT INTO envelopes (seq, mail_from, rcpt_to, helo, peer, tls, auth_user, transcript, api,
-                 simulation)
-             SELECT seq, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM m),
-         t AS (INSERT INTO text_pending (seq, subject, addresses, body, attachment_names)
-             SELECT seq, ?, ?, ?, ? FROM m)
-         SELECT seq FROM m",
-        &[
-            &s.id.as_str(),
-            &inbox,
-            &m.received_ms,
-            &message_id,
-            &m.addresses.from,
-            &m.addresses.to,
-            &m.addresses.cc,
-            &m.addresses.bcc,
-            &m.addresses.reply_to,
-            &subject,
-            &m.date_ms,
-            &signed(s.size),
-            &snippet,
-            &i64::from(s.attachments),
-            &i64::from(m.inlines),
-            &username,
-            &m.compressed,
-            &without_nul(&e.mail_from),
-            &m.rcpt_json,
-            &without_nul(&e.helo),
-            &without_nul(&e.peer),
-            &e.tls,
-            &auth_user,
-            &without_nul(&e.transcript),
-            &m.api_json,
-            &m.simulation_json,
-            &subject,
-            &without_nul(&m.search.addresses),
-            &without_nul(&m.search.body),
-            &without_nul(&m.search.attachment_names),
-        ],
-    )?[0]
-        .get(0);
-    if s.tags.is_empty() { Ok(Vec::new()) } else { replace_tags(tx, st, seq, &s.tags) }
-}
-
 /// The inbox's row ID, creating the inbox on first use (another node may be
 /// creating it at the same moment: then its row is the one).
-fn inbox_id(tx: &mut Transaction<'_>, st: &mut Statements, name: &str, now_ms: i64) -> Result<i64, postgres::Error> {
+fn inbox_id(tx: &mut impl GenericClient, st: &mut Statements, name: &str, now_ms: i64) -> Result<i64, postgres::Error> {
     let name = without_nul(name);
     let select = "SELECT id FROM inboxes WHERE name = ?";
     if let Some(row) = st.rows(tx, select, &[&name])?.first() {
@@ -557,7 +691,7 @@ fn inbox_id(tx: &mut Transaction<'_>, st: &mut Statements, name: &str, now_ms: i
 }
 
 fn seq_and_inbox(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     id: &MessageId,
 ) -> Result<Option<(i64, String)>, postgres::Error> {
@@ -571,7 +705,7 @@ const RETURNING_INBOX: &str = "(SELECT name FROM inboxes WHERE id = inbox_id)";
 /// Give message `seq` exactly `tags` (normalised), creating tags as needed;
 /// its tags as stored (an existing tag keeps its spelling), in listing order.
 fn replace_tags(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     seq: i64,
     tags: &[String],
@@ -595,8 +729,13 @@ fn replace_tags(
 }
 
 /// Rename tag `from` to `to`, merging it into a tag already named `to` (any case).
-fn rename_tag(tx: &mut Transaction<'_>, st: &mut Statements, from: &str, to: &str) -> Result<bool, postgres::Error> {
-    let tag_id = |tx: &mut Transaction<'_>, st: &mut Statements, name: &str| -> Result<Option<i64>, postgres::Error> {
+fn rename_tag<C: GenericClient>(
+    tx: &mut C,
+    st: &mut Statements,
+    from: &str,
+    to: &str,
+) -> Result<bool, postgres::Error> {
+    let tag_id = |tx: &mut C, st: &mut Statements, name: &str| -> Result<Option<i64>, postgres::Error> {
         Ok(st.rows(tx, "SELECT id FROM tags WHERE name = ?", &[&name])?.first().map(|row| row.get(0)))
     };
     let Some(id) = tag_id(tx, st, from)? else { return Ok(false) };
@@ -620,7 +759,7 @@ fn rename_tag(tx: &mut Transaction<'_>, st: &mut Statements, from: &str, to: &st
 /// Move the messages `ids` stored in another inbox to `target`, each with the
 /// sequence's next value as its UID there.
 fn move_to(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     ids: &[MessageId],
     target: i64,
@@ -642,7 +781,7 @@ fn move_to(
 
 /// Delete the messages matching `condition`, taking them off `deltas`; their IDs.
 fn delete(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     condition: &Condition,
     deltas: &mut Deltas,
@@ -664,7 +803,7 @@ fn delete(
 /// oldest until both limits hold (over every node's messages, changes in this
 /// transaction included); how many went.
 fn prune(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     st: &mut Statements,
     node: &str,
     retention: Retention,
