@@ -18,7 +18,8 @@ drives it in chrome context through Thunderbird's own mail APIs, as its UI would
 
 Each check prints [ok] or [FAIL]; the run ends with `N passed, N failed`, and with
 the IMAP commands Thunderbird sent (from its own protocol log, MOZ_LOG=IMAP:5,
-copied to artifacts/thunderbird-imap.log). Exit 0 when every check passed, 1 when
+left in artifacts/thunderbird-imap.log beside thunderbird.out, its output, and
+thunderbird-server.log, the server's). Exit 0 when every check passed, 1 when
 one failed, 2 when Thunderbird is not installed (scripts/setup.sh installs it).
 
     python3 tests/thunderbird/run.py
@@ -42,8 +43,12 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENV = os.path.join(ROOT, "target", "thunderbird-venv")
 MARIONETTE_DRIVER = "marionette-driver==3.7.1"
-IMAP_LOG_ARTIFACT = os.path.join(ROOT, "artifacts", "thunderbird-imap.log")
-# How long a message sent while Thunderbird idles may take to reach its database.
+ARTIFACTS = os.path.join(ROOT, "artifacts")
+IMAP_LOG_ARTIFACT = os.path.join(ARTIFACTS, "thunderbird-imap.log")
+# How long Thunderbird may take to start idling once a folder update is done (it
+# waits about 2 s), and how long a message sent while it idles may take to reach its
+# database.
+IDLE_START_WITHIN_S = 15
 IDLE_WITHIN_S = 5
 # How long Pigeonhole may take to show a change Thunderbird made.
 API_WITHIN_S = 10
@@ -89,7 +94,8 @@ PRELUDE = """
 const { MailServices } = ChromeUtils.importESModule("resource:///modules/MailServices.sys.mjs");
 const { NetUtil } = ChromeUtils.importESModule("resource://gre/modules/NetUtil.sys.mjs");
 const server = () => MailServices.accounts.accounts.find(a => a.incomingServer.type == "imap")?.incomingServer;
-const folder = name => server().rootFolder.descendants.find(f => f.name == name).QueryInterface(Ci.nsIMsgImapMailFolder);
+const folder = name =>
+  server().rootFolder.descendants.find(f => f.name == name).QueryInterface(Ci.nsIMsgImapMailFolder);
 const headers = name => [...folder(name).msgDatabase.enumerateMessages()];
 function runUrl(start) {
   return new Promise((resolve, reject) => {
@@ -109,8 +115,6 @@ class Thunderbird:
     """Thunderbird headless on a fresh profile, driven through Marionette."""
 
     def __init__(self, executable, workdir):
-        from marionette_driver.marionette import Marionette
-
         self.profile = os.path.join(workdir, "profile")
         # Named so: Gecko adds ".moz_log" to a name without it.
         self.imap_log = os.path.join(workdir, "imap.moz_log")
@@ -125,7 +129,12 @@ class Thunderbird:
             [executable, "--headless", "--no-remote", "--profile", self.profile,
              "--marionette", "-remote-allow-system-access"],
             stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        self.marionette = Marionette(host=HOST, port=port, startup_timeout=120)
+        self.marionette_port, self.marionette = port, None
+
+    def connect(self):
+        from marionette_driver.marionette import Marionette
+
+        self.marionette = Marionette(host=HOST, port=self.marionette_port, startup_timeout=120)
         self.marionette.start_session()
         self.marionette.set_context(self.marionette.CONTEXT_CHROME)
         self.marionette.timeout.script = 60
@@ -151,10 +160,11 @@ class Thunderbird:
         return [m.group(1).lower() for m in sent if m.group(1).lower() != "suppressed"]
 
     def close(self):
-        try:
-            self.marionette.delete_session()
-        except Exception:
-            pass  # it may be what failed
+        if self.marionette:
+            try:
+                self.marionette.delete_session()
+            except Exception:
+                pass  # it may be what failed
         resilience.terminate(self.proc, 10)
         self.output.close()
 
@@ -256,7 +266,9 @@ def scenario(tb, server, imap_port, check):
         MailServices.messageServiceFromURI(uri).streamMessage(uri, {
           QueryInterface: ChromeUtils.generateQI(["nsIStreamListener"]),
           onStartRequest() {},
-          onDataAvailable(request, stream, offset, count) { chunks.push(NetUtil.readInputStreamToString(stream, count)); },
+          onDataAvailable(request, stream, offset, count) {
+            chunks.push(NetUtil.readInputStreamToString(stream, count));
+          },
           onStopRequest(request, status) {
             status == 0 ? resolve(chunks.join("")) : reject(new Error(Components.Exception("", status).name));
           },
@@ -274,8 +286,8 @@ def scenario(tb, server, imap_port, check):
     check("body: Grüße ✓".encode() in fetched, "its UTF-8 body is there as sent")
 
     # 3. A message sent now reaches the INBOX database by IDLE alone.
-    _, idling_for = wait_for(lambda: "idle" in tb.imap_commands(), IDLE_WITHIN_S)
-    check("idle" in tb.imap_commands(), f"Thunderbird idles on INBOX ({idling_for:.1f} s after its update)")
+    _, idling_for = wait_for(lambda: "idle" in tb.imap_commands(), IDLE_START_WITHIN_S)
+    check("idle" in tb.imap_commands(), f"Thunderbird starts IDLE ({idling_for:.1f} s after its folder updates)")
     send(server.smtp_port, LIVE, "live body")
     seen, latency = wait_for(
         lambda: LIVE in tb.js("return headers('INBOX').map(h => h.mime2DecodedSubject);"), IDLE_WITHIN_S)
@@ -320,6 +332,7 @@ def main():
         send(server.smtp_port, rfc2047(UNICODE), "body: Grüße ✓")
         send(server.smtp_port, ALICE, "alice's body", user="alice")
         tb = Thunderbird(executable, workdir)
+        tb.connect()
         print(f"Thunderbird {tb.version()} (headless, Marionette) against {binary}, IMAP on {HOST}:{imap_port}")
         scenario(tb, server, imap_port, check)
     except Exception as e:  # a step that could not run is a failed check, with why
@@ -328,11 +341,14 @@ def main():
         commands = tb.imap_commands() if tb else []
         if tb:
             tb.close()
-            os.makedirs(os.path.dirname(IMAP_LOG_ARTIFACT), exist_ok=True)
-            if os.path.exists(tb.imap_log):
-                shutil.copyfile(tb.imap_log, IMAP_LOG_ARTIFACT)
         if server:
             server.stop()
+        # What to read when a check fails: Thunderbird's IMAP log and output, the server's log.
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        for kept, name in [(tb and tb.imap_log, IMAP_LOG_ARTIFACT), (tb and tb.output.name, "thunderbird.out"),
+                           (server and server.log_path, "thunderbird-server.log")]:
+            if kept and os.path.exists(kept):
+                shutil.copyfile(kept, os.path.join(ARTIFACTS, name))
         shutil.rmtree(workdir, ignore_errors=True)
     counts = collections.Counter(commands)
     print("Thunderbird's IMAP commands: " + ", ".join(f"{c} ×{n}" for c, n in counts.items())
