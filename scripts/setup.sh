@@ -29,6 +29,7 @@ PACKAGES=(
     fetchmail                    # POP3: a real client that downloads and deletes (crates/pigeonhole/tests/pop3.rs)
     prometheus                   # /metrics tests: promtool check metrics, and a server the test starts (tests/metrics.rs)
     isync neomutt tmux           # IMAP's client tests: mbsync syncing to a Maildir (tests/imap.rs), neomutt driven in tmux
+    thunderbird                  # IMAP's client tests: real Thunderbird, headless, driven by Marionette (tests/thunderbird/run.py)
     postgresql haproxy           # the team server: the PostgreSQL store's tests and tests/team/run.py start their own cluster (initdb, pg_ctl; no system cluster) and balancer
     help2man                     # the .deb: pigeonhole(1) made from `pigeonhole --help` (scripts/deb-extras.sh)
 )

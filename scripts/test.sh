@@ -5,6 +5,7 @@
 # client tests (tests/clients/: real third-party API clients against the real engine),
 # then the resilience suite (tests/resilience/run.py, reduced scale),
 # then the team server's suite (tests/team/run.py: three nodes on PostgreSQL behind HAProxy),
+# then real Thunderbird over IMAP (tests/thunderbird/run.py: headless, driven by Marionette),
 # then schemathesis against the engine's OpenAPI document (scripts/schemathesis.sh),
 # then the .deb as installed (scripts/deb-test.sh),
 # then the supply-chain checks (cargo deny: licences, duplicate versions, sources, and
@@ -114,6 +115,16 @@ set +e
 team_status=${PIPESTATUS[0]}
 set -e
 
+header "Thunderbird test (tests/thunderbird/run.py: real Thunderbird reads, watches and changes captured mail over IMAP)"
+# Headless (no display), on a fresh profile; its Marionette client in target/thunderbird-venv.
+set +e
+{
+    { [[ -x $engine_bin ]] || cargo build -p pigeonhole --locked; } &&
+        PIGEONHOLE_BIN="$engine_bin" python3 tests/thunderbird/run.py
+} 2>&1 | tee "$logs/thunderbird.log"
+thunderbird_status=${PIPESTATUS[0]}
+set -e
+
 header "OpenAPI tests (scripts/schemathesis.sh: schemathesis against /api/v1/openapi.json)"
 set +e
 {
@@ -184,6 +195,7 @@ node_summary "browser tests:" "$logs/ui.log"
 node_summary "client tests: " "$logs/clients.log"
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/resilience.log" | tail -1 | sed 's/^/resilience:    /' || true
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/team.log" | tail -1 | sed 's/^/team server:   /' || true
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/thunderbird.log" | tail -1 | sed 's/^/thunderbird:   /' || true
 grep -E '^advisories: ' "$logs/supply.log" | tail -1 || true
 result() { if (($2 == 0)); then echo "$1: ok"; else echo "$1: FAILED (exit $2)"; fi; }
 result "no-op build       " "$rebuild_status"
@@ -192,8 +204,9 @@ result "browser test phase" "$ui_status"
 result "client test phase " "$clients_status"
 result "resilience phase  " "$resilience_status"
 result "team server phase " "$team_status"
+result "Thunderbird phase " "$thunderbird_status"
 result "OpenAPI test phase" "$openapi_status"
 result "package (.deb)    " "$deb_status"
 result "supply chain      " "$supply_status"
-if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || team_status != 0 || openapi_status != 0 ||
+if ((rebuild_status != 0 || cargo_status != 0 || ui_status != 0 || clients_status != 0 || resilience_status != 0 || team_status != 0 || thunderbird_status != 0 || openapi_status != 0 ||
     deb_status != 0 || supply_status != 0)); then exit 1; fi
