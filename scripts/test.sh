@@ -17,6 +17,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # rustup installs cargo in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
+# CI builds once from scratch: incremental compilation's bookkeeping would be
+# written for no later build to use.
+if [[ ${CI:-} == true ]]; then export CARGO_INCREMENTAL=0; fi
 header() { printf '\n==== %s ====\n' "$*"; }
 
 header "set-up (scripts/setup.sh)"
