@@ -14,7 +14,8 @@ drives it in chrome context through Thunderbird's own mail APIs, as its UI would
 3. a message sent while it runs reaches the INBOX database by IDLE alone (no
    folder update asked for) within IDLE_WITHIN_S;
 4. marking a message read in Thunderbird shows as `Read` in GET /api/v1/messages,
-   and deleting one there (delete model "remove it immediately") removes it.
+   and deleting one there (Thunderbird's default: moved to a Trash mailbox it
+   creates) moves it to Pigeonhole's Trash inbox.
 
 Each check prints [ok] or [FAIL]; the run ends with `N passed, N failed`, and with
 the IMAP commands Thunderbird sent (from its own protocol log, MOZ_LOG=IMAP:5,
@@ -83,9 +84,6 @@ user_pref("mail.provider.suppress_dialog_on_startup", true);
 user_pref("mail.rights.override", true);
 user_pref("datareporting.policy.dataSubmissionEnabled", false);
 user_pref("app.update.disabledForTesting", true);
-// A message deleted is expunged at once (Pigeonhole deletes on EXPUNGE), not when the
-// folder is next compacted or Thunderbird exits.
-user_pref("mail.imap.expunge_after_delete", true);
 """
 
 # Put before every script: Thunderbird's modules, the test account's server, and a
@@ -219,16 +217,14 @@ LIVE = "Sent while Thunderbird idles"
 
 
 def scenario(tb, server, imap_port, check):
-    # 1. Log in and list the mailboxes. Deleting removes at once ("remove it
-    # immediately"): the default model moves to a Trash that Thunderbird would
-    # CREATE, and Pigeonhole makes no mailboxes.
+    # 1. Log in and list the mailboxes. Deleting as Thunderbird does by default:
+    # it CREATEs a Trash mailbox (an empty inbox in Pigeonhole) and moves there.
     folders = tb.js("""
       const account = MailServices.accounts.createAccount();
       const incoming = MailServices.accounts.createIncomingServer("tester", arguments[0], "imap");
       incoming.port = arguments[1];
       incoming.socketType = Ci.nsMsgSocketType.plain;
       incoming.authMethod = Ci.nsMsgAuthMethod.passwordCleartext;
-      incoming.QueryInterface(Ci.nsIImapIncomingServer).deleteModel = Ci.nsMsgImapDeleteModels.DeleteNoTrash;
       incoming.password = "any-password";  // held in memory: no password prompt
       const identity = MailServices.accounts.createIdentity();
       identity.email = "tester@example.com";
@@ -301,12 +297,22 @@ def scenario(tb, server, imap_port, check):
     read, took = wait_for(lambda: api_messages(server)[PLAIN]["Read"], API_WITHIN_S)
     check(read, f"marked read in Thunderbird, Read in GET /api/v1/messages ({took:.2f} s)")
     check(not api_messages(server)[UNICODE]["Read"], "the other message stays unread there")
+    check("Trash" in tb.js("return MailServices.accounts.accounts[0].incomingServer.rootFolder.descendants"
+                           ".map(f => f.name);"),
+          "Thunderbird made its Trash mailbox (CREATE)", f"commands sent: {tb.imap_commands()}")
     tb.js("""
       const header = headers("INBOX").find(h => h.mime2DecodedSubject == arguments[0]);
-      header.folder.deleteMessages([header], null, true, false, null, false);
+      header.folder.deleteMessages([header], null, false, false, null, false);
     """, LIVE)
-    gone, took = wait_for(lambda: LIVE not in api_messages(server), API_WITHIN_S)
-    check(gone, f"deleted in Thunderbird, gone from GET /api/v1/messages ({took:.2f} s)")
+
+    def trash():
+        return [m["Subject"] for m in server.api("/api/v1/search?query=inbox:Trash")["messages"]]
+
+    moved, took = wait_for(lambda: trash() == [LIVE], API_WITHIN_S)
+    check(moved, f"deleted in Thunderbird (its default: to Trash), in Pigeonhole's Trash inbox ({took:.2f} s)",
+          f"Trash holds {trash()}; commands sent: {tb.imap_commands()}")
+    inbox = [m["Subject"] for m in server.api("/api/v1/search?query=inbox:default")["messages"]]
+    check(LIVE not in inbox, "and no longer in the default inbox", f"{inbox}")
 
 
 def main():

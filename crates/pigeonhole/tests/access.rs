@@ -312,7 +312,9 @@ fn imap_and_pop3_users_see_only_their_inboxes() {
     );
     let result: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(result["list"], json!(["team-a"]), "{result:#}");
-    for refused in ["select_foreign", "examine_foreign", "status_foreign", "append_foreign", "copy_foreign"] {
+    for refused in
+        ["select_foreign", "examine_foreign", "status_foreign", "append_foreign", "copy_foreign", "create_outside"]
+    {
         assert_eq!(result[refused][0], "NO", "{refused}: {result:#}");
     }
     assert_eq!(result["select_own"], json!(["OK", "2"]), "{result:#}");

@@ -361,6 +361,12 @@ impl Store {
         self.inner.backend.queue().move_to(ids, inbox.to_owned()).await
     }
 
+    /// Make inbox `inbox`, empty, unless it exists (IMAP's CREATE): moving no
+    /// messages to an inbox makes it, as moving some does.
+    pub async fn create_inbox(&self, inbox: &str) -> Result<(), StoreError> {
+        self.move_to(Vec::new(), inbox).await.map(drop)
+    }
+
     /// Mark the selected messages read or unread; returns after the commit.
     pub async fn set_read(&self, selection: Selection, read: bool) -> Result<(), StoreError> {
         self.inner.backend.queue().set_read(selection, read).await

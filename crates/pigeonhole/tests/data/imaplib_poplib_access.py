@@ -1,6 +1,6 @@
 """A user limited to some inboxes (a third field in --imap-auth-file and
 --pop3-auth-file) through Python's imaplib and poplib: LIST shows only its
-inboxes, SELECT, EXAMINE, STATUS, APPEND and COPY naming another are refused, and its POP3
+inboxes, SELECT, EXAMINE, STATUS, APPEND, COPY and CREATE naming another are refused, and its POP3
 maildrop is one of its inboxes.
 
 Usage: imaplib_poplib_access.py IMAP_PORT POP3_PORT USER PASSWORD OWN FOREIGN
@@ -24,6 +24,7 @@ for command, call in [
     ("examine_foreign", lambda: m.select(foreign, readonly=True)),
     ("status_foreign", lambda: m.status(foreign, "(MESSAGES)")),
     ("append_foreign", lambda: m.append(foreign, None, None, b"Subject: x\r\n\r\nx\r\n")),
+    ("create_outside", lambda: m.create("not-" + own)),
 ]:
     try:
         typ, data = call()

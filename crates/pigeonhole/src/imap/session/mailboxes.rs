@@ -46,17 +46,18 @@ impl Session {
                 self.selected = None;
                 self.ok(tag, None, "CLOSE done");
             }
-            CommandBody::Create { .. } | CommandBody::Delete { .. } | CommandBody::Rename { .. } => self.no(
+            CommandBody::Create { mailbox } => self.create(tag, &mailbox).await,
+            CommandBody::Delete { .. } | CommandBody::Rename { .. } => self.no(
                 tag,
                 Some(Code::Other(CodeOther::unvalidated(b"CANNOT".as_slice()))),
-                "Mailboxes are Pigeonhole's inboxes, made by the mail sent to them (SMTP AUTH as the inbox name); delete messages in the web UI",
+                "Mailboxes are Pigeonhole's inboxes, which stay while mail is in them; delete messages in the web UI",
             ),
             CommandBody::Subscribe { .. } | CommandBody::Unsubscribe { .. } => {
                 self.ok(tag, None, "done (every inbox is always listed)")
             }
-            CommandBody::List { reference, mailbox_wildcard } | CommandBody::Lsub { reference, mailbox_wildcard } => {
-                self.list(tag, &reference, &mailbox_wildcard)
-            }
+            CommandBody::List { reference, mailbox_wildcard } => self.list(tag, &reference, &mailbox_wildcard, false),
+            // Every inbox counts as subscribed.
+            CommandBody::Lsub { reference, mailbox_wildcard } => self.list(tag, &reference, &mailbox_wildcard, true),
             CommandBody::Status { mailbox, item_names } => self.status(tag, &mailbox, &item_names),
             CommandBody::Append { mailbox, flags, date, message } => {
                 let raw = match message {
@@ -144,19 +145,42 @@ impl Session {
         self.enqueue(imap_next::imap_types::response::Status::ok(None, Some(code), super::text(message)));
     }
 
-    fn list(&mut self, tag: Tag<'static>, reference: &Mailbox<'_>, wildcard: &ListMailbox<'_>) {
+    /// CREATE makes an empty inbox (Thunderbird, by default, creates `Trash` to
+    /// move deleted messages to; MOVE then takes them there).
+    async fn create(&mut self, tag: Tag<'static>, mailbox: &Mailbox<'_>) {
+        let inbox = inbox_name(mailbox);
+        if !self.access.allows(&inbox) {
+            return self.no(
+                tag,
+                Some(Code::Other(CodeOther::unvalidated(b"NOPERM".as_slice()))),
+                "This login may not use that inbox",
+            );
+        }
+        if self.inbox_exists(&inbox) {
+            return self.no(tag, Some(Code::Other(CodeOther::unvalidated(b"ALREADYEXISTS".as_slice()))), "It exists");
+        }
+        match self.setup.store.create_inbox(&inbox).await {
+            Ok(()) => self.ok(tag, None, "CREATE done"),
+            Err(error) => self.no(tag, None, &format!("Could not create the inbox: {error}")),
+        }
+    }
+
+    /// LIST, or LSUB (`subscribed`) with the same names in `LSUB` responses.
+    fn list(&mut self, tag: Tag<'static>, reference: &Mailbox<'_>, wildcard: &ListMailbox<'_>, subscribed: bool) {
+        let done = if subscribed { "LSUB done" } else { "LIST done" };
+        let data = |items, mailbox| {
+            let delimiter = Some(delimiter());
+            if subscribed { Data::Lsub { items, delimiter, mailbox } } else { Data::List { items, delimiter, mailbox } }
+        };
         let pattern: Vec<u8> = match wildcard {
             ListMailbox::Token(token) => token.as_ref().to_vec(),
             ListMailbox::String(string) => string.as_ref().to_vec(),
         };
         if pattern.is_empty() {
             // The hierarchy delimiter and root.
-            self.server.enqueue_data(Data::List {
-                items: vec![FlagNameAttribute::Noselect],
-                delimiter: Some(delimiter()),
-                mailbox: Mailbox::try_from("").expect("the empty name is valid"),
-            });
-            return self.ok(tag, None, "LIST done");
+            let root = Mailbox::try_from("").expect("the empty name is valid");
+            self.server.enqueue_data(data(vec![FlagNameAttribute::Noselect], root));
+            return self.ok(tag, None, done);
         }
         let reference = match reference {
             Mailbox::Inbox => b"INBOX".to_vec(),
@@ -181,10 +205,10 @@ impl Session {
                 glob(&pattern, shown)
             };
             if matched {
-                self.server.enqueue_data(Data::List { items: Vec::new(), delimiter: Some(delimiter()), mailbox });
+                self.server.enqueue_data(data(Vec::new(), mailbox));
             }
         }
-        self.ok(tag, None, "LIST done");
+        self.ok(tag, None, done);
     }
 
     fn status(&mut self, tag: Tag<'static>, mailbox: &Mailbox<'static>, names: &[StatusDataItemName]) {

@@ -278,6 +278,18 @@ async fn list_status_append_move() {
     assert!(moved.starts_with("* OK [COPYUID ") && moved.contains("* 1 EXPUNGE\r\nm OK MOVE done"), "{moved}");
     let status = c.exchange(b"t STATUS alice (MESSAGES)\r\n").await;
     assert!(status.contains("MESSAGES 2"), "{status}");
-    assert!(c.exchange(b"c CREATE new\r\n").await.starts_with("c NO [CANNOT]"));
+    let lsub = c.exchange(b"l LSUB \"\" *\r\n").await;
+    assert_eq!(lsub, "* LSUB () \"/\" INBOX\r\n* LSUB () \"/\" alice\r\nl OK LSUB done\r\n");
+    // CREATE makes an empty inbox (Thunderbird's Trash), which MOVE can then fill.
+    assert_eq!(c.exchange(b"c CREATE Trash\r\n").await, "c OK CREATE done\r\n");
+    assert!(c.exchange(b"c CREATE Trash\r\n").await.starts_with("c NO [ALREADYEXISTS]"));
+    assert!(c.exchange(b"c CREATE inbox\r\n").await.starts_with("c NO [ALREADYEXISTS]"));
+    assert!(c.exchange(b"l LIST \"\" Trash\r\n").await.starts_with("* LIST () \"/\" Trash\r\n"));
+    let status = c.exchange(b"s STATUS Trash (MESSAGES)\r\n").await;
+    assert_eq!(status, "* STATUS Trash (MESSAGES 0)\r\ns OK STATUS done\r\n");
+    c.exchange(b"x SELECT alice\r\n").await;
+    assert!(c.exchange(b"m MOVE 1 Trash\r\n").await.contains("m OK MOVE done"));
+    assert!(c.exchange(b"t STATUS Trash (MESSAGES)\r\n").await.contains("MESSAGES 1"));
+    assert!(c.exchange(b"r RENAME Trash Bin\r\n").await.starts_with("r NO [CANNOT]"));
     assert!(c.exchange(b"d SELECT nowhere\r\n").await.starts_with("d NO [NONEXISTENT]"));
 }
