@@ -98,7 +98,8 @@ listed = ok(m.list(), "LIST")
 names = [line.decode().rsplit(" ", 1)[1].strip('"') for line in listed]
 assert names[0] == "INBOX" and "alice" in names, names
 assert ok(m.list('""', "al%"), "LIST al%") == [b'() "/" alice']
-ok(m.lsub(), "LSUB")
+subscribed = [line.decode().rsplit(" ", 1)[1].strip('"') for line in ok(m.lsub(), "LSUB")]
+assert subscribed == names, (subscribed, names)
 ok(m.subscribe("alice"), "SUBSCRIBE")
 
 status = ok(m.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY)"), "STATUS")[0].decode()
@@ -205,7 +206,9 @@ assert ok(m.search(None, "ALL"), "after UID EXPUNGE") == [b"1"]
 
 # Mailbox errors.
 expect_error(m.error, lambda: m.select("nonexistent"), "SELECT of no mailbox")
-expect_error(m.error, lambda: m.create("new"), "CREATE")
+ok(m.create("new"), "CREATE of an empty inbox")
+assert ok(m.list('""', "new"), "LIST new") == [b'() "/" new']
+expect_error(m.error, lambda: m.create("new"), "CREATE of one that exists")
 expect_error(m.error, lambda: m.delete("alice"), "DELETE")
 ok(m.select("alice"), "SELECT alice")
 assert ok(m.search(None, "ALL"), "alice's messages") == [b"1 2 3"]
