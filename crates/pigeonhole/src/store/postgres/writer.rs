@@ -243,9 +243,7 @@ impl Writer {
         match outcome {
             Ok(mut committed) => {
                 self.set_up(true);
-                let Totals { total, bytes, .. } = committed.totals;
-                if retention.expire_before_ms.is_some() || total > retention.max_messages || bytes > retention.max_bytes
-                {
+                if retention_due(retention, committed.totals) {
                     self.retain(retention, &mut committed);
                 }
                 self.finish(batch, committed);
@@ -306,6 +304,12 @@ impl Writer {
         }
         self.unindexed += answer_committed(batch, committed.tags_found, committed.moves);
     }
+}
+
+/// Whether a commit that left `totals` calls for pruning: past a limit, or a
+/// look for expired messages is due.
+fn retention_due(retention: Retention, totals: Totals) -> bool {
+    retention.expire_before_ms.is_some() || totals.total > retention.max_messages || totals.bytes > retention.max_bytes
 }
 
 /// Errors one command can cause on its own: its data (class 22) or a constraint
@@ -370,17 +374,7 @@ fn apply_commands(
         match command {
             Command::Insert { messages, .. } => {
                 for message in messages {
-                    let known = inbox_ids
-                        .get(&message.inbox)
-                        .or_else(|| inboxes_seen.iter().find(|(name, _)| *name == message.inbox).map(|(_, id)| *id));
-                    let inbox = match known {
-                        Some(id) => id,
-                        None => {
-                            let id = inbox_id(db, st, &message.inbox, message.received_ms)?;
-                            inboxes_seen.push((message.inbox.clone(), id));
-                            id
-                        }
-                    };
+                    let inbox = inbox_row(db, st, inbox_ids, &mut inboxes_seen, &message.inbox, message.received_ms)?;
                     deltas.messages += 1;
                     deltas.unread += 1;
                     deltas.bytes += signed(message.summary.size);
@@ -404,14 +398,8 @@ fn apply_commands(
                 }
             }
             Command::Move { ids, inbox, .. } => {
-                let target = match inbox_ids.get(inbox) {
-                    Some(id) => id,
-                    None => {
-                        let id = inbox_id(db, st, inbox, unix_ms(time::OffsetDateTime::now_utc()))?;
-                        inboxes_seen.push((inbox.clone(), id));
-                        id
-                    }
-                };
+                let now_ms = unix_ms(time::OffsetDateTime::now_utc());
+                let target = inbox_row(db, st, inbox_ids, &mut inboxes_seen, inbox, now_ms)?;
                 let moved = move_to(db, st, ids, target)?;
                 if !moved.is_empty() {
                     events.push(Event::Prune(()));
@@ -669,6 +657,26 @@ pub(super) fn totals(client: &mut impl GenericClient, st: &mut Statements) -> Re
     )?;
     let row = &rows[0];
     Ok(Totals { total: unsigned(row.get(0)), unread: unsigned(row.get(1)), bytes: unsigned(row.get(2)), deleted: 0 })
+}
+
+/// Inbox `name`'s row ID: one this node committed already or this batch made,
+/// else from the database, creating the inbox (recorded in `seen`, which the
+/// node remembers after the commit).
+fn inbox_row(
+    db: &mut impl GenericClient,
+    st: &mut Statements,
+    committed: &InboxIds,
+    seen: &mut Vec<(String, i64)>,
+    name: &str,
+    now_ms: i64,
+) -> Result<i64, postgres::Error> {
+    let known = committed.get(name).or_else(|| seen.iter().find(|(seen, _)| seen == name).map(|(_, id)| *id));
+    if let Some(id) = known {
+        return Ok(id);
+    }
+    let id = inbox_id(db, st, name, now_ms)?;
+    seen.push((name.to_owned(), id));
+    Ok(id)
 }
 
 /// The inbox's row ID, creating the inbox on first use (another node may be
